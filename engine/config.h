@@ -1,0 +1,87 @@
+/*
+ * config.h -- the YAML pipeline: what to scan and which sinks receive it.
+ * Engine-private.  Loading validates structure, key names and scalar types;
+ * sink options are validated later against the plugin's declared schema
+ * (options.h), once the plugin is loaded.
+ */
+#ifndef PWALK_ENGINE_CONFIG_H
+#define PWALK_ENGINE_CONFIG_H
+
+#include <stddef.h>
+
+/* Where a node was in the YAML file (1-based), for error messages. */
+typedef struct cfg_mark {
+    int line;
+    int column;
+} cfg_mark;
+
+/* One sink option as written in YAML: a scalar or a sequence of scalars. */
+typedef struct cfg_option {
+    char *key;
+    int is_list;
+    char *scalar;       /* when !is_list */
+    char **items;       /* when is_list  */
+    size_t item_count;
+    cfg_mark mark;      /* of the value  */
+    cfg_mark key_mark;
+} cfg_option;
+
+typedef struct cfg_sink {
+    char *name;         /* the sink's name, unique in the pipeline   */
+    char *plugin;       /* plugin name, or a path ending in .so      */
+    cfg_option *options;
+    size_t option_count;
+    cfg_mark mark;
+} cfg_sink;
+
+typedef struct cfg_scan {
+    char **roots;
+    size_t root_count;
+    int threads;                /* 0 = auto                          */
+    int one_file_system;
+    int skip_snapshots;
+    char **snapshot_names;      /* default: [".snapshot"]            */
+    size_t snapshot_name_count;
+    char **excludes;            /* paths and shell globs             */
+    size_t exclude_count;
+    int max_depth;              /* 0 = unlimited                     */
+    char *errors_path;          /* NULL = no error file              */
+} cfg_scan;
+
+typedef struct cfg_pipeline {
+    char *source;               /* file name, or "<built-in>"        */
+    int version;
+    int allow_mutation;
+    cfg_scan scan;
+    char **plugin_path;
+    size_t plugin_path_count;
+    cfg_sink *sinks;
+    size_t sink_count;
+} cfg_pipeline;
+
+/* Fill *out with the defaults of every field (no roots, no sinks). */
+void cfg_init_defaults(cfg_pipeline *out);
+
+/* Parse and validate a pipeline file.  Returns 0, or -1 with a one-line
+ * message in err such as "audit.yaml:3:5: unknown key 'foo' in 'scan'". */
+int cfg_load_file(const char *path, cfg_pipeline *out, char *err, size_t errlen);
+
+/* The same from a string (name is used in messages). */
+int cfg_load_string(const char *text, size_t len, const char *name,
+                    cfg_pipeline *out, char *err, size_t errlen);
+
+/* Apply "SINK.OPTION=VALUE" (a sink option) or "scan.KEY=VALUE" (a scan
+ * scalar such as scan.threads=4).  Returns 0 or -1 with a message. */
+int cfg_apply_set(cfg_pipeline *p, const char *assignment, char *err, size_t errlen);
+
+/* Replace scan.roots with the given paths (copied). */
+int cfg_set_roots(cfg_pipeline *p, char *const *roots, size_t count);
+
+/* Append a sink (copies strings); returns the new sink or NULL. */
+cfg_sink *cfg_add_sink(cfg_pipeline *p, const char *name, const char *plugin);
+/* Set a scalar option on a sink (copies; replaces an existing one). */
+int cfg_sink_set(cfg_sink *s, const char *key, const char *value);
+
+void cfg_free(cfg_pipeline *p);
+
+#endif

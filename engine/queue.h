@@ -1,0 +1,62 @@
+/*
+ * queue.h -- the work pool: one deque per worker, owners pop newest-first
+ * (depth-first, so open directory fds stay few), idle workers steal
+ * oldest-first from the others (the oldest items are the biggest subtrees).
+ *
+ * Termination is exact: `outstanding` counts items pushed and not yet
+ * finished; an item that pushes children does so before it is finished, so
+ * the count reaches zero only when the whole tree is done.
+ */
+#ifndef PWALK_ENGINE_QUEUE_H
+#define PWALK_ENGINE_QUEUE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+typedef struct wq_deque {
+    pthread_mutex_t lock;
+    void **items;       /* ring buffer */
+    size_t head;        /* oldest      */
+    size_t count;
+    size_t capacity;
+} wq_deque;
+
+typedef struct wq_pool {
+    size_t worker_count;
+    wq_deque *deques;
+    pthread_mutex_t idle_lock;
+    pthread_cond_t idle_cond;
+    atomic_size_t queued;       /* items sitting in deques          */
+    atomic_size_t outstanding;  /* pushed and not yet wq_done()     */
+    atomic_size_t idle;         /* workers waiting for work         */
+    atomic_int stopping;
+    atomic_size_t steals;       /* items taken from another worker  */
+} wq_pool;
+
+int wq_init(wq_pool *pool, size_t worker_count);
+void wq_destroy(wq_pool *pool);
+
+/* Add an item to worker w's deque.  Returns 0, or -1 if out of memory. */
+int wq_push(wq_pool *pool, size_t w, void *item);
+
+/* Next item for worker w: its own newest, else another worker's oldest;
+ * blocks while others still work.  NULL when everything is done or the pool
+ * is stopping. */
+void *wq_pop(wq_pool *pool, size_t w);
+
+/* Non-blocking: the next item without waiting, or NULL. */
+void *wq_try_pop(wq_pool *pool, size_t w);
+
+/* Mark one popped item finished. */
+void wq_done(wq_pool *pool);
+
+/* Make every wq_pop() return NULL; items left are drained with
+ * wq_drain(). */
+void wq_stop(wq_pool *pool);
+
+/* Remove any item still queued (after the workers exited); returns it or
+ * NULL when empty. */
+void *wq_drain(wq_pool *pool);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * walk.h -- the parallel tree walk.  Workers read directories relative to
+ * their parent's fd (openat + getdents64 + fstatat, never following a
+ * symlink), so path length is unlimited; big directories are cut into
+ * chunks of names that any worker can stat.  Every entry read from a
+ * directory becomes exactly one row, one error record, or one filtered
+ * count.
+ */
+#ifndef PWALK_ENGINE_WALK_H
+#define PWALK_ENGINE_WALK_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "filter.h"
+#include "pwalk/plugin.h"
+
+struct walk_stats;
+
+typedef struct walk_options {
+    char *const *roots;
+    size_t root_count;
+    size_t threads;             /* >= 1 */
+    int one_file_system;
+    filter_rules filters;
+    size_t chunk_names;         /* names per stat chunk; 0 = default */
+    /* Called about once a second on the calling thread while the walk
+     * runs (optional). */
+    void (*progress)(void *ctx, const struct walk_stats *now, uint64_t queued);
+    void *progress_ctx;
+} walk_options;
+
+/* Where the walk delivers its results.  Both are called on worker threads,
+ * concurrently for different workers, never concurrently for one worker. */
+typedef struct walk_sink {
+    void *ctx;
+    /* A batch of rows; non-zero stops the walk. */
+    int (*rows)(void *ctx, size_t worker, const pwalk_entry *entries, size_t count);
+    /* One entry that could not be read. */
+    void (*error)(void *ctx, size_t worker, const pwalk_error *err);
+} walk_sink;
+
+/* Counters, summed over workers at the end (and readable while running for
+ * the progress line). */
+typedef struct walk_stats {
+    uint64_t entries;           /* names read from directories, plus roots */
+    uint64_t rows;
+    uint64_t errors;
+    uint64_t dirs;              /* directory rows                          */
+    uint64_t filtered[FILTER_REASON_COUNT];
+    uint64_t steals;
+    double seconds;
+} walk_stats;
+
+/* Check the roots before anything is written: each must lstat.  Returns 0
+ * or -1 with "ROOT: strerror" in err. */
+int walk_check_roots(char *const *roots, size_t count, char *err, size_t errlen);
+
+/* Run a whole walk; blocks until done.  Returns 0 when the walk finished,
+ * 1 when it was stopped (sink asked, walk_request_stop, or out of memory:
+ * see err). */
+int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *stats,
+                 char *err, size_t errlen);
+
+/* Ask the running walk to stop soon; async-signal-safe.  The request
+ * stays until walk_clear_stop(), so one that arrives before the walk starts
+ * is not lost. */
+void walk_request_stop(void);
+int walk_stop_requested(void);
+void walk_clear_stop(void);
+
+/* The root as it appears in rows: trailing slashes removed, except "/". */
+size_t walk_root_display_len(const char *root);
+
+#endif

@@ -1,0 +1,278 @@
+/*
+ * pwalk/plugin.h -- the one header a pwalk output plugin ("sink") needs.
+ *
+ * SPDX-License-Identifier: GPL-2.0-only
+ *
+ * A plugin is a shared object that exports ONE function:
+ *
+ *     const pwalk_plugin *pwalk_plugin_entry_v1(void);
+ *
+ * The "_v1" is the ABI major version.  An incompatible change to this header
+ * renames that function, so an engine never calls into a plugin whose structs
+ * it would misread; dlsym() is only guaranteed for functions, which is why the
+ * version lives in a function name and not in a data symbol.  Compatible
+ * additions bump PWALK_ABI_MINOR and append fields at the END of structs;
+ * every struct that crosses the boundary begins with its own size, so each
+ * side can tell which fields the other knows about.
+ *
+ * The plugin links no engine symbols: everything the engine offers reaches it
+ * through the pwalk_host table of function pointers, so the same .so loads in
+ * `pwalk-engine`, in `pwalk-mpi` and in the Python package.
+ *
+ * Lifecycle (one sink = one configured instance of a plugin):
+ *
+ *     dlopen + pwalk_plugin_entry_v1()       engine checks size, major, minor,
+ *          |                                 name; validates the YAML options
+ *          v                                 against plugin->options[]
+ *     create(host, ctx, &instance)           main thread, once per sink
+ *          |
+ *          v
+ *     thread_open(instance, w, &tstate)      once per worker w = 0..n-1, on the
+ *          |                                 main thread, before the walk
+ *          v
+ *     consume(instance, tstate, entries, n)  worker threads, many times
+ *     error(instance, tstate, err)           (optional) worker threads
+ *          |
+ *          v
+ *     thread_close(instance, tstate)         main thread, after the walk, for
+ *          |                                 every tstate that was opened
+ *          v
+ *     finish(instance, scan_status)          main thread: commit (status 0) or
+ *          |                                 abandon (status != 0) the output
+ *          v
+ *     destroy(instance)                      main thread, always, also when
+ *                                            create() or any step failed
+ *                                            (instance may then be NULL)
+ *
+ * Errors: every int-returning callback returns PWALK_OK (0), a negative
+ * PWALK_ERR_* code for a failure of the whole sink (the scan stops, exit
+ * status 3), or PWALK_STOP to end the scan early without an error.  Put the
+ * message in host->set_error(ctx, ...) first: the engine prints it prefixed
+ * with the sink's name.  A problem with ONE entry (a file the sink could not
+ * act on) is not a sink failure: report it with host->entry_error() and go on.
+ *
+ * Ownership: whoever allocates frees.  Entries, strings and option values
+ * passed to the plugin are borrowed for the duration of the call only; copy
+ * what you keep.  The plugin owns instance and tstate and frees them in
+ * thread_close() / destroy().
+ *
+ * This header is self-contained C99 and C++: it needs only <stddef.h> and
+ * <stdint.h>, and boundary structs use fixed-width types only (no time_t,
+ * off_t, struct stat, bool or enum, whose sizes vary between compilers).
+ */
+#ifndef PWALK_PLUGIN_H
+#define PWALK_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PWALK_ABI_MAJOR 1
+#define PWALK_ABI_MINOR 0
+
+/* The exported entry point's name, for the loader and for plugin authors. */
+#define PWALK_PLUGIN_ENTRY_SYMBOL "pwalk_plugin_entry_v1"
+
+#if defined(__GNUC__)
+#define PWALK_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define PWALK_PLUGIN_EXPORT
+#endif
+
+/* ---- Return codes ------------------------------------------------------ */
+#define PWALK_OK 0
+#define PWALK_STOP 1            /* stop the scan early; not an error      */
+#define PWALK_ERR -1            /* generic failure of the sink            */
+#define PWALK_ERR_NOMEM -2      /* out of memory                          */
+#define PWALK_ERR_IO -3         /* write/rename/fsync failed (disk full)  */
+#define PWALK_ERR_CONFIG -4     /* an option value the plugin rejects     */
+
+/* ---- One directory entry (one CSV row) ---------------------------------- */
+
+/* pwalk_entry.flags */
+#define PWALK_ENTRY_ROOT 0x1u       /* a root given to the scan           */
+#define PWALK_ENTRY_UNREADABLE 0x2u /* a directory that could not be read:
+                                       fcount = -1, dirsum = 0           */
+
+typedef struct pwalk_entry {
+    uint32_t struct_size;   /* sizeof(pwalk_entry) of the engine          */
+    uint32_t flags;         /* PWALK_ENTRY_*                              */
+
+    /* Full path as raw bytes (NUL-terminated; may contain any byte but NUL,
+     * may be longer than PATH_MAX).  path + name_offset is the entry's own
+     * name (for a root: the root as given). */
+    const char *path;
+    uint32_t path_len;
+    uint32_t name_offset;
+
+    /* Where the entry is, for plugins that act on it without re-resolving
+     * a path string: parent_fd is an open directory fd of the containing
+     * directory (-1 for roots) and name is the entry's name in it; self_fd is
+     * the directory's own fd, opened with O_NOFOLLOW|O_DIRECTORY and checked
+     * against st_dev/st_ino, for directory rows that were read (else -1).
+     * Both fds belong to the engine and are valid only during the call. */
+    const char *name;
+    int32_t parent_fd;
+    int32_t self_fd;
+
+    int32_t depth;          /* root -1, its entries 0, ...                */
+    uint32_t mode;          /* st_mode, type bits included                */
+    uint32_t uid;
+    uint32_t gid;
+    uint64_t ino;
+    uint64_t parent_ino;    /* 0 for roots                                */
+    uint64_t dev;           /* st_dev as the kernel's dev_t number        */
+    uint64_t nlink;
+    int64_t size;
+    int64_t blocks;         /* st_blocks (512-byte units)                 */
+    int64_t atime_sec;
+    int64_t mtime_sec;
+    int64_t ctime_sec;
+    uint32_t atime_nsec;
+    uint32_t mtime_nsec;
+    uint32_t ctime_nsec;
+    uint32_t reserved0;
+    int64_t fcount;         /* directories: entries read; others -1       */
+    int64_t dirsum;         /* directories: sum of entries' st_size       */
+} pwalk_entry;
+
+/* ---- One entry that could not be read ----------------------------------- */
+typedef struct pwalk_error {
+    uint32_t struct_size;
+    int32_t error_number;   /* errno value                                */
+    const char *path;       /* raw bytes, NUL-terminated                  */
+    uint32_t path_len;
+    uint32_t reserved0;
+    const char *operation;  /* "lstat", "opendir", "getdents", ...        */
+} pwalk_error;
+
+/* ---- Options a plugin declares ------------------------------------------ */
+
+/* pwalk_option_spec.type */
+#define PWALK_OPT_STRING 1u
+#define PWALK_OPT_BOOL 2u
+#define PWALK_OPT_INT 3u
+#define PWALK_OPT_ENUM 4u        /* a string from choices                 */
+#define PWALK_OPT_STRING_LIST 5u /* YAML sequence of strings              */
+
+typedef struct pwalk_option_spec {
+    const char *name;
+    uint32_t type;              /* PWALK_OPT_*                            */
+    uint32_t reserved0;
+    const char *default_value;  /* as YAML text; NULL = no default        */
+    const char *choices;        /* ENUM: "a|b|c"; INT: "min..max" or NULL */
+    const char *help;           /* one line, for --describe               */
+} pwalk_option_spec;
+
+/* Opaque handles the engine passes back to its own services. */
+typedef struct pwalk_host_ctx pwalk_host_ctx;
+typedef struct pwalk_options pwalk_options;
+
+/* ---- Services the engine offers a plugin -------------------------------- */
+typedef struct pwalk_host {
+    uint32_t struct_size;
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    uint32_t worker_count;      /* workers that will call consume()       */
+
+    /* The validated options of this sink.  Values of declared options that
+     * the YAML did not set come from default_value.  Getters return 0 on
+     * success, negative if the option is unknown or has no value.
+     * Strings stay valid until destroy(). */
+    int (*opt_string)(const pwalk_options *opts, const char *name,
+                      const char **value);
+    int (*opt_bool)(const pwalk_options *opts, const char *name,
+                    int *value);
+    int (*opt_int)(const pwalk_options *opts, const char *name,
+                   int64_t *value);
+    int (*opt_list_count)(const pwalk_options *opts, const char *name,
+                          size_t *count);
+    int (*opt_list_item)(const pwalk_options *opts, const char *name,
+                         size_t index, const char **value);
+
+    /* The message for the failure being returned; thread-safe. */
+    void (*set_error)(pwalk_host_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+    /* An informational or warning line on stderr, prefixed with the sink's
+     * name; thread-safe. */
+    void (*log)(pwalk_host_ctx *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+    /* One entry the sink could not handle: counted in the scan's errors,
+     * written to the error file, exit status 1.  Thread-safe. */
+    void (*entry_error)(pwalk_host_ctx *ctx, const char *path,
+                        int error_number, const char *operation);
+    /* Non-zero once the scan is being stopped (signal, another sink
+     * failed); long-running callbacks may poll it.  Thread-safe. */
+    int (*stop_requested)(pwalk_host_ctx *ctx);
+    /* The sink's configured name ("inventory"). */
+    const char *(*sink_name)(pwalk_host_ctx *ctx);
+} pwalk_host;
+
+/* ---- The plugin's description -------------------------------------------- */
+
+/* pwalk_plugin.threading: how consume()/error() may be called. */
+#define PWALK_THREADING_PER_WORKER 1u /* concurrently, each worker with its
+                                         own tstate (one zstd context per
+                                         thread is this mode)            */
+#define PWALK_THREADING_SERIAL 2u     /* the engine holds a lock around
+                                         every call: never concurrent     */
+
+/* pwalk_plugin.flags */
+#define PWALK_PLUGIN_MUTATES_FS 0x1u  /* changes the filesystem: a pipeline
+                                         must say allow_mutation: true    */
+
+typedef struct pwalk_plugin {
+    uint32_t struct_size;       /* sizeof(pwalk_plugin) when built        */
+    uint32_t abi_major;         /* PWALK_ABI_MAJOR when built             */
+    uint32_t abi_minor;         /* PWALK_ABI_MINOR when built             */
+    uint32_t flags;             /* PWALK_PLUGIN_*                         */
+    uint32_t threading;         /* PWALK_THREADING_*                      */
+    uint32_t option_count;
+    const char *name;           /* must equal the name in the pipeline    */
+    const char *version;        /* the plugin's own version string        */
+    const char *description;    /* one line                               */
+    const pwalk_option_spec *options;
+
+    /* Main thread.  Read options, open outputs (under temporary names),
+     * fail early on bad options (return PWALK_ERR_CONFIG: exit status 2).
+     * Required. */
+    int (*create)(const pwalk_host *host, pwalk_host_ctx *ctx,
+                  const pwalk_options *opts, void **instance);
+    /* Main thread, once per worker before the walk.  Optional (NULL: the
+     * tstate passed to consume() is NULL). */
+    int (*thread_open)(void *instance, uint32_t worker, void **tstate);
+    /* Worker threads.  entries[0..count-1] are borrowed for this call; a
+     * directory's own entry comes after the entries read from it.
+     * Required. */
+    int (*consume)(void *instance, void *tstate,
+                   const pwalk_entry *entries, size_t count);
+    /* Worker threads: an entry that could not be read.  Optional. */
+    int (*error)(void *instance, void *tstate, const pwalk_error *err);
+    /* Main thread, after the walk, for every opened tstate: flush and free
+     * it.  Optional. */
+    int (*thread_close)(void *instance, void *tstate);
+    /* Main thread: scan_status 0 = the scan completed (commit the output,
+     * e.g. rename the temporary file); non-zero = it failed or was
+     * interrupted (remove temporary files, never publish).  Optional. */
+    int (*finish)(void *instance, int32_t scan_status);
+    /* Main thread, always last; instance may be NULL.  Optional. */
+    void (*destroy)(void *instance);
+} pwalk_plugin;
+
+/* The one symbol a plugin exports. */
+typedef const pwalk_plugin *(*pwalk_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* PWALK_PLUGIN_H */
