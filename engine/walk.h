@@ -42,11 +42,16 @@ typedef struct walk_sink {
 } walk_sink;
 
 /* Counters, summed over workers at the end (and readable while running for
- * the progress line). */
+ * the progress line).  When the walk completes:
+ *     entries == rows + stat_errors + sum(filtered)
+ * (a sink's own refusals are counted by the sink layer, not here). */
 typedef struct walk_stats {
     uint64_t entries;           /* names read from directories, plus roots */
     uint64_t rows;
-    uint64_t errors;
+    uint64_t errors;            /* error records (all kinds)               */
+    uint64_t stat_errors;       /* entries whose lstat failed: no row      */
+    uint64_t read_errors;       /* directories that could not be read: they
+                                   still have a row (pw_fcount -1)         */
     uint64_t dirs;              /* directory rows                          */
     uint64_t filtered[FILTER_REASON_COUNT];
     uint64_t steals;
@@ -58,8 +63,8 @@ typedef struct walk_stats {
 int walk_check_roots(char *const *roots, size_t count, char *err, size_t errlen);
 
 /* Run a whole walk; blocks until done.  Returns 0 when the walk finished,
- * 1 when it was stopped (sink asked, walk_request_stop, or out of memory:
- * see err). */
+ * 1 when it was stopped (a sink asked, or walk_request_stop()), -1 when it
+ * failed (out of memory, no threads); err says which. */
 int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *stats,
                  char *err, size_t errlen);
 

@@ -1,0 +1,461 @@
+/*
+ * main.c -- the pwalk-engine command line.
+ *
+ *   pwalk-engine -c PIPELINE.yaml [PATH ...]     run a pipeline
+ *   pwalk-engine [pwalk options] PATH ...        pwalk-compatible CSV on stdout
+ *
+ * Exit status: 0 complete; 1 complete, but some entries could not be read;
+ * 2 bad usage, configuration or sink options (nothing written); 3 the scan
+ * or an output failed (no output published); 128+N stopped by signal N.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "report.h"
+#include "sinks.h"
+#include "threads.h"
+#include "walk.h"
+
+#ifndef PWALK_VERSION
+#define PWALK_VERSION "0.1.0"
+#endif
+
+#define EXIT_PARTIAL 1
+#define EXIT_USAGE 2
+#define EXIT_FAILED 3
+
+static const char usage_text[] =
+    "Usage: pwalk-engine -c PIPELINE.yaml [OPTIONS] [PATH ...]\n"
+    "       pwalk-engine [--header] [--NoSnap] [-x] [--depth N] [--exclude FILE]\n"
+    "                    [--threads N] PATH ...\n"
+    "\n"
+    "Walks the trees under PATH with a pool of threads and hands every entry to the\n"
+    "sinks of a pipeline (see configs/).  Without -c it writes John Dey's pwalk CSV\n"
+    "to stdout (escape: dey, no header), as pwalk did.\n"
+    "\n"
+    "  -c, --config FILE       run the pipeline in FILE; PATHs replace scan.roots\n"
+    "      --set SINK.KEY=VAL  set a sink option (or scan.KEY=VAL); repeatable\n"
+    "  -t, --threads N         worker threads (default: SLURM allocation, else the\n"
+    "                          CPUs this process may use)\n"
+    "      --maxthreads N      the same (pwalk's name)\n"
+    "  -d, --depth N           do not go more than N levels below a root (0 = no limit)\n"
+    "      --exclude FILE      leave out the paths/globs listed in FILE, one per line\n"
+    "      --header            write the CSV header line (compatibility mode)\n"
+    "      --NoSnap            skip .snapshot directories (compatibility mode; a\n"
+    "                          pipeline skips them unless skip_snapshots: false)\n"
+    "  -x, --one-file-system   stay on each root's filesystem\n"
+    "      --errors FILE       write entries that could not be read to FILE (CSV)\n"
+    "  -q, --quiet             no progress line; no summary unless something failed\n"
+    "      --describe PLUGIN   print a plugin's description and options\n"
+    "  -h, --help              this text\n"
+    "  -V, --version           the version\n"
+    "\n"
+    "Exit status: 0 complete; 1 complete but some entries could not be read;\n"
+    "2 bad usage or configuration, nothing written; 3 the scan or an output\n"
+    "failed, no output published; 128+N stopped by signal N (outputs not published).\n";
+
+enum {
+    OPT_SET = 256,
+    OPT_HEADER,
+    OPT_NOSNAP,
+    OPT_EXCLUDE,
+    OPT_ERRORS,
+    OPT_DESCRIBE,
+};
+
+static const struct option long_options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"set", required_argument, NULL, OPT_SET},
+    {"threads", required_argument, NULL, 't'},
+    {"maxthreads", required_argument, NULL, 't'},
+    {"depth", required_argument, NULL, 'd'},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"header", no_argument, NULL, OPT_HEADER},
+    {"NoSnap", no_argument, NULL, OPT_NOSNAP},
+    {"one-file-system", no_argument, NULL, 'x'},
+    {"errors", required_argument, NULL, OPT_ERRORS},
+    {"quiet", no_argument, NULL, 'q'},
+    {"describe", required_argument, NULL, OPT_DESCRIBE},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct cli {
+    const char *config;
+    char **sets;
+    size_t set_count;
+    long threads;       /* 0 = not given */
+    long depth;         /* -1 = not given */
+    const char *exclude_file;
+    int header;
+    int nosnap;
+    int one_fs;
+    const char *errors;
+    int quiet;
+    const char *describe;
+} cli;
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+    walk_request_stop();
+}
+
+static int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("pwalk-engine: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+/* A whole decimal number in [lo, hi], or -1. */
+static int parse_number(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* pwalk's exclude file: one path or glob per line; blank lines and lines
+ * starting with '#' are ignored. */
+static int read_exclude_file(cfg_pipeline *p, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0 || line[0] == '#')
+            continue;
+        char **grown = realloc(p->scan.excludes, (p->scan.exclude_count + 1) * sizeof *grown);
+        char *copy = strdup(line);
+        if (!grown || !copy) {
+            free(copy);
+            if (grown)
+                p->scan.excludes = grown;
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            break;
+        }
+        p->scan.excludes = grown;
+        p->scan.excludes[p->scan.exclude_count++] = copy;
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+static int build_compat_pipeline(cfg_pipeline *p, const cli *c, char *err, size_t errlen)
+{
+    cfg_init_defaults(p);
+    free(p->source);
+    p->source = strdup("<command line>");
+    p->scan.skip_snapshots = c->nosnap;
+    cfg_sink *s = cfg_add_sink(p, "csv", "csv");
+    if (!p->source || !s || cfg_sink_set(s, "path", "-") ||
+        cfg_sink_set(s, "header", c->header ? "true" : "false") ||
+        cfg_sink_set(s, "escape", "dey")) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_cli(int argc, char **argv, cli *c, int *exit_now)
+{
+    int opt;
+    *exit_now = -1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":c:t:d:xqhV", long_options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            c->config = optarg;
+            break;
+        case OPT_SET: {
+            char **grown = realloc(c->sets, (c->set_count + 1) * sizeof *grown);
+            if (!grown)
+                return fail_usage("out of memory");
+            c->sets = grown;
+            c->sets[c->set_count++] = optarg;
+            break;
+        }
+        case 't':
+            if (parse_number(optarg, 1, THREADS_MAX, &c->threads))
+                return fail_usage("--threads: '%s' is not a number from 1 to %d", optarg,
+                                  THREADS_MAX);
+            break;
+        case 'd':
+            if (parse_number(optarg, 0, INT_MAX, &c->depth))
+                return fail_usage("--depth: '%s' is not a number >= 0", optarg);
+            break;
+        case OPT_EXCLUDE:
+            c->exclude_file = optarg;
+            break;
+        case OPT_HEADER:
+            c->header = 1;
+            break;
+        case OPT_NOSNAP:
+            c->nosnap = 1;
+            break;
+        case 'x':
+            c->one_fs = 1;
+            break;
+        case OPT_ERRORS:
+            c->errors = optarg;
+            break;
+        case 'q':
+            c->quiet = 1;
+            break;
+        case OPT_DESCRIBE:
+            c->describe = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            *exit_now = 0;
+            return 0;
+        case 'V':
+            printf("pwalk-engine %s (plugin ABI %d.%d)\n", PWALK_VERSION, PWALK_ABI_MAJOR,
+                   PWALK_ABI_MINOR);
+            *exit_now = 0;
+            return 0;
+        case ':':
+            return fail_usage("option '%s' needs a value (see --help)", argv[optind - 1]);
+        default:
+            return fail_usage("unknown option '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    return 0;
+}
+
+/* Everything from the command line that changes the pipeline. */
+static int apply_cli(cfg_pipeline *p, const cli *c, char **roots, size_t root_count, char *err,
+                     size_t errlen)
+{
+    for (size_t i = 0; i < c->set_count; i++)
+        if (cfg_apply_set(p, c->sets[i], err, errlen) != 0)
+            return -1;
+    if (root_count && cfg_set_roots(p, roots, root_count) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (c->threads)
+        p->scan.threads = (int)c->threads;
+    if (c->depth >= 0)
+        p->scan.max_depth = (int)c->depth;
+    if (c->one_fs)
+        p->scan.one_file_system = 1;
+    if (c->nosnap)
+        p->scan.skip_snapshots = 1;
+    if (c->errors) {
+        free(p->scan.errors_path);
+        p->scan.errors_path = strdup(c->errors);
+        if (!p->scan.errors_path) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    if (c->exclude_file && read_exclude_file(p, c->exclude_file, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
+static int describe(const cli *c)
+{
+    char err[2048];
+    cfg_pipeline p;
+    cfg_init_defaults(&p);
+    if (c->config && cfg_load_file(c->config, &p, err, sizeof err) != 0) {
+        cfg_free(&p);
+        return fail_usage("%s", err);
+    }
+    int rc = sinks_describe(c->describe, p.plugin_path, p.plugin_path_count, err, sizeof err);
+    cfg_free(&p);
+    return rc ? fail_usage("%s", err) : 0;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    /* a closed stdout is a write error of the csv sink (exit 3), not a
+     * silent death */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int run(cfg_pipeline *p, const cli *c)
+{
+    char err[2048];
+    int status = EXIT_FAILED;
+
+    if (p->scan.root_count == 0)
+        return fail_usage("%s: no paths to scan: give PATH arguments or scan.roots",
+                          p->source);
+    if (walk_check_roots(p->scan.roots, p->scan.root_count, err, sizeof err) != 0)
+        return fail_usage("%s", err);
+
+    size_t threads = (size_t)p->scan.threads;
+    if (threads == 0) {
+        const char *from;
+        int n = threads_auto(&from, err, sizeof err);
+        if (n < 0)
+            return fail_usage("%s", err);
+        threads = (size_t)n;
+    }
+
+    sink_set *sinks = NULL;
+    report *rep = NULL;
+    if (sinks_load(p, &sinks, err, sizeof err) != 0) {
+        sinks_free(sinks);
+        return fail_usage("%s", err);
+    }
+    if (report_open(&rep, p->scan.errors_path, err, sizeof err) != 0) {
+        report_free(rep);
+        sinks_free(sinks);
+        return fail_usage("errors file: %s", err);
+    }
+    sinks_error_hook hook = report_error_hook(rep);
+    if (sinks_start(sinks, threads, &hook, err, sizeof err) != 0) {
+        char ignored[256];
+        sinks_finish(sinks, EXIT_USAGE, ignored, sizeof ignored);
+        report_finish(rep, 0, ignored, sizeof ignored);
+        sinks_free(sinks);
+        report_free(rep);
+        return fail_usage("%s", err);
+    }
+
+    walk_options wo;
+    memset(&wo, 0, sizeof wo);
+    wo.roots = p->scan.roots;
+    wo.root_count = p->scan.root_count;
+    wo.threads = threads;
+    wo.one_file_system = p->scan.one_file_system;
+    wo.filters.skip_snapshots = p->scan.skip_snapshots;
+    wo.filters.snapshot_names = p->scan.snapshot_names;
+    wo.filters.snapshot_name_count = p->scan.snapshot_name_count;
+    wo.filters.excludes = p->scan.excludes;
+    wo.filters.exclude_count = p->scan.exclude_count;
+    wo.filters.max_depth = p->scan.max_depth;
+    if (!c->quiet && isatty(STDERR_FILENO)) {
+        wo.progress = report_progress;
+        wo.progress_ctx = rep;
+    }
+    walk_sink ws = sinks_walk_sink(sinks);
+    walk_stats stats;
+    char walk_err[256] = "";
+    int wrc = walk_execute(&wo, &ws, &stats, walk_err, sizeof walk_err);
+    report_progress_end(rep);
+
+    char why[2048] = "";
+    if (stop_signal) {
+        status = 128 + stop_signal;
+        snprintf(why, sizeof why, "interrupted by signal %d (%s); no output published",
+                 (int)stop_signal, strsignal(stop_signal));
+    } else if (sinks_failed(sinks, err, sizeof err)) {
+        status = EXIT_FAILED;
+        snprintf(why, sizeof why, "%s; no output published", err);
+    } else if (wrc != 0) {
+        status = EXIT_FAILED;
+        snprintf(why, sizeof why, "scan %s; no output published", walk_err);
+    } else {
+        status = 0;
+    }
+
+    if (sinks_finish(sinks, status, err, sizeof err) != 0 && status == 0) {
+        status = EXIT_FAILED;
+        snprintf(why, sizeof why, "%s", err);
+    }
+    if (report_finish(rep, status == 0, err, sizeof err) != 0 && status == 0) {
+        status = EXIT_FAILED;
+        snprintf(why, sizeof why, "errors file: %s", err);
+    }
+    if (status == 0 && report_error_count(rep) > 0)
+        status = EXIT_PARTIAL;
+
+    if (!c->quiet || status != 0)
+        report_summary(rep, &stats, sinks, stderr);
+    if (why[0])
+        fprintf(stderr, "pwalk-engine: %s\n", why);
+    sinks_free(sinks);
+    report_free(rep);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    memset(&c, 0, sizeof c);
+    c.depth = -1;
+    int exit_now;
+    if (parse_cli(argc, argv, &c, &exit_now) != 0) {
+        free(c.sets);
+        fputs("Try 'pwalk-engine --help'.\n", stderr);
+        return EXIT_USAGE;
+    }
+    if (exit_now >= 0) {
+        free(c.sets);
+        return exit_now;
+    }
+    if (c.describe) {
+        int rc = describe(&c);
+        free(c.sets);
+        return rc;
+    }
+
+    char err[2048];
+    cfg_pipeline p;
+    int rc;
+    if (c.config)
+        rc = cfg_load_file(c.config, &p, err, sizeof err);
+    else
+        rc = build_compat_pipeline(&p, &c, err, sizeof err);
+    if (rc == 0)
+        rc = apply_cli(&p, &c, argv + optind, (size_t)(argc - optind), err, sizeof err);
+    if (rc != 0) {
+        cfg_free(&p);
+        free(c.sets);
+        return fail_usage("%s", err);
+    }
+
+    install_signals();
+    int status = run(&p, &c);
+    cfg_free(&p);
+    free(c.sets);
+    return status;
+}

@@ -1,0 +1,291 @@
+/*
+ * report.c -- progress line, summary and error file.
+ *
+ * Error records arrive from any worker; they are rare next to rows, so one
+ * mutex guards the counters, the kept examples and the error file buffer.
+ */
+#define _GNU_SOURCE
+#include "report.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csvrow.h"
+#include "outfile.h"
+
+#define REPORT_EXAMPLES 10
+#define REPORT_KINDS 32
+#define REPORT_BUFFER (256 * 1024)
+
+typedef struct report_example {
+    char *path;
+    int error_number;
+    char operation[32];
+} report_example;
+
+struct report {
+    pthread_mutex_t lock;
+    uint64_t errors;
+    struct {
+        int error_number;
+        uint64_t count;
+    } kinds[REPORT_KINDS];
+    size_t kind_count;
+    report_example examples[REPORT_EXAMPLES];
+    size_t example_count;
+
+    int has_file;
+    outfile file;
+    char *buf;
+    size_t buf_len;
+    int file_failed;
+    char file_error[512];
+
+    int progress_drawn;
+};
+
+static const char report_errors_header[] = "path,errno,error,operation\n";
+
+int report_open(report **out, const char *errors_path, char *err, size_t errlen)
+{
+    report *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    *out = r;
+    if (!errors_path)
+        return 0;
+    r->buf = malloc(REPORT_BUFFER);
+    if (!r->buf) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (outfile_open(&r->file, errors_path, err, errlen) != 0)
+        return -1;
+    r->has_file = 1;
+    memcpy(r->buf, report_errors_header, sizeof report_errors_header - 1);
+    r->buf_len = sizeof report_errors_header - 1;
+    return 0;
+}
+
+static void report_flush_locked(report *r)
+{
+    if (r->buf_len && !r->file_failed &&
+        outfile_write(&r->file, r->buf, r->buf_len, r->file_error, sizeof r->file_error) != 0)
+        r->file_failed = 1;
+    r->buf_len = 0;
+}
+
+/* "ESCAPED-PATH",errno,"message","operation" */
+static void report_file_line(report *r, const char *path, size_t len, int error_number,
+                             const char *operation)
+{
+    const char *msg = strerror(error_number);
+    size_t need = 4 * len + strlen(msg) * 2 + strlen(operation) * 4 + 64;
+    if (r->buf_len + need > REPORT_BUFFER)
+        report_flush_locked(r);
+    char *line = r->buf_len + need > REPORT_BUFFER ? malloc(need) : r->buf + r->buf_len;
+    if (!line) {
+        r->file_failed = 1;
+        snprintf(r->file_error, sizeof r->file_error, "out of memory");
+        return;
+    }
+    size_t n = 0;
+    int dropped = 0;
+    line[n++] = '"';
+    n += csvrow_escape(line + n, path, len, CSVROW_ESCAPE_LOSSLESS, &dropped);
+    n += (size_t)sprintf(line + n, "\",%d,\"", error_number);
+    n += csvrow_escape(line + n, msg, strlen(msg), CSVROW_ESCAPE_LOSSLESS, &dropped);
+    line[n++] = '"';
+    line[n++] = ',';
+    line[n++] = '"';
+    n += csvrow_escape(line + n, operation, strlen(operation), CSVROW_ESCAPE_LOSSLESS,
+                       &dropped);
+    line[n++] = '"';
+    line[n++] = '\n';
+    if (line == r->buf + r->buf_len) {
+        r->buf_len += n;
+    } else {
+        if (!r->file_failed &&
+            outfile_write(&r->file, line, n, r->file_error, sizeof r->file_error) != 0)
+            r->file_failed = 1;
+        free(line);
+    }
+}
+
+static void report_record(void *ctx, const char *path, size_t len, int error_number,
+                          const char *operation)
+{
+    report *r = ctx;
+    if (!operation)
+        operation = "";
+    pthread_mutex_lock(&r->lock);
+    r->errors++;
+    size_t k = 0;
+    while (k < r->kind_count && r->kinds[k].error_number != error_number)
+        k++;
+    if (k == r->kind_count && k < REPORT_KINDS) {
+        r->kinds[k].error_number = error_number;
+        r->kind_count++;
+    }
+    if (k < REPORT_KINDS)
+        r->kinds[k].count++;
+    if (r->example_count < REPORT_EXAMPLES) {
+        report_example *ex = &r->examples[r->example_count];
+        ex->path = strndup(path, len);
+        if (ex->path) {
+            ex->error_number = error_number;
+            snprintf(ex->operation, sizeof ex->operation, "%s", operation);
+            r->example_count++;
+        }
+    }
+    if (r->has_file)
+        report_file_line(r, path, len, error_number, operation);
+    pthread_mutex_unlock(&r->lock);
+}
+
+sinks_error_hook report_error_hook(report *r)
+{
+    sinks_error_hook h = {r, report_record};
+    return h;
+}
+
+uint64_t report_error_count(report *r)
+{
+    pthread_mutex_lock(&r->lock);
+    uint64_t n = r->errors;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+/* 1234 -> "1234", 1234567 -> "1.23M": the progress line must stay short */
+static void human(char *out, size_t len, double v)
+{
+    if (v >= 1e9)
+        snprintf(out, len, "%.2fG", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(out, len, "%.2fM", v / 1e6);
+    else if (v >= 1e4)
+        snprintf(out, len, "%.1fk", v / 1e3);
+    else
+        snprintf(out, len, "%.0f", v);
+}
+
+void report_progress(void *ctx, const walk_stats *now, uint64_t queued)
+{
+    report *r = ctx;
+    char entries[32], rate[32];
+    human(entries, sizeof entries, (double)now->entries);
+    human(rate, sizeof rate, now->seconds > 0 ? (double)now->entries / now->seconds : 0);
+    fprintf(stderr, "\rpwalk: %s entries, %s/s, %llu queued, %llu errors\033[K", entries,
+            rate, (unsigned long long)queued, (unsigned long long)now->errors);
+    fflush(stderr);
+    r->progress_drawn = 1;
+}
+
+void report_progress_end(report *r)
+{
+    if (r->progress_drawn) {
+        fputs("\r\033[K", stderr);
+        r->progress_drawn = 0;
+    }
+}
+
+int report_finish(report *r, int ok, char *err, size_t errlen)
+{
+    if (!r->has_file)
+        return 0;
+    r->has_file = 0;
+    pthread_mutex_lock(&r->lock);
+    report_flush_locked(r);
+    pthread_mutex_unlock(&r->lock);
+    if (!ok || r->file_failed) {
+        outfile_abort(&r->file);
+        if (ok) {
+            snprintf(err, errlen, "%s", r->file_error);
+            return -1;
+        }
+        return 0;
+    }
+    if (outfile_commit(&r->file, err, errlen) != 0) {
+        outfile_abort(&r->file);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *filter_label(int reason)
+{
+    return filter_reason_name((enum filter_reason)reason);
+}
+
+void report_summary(report *r, const walk_stats *st, const sink_set *sinks, FILE *out)
+{
+    char rate[32];
+    human(rate, sizeof rate, st->seconds > 0 ? (double)st->entries / st->seconds : 0);
+    uint64_t filtered = 0;
+    for (int i = 1; i < FILTER_REASON_COUNT; i++)
+        filtered += st->filtered[i];
+
+    fprintf(out, "pwalk: %llu entries in %.2f s (%s/s): %llu rows, %llu errors",
+            (unsigned long long)st->entries, st->seconds, rate,
+            (unsigned long long)st->rows, (unsigned long long)r->errors);
+    if (r->kind_count) {
+        fputs(" (", out);
+        for (size_t k = 0; k < r->kind_count; k++)
+            fprintf(out, "%s%s %llu", k ? ", " : "", strerrorname_np(r->kinds[k].error_number)
+                                                          ? strerrorname_np(r->kinds[k].error_number)
+                                                          : "E?",
+                    (unsigned long long)r->kinds[k].count);
+        fputs(")", out);
+    }
+    fprintf(out, ", %llu filtered", (unsigned long long)filtered);
+    if (filtered) {
+        const char *sep = " (";
+        for (int i = 1; i < FILTER_REASON_COUNT; i++)
+            if (st->filtered[i]) {
+                fprintf(out, "%s%s %llu", sep, filter_label(i),
+                        (unsigned long long)st->filtered[i]);
+                sep = ", ";
+            }
+        fputs(")", out);
+    }
+    for (size_t i = 0; i < sinks_count(sinks); i++)
+        fprintf(out, "; sink '%s': %llu rows", sinks_name(sinks, i),
+                (unsigned long long)sinks_rows(sinks, i));
+    fputc('\n', out);
+
+    for (size_t i = 0; i < r->example_count; i++) {
+        report_example *ex = &r->examples[i];
+        /* names may hold control bytes: print them escaped */
+        size_t len = strlen(ex->path);
+        char *esc = malloc(4 * len + 1);
+        int dropped = 0;
+        if (esc) {
+            esc[csvrow_escape(esc, ex->path, len, CSVROW_ESCAPE_LOSSLESS, &dropped)] = '\0';
+            fprintf(out, "pwalk: %s: %s (%s)\n", esc, strerror(ex->error_number),
+                    ex->operation);
+            free(esc);
+        }
+    }
+    if (r->errors > r->example_count)
+        fprintf(out, "pwalk: ... and %llu more errors\n",
+                (unsigned long long)(r->errors - r->example_count));
+}
+
+void report_free(report *r)
+{
+    if (!r)
+        return;
+    if (r->has_file)
+        outfile_abort(&r->file);
+    for (size_t i = 0; i < r->example_count; i++)
+        free(r->examples[i].path);
+    free(r->buf);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}

@@ -1,0 +1,40 @@
+/*
+ * report.h -- what the user sees of a scan besides the sinks' outputs: the
+ * live progress line, the end-of-scan summary on stderr, and the error file
+ * (CSV: path,errno,error,operation), written atomically like every output.
+ */
+#ifndef PWALK_ENGINE_REPORT_H
+#define PWALK_ENGINE_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sinks.h"
+#include "walk.h"
+
+typedef struct report report;
+
+/* errors_path NULL: no error file.  Returns 0, or -1 with a message naming
+ * the file (the caller exits 2: nothing was written). */
+int report_open(report **out, const char *errors_path, char *err, size_t errlen);
+
+/* The error hook for the walk and the sinks (thread-safe). */
+sinks_error_hook report_error_hook(report *r);
+
+uint64_t report_error_count(report *r);
+
+/* The live progress line (a walk_options.progress callback); r is the ctx. */
+void report_progress(void *r, const walk_stats *now, uint64_t queued);
+/* Erase the progress line if one was drawn. */
+void report_progress_end(report *r);
+
+/* Commit (ok != 0) or abandon the error file.  Returns 0 or -1 + message. */
+int report_finish(report *r, int ok, char *err, size_t errlen);
+
+/* The one-line summary and the first few errors. */
+void report_summary(report *r, const walk_stats *st, const sink_set *sinks, FILE *out);
+
+void report_free(report *r);
+
+#endif

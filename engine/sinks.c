@@ -1,0 +1,405 @@
+/*
+ * sinks.c -- one walk feeding every configured sink.
+ *
+ * The walk calls sink_rows() on its worker threads.  PER_WORKER plugins get
+ * the batch with that worker's own state and no lock; SERIAL plugins get it
+ * under their sink's mutex.  A failing sink stops the walk; its message (set
+ * with host->set_error) is kept for the end-of-scan report.
+ */
+#define _GNU_SOURCE
+#include "sinks.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+#include "options.h"
+
+#define SINK_MESSAGE_MAX 1024
+
+/* What a plugin's host services see as pwalk_host_ctx. */
+struct pwalk_host_ctx {
+    sink_set *set;
+    size_t index;
+};
+
+typedef struct sink {
+    struct pwalk_host_ctx host_ctx;
+    char *name;
+    loader_plugin loaded;
+    pwalk_options *options;
+    void *instance;
+    int created;            /* create() ran (destroy() is due either way) */
+    void **tstates;
+    size_t tstate_count;    /* opened so far                               */
+    pthread_mutex_t serial_lock;
+    atomic_ullong rows;
+    atomic_int failed;
+    pthread_mutex_t message_lock;
+    char message[SINK_MESSAGE_MAX];
+    int finished;
+} sink;
+
+struct sink_set {
+    sink *sinks;
+    size_t count;
+    size_t workers;
+    sinks_error_hook hook;
+    atomic_int failed;      /* some sink failed during the walk */
+};
+
+/* ---- host services --------------------------------------------------------- */
+
+static void host_set_error(pwalk_host_ctx *ctx, const char *fmt, ...)
+{
+    sink *s = &ctx->set->sinks[ctx->index];
+    pthread_mutex_lock(&s->message_lock);
+    if (s->message[0] == '\0') { /* the first failure is the cause */
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->message, sizeof s->message, fmt, ap);
+        va_end(ap);
+        /* one line, whatever the plugin wrote */
+        for (char *p = s->message; *p; p++)
+            if (*p == '\n' || *p == '\r')
+                *p = ' ';
+    }
+    pthread_mutex_unlock(&s->message_lock);
+}
+
+static void host_log(pwalk_host_ctx *ctx, const char *fmt, ...)
+{
+    sink *s = &ctx->set->sinks[ctx->index];
+    char line[SINK_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "pwalk: sink '%s': %s\n", s->name, line);
+}
+
+static void host_entry_error(pwalk_host_ctx *ctx, const char *path, int error_number,
+                             const char *operation)
+{
+    sink_set *set = ctx->set;
+    if (set->hook.record)
+        set->hook.record(set->hook.ctx, path, strlen(path), error_number, operation);
+}
+
+static int host_stop_requested(pwalk_host_ctx *ctx)
+{
+    return walk_stop_requested() || atomic_load(&ctx->set->failed);
+}
+
+static const char *host_sink_name(pwalk_host_ctx *ctx)
+{
+    return ctx->set->sinks[ctx->index].name;
+}
+
+static const pwalk_host sink_host = {
+    .struct_size = sizeof(pwalk_host),
+    .abi_major = PWALK_ABI_MAJOR,
+    .abi_minor = PWALK_ABI_MINOR,
+    .worker_count = 0, /* set per sink set: see sinks_start() */
+    .opt_string = options_get_string,
+    .opt_bool = options_get_bool,
+    .opt_int = options_get_int,
+    .opt_list_count = options_get_list_count,
+    .opt_list_item = options_get_list_item,
+    .set_error = host_set_error,
+    .log = host_log,
+    .entry_error = host_entry_error,
+    .stop_requested = host_stop_requested,
+    .sink_name = host_sink_name,
+};
+
+/* One host table per run: worker_count differs between runs. */
+static pwalk_host run_host;
+
+/* ---- loading ------------------------------------------------------------- */
+
+/* plugin_path entries are relative to the pipeline file's directory */
+static char **resolve_plugin_dirs(const cfg_pipeline *p)
+{
+    char **dirs = calloc(p->plugin_path_count + 1, sizeof *dirs);
+    if (!dirs)
+        return NULL;
+    const char *slash = p->source ? strrchr(p->source, '/') : NULL;
+    int from_file = p->source && strcmp(p->source, "<built-in>") != 0;
+    for (size_t i = 0; i < p->plugin_path_count; i++) {
+        const char *d = p->plugin_path[i];
+        if (d[0] == '/' || !from_file || !slash)
+            dirs[i] = strdup(d);
+        else if (asprintf(&dirs[i], "%.*s/%s", (int)(slash - p->source), p->source, d) < 0)
+            dirs[i] = NULL;
+        if (!dirs[i]) {
+            for (size_t k = 0; k < i; k++)
+                free(dirs[k]);
+            free(dirs);
+            return NULL;
+        }
+    }
+    return dirs;
+}
+
+static void free_dirs(char **dirs, size_t n)
+{
+    if (!dirs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    free(dirs);
+}
+
+int sinks_load(const cfg_pipeline *p, sink_set **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    sink_set *set = calloc(1, sizeof *set);
+    char **dirs = resolve_plugin_dirs(p);
+    if (!set || !dirs || !(set->sinks = calloc(p->sink_count ? p->sink_count : 1,
+                                               sizeof *set->sinks))) {
+        free(set);
+        free_dirs(dirs, p->plugin_path_count);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *out = set;
+    for (size_t i = 0; i < p->sink_count; i++) {
+        const cfg_sink *cs = &p->sinks[i];
+        sink *s = &set->sinks[i];
+        set->count = i + 1;
+        s->host_ctx.set = set;
+        s->host_ctx.index = i;
+        pthread_mutex_init(&s->serial_lock, NULL);
+        pthread_mutex_init(&s->message_lock, NULL);
+        s->name = strdup(cs->name);
+        if (!s->name) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        char lerr[1024];
+        if (loader_open(cs->plugin, dirs, p->plugin_path_count, &s->loaded, lerr,
+                        sizeof lerr) != 0) {
+            if (cs->mark.line > 0)
+                snprintf(err, errlen, "%s:%d:%d: sink '%s': %s", p->source, cs->mark.line,
+                         cs->mark.column, cs->name, lerr);
+            else
+                snprintf(err, errlen, "sink '%s': %s", cs->name, lerr);
+            goto fail;
+        }
+        const pwalk_plugin *pl = s->loaded.plugin;
+        if ((pl->flags & PWALK_PLUGIN_MUTATES_FS) && !p->allow_mutation) {
+            snprintf(err, errlen,
+                     "%s: sink '%s': plugin '%s' changes the filesystem; the pipeline "
+                     "must say 'allow_mutation: true' to run it",
+                     p->source, cs->name, pl->name);
+            goto fail;
+        }
+        if (options_bind(pl, cs, p->source, &s->options, err, errlen) != 0)
+            goto fail;
+    }
+    free_dirs(dirs, p->plugin_path_count);
+    return 0;
+fail:
+    free_dirs(dirs, p->plugin_path_count);
+    return -1;
+}
+
+size_t sinks_count(const sink_set *s) { return s ? s->count : 0; }
+const char *sinks_name(const sink_set *s, size_t i) { return s->sinks[i].name; }
+uint64_t sinks_rows(const sink_set *s, size_t i) { return atomic_load(&s->sinks[i].rows); }
+
+/* "sink 'NAME': message" for a failed callback */
+static void sink_message(sink *s, int rc, const char *step, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->message_lock);
+    if (s->message[0])
+        snprintf(err, errlen, "sink '%s': %s", s->name, s->message);
+    else
+        snprintf(err, errlen, "sink '%s': %s failed (code %d)", s->name, step, rc);
+    pthread_mutex_unlock(&s->message_lock);
+}
+
+int sinks_start(sink_set *set, size_t workers, const sinks_error_hook *hook, char *err,
+                size_t errlen)
+{
+    set->workers = workers;
+    if (hook)
+        set->hook = *hook;
+    run_host = sink_host;
+    run_host.worker_count = (uint32_t)workers;
+    for (size_t i = 0; i < set->count; i++) {
+        sink *s = &set->sinks[i];
+        const pwalk_plugin *pl = s->loaded.plugin;
+        s->created = 1;
+        int rc = pl->create(&run_host, &s->host_ctx, s->options, &s->instance);
+        if (rc != PWALK_OK) {
+            sink_message(s, rc, "create", err, errlen);
+            return -1;
+        }
+        s->tstates = calloc(workers, sizeof *s->tstates);
+        if (!s->tstates) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        for (size_t w = 0; w < workers; w++) {
+            if (pl->thread_open) {
+                rc = pl->thread_open(s->instance, (uint32_t)w, &s->tstates[w]);
+                if (rc != PWALK_OK) {
+                    sink_message(s, rc, "thread_open", err, errlen);
+                    return -1;
+                }
+            }
+            s->tstate_count = w + 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- the fan-out ------------------------------------------------------------- */
+
+static int sink_rows(void *ctx, size_t worker, const pwalk_entry *entries, size_t count)
+{
+    sink_set *set = ctx;
+    for (size_t i = 0; i < set->count; i++) {
+        sink *s = &set->sinks[i];
+        const pwalk_plugin *pl = s->loaded.plugin;
+        int serial = pl->threading == PWALK_THREADING_SERIAL;
+        if (serial)
+            pthread_mutex_lock(&s->serial_lock);
+        int rc = pl->consume(s->instance, s->tstates[worker], entries, count);
+        if (serial)
+            pthread_mutex_unlock(&s->serial_lock);
+        if (rc == PWALK_OK) {
+            atomic_fetch_add_explicit(&s->rows, count, memory_order_relaxed);
+            continue;
+        }
+        if (rc != PWALK_STOP) {
+            atomic_store(&s->failed, rc);
+            atomic_store(&set->failed, 1);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void sink_error(void *ctx, size_t worker, const pwalk_error *e)
+{
+    sink_set *set = ctx;
+    if (set->hook.record)
+        set->hook.record(set->hook.ctx, e->path, e->path_len, e->error_number, e->operation);
+    for (size_t i = 0; i < set->count; i++) {
+        sink *s = &set->sinks[i];
+        const pwalk_plugin *pl = s->loaded.plugin;
+        if (!pl->error)
+            continue;
+        int serial = pl->threading == PWALK_THREADING_SERIAL;
+        if (serial)
+            pthread_mutex_lock(&s->serial_lock);
+        int rc = pl->error(s->instance, s->tstates[worker], e);
+        if (serial)
+            pthread_mutex_unlock(&s->serial_lock);
+        if (rc < 0) {
+            atomic_store(&s->failed, rc);
+            atomic_store(&set->failed, 1);
+            walk_request_stop();
+        }
+    }
+}
+
+walk_sink sinks_walk_sink(sink_set *s)
+{
+    walk_sink ws = {s, sink_rows, sink_error};
+    return ws;
+}
+
+int sinks_failed(const sink_set *set, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        sink *s = &set->sinks[i];
+        int rc = atomic_load(&s->failed);
+        if (rc) {
+            sink_message(s, rc, "consume", err, errlen);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int sinks_finish(sink_set *set, int scan_status, char *err, size_t errlen)
+{
+    int status = scan_status;
+    int result = 0;
+    for (size_t i = 0; i < set->count; i++) {
+        sink *s = &set->sinks[i];
+        const pwalk_plugin *pl = s->loaded.plugin;
+        for (size_t w = 0; w < s->tstate_count; w++) {
+            int rc = pl->thread_close ? pl->thread_close(s->instance, s->tstates[w]) : 0;
+            if (rc < 0 && result == 0) {
+                sink_message(s, rc, "thread_close", err, errlen);
+                result = -1;
+            }
+        }
+        s->tstate_count = 0;
+    }
+    if (result)
+        status = status ? status : 3;
+    for (size_t i = 0; i < set->count; i++) {
+        sink *s = &set->sinks[i];
+        const pwalk_plugin *pl = s->loaded.plugin;
+        if (!s->created || s->finished)
+            continue;
+        s->finished = 1;
+        int rc = pl->finish ? pl->finish(s->instance, status) : 0;
+        if (rc < 0 && result == 0) {
+            sink_message(s, rc, "finish", err, errlen);
+            result = -1;
+            status = 3; /* the sinks after this one publish nothing */
+        }
+    }
+    return result;
+}
+
+void sinks_free(sink_set *set)
+{
+    if (!set)
+        return;
+    for (size_t i = 0; i < set->count; i++) {
+        sink *s = &set->sinks[i];
+        const pwalk_plugin *pl = s->loaded.plugin;
+        if (pl) {
+            for (size_t w = 0; w < s->tstate_count; w++)
+                if (pl->thread_close)
+                    pl->thread_close(s->instance, s->tstates[w]);
+            if (s->created && !s->finished && pl->finish)
+                pl->finish(s->instance, 3);
+            if (s->created && pl->destroy)
+                pl->destroy(s->instance);
+        }
+        free(s->tstates);
+        options_free(s->options);
+        loader_close(&s->loaded);
+        pthread_mutex_destroy(&s->serial_lock);
+        pthread_mutex_destroy(&s->message_lock);
+        free(s->name);
+    }
+    free(set->sinks);
+    free(set);
+}
+
+int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, char *err,
+                   size_t errlen)
+{
+    loader_plugin lp;
+    memset(&lp, 0, sizeof lp);
+    if (loader_open(plugin, dirs, ndirs, &lp, err, errlen) != 0)
+        return -1;
+    options_describe(lp.plugin, lp.path, stdout);
+    loader_close(&lp);
+    return 0;
+}

@@ -1,0 +1,65 @@
+/*
+ * sinks.h -- the configured sinks of one pipeline, fed by one walk.
+ *
+ * sinks_load() finds and vets every plugin and checks every option before
+ * anything is created, so a bad pipeline fails with nothing written.
+ * sinks_start() runs create() and thread_open(); the walk_sink it returns
+ * fans each batch out to every sink (SERIAL plugins under a lock);
+ * sinks_finish() closes the per-worker states and commits or abandons the
+ * outputs; sinks_free() always runs last.
+ */
+#ifndef PWALK_ENGINE_SINKS_H
+#define PWALK_ENGINE_SINKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "walk.h"
+
+typedef struct sink_set sink_set;
+
+/* Where error records go besides the sinks (the engine's error report). */
+typedef struct sinks_error_hook {
+    void *ctx;
+    void (*record)(void *ctx, const char *path, size_t path_len, int error_number,
+                   const char *operation);
+} sinks_error_hook;
+
+/* Load the pipeline's plugins and bind their options; refuse a plugin that
+ * mutates the filesystem unless the pipeline allows it.  Returns 0, or -1
+ * with a one-line message (the caller exits 2). */
+int sinks_load(const cfg_pipeline *p, sink_set **out, char *err, size_t errlen);
+
+/* Number of sinks and their names/plugins, for the summary. */
+size_t sinks_count(const sink_set *s);
+const char *sinks_name(const sink_set *s, size_t i);
+
+/* create() every sink, then thread_open() for each of `workers` workers.
+ * Returns 0, or -1 with "sink 'NAME': message" in err. */
+int sinks_start(sink_set *s, size_t workers, const sinks_error_hook *hook, char *err,
+                size_t errlen);
+
+/* The walk's view of the sinks. */
+walk_sink sinks_walk_sink(sink_set *s);
+
+/* Did a sink fail during the walk?  (Its message is in err.) */
+int sinks_failed(const sink_set *s, char *err, size_t errlen);
+
+/* Rows a sink accepted. */
+uint64_t sinks_rows(const sink_set *s, size_t i);
+
+/* thread_close() every opened state, then finish(scan_status) every sink
+ * (status 0 commits outputs).  Returns 0, or -1 with the first failure in
+ * err; after a failure the remaining sinks are finished with a non-zero
+ * status so they publish nothing. */
+int sinks_finish(sink_set *s, int scan_status, char *err, size_t errlen);
+
+/* destroy() every sink, unload plugins, free everything.  NULL is fine. */
+void sinks_free(sink_set *s);
+
+/* Load one plugin by name and print its description (--describe). */
+int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, char *err,
+                   size_t errlen);
+
+#endif

@@ -1,0 +1,822 @@
+/*
+ * walk.c -- the parallel tree walk.
+ *
+ * Work items are directories to read (WALK_ITEM_DIR) and chunks of names
+ * from a big directory to stat (WALK_ITEM_CHUNK).  Each directory that is
+ * being walked is a refcounted walk_node holding its open fd: the fd must
+ * outlive every child that still has to openat() itself through it and
+ * every row that names it as parent_fd, so a node stays alive while any
+ * child node does.  With depth-first queues that keeps the open fds close
+ * to the tree's depth.
+ *
+ * Rows are collected per worker and handed to the sink after each item,
+ * before anything they point to (paths, parent fds) is released.
+ */
+#define _GNU_SOURCE
+#include "walk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue.h"
+
+#define WALK_DEFAULT_CHUNK 1024
+#define WALK_DENTS_BUFFER (128 * 1024)
+
+static atomic_int walk_stop_flag;
+
+void walk_request_stop(void) { atomic_store(&walk_stop_flag, 1); }
+int walk_stop_requested(void) { return atomic_load(&walk_stop_flag); }
+void walk_clear_stop(void) { atomic_store(&walk_stop_flag, 0); }
+
+typedef struct walk_node {
+    atomic_int refs;            /* own + one per live child node          */
+    atomic_int pending;         /* reader + chunks not yet finished       */
+    struct walk_node *parent;   /* NULL for roots                         */
+    int fd;                     /* -1 until opened / when unreadable      */
+    int unreadable;
+    char *path;                 /* display path, NUL-terminated           */
+    size_t path_len;
+    size_t name_offset;
+    int depth;                  /* row depth: root -1                     */
+    int level;                  /* levels below the root: root 0          */
+    uint64_t root_dev;
+    struct stat st;             /* what lstat said when it was found      */
+    atomic_llong fcount;
+    atomic_llong dirsum;
+} walk_node;
+
+enum walk_item_kind { WALK_ITEM_DIR = 1, WALK_ITEM_CHUNK };
+
+typedef struct walk_item {
+    enum walk_item_kind kind;
+    walk_node *node;
+    /* CHUNK: names packed NUL-terminated */
+    char *names;
+    size_t names_len;
+    size_t count;
+} walk_item;
+
+/* Counters one worker owns; published with relaxed atomics so the progress
+ * line can read them while the walk runs. */
+typedef struct walk_counters {
+    atomic_ullong entries, rows, errors, dirs, stat_errors, read_errors;
+    atomic_ullong filtered[FILTER_REASON_COUNT];
+    char pad[64];
+} walk_counters;
+
+typedef struct walk_run walk_run;
+
+typedef struct walk_worker {
+    walk_run *run;
+    size_t index;
+    pthread_t thread;
+    /* the batch: entries whose path is an offset into arena until flush */
+    pwalk_entry *batch;
+    size_t batch_count, batch_cap;
+    char *arena;
+    size_t arena_len, arena_cap;
+    /* nodes whose reference is dropped after the next flush */
+    walk_node **release;
+    size_t release_count, release_cap;
+    char *dents;
+    walk_counters *ctr;
+    int failed;                 /* out of memory */
+} walk_worker;
+
+struct walk_run {
+    const walk_options *opt;
+    const walk_sink *sink;
+    wq_pool pool;
+    walk_worker *workers;
+    walk_counters *counters;
+    size_t chunk_names;
+    atomic_int sink_stopped;
+    atomic_int out_of_memory;
+    atomic_int running;
+    pthread_mutex_t done_lock;
+    pthread_cond_t done_cond;
+};
+
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static void count_add(atomic_ullong *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static int walk_should_stop(walk_run *run)
+{
+    return atomic_load_explicit(&walk_stop_flag, memory_order_relaxed) ||
+           atomic_load_explicit(&run->sink_stopped, memory_order_relaxed) ||
+           atomic_load_explicit(&run->out_of_memory, memory_order_relaxed);
+}
+
+size_t walk_root_display_len(const char *root)
+{
+    size_t len = strlen(root);
+    while (len > 1 && root[len - 1] == '/')
+        len--;
+    return len;
+}
+
+/* ---- nodes --------------------------------------------------------------- */
+
+static void node_release(walk_node *n)
+{
+    while (n && atomic_fetch_sub(&n->refs, 1) == 1) {
+        walk_node *parent = n->parent;
+        if (n->fd >= 0)
+            close(n->fd);
+        free(n->path);
+        free(n);
+        n = parent;
+    }
+}
+
+static walk_node *node_new(walk_node *parent, const char *path, size_t path_len,
+                           size_t name_offset, const struct stat *st)
+{
+    walk_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->path = malloc(path_len + 1);
+    if (!n->path) {
+        free(n);
+        return NULL;
+    }
+    memcpy(n->path, path, path_len);
+    n->path[path_len] = '\0';
+    n->path_len = path_len;
+    n->name_offset = name_offset;
+    n->st = *st;
+    n->fd = -1;
+    atomic_init(&n->refs, 1);
+    atomic_init(&n->pending, 1);
+    atomic_init(&n->fcount, 0);
+    atomic_init(&n->dirsum, 0);
+    if (parent) {
+        atomic_fetch_add(&parent->refs, 1);
+        n->parent = parent;
+        n->depth = parent->depth + 1;
+        n->level = parent->level + 1;
+        n->root_dev = parent->root_dev;
+    } else {
+        n->depth = -1;
+        n->level = 0;
+        n->root_dev = (uint64_t)st->st_dev;
+    }
+    return n;
+}
+
+/* ---- the per-worker batch ------------------------------------------------- */
+
+static int grow(void **buf, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    void *p = realloc(*buf, ncap * elem);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = ncap;
+    return 0;
+}
+
+static void worker_oom(walk_worker *w)
+{
+    w->failed = 1;
+    atomic_store(&w->run->out_of_memory, 1);
+}
+
+static void fill_stat(pwalk_entry *e, const struct stat *st)
+{
+    e->mode = (uint32_t)st->st_mode;
+    e->uid = (uint32_t)st->st_uid;
+    e->gid = (uint32_t)st->st_gid;
+    e->ino = (uint64_t)st->st_ino;
+    e->dev = (uint64_t)st->st_dev;
+    e->nlink = (uint64_t)st->st_nlink;
+    e->size = (int64_t)st->st_size;
+    e->blocks = (int64_t)st->st_blocks;
+    e->atime_sec = (int64_t)st->st_atim.tv_sec;
+    e->mtime_sec = (int64_t)st->st_mtim.tv_sec;
+    e->ctime_sec = (int64_t)st->st_ctim.tv_sec;
+    e->atime_nsec = (uint32_t)st->st_atim.tv_nsec;
+    e->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+    e->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
+}
+
+/* Append a row whose path is dir_path + "/" + name (or path alone when
+ * name is NULL).  Returns the entry (path not yet valid) or NULL. */
+static pwalk_entry *batch_add(walk_worker *w, const char *dir_path, size_t dir_len,
+                              const char *name, size_t name_len)
+{
+    int sep = name && !(dir_len > 0 && dir_path[dir_len - 1] == '/');
+    size_t len = dir_len + (size_t)sep + (name ? name_len : 0);
+    if (grow((void **)&w->batch, &w->batch_cap, w->batch_count + 1, sizeof *w->batch) ||
+        grow((void **)&w->arena, &w->arena_cap, w->arena_len + len + 1, 1)) {
+        worker_oom(w);
+        return NULL;
+    }
+    char *p = w->arena + w->arena_len;
+    memcpy(p, dir_path, dir_len);
+    if (sep)
+        p[dir_len] = '/';
+    if (name)
+        memcpy(p + dir_len + sep, name, name_len);
+    p[len] = '\0';
+
+    pwalk_entry *e = &w->batch[w->batch_count++];
+    memset(e, 0, sizeof *e);
+    e->struct_size = sizeof *e;
+    e->path = (const char *)(uintptr_t)w->arena_len;   /* fixed at flush */
+    e->path_len = (uint32_t)len;
+    e->name_offset = name ? (uint32_t)(dir_len + (size_t)sep) : 0;
+    w->arena_len += len + 1;
+    return e;
+}
+
+static void defer_release(walk_worker *w, walk_node *n)
+{
+    if (grow((void **)&w->release, &w->release_cap, w->release_count + 1,
+             sizeof *w->release)) {
+        /* Cannot defer: keep the node (a leak beats a use-after-free). */
+        worker_oom(w);
+        return;
+    }
+    w->release[w->release_count++] = n;
+}
+
+static void batch_flush(walk_worker *w)
+{
+    walk_run *run = w->run;
+    if (w->batch_count) {
+        for (size_t i = 0; i < w->batch_count; i++) {
+            pwalk_entry *e = &w->batch[i];
+            e->path = w->arena + (uintptr_t)e->path;
+            e->name = e->path + e->name_offset;
+        }
+        if (!atomic_load_explicit(&run->sink_stopped, memory_order_relaxed)) {
+            if (run->sink->rows(run->sink->ctx, w->index, w->batch, w->batch_count))
+                atomic_store(&run->sink_stopped, 1);
+            else
+                count_add(&w->ctr->rows, w->batch_count);
+        }
+        w->batch_count = 0;
+        w->arena_len = 0;
+    }
+    for (size_t i = 0; i < w->release_count; i++)
+        node_release(w->release[i]);
+    w->release_count = 0;
+}
+
+static void report_error(walk_worker *w, const char *dir_path, size_t dir_len,
+                         const char *name, int err, const char *operation)
+{
+    char small[512];
+    size_t name_len = name ? strlen(name) : 0;
+    int sep = name && !(dir_len > 0 && dir_path[dir_len - 1] == '/');
+    size_t len = dir_len + (size_t)sep + name_len;
+    char *p = len < sizeof small ? small : malloc(len + 1);
+    if (!p) {
+        worker_oom(w);
+        return;
+    }
+    memcpy(p, dir_path, dir_len);
+    if (sep)
+        p[dir_len] = '/';
+    if (name)
+        memcpy(p + dir_len + sep, name, name_len);
+    p[len] = '\0';
+    pwalk_error e = {sizeof e, err, p, (uint32_t)len, 0, operation};
+    count_add(&w->ctr->errors, 1);
+    w->run->sink->error(w->run->sink->ctx, w->index, &e);
+    if (p != small)
+        free(p);
+}
+
+/* ---- directories ---------------------------------------------------------- */
+
+/* The directory's own row, once all its names were handled.  The node's own
+ * reference is dropped after the row was flushed. */
+static void node_finish(walk_worker *w, walk_node *n)
+{
+    pwalk_entry *e = batch_add(w, n->path, n->path_len, NULL, 0);
+    if (e) {
+        e->name_offset = (uint32_t)n->name_offset;
+        fill_stat(e, &n->st);
+        e->depth = n->depth;
+        e->parent_ino = n->parent ? (uint64_t)n->parent->st.st_ino : 0;
+        e->parent_fd = n->parent ? n->parent->fd : -1;
+        e->self_fd = n->unreadable ? -1 : n->fd;
+        if (!n->parent)
+            e->flags |= PWALK_ENTRY_ROOT;
+        if (n->unreadable) {
+            e->flags |= PWALK_ENTRY_UNREADABLE;
+            e->fcount = -1;
+            e->dirsum = 0;
+        } else {
+            e->fcount = atomic_load(&n->fcount);
+            e->dirsum = atomic_load(&n->dirsum);
+        }
+        count_add(&w->ctr->dirs, 1);
+    }
+    defer_release(w, n);
+}
+
+static int push_item(walk_worker *w, walk_item *it)
+{
+    if (wq_push(&w->run->pool, w->index, it)) {
+        worker_oom(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* stat every name of a chunk relative to the directory's fd */
+static void process_names(walk_worker *w, walk_node *d, const char *names, size_t count)
+{
+    const walk_options *opt = w->run->opt;
+    const filter_rules *rules = &opt->filters;
+    int level = d->level + 1;
+    long long sum = 0;
+    const char *name = names;
+
+    for (size_t i = 0; i < count; i++, name += strlen(name) + 1) {
+        size_t name_len = strlen(name);
+        struct stat st;
+        if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            count_add(&w->ctr->stat_errors, 1);
+            report_error(w, d->path, d->path_len, name, errno, "lstat");
+            continue;
+        }
+        int other_dev = (uint64_t)st.st_dev != d->root_dev;
+        if (!(opt->one_file_system && other_dev))
+            sum += (long long)st.st_size;
+        int is_dir = S_ISDIR(st.st_mode);
+        enum filter_reason why = FILTER_NONE;
+        if (opt->one_file_system && other_dev)
+            why = FILTER_OTHER_DEVICE;
+        else if (is_dir && filter_is_snapshot(rules, name))
+            why = FILTER_SNAPSHOT;
+        else if (filter_depth_stops(rules, level, is_dir))
+            why = FILTER_DEPTH;
+
+        pwalk_entry *e = NULL;
+        if (why == FILTER_NONE) {
+            e = batch_add(w, d->path, d->path_len, name, name_len);
+            if (!e)
+                return;
+            if (rules->exclude_count) {
+                const char *full = w->arena + (uintptr_t)e->path;
+                if (filter_is_excluded(rules, full, full + e->name_offset))
+                    why = FILTER_EXCLUDE;
+            }
+        }
+        if (why != FILTER_NONE) {
+            if (e) { /* drop the row just added */
+                w->batch_count--;
+                w->arena_len = (uintptr_t)e->path;
+            }
+            count_add(&w->ctr->filtered[why], 1);
+            continue;
+        }
+        if (is_dir) {
+            /* the row comes when the directory has been read */
+            size_t plen = e->path_len, noff = e->name_offset;
+            const char *full = w->arena + (uintptr_t)e->path;
+            walk_node *child = node_new(d, full, plen, noff, &st);
+            w->batch_count--;
+            w->arena_len = (uintptr_t)e->path;
+            walk_item *it = child ? calloc(1, sizeof *it) : NULL;
+            if (!it) {
+                if (child)
+                    node_release(child);
+                worker_oom(w);
+                return;
+            }
+            it->kind = WALK_ITEM_DIR;
+            it->node = child;
+            if (push_item(w, it)) {
+                free(it);
+                node_release(child);
+                return;
+            }
+            continue;
+        }
+        fill_stat(e, &st);
+        e->depth = d->depth + 1;
+        e->parent_ino = (uint64_t)d->st.st_ino;
+        e->parent_fd = d->fd;
+        e->self_fd = -1;
+        e->fcount = -1;
+        e->dirsum = 0;
+    }
+    atomic_fetch_add(&d->dirsum, sum);
+}
+
+/* A part of the directory's work is done; the last part emits its row. */
+static void node_part_done(walk_worker *w, walk_node *d)
+{
+    if (atomic_fetch_sub(&d->pending, 1) == 1)
+        node_finish(w, d);
+}
+
+static int open_dir(walk_worker *w, walk_node *n)
+{
+    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME;
+    int base = n->parent ? n->parent->fd : AT_FDCWD;
+    const char *name = n->parent ? n->path + n->name_offset : n->path;
+    int fd = openat(base, name, flags);
+    if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
+        fd = openat(base, name, flags & ~O_NOATIME);
+    if (fd < 0) {
+        int e = errno;
+        count_add(&w->ctr->read_errors, 1);
+        report_error(w, n->path, n->path_len, NULL, e, "opendir");
+        return -1;
+    }
+    struct stat now;
+    if (fstat(fd, &now) != 0 || now.st_dev != n->st.st_dev || now.st_ino != n->st.st_ino) {
+        /* replaced between lstat and open: not what the walk saw */
+        close(fd);
+        count_add(&w->ctr->read_errors, 1);
+        report_error(w, n->path, n->path_len, NULL, ESTALE, "opendir (replaced)");
+        return -1;
+    }
+    n->fd = fd;
+    return 0;
+}
+
+static void process_dir(walk_worker *w, walk_node *n)
+{
+    walk_run *run = w->run;
+    if (open_dir(w, n) != 0) {
+        n->unreadable = 1;
+        node_part_done(w, n);
+        batch_flush(w);
+        return;
+    }
+
+    char *names = NULL;
+    size_t names_len = 0, names_cap = 0, count = 0, total = 0;
+    for (;;) {
+        long got = syscall(SYS_getdents64, n->fd, w->dents, WALK_DENTS_BUFFER);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            count_add(&w->ctr->read_errors, 1);
+            report_error(w, n->path, n->path_len, NULL, errno, "getdents");
+            break;
+        }
+        for (long off = 0; off < got;) {
+            struct linux_dirent64 *de = (struct linux_dirent64 *)(w->dents + off);
+            off += de->d_reclen;
+            const char *nm = de->d_name;
+            if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0')))
+                continue;
+            size_t l = strlen(nm) + 1;
+            if (grow((void **)&names, &names_cap, names_len + l, 1)) {
+                worker_oom(w);
+                goto out;
+            }
+            memcpy(names + names_len, nm, l);
+            names_len += l;
+            count++;
+            total++;
+            if (count == run->chunk_names) {
+                /* hand this chunk to whoever is idle */
+                walk_item *it = calloc(1, sizeof *it);
+                if (!it) {
+                    worker_oom(w);
+                    goto out;
+                }
+                it->kind = WALK_ITEM_CHUNK;
+                it->node = n;
+                it->names = names;
+                it->names_len = names_len;
+                it->count = count;
+                atomic_fetch_add(&n->pending, 1);
+                if (push_item(w, it)) {
+                    atomic_fetch_sub(&n->pending, 1);
+                    free(it);
+                    goto out;
+                }
+                names = NULL;
+                names_len = names_cap = count = 0;
+            }
+        }
+        if (walk_should_stop(run))
+            break;
+    }
+    atomic_fetch_add(&n->fcount, (long long)total);
+    count_add(&w->ctr->entries, total);
+    if (count)
+        process_names(w, n, names, count);
+out:
+    free(names);
+    batch_flush(w);
+    node_part_done(w, n);
+    batch_flush(w);
+}
+
+static void process_chunk(walk_worker *w, walk_item *it)
+{
+    process_names(w, it->node, it->names, it->count);
+    batch_flush(w);
+    node_part_done(w, it->node);
+    batch_flush(w);
+}
+
+/* Free an item that will not be processed (the walk is stopping). */
+static void discard_item(walk_item *it)
+{
+    walk_node *n = it->node;
+    if (it->kind == WALK_ITEM_CHUNK) {
+        if (atomic_fetch_sub(&n->pending, 1) == 1)
+            node_release(n);
+        free(it->names);
+    } else {
+        node_release(n);
+    }
+    free(it);
+}
+
+static void *worker_main(void *arg)
+{
+    walk_worker *w = arg;
+    walk_run *run = w->run;
+    walk_item *it;
+    while ((it = wq_pop(&run->pool, w->index)) != NULL) {
+        if (walk_should_stop(run)) {
+            discard_item(it);
+            wq_done(&run->pool);
+            wq_stop(&run->pool);
+            break;
+        }
+        if (it->kind == WALK_ITEM_DIR)
+            process_dir(w, it->node);
+        else
+            process_chunk(w, it);
+        free(it->kind == WALK_ITEM_CHUNK ? it->names : NULL);
+        free(it);
+        wq_done(&run->pool);
+        if (walk_should_stop(run))
+            wq_stop(&run->pool);
+    }
+    pthread_mutex_lock(&run->done_lock);
+    atomic_fetch_sub(&run->running, 1);
+    pthread_cond_broadcast(&run->done_cond);
+    pthread_mutex_unlock(&run->done_lock);
+    return NULL;
+}
+
+/* ---- the whole walk -------------------------------------------------------- */
+
+int walk_check_roots(char *const *roots, size_t count, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < count; i++) {
+        struct stat st;
+        if (roots[i][0] == '\0') {
+            snprintf(err, errlen, "'': empty root path");
+            return -1;
+        }
+        if (lstat(roots[i], &st) != 0) {
+            snprintf(err, errlen, "%s: %s", roots[i], strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void sum_stats(walk_run *run, walk_stats *s, size_t n)
+{
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < n; i++) {
+        walk_counters *c = &run->counters[i];
+        s->entries += atomic_load_explicit(&c->entries, memory_order_relaxed);
+        s->rows += atomic_load_explicit(&c->rows, memory_order_relaxed);
+        s->errors += atomic_load_explicit(&c->errors, memory_order_relaxed);
+        s->dirs += atomic_load_explicit(&c->dirs, memory_order_relaxed);
+        s->stat_errors += atomic_load_explicit(&c->stat_errors, memory_order_relaxed);
+        s->read_errors += atomic_load_explicit(&c->read_errors, memory_order_relaxed);
+        for (int r = 0; r < FILTER_REASON_COUNT; r++)
+            s->filtered[r] += atomic_load_explicit(&c->filtered[r], memory_order_relaxed);
+    }
+    s->steals = atomic_load(&run->pool.steals);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Roots that are not directories are a single row each, emitted by
+ * worker 0 before the walk starts. */
+static int emit_root_file(walk_run *run, const char *root, const struct stat *st)
+{
+    walk_worker *w = &run->workers[0];
+    size_t len = walk_root_display_len(root);
+    pwalk_entry *e = batch_add(w, root, len, NULL, 0);
+    if (!e)
+        return -1;
+    fill_stat(e, st);
+    e->flags = PWALK_ENTRY_ROOT;
+    e->depth = -1;
+    e->parent_fd = -1;
+    e->self_fd = -1;
+    e->fcount = -1;
+    e->dirsum = 0;
+    count_add(&w->ctr->entries, 1);
+    batch_flush(w);
+    return 0;
+}
+
+int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *stats,
+                 char *err, size_t errlen)
+{
+    size_t n = opt->threads ? opt->threads : 1;
+    walk_run run;
+    memset(&run, 0, sizeof run);
+    run.opt = opt;
+    run.sink = sink;
+    run.chunk_names = opt->chunk_names ? opt->chunk_names : WALK_DEFAULT_CHUNK;
+    pthread_mutex_init(&run.done_lock, NULL);
+    pthread_cond_init(&run.done_cond, NULL);
+    memset(stats, 0, sizeof *stats);
+    double t0 = now_seconds();
+    int rc = 0;
+
+    raise_fd_limit();
+    if (wq_init(&run.pool, n) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    run.workers = calloc(n, sizeof *run.workers);
+    run.counters = aligned_alloc(64, ((n * sizeof(walk_counters) + 63) / 64) * 64);
+    if (!run.workers || !run.counters) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    memset(run.counters, 0, n * sizeof(walk_counters));
+    for (size_t i = 0; i < n; i++) {
+        run.workers[i].run = &run;
+        run.workers[i].index = i;
+        run.workers[i].ctr = &run.counters[i];
+        run.workers[i].dents = malloc(WALK_DENTS_BUFFER);
+        if (!run.workers[i].dents) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            goto out;
+        }
+    }
+
+    for (size_t r = 0; r < opt->root_count; r++) {
+        const char *root = opt->roots[r];
+        struct stat st;
+        if (lstat(root, &st) != 0) {
+            /* vanished since walk_check_roots: an error, not a stop */
+            count_add(&run.counters[0].entries, 1);
+            count_add(&run.counters[0].stat_errors, 1);
+            report_error(&run.workers[0], root, walk_root_display_len(root), NULL, errno,
+                         "lstat");
+            continue;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            if (emit_root_file(&run, root, &st) != 0) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+                goto out;
+            }
+            continue;
+        }
+        walk_node *node = node_new(NULL, root, walk_root_display_len(root), 0, &st);
+        walk_item *it = node ? calloc(1, sizeof *it) : NULL;
+        if (!it) {
+            node_release(node);
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            goto out;
+        }
+        count_add(&run.counters[0].entries, 1);
+        it->kind = WALK_ITEM_DIR;
+        it->node = node;
+        if (wq_push(&run.pool, r % n, it) != 0) {
+            node_release(node);
+            free(it);
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            goto out;
+        }
+    }
+
+    atomic_store(&run.running, (int)n);
+    size_t started = 0;
+    for (; started < n; started++) {
+        if (pthread_create(&run.workers[started].thread, NULL, worker_main,
+                           &run.workers[started]) != 0)
+            break;
+    }
+    if (started < n) {
+        /* the workers that did start finish the walk; fewer threads is
+         * slower, not wrong */
+        atomic_fetch_sub(&run.running, (int)(n - started));
+        if (started == 0) {
+            snprintf(err, errlen, "cannot start worker threads: %s", strerror(errno));
+            wq_stop(&run.pool);
+            rc = -1;
+        }
+    }
+    if (opt->progress && started) {
+        pthread_mutex_lock(&run.done_lock);
+        while (atomic_load(&run.running) > 0) {
+            struct timespec deadline;
+            clock_gettime(CLOCK_REALTIME, &deadline);
+            deadline.tv_sec += 1;
+            pthread_cond_timedwait(&run.done_cond, &run.done_lock, &deadline);
+            if (atomic_load(&run.running) == 0)
+                break;
+            pthread_mutex_unlock(&run.done_lock);
+            walk_stats now;
+            sum_stats(&run, &now, n);
+            now.seconds = now_seconds() - t0;
+            opt->progress(opt->progress_ctx, &now, atomic_load(&run.pool.queued));
+            if (walk_stop_requested())
+                wq_stop(&run.pool);
+            pthread_mutex_lock(&run.done_lock);
+        }
+        pthread_mutex_unlock(&run.done_lock);
+    }
+    for (size_t i = 0; i < started; i++)
+        pthread_join(run.workers[i].thread, NULL);
+
+    /* Whatever a stop left queued is freed without being processed. */
+    walk_item *left;
+    while ((left = wq_drain(&run.pool)) != NULL)
+        discard_item(left);
+
+    if (rc == 0) {
+        if (atomic_load(&run.out_of_memory)) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        } else if (atomic_load(&run.sink_stopped) || walk_stop_requested()) {
+            snprintf(err, errlen, "%s",
+                     atomic_load(&run.sink_stopped) ? "stopped by a sink" : "interrupted");
+            rc = 1;
+        }
+    }
+out:
+    if (run.counters)
+        sum_stats(&run, stats, run.workers ? n : 0);
+    stats->seconds = now_seconds() - t0;
+    if (run.workers) {
+        for (size_t i = 0; i < n; i++) {
+            walk_worker *w = &run.workers[i];
+            for (size_t k = 0; k < w->release_count; k++)
+                node_release(w->release[k]);
+            free(w->batch);
+            free(w->arena);
+            free(w->release);
+            free(w->dents);
+        }
+    }
+    free(run.workers);
+    free(run.counters);
+    wq_destroy(&run.pool);
+    pthread_mutex_destroy(&run.done_lock);
+    pthread_cond_destroy(&run.done_cond);
+    return rc;
+}
