@@ -7,7 +7,30 @@
  */
 #include "queue.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+
+typedef struct wq_deque {
+    pthread_mutex_t lock;
+    void **items;       /* ring buffer */
+    size_t head;        /* oldest      */
+    size_t count;
+    size_t capacity;
+} wq_deque;
+
+struct wq_pool {
+    size_t worker_count;
+    wq_deque *deques;
+    pthread_mutex_t idle_lock;
+    pthread_cond_t idle_cond;
+    atomic_size_t queued;       /* items sitting in deques          */
+    atomic_size_t outstanding;  /* pushed and not yet wq_done()     */
+    atomic_size_t idle;         /* workers waiting for work         */
+    atomic_int stopping;
+    atomic_size_t steals;       /* items taken from another worker  */
+};
+
 
 static int deque_grow(wq_deque *d)
 {
@@ -24,7 +47,7 @@ static int deque_grow(wq_deque *d)
     return 0;
 }
 
-int wq_init(wq_pool *pool, size_t worker_count)
+static int wq_init(wq_pool *pool, size_t worker_count)
 {
     pool->worker_count = worker_count;
     pool->deques = calloc(worker_count, sizeof *pool->deques);
@@ -42,7 +65,7 @@ int wq_init(wq_pool *pool, size_t worker_count)
     return 0;
 }
 
-void wq_destroy(wq_pool *pool)
+static void wq_destroy(wq_pool *pool)
 {
     for (size_t i = 0; i < pool->worker_count; i++) {
         pthread_mutex_destroy(&pool->deques[i].lock);
@@ -169,3 +192,25 @@ void *wq_drain(wq_pool *pool)
     }
     return NULL;
 }
+
+wq_pool *wq_create(size_t worker_count)
+{
+    wq_pool *pool = calloc(1, sizeof *pool);
+    if (pool && wq_init(pool, worker_count) != 0) {
+        free(pool);
+        return NULL;
+    }
+    return pool;
+}
+
+void wq_free(wq_pool *pool)
+{
+    if (!pool)
+        return;
+    wq_destroy(pool);
+    free(pool);
+}
+
+size_t wq_outstanding(wq_pool *pool) { return atomic_load(&pool->outstanding); }
+size_t wq_queued(wq_pool *pool) { return atomic_load(&pool->queued); }
+size_t wq_steals(wq_pool *pool) { return atomic_load(&pool->steals); }

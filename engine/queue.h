@@ -10,32 +10,22 @@
 #ifndef PWALK_ENGINE_QUEUE_H
 #define PWALK_ENGINE_QUEUE_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 
-typedef struct wq_deque {
-    pthread_mutex_t lock;
-    void **items;       /* ring buffer */
-    size_t head;        /* oldest      */
-    size_t count;
-    size_t capacity;
-} wq_deque;
+/* Opaque: the counters are C11 atomics, which C++ callers (the tests)
+ * cannot see through. */
+typedef struct wq_pool wq_pool;
 
-typedef struct wq_pool {
-    size_t worker_count;
-    wq_deque *deques;
-    pthread_mutex_t idle_lock;
-    pthread_cond_t idle_cond;
-    atomic_size_t queued;       /* items sitting in deques          */
-    atomic_size_t outstanding;  /* pushed and not yet wq_done()     */
-    atomic_size_t idle;         /* workers waiting for work         */
-    atomic_int stopping;
-    atomic_size_t steals;       /* items taken from another worker  */
-} wq_pool;
+/* A pool for worker_count workers; NULL if out of memory. */
+wq_pool *wq_create(size_t worker_count);
+void wq_free(wq_pool *pool);
 
-int wq_init(wq_pool *pool, size_t worker_count);
-void wq_destroy(wq_pool *pool);
+/* Counters: items pushed and not yet done; items sitting in deques; items
+ * taken from another worker's deque. */
+size_t wq_outstanding(wq_pool *pool);
+size_t wq_queued(wq_pool *pool);
+size_t wq_steals(wq_pool *pool);
+
 
 /* Add an item to worker w's deque.  Returns 0, or -1 if out of memory. */
 int wq_push(wq_pool *pool, size_t w, void *item);

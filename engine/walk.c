@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,7 @@ typedef struct walk_worker {
 struct walk_run {
     const walk_options *opt;
     const walk_sink *sink;
-    wq_pool pool;
+    wq_pool *pool;
     walk_worker *workers;
     walk_counters *counters;
     size_t chunk_names;
@@ -345,7 +346,7 @@ static void node_finish(walk_worker *w, walk_node *n)
 
 static int push_item(walk_worker *w, walk_item *it)
 {
-    if (wq_push(&w->run->pool, w->index, it)) {
+    if (wq_push(w->run->pool, w->index, it)) {
         worker_oom(w);
         return -1;
     }
@@ -568,11 +569,11 @@ static void *worker_main(void *arg)
     walk_worker *w = arg;
     walk_run *run = w->run;
     walk_item *it;
-    while ((it = wq_pop(&run->pool, w->index)) != NULL) {
+    while ((it = wq_pop(run->pool, w->index)) != NULL) {
         if (walk_should_stop(run)) {
             discard_item(it);
-            wq_done(&run->pool);
-            wq_stop(&run->pool);
+            wq_done(run->pool);
+            wq_stop(run->pool);
             break;
         }
         if (it->kind == WALK_ITEM_DIR)
@@ -581,9 +582,9 @@ static void *worker_main(void *arg)
             process_chunk(w, it);
         free(it->kind == WALK_ITEM_CHUNK ? it->names : NULL);
         free(it);
-        wq_done(&run->pool);
+        wq_done(run->pool);
         if (walk_should_stop(run))
-            wq_stop(&run->pool);
+            wq_stop(run->pool);
     }
     pthread_mutex_lock(&run->done_lock);
     atomic_fetch_sub(&run->running, 1);
@@ -633,7 +634,7 @@ static void sum_stats(walk_run *run, walk_stats *s, size_t n)
         for (int r = 0; r < FILTER_REASON_COUNT; r++)
             s->filtered[r] += atomic_load_explicit(&c->filtered[r], memory_order_relaxed);
     }
-    s->steals = atomic_load(&run->pool.steals);
+    s->steals = wq_steals(run->pool);
 }
 
 static double now_seconds(void)
@@ -680,7 +681,8 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
     int rc = 0;
 
     raise_fd_limit();
-    if (wq_init(&run.pool, n) != 0) {
+    run.pool = wq_create(n);
+    if (!run.pool) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -734,7 +736,7 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
         count_add(&run.counters[0].entries, 1);
         it->kind = WALK_ITEM_DIR;
         it->node = node;
-        if (wq_push(&run.pool, r % n, it) != 0) {
+        if (wq_push(run.pool, r % n, it) != 0) {
             node_release(node);
             free(it);
             snprintf(err, errlen, "out of memory");
@@ -756,7 +758,7 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
         atomic_fetch_sub(&run.running, (int)(n - started));
         if (started == 0) {
             snprintf(err, errlen, "cannot start worker threads: %s", strerror(errno));
-            wq_stop(&run.pool);
+            wq_stop(run.pool);
             rc = -1;
         }
     }
@@ -773,9 +775,9 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
             walk_stats now;
             sum_stats(&run, &now, n);
             now.seconds = now_seconds() - t0;
-            opt->progress(opt->progress_ctx, &now, atomic_load(&run.pool.queued));
+            opt->progress(opt->progress_ctx, &now, wq_queued(run.pool));
             if (walk_stop_requested())
-                wq_stop(&run.pool);
+                wq_stop(run.pool);
             pthread_mutex_lock(&run.done_lock);
         }
         pthread_mutex_unlock(&run.done_lock);
@@ -785,7 +787,7 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
 
     /* Whatever a stop left queued is freed without being processed. */
     walk_item *left;
-    while ((left = wq_drain(&run.pool)) != NULL)
+    while ((left = wq_drain(run.pool)) != NULL)
         discard_item(left);
 
     if (rc == 0) {
@@ -815,7 +817,7 @@ out:
     }
     free(run.workers);
     free(run.counters);
-    wq_destroy(&run.pool);
+    wq_free(run.pool);
     pthread_mutex_destroy(&run.done_lock);
     pthread_cond_destroy(&run.done_cond);
     return rc;

@@ -9,7 +9,6 @@
 #ifndef PWALK_ENGINE_WALK_H
 #define PWALK_ENGINE_WALK_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
