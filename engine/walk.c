@@ -329,6 +329,7 @@ static void node_finish(walk_worker *w, walk_node *n)
         e->parent_ino = n->parent ? (uint64_t)n->parent->st.st_ino : 0;
         e->parent_fd = n->parent ? n->parent->fd : -1;
         e->self_fd = n->unreadable ? -1 : n->fd;
+        e->root_dev = n->root_dev;
         if (!n->parent)
             e->flags |= PWALK_ENTRY_ROOT;
         if (n->unreadable) {
@@ -428,6 +429,7 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
         e->depth = d->depth + 1;
         e->parent_ino = (uint64_t)d->st.st_ino;
         e->parent_fd = d->fd;
+        e->root_dev = d->root_dev;
         e->self_fd = -1;
         e->fcount = -1;
         e->dirsum = 0;
@@ -655,6 +657,7 @@ static int emit_root_file(walk_run *run, const char *root, const struct stat *st
         return -1;
     fill_stat(e, st);
     e->flags = PWALK_ENTRY_ROOT;
+    e->root_dev = (uint64_t)st->st_dev;
     e->depth = -1;
     e->parent_fd = -1;
     e->self_fd = -1;

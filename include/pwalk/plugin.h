@@ -137,6 +137,9 @@ typedef struct pwalk_entry {
     uint32_t reserved0;
     int64_t fcount;         /* directories: entries read; others -1       */
     int64_t dirsum;         /* directories: sum of entries' st_size       */
+    uint64_t root_dev;      /* st_dev of the root this entry was found
+                               under (one_file_system and repair compare
+                               against it)                                */
 } pwalk_entry;
 
 /* ---- One entry that could not be read ----------------------------------- */

@@ -165,6 +165,7 @@ class WalkTest : public ::testing::Test {
             EXPECT_EQ(e.size, (int64_t)x.st.st_size) << kv.first;
             EXPECT_EQ(e.dev, (uint64_t)x.st.st_dev);
             EXPECT_EQ(e.blocks, (int64_t)x.st.st_blocks);
+            EXPECT_EQ(e.root_dev, e.dev);  // one filesystem here
             EXPECT_EQ(e.nlink, (uint64_t)x.st.st_nlink);
             EXPECT_EQ(e.mtime_sec, (int64_t)x.st.st_mtim.tv_sec);
             EXPECT_EQ(e.ctime_sec, (int64_t)x.st.st_ctim.tv_sec);
