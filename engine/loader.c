@@ -1,0 +1,569 @@
+/*
+ * loader.c -- finding, loading and vetting plugins; see loader.h.
+ *
+ * Everything a plugin declares is checked here, before any of its callbacks
+ * runs, because a plugin built against another header would otherwise be
+ * misread silently: a wrong struct layout shows up as a crash deep inside
+ * the walk, far from its cause.  Each refusal is one line naming the file
+ * and the exact mismatch, since the reader is usually a site administrator
+ * who did not write the plugin.
+ */
+#define _GNU_SOURCE
+#include "loader.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ABI 1.0's pwalk_plugin ends with destroy: a plugin claiming fewer bytes
+ * cannot hold the callbacks the engine is about to read. */
+#define LOADER_PLUGIN_SIZE_1_0 \
+    (offsetof(pwalk_plugin, destroy) + sizeof(((pwalk_plugin *)0)->destroy))
+
+/* Other majors probed only to explain a refusal; 0 and 2..9 cover every
+ * realistic mistake (an old build, a newer header) without a long loop. */
+#define LOADER_PROBE_MAJOR_MAX 9
+
+#define LOADER_KNOWN_FLAGS PWALK_PLUGIN_MUTATES_FS
+
+static void loader_msg(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void loader_msg(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    /* Messages are one line by contract; a dlerror() or a hostile file
+     * name could carry a newline into a log parser. */
+    for (char *p = err; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+static char *loader_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static char *loader_join3(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *s = malloc(la + lb + lc + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb);
+    memcpy(s + la + lb, c, lc + 1);
+    return s;
+}
+
+static int loader_ends_with(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+static int loader_is_path(const char *name)
+{
+    return strchr(name, '/') != NULL || loader_ends_with(name, ".so");
+}
+
+char *loader_builtin_dir(void)
+{
+    /* /proc/self/exe rather than argv[0]: the engine may be started through
+     * a symlink or from PATH, and its plugins sit beside the real binary. */
+    size_t cap = 256;
+    for (;;) {
+        char *buf = malloc(cap);
+        if (!buf)
+            return NULL;
+        ssize_t n = readlink("/proc/self/exe", buf, cap);
+        if (n < 0) {
+            free(buf);
+            return NULL;
+        }
+        if ((size_t)n < cap) {
+            buf[n] = '\0';
+            char *slash = strrchr(buf, '/');
+            if (!slash) {
+                free(buf);
+                return NULL;
+            }
+            *slash = '\0';
+            char *dir = loader_join3(buf, "/", "plugins");
+            free(buf);
+            return dir;
+        }
+        free(buf);
+        if (cap > (size_t)1 << 20)
+            return NULL;
+        cap *= 2;
+    }
+}
+
+/* A candidate counts when it exists and is not a directory: a file the
+ * engine cannot read is still "found", so the administrator hears dlopen's
+ * reason instead of a misleading "not found". */
+static int loader_candidate(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+/* The growing "(searched: ...)" list of the not-found message. */
+typedef struct loader_list {
+    char *text;
+    size_t len;
+    size_t cap;
+    int failed;
+} loader_list;
+
+static void loader_list_add(loader_list *l, const char *dir)
+{
+    size_t add = strlen(dir) + 2;
+    if (l->failed)
+        return;
+    if (l->len + add + 1 > l->cap) {
+        size_t cap = l->cap ? l->cap : 128;
+        while (l->len + add + 1 > cap)
+            cap *= 2;
+        char *t = realloc(l->text, cap);
+        if (!t) {
+            l->failed = 1;
+            return;
+        }
+        l->text = t;
+        l->cap = cap;
+    }
+    if (l->len) {
+        memcpy(l->text + l->len, ", ", 2);
+        l->len += 2;
+    }
+    memcpy(l->text + l->len, dir, add - 2);
+    l->len += add - 2;
+    l->text[l->len] = '\0';
+}
+
+/* Try D/NAME.so then D/NAME/NAME.so.  Returns 1 and *path when found, 0
+ * when not, -1 when out of memory. */
+static int loader_try_dir(const char *dir, const char *name, char **path)
+{
+    char *a = malloc(strlen(dir) + 2 * strlen(name) + 8);
+    if (!a)
+        return -1;
+    sprintf(a, "%s/%s.so", dir, name);
+    if (loader_candidate(a)) {
+        *path = a;
+        return 1;
+    }
+    sprintf(a, "%s/%s/%s.so", dir, name, name);
+    if (loader_candidate(a)) {
+        *path = a;
+        return 1;
+    }
+    free(a);
+    return 0;
+}
+
+int loader_find(const char *name, char *const *dirs, size_t ndirs, char **path,
+                char *err, size_t errlen)
+{
+    *path = NULL;
+    if (!name || !*name) {
+        loader_msg(err, errlen, "plugin name is empty");
+        return -1;
+    }
+    if (loader_is_path(name)) {
+        struct stat st;
+        if (stat(name, &st) != 0) {
+            loader_msg(err, errlen, "%s: plugin file not found: %s", name, strerror(errno));
+            return -1;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            loader_msg(err, errlen, "%s: is a directory, not a plugin file", name);
+            return -1;
+        }
+        /* dlopen() searches the library path for a name without a slash;
+         * "x.so" in a pipeline means the file in the current directory. */
+        *path = strchr(name, '/') ? loader_strdup(name) : loader_join3("./", name, "");
+        if (!*path) {
+            loader_msg(err, errlen, "%s: out of memory", name);
+            return -1;
+        }
+        return 0;
+    }
+
+    loader_list searched = {0};
+    int r = 0;
+    for (size_t i = 0; i < ndirs && r == 0; i++) {
+        if (!dirs[i] || !*dirs[i])
+            continue;
+        loader_list_add(&searched, dirs[i]);
+        r = loader_try_dir(dirs[i], name, path);
+    }
+
+    const char *env = getenv("PWALK_PLUGIN_PATH");
+    if (r == 0 && env && *env) {
+        char *copy = loader_strdup(env);
+        if (!copy) {
+            r = -1;
+        } else {
+            char *save = NULL;
+            for (char *d = strtok_r(copy, ":", &save); d && r == 0;
+                 d = strtok_r(NULL, ":", &save)) {
+                loader_list_add(&searched, d);
+                r = loader_try_dir(d, name, path);
+            }
+            free(copy);
+        }
+    }
+
+    if (r == 0) {
+        char *builtin = loader_builtin_dir();
+        if (builtin) {
+            loader_list_add(&searched, builtin);
+            r = loader_try_dir(builtin, name, path);
+            free(builtin);
+        }
+    }
+
+    if (r == 1) {
+        free(searched.text);
+        return 0;
+    }
+    if (r < 0 || searched.failed)
+        loader_msg(err, errlen, "plugin '%s': out of memory while searching", name);
+    else
+        loader_msg(err, errlen, "plugin '%s' not found (searched: %s)", name,
+                   searched.len ? searched.text : "no directories");
+    free(searched.text);
+    return -1;
+}
+
+/* One component of the path from / to the plugin file.  A directory with
+ * the sticky bit (like /tmp) is safe to pass through: others may add
+ * entries but cannot rename or remove root's. */
+static int loader_check_owner_mode(const char *shown, const char *what, const char *object,
+                                   const struct stat *st, int is_file, char *err,
+                                   size_t errlen)
+{
+    if (st->st_uid != 0) {
+        loader_msg(err, errlen,
+                   "%s: refusing to load as root: %s%s%s is owned by uid %lu, not root",
+                   shown, what, object ? " " : "", object ? object : "",
+                   (unsigned long)st->st_uid);
+        return -1;
+    }
+    mode_t writable = st->st_mode & (S_IWGRP | S_IWOTH);
+    if (writable && (is_file || !(st->st_mode & S_ISVTX))) {
+        const char *who = writable == (S_IWGRP | S_IWOTH) ? "group and others"
+                          : writable == S_IWGRP         ? "group"
+                                                        : "others";
+        loader_msg(err, errlen,
+                   "%s: refusing to load as root: %s%s%s is writable by %s (mode %04o)",
+                   shown, what, object ? " " : "", object ? object : "", who,
+                   (unsigned)(st->st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+/* Root loading code from a file someone else can replace hands them root.
+ * The path is resolved once and every component of the resolved path
+ * checked, then that resolved path is what gets dlopen()ed: as no one but
+ * root can change any component, the check cannot be raced. */
+static int loader_check_root_safe(const char *shown, char **resolved, char *err,
+                                  size_t errlen)
+{
+    *resolved = realpath(shown, NULL);
+    if (!*resolved) {
+        loader_msg(err, errlen, "%s: cannot resolve path: %s", shown, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(*resolved, &st) != 0) {
+        loader_msg(err, errlen, "%s: %s", shown, strerror(errno));
+        return -1;
+    }
+    if (loader_check_owner_mode(shown, "the file", NULL, &st, 1, err, errlen) != 0)
+        return -1;
+
+    char *dir = loader_strdup(*resolved);
+    if (!dir) {
+        loader_msg(err, errlen, "%s: out of memory", shown);
+        return -1;
+    }
+    int rc = 0;
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+            break;
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        if (stat(dir, &st) != 0) {
+            loader_msg(err, errlen, "%s: cannot check directory %s: %s", shown, dir,
+                       strerror(errno));
+            rc = -1;
+            break;
+        }
+        if (loader_check_owner_mode(shown, "directory", dir, &st, 0, err, errlen) != 0) {
+            rc = -1;
+            break;
+        }
+        if (strcmp(dir, "/") == 0)
+            break;
+    }
+    free(dir);
+    return rc;
+}
+
+/* The name a plugin loaded by path must declare: the file's base name
+ * without ".so", so "site/audit.so" is plugin 'audit'. */
+static char *loader_expected_name(const char *name)
+{
+    if (!loader_is_path(name))
+        return loader_strdup(name);
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    char *e = loader_strdup(base);
+    if (e && loader_ends_with(e, ".so"))
+        e[strlen(e) - 3] = '\0';
+    return e;
+}
+
+/* ISO C has no conversion from void * to a function pointer; POSIX
+ * guarantees the representation is the same, so copy the bits. */
+static pwalk_plugin_entry_fn loader_sym(void *handle, const char *symbol)
+{
+    void *p = dlsym(handle, symbol);
+    pwalk_plugin_entry_fn fn = NULL;
+    if (p)
+        memcpy(&fn, &p, sizeof fn);
+    return fn;
+}
+
+static int loader_probe_major(void *handle)
+{
+    char sym[64];
+    for (int m = 0; m <= LOADER_PROBE_MAJOR_MAX; m++) {
+        if (m == PWALK_ABI_MAJOR)
+            continue;
+        snprintf(sym, sizeof sym, "pwalk_plugin_entry_v%d", m);
+        if (dlsym(handle, sym))
+            return m;
+    }
+    return -1;
+}
+
+static const char *loader_type_ok(uint32_t type)
+{
+    switch (type) {
+    case PWALK_OPT_STRING: return "string";
+    case PWALK_OPT_BOOL: return "bool";
+    case PWALK_OPT_INT: return "int";
+    case PWALK_OPT_ENUM: return "enum";
+    case PWALK_OPT_STRING_LIST: return "string list";
+    default: return NULL;
+    }
+}
+
+/* The declarations, once the struct is known to be large enough to read. */
+static int loader_check_plugin(const char *shown, const char *want, const pwalk_plugin *p,
+                               char *err, size_t errlen)
+{
+    if (p->struct_size < LOADER_PLUGIN_SIZE_1_0) {
+        loader_msg(err, errlen,
+                   "%s: pwalk_plugin.struct_size is %u bytes, smaller than ABI %d.0's "
+                   "%zu: not built against a pwalk/plugin.h of this major",
+                   shown, p->struct_size, PWALK_ABI_MAJOR, (size_t)LOADER_PLUGIN_SIZE_1_0);
+        return -1;
+    }
+    if (p->abi_major != PWALK_ABI_MAJOR) {
+        loader_msg(err, errlen,
+                   "%s: pwalk_plugin.abi_major is %u but its entry is %s; this engine "
+                   "supports major %d",
+                   shown, p->abi_major, PWALK_PLUGIN_ENTRY_SYMBOL, PWALK_ABI_MAJOR);
+        return -1;
+    }
+    if (p->abi_minor > PWALK_ABI_MINOR) {
+        loader_msg(err, errlen, "%s: built for ABI %u.%u, newer than this engine's %d.%d",
+                   shown, p->abi_major, p->abi_minor, PWALK_ABI_MAJOR, PWALK_ABI_MINOR);
+        return -1;
+    }
+    if (!p->name || !*p->name) {
+        loader_msg(err, errlen, "%s: the plugin declares no name", shown);
+        return -1;
+    }
+    if (strcmp(p->name, want) != 0) {
+        loader_msg(err, errlen, "%s: declares name '%s' but the pipeline asked for '%s'",
+                   shown, p->name, want);
+        return -1;
+    }
+    if (!p->create) {
+        loader_msg(err, errlen, "%s: plugin '%s' has no create callback (required)", shown,
+                   p->name);
+        return -1;
+    }
+    if (!p->consume) {
+        loader_msg(err, errlen, "%s: plugin '%s' has no consume callback (required)", shown,
+                   p->name);
+        return -1;
+    }
+    if (p->threading != PWALK_THREADING_PER_WORKER && p->threading != PWALK_THREADING_SERIAL) {
+        loader_msg(err, errlen,
+                   "%s: plugin '%s' declares unknown threading mode %u (known: %u "
+                   "per-worker, %u serial)",
+                   shown, p->name, p->threading, PWALK_THREADING_PER_WORKER,
+                   PWALK_THREADING_SERIAL);
+        return -1;
+    }
+    /* A flag from a newer minor would have been refused above, so an unknown
+     * bit is a mistake; guessing what it asked for could be unsafe. */
+    if (p->flags & ~(uint32_t)LOADER_KNOWN_FLAGS) {
+        loader_msg(err, errlen, "%s: plugin '%s' declares unknown flags 0x%x", shown, p->name,
+                   p->flags & ~(uint32_t)LOADER_KNOWN_FLAGS);
+        return -1;
+    }
+    if (p->option_count && !p->options) {
+        loader_msg(err, errlen, "%s: plugin '%s' declares %u options but no option table",
+                   shown, p->name, p->option_count);
+        return -1;
+    }
+    for (uint32_t i = 0; i < p->option_count; i++) {
+        const pwalk_option_spec *o = &p->options[i];
+        if (!o->name || !*o->name) {
+            loader_msg(err, errlen, "%s: plugin '%s': option #%u has no name", shown, p->name,
+                       i + 1);
+            return -1;
+        }
+        if (!loader_type_ok(o->type)) {
+            loader_msg(err, errlen,
+                       "%s: plugin '%s': option '%s' has unknown type %u (known: 1 string, "
+                       "2 bool, 3 int, 4 enum, 5 string list)",
+                       shown, p->name, o->name, o->type);
+            return -1;
+        }
+        if (o->type == PWALK_OPT_ENUM && (!o->choices || !*o->choices)) {
+            loader_msg(err, errlen, "%s: plugin '%s': enum option '%s' declares no choices",
+                       shown, p->name, o->name);
+            return -1;
+        }
+        for (uint32_t j = 0; j < i; j++) {
+            if (strcmp(p->options[j].name, o->name) == 0) {
+                loader_msg(err, errlen, "%s: plugin '%s': option '%s' is declared twice",
+                           shown, p->name, o->name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* dlerror() usually starts with the file name, which our message already
+ * leads with; drop the repeat. */
+static const char *loader_dlerror_tail(const char *msg, const char *path)
+{
+    if (!msg)
+        return "unknown dlopen error";
+    size_t n = strlen(path);
+    if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg;
+}
+
+int loader_open(const char *name, char *const *dirs, size_t ndirs, loader_plugin *out,
+                char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    char *path = NULL;
+    if (loader_find(name, dirs, ndirs, &path, err, errlen) != 0)
+        return -1;
+
+    char *resolved = NULL;
+    const char *to_open = path;
+    if (geteuid() == 0) {
+        if (loader_check_root_safe(path, &resolved, err, errlen) != 0) {
+            free(resolved);
+            free(path);
+            return -1;
+        }
+        to_open = resolved;
+    }
+
+    dlerror();
+    void *handle = dlopen(to_open, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        loader_msg(err, errlen, "%s: cannot load as a shared object: %s", path,
+                   loader_dlerror_tail(dlerror(), to_open));
+        free(resolved);
+        free(path);
+        return -1;
+    }
+    free(resolved);
+
+    char *want = NULL;
+    pwalk_plugin_entry_fn entry = loader_sym(handle, PWALK_PLUGIN_ENTRY_SYMBOL);
+    if (!entry) {
+        int major = loader_probe_major(handle);
+        if (major >= 0)
+            loader_msg(err, errlen,
+                       "%s: built for plugin ABI major %d; this engine supports major %d "
+                       "(it exports pwalk_plugin_entry_v%d, not %s)",
+                       path, major, PWALK_ABI_MAJOR, major, PWALK_PLUGIN_ENTRY_SYMBOL);
+        else
+            loader_msg(err, errlen, "%s: not a pwalk plugin: it does not export %s()", path,
+                       PWALK_PLUGIN_ENTRY_SYMBOL);
+        goto fail;
+    }
+
+    const pwalk_plugin *plugin = entry();
+    if (!plugin) {
+        loader_msg(err, errlen, "%s: %s() returned NULL", path, PWALK_PLUGIN_ENTRY_SYMBOL);
+        goto fail;
+    }
+    want = loader_expected_name(name);
+    if (!want) {
+        loader_msg(err, errlen, "%s: out of memory", path);
+        goto fail;
+    }
+    if (loader_check_plugin(path, want, plugin, err, errlen) != 0)
+        goto fail;
+    free(want);
+
+    out->handle = handle;
+    out->plugin = plugin;
+    out->path = path;
+    return 0;
+
+fail:
+    free(want);
+    dlclose(handle);
+    free(path);
+    return -1;
+}
+
+void loader_close(loader_plugin *lp)
+{
+    if (!lp)
+        return;
+    if (lp->handle)
+        dlclose(lp->handle);
+    free(lp->path);
+    memset(lp, 0, sizeof *lp);
+}

@@ -1,0 +1,274 @@
+// The template plugin (plugins/template) driven the way the engine drives a
+// sink: loaded and vetted by the loader, options bound by options.c, then
+// the whole lifecycle with a stand-in host.
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+extern "C" {
+#include "engine/loader.h"
+#include "engine/options.h"
+}
+
+struct pwalk_host_ctx {
+    std::string error;
+    std::vector<std::string> log;
+};
+
+namespace {
+
+std::string Vformat(const char *fmt, va_list ap)
+{
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    return buf;
+}
+
+void HostSetError(pwalk_host_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ctx->error = Vformat(fmt, ap);
+    va_end(ap);
+}
+
+void HostLog(pwalk_host_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ctx->log.push_back(Vformat(fmt, ap));
+    va_end(ap);
+}
+
+void HostEntryError(pwalk_host_ctx *, const char *, int, const char *) {}
+int HostStop(pwalk_host_ctx *) { return 0; }
+const char *HostName(pwalk_host_ctx *) { return "summary"; }
+
+pwalk_host MakeHost()
+{
+    pwalk_host h = {};
+    h.struct_size = sizeof h;
+    h.abi_major = PWALK_ABI_MAJOR;
+    h.abi_minor = PWALK_ABI_MINOR;
+    h.worker_count = 2;
+    h.opt_string = options_get_string;
+    h.opt_bool = options_get_bool;
+    h.opt_int = options_get_int;
+    h.opt_list_count = options_get_list_count;
+    h.opt_list_item = options_get_list_item;
+    h.set_error = HostSetError;
+    h.log = HostLog;
+    h.entry_error = HostEntryError;
+    h.stop_requested = HostStop;
+    h.sink_name = HostName;
+    return h;
+}
+
+pwalk_entry Entry(uint32_t mode, int64_t size, uint32_t flags = 0)
+{
+    pwalk_entry e = {};
+    e.struct_size = sizeof e;
+    e.flags = flags;
+    e.path = "/x";
+    e.name = "x";
+    e.parent_fd = -1;
+    e.self_fd = -1;
+    e.mode = mode;
+    e.size = size;
+    return e;
+}
+
+std::string ReadAll(const std::string &path)
+{
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+size_t CountFiles(const std::string &dir)
+{
+    size_t n = 0;
+    DIR *d = opendir(dir.c_str());
+    if (!d)
+        return 0;
+    while (struct dirent *e = readdir(d))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+class Template : public ::testing::Test {
+  protected:
+    void SetUp() override
+    {
+        std::string path =
+            std::string(getenv("TEST_SRCDIR")) + "/pwalk/plugins/template/template.so";
+        ASSERT_EQ(loader_open(path.c_str(), nullptr, 0, &lp_, err_, sizeof err_), 0) << err_;
+        std::string tmpl = std::string(getenv("TEST_TMPDIR")) + "/tplXXXXXX";
+        ASSERT_NE(mkdtemp(&tmpl[0]), nullptr);
+        dir_ = tmpl;
+        host_ = MakeHost();
+    }
+    void TearDown() override
+    {
+        options_free(opts_);
+        loader_close(&lp_);
+    }
+
+    // Bind the given scalar options as a pipeline would.
+    int Bind(std::vector<std::pair<std::string, std::string>> kv)
+    {
+        std::vector<cfg_option> o(kv.size());
+        for (size_t i = 0; i < kv.size(); i++) {
+            o[i] = cfg_option{};
+            o[i].key = &kv[i].first[0];
+            o[i].scalar = &kv[i].second[0];
+            o[i].mark = {4, 11};
+            o[i].key_mark = {4, 5};
+        }
+        cfg_sink s = {};
+        s.name = const_cast<char *>("summary");
+        s.plugin = const_cast<char *>("template");
+        s.options = o.data();
+        s.option_count = o.size();
+        options_free(opts_);
+        opts_ = nullptr;
+        return options_bind(lp_.plugin, &s, "audit.yaml", &opts_, err_, sizeof err_);
+    }
+
+    // The lifecycle up to finish(status); returns finish's result.
+    int Run(int32_t status, int *create_rc = nullptr)
+    {
+        const pwalk_plugin *p = lp_.plugin;
+        void *inst = nullptr;
+        int rc = p->create(&host_, &ctx_, opts_, &inst);
+        if (create_rc)
+            *create_rc = rc;
+        if (rc != PWALK_OK) {
+            p->destroy(inst);
+            return rc;
+        }
+        void *ts[2] = {nullptr, nullptr};
+        for (uint32_t w = 0; w < 2; w++)
+            EXPECT_EQ(p->thread_open(inst, w, &ts[w]), PWALK_OK);
+        pwalk_entry a[] = {Entry(S_IFREG | 0644, 100), Entry(S_IFREG | 0600, 2048),
+                           Entry(S_IFLNK | 0777, 7)};
+        pwalk_entry b[] = {Entry(S_IFDIR | 0755, 4096),
+                           Entry(S_IFDIR | 0700, 4096, PWALK_ENTRY_UNREADABLE),
+                           Entry(S_IFIFO | 0644, 0)};
+        EXPECT_EQ(p->consume(inst, ts[0], a, 3), PWALK_OK);
+        EXPECT_EQ(p->consume(inst, ts[1], b, 3), PWALK_OK);
+        pwalk_error e = {};
+        e.struct_size = sizeof e;
+        e.error_number = 13;
+        e.path = "/x/y";
+        e.operation = "lstat";
+        EXPECT_EQ(p->error(inst, ts[1], &e), PWALK_OK);
+        for (uint32_t w = 0; w < 2; w++)
+            EXPECT_EQ(p->thread_close(inst, ts[w]), PWALK_OK);
+        rc = p->finish(inst, status);
+        p->destroy(inst);
+        return rc;
+    }
+
+    loader_plugin lp_ = {};
+    pwalk_options *opts_ = nullptr;
+    pwalk_host host_;
+    pwalk_host_ctx ctx_;
+    std::string dir_;
+    char err_[1024] = {0};
+};
+
+TEST_F(Template, DeclaresItself)
+{
+    EXPECT_STREQ(lp_.plugin->name, "template");
+    EXPECT_EQ(lp_.plugin->threading, PWALK_THREADING_PER_WORKER);
+    EXPECT_EQ(lp_.plugin->flags & PWALK_PLUGIN_MUTATES_FS, 0u);
+}
+
+TEST_F(Template, WritesSummaryAtFinish)
+{
+    std::string out = dir_ + "/summary.txt";
+    ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
+    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error;
+    EXPECT_EQ(ReadAll(out), "regular files 2, bytes 2148\n"
+                            "directories 2, bytes 8192\n"
+                            "symlinks 1, bytes 7\n"
+                            "fifos 1, bytes 0\n"
+                            "sockets 0, bytes 0\n"
+                            "character devices 0, bytes 0\n"
+                            "block devices 0, bytes 0\n"
+                            "other 0, bytes 0\n"
+                            "unreadable directories 1\n"
+                            "errors 1\n"
+                            "total entries 6, bytes 10347\n");
+    EXPECT_EQ(CountFiles(dir_), 1u); // no temporary left behind
+    ASSERT_EQ(ctx_.log.size(), 1u);
+    EXPECT_EQ(ctx_.log[0], "summary written to " + out);
+}
+
+TEST_F(Template, HumanUnits)
+{
+    std::string out = dir_ + "/summary.txt";
+    ASSERT_EQ(Bind({{"path", out}, {"units", "human"}}), 0) << err_;
+    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error;
+    std::string text = ReadAll(out);
+    EXPECT_NE(text.find("regular files 2, bytes 2.1 KiB\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("symlinks 1, bytes 7\n"), std::string::npos) << text;
+}
+
+TEST_F(Template, FailedScanPublishesNothing)
+{
+    std::string out = dir_ + "/summary.txt";
+    ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
+    ASSERT_EQ(Run(2), PWALK_OK);
+    EXPECT_EQ(CountFiles(dir_), 0u);
+}
+
+TEST_F(Template, UnwritableDirectoryFailsAtCreate)
+{
+    std::string out = dir_ + "/missing/summary.txt";
+    ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
+    int create_rc = 0;
+    EXPECT_EQ(Run(0, &create_rc), PWALK_ERR_IO);
+    EXPECT_EQ(ctx_.error, "cannot create a temporary file beside " + out + ": No such file or directory");
+}
+
+TEST_F(Template, EmptyPathIsAConfigError)
+{
+    ASSERT_EQ(Bind({{"path", ""}}), 0) << err_;
+    EXPECT_EQ(Run(0), PWALK_ERR_CONFIG);
+    EXPECT_EQ(ctx_.error, "option 'path' is empty; use \"-\" for standard output");
+}
+
+TEST_F(Template, OptionsAreChecked)
+{
+    EXPECT_EQ(Bind({{"units", "furlongs"}}), -1);
+    EXPECT_STREQ(err_, "audit.yaml:4:11: sink 'summary': option 'units' must be one of "
+                       "bytes|human, got 'furlongs'");
+    EXPECT_EQ(Bind({{"file", "x"}}), -1);
+    EXPECT_STREQ(err_, "audit.yaml:4:5: sink 'summary': unknown option 'file' for plugin "
+                       "'template' (known: path, units)");
+}
+
+TEST_F(Template, DefaultsToStdout)
+{
+    ASSERT_EQ(Bind({}), 0) << err_;
+    testing::internal::CaptureStdout();
+    int rc = Run(0);
+    std::string text = testing::internal::GetCapturedStdout();
+    ASSERT_EQ(rc, PWALK_OK) << ctx_.error;
+    EXPECT_EQ(text.substr(0, 29), "regular files 2, bytes 2148\nd");
+}
+
+} // namespace
