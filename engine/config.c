@@ -179,6 +179,11 @@ static void cfg_escape(char *dst, size_t cap, const char *s, size_t n, size_t ma
 
 /* Every message is "FILE:L:C: text", "FILE: text" (no mark) or, for --set,
  * "--set 'ARG': text".  Always returns -1 so callers can `return cfg_fail()`. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int cfg_fail(cfg_ctx *c, const yaml_mark_t *at, const char *fmt, ...);
+
 static int cfg_fail(cfg_ctx *c, const yaml_mark_t *at, const char *fmt, ...)
 {
     if (!c->err || c->errlen == 0)
@@ -743,8 +748,12 @@ static int cfg_load_sink(cfg_ctx *c, size_t index, const yaml_node_t *n, cfg_pip
     cfg_mark_of(&s->mark, n);
     if (cfg_sink_string(c, index, "plugin", plugin, &s->plugin))
         return -1;
-    if (name ? cfg_sink_string(c, index, "name", name, &s->name) : !(s->name = cfg_dup(s->plugin)))
-        return name ? -1 : cfg_oom(c);
+    if (name) {
+        if (cfg_sink_string(c, index, "name", name, &s->name))
+            return -1;
+    } else if (!(s->name = cfg_dup(s->plugin))) {
+        return cfg_oom(c);
+    }
 
     const yaml_node_t *name_at = name ? name : plugin;
     char shown[CFG_SHOW_CAP];
@@ -767,8 +776,9 @@ static int cfg_load_sink(cfg_ctx *c, size_t index, const yaml_node_t *n, cfg_pip
 
 static int cfg_load_sinks(cfg_ctx *c, const yaml_node_t *n, cfg_pipeline *p)
 {
-    if (cfg_is_null(n) ||
-        (n->type == YAML_SEQUENCE_NODE && n->data.sequence.items.start == n->data.sequence.items.top))
+    int empty_list = n->type == YAML_SEQUENCE_NODE &&
+                     n->data.sequence.items.start == n->data.sequence.items.top;
+    if (cfg_is_null(n) || empty_list)
         return cfg_fail(c, CFG_AT(n), "'sinks' must list at least one sink");
     if (n->type != YAML_SEQUENCE_NODE) {
         char shown[CFG_SHOW_CAP];

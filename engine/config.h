@@ -62,8 +62,10 @@ typedef struct cfg_pipeline {
 /* Fill *out with the defaults of every field (no roots, no sinks). */
 void cfg_init_defaults(cfg_pipeline *out);
 
-/* Parse and validate a pipeline file.  Returns 0, or -1 with a one-line
- * message in err such as "audit.yaml:3:5: unknown key 'foo' in 'scan'". */
+/* Parse and validate a pipeline file.  *out is output only (overwritten,
+ * never freed first); after a failure it holds the defaults and must still
+ * be cfg_free()d.  Returns 0, or -1 with a one-line message in err such as
+ * "audit.yaml:3:5: unknown key 'foo' in 'scan'". */
 int cfg_load_file(const char *path, cfg_pipeline *out, char *err, size_t errlen);
 
 /* The same from a string (name is used in messages). */

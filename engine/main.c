@@ -180,11 +180,14 @@ static int read_exclude_file(cfg_pipeline *p, const char *path, char *err, size_
 static int build_compat_pipeline(cfg_pipeline *p, const cli *c, char *err, size_t errlen)
 {
     cfg_init_defaults(p);
-    free(p->source);
-    p->source = strdup("<command line>");
+    char *source = strdup("<command line>");
+    if (source) {
+        free(p->source);
+        p->source = source;
+    }
     p->scan.skip_snapshots = c->nosnap;
     cfg_sink *s = cfg_add_sink(p, "csv", "csv");
-    if (!p->source || !s || cfg_sink_set(s, "path", "-") ||
+    if (!source || !s || cfg_sink_set(s, "path", "-") ||
         cfg_sink_set(s, "header", c->header ? "true" : "false") ||
         cfg_sink_set(s, "escape", "dey")) {
         snprintf(err, errlen, "out of memory");
@@ -295,8 +298,9 @@ static int describe(const cli *c)
 {
     char err[2048];
     cfg_pipeline p;
-    cfg_init_defaults(&p);
-    if (c->config && cfg_load_file(c->config, &p, err, sizeof err) != 0) {
+    if (!c->config)
+        cfg_init_defaults(&p);
+    else if (cfg_load_file(c->config, &p, err, sizeof err) != 0) {
         cfg_free(&p);
         return fail_usage("%s", err);
     }

@@ -39,6 +39,7 @@ typedef struct options_where {
     const cfg_mark *mark;
     const char *sink;
     const char *plugin;
+    int schema;                /* no mark: the declaration itself is bad */
 } options_where;
 
 /* An unparsed value: a YAML scalar or sequence, or a default. */
@@ -98,8 +99,8 @@ static void options_fail(char *err, size_t errlen, const options_where *w, const
         return;
     int n;
     if (!w->mark)
-        n = snprintf(err, errlen, "plugin '%s' (sink '%s'): bad default: ", w->plugin,
-                     w->sink);
+        n = snprintf(err, errlen, "plugin '%s' (sink '%s'): %s: ", w->plugin, w->sink,
+                     w->schema ? "bad option declaration" : "bad default");
     else if (w->mark->line == 0)
         n = snprintf(err, errlen, "--set: sink '%s': ", w->sink);
     else
@@ -282,6 +283,7 @@ static int options_set(const pwalk_option_spec *spec, const options_raw *raw,
             if (options_parse_range(spec->choices, &has_min, &min, &has_max, &max) != 0) {
                 options_where pw = *w;
                 pw.mark = NULL;
+                pw.schema = 1;
                 options_fail(err, errlen, &pw, "option '%s' declares range '%s', not min..max",
                              k, options_quote(q, sizeof q, spec->choices));
                 return -1;
@@ -313,6 +315,7 @@ static int options_set(const pwalk_option_spec *spec, const options_raw *raw,
     default: {
         options_where pw = *w;
         pw.mark = NULL;
+        pw.schema = 1;
         options_fail(err, errlen, &pw, "option '%s' has unknown type %u", k, spec->type);
         return -1;
     }
@@ -419,7 +422,7 @@ int options_bind(const pwalk_plugin *plugin, const cfg_sink *sink, const char *s
     *out = NULL;
     const char *plugin_name = plugin->name ? plugin->name : "?";
     options_where w = {source ? source : "<pipeline>", NULL,
-                       sink->name ? sink->name : "?", plugin_name};
+                       sink->name ? sink->name : "?", plugin_name, 0};
 
     pwalk_options *o = calloc(1, sizeof *o);
     if (!o)

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -513,7 +514,8 @@ TEST(ConfigErrors, Sinks) {
               "give each sink its own 'name')");
     EXPECT_EQ(LoadError("version: 1\nsinks: {plugin: csv}\n"),
               "t.yaml:2:8: 'sinks' must be a list, not a mapping");
-    EXPECT_EQ(LoadError("version: 1\nsinks: csv\n"), "t.yaml:2:8: 'sinks' must be a list, not 'csv'");
+    EXPECT_EQ(LoadError("version: 1\nsinks: csv\n"),
+              "t.yaml:2:8: 'sinks' must be a list, not 'csv'");
     EXPECT_EQ(LoadError("version: 1\nsinks: []\n"),
               "t.yaml:2:8: 'sinks' must list at least one sink");
     EXPECT_EQ(LoadError("version: 1\nsinks:\n"), "t.yaml:2:7: 'sinks' must list at least one sink");
@@ -833,12 +835,14 @@ TEST_F(ConfigSet, ScanLists) {
     ASSERT_EQ(Set("scan.roots="), 0) << err_;
     EXPECT_EQ(p_.scan.root_count, 0u);
     EXPECT_EQ(p_.scan.roots, nullptr);
-    EXPECT_EQ(SetError("scan.exclude=a,,b"), "--set 'scan.exclude=a,,b': 'scan.exclude' item 2 is empty");
+    EXPECT_EQ(SetError("scan.exclude=a,,b"),
+              "--set 'scan.exclude=a,,b': 'scan.exclude' item 2 is empty");
     EXPECT_EQ(List(p_.scan.excludes, p_.scan.exclude_count), Strings{"*.tmp"});  // unchanged
 }
 
 TEST_F(ConfigSet, Errors) {
-    EXPECT_EQ(SetError("x.path=a"), "--set 'x.path=a': no sink named 'x' (sinks: inventory, tally)");
+    EXPECT_EQ(SetError("x.path=a"),
+              "--set 'x.path=a': no sink named 'x' (sinks: inventory, tally)");
     EXPECT_EQ(SetError("inventory.path"),
               "--set 'inventory.path': missing '=' (expected SINK.OPTION=VALUE or "
               "scan.KEY=VALUE)");
@@ -872,7 +876,8 @@ TEST(ConfigSetNoSinks, SaysNone) {
     Pipeline p;
     char err[256];
     ASSERT_EQ(cfg_apply_set(&p.p, "inventory.path=x", err, sizeof err), -1);
-    EXPECT_EQ(std::string(err), "--set 'inventory.path=x': no sink named 'inventory' (sinks: none)");
+    EXPECT_EQ(std::string(err),
+              "--set 'inventory.path=x': no sink named 'inventory' (sinks: none)");
 }
 
 // ---- building pipelines in code (the pwalk-compatible command line) ------------
