@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "report.h"
+#include "pipeline.h"
 #include "sinks.h"
 #include "threads.h"
 #include "walk.h"
@@ -29,9 +29,7 @@
 #define PWALK_VERSION "0.1.0"
 #endif
 
-#define EXIT_PARTIAL 1
-#define EXIT_USAGE 2
-#define EXIT_FAILED 3
+#define EXIT_USAGE PIPELINE_USAGE
 
 static const char usage_text[] =
     "Usage: pwalk-engine -c PIPELINE.yaml [OPTIONS] [PATH ...]\n"
@@ -105,13 +103,7 @@ typedef struct cli {
     const char *describe;
 } cli;
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop_signal(int sig)
-{
-    stop_signal = sig;
-    walk_request_stop();
-}
+static void on_stop_signal(int sig) { pipeline_signal(sig); }
 
 static int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail_usage(const char *fmt, ...)
@@ -325,99 +317,14 @@ static void install_signals(void)
 
 static int run(cfg_pipeline *p, const cli *c)
 {
-    char err[2048];
-    int status = EXIT_FAILED;
-
-    if (p->scan.root_count == 0)
-        return fail_usage("%s: no paths to scan: give PATH arguments or scan.roots",
-                          p->source);
-    if (walk_check_roots(p->scan.roots, p->scan.root_count, err, sizeof err) != 0)
-        return fail_usage("%s", err);
-
-    size_t threads = (size_t)p->scan.threads;
-    if (threads == 0) {
-        const char *from;
-        int n = threads_auto(&from, err, sizeof err);
-        if (n < 0)
-            return fail_usage("%s", err);
-        threads = (size_t)n;
-    }
-
-    sink_set *sinks = NULL;
-    report *rep = NULL;
-    if (sinks_load(p, &sinks, err, sizeof err) != 0) {
-        sinks_free(sinks);
-        return fail_usage("%s", err);
-    }
-    if (report_open(&rep, p->scan.errors_path, err, sizeof err) != 0) {
-        report_free(rep);
-        sinks_free(sinks);
-        return fail_usage("errors file: %s", err);
-    }
-    sinks_error_hook hook = report_error_hook(rep);
-    if (sinks_start(sinks, threads, &hook, err, sizeof err) != 0) {
-        char ignored[256];
-        sinks_finish(sinks, EXIT_USAGE, ignored, sizeof ignored);
-        report_finish(rep, 0, ignored, sizeof ignored);
-        sinks_free(sinks);
-        report_free(rep);
-        return fail_usage("%s", err);
-    }
-
-    walk_options wo;
-    memset(&wo, 0, sizeof wo);
-    wo.roots = p->scan.roots;
-    wo.root_count = p->scan.root_count;
-    wo.threads = threads;
-    wo.one_file_system = p->scan.one_file_system;
-    wo.filters.skip_snapshots = p->scan.skip_snapshots;
-    wo.filters.snapshot_names = p->scan.snapshot_names;
-    wo.filters.snapshot_name_count = p->scan.snapshot_name_count;
-    wo.filters.excludes = p->scan.excludes;
-    wo.filters.exclude_count = p->scan.exclude_count;
-    wo.filters.max_depth = p->scan.max_depth;
-    if (!c->quiet && isatty(STDERR_FILENO)) {
-        wo.progress = report_progress;
-        wo.progress_ctx = rep;
-    }
-    walk_sink ws = sinks_walk_sink(sinks);
-    walk_stats stats;
-    char walk_err[256] = "";
-    int wrc = walk_execute(&wo, &ws, &stats, walk_err, sizeof walk_err);
-    report_progress_end(rep);
-
-    char why[2048] = "";
-    if (stop_signal) {
-        status = 128 + stop_signal;
-        snprintf(why, sizeof why, "interrupted by signal %d (%s); no output published",
-                 (int)stop_signal, strsignal(stop_signal));
-    } else if (sinks_failed(sinks, err, sizeof err)) {
-        status = EXIT_FAILED;
-        snprintf(why, sizeof why, "%s; no output published", err);
-    } else if (wrc != 0) {
-        status = EXIT_FAILED;
-        snprintf(why, sizeof why, "scan %s; no output published", walk_err);
-    } else {
-        status = 0;
-    }
-
-    if (sinks_finish(sinks, status, err, sizeof err) != 0 && status == 0) {
-        status = EXIT_FAILED;
-        snprintf(why, sizeof why, "%s", err);
-    }
-    if (report_finish(rep, status == 0, err, sizeof err) != 0 && status == 0) {
-        status = EXIT_FAILED;
-        snprintf(why, sizeof why, "errors file: %s", err);
-    }
-    if (status == 0 && report_error_count(rep) > 0)
-        status = EXIT_PARTIAL;
-
-    if (!c->quiet || status != 0)
-        report_summary(rep, &stats, sinks, stderr);
-    if (why[0])
-        fprintf(stderr, "pwalk-engine: %s\n", why);
-    sinks_free(sinks);
-    report_free(rep);
+    pipeline_run_options o;
+    memset(&o, 0, sizeof o);
+    o.quiet = c->quiet;
+    o.progress = !c->quiet && isatty(STDERR_FILENO);
+    pipeline_result r;
+    int status = pipeline_run(p, &o, &r);
+    if (r.message[0])
+        fprintf(stderr, "pwalk-engine: %s\n", r.message);
     return status;
 }
 

@@ -408,7 +408,7 @@ static void options_known_list(const pwalk_plugin *plugin, char *buf, size_t cap
 {
     size_t o = 0;
     buf[0] = '\0';
-    for (uint32_t i = 0; i < plugin->option_count && o < cap; i++) {
+    for (uint32_t i = 0; plugin->options && i < plugin->option_count && o < cap; i++) {
         int n = snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", plugin->options[i].name);
         if (n < 0)
             break;
@@ -427,12 +427,15 @@ int options_bind(const pwalk_plugin *plugin, const cfg_sink *sink, const char *s
     pwalk_options *o = calloc(1, sizeof *o);
     if (!o)
         goto nomem;
-    if (plugin->option_count) {
-        o->values = calloc(plugin->option_count, sizeof *o->values);
+    /* The loader refuses a count without a table; a caller that skipped it
+     * gets "no options" rather than a crash. */
+    size_t declared = plugin->options ? plugin->option_count : 0;
+    if (declared) {
+        o->values = calloc(declared, sizeof *o->values);
         if (!o->values)
             goto nomem;
     }
-    o->count = plugin->option_count;
+    o->count = declared;
     for (size_t i = 0; i < o->count; i++) {
         o->values[i].type = plugin->options[i].type;
         o->values[i].name = options_strdup(plugin->options[i].name);
@@ -440,8 +443,8 @@ int options_bind(const pwalk_plugin *plugin, const cfg_sink *sink, const char *s
             goto nomem;
     }
 
-    /* Track which declared options the sink set, to catch repeats (a
-     * --set on top of YAML replaces rather than repeats, in config.c). */
+    /* has_value doubles as "already set": a key twice in one mapping is a
+     * mistake (a --set on top of the YAML replaces, in config.c). */
     for (size_t j = 0; j < sink->option_count; j++) {
         const cfg_option *c = &sink->options[j];
         const char *key = c->key ? c->key : "";
@@ -485,7 +488,8 @@ int options_bind(const pwalk_plugin *plugin, const cfg_sink *sink, const char *s
     return 0;
 
 nomem:
-    options_fail(err, errlen, &w, "out of memory");
+    if (err && errlen)
+        snprintf(err, errlen, "sink '%s': out of memory", w.sink);
 fail:
     options_free(o);
     return -1;

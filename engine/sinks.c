@@ -158,6 +158,21 @@ static void free_dirs(char **dirs, size_t n)
 
 int sinks_load(const cfg_pipeline *p, sink_set **out, char *err, size_t errlen)
 {
+    return sinks_load_with(p, NULL, 0, out, err, errlen);
+}
+
+static const pwalk_plugin *find_builtin(const char *name, const pwalk_plugin *const *builtins,
+                                        size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (builtins[i] && strcmp(builtins[i]->name, name) == 0)
+            return builtins[i];
+    return NULL;
+}
+
+int sinks_load_with(const cfg_pipeline *p, const pwalk_plugin *const *builtins,
+                    size_t builtin_count, sink_set **out, char *err, size_t errlen)
+{
     *out = NULL;
     sink_set *set = calloc(1, sizeof *set);
     char **dirs = resolve_plugin_dirs(p);
@@ -183,8 +198,12 @@ int sinks_load(const cfg_pipeline *p, sink_set **out, char *err, size_t errlen)
             goto fail;
         }
         char lerr[1024];
-        if (loader_open(cs->plugin, dirs, p->plugin_path_count, &s->loaded, lerr,
-                        sizeof lerr) != 0) {
+        const pwalk_plugin *builtin = find_builtin(cs->plugin, builtins, builtin_count);
+        if (builtin) {
+            s->loaded.plugin = builtin;
+            s->loaded.path = strdup("<built-in>");
+        } else if (loader_open(cs->plugin, dirs, p->plugin_path_count, &s->loaded, lerr,
+                               sizeof lerr) != 0) {
             if (cs->mark.line > 0)
                 snprintf(err, errlen, "%s:%d:%d: sink '%s': %s", p->source, cs->mark.line,
                          cs->mark.column, cs->name, lerr);

@@ -31,6 +31,12 @@ typedef struct sinks_error_hook {
  * with a one-line message (the caller exits 2). */
 int sinks_load(const cfg_pipeline *p, sink_set **out, char *err, size_t errlen);
 
+/* The same, with plugins the caller provides in process: a sink whose
+ * plugin name equals builtins[i]->name uses it without searching or
+ * dlopen (it is still checked like a loaded one). */
+int sinks_load_with(const cfg_pipeline *p, const pwalk_plugin *const *builtins,
+                    size_t builtin_count, sink_set **out, char *err, size_t errlen);
+
 /* Number of sinks and their names/plugins, for the summary. */
 size_t sinks_count(const sink_set *s);
 const char *sinks_name(const sink_set *s, size_t i);
