@@ -142,6 +142,22 @@ typedef struct pwalk_entry {
                                against it)                                */
 } pwalk_entry;
 
+/* consume() receives an ARRAY of entries whose element size is the
+ * engine's sizeof(pwalk_entry), given in every entry's struct_size.  A
+ * later minor version may append fields, so a plugin must step through the
+ * array with this macro, never with entries[i]:
+ *
+ *     for (size_t i = 0; i < count; i++) {
+ *         const pwalk_entry *e = PWALK_ENTRY_AT(entries, i);
+ *         ...
+ *     }
+ *
+ * (The loader refuses plugins built for a newer minor than the engine's,
+ * so the engine's entries are never smaller than the plugin's struct.) */
+#define PWALK_ENTRY_AT(entries, i)                                             \
+    ((const pwalk_entry *)(const void *)((const char *)(entries) +           \
+                                         (size_t)(i) * (entries)->struct_size))
+
 /* ---- One entry that could not be read ----------------------------------- */
 typedef struct pwalk_error {
     uint32_t struct_size;

@@ -207,7 +207,7 @@ static int template_consume(void *instance, void *tstate, const pwalk_entry *ent
     (void)instance;
     template_counts *c = &((template_tstate *)tstate)->counts;
     for (size_t i = 0; i < count; i++) {
-        const pwalk_entry *e = &entries[i];
+        const pwalk_entry *e = PWALK_ENTRY_AT(entries, i); /* never entries[i] */
         int type = template_type_of(e->mode);
         c->entries[type]++;
         if (e->size > 0)
@@ -376,7 +376,11 @@ static const pwalk_plugin template_plugin = {
 
 /* The only exported symbol (build with -fvisibility=hidden so nothing else
  * leaks).  Its name carries the ABI major: a plugin built against a future
- * incompatible header exports another name and is refused cleanly. */
+ * incompatible header exports another name and is refused cleanly.  The
+ * prototype lets the compiler check the definition's type (and quiets
+ * -Wmissing-prototypes). */
+PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void);
+
 PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)
 {
     return &template_plugin;
