@@ -1,0 +1,261 @@
+/*
+ * csvsink.c -- see csvsink.h.
+ *
+ * Why one frame per worker buffer: a single compressing thread would cap the
+ * whole scan at one core's compression speed (gzip -1 is slower than the
+ * walk).  Frames are independent, so workers compress in parallel and the
+ * only shared step is one write() per ~1 MiB of rows.
+ */
+#include "csvsink.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "csvrow.h"
+#include "outfile.h"
+
+typedef struct csvsink {
+    const csvsink_kind *kind;
+    const pwalk_host *host;
+    pwalk_host_ctx *ctx;
+    outfile out;
+    int opened;
+    int committed;
+    int escape;
+    int level;
+    size_t buffer_size;
+} csvsink;
+
+typedef struct csvsink_worker {
+    char *rows;             /* CSV lines not yet written            */
+    size_t used;
+    codec_stream *stream;   /* NULL for plain CSV                   */
+    char *frame;            /* compressed output of one buffer      */
+    size_t frame_cap;
+} csvsink_worker;
+
+/* Compress (or not) and append; one write per call keeps frames whole. */
+static int csvsink_emit(csvsink *s, csvsink_worker *w, const char *data, size_t len)
+{
+    char err[512];
+    if (len == 0)
+        return PWALK_OK;
+    if (!s->kind->codec) {
+        if (outfile_write(&s->out, data, len, err, sizeof err) != 0) {
+            s->host->set_error(s->ctx, "%s", err);
+            return PWALK_ERR_IO;
+        }
+        return PWALK_OK;
+    }
+    size_t need = s->kind->codec->bound(w->stream, len);
+    if (need > w->frame_cap) {
+        char *grown = realloc(w->frame, need);
+        if (!grown) {
+            s->host->set_error(s->ctx, "out of memory");
+            return PWALK_ERR_NOMEM;
+        }
+        w->frame = grown;
+        w->frame_cap = need;
+    }
+    size_t n = s->kind->codec->frame(w->stream, data, len, w->frame, err, sizeof err);
+    if (n == 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR;
+    }
+    if (outfile_write(&s->out, w->frame, n, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    return PWALK_OK;
+}
+
+static void csvsink_worker_free(const csvsink *s, csvsink_worker *w)
+{
+    if (!w)
+        return;
+    if (w->stream)
+        s->kind->codec->close(w->stream);
+    free(w->rows);
+    free(w->frame);
+    free(w);
+}
+
+static csvsink_worker *csvsink_worker_new(csvsink *s)
+{
+    csvsink_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->rows = malloc(s->buffer_size);
+    if (!w->rows) {
+        free(w);
+        return NULL;
+    }
+    if (s->kind->codec) {
+        char err[256];
+        w->stream = s->kind->codec->open(s->level, err, sizeof err);
+        if (!w->stream) {
+            s->host->set_error(s->ctx, "%s", err);
+            csvsink_worker_free(s, w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
+int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_ctx *ctx,
+                   const pwalk_options *opts, void **instance)
+{
+    csvsink *s = calloc(1, sizeof *s);
+    if (!s) {
+        host->set_error(ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    *instance = s;
+    s->kind = kind;
+    s->host = host;
+    s->ctx = ctx;
+
+    const char *path = kind->default_path, *escape = "lossless";
+    int header = 1;
+    int64_t buffer_kib = 1024, level = kind->codec ? kind->codec->level_default : 0;
+    host->opt_string(opts, "path", &path);
+    host->opt_bool(opts, "header", &header);
+    host->opt_string(opts, "escape", &escape);
+    host->opt_int(opts, "buffer_kib", &buffer_kib);
+    if (kind->codec)
+        host->opt_int(opts, "level", &level);
+    s->escape = csvrow_escape_mode(escape);
+    if (s->escape < 0) {
+        host->set_error(ctx, "escape: '%s' is not lossless or dey", escape);
+        return PWALK_ERR_CONFIG;
+    }
+    if (kind->codec && (level < kind->codec->level_min || level > kind->codec->level_max)) {
+        host->set_error(ctx, "level: %lld is outside %s's %d..%d", (long long)level,
+                        kind->codec->name, kind->codec->level_min, kind->codec->level_max);
+        return PWALK_ERR_CONFIG;
+    }
+    s->level = (int)level;
+    s->buffer_size = (size_t)buffer_kib * 1024;
+
+    char err[512];
+    if (outfile_open(&s->out, path, err, sizeof err) != 0) {
+        host->set_error(ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    s->opened = 1;
+    if (header) {
+        /* its own frame, first in the file: the decompressed stream
+         * starts with the header line */
+        csvsink_worker *w = csvsink_worker_new(s);
+        if (!w)
+            return PWALK_ERR_NOMEM;
+        int rc = csvsink_emit(s, w, csvrow_header, csvrow_header_len);
+        csvsink_worker_free(s, w);
+        if (rc != PWALK_OK)
+            return rc;
+    }
+    return PWALK_OK;
+}
+
+int csvsink_thread_open(void *instance, uint32_t worker, void **tstate)
+{
+    csvsink *s = instance;
+    (void)worker;
+    *tstate = csvsink_worker_new(s);
+    if (!*tstate) {
+        s->host->set_error(s->ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    return PWALK_OK;
+}
+
+/* escape dey deletes control bytes, as pwalk did; say which name lost
+ * them (escaped, so the message stays one line) */
+static void csvsink_report_dropped(csvsink *s, const pwalk_entry *e)
+{
+    char *shown = malloc(4 * (size_t)e->path_len + 1);
+    if (!shown)
+        return;
+    int ignored = 0;
+    shown[csvrow_escape(shown, e->path, e->path_len, CSVROW_ESCAPE_LOSSLESS, &ignored)] = '\0';
+    s->host->log(s->ctx, "control bytes removed from name: %s", shown);
+    free(shown);
+}
+
+int csvsink_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count)
+{
+    csvsink *s = instance;
+    csvsink_worker *w = tstate;
+    for (size_t i = 0; i < count; i++) {
+        const pwalk_entry *e = PWALK_ENTRY_AT(entries, i);
+        size_t max = csvrow_max_len(e);
+        if (w->used + max > s->buffer_size) {
+            int rc = csvsink_emit(s, w, w->rows, w->used);
+            w->used = 0;
+            if (rc != PWALK_OK)
+                return rc;
+        }
+        int dropped = 0;
+        if (max > s->buffer_size) {
+            /* a row longer than the buffer (a very deep path): alone */
+            char *big = malloc(max);
+            if (!big) {
+                s->host->set_error(s->ctx, "out of memory");
+                return PWALK_ERR_NOMEM;
+            }
+            size_t n = csvrow_format(big, e, s->escape, &dropped);
+            int rc = csvsink_emit(s, w, big, n);
+            free(big);
+            if (rc != PWALK_OK)
+                return rc;
+        } else {
+            w->used += csvrow_format(w->rows + w->used, e, s->escape, &dropped);
+        }
+        if (dropped)
+            csvsink_report_dropped(s, e);
+    }
+    return PWALK_OK;
+}
+
+int csvsink_thread_close(void *instance, void *tstate)
+{
+    csvsink *s = instance;
+    csvsink_worker *w = tstate;
+    int rc = PWALK_OK;
+    if (w && w->used)
+        rc = csvsink_emit(s, w, w->rows, w->used);
+    csvsink_worker_free(s, w);
+    return rc;
+}
+
+int csvsink_finish(void *instance, int32_t scan_status)
+{
+    csvsink *s = instance;
+    if (!s || !s->opened)
+        return PWALK_OK;
+    if (scan_status != 0) {
+        outfile_abort(&s->out);
+        s->opened = 0;
+        return PWALK_OK;
+    }
+    char err[512];
+    if (outfile_commit(&s->out, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        outfile_abort(&s->out);
+        s->opened = 0;
+        return PWALK_ERR_IO;
+    }
+    s->opened = 0;
+    s->committed = 1;
+    return PWALK_OK;
+}
+
+void csvsink_destroy(void *instance)
+{
+    csvsink *s = instance;
+    if (!s)
+        return;
+    if (s->opened)
+        outfile_abort(&s->out);
+    free(s);
+}
