@@ -1,0 +1,46 @@
+/*
+ * outfile.h -- an output file shared by worker threads and published
+ * atomically: written as ".NAME.pwalk-tmp-XXXXXX" beside its final name and
+ * renamed only by outfile_commit(), so a report under its final name is
+ * always complete.  "-" means stdout (no temporary, no rename).
+ */
+#ifndef PWALK_OUTFILE_H
+#define PWALK_OUTFILE_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct outfile {
+    char *final_path;
+    char *tmp_path;         /* NULL for stdout                      */
+    int fd;
+    int is_stdout;
+    int failed;             /* a write failed: sticky               */
+    pthread_mutex_t lock;   /* whole buffers, never interleaved     */
+    int lock_ready;
+} outfile;
+
+/* Create the temporary file (mode 0666 & ~umask).  Returns 0, or -1 with
+ * "cannot create 'PATH': reason" in err. */
+int outfile_open(outfile *f, const char *path, char *err, size_t errlen);
+
+/* Append len bytes in one piece (thread-safe).  Returns 0, or -1 with
+ * "write to 'PATH' failed: reason"; after a failure every write fails. */
+int outfile_write(outfile *f, const void *buf, size_t len, char *err, size_t errlen);
+
+/* fdatasync, close, rename into place.  Returns 0 or -1 with a message
+ * (the temporary file is then removed). */
+int outfile_commit(outfile *f, char *err, size_t errlen);
+
+/* Close and remove the temporary file; idempotent, safe after commit. */
+void outfile_abort(outfile *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
