@@ -1,0 +1,143 @@
+// DuckDB reads csv, csv-zstd and csv-gzip reports of a hostile tree:
+// header detected, numeric columns typed, count(*) equal to the entries,
+// every filename round-trips to the bytes on disk, and the README's
+// queries run.  Writes JUnit XML to $XML_OUTPUT_FILE (one case per check).
+import { DuckDBInstance } from '@duckdb/node-api';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const engine = process.env.PWALK_ENGINE;
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pwalk-duckdb-'));
+const results = [];
+async function check(name, fn) {
+  try {
+    await fn();
+    results.push({ name });
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    results.push({ name, failure: String(e && e.stack || e) });
+    console.log(`FAIL ${name}: ${e && e.message}`);
+  }
+}
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+const J = x => JSON.stringify(x, (k, v) => typeof v === 'bigint' ? v.toString() : v);
+
+// ---- a tree with hostile names (as raw bytes) -----------------------------
+const root = Buffer.from(path.join(work, 'tree'));
+const B = (...parts) => Buffer.concat(parts.map(p => typeof p === 'string' ? Buffer.from(p) : p));
+fs.mkdirSync(root);
+const names = [
+  'plain.txt', 'comma,name.csv', 'quote"name', 'new\nline.c', 'back\\slash', 'tab\tname',
+  B('bad', Buffer.from([0xff, 0xfe]), '.bin'), B('caf', Buffer.from([0xc3, 0xa9])), 'sp ace',
+];
+fs.mkdirSync(B(root, '/dir'));
+fs.mkdirSync(B(root, '/dir/sub'));
+for (const n of names) {
+  fs.writeFileSync(B(root, '/', n), 'x'.repeat(10));
+  fs.writeFileSync(B(root, '/dir/sub/', n), 'y'.repeat(1000));
+}
+const old = B(root, '/dir/old.log');
+fs.writeFileSync(old, 'z');
+const threeYearsAgo = Date.now() / 1000 - 3 * 365 * 86400;
+fs.utimesSync(old, threeYearsAgo, threeYearsAgo);
+fs.symlinkSync('nowhere', B(root, '/dangling'));
+
+// the expected set of paths, as bytes
+const expected = new Set();
+(function walk(p) {
+  expected.add(p.toString('latin1'));
+  if (!fs.lstatSync(p).isDirectory()) return;
+  for (const n of fs.readdirSync(p, { encoding: 'buffer' })) walk(B(p, '/', n));
+})(root);
+
+// ---- reports ----------------------------------------------------------------
+const cfg = path.join(work, 'p.yaml');
+fs.writeFileSync(cfg, `version: 1
+scan: {threads: 2}
+sinks:
+  - {name: plain, plugin: csv, options: {path: '${work}/scan.csv'}}
+  - {name: zstd, plugin: csv-zstd, options: {path: '${work}/scan.csv.zst'}}
+  - {name: gzip, plugin: csv-gzip, options: {path: '${work}/scan.csv.gz'}}
+`);
+const run = spawnSync(engine, ['-q', '-c', cfg, root.toString('latin1') === root.toString() ? root.toString() : root], { encoding: 'utf8' });
+
+function unescape(s) {
+  // undo the lossless rules: \\ -> \, \xHH -> byte; the rest is UTF-8
+  const out = [];
+  const bytes = Buffer.from(s, 'utf8');
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x5c && bytes[i + 1] === 0x5c) { out.push(0x5c); i++; }
+    else if (bytes[i] === 0x5c && bytes[i + 1] === 0x78) {
+      out.push(parseInt(bytes.slice(i + 2, i + 4).toString(), 16)); i += 3;
+    } else out.push(bytes[i]);
+  }
+  return Buffer.from(out);
+}
+
+const inst = await DuckDBInstance.create(':memory:');
+const con = await inst.connect();
+const rows = async (sql) => (await con.runAndReadAll(sql)).getRowObjects();
+
+await check('engine wrote the reports', () => {
+  assert(run.status === 0, `exit ${run.status}: ${run.stderr}`);
+});
+const header = ['inode', 'parent-inode', 'directory-depth', 'filename', 'fileExtension', 'UID',
+  'GID', 'st_size', 'st_dev', 'st_blocks', 'st_nlink', 'st_mode', 'st_atime', 'st_mtime',
+  'st_ctime', 'pw_fcount', 'pw_dirsum'];
+const numeric = header.filter(c => !['filename', 'fileExtension', 'st_mode'].includes(c));
+for (const file of ['scan.csv', 'scan.csv.zst', 'scan.csv.gz']) {
+  const f = `${work}/${file}`;
+  await check(`${file}: header detected, numeric columns typed`, async () => {
+    const d = await rows(`DESCRIBE SELECT * FROM read_csv('${f}')`);
+    assert(JSON.stringify(d.map(r => r.column_name)) === JSON.stringify(header),
+      `columns ${d.map(r => r.column_name)}`);
+    for (const r of d)
+      if (numeric.includes(r.column_name))
+        assert(/INT/.test(r.column_type), `${r.column_name} is ${r.column_type}`);
+  });
+  await check(`${file}: count(*) equals the entries on disk`, async () => {
+    const [r] = await rows(`SELECT count(*) AS n FROM read_csv('${f}')`);
+    assert(Number(r.n) === expected.size, `${r.n} rows, ${expected.size} entries`);
+  });
+  await check(`${file}: every filename round-trips to the bytes on disk`, async () => {
+    const got = new Set((await rows(`SELECT filename FROM read_csv('${f}')`))
+      .map(r => unescape(r.filename).toString('latin1')));
+    for (const p of expected) assert(got.has(p), `missing ${JSON.stringify(p)}`);
+    assert(got.size === expected.size, `${got.size} distinct names`);
+  });
+}
+
+// ---- the README's queries, against the zstd report -------------------------
+const z = `'${work}/scan.csv.zst'`;
+await check('README: space per UID', async () => {
+  const r = await rows(`SELECT UID, sum(st_size) AS bytes, count(*) AS files
+    FROM read_csv(${z}) GROUP BY UID ORDER BY bytes DESC`);
+  const total = [...expected].reduce((s, p) => s + fs.lstatSync(Buffer.from(p, 'latin1')).size, 0);
+  assert(r.length >= 1 && Number(r.reduce((s, x) => s + Number(x.bytes), 0)) === total,
+    `sum ${J(r)} vs ${total}`);
+});
+await check('README: largest directories by pw_dirsum', async () => {
+  const r = await rows(`SELECT filename, pw_dirsum, pw_fcount FROM read_csv(${z})
+    WHERE st_mode LIKE '004%' ORDER BY pw_dirsum DESC LIMIT 10`);
+  assert(unescape(r[0].filename).toString('latin1') === B(root, '/dir/sub').toString('latin1'),
+    `largest is ${r[0].filename}`);
+  assert(Number(r[0].pw_fcount) === names.length, `fcount ${r[0].pw_fcount}`);
+});
+await check('README: files not modified in two years', async () => {
+  const r = await rows(`SELECT filename, to_timestamp(st_mtime) AS modified FROM read_csv(${z})
+    WHERE st_mode LIKE '010%' AND st_mtime < epoch(now() - INTERVAL 2 YEAR)`);
+  assert(r.length === 1 && unescape(r[0].filename).equals(old), J(r));
+});
+
+// ---- JUnit XML for the test runner -----------------------------------------
+const esc = s => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<testsuites><testsuite name="duckdb" tests="${results.length}" failures="${results.filter(r => r.failure).length}">
+${results.map(r => `<testcase name="${esc(r.name)}" classname="duckdb">${r.failure ? `<failure message="failed">${esc(r.failure)}</failure>` : ''}</testcase>`).join('\n')}
+</testsuite></testsuites>
+`;
+if (process.env.XML_OUTPUT_FILE) fs.writeFileSync(process.env.XML_OUTPUT_FILE, xml);
+fs.rmSync(work, { recursive: true, force: true });
+process.exit(results.some(r => r.failure) ? 1 : 0);
