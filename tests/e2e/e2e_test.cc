@@ -379,17 +379,22 @@ TEST_F(E2E, DiskFullIsExitThreeAndNoFinalFile) {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
     std::string mnt = work_ + "/small";
     ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
-    ASSERT_EQ(mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=64k"), 0);
-    std::string out = mnt + "/full.csv";
-    auto r = e2e::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", out))),
-                  Tree::root + "/big"});
-    std::vector<std::string> left = ListDir(mnt);
-    umount(mnt.c_str());
-    EXPECT_EQ(r.status, 3) << r.err;
-    EXPECT_NE(r.err.find("sink 'inv': write to '" + out + "' failed: No space left on device"),
-              std::string::npos)
-        << r.err;
-    EXPECT_TRUE(left.empty()) << left.size() << " files left, first " << left[0];
+    for (std::string plugin : {"csv", "csv-zstd", "csv-gzip", "csv-lz4"}) {
+        SCOPED_TRACE(plugin);
+        // 8k: even compressed, 100k rows do not fit
+        ASSERT_EQ(mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=8k"), 0);
+        std::string out = mnt + "/full.out";
+        auto r = e2e::Run({EnginePath(), "-q", "-c",
+                           Config(Pipeline("", CsvSink("inv", out, plugin))), Tree::root + "/big"});
+        std::vector<std::string> left = ListDir(mnt);
+        umount(mnt.c_str());
+        EXPECT_EQ(r.status, 3) << r.err;
+        EXPECT_NE(r.err.find("sink 'inv': write to '" + out +
+                             "' failed: No space left on device"),
+                  std::string::npos)
+            << r.err;
+        EXPECT_TRUE(left.empty()) << left.size() << " files left, first " << left[0];
+    }
 }
 
 TEST_F(E2E, UnreadableDirectoryAsUnprivilegedUser) {
