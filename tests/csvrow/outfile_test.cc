@@ -1,0 +1,148 @@
+// Atomic output files: hidden temporary while open, final name only on
+// commit, nothing on abort, whole buffers from concurrent writers.
+#include <gtest/gtest.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "outfile.h"
+
+namespace {
+
+std::vector<std::string> Names(const std::string &dir) {
+    std::vector<std::string> v;
+    DIR *d = opendir(dir.c_str());
+    while (struct dirent *de = readdir(d))
+        if (de->d_name[0] != '.' || (de->d_name[1] && de->d_name[1] != '.')) v.push_back(de->d_name);
+    closedir(d);
+    return v;
+}
+
+class OutfileTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char t[] = "/tmp/pwalk-outfile-XXXXXX";
+        ASSERT_NE(mkdtemp(t), nullptr);
+        dir_ = t;
+    }
+    void TearDown() override { ASSERT_EQ(system(("rm -rf " + dir_).c_str()), 0); }
+    std::string dir_;
+};
+
+TEST_F(OutfileTest, TemporaryThenFinalOnCommit) {
+    outfile f;
+    char err[256];
+    std::string path = dir_ + "/scan.csv";
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    auto names = Names(dir_);
+    ASSERT_EQ(names.size(), 1u);
+    EXPECT_EQ(names[0].rfind(".scan.csv.pwalk-tmp-", 0), 0u) << names[0];
+    ASSERT_EQ(outfile_write(&f, "a,b\n", 4, err, sizeof err), 0);
+    ASSERT_EQ(outfile_write(&f, "c,d\n", 4, err, sizeof err), 0);
+    EXPECT_NE(access(path.c_str(), F_OK), 0);
+    ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_EQ(ss.str(), "a,b\nc,d\n");
+    EXPECT_EQ(Names(dir_), std::vector<std::string>{"scan.csv"});
+    struct stat st;
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    mode_t mask = umask(0);
+    umask(mask);
+    EXPECT_EQ(st.st_mode & 0777, 0666 & ~mask);
+    outfile_abort(&f);  // harmless after commit
+    EXPECT_EQ(access(path.c_str(), F_OK), 0);
+}
+
+TEST_F(OutfileTest, AbortLeavesNothing) {
+    outfile f;
+    char err[256];
+    ASSERT_EQ(outfile_open(&f, (dir_ + "/x.csv").c_str(), err, sizeof err), 0);
+    ASSERT_EQ(outfile_write(&f, "x", 1, err, sizeof err), 0);
+    outfile_abort(&f);
+    outfile_abort(&f);
+    EXPECT_TRUE(Names(dir_).empty());
+}
+
+TEST_F(OutfileTest, MissingDirectoryNamesThePath) {
+    outfile f;
+    char err[256];
+    std::string path = dir_ + "/no/such/dir/x.csv";
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "cannot create '" + path + "': No such file or directory");
+}
+
+TEST_F(OutfileTest, CommitIntoARemovedDirectoryFails) {
+    outfile f;
+    char err[256];
+    std::string sub = dir_ + "/sub";
+    ASSERT_EQ(mkdir(sub.c_str(), 0755), 0);
+    std::string path = sub + "/x.csv";
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0);
+    ASSERT_EQ(system(("rm -rf " + sub).c_str()), 0);
+    EXPECT_EQ(outfile_commit(&f, err, sizeof err), -1);
+    EXPECT_NE(std::string(err).find(path), std::string::npos) << err;
+    EXPECT_NE(access(path.c_str(), F_OK), 0);
+}
+
+TEST_F(OutfileTest, ConcurrentWritersNeverInterleave) {
+    outfile f;
+    char err[256];
+    std::string path = dir_ + "/c.csv";
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 8; t++) {
+        ts.emplace_back([&f, t] {
+            // each buffer: 1000 identical lines of one thread's letter
+            std::string line(99, (char)('a' + t));
+            line += '\n';
+            std::string buf;
+            for (int i = 0; i < 1000; i++) buf += line;
+            char e[256];
+            for (int k = 0; k < 20; k++) outfile_write(&f, buf.data(), buf.size(), e, sizeof e);
+        });
+    }
+    for (auto &t : ts) t.join();
+    ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0);
+    std::ifstream in(path);
+    std::string line;
+    size_t lines = 0;
+    char prev = 0;
+    size_t run = 0;
+    while (std::getline(in, line)) {
+        ASSERT_EQ(line.size(), 99u);
+        ASSERT_EQ(line, std::string(99, line[0]));
+        if (line[0] != prev) {
+            ASSERT_TRUE(run % 1000 == 0) << "a buffer was split";
+            run = 0;
+            prev = line[0];
+        }
+        run++;
+        lines++;
+    }
+    EXPECT_EQ(lines, 8u * 20 * 1000);
+}
+
+TEST_F(OutfileTest, WriteErrorIsStickyAndNamesTheFile) {
+    outfile f;
+    char err[256];
+    std::string path = dir_ + "/full.csv";
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0);
+    close(f.fd);  // force EBADF on the next write
+    EXPECT_EQ(outfile_write(&f, "x", 1, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "write to '" + path + "' failed: Bad file descriptor");
+    EXPECT_EQ(outfile_write(&f, "y", 1, err, sizeof err), -1);
+    f.fd = -1;
+    EXPECT_EQ(outfile_commit(&f, err, sizeof err), -1);
+    EXPECT_TRUE(Names(dir_).empty());
+}
+
+}  // namespace
