@@ -292,9 +292,11 @@ static int cfg_parse_int(const char *s, size_t n, long long lo, long long hi, lo
     for (; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
             return -1;
-        v = v * 10 + (unsigned long long)(s[i] - '0');
-        if (v > (unsigned long long)INT64_MAX)
+        unsigned long long d = (unsigned long long)(s[i] - '0');
+        /* checked before multiplying: a wrapped value could look small */
+        if (v > ((unsigned long long)INT64_MAX - d) / 10)
             return -1;
+        v = v * 10 + d;
     }
     long long r = neg ? -(long long)v : (long long)v;
     if (r < lo || r > hi)

@@ -162,11 +162,17 @@ static int options_parse_int(const char *s, size_t len, int64_t *out)
     for (size_t j = i; j < len; j++)
         if (s[j] < '0' || s[j] > '9')
             return -1;
+    /* leading zeros carry no value: "+000...0372" is 372 */
+    size_t digits = i;
+    while (digits + 1 < len && s[digits] == '0')
+        digits++;
     char buf[32];
-    if (len >= sizeof buf)
+    size_t sign = i, ndigits = len - digits;
+    if (sign + ndigits >= sizeof buf)
         return -2;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
+    memcpy(buf, s, sign);
+    memcpy(buf + sign, s + digits, ndigits);
+    buf[sign + ndigits] = '\0';
     errno = 0;
     long long v = strtoll(buf, NULL, 10);
     if (errno == ERANGE)
