@@ -130,7 +130,7 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
                  strsignal(pipeline_stop_signal));
     } else if (sinks_failed(sinks, err, sizeof err)) {
         status = PIPELINE_FAILED;
-        snprintf(r->message, sizeof r->message, "%s; no output published", err);
+        snprintf(r->message, sizeof r->message, "%.1900s; no output published", err);
     } else if (wrc != 0) {
         status = PIPELINE_FAILED;
         snprintf(r->message, sizeof r->message, "scan %s; no output published", walk_err);
@@ -145,7 +145,7 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
     if (report_finish(rep, status == PIPELINE_OK, err, sizeof err) != 0 &&
         status == PIPELINE_OK) {
         status = PIPELINE_FAILED;
-        snprintf(r->message, sizeof r->message, "errors file: %s", err);
+        snprintf(r->message, sizeof r->message, "errors file: %.1900s", err);
     }
     r->errors = report_error_count(rep);
     if (status == PIPELINE_OK && r->errors > 0)

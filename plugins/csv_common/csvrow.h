@@ -48,7 +48,7 @@ long csvrow_unescape(const char *in, size_t len, char *out);
 
 /* The extension rule: for non-directories, the bytes after the last '.' of
  * name when that dot is not name[0]; directories and roots: none.  Sets
- * *ext/*ext_len (ext_len 0 when none). */
+ * *ext and *ext_len (ext_len 0 when none). */
 void csvrow_extension(const char *name, size_t name_len, int is_dir_or_root,
                       const char **ext, size_t *ext_len);
 
