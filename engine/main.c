@@ -105,15 +105,30 @@ typedef struct cli {
 
 static void on_stop_signal(int sig) { pipeline_signal(sig); }
 
+/* Messages quote names from the command line and the pipeline, which may
+ * hold any byte: control bytes are shown as \xHH so a message stays one
+ * line and cannot drive the terminal. */
+static void print_message(const char *msg)
+{
+    fputs("pwalk-engine: ", stderr);
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(stderr, "\\x%02x", *p);
+        else
+            fputc(*p, stderr);
+    }
+    fputc('\n', stderr);
+}
+
 static int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail_usage(const char *fmt, ...)
 {
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    fputs("pwalk-engine: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    print_message(msg);
     return EXIT_USAGE;
 }
 
@@ -324,12 +339,14 @@ static int run(cfg_pipeline *p, const cli *c)
     pipeline_result r;
     int status = pipeline_run(p, &o, &r);
     if (r.message[0])
-        fprintf(stderr, "pwalk-engine: %s\n", r.message);
+        print_message(r.message);
     return status;
 }
 
 int main(int argc, char **argv)
 {
+    /* first: a signal during set-up must also end in a clean exit */
+    install_signals();
     cli c;
     memset(&c, 0, sizeof c);
     c.depth = -1;
@@ -364,7 +381,6 @@ int main(int argc, char **argv)
         return fail_usage("%s", err);
     }
 
-    install_signals();
     int status = run(&p, &c);
     cfg_free(&p);
     free(c.sets);

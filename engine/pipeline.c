@@ -53,6 +53,12 @@ static void tee_record(void *ctx, const char *path, size_t len, int error_number
         t->o->on_error(t->o->on_error_ctx, path, len, error_number, operation);
 }
 
+void pipeline_clear_signal(void)
+{
+    pipeline_stop_signal = 0;
+    walk_clear_stop();
+}
+
 int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result *r)
 {
     static const pipeline_run_options defaults;
@@ -60,8 +66,6 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
     if (!o)
         o = &defaults;
     memset(r, 0, sizeof *r);
-    pipeline_stop_signal = 0;
-    walk_clear_stop();
 
     if (p->scan.root_count == 0)
         return result_fail(r, PIPELINE_USAGE,
@@ -138,6 +142,11 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
         status = PIPELINE_OK;
     }
 
+    if (status == PIPELINE_OK && report_prepare(rep, err, sizeof err) != 0) {
+        status = PIPELINE_FAILED;
+        snprintf(r->message, sizeof r->message, "errors file: %.1900s; no output published",
+                 err);
+    }
     if (sinks_finish(sinks, status, err, sizeof err) != 0 && status == PIPELINE_OK) {
         status = PIPELINE_FAILED;
         snprintf(r->message, sizeof r->message, "%s", err);

@@ -45,8 +45,11 @@ typedef struct pipeline_result {
 } pipeline_result;
 
 /* Record that signal sig stopped the scan (async-signal-safe); the result's
- * status becomes 128+sig.  Cleared by pipeline_run() on entry. */
+ * status becomes 128+sig.  A request made before pipeline_run() starts is
+ * kept (a Ctrl-C during set-up still stops the scan); callers that run
+ * several scans clear it first with pipeline_clear_signal(). */
 void pipeline_signal(int sig);
+void pipeline_clear_signal(void);
 
 /* Run p.  Always fills *r; returns r->status. */
 int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result *r);

@@ -195,6 +195,19 @@ void report_progress_end(report *r)
     }
 }
 
+int report_prepare(report *r, char *err, size_t errlen)
+{
+    if (!r->has_file)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    report_flush_locked(r);
+    int failed = r->file_failed;
+    if (failed)
+        snprintf(err, errlen, "%s", r->file_error);
+    pthread_mutex_unlock(&r->lock);
+    return failed ? -1 : 0;
+}
+
 int report_finish(report *r, int ok, char *err, size_t errlen)
 {
     if (!r->has_file)

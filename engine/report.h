@@ -29,6 +29,11 @@ void report_progress(void *r, const walk_stats *now, uint64_t queued);
 /* Erase the progress line if one was drawn. */
 void report_progress_end(report *r);
 
+/* Write out what is buffered, before any sink commits: a failing error
+ * file must fail the scan before a report is published.  Returns 0 or -1
+ * with a message. */
+int report_prepare(report *r, char *err, size_t errlen);
+
 /* Commit (ok != 0) or abandon the error file.  Returns 0 or -1 + message. */
 int report_finish(report *r, int ok, char *err, size_t errlen);
 

@@ -3,11 +3,13 @@
  *
  * Work items are directories to read (WALK_ITEM_DIR) and chunks of names
  * from a big directory to stat (WALK_ITEM_CHUNK).  Each directory that is
- * being walked is a refcounted walk_node holding its open fd: the fd must
- * outlive every child that still has to openat() itself through it and
- * every row that names it as parent_fd, so a node stays alive while any
- * child node does.  With depth-first queues that keeps the open fds close
- * to the tree's depth.
+ * being walked is a refcounted walk_node (alive while any child node is,
+ * for the path and parent inode) holding its open fd.  The fd is needed
+ * only while the directory's own names are stat'ed and their rows flushed
+ * and until every subdirectory has openat() itself through it; fd_users
+ * counts exactly those, and the fd is closed when it reaches zero.  So a
+ * 5000-level chain holds a handful of fds, not 5000.  Directory rows
+ * therefore carry parent_fd -1 (their self_fd is what acts on them).
  *
  * Rows are collected per worker and handed to the sink after each item,
  * before anything they point to (paths, parent fds) is released.
@@ -41,6 +43,7 @@ void walk_clear_stop(void) { atomic_store(&walk_stop_flag, 0); }
 
 typedef struct walk_node {
     atomic_int refs;            /* own + one per live child node          */
+    atomic_int fd_users;        /* reading + children not yet opened      */
     atomic_int pending;         /* reader + chunks not yet finished       */
     struct walk_node *parent;   /* NULL for roots                         */
     int fd;                     /* -1 until opened / when unreadable      */
@@ -138,6 +141,15 @@ size_t walk_root_display_len(const char *root)
 
 /* ---- nodes --------------------------------------------------------------- */
 
+/* One reason to keep n's fd open is gone. */
+static void node_fd_release(walk_node *n)
+{
+    if (atomic_fetch_sub(&n->fd_users, 1) == 1 && n->fd >= 0) {
+        close(n->fd);
+        n->fd = -1;
+    }
+}
+
 static void node_release(walk_node *n)
 {
     while (n && atomic_fetch_sub(&n->refs, 1) == 1) {
@@ -168,11 +180,13 @@ static walk_node *node_new(walk_node *parent, const char *path, size_t path_len,
     n->st = *st;
     n->fd = -1;
     atomic_init(&n->refs, 1);
+    atomic_init(&n->fd_users, 1);
     atomic_init(&n->pending, 1);
     atomic_init(&n->fcount, 0);
     atomic_init(&n->dirsum, 0);
     if (parent) {
         atomic_fetch_add(&parent->refs, 1);
+        atomic_fetch_add(&parent->fd_users, 1);
         n->parent = parent;
         n->depth = parent->depth + 1;
         n->level = parent->level + 1;
@@ -285,8 +299,10 @@ static void batch_flush(walk_worker *w)
         w->batch_count = 0;
         w->arena_len = 0;
     }
-    for (size_t i = 0; i < w->release_count; i++)
+    for (size_t i = 0; i < w->release_count; i++) {
+        node_fd_release(w->release[i]);
         node_release(w->release[i]);
+    }
     w->release_count = 0;
 }
 
@@ -327,7 +343,7 @@ static void node_finish(walk_worker *w, walk_node *n)
         fill_stat(e, &n->st);
         e->depth = n->depth;
         e->parent_ino = n->parent ? (uint64_t)n->parent->st.st_ino : 0;
-        e->parent_fd = n->parent ? n->parent->fd : -1;
+        e->parent_fd = -1; /* the parent's fd may be closed by now */
         e->self_fd = n->unreadable ? -1 : n->fd;
         e->root_dev = n->root_dev;
         if (!n->parent)
@@ -411,8 +427,10 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
             w->arena_len = (uintptr_t)e->path;
             walk_item *it = child ? calloc(1, sizeof *it) : NULL;
             if (!it) {
-                if (child)
+                if (child) {
+                    node_fd_release(d);
                     node_release(child);
+                }
                 worker_oom(w);
                 return;
             }
@@ -420,6 +438,7 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
             it->node = child;
             if (push_item(w, it)) {
                 free(it);
+                node_fd_release(d);
                 node_release(child);
                 return;
             }
@@ -452,8 +471,11 @@ static int open_dir(walk_worker *w, walk_node *n)
     int fd = openat(base, name, flags);
     if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
         fd = openat(base, name, flags & ~O_NOATIME);
+    int open_errno = errno;
+    if (n->parent)
+        node_fd_release(n->parent);
     if (fd < 0) {
-        int e = errno;
+        int e = open_errno;
         count_add(&w->ctr->read_errors, 1);
         report_error(w, n->path, n->path_len, NULL, e, "opendir");
         return -1;
@@ -557,10 +579,15 @@ static void discard_item(walk_item *it)
 {
     walk_node *n = it->node;
     if (it->kind == WALK_ITEM_CHUNK) {
-        if (atomic_fetch_sub(&n->pending, 1) == 1)
+        if (atomic_fetch_sub(&n->pending, 1) == 1) {
+            node_fd_release(n);
             node_release(n);
+        }
         free(it->names);
     } else {
+        /* never opened: it no longer needs its parent's fd */
+        if (n->parent)
+            node_fd_release(n->parent);
         node_release(n);
     }
     free(it);
@@ -810,8 +837,10 @@ out:
     if (run.workers) {
         for (size_t i = 0; i < n; i++) {
             walk_worker *w = &run.workers[i];
-            for (size_t k = 0; k < w->release_count; k++)
+            for (size_t k = 0; k < w->release_count; k++) {
+                node_fd_release(w->release[k]);
                 node_release(w->release[k]);
+            }
             free(w->batch);
             free(w->arena);
             free(w->release);

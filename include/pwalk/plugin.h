@@ -109,11 +109,14 @@ typedef struct pwalk_entry {
     uint32_t name_offset;
 
     /* Where the entry is, for plugins that act on it without re-resolving
-     * a path string: parent_fd is an open directory fd of the containing
-     * directory (-1 for roots) and name is the entry's name in it; self_fd is
-     * the directory's own fd, opened with O_NOFOLLOW|O_DIRECTORY and checked
-     * against st_dev/st_ino, for directory rows that were read (else -1).
-     * Both fds belong to the engine and are valid only during the call. */
+     * a path string: for a non-directory, parent_fd is an open directory fd
+     * of the containing directory and name is the entry's name in it; for a
+     * directory that was read, self_fd is its own fd, opened with
+     * O_NOFOLLOW|O_DIRECTORY and checked against st_dev/st_ino (else -1).
+     * Directory rows and roots have parent_fd -1: the engine closes a
+     * directory's fd once its names are read, so a 5000-level tree does not
+     * hold 5000 fds.  Both fds belong to the engine and are valid only
+     * during the call. */
     const char *name;
     int32_t parent_fd;
     int32_t self_fd;

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# scripts/sanitize.sh [TARGET ...] -- run the test suite (default //tests/...)
+# under AddressSanitizer + UndefinedBehaviorSanitizer (--config=asan), then
+# under ThreadSanitizer (--config=tsan); both configs are in .bazelrc.
+#
+# The instrumented builds use their own Bazel output base
+# (PWALK_SAN_OUTPUT_BASE, default /var/tmp/bazel-san): they would otherwise
+# evict the normal build's cache on every switch, and a separate server
+# does not disturb a developer's running one.  The end-to-end and fault
+# tests run the sanitized pwalk-engine (with sanitized plugins loaded into
+# it), so a report from inside the binary fails the test that ran it.
+#
+# Prints one line per config and a final "N passed, N failed"; exits 1 when
+# any test failed or did not build.
+set -u -o pipefail
+cd "$(dirname "$0")/.."
+
+OUTPUT_BASE=${PWALK_SAN_OUTPUT_BASE:-/var/tmp/bazel-san}
+CONFIGS=${PWALK_SAN_CONFIGS:-asan tsan}
+LOGDIR=${PWALK_SAN_LOGS:-$OUTPUT_BASE-logs}
+if [ $# -gt 0 ]; then targets=("$@"); else targets=(//tests/...); fi
+mkdir -p "$LOGDIR"
+
+total_pass=0
+total_fail=0
+status=0
+summary=()
+for config in $CONFIGS; do
+    log=$LOGDIR/$config.log
+    echo "sanitize.sh: bazel test --config=$config ${targets[*]} (log: $log)" >&2
+    # --keep_going: one broken target must not hide the others' results
+    bazel --output_base="$OUTPUT_BASE" test --config="$config" --keep_going \
+        --test_output=errors --test_summary=short "${targets[@]}" >"$log" 2>&1
+    rc=$?
+    pass=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log")
+    failed=$(grep -E '^//[^ ]+ +(FAILED|TIMEOUT|FLAKY|NO STATUS|INCOMPLETE|FAILED TO BUILD)' "$log" |
+             awk '{print $1}' | sort -u)
+    nfail=$(printf '%s' "$failed" | grep -c . || true)
+    if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then
+        # the build itself failed before any test ran
+        failed="(build failed: see $log)"
+        nfail=1
+    fi
+    total_pass=$((total_pass + pass))
+    total_fail=$((total_fail + nfail))
+    if [ "$nfail" -eq 0 ]; then
+        summary+=("$config: PASS ($pass tests)")
+    else
+        status=1
+        summary+=("$config: FAIL ($pass passed, $nfail failed: $(echo $failed))")
+        # the sanitizer reports, with their stacks, from the failed tests
+        for t in $failed; do
+            case "$t" in //*) ;; *) continue ;; esac
+            pkg=${t#//}; pkg=${pkg%%:*}; name=${t##*:}
+            tlog=$OUTPUT_BASE/execroot/pwalk/bazel-out/k8-fastbuild$config/testlogs/$pkg/$name/test.log
+            [ -f "$tlog" ] || continue
+            if grep -qE 'Sanitizer|runtime error:' "$tlog"; then
+                echo "---- $config $t: sanitizer report(s) ----" >&2
+                grep -E -A14 'ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$tlog" |
+                    head -60 >&2
+            fi
+        done
+    fi
+done
+
+for line in "${summary[@]}"; do echo "$line"; done
+echo "$total_pass passed, $total_fail failed"
+exit $status

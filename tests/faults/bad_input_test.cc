@@ -1,0 +1,296 @@
+// Hostile or mistaken input to the real binary: each must be refused before
+// anything is written, with exit status 2 and ONE line naming the problem
+// (administrators run this from cron and read one line in a mail).
+//
+// Every case runs in an empty working directory, with the pipeline's
+// outputs pointing into it, and afterwards that directory must still be
+// empty and stdout must be empty: "nothing written" includes temporary
+// files and a header printed before the error was noticed.
+#include <sys/stat.h>
+
+#include "tests/faults/faults_util.h"
+
+namespace faults {
+namespace {
+
+class BadInput : public ::testing::Test {
+  protected:
+    void SetUp() override
+    {
+        ASSERT_FALSE(conf_.path().empty());
+        ASSERT_FALSE(work_.path().empty());
+        tree_ = conf_ / "tree";
+        ASSERT_EQ(mkdir(tree_.c_str(), 0755), 0);
+        WriteFile(tree_ + "/file", "x");
+    }
+
+    // The outputs every pipeline here would write, all inside work_.
+    std::string Sinks(const std::string &plugin = "csv", const std::string &options = "")
+    {
+        return "sinks:\n  - name: inventory\n    plugin: " + plugin +
+               "\n    options: {path: " + work_ / "report.csv" + options + "}\n";
+    }
+    std::string Scan(const std::string &extra = "")
+    {
+        return "scan:\n  errors: " + work_ / "errors.csv" + "\n" + extra;
+    }
+    std::string Pipeline(const std::string &text)
+    {
+        std::string path = conf_ / "pipeline.yaml";
+        WriteFile(path, text);
+        return path;
+    }
+
+    // Run, then check the contract; returns the message line.
+    std::string ExpectRefused(const std::vector<std::string> &args,
+                              const Options &o = Options())
+    {
+        Options opt = o;
+        opt.cwd = work_.path();
+        Result r = RunEngine(args, opt);
+        EXPECT_FALSE(r.signaled) << r.Describe();
+        EXPECT_EQ(r.status, 2) << r.Describe();
+        EXPECT_EQ(r.out, "") << "something was written to stdout";
+        EXPECT_EQ(ListDir(work_.path()), std::vector<std::string>{})
+            << "files were left in the output directory";
+        // One message line; the "Try --help" hint of a usage error is not
+        // a second message.
+        std::vector<std::string> lines;
+        for (const std::string &l : Lines(r.err))
+            if (l != "Try 'pwalk-engine --help'.")
+                lines.push_back(l);
+        EXPECT_EQ(lines.size(), 1u) << "not one line:\n" << r.err;
+        std::string msg = lines.empty() ? "" : lines[0];
+        EXPECT_EQ(msg.rfind("pwalk-engine: ", 0), 0u) << msg;
+        for (unsigned char c : msg)
+            EXPECT_TRUE(c >= 0x20 && c != 0x7f) << "control byte in: " << msg;
+        return msg;
+    }
+
+    TempDir conf_{"badin-conf"}, work_{"badin-work"};
+    std::string tree_;
+};
+
+#define EXPECT_MENTIONS(msg, text) \
+    EXPECT_NE((msg).find(text), std::string::npos) << "message does not name " << (text) << ": " << (msg)
+
+TEST_F(BadInput, MalformedYaml)
+{
+    std::string p = Pipeline("version: 1\n" + Scan() + "sinks:\n  - name: \"inventory\n    plugin: [csv\n");
+    std::string msg = ExpectRefused({"-c", p, tree_});
+    EXPECT_MENTIONS(msg, "pipeline.yaml:");
+}
+
+TEST_F(BadInput, TabsAndBinaryGarbage)
+{
+    std::string garbage = "version: 1\n\t- \x01\x02\xff\xfe: [\n";
+    std::string p = Pipeline(garbage);
+    std::string msg = ExpectRefused({"-c", p, tree_});
+    EXPECT_MENTIONS(msg, "pipeline.yaml");
+}
+
+TEST_F(BadInput, WrongTypes)
+{
+    struct Case {
+        std::string scan, sinks_opts, names;
+    } cases[] = {
+        {"  threads: [4]\n", "", "threads"},
+        {"  threads: many\n", "", "threads"},
+        {"  max_depth: -1\n", "", "max_depth"},
+        {"  one_file_system: maybe\n", "", "one_file_system"},
+        {"  roots: {a: b}\n", "", "roots"},
+        {"", ", header: sometimes", "header"},
+        {"", ", escape: rot13", "escape"},
+        {"", ", buffer_kib: lots", "buffer_kib"},
+    };
+    for (const Case &c : cases) {
+        SCOPED_TRACE(c.names);
+        std::string p = Pipeline("version: 1\n" + Scan(c.scan) + Sinks("csv", c.sinks_opts));
+        std::string msg = ExpectRefused({"-c", p, tree_});
+        EXPECT_MENTIONS(msg, c.names);
+    }
+}
+
+TEST_F(BadInput, WrongVersion)
+{
+    std::string p = Pipeline("version: 2\n" + Scan() + Sinks());
+    std::string msg = ExpectRefused({"-c", p, tree_});
+    EXPECT_MENTIONS(msg, "version");
+}
+
+TEST_F(BadInput, UnknownKeys)
+{
+    std::string p = Pipeline("version: 1\nscna: {}\n" + Scan() + Sinks());
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}), "scna");
+    p = Pipeline("version: 1\n" + Scan("  thread: 4\n") + Sinks());
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}), "thread");
+    p = Pipeline("version: 1\n" + Scan() + Sinks("csv", ", colour: red"));
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}), "colour");
+    p = Pipeline("version: 1\n" + Scan() + Sinks() + "    extra: 1\n");
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}), "extra");
+}
+
+TEST_F(BadInput, UnknownPlugin)
+{
+    std::string p = Pipeline("version: 1\n" + Scan() + Sinks("no-such-plugin"));
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}), "no-such-plugin");
+}
+
+TEST_F(BadInput, SharedObjectThatIsNotAPlugin)
+{
+    std::string p = Pipeline("version: 1\nplugin_path: [" + FixtureDir() + "]\n" + Scan() +
+                             Sinks("notplugin"));
+    std::string msg = ExpectRefused({"-c", p, tree_});
+    EXPECT_MENTIONS(msg, "notplugin");
+}
+
+TEST_F(BadInput, FileThatIsNotEvenAnElfObject)
+{
+    std::string so = conf_ / "junk.so";
+    WriteFile(so, "#!/bin/sh\necho this is not a shared object\n");
+    chmod(so.c_str(), 0755);
+    std::string p = Pipeline("version: 1\n" + Scan() + Sinks(so));
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}), "junk.so");
+}
+
+TEST_F(BadInput, PluginOfAnotherAbiMajor)
+{
+    std::string p = Pipeline("version: 1\nplugin_path: [" + FixtureDir() + "]\n" + Scan() +
+                             Sinks("badmajor"));
+    std::string msg = ExpectRefused({"-c", p, tree_});
+    EXPECT_MENTIONS(msg, "badmajor");
+    EXPECT_MENTIONS(msg, "2");
+}
+
+// As root, a plugin that another user could have replaced would run that
+// user's code as root: refused, whether the file or its directory is
+// writable by others.
+TEST_F(BadInput, PluginWritableByOthersAsRoot)
+{
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root";
+    std::string src = ReadFile(FixtureDir() + "/failsink.so");
+    ASSERT_FALSE(src.empty());
+    std::string dir = conf_ / "plugins";
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+    std::string so = dir + "/failsink.so";
+    WriteFile(so, src);
+
+    // the same file is fine while only root can write it...
+    ASSERT_EQ(chmod(so.c_str(), 0755), 0);
+    std::string p = Pipeline("version: 1\nplugin_path: [" + dir + "]\n" + Scan() +
+                             "sinks:\n  - name: s\n    plugin: failsink\n");
+    Options o;
+    o.cwd = work_.path();
+    Result ok = RunEngine({"-c", p, tree_}, o);
+    EXPECT_EQ(ok.status, 0) << ok.Describe();
+    RemoveTree(work_ / "errors.csv");
+
+    // ...but not when others may write it
+    ASSERT_EQ(chmod(so.c_str(), 0666), 0);
+    std::string msg = ExpectRefused({"-c", p, tree_});
+    EXPECT_MENTIONS(msg, "failsink.so");
+    EXPECT_MENTIONS(msg, "writable");
+
+    // or replace it through its directory
+    ASSERT_EQ(chmod(so.c_str(), 0755), 0);
+    ASSERT_EQ(chmod(dir.c_str(), 0777), 0);
+    msg = ExpectRefused({"-c", p, tree_});
+    EXPECT_MENTIONS(msg, "writable");
+}
+
+TEST_F(BadInput, MissingRoot)
+{
+    std::string p = Pipeline("version: 1\n" + Scan() + Sinks());
+    std::string missing = conf_ / "no-such-dir";
+    std::string msg = ExpectRefused({"-c", p, tree_, missing});
+    EXPECT_MENTIONS(msg, missing);
+    // and without a pipeline, as pwalk
+    msg = ExpectRefused({missing});
+    EXPECT_MENTIONS(msg, missing);
+}
+
+TEST_F(BadInput, BadNumbersOnTheCommandLine)
+{
+    struct Case {
+        std::vector<std::string> args;
+        const char *names;
+    } cases[] = {
+        {{"--threads", "0"}, "--threads"},
+        {{"--threads", "x"}, "--threads"},
+        {{"--threads", "-3"}, "--threads"},
+        {{"--threads", "4x"}, "--threads"},
+        {{"--threads", "99999999999999999999"}, "--threads"},
+        {{"-t", ""}, "--threads"},
+        {{"--maxthreads", "0"}, "--threads"},
+        {{"--depth", "-1"}, "--depth"},
+        {{"--depth", "1e3"}, "--depth"},
+        {{"-d", "0x10"}, "--depth"},
+    };
+    for (const Case &c : cases) {
+        SCOPED_TRACE(Join(c.args, " "));
+        std::vector<std::string> args = c.args;
+        args.push_back(tree_);
+        EXPECT_MENTIONS(ExpectRefused(args), c.names);
+        // the same with a pipeline
+        std::string p = Pipeline("version: 1\n" + Scan() + Sinks());
+        args.insert(args.begin(), {"-c", p});
+        EXPECT_MENTIONS(ExpectRefused(args), c.names);
+    }
+}
+
+TEST_F(BadInput, BadSetAssignments)
+{
+    std::string p = Pipeline("version: 1\n" + Scan() + Sinks());
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, "--set", "scan.threads=0", tree_}), "threads");
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, "--set", "nosink.path=x", tree_}), "nosink");
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, "--set", "inventory.escape=none", tree_}),
+                    "escape");
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, "--set", "noequals", tree_}), "noequals");
+}
+
+// 2^64 + 1 written as a thread count or depth must not wrap to 1 or 0.
+TEST_F(BadInput, HugeNumbersDoNotWrap)
+{
+    std::string p = Pipeline("version: 1\n" + Scan("  threads: 18446744073709551617\n") + Sinks());
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}), "threads");
+    p = Pipeline("version: 1\n" + Scan("  max_depth: 18446744073709551616\n") + Sinks());
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}), "max_depth");
+    p = Pipeline("version: 1\n" + Scan() + Sinks());
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, "--set", "scan.threads=18446744073709551617", tree_}),
+                    "threads");
+}
+
+TEST_F(BadInput, SlurmGarbageWithThreadsAuto)
+{
+    std::string p = Pipeline("version: 1\n" + Scan("  threads: auto\n") + Sinks());
+    for (const char *v : {"garbage", "8x", "-4", "0", "4(x0)", "4(x2", " 8", "8,"}) {
+        SCOPED_TRACE(v);
+        Options o;
+        o.unset = {"SLURM_CPUS_PER_TASK"};
+        o.env = {std::string("SLURM_CPUS_ON_NODE=") + v};
+        std::string msg = ExpectRefused({"-c", p, tree_}, o);
+        EXPECT_MENTIONS(msg, "SLURM_CPUS_ON_NODE");
+        // the compat command line uses threads auto too
+        EXPECT_MENTIONS(ExpectRefused({tree_}, o), "SLURM_CPUS_ON_NODE");
+    }
+    // an explicit --threads does not consult SLURM at all
+    Options o;
+    o.cwd = work_.path();
+    o.env = {"SLURM_CPUS_ON_NODE=garbage"};
+    Result r = RunEngine({"-t", "2", tree_}, o);
+    EXPECT_EQ(r.status, 0) << r.Describe();
+}
+
+TEST_F(BadInput, MessagesEscapeControlBytes)
+{
+    // a sink name with an escape sequence must not reach the terminal raw
+    std::string p = Pipeline("version: 1\n" + Scan() +
+                             "sinks:\n  - name: \"\\e[31mred\\nline\"\n    plugin: no-such\n");
+    ExpectRefused({"-c", p, tree_});
+    std::string missing = conf_ / "no\x1b[31m\nroot";
+    ExpectRefused({missing});
+}
+
+}  // namespace
+}  // namespace faults
