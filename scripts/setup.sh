@@ -8,7 +8,7 @@ packages=(
     libyaml-dev libzstd-dev zlib1g-dev liblz4-dev
     googletest libgtest-dev
     python3 python3-dev python3-pytest python3-venv python3-setuptools python3-wheel
-    zstd lz4 pigz gzip
+    zstd lz4 pigz gzip time
 )
 
 missing=()

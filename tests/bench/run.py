@@ -20,24 +20,27 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.join(REPO, "bazel-bin")
+BIN = os.environ.get("PWALK_BIN", os.path.join(REPO, "bazel-bin"))
 ENGINE = os.path.join(BIN, "pwalk-engine")
 GENTREE = os.path.join(BIN, "tests", "bench", "gentree")
 CEILING = os.path.join(BIN, "tests", "bench", "ceiling")
 
 
 def run_timed(argv, stdout=subprocess.DEVNULL, env=None):
-    """Run argv; return (seconds, peak RSS in KiB)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        raise RuntimeError(f"{argv[0]} exited {code}: {err.strip()[:400]}")
-    return seconds, usage.ru_maxrss
+    """Run argv; return (seconds, peak RSS in KiB).
+
+    RSS comes from GNU time (%M): wait4() on a child forked from Python
+    would report the Python image it started from."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        wrapped = ["/usr/bin/time", "-f", "%M", "-o", rss.name] + argv
+        t0 = time.perf_counter()
+        proc = subprocess.run(wrapped, stdout=stdout, stderr=subprocess.PIPE, env=env)
+        seconds = time.perf_counter() - t0
+        if proc.returncode not in (0, 1):
+            raise RuntimeError(f"{argv[0]} exited {proc.returncode}: "
+                               f"{proc.stderr.decode(errors='replace').strip()[:400]}")
+        text = rss.read().strip().splitlines()
+    return seconds, int(text[-1]) if text and text[-1].isdigit() else 0
 
 
 def count_entries(tree):
