@@ -40,6 +40,27 @@ typedef struct csvsink_kind {
     {"buffer_kib", PWALK_OPT_INT, 0, "1024", "64..65536",                               \
      "rows each worker collects before compressing and writing them as one frame"}
 
+/* The plugin description and exported entry point of a csv* plugin whose
+ * option table is IDENT_options and whose kind is IDENT_kind: the four
+ * plugins differ only in those, their name and their description. */
+#define CSVSINK_PLUGIN(ident, plugin_name, plugin_description)                          \
+    static int ident##_create(const pwalk_host *host, pwalk_host_ctx *ctx,              \
+                              const pwalk_options *opts, void **instance)               \
+    {                                                                                   \
+        return csvsink_create(&ident##_kind, host, ctx, opts, instance);                \
+    }                                                                                   \
+    static const pwalk_plugin ident##_plugin = {                                        \
+        sizeof(pwalk_plugin), PWALK_ABI_MAJOR, PWALK_ABI_MINOR, 0,                      \
+        PWALK_THREADING_PER_WORKER,                                                     \
+        sizeof ident##_options / sizeof ident##_options[0], plugin_name, "1.0",          \
+        plugin_description, ident##_options, ident##_create, csvsink_thread_open,       \
+        csvsink_consume, NULL, csvsink_thread_close, csvsink_finish, csvsink_destroy};  \
+    const pwalk_plugin *pwalk_plugin_entry_v1(void);                                    \
+    PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)                 \
+    {                                                                                   \
+        return &ident##_plugin;                                                         \
+    }
+
 int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_ctx *ctx,
                    const pwalk_options *opts, void **instance);
 int csvsink_thread_open(void *instance, uint32_t worker, void **tstate);
