@@ -19,7 +19,7 @@ ROOT=$PWD
 SECONDS_PER_TARGET=${1:-20}
 shift $(( $# > 0 ? 1 : 0 ))
 OUT=${FUZZ_OUT:-/var/tmp/pwalk-fuzz}
-ALL_TARGETS=(config options csv slurm exclude)
+ALL_TARGETS=(config options csv slurm exclude cli)
 [ $# -gt 0 ] && TARGETS=("$@") || TARGETS=("${ALL_TARGETS[@]}")
 
 case "$SECONDS_PER_TARGET" in
@@ -56,14 +56,14 @@ sources_of() {
         options) echo engine/options.c engine/config.c ;;
         csv)     echo plugins/csv_common/csvrow.c ;;
         slurm)   echo engine/threads.c ;;
-        exclude) echo "${engine_all[@]}" plugins/csv_common/csvrow.c plugins/csv_common/outfile.c ;;
+        exclude|cli) echo "${engine_all[@]}" plugins/csv_common/csvrow.c plugins/csv_common/outfile.c ;;
         *)       return 1 ;;
     esac
 }
 libs_of() {
     case "$1" in
         config|options) echo -lyaml ;;
-        exclude) echo -lyaml -ldl -lpthread ;;
+        exclude|cli) echo -lyaml -ldl -lpthread ;;
     esac
 }
 

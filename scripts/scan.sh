@@ -1,13 +1,24 @@
 #!/bin/bash
-# Set up, build, and scan DIR (default: the current directory) with the
-# example pipeline configs/audit.yaml: the report is scan.csv here.
-set -euo pipefail
+# Set up whatever is missing, build the engine, and scan DIR (default: the
+# current directory) with the example pipeline configs/audit.yaml.  The
+# report (scan.csv) and the list of what could not be read (scan-errors.csv)
+# land in the current directory, as audit.yaml says.
+# Exit status is the engine's: 0 complete, 1 complete but some entries could
+# not be read, 2 bad usage, 3 the scan or its output failed.
+set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-.}
-bash "$repo/scripts/setup.sh"
-(cd "$repo" && bazel build //:pwalk-engine >&2)
-"$repo/bazel-bin/pwalk-engine" -c "$repo/configs/audit.yaml" "$dir" && status=0 || status=$?
+
+bash "$repo/scripts/setup.sh" || exit 1
+# build output to stderr: stdout stays free for whoever pipes this script
+(cd "$repo" && bazel build //:pwalk-engine >&2) || { echo "scan: build failed" >&2; exit 1; }
+
+"$repo/bazel-bin/pwalk-engine" -c "$repo/configs/audit.yaml" "$dir"
+status=$?
 if [[ -f scan.csv ]]; then
-    echo "report: $(pwd)/scan.csv ($(($(wc -l < scan.csv) - 1)) rows); errors: $(pwd)/scan-errors.csv" >&2
+    echo "report: $PWD/scan.csv ($(($(wc -l < scan.csv) - 1)) rows)" >&2
+    if [[ -f scan-errors.csv ]] && (($(wc -l < scan-errors.csv) > 1)); then
+        echo "unreadable entries: $PWD/scan-errors.csv ($(($(wc -l < scan-errors.csv) - 1)))" >&2
+    fi
 fi
 exit $status

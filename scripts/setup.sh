@@ -1,14 +1,17 @@
 #!/bin/bash
-# Install what pwalk needs from Debian 12's apt, only what is missing.
-# Idempotent; needs root (uses sudo otherwise).  PyPI is never used.
-set -euo pipefail
+# Install what pwalk needs from Debian 12's apt -- only what is missing, so a
+# second run is a no-op (no apt-get update, no root needed).  Everything comes
+# from apt: PyPI is not reachable on the machines this runs on.  Needs root
+# when something is missing (uses sudo otherwise).
+set -uo pipefail
 
 packages=(
     bazel-bootstrap bazel-rules-java build-essential
     libyaml-dev libzstd-dev zlib1g-dev liblz4-dev
     googletest libgtest-dev
-    python3 python3-dev python3-pytest python3-venv python3-setuptools python3-wheel
-    zstd lz4 pigz gzip time
+    python3 python3-pytest python3-dev python3-venv python3-setuptools python3-wheel
+    zstd lz4 pigz gzip
+    time  # GNU time: the benchmarks read peak RSS from it
 )
 
 missing=()
@@ -16,24 +19,36 @@ for p in "${packages[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
-# DuckDB's client comes from npm (tests/duckdb); a machine may already have
-# node and npm from elsewhere (nodesource bundles npm), so check commands
+# DuckDB's client comes from npm (tests/duckdb).  A machine may have node
+# and npm from elsewhere (nodesource bundles npm), so look for the commands
+# rather than the Debian packages.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
-sudo=""
+sudo=()
 if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    sudo=sudo
+    if ! command -v sudo >/dev/null; then
+        echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+        exit 1
+    fi
+    sudo=(sudo)
 fi
 echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-if ! $sudo apt-get update -q >/dev/null; then
-    echo "setup: apt-get update failed" >&2
+log=$(mktemp /tmp/pwalk-setup.XXXXXX)
+# apt's chatter goes to a log that is shown only when apt fails, so a
+# failure says why and a success stays quiet
+if ! "${sudo[@]}" apt-get update -q >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    echo "setup: 'apt-get update' failed (is a Debian mirror reachable?); full log: $log" >&2
     exit 1
 fi
-if ! $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
-    echo "setup: apt-get install failed for: ${missing[*]}" >&2
+if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    echo "setup: 'apt-get install' failed for: ${missing[*]}; full log: $log" >&2
     exit 1
 fi
+rm -f "$log"
+echo "setup: done" >&2

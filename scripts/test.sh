@@ -1,58 +1,147 @@
 #!/bin/bash
-# Set up, build everything, run every test, and print one plain line
-# "N passed, N failed" counted from the test results themselves (each
-# GoogleTest case and each pytest case is one test; a test target that
-# produced no result, or a build failure, counts as one failure).
+# Set up whatever is missing, build everything, run every test, and end with
+# one plain line "N passed, N failed" counted from the test results
+# themselves: each GoogleTest case and each pytest case is one test (pytest
+# targets write JUnit XML to $XML_OUTPUT_FILE), a target that produced no
+# result or failed without a failing case counts as one failure, and so does
+# a failed build of the non-test targets.  Exit status: 0 only when nothing
+# failed and bazel succeeded.
 # Extra arguments go to `bazel test` (e.g. --config=asan).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
-bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+cd "$repo" || exit 1
 
-build_failed=0
-bazel build //... "$@" || build_failed=1
-bazel test //... --keep_going "$@"
+if ! bash scripts/setup.sh; then
+    echo "setup failed: see the message above"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# The build event file says, for this invocation, which targets built and
+# which test.xml each test run wrote: bazel-testlogs alone may hold a stale
+# test.xml from an earlier run of a target that did not even build this time.
+bep=$(mktemp /tmp/pwalk-bep.XXXXXX)
+bazel test //... --keep_going --build_event_json_file="$bep" "$@"
 bazel_status=$?
 
-targets=$(bazel query 'tests(//...)' 2>/dev/null)
-python3 - "$build_failed" "$bazel_status" $targets <<'PY'
-import os, re, sys
-build_failed, bazel_status, targets = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+# Tests `bazel test //...` runs: manual ones are only run when named.
+targets=$(bazel query 'tests(//...) except attr(tags, "\bmanual\b", //...)' 2>/dev/null)
+
+python3 - "$bazel_status" "$bep" $targets <<'PY'
+import json, os, re, sys
+import urllib.parse
+import xml.etree.ElementTree as ET
+
+bazel_status, bep_path, targets = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+
+results = {}     # label -> {(run, shard): (attempt, event)}
+completed = {}   # label -> built?
+bep_ok = False
+try:
+    with open(bep_path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            bep_ok = True
+            eid = ev.get("id", {})
+            if "testResult" in eid and "testResult" in ev:
+                i = eid["testResult"]
+                key = (i.get("run", 1), i.get("shard", 1))
+                att = i.get("attempt", 1)
+                runs = results.setdefault(i["label"], {})
+                if key not in runs or runs[key][0] < att:  # last attempt counts
+                    runs[key] = (att, ev["testResult"])
+            elif "targetCompleted" in eid:
+                ok = bool(ev.get("completed", {}).get("success", False))
+                completed[eid["targetCompleted"]["label"]] = ok
+except OSError:
+    pass
+
+
+def count_xml(path):
+    """(passed, failed, skipped) from a JUnit XML file, or None if unreadable."""
+    try:
+        text = open(path, encoding="utf-8", errors="replace").read()
+    except OSError:
+        return None
+    try:
+        cases = [(c.find("failure") is not None or c.find("error") is not None,
+                  c.find("skipped") is not None or c.get("result") == "skipped"
+                  or c.get("status") == "notrun")
+                 for c in ET.fromstring(text).iter("testcase")]
+    except ET.ParseError:
+        # cut short (the process died mid-write): count what is there,
+        # the target's status makes it a failure anyway
+        cases = [("<failure" in c or "<error" in c, "<skipped" in c)
+                 for c in re.findall(r"<testcase\b.*?(?:/>|</testcase>)", text, re.S)]
+    bad = sum(1 for b, _ in cases if b)
+    skipped = sum(1 for b, s in cases if s and not b)
+    return len(cases) - bad - skipped, bad, skipped
+
+
+def uri_path(uri):
+    return urllib.parse.unquote(uri[len("file://"):]) if uri.startswith("file://") else uri
+
+
 passed = failed = 0
-for t in targets:
-    pkg, name = t.lstrip("/").split(":")
-    logs = os.path.join("bazel-testlogs", pkg, name)
-    xml = os.path.join(logs, "test.xml")
-    try:
-        text = open(xml, encoding="utf-8", errors="replace").read()
-    except OSError:
-        print(f"FAILED  {t}: no test results (did not build or did not run)")
-        failed += 1
-        continue
-    cases = re.findall(r"<testcase\b.*?(?:/>|</testcase>)", text, re.S)
-    bad = sum(1 for c in cases if "<failure" in c or "<error" in c)
-    good = len(cases) - bad
-    # a crash after the XML was begun, or a target bazel saw fail with no
-    # failing case in the XML, still counts as a failure
-    log = ""
-    try:
-        log = open(os.path.join(logs, "test.log"), errors="replace").read()
-    except OSError:
-        pass
-    target_failed = bool(re.search(r"^(FAIL|FAILED)\b|-- Test timed out", log, re.M)) and bad == 0 \
-        and not cases
-    if not cases:
-        bad = 1 if target_failed or "[  PASSED  ]" not in log and "passed" not in log else 0
-        good = 0 if bad else 1
+test_labels = list(dict.fromkeys(targets + sorted(results)))
+for t in test_labels:
+    good = bad = skipped = 0
+    notes = []
+    if bep_ok:
+        runs = results.get(t)
+        if not runs:
+            bad = 1
+            notes.append("did not build" if completed.get(t) is False else "did not run")
+        for (_, res) in runs.values() if runs else ():
+            status = res.get("status", "NO_STATUS")
+            xml = next((uri_path(o["uri"]) for o in res.get("testActionOutput", [])
+                        if o.get("name") == "test.xml"), None)
+            counts = count_xml(xml) if xml else None
+            if counts is None:
+                bad += 1
+                notes.append(f"{status}, no test.xml")
+                continue
+            g, b, s = counts
+            if status not in ("PASSED", "FLAKY") and b == 0:
+                b = 1  # crashed or timed out after its cases passed
+                notes.append(status)
+            good, bad, skipped = good + g, bad + b, skipped + s
+    else:
+        # no build event file (bazel died early): fall back to the logs
+        pkg, name = t.lstrip("/").split(":")
+        logs = os.path.join("bazel-testlogs", pkg, name)
+        counts = count_xml(os.path.join(logs, "test.xml"))
+        if counts is None:
+            bad = 1
+            notes.append("no test.xml")
+        else:
+            good, bad, skipped = counts
+            try:
+                log = open(os.path.join(logs, "test.log"), errors="replace").read()
+            except OSError:
+                log = ""
+            if bad == 0 and re.search(r"^\[  FAILED  \]|^FAILED|^-- Test timed out", log, re.M):
+                bad = 1
+                notes.append("test.log shows a failure")
     passed += good
     failed += bad
-    print(f"{'ok     ' if bad == 0 else 'FAILED '} {t}: {good} passed, {bad} failed")
-if build_failed:
-    print("FAILED  build of //... failed")
+    extra = f", {skipped} skipped" if skipped else ""
+    why = f" ({'; '.join(notes)})" if notes else ""
+    print(f"{'PASSED' if bad == 0 else 'FAILED'}  {t}: {good} passed, {bad} failed{extra}{why}")
+
+broken = sorted(l for l, ok in completed.items() if not ok and l not in set(test_labels))
+if broken:
+    print(f"FAILED  build of non-test targets: {', '.join(broken)}")
     failed += 1
-if bazel_status not in (0, 3, 4) and failed == 0:
-    print(f"FAILED  bazel test exited {bazel_status}")
+if bazel_status != 0 and failed == 0:
+    print(f"FAILED  bazel test exited with status {bazel_status}")
     failed += 1
 print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(1 if failed or bazel_status != 0 else 0)
 PY
+rc=$?
+rm -f "$bep"
+exit $rc

@@ -1,0 +1,25 @@
+"""pwalk: the pwalk engine (a parallel filesystem metadata scanner) from Python.
+
+    walk(top, ...)          os.walk(), with directories read ahead by threads
+    report(top, ...)        John Dey's pwalk CSV report (zstd/gzip/lz4/plain)
+    repair(top, ...)        group ownership/permission repair (repair-action)
+    run(config, ...)        any YAML pipeline (file or dict), as pwalk-engine -c
+
+report(), repair() and run() go through the engine's pipeline_run(), the
+function the pwalk-engine command line runs, with the same plugins; the GIL
+is released while the engine works and Ctrl-C stops it.
+"""
+
+from ._types import (ConfigError, EntryError, Error, PluginError, RepairChange, RepairResult,
+                     RepairSkip, ScanError, Summary)
+from ._walk import walk
+from ._api import PLUGIN_DIR, report, repair, run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "walk", "report", "repair", "run",
+    "Error", "ConfigError", "PluginError", "ScanError",
+    "EntryError", "Summary", "RepairResult", "RepairChange", "RepairSkip",
+    "PLUGIN_DIR", "__version__",
+]

@@ -1,0 +1,275 @@
+"""report(), run() and repair(): pipelines run by the engine's pipeline_run(),
+the function the pwalk-engine command line runs."""
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+
+from . import _pwalk, _yaml
+from ._types import (ConfigError, EntryError, Error, PluginError, RepairChange, RepairResult,
+                     RepairSkip, ScanError, Summary, fs_like)
+
+# The package's own plugins: pwalk/plugins/<name>/<name>.so, built by
+# setup.py (or by Bazel into the same layout).  They are searched after a
+# pipeline's own plugin_path and before $PWALK_PLUGIN_PATH.
+PLUGIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
+
+# compress= -> (plugin, default output name)
+_CODECS = {
+    "zstd": ("csv-zstd", "scan.csv.zst"),
+    "gzip": ("csv-gzip", "scan.csv.gz"),
+    "lz4": ("csv-lz4", "scan.csv.lz4"),
+    "none": ("csv", "scan.csv"),
+}
+_SUFFIXES = ((".zst", "zstd"), (".zstd", "zstd"), (".gz", "gzip"), (".lz4", "lz4"),
+             (".csv", "none"))
+
+_REPORT_SINK = "report"
+_REPAIR_SINK = "repair"
+
+
+def _roots(top):
+    """top (one path or a list of them) -> (list of bytes, str-ness)."""
+    if isinstance(top, (str, bytes, os.PathLike)):
+        tops = [top]
+    else:
+        tops = list(top)
+        if not tops:
+            raise ValueError("no paths to scan")
+    paths = [os.fspath(t) for t in tops]
+    like_str = isinstance(paths[0], str)
+    if any(isinstance(p, str) != like_str for p in paths):
+        raise TypeError("roots must be all str or all bytes")
+    return [os.fsencode(p) for p in paths], like_str
+
+
+def _threads(max_threads):
+    if max_threads is None:
+        return 0
+    n = int(max_threads)
+    if n < 1:
+        raise ValueError("max_threads must be >= 1")
+    return n
+
+
+def _set(sink, key, value):
+    """A "SINK.KEY=VALUE" assignment (the CLI's --set) as bytes, so paths
+    with any bytes get through."""
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    if isinstance(value, int):
+        value = str(value)
+    return os.fsencode(f"{sink}.{key}=") + os.fsencode(value)
+
+
+def _raise_for(res, like_str):
+    """Turn run_pipeline()'s answer into the package's exceptions."""
+    stage = res["stage"]
+    if stage == _pwalk.STAGE_CONFIG:
+        raise ConfigError(res["message"], status=2)
+    if stage == _pwalk.STAGE_ROOT:
+        err = res["errno"]
+        raise OSError(err, os.strerror(err), fs_like(res["root"], like_str))
+    status, message, summary = res["status"], res["message"], res["summary"]
+    if status in (0, 1):
+        return
+    if message.startswith("sink '"):
+        sink = message[6:message.find("'", 6)] if "'" in message[6:] else None
+        raise PluginError(message, status=status, summary=summary, sink=sink)
+    raise ScanError(message or f"the scan failed (status {status})", status=status,
+                    summary=summary)
+
+
+def _summary(res, like_str):
+    errors = [EntryError(fs_like(p, like_str), e, os.strerror(e), op)
+              for p, e, op in res["errors"]]
+    outputs, sink_rows = {}, {}
+    for name, _plugin, rows, options in res["sinks"]:
+        path = options.get("path")
+        outputs[name] = fs_like(path, like_str) if isinstance(path, bytes) else path
+        sink_rows[name] = rows
+    ep = res["errors_path"]
+    return Summary(
+        status=res["status"], message=res["message"], entries=res["entries"],
+        rows=res["rows"], dirs=res["dirs"], error_count=res["error_count"], errors=errors,
+        outputs=outputs, sink_rows=sink_rows, filtered=res["filtered"],
+        seconds=res["seconds"], errors_path=fs_like(ep, like_str) if ep else None,
+        summary=res["summary"])
+
+
+def _run(config, roots=None, like_str=True, threads=0, sets=()):
+    """Run a pipeline: config is a dict, a YAML file path, or None (the
+    engine's defaults; sinks then come from sets)."""
+    kw = dict(roots=roots, sets=list(sets), threads=threads, plugin_dirs=[
+        os.fsencode(PLUGIN_DIR)])
+    if isinstance(config, dict):
+        kw["yaml"] = _yaml.dump(config).encode("utf-8")
+        kw["name"] = "<dict>"
+    elif config is not None:
+        kw["file"] = os.fsencode(os.fspath(config))
+    res = _pwalk.run_pipeline(**kw)
+    _raise_for(res, like_str)
+    return _summary(res, like_str)
+
+
+def run(config, roots=None, *, max_threads=None, sets=()):
+    """Run any pipeline (a YAML file path, or a dict with the same shape)
+    through the engine, exactly as `pwalk-engine -c FILE [ROOTS]` would.
+
+    roots: paths replacing scan.roots (str/bytes/PathLike, one or a list).
+    sets: "SINK.KEY=VALUE" / "scan.KEY=VALUE" assignments (the CLI's --set).
+    Returns a Summary.  Status 1 (some entries unreadable) is not an
+    exception: see Summary.status and Summary.errors.
+
+    Raises FileNotFoundError (or another OSError) for a root that does not
+    exist, ConfigError (a ValueError) for a bad pipeline with the engine's
+    message naming the key, PluginError when a sink fails, ScanError when the
+    scan fails, KeyboardInterrupt on Ctrl-C (the engine is stopped first and
+    no output is published).
+    """
+    like_str = True
+    root_list = None
+    if roots is not None:
+        root_list, like_str = _roots(roots)
+    if isinstance(sets, (str, bytes)):
+        sets = [sets]
+    encoded = [s if isinstance(s, bytes) else os.fsencode(s) for s in sets]
+    return _run(config, root_list, like_str, _threads(max_threads), encoded)
+
+
+def _codec(output, compress):
+    if compress == "auto":
+        if output is not None:
+            name = os.fsdecode(os.fspath(output)).lower()
+            for suffix, codec in _SUFFIXES:
+                if name.endswith(suffix):
+                    return codec
+        return "zstd"
+    if compress not in _CODECS:
+        raise ValueError(f"compress must be 'auto', 'zstd', 'gzip', 'lz4' or 'none', "
+                         f"not {compress!r}")
+    return compress
+
+
+def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapshots=True,
+           one_file_system=False, header=True, escape="lossless", config=None):
+    """Scan top and write John Dey's pwalk CSV report, as `pwalk-engine`
+    does; return (output path, errors).
+
+    compress: 'auto' (from output's suffix: .zst, .gz, .lz4, .csv; else
+    zstd), 'zstd', 'gzip', 'lz4' or 'none'.  The default output is
+    scan.csv.zst (scan.csv.gz, scan.csv.lz4, scan.csv) in the current
+    directory.  The report appears under its name only when the scan
+    completed.  errors: [EntryError(path, errno, message, operation)] for
+    every entry that could not be read.
+
+    config: run this pipeline (YAML file path or dict) instead, with top as
+    its roots; the path returned is its first sink's path option.
+    """
+    roots, like_str = _roots(top)
+    threads = _threads(max_threads)
+    if config is not None:
+        s = _run(config, roots, like_str, threads)
+        path = next(iter(s.outputs.values()), None)
+        return path, s.errors
+    if escape not in ("lossless", "dey"):
+        raise ValueError(f"escape must be 'lossless' or 'dey', not {escape!r}")
+    codec = _codec(output, compress)
+    plugin, default = _CODECS[codec]
+    out = default if output is None else os.fspath(output)
+    pipeline = {
+        "version": 1,
+        "scan": {"one_file_system": bool(one_file_system),
+                 "skip_snapshots": bool(ignore_snapshots)},
+        "sinks": [{"name": _REPORT_SINK, "plugin": plugin,
+                   "options": {"header": bool(header), "escape": escape}}],
+    }
+    s = _run(pipeline, roots, like_str, threads, [_set(_REPORT_SINK, "path", out)])
+    return out, s.errors
+
+
+# ---- repair --------------------------------------------------------------------
+
+def _log_records(path):
+    """The repair-action change log: JSON lines, or CSV with a header."""
+    with open(path, "rb") as f:
+        data = f.read()
+    text = data.decode("utf-8", "surrogateescape")
+    stripped = text.lstrip()
+    if not stripped:
+        return []
+    if stripped.startswith("{"):
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _first(rec, *keys, default=""):
+    for k in keys:
+        if k in rec and rec[k] is not None:
+            return rec[k]
+    return default
+
+
+def _is_skip(rec):
+    what = str(_first(rec, "what", "action", "kind", "change", default="")).lower()
+    return what.startswith("skip") or ("reason" in rec and rec.get("reason") not in
+                                       (None, "") and not _first(rec, "new", "new_value"))
+
+
+def repair(top, dry_run=True, change_gids=None, force_group_writable=False, exclude=None, *,
+           max_threads=None, log=None):
+    """Restore group ownership and permissions under top with the
+    repair-action plugin (see its README); absolute paths welcome.
+
+    dry_run (default True) changes nothing and reports what would change.
+    change_gids: gids treated as "not a project group" besides private
+    groups and 0.  force_group_writable: g+rw on files, g+rwx on directories.
+    exclude: paths/globs left alone and not descended.  log: keep the change
+    log at this path (else a temporary one is read and removed).
+    Returns RepairResult(dry_run, changes, skipped, errors, summary, log).
+    """
+    roots, like_str = _roots(top)
+    options = {"dry_run": bool(dry_run), "force_group_writable": bool(force_group_writable)}
+    if change_gids:
+        options["change_gids"] = [str(int(g)) for g in change_gids]
+    if exclude:
+        if isinstance(exclude, (str, bytes, os.PathLike)):
+            exclude = [exclude]
+        options["exclude"] = [os.fsdecode(os.fspath(e)) for e in exclude]
+    tmpdir = None
+    if log is None:
+        tmpdir = tempfile.mkdtemp(prefix="pwalk-repair-")
+        log_path = os.path.join(tmpdir, "changes.log")
+    else:
+        log_path = os.fspath(log)
+    pipeline = {
+        "version": 1,
+        "allow_mutation": True,
+        "sinks": [{"name": _REPAIR_SINK, "plugin": "repair-action", "options": options}],
+    }
+    try:
+        s = _run(pipeline, roots, like_str, _threads(max_threads),
+                 [_set(_REPAIR_SINK, "log", log_path)])
+        records = _log_records(log_path) if os.path.exists(log_path) else []
+    finally:
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    changes, skipped = [], []
+    for rec in records:
+        p = _first(rec, "path", "filename", default="")
+        p = p if like_str else os.fsencode(p)
+        if _is_skip(rec):
+            skipped.append(RepairSkip(p, str(_first(rec, "reason", "what", "action")), rec))
+        else:
+            changes.append(RepairChange(
+                p, str(_first(rec, "what", "action", "kind", "change")),
+                str(_first(rec, "old", "old_value", "before")),
+                str(_first(rec, "new", "new_value", "after")), rec))
+    return RepairResult(bool(dry_run), changes, skipped, s.errors, s,
+                        None if log is None else log_path)
+
+
+__all__ = ["run", "report", "repair", "PLUGIN_DIR", "Error"]
