@@ -30,6 +30,7 @@ PLUGINS = os.path.join(REPO, "plugins")
 COMMON = os.path.join(PLUGINS, "csv_common")
 WALKAHEAD = os.path.join(PLUGINS, "walk-iterator")
 INCLUDE = os.path.join(REPO, "include")
+VERSION_SCRIPT = os.path.join(PLUGINS, "plugin.lds")
 
 if not os.path.isfile(os.path.join(ENGINE, "pipeline.c")):
     sys.exit("setup.py: the engine sources are not at %s; build from a pwalk checkout "
@@ -67,7 +68,7 @@ def _plugin_sources(plugin_dir):
     through #include "x.h" (x.c beside x.h), following headers and sources
     transitively."""
     own = sorted(os.path.join(plugin_dir, f) for f in os.listdir(plugin_dir)
-                 if f.endswith(".c"))
+                 if f.endswith(".c") and not f.endswith("_test.c"))
     sources, libs = list(own), []
     todo, seen = list(own), set(own)
     while todo:
@@ -90,15 +91,21 @@ def _plugin_sources(plugin_dir):
 
 
 def discover_plugins():
-    """Every plugins/NAME/ holding NAME.c is a plugin (csv, csv-zstd, ...,
-    repair-action when present)."""
+    """Every plugins/NAME/ whose BUILD makes NAME.so is a plugin (csv,
+    csv-zstd, ..., repair-action): its .c files (tests aside) plus what they
+    include from csv_common."""
     found = []
     for name in sorted(os.listdir(PLUGINS)):
         d = os.path.join(PLUGINS, name)
-        if name in SKIP_PLUGINS or not os.path.isfile(os.path.join(d, name + ".c")):
+        build = os.path.join(d, "BUILD")
+        if name in SKIP_PLUGINS or not os.path.isfile(build):
             continue
+        with open(build, encoding="utf-8", errors="replace") as f:
+            if '"%s.so"' % name not in f.read():
+                continue
         sources, libs = _plugin_sources(d)
-        found.append((name, d, sources, libs))
+        if sources:
+            found.append((name, d, sources, libs))
     return found
 
 
@@ -126,9 +133,11 @@ class BuildExt(build_ext):
             include_dirs=[INCLUDE, COMMON, plugin_dir],
             extra_postargs=CFLAGS + ["-fPIC", "-fvisibility=hidden"],
             debug=self.debug)
-        self.compiler.link_shared_object(
-            objects, target, libraries=libs,
-            extra_postargs=["-pthread", "-Wl,--as-needed"])
+        link = ["-pthread", "-Wl,--as-needed"]
+        if os.path.isfile(VERSION_SCRIPT):
+            # export only the entry point, as Bazel links plugins
+            link.append("-Wl,--version-script=" + VERSION_SCRIPT)
+        self.compiler.link_shared_object(objects, target, libraries=libs, extra_postargs=link)
         self._plugin_outputs.append(target)
 
     def get_outputs(self):
@@ -142,9 +151,11 @@ extension = Extension(
     include_dirs=[REPO, INCLUDE, COMMON],
     libraries=["yaml", "dl", "pthread"],
     extra_compile_args=CFLAGS,
-    # the engine's symbols stay inside the extension
-    extra_link_args=["-pthread", "-Wl,--exclude-libs,ALL"],
-    depends=[os.path.join(ENGINE, h) for h in os.listdir(ENGINE) if h.endswith(".h")],
+    # only PyInit__pwalk is exported: the engine stays inside the extension
+    extra_link_args=["-pthread", "-Wl,--version-script=" + os.path.join(HERE, "src",
+                                                                        "_pwalk.lds")],
+    depends=[os.path.join(ENGINE, h) for h in os.listdir(ENGINE) if h.endswith(".h")] +
+    [os.path.join(HERE, "src", "_pwalk.lds")],
 )
 
 setup(

@@ -8,16 +8,46 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef NAME_MAX
+#define NAME_MAX 255
+#endif
+
+#define OUTFILE_TMP_SUFFIX ".pwalk-tmp-XXXXXX"
+
 static void outfile_reset(outfile *f)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
+}
+
+/* The process umask without changing it: umask(0) + umask(old) would leave
+ * a window in which files other threads create get mode 0666 (the Python
+ * package loads plugins into a threaded interpreter).  Linux >= 4.7 shows it
+ * in /proc; the two-call fallback is for anything older. */
+static mode_t outfile_umask(void)
+{
+    FILE *st = fopen("/proc/self/status", "re");
+    if (st) {
+        char line[256];
+        unsigned int mask;
+        while (fgets(line, sizeof line, st)) {
+            if (sscanf(line, "Umask: %o", &mask) == 1) {
+                fclose(st);
+                return (mode_t)(mask & 0777);
+            }
+        }
+        fclose(st);
+    }
+    mode_t mask = umask(022);
+    umask(mask);
+    return mask;
 }
 
 int outfile_open(outfile *f, const char *path, char *err, size_t errlen)
@@ -33,10 +63,23 @@ int outfile_open(outfile *f, const char *path, char *err, size_t errlen)
             snprintf(err, errlen, "cannot create '%s': not a file name", path);
             return -1;
         }
+        /* rename() would fail on a directory only after the whole scan
+         * (lstat: a symlink there is simply replaced by the rename) */
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "cannot create '%s': %s", path, strerror(EISDIR));
+            return -1;
+        }
+        /* a final name near NAME_MAX is legal, but the temporary adds 18
+         * bytes: shorten the copy of the base inside the temporary name */
+        size_t base_len = strlen(base);
+        size_t room = NAME_MAX - 1 - (sizeof OUTFILE_TMP_SUFFIX - 1);
+        int shown = (int)(base_len < room ? base_len : room);
         int dir_len = slash ? (int)(slash - path) + 1 : 0;
-        if (asprintf(&f->tmp_path, "%.*s.%s.pwalk-tmp-XXXXXX", dir_len, path, base) < 0) {
+        if (asprintf(&f->tmp_path, "%.*s.%.*s" OUTFILE_TMP_SUFFIX, dir_len, path, shown,
+                     base) < 0) {
             f->tmp_path = NULL;
-            snprintf(err, errlen, "cannot create '%s': out of memory", path);
+            snprintf(err, errlen, "cannot create '%s': %s", path, strerror(ENOMEM));
             return -1;
         }
         f->fd = mkostemp(f->tmp_path, O_CLOEXEC);
@@ -47,28 +90,50 @@ int outfile_open(outfile *f, const char *path, char *err, size_t errlen)
             return -1;
         }
         /* mkstemp makes 0600; a report gets what any new file would */
-        mode_t mask = umask(0);
-        umask(mask);
-        fchmod(f->fd, 0666 & ~mask);
+        if (fchmod(f->fd, 0666 & ~outfile_umask()) != 0) {
+            snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+            outfile_abort(f);
+            return -1;
+        }
     }
     f->final_path = strdup(path);
     if (!f->final_path) {
-        snprintf(err, errlen, "cannot create '%s': out of memory", path);
+        snprintf(err, errlen, "cannot create '%s': %s", path, strerror(ENOMEM));
         outfile_abort(f);
         return -1;
     }
-    pthread_mutex_init(&f->lock, NULL);
+    if (pthread_mutex_init(&f->lock, NULL) != 0) {
+        snprintf(err, errlen, "cannot create '%s': cannot create a lock", path);
+        outfile_abort(f);
+        return -1;
+    }
     f->lock_ready = 1;
     return 0;
 }
 
+static void outfile_failed_msg(const outfile *f, char *err, size_t errlen)
+{
+    if (f->failed_errno)
+        snprintf(err, errlen, "write to '%s' failed: %s", f->final_path,
+                 strerror(f->failed_errno));
+    else
+        snprintf(err, errlen, "write to '%s' failed: no progress", f->final_path);
+}
+
 int outfile_write(outfile *f, const void *buf, size_t len, char *err, size_t errlen)
 {
+    if (!f->lock_ready) {
+        snprintf(err, errlen, "write to '%s' failed: not open",
+                 f->final_path ? f->final_path : "?");
+        return -1;
+    }
     const char *p = buf;
     int rc = 0;
+    /* held across the partial-write loop: a pipe may take a buffer in
+     * pieces, and another thread's buffer must not land between them */
     pthread_mutex_lock(&f->lock);
     if (f->failed) {
-        snprintf(err, errlen, "write to '%s' failed earlier", f->final_path);
+        outfile_failed_msg(f, err, errlen);
         rc = -1;
     }
     while (rc == 0 && len > 0) {
@@ -76,9 +141,9 @@ int outfile_write(outfile *f, const void *buf, size_t len, char *err, size_t err
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            snprintf(err, errlen, "write to '%s' failed: %s", f->final_path,
-                     n < 0 ? strerror(errno) : "no progress");
             f->failed = 1;
+            f->failed_errno = n < 0 ? errno : 0;
+            outfile_failed_msg(f, err, errlen);
             rc = -1;
             break;
         }
@@ -91,8 +156,13 @@ int outfile_write(outfile *f, const void *buf, size_t len, char *err, size_t err
 
 int outfile_commit(outfile *f, char *err, size_t errlen)
 {
+    if (!f->final_path) {
+        snprintf(err, errlen, "output file is not open");
+        return -1;
+    }
     if (f->failed) {
-        snprintf(err, errlen, "write to '%s' failed", f->final_path);
+        /* a report with a hole in it must not appear under its name */
+        outfile_failed_msg(f, err, errlen);
         outfile_abort(f);
         return -1;
     }
@@ -101,7 +171,8 @@ int outfile_commit(outfile *f, char *err, size_t errlen)
         return 0;
     }
     if (f->fd < 0 || !f->tmp_path) {
-        snprintf(err, errlen, "'%s' is not open", f->final_path ? f->final_path : "?");
+        snprintf(err, errlen, "'%s' is not open", f->final_path);
+        outfile_abort(f);
         return -1;
     }
     /* the data must be on disk before the name says the report exists */
@@ -112,6 +183,7 @@ int outfile_commit(outfile *f, char *err, size_t errlen)
     }
     int fd = f->fd;
     f->fd = -1;
+    /* NFS reports a failed write-back only here */
     if (close(fd) != 0) {
         snprintf(err, errlen, "cannot close '%s': %s", f->final_path, strerror(errno));
         outfile_abort(f);

@@ -20,20 +20,23 @@ typedef struct outfile {
     int fd;
     int is_stdout;
     int failed;             /* a write failed: sticky               */
+    int failed_errno;       /* why, repeated by later calls         */
     pthread_mutex_t lock;   /* whole buffers, never interleaved     */
     int lock_ready;
 } outfile;
 
 /* Create the temporary file (mode 0666 & ~umask).  Returns 0, or -1 with
- * "cannot create 'PATH': reason" in err. */
+ * "cannot create 'PATH': reason" in err (f then needs no abort). */
 int outfile_open(outfile *f, const char *path, char *err, size_t errlen);
 
-/* Append len bytes in one piece (thread-safe).  Returns 0, or -1 with
- * "write to 'PATH' failed: reason"; after a failure every write fails. */
+/* Append len bytes in one piece (thread-safe; pieces from different threads
+ * never interleave).  Returns 0, or -1 with "write to 'PATH' failed:
+ * reason"; after a failure every write and the commit fail the same way. */
 int outfile_write(outfile *f, const void *buf, size_t len, char *err, size_t errlen);
 
-/* fdatasync, close, rename into place.  Returns 0 or -1 with a message
- * (the temporary file is then removed). */
+/* fdatasync, close, rename into place (stdout: only reports a failed
+ * write).  Returns 0 or -1 with a message naming PATH; either way f is
+ * released and the temporary file is gone. */
 int outfile_commit(outfile *f, char *err, size_t errlen);
 
 /* Close and remove the temporary file; idempotent, safe after commit. */

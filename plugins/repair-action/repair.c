@@ -97,7 +97,7 @@ enum repair_skip {
 
 static const char *const repair_skip_names[REPAIR_SKIP_COUNT] = {
     "symlink",   "device",          "socket",  "fifo",       "other-type",      "hardlink",
-    "setuid",    "other-filesystem", "changed", "unreadable", "no-project-group"};
+    "setuid-setgid", "other-filesystem", "changed", "unreadable", "no-project-group"};
 
 typedef struct repair_counts {
     uint64_t examined;

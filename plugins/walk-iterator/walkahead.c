@@ -91,6 +91,10 @@ struct wa_walker {
     pthread_cond_t work_cv;     /* readers: work, room, or stop           */
     pthread_cond_t done_cv;     /* consumer: a listing was finished       */
     int stop;
+    /* Who is asleep, so wake-ups are only sent to someone: a futex system
+     * call per directory would cost as much as reading a small one. */
+    unsigned idle;              /* readers waiting on work_cv             */
+    wa_node *wanted;            /* what the consumer waits for, or NULL   */
 
     wa_node **buckets;
     size_t nbuckets, hcount;
@@ -480,6 +484,31 @@ out:
     n->nchildren = k;
 }
 
+/* The first queued directory nobody reads yet (the queue holds only
+ * PENDING nodes and at most one READING placeholder per reading thread). */
+static wa_node *wa_next_pending(wa_walker *w)
+{
+    for (wa_node *n = w->qhead; n; n = n->qnext)
+        if (n->state == WA_PENDING)
+            return n;
+    return NULL;
+}
+
+/* New work or room for k readers: wake at most k sleeping ones, and none
+ * when there is nothing for them to take. */
+static void wa_wake_readers(wa_walker *w, size_t k)
+{
+    if (!w->idle || !k || !wa_next_pending(w))
+        return;
+    if (k >= w->idle) {
+        if (w->idle)
+            pthread_cond_broadcast(&w->work_cv);
+        return;
+    }
+    while (k--)
+        pthread_cond_signal(&w->work_cv);
+}
+
 /* Under the lock, after wa_read(): publish n's listing and queue its
  * subdirectories where n stood (or at the head for a node the consumer
  * read that was never queued: it is where the consumer is). */
@@ -526,8 +555,7 @@ static void wa_finish(wa_walker *w, wa_node *n, int by_reader)
         if (w->buffered_dirs > w->stats.peak_dirs)
             w->stats.peak_dirs = w->buffered_dirs;
     }
-    if (n->nchildren)
-        pthread_cond_broadcast(&w->work_cv);
+    wa_wake_readers(w, n->nchildren);
 }
 
 /* ---- cancelling read-ahead under pruned directories ------------------------- */
@@ -583,14 +611,6 @@ static int wa_over_limit(const wa_walker *w)
     return w->buffered_bytes >= w->opt.max_bytes || w->buffered_dirs >= w->opt.max_dirs;
 }
 
-static wa_node *wa_next_pending(wa_walker *w)
-{
-    for (wa_node *n = w->qhead; n; n = n->qnext)
-        if (n->state == WA_PENDING)
-            return n;
-    return NULL;
-}
-
 static void *wa_reader_main(void *arg)
 {
     wa_walker *w = ((wa_reader_arg *)arg)->w;
@@ -599,8 +619,11 @@ static void *wa_reader_main(void *arg)
     pthread_mutex_lock(&w->lock);
     for (;;) {
         wa_node *n = NULL;
-        while (!w->stop && (wa_over_limit(w) || !(n = wa_next_pending(w))))
+        while (!w->stop && (wa_over_limit(w) || !(n = wa_next_pending(w)))) {
+            w->idle++;
             pthread_cond_wait(&w->work_cv, &w->lock);
+            w->idle--;
+        }
         if (w->stop)
             break;
         n->state = WA_READING;
@@ -609,8 +632,9 @@ static void *wa_reader_main(void *arg)
         wa_read(w, s, n);
         pthread_mutex_lock(&w->lock);
         wa_finish(w, n, 1);
+        if (w->wanted == n)
+            pthread_cond_signal(&w->done_cv);
         node_unref(w, n);
-        pthread_cond_broadcast(&w->done_cv);
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
@@ -629,7 +653,14 @@ int wa_create(const wa_options *o, wa_walker **out)
         w->opt.max_bytes = 1;
     if (!w->opt.max_dirs)
         w->opt.max_dirs = 1;
-    pthread_mutex_init(&w->lock, NULL);
+    /* Adaptive: the lock is held for a few pointer updates, so a brief
+     * spin beats a futex sleep and wake-up (which, in a VM, cost about as
+     * much as listing a small directory). */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&w->lock, &ma);
+    pthread_mutexattr_destroy(&ma);
     pthread_cond_init(&w->work_cv, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -682,9 +713,11 @@ wa_node *wa_take(wa_walker *w, const char *path, size_t len, wa_poll_fn poll, vo
     if (n) {
         hash_remove(w, n); /* its reference becomes the consumer's */
         n->claimed = 1;
-        pthread_cond_broadcast(&w->work_cv); /* room in the buffer */
+        if (n->state == WA_READ)
+            wa_wake_readers(w, 1); /* room in the buffer */
         if (n->state == WA_READING) {
             w->stats.waited++;
+            w->wanted = n;
             while (n->state == WA_READING) {
                 struct timespec t;
                 clock_gettime(CLOCK_MONOTONIC, &t);
@@ -699,6 +732,7 @@ wa_node *wa_take(wa_walker *w, const char *path, size_t len, wa_poll_fn poll, vo
                     int stop = poll(ctx);
                     pthread_mutex_lock(&w->lock);
                     if (stop && n->state == WA_READING) {
+                        w->wanted = NULL;
                         n->cancelled = 1; /* its reader discards it */
                         node_unref(w, n);
                         pthread_mutex_unlock(&w->lock);
@@ -707,6 +741,7 @@ wa_node *wa_take(wa_walker *w, const char *path, size_t len, wa_poll_fn poll, vo
                     }
                 }
             }
+            w->wanted = NULL;
         } else if (n->state == WA_PENDING) {
             /* queued, nobody on it: read it here rather than wait */
             n->state = WA_READING;
@@ -827,7 +862,7 @@ int wa_prune(wa_walker *w, wa_node *n, const char *const *names, const size_t *l
             prev = ch;
         }
     }
-    pthread_cond_broadcast(&w->work_cv); /* cancelling made room */
+    wa_wake_readers(w, w->idle); /* cancelling made room */
     pthread_mutex_unlock(&w->lock);
     free(slot);
     free(order);

@@ -41,15 +41,16 @@ _MAX_DIRS = 2048
 
 
 def _default_readers():
-    """Reader threads: the engine's automatic count (SLURM allocation, else
-    the CPUs this process may use), at least 2 so listing overlaps the
-    consumer even on one CPU, at most 8 (beyond that a single Python
-    consumer cannot keep up anyway)."""
+    """Reader threads: twice the engine's automatic count (SLURM allocation,
+    else the CPUs this process may use), between 2 and 8.  Readers spend
+    their time in the kernel (open, getdents64) and, on a cold cache or
+    network filesystem, waiting for it, so more readers than CPUs help; a
+    single Python consumer cannot use more than about 8."""
     try:
         n, _ = _pwalk.auto_threads()
     except ValueError:
-        n = os.cpu_count() or 2
-    return max(2, min(n, 8))
+        n = os.cpu_count() or 1
+    return max(2, min(2 * n, 8))
 
 
 def walk(top, topdown=True, onerror=None, followlinks=False, *, max_threads=None,
@@ -62,8 +63,8 @@ def walk(top, topdown=True, onerror=None, followlinks=False, *, max_threads=None
     OSError; str, bytes and os.PathLike tops give str/bytes results;
     non-UTF-8 names are decoded as os.fsdecode() does.
 
-    max_threads: reader threads (default: the engine's automatic count,
-    2..8; 0 reads each directory on demand, like os.walk).
+    max_threads: reader threads (default: twice the engine's automatic
+    count, 2..8; 0 reads each directory only when needed, like os.walk).
     ignore_snapshots: leave out subdirectories named like the engine's
     snapshot directories (".snapshot"): they are not in dirnames and not
     walked, as if pruned.  With ignore_snapshots=False the results are

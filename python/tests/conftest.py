@@ -122,7 +122,7 @@ def chown_tree(top, uid, gid=None):
 def open_path_to(path):
     """Let everyone traverse the directories above path (pytest's tmp_path
     is private to root)."""
-    p = os.path.dirname(os.path.abspath(path))
+    p = os.path.dirname(os.path.abspath(os.fsdecode(path)))
     while p not in ("/", ""):
         st = os.stat(p)
         if not st.st_mode & stat.S_IXOTH:

@@ -79,12 +79,35 @@ TEST(CsvRow, WorkedExamplesFromTheSpec) {
 TEST(CsvRow, QuoteAndNewlineInAName) {
     std::string p = "root/a\"b\n.txt";
     pwalk_entry e = Entry(p, 5, 0100644);
-    std::string lossless = Format(e, CSVROW_ESCAPE_LOSSLESS);
-    EXPECT_NE(lossless.find(",\"root/a\"\"b\\x0a.txt\",\"txt\","), std::string::npos) << lossless;
+    e.ino = 10969840;
+    e.parent_ino = 10969827;
+    e.size = 3;
+    e.dev = 65024;
+    e.blocks = 8;
+    e.nlink = 1;
+    e.atime_sec = e.mtime_sec = e.ctime_sec = 1795556856;
+    e.fcount = -1;
     int dropped = 0;
-    std::string dey = Format(e, CSVROW_ESCAPE_DEY, &dropped);
-    EXPECT_NE(dey.find(",\"root/a\"\"b.txt\",\"txt\","), std::string::npos) << dey;
+    EXPECT_EQ(Format(e, CSVROW_ESCAPE_LOSSLESS, &dropped),
+              "10969840,10969827,0,\"root/a\"\"b\\x0a.txt\",\"txt\",0,0,3,65024,8,1,\"0100644\","
+              "1795556856,1795556856,1795556856,-1,0\n");
+    EXPECT_FALSE(dropped);
+    EXPECT_EQ(Format(e, CSVROW_ESCAPE_DEY, &dropped),
+              "10969840,10969827,0,\"root/a\"\"b.txt\",\"txt\",0,0,3,65024,8,1,\"0100644\","
+              "1795556856,1795556856,1795556856,-1,0\n");
     EXPECT_TRUE(dropped);
+}
+
+TEST(CsvRow, ModeIsSevenOctalDigitsWithTypeBits) {
+    std::string p = "x";
+    pwalk_entry e = Entry(p, 0, 0100644);
+    EXPECT_NE(Format(e, 0).find(",\"0100644\","), std::string::npos);
+    e.mode = 040755;
+    EXPECT_NE(Format(e, 0).find(",\"0040755\","), std::string::npos);
+    e.mode = 0120777;
+    EXPECT_NE(Format(e, 0).find(",\"0120777\","), std::string::npos);
+    e.mode = 0;
+    EXPECT_NE(Format(e, 0).find(",\"0000000\","), std::string::npos);
 }
 
 TEST(CsvRow, ModesAndNegativeNumbers) {
@@ -147,6 +170,26 @@ TEST(Escape, Utf8ValidKeptInvalidEscaped) {
     EXPECT_EQ(Escape("\xf4\x90\x80\x80", 0), "\\xf4\\x90\\x80\\x80");  // > U+10FFFF
     EXPECT_EQ(Escape("\xe2\x82", 0), "\\xe2\\x82");                // truncated
     EXPECT_EQ(Escape("\xc3(", 0), "\\xc3(");
+    // the edges of each range are what validators get wrong
+    EXPECT_EQ(Escape("\xc2\x80", 0), "\xc2\x80");                  // U+0080
+    EXPECT_EQ(Escape("\xdf\xbf", 0), "\xdf\xbf");                  // U+07FF
+    EXPECT_EQ(Escape("\xe0\xa0\x80", 0), "\xe0\xa0\x80");          // U+0800
+    EXPECT_EQ(Escape("\xed\x9f\xbf", 0), "\xed\x9f\xbf");          // U+D7FF
+    EXPECT_EQ(Escape("\xee\x80\x80", 0), "\xee\x80\x80");          // U+E000
+    EXPECT_EQ(Escape("\xef\xbf\xbf", 0), "\xef\xbf\xbf");          // U+FFFF
+    EXPECT_EQ(Escape("\xf0\x90\x80\x80", 0), "\xf0\x90\x80\x80");  // U+10000
+    EXPECT_EQ(Escape("\xf4\x8f\xbf\xbf", 0), "\xf4\x8f\xbf\xbf");  // U+10FFFF
+    EXPECT_EQ(Escape("\xc1\xbf", 0), "\\xc1\\xbf");                // overlong, C1
+    EXPECT_EQ(Escape("\xf0\x8f\xbf\xbf", 0), "\\xf0\\x8f\\xbf\\xbf");  // overlong, 4 bytes
+    EXPECT_EQ(Escape("\xed\xbf\xbf", 0), "\\xed\\xbf\\xbf");       // low surrogate
+    EXPECT_EQ(Escape("\xf5\x80\x80\x80", 0), "\\xf5\\x80\\x80\\x80");  // F5: never valid
+    EXPECT_EQ(Escape("\xf0\x9f\x98", 0), "\\xf0\\x9f\\x98");       // truncated 4-byte
+    EXPECT_EQ(Escape("\xf0\x9f\x98" "a", 0), "\\xf0\\x9f\\x98a");  // cut by ASCII
+    EXPECT_EQ(Escape("\x80", 0), "\\x80");                         // lone continuation
+    // a bad sequence costs only its own bytes: the next valid one is kept
+    EXPECT_EQ(Escape("\xe2\x82\xc3\xa9", 0), "\\xe2\\x82\xc3\xa9");
+    // a NUL inside the buffer is a byte like any other
+    EXPECT_EQ(Escape(std::string("a\0b", 3), 0), "a\\x00b");
 }
 
 TEST(Escape, UnescapeRoundTripsRandomNames) {
@@ -163,6 +206,18 @@ TEST(Escape, UnescapeRoundTripsRandomNames) {
         back.resize((size_t)len);
         ASSERT_EQ(back, in);
     }
+}
+
+TEST(Escape, EveryByteInOneNameRoundTrips) {
+    std::string in;
+    for (int b = 1; b < 256; b++) in += (char)b;
+    in += in;  // each byte also after every other
+    std::string esc = Escape(in, CSVROW_ESCAPE_LOSSLESS);
+    std::string back(esc.size(), '\0');
+    long len = csvrow_unescape(esc.data(), esc.size(), &back[0]);
+    ASSERT_GE(len, 0);
+    back.resize((size_t)len);
+    EXPECT_EQ(back, in);
 }
 
 TEST(Escape, UnescapeRejectsMalformed) {

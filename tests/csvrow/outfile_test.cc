@@ -2,6 +2,7 @@
 // commit, nothing on abort, whole buffers from concurrent writers.
 #include <gtest/gtest.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -140,9 +141,151 @@ TEST_F(OutfileTest, WriteErrorIsStickyAndNamesTheFile) {
     EXPECT_EQ(outfile_write(&f, "x", 1, err, sizeof err), -1);
     EXPECT_EQ(std::string(err), "write to '" + path + "' failed: Bad file descriptor");
     EXPECT_EQ(outfile_write(&f, "y", 1, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "write to '" + path + "' failed: Bad file descriptor");
     f.fd = -1;
     EXPECT_EQ(outfile_commit(&f, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "write to '" + path + "' failed: Bad file descriptor");
     EXPECT_TRUE(Names(dir_).empty());
+    outfile_abort(&f);
+}
+
+TEST_F(OutfileTest, RelativePathKeepsTheTemporaryInTheSameDirectory) {
+    char cwd[4096];
+    ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
+    ASSERT_EQ(chdir(dir_.c_str()), 0);
+    outfile f;
+    char err[256];
+    ASSERT_EQ(outfile_open(&f, "rel.csv", err, sizeof err), 0) << err;
+    auto names = Names(".");
+    ASSERT_EQ(names.size(), 1u);
+    EXPECT_EQ(names[0].rfind(".rel.csv.pwalk-tmp-", 0), 0u) << names[0];
+    EXPECT_EQ(names[0].size(), std::string(".rel.csv.pwalk-tmp-XXXXXX").size());
+    ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
+    EXPECT_EQ(Names("."), std::vector<std::string>{"rel.csv"});
+    ASSERT_EQ(chdir(cwd), 0);
+}
+
+TEST_F(OutfileTest, ADirectoryIsRefusedAtOpenNotAfterTheScan) {
+    outfile f;
+    char err[256];
+    EXPECT_EQ(outfile_open(&f, dir_.c_str(), err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "cannot create '" + dir_ + "': Is a directory");
+    EXPECT_EQ(outfile_open(&f, (dir_ + "/").c_str(), err, sizeof err), -1);
+    EXPECT_NE(std::string(err).find("'" + dir_ + "/'"), std::string::npos) << err;
+    EXPECT_TRUE(Names(dir_).empty());
+}
+
+TEST_F(OutfileTest, ALongFinalNameStillGetsATemporary) {
+    // 250 bytes is a legal name; ".NAME.pwalk-tmp-XXXXXX" would not be
+    outfile f;
+    char err[256];
+    std::string name(250, 'n');
+    std::string path = dir_ + "/" + name;
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    auto names = Names(dir_);
+    ASSERT_EQ(names.size(), 1u);
+    EXPECT_EQ(names[0][0], '.');
+    EXPECT_NE(names[0].find(".pwalk-tmp-"), std::string::npos);
+    ASSERT_EQ(outfile_write(&f, "z\n", 2, err, sizeof err), 0);
+    ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
+    EXPECT_EQ(Names(dir_), std::vector<std::string>{name});
+}
+
+TEST_F(OutfileTest, ExistingFinalFileIsReplacedOnlyAtCommit) {
+    std::string path = dir_ + "/old.csv";
+    { std::ofstream(path) << "old\n"; }
+    outfile f;
+    char err[256];
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    ASSERT_EQ(outfile_write(&f, "new\n", 4, err, sizeof err), 0);
+    auto read = [&] {
+        std::ifstream in(path);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+    };
+    EXPECT_EQ(read(), "old\n");
+    outfile_abort(&f);
+    EXPECT_EQ(read(), "old\n");  // an aborted scan keeps the last good report
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    ASSERT_EQ(outfile_write(&f, "new\n", 4, err, sizeof err), 0);
+    ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
+    EXPECT_EQ(read(), "new\n");
+}
+
+TEST_F(OutfileTest, DashIsStdoutWithoutTemporaryOrRename) {
+    std::string cap = dir_ + "/captured";
+    int fd = open(cap.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    ASSERT_GE(saved, 0);
+    ASSERT_EQ(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+    close(fd);
+    outfile f;
+    char err[256];
+    int rc_open = outfile_open(&f, "-", err, sizeof err);
+    int rc_write = rc_open == 0 ? outfile_write(&f, "to stdout\n", 10, err, sizeof err) : -1;
+    int rc_commit = rc_write == 0 ? outfile_commit(&f, err, sizeof err) : -1;
+    // stdout itself stays open after the commit
+    int still_open = fcntl(STDOUT_FILENO, F_GETFD) != -1;
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    ASSERT_EQ(rc_open, 0) << err;
+    ASSERT_EQ(rc_write, 0) << err;
+    ASSERT_EQ(rc_commit, 0) << err;
+    EXPECT_TRUE(still_open);
+    std::ifstream in(cap);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_EQ(ss.str(), "to stdout\n");
+    EXPECT_EQ(Names(dir_), std::vector<std::string>{"captured"});
+}
+
+TEST_F(OutfileTest, ConcurrentWritersOnAPipeNeverInterleave) {
+    // a pipe accepts at most 64 KiB per write(): buffers larger than that
+    // arrive in pieces, which the lock must keep together
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    std::string got;
+    std::thread reader([&] {
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(p[0], buf, sizeof buf)) > 0) got.append(buf, (size_t)n);
+    });
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    ASSERT_EQ(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+    close(p[1]);
+    outfile f;
+    char err[256];
+    ASSERT_EQ(outfile_open(&f, "-", err, sizeof err), 0);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 8; t++) {
+        ts.emplace_back([&f, t] {
+            std::string line(199, (char)('a' + t));
+            line += '\n';
+            std::string buf;
+            for (int i = 0; i < 1000; i++) buf += line;  // 200 KB per buffer
+            char e[256];
+            for (int k = 0; k < 5; k++) outfile_write(&f, buf.data(), buf.size(), e, sizeof e);
+        });
+    }
+    for (auto &t : ts) t.join();
+    int rc = outfile_commit(&f, err, sizeof err);
+    dup2(saved, STDOUT_FILENO);  // closes the pipe's last write end
+    close(saved);
+    reader.join();
+    close(p[0]);
+    ASSERT_EQ(rc, 0) << err;
+    ASSERT_EQ(got.size(), 8u * 5 * 1000 * 200);
+    for (size_t off = 0; off < got.size(); off += 1000 * 200) {
+        char c = got[off];
+        for (size_t i = 0; i < 1000 * 200; i++) {
+            char want = (i % 200 == 199) ? '\n' : c;
+            ASSERT_EQ(got[off + i], want) << "buffer at " << off << " broken at " << i;
+        }
+    }
 }
 
 }  // namespace

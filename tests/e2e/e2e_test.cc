@@ -711,9 +711,10 @@ TEST_F(E2E, SigkillLeavesNoFinalReportAndNextRunWorks) {
               Tree::root.c_str(), (char *)nullptr);
         _exit(127);
     }
-    // kill as soon as the temporary file exists
+    // kill as soon as the temporary file exists (10 s cap: the machine may
+    // be busy with other test targets)
     bool saw_tmp = false;
-    for (int i = 0; i < 2000 && !saw_tmp; i++) {
+    for (int i = 0; i < 10000 && !saw_tmp; i++) {
         for (auto &n : ListDir(work_)) saw_tmp |= n.rfind(".k.csv.pwalk-tmp-", 0) == 0;
         if (!saw_tmp) usleep(1000);
     }
@@ -741,8 +742,16 @@ TEST_F(E2E, SigintStopsPromptlyWithoutPublishing) {
     usleep(50000);
     kill(pid, SIGINT);
     int st = 0;
-    for (int i = 0; i < 1000 && waitpid(pid, &st, WNOHANG) == 0; i++) usleep(1000);
-    ASSERT_TRUE(WIFEXITED(st)) << "still running 1 s after SIGINT";
+    // tests/faults/signal_test holds the engine to one second; here, with
+    // other targets sharing the CPUs, allow five before calling it stuck
+    pid_t done = 0;
+    for (int i = 0; i < 5000 && (done = waitpid(pid, &st, WNOHANG)) == 0; i++) usleep(1000);
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        FAIL() << "still running 5 s after SIGINT";
+    }
+    ASSERT_TRUE(WIFEXITED(st)) << "killed by signal " << WTERMSIG(st);
     int code = WEXITSTATUS(st);
     EXPECT_TRUE(code == 130 || code == 0) << code;  // 0: it finished first
     if (code == 130) {

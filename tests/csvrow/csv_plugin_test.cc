@@ -1,0 +1,560 @@
+// The bazel-built csv.so, loaded the way the engine loads it and driven
+// through its whole lifecycle by a small fake host: two workers consuming
+// concurrently, then the report checked row by row.
+#include <gtest/gtest.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "csvrow.h"
+#include "pwalk/plugin.h"
+
+// The host's opaque handles, as this fake host defines them.
+struct pwalk_options {
+    std::map<std::string, std::string> strings;
+    std::map<std::string, int> bools;
+    std::map<std::string, int64_t> ints;
+};
+
+struct pwalk_host_ctx {
+    std::mutex mu;
+    std::vector<std::string> errors;
+    std::vector<std::string> logs;
+};
+
+namespace {
+
+int OptString(const pwalk_options *o, const char *name, const char **value) {
+    auto it = o->strings.find(name);
+    if (it == o->strings.end()) return -1;
+    *value = it->second.c_str();
+    return 0;
+}
+
+int OptBool(const pwalk_options *o, const char *name, int *value) {
+    auto it = o->bools.find(name);
+    if (it == o->bools.end()) return -1;
+    *value = it->second;
+    return 0;
+}
+
+int OptInt(const pwalk_options *o, const char *name, int64_t *value) {
+    auto it = o->ints.find(name);
+    if (it == o->ints.end()) return -1;
+    *value = it->second;
+    return 0;
+}
+
+int OptListCount(const pwalk_options *, const char *, size_t *) { return -1; }
+int OptListItem(const pwalk_options *, const char *, size_t, const char **) { return -1; }
+
+std::string VFormat(const char *fmt, va_list ap) {
+    char buf[8192];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    return buf;
+}
+
+void SetError(pwalk_host_ctx *ctx, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    std::string m = VFormat(fmt, ap);
+    va_end(ap);
+    std::lock_guard<std::mutex> g(ctx->mu);
+    ctx->errors.push_back(m);
+}
+
+void Log(pwalk_host_ctx *ctx, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    std::string m = VFormat(fmt, ap);
+    va_end(ap);
+    std::lock_guard<std::mutex> g(ctx->mu);
+    ctx->logs.push_back(m);
+}
+
+void EntryError(pwalk_host_ctx *, const char *, int, const char *) {}
+int StopRequested(pwalk_host_ctx *) { return 0; }
+const char *SinkName(pwalk_host_ctx *) { return "inventory"; }
+
+pwalk_host MakeHost() {
+    pwalk_host h{};
+    h.struct_size = sizeof h;
+    h.abi_major = PWALK_ABI_MAJOR;
+    h.abi_minor = PWALK_ABI_MINOR;
+    h.worker_count = 2;
+    h.opt_string = OptString;
+    h.opt_bool = OptBool;
+    h.opt_int = OptInt;
+    h.opt_list_count = OptListCount;
+    h.opt_list_item = OptListItem;
+    h.set_error = SetError;
+    h.log = Log;
+    h.entry_error = EntryError;
+    h.stop_requested = StopRequested;
+    h.sink_name = SinkName;
+    return h;
+}
+
+std::string ReadFile(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::vector<std::string> Lines(const std::string &s) {
+    std::vector<std::string> v;
+    size_t start = 0;
+    for (size_t i = 0; i < s.size(); i++)
+        if (s[i] == '\n') {
+            v.push_back(s.substr(start, i + 1 - start));
+            start = i + 1;
+        }
+    EXPECT_EQ(start, s.size()) << "last line has no newline";
+    return v;
+}
+
+std::vector<std::string> Names(const std::string &dir) {
+    std::vector<std::string> v;
+    DIR *d = opendir(dir.c_str());
+    while (struct dirent *de = readdir(d))
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) v.push_back(de->d_name);
+    closedir(d);
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+// One worker's entries, laid out as the engine lays them out: contiguous,
+// with a stride of struct_size (larger than ours when `pad` is set, as a
+// newer engine's would be), so the plugin must step with PWALK_ENTRY_AT.
+class Batch {
+  public:
+    explicit Batch(size_t pad) : stride_(sizeof(pwalk_entry) + pad) {}
+    void Add(const std::string &path, size_t name_offset, uint32_t mode, uint64_t ino) {
+        paths_.push_back(path);
+        pwalk_entry e{};
+        e.struct_size = (uint32_t)stride_;
+        e.path_len = (uint32_t)path.size();
+        e.name_offset = (uint32_t)name_offset;
+        e.parent_fd = -1;
+        e.self_fd = -1;
+        e.depth = (int32_t)std::count(path.begin(), path.end(), '/') - 1;
+        e.mode = mode;
+        e.uid = 1000;
+        e.gid = 100;
+        e.ino = ino;
+        e.parent_ino = 2;
+        e.dev = 65024;
+        e.nlink = 1;
+        e.size = (int64_t)(ino % 5000);
+        e.blocks = 8;
+        e.atime_sec = e.mtime_sec = e.ctime_sec = 1795556856;
+        e.fcount = (mode & 0170000) == 0040000 ? 3 : -1;
+        e.dirsum = 0;
+        entries_.push_back(e);
+    }
+    // Pointers into paths_ are taken only once all entries are added.
+    const pwalk_entry *Array(size_t first) {
+        bytes_.assign((entries_.size() - first) * stride_, '\xa5');
+        for (size_t i = first; i < entries_.size(); i++) {
+            pwalk_entry e = entries_[i];
+            e.path = paths_[i].c_str();
+            e.name = e.path + e.name_offset;
+            memcpy(&bytes_[(i - first) * stride_], &e, sizeof e);
+        }
+        return reinterpret_cast<const pwalk_entry *>(bytes_.data());
+    }
+    size_t size() const { return entries_.size(); }
+    // The row csvrow itself formats for entry i (the plugin's own copy of
+    // csvrow must agree with it).
+    std::string Row(size_t i, int mode) const {
+        pwalk_entry e = entries_[i];
+        e.struct_size = sizeof e;
+        e.path = paths_[i].c_str();
+        e.name = e.path + e.name_offset;
+        std::string out(csvrow_max_len(&e), '\0');
+        int dropped = 0;
+        out.resize(csvrow_format(&out[0], &e, mode, &dropped));
+        return out;
+    }
+
+  private:
+    size_t stride_;
+    std::deque<std::string> paths_;
+    std::vector<pwalk_entry> entries_;
+    std::vector<char> bytes_;
+};
+
+class CsvPluginTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        const char *srcdir = getenv("TEST_SRCDIR");
+        ASSERT_NE(srcdir, nullptr) << "run under bazel test";
+        std::string so = std::string(srcdir) + "/pwalk/plugins/csv/csv.so";
+        handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+        ASSERT_NE(handle_, nullptr) << dlerror();
+        auto entry = reinterpret_cast<pwalk_plugin_entry_fn>(
+            dlsym(handle_, PWALK_PLUGIN_ENTRY_SYMBOL));
+        ASSERT_NE(entry, nullptr) << dlerror();
+        plugin_ = entry();
+        ASSERT_NE(plugin_, nullptr);
+        char t[] = "/tmp/pwalk-csvso-XXXXXX";
+        ASSERT_NE(mkdtemp(t), nullptr);
+        dir_ = t;
+        host_ = MakeHost();
+        opts_.strings["path"] = dir_ + "/scan.csv";
+        opts_.bools["header"] = 1;
+        opts_.strings["escape"] = "lossless";
+        opts_.ints["buffer_kib"] = 1024;
+    }
+    void TearDown() override {
+        if (!dir_.empty()) {
+            ASSERT_EQ(system(("rm -rf " + dir_).c_str()), 0);
+        }
+        if (handle_) dlclose(handle_);
+    }
+
+    // create .. thread_close for two workers, each consuming its batch in
+    // slices of `slice` entries on its own thread.  finish/destroy are the
+    // caller's, so it can look at the directory in between.
+    void CreateAndConsume(Batch *w0, Batch *w1, size_t slice) {
+        ASSERT_EQ(plugin_->create(&host_, &ctx_, &opts_, &instance_), PWALK_OK)
+            << (ctx_.errors.empty() ? "" : ctx_.errors.back());
+        void *ts[2] = {nullptr, nullptr};
+        ASSERT_EQ(plugin_->thread_open(instance_, 0, &ts[0]), PWALK_OK);
+        ASSERT_EQ(plugin_->thread_open(instance_, 1, &ts[1]), PWALK_OK);
+        Batch *batches[2] = {w0, w1};
+        int rcs[2] = {PWALK_OK, PWALK_OK};
+        std::vector<std::thread> threads;
+        for (int w = 0; w < 2; w++) {
+            threads.emplace_back([&, w] {
+                Batch *b = batches[w];
+                for (size_t first = 0; first < b->size() && rcs[w] == PWALK_OK;
+                     first += slice) {
+                    size_t n = std::min(slice, b->size() - first);
+                    // Array() reuses one buffer: the entries stay valid
+                    // for this call only, as the ABI promises no more
+                    const pwalk_entry *a = b->Array(first);
+                    rcs[w] = plugin_->consume(instance_, ts[w], a, n);
+                }
+            });
+        }
+        for (auto &t : threads) t.join();
+        EXPECT_EQ(rcs[0], PWALK_OK);
+        EXPECT_EQ(rcs[1], PWALK_OK);
+        ASSERT_EQ(plugin_->thread_close(instance_, ts[0]), PWALK_OK);
+        ASSERT_EQ(plugin_->thread_close(instance_, ts[1]), PWALK_OK);
+    }
+
+    void Destroy() {
+        plugin_->destroy(instance_);
+        instance_ = nullptr;
+    }
+
+    // Every row of each worker appears once, whole, and in that worker's
+    // order; the header (if any) is first.
+    void ExpectRows(const std::string &content, bool header, const Batch &w0, const Batch &w1,
+                    int mode) {
+        std::vector<std::string> lines = Lines(content);
+        size_t first = 0;
+        if (header) {
+            ASSERT_FALSE(lines.empty());
+            EXPECT_EQ(lines[0], std::string(csvrow_header, csvrow_header_len));
+            first = 1;
+        }
+        ASSERT_EQ(lines.size() - first, w0.size() + w1.size());
+        std::map<std::string, size_t> where;
+        for (size_t i = first; i < lines.size(); i++) {
+            ASSERT_TRUE(where.emplace(lines[i], i).second) << "duplicate line " << lines[i];
+        }
+        for (const Batch *b : {&w0, &w1}) {
+            for (size_t i = 0, prev = 0; i < b->size(); i++) {
+                auto it = where.find(b->Row(i, mode));
+                ASSERT_NE(it, where.end()) << "missing row " << b->Row(i, mode);
+                if (i > 0) {
+                    ASSERT_GT(it->second, prev) << "a worker's rows out of order";
+                }
+                prev = it->second;
+            }
+        }
+    }
+
+    void *handle_ = nullptr;
+    const pwalk_plugin *plugin_ = nullptr;
+    std::string dir_;
+    pwalk_host host_;
+    pwalk_host_ctx ctx_;
+    pwalk_options opts_;
+    void *instance_ = nullptr;
+};
+
+// Names that exercise the escaping inside a real run.
+void Fill(Batch *b, int worker, int count) {
+    static const char *const kNames[] = {
+        "plain.txt", "a\"b\n.txt", "caf\xc3\xa9.csv", "bad\xff\xfe", "tab\there", "back\\slash",
+        ".bashrc",   "a.tar.gz",   "comma,name",      "sub",        "x.",       "\xf0\x9f\x98\x80",
+    };
+    for (int i = 0; i < count; i++) {
+        std::string name = kNames[i % 12];
+        std::string dir = "root/w" + std::to_string(worker) + "/d" + std::to_string(i / 50);
+        uint32_t mode = name == "sub" ? 040755 : (i % 7 == 0 ? 0120777 : 0100644);
+        b->Add(dir + "/" + name, dir.size() + 1, mode,
+               (uint64_t)worker * 1000000 + (uint64_t)i + 100);
+    }
+}
+
+TEST_F(CsvPluginTest, DescribesItself) {
+    EXPECT_EQ(plugin_->struct_size, sizeof(pwalk_plugin));
+    EXPECT_EQ(plugin_->abi_major, (uint32_t)PWALK_ABI_MAJOR);
+    EXPECT_EQ(plugin_->abi_minor, (uint32_t)PWALK_ABI_MINOR);
+    EXPECT_EQ(std::string(plugin_->name), "csv");
+    EXPECT_EQ(plugin_->threading, PWALK_THREADING_PER_WORKER);
+    EXPECT_EQ(plugin_->flags & PWALK_PLUGIN_MUTATES_FS, 0u);
+    EXPECT_NE(plugin_->create, nullptr);
+    EXPECT_NE(plugin_->consume, nullptr);
+    struct Want {
+        const char *name;
+        uint32_t type;
+        const char *def;
+        const char *choices;
+    } want[] = {
+        {"path", PWALK_OPT_STRING, "scan.csv", nullptr},
+        {"header", PWALK_OPT_BOOL, "true", nullptr},
+        {"escape", PWALK_OPT_ENUM, "lossless", "lossless|dey"},
+        {"buffer_kib", PWALK_OPT_INT, "1024", "4..65536"},
+    };
+    ASSERT_EQ(plugin_->option_count, 4u);
+    for (size_t i = 0; i < 4; i++) {
+        const pwalk_option_spec &o = plugin_->options[i];
+        SCOPED_TRACE(want[i].name);
+        EXPECT_STREQ(o.name, want[i].name);
+        EXPECT_EQ(o.type, want[i].type);
+        EXPECT_STREQ(o.default_value, want[i].def);
+        if (want[i].choices)
+            EXPECT_STREQ(o.choices, want[i].choices);
+        else
+            EXPECT_EQ(o.choices, nullptr);
+        ASSERT_NE(o.help, nullptr);
+        EXPECT_GT(strlen(o.help), 10u);
+    }
+}
+
+TEST_F(CsvPluginTest, TheSpecsRowsByteForByte) {
+    // the worked example of csv-format.md, through the real plugin
+    std::string fpath = "root/file.txt", rpath = "root";
+    pwalk_entry f{}, r{};
+    f.struct_size = r.struct_size = sizeof(pwalk_entry);
+    f.path = fpath.c_str();
+    f.path_len = (uint32_t)fpath.size();
+    f.name_offset = 5;
+    f.name = f.path + 5;
+    f.parent_fd = f.self_fd = r.parent_fd = r.self_fd = -1;
+    f.mode = 0100644;
+    f.ino = 10969834;
+    f.parent_ino = 10969827;
+    f.depth = 0;
+    f.size = 6;
+    f.dev = r.dev = 65024;
+    f.blocks = r.blocks = 8;
+    f.nlink = 2;
+    f.atime_sec = f.mtime_sec = f.ctime_sec = 1795556856;
+    f.fcount = -1;
+    r.flags = PWALK_ENTRY_ROOT;
+    r.path = rpath.c_str();
+    r.path_len = 4;
+    r.name = r.path;
+    r.mode = 040755;
+    r.ino = 10969827;
+    r.depth = -1;
+    r.size = 4096;
+    r.nlink = 5;
+    r.atime_sec = r.mtime_sec = r.ctime_sec = 1795556856;
+    r.fcount = 12;
+    r.dirsum = 12316;
+    pwalk_entry both[2] = {f, r};  // a directory's row after its entries
+    ASSERT_EQ(plugin_->create(&host_, &ctx_, &opts_, &instance_), PWALK_OK);
+    void *ts = nullptr;
+    ASSERT_EQ(plugin_->thread_open(instance_, 0, &ts), PWALK_OK);
+    ASSERT_EQ(plugin_->consume(instance_, ts, both, 2), PWALK_OK);
+    ASSERT_EQ(plugin_->thread_close(instance_, ts), PWALK_OK);
+    ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
+    Destroy();
+    EXPECT_EQ(ReadFile(dir_ + "/scan.csv"),
+              "inode,parent-inode,directory-depth,\"filename\",\"fileExtension\",UID,GID,"
+              "st_size,st_dev,st_blocks,st_nlink,\"st_mode\",st_atime,st_mtime,st_ctime,"
+              "pw_fcount,pw_dirsum\n"
+              "10969834,10969827,0,\"root/file.txt\",\"txt\",0,0,6,65024,8,2,\"0100644\","
+              "1795556856,1795556856,1795556856,-1,0\n"
+              "10969827,0,-1,\"root\",\"\",0,0,4096,65024,8,5,\"0040755\",1795556856,"
+              "1795556856,1795556856,12,12316\n");
+    EXPECT_TRUE(ctx_.errors.empty());
+    EXPECT_TRUE(ctx_.logs.empty());
+}
+
+TEST_F(CsvPluginTest, TwoWorkersWriteEveryRowWhole) {
+    // 4 KiB buffers: hundreds of flushes race for the file
+    opts_.ints["buffer_kib"] = 4;
+    Batch w0(0), w1(24);  // worker 1's engine is "newer": a larger stride
+    Fill(&w0, 0, 3000);
+    Fill(&w1, 1, 3000);
+    CreateAndConsume(&w0, &w1, 37);
+    // nothing under the final name until the scan is committed
+    std::vector<std::string> names = Names(dir_);
+    ASSERT_EQ(names.size(), 1u);
+    EXPECT_EQ(names[0].rfind(".scan.csv.pwalk-tmp-", 0), 0u) << names[0];
+    ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
+    Destroy();
+    EXPECT_EQ(Names(dir_), std::vector<std::string>{"scan.csv"});
+    ExpectRows(ReadFile(dir_ + "/scan.csv"), true, w0, w1, CSVROW_ESCAPE_LOSSLESS);
+    EXPECT_TRUE(ctx_.errors.empty());
+    EXPECT_TRUE(ctx_.logs.empty());  // lossless drops nothing
+    // and the escaped names are exactly the spec's
+    std::string all = ReadFile(dir_ + "/scan.csv");
+    EXPECT_NE(all.find(",\"root/w0/d0/a\"\"b\\x0a.txt\",\"txt\","), std::string::npos);
+    EXPECT_NE(all.find(",\"root/w0/d0/bad\\xff\\xfe\",\"\","), std::string::npos);
+    EXPECT_NE(all.find(",\"root/w1/d0/sub\",\"\",1000,100,"), std::string::npos);
+}
+
+TEST_F(CsvPluginTest, NoHeaderAndDefaultBuffer) {
+    opts_.bools["header"] = 0;
+    opts_.ints.erase("buffer_kib");  // the plugin's own default applies
+    Batch w0(0), w1(0);
+    Fill(&w0, 0, 500);
+    Fill(&w1, 1, 700);
+    CreateAndConsume(&w0, &w1, 100);
+    ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
+    Destroy();
+    ExpectRows(ReadFile(dir_ + "/scan.csv"), false, w0, w1, CSVROW_ESCAPE_LOSSLESS);
+}
+
+TEST_F(CsvPluginTest, DeyDropsControlBytesAndSaysWhere) {
+    opts_.strings["escape"] = "dey";
+    Batch w0(0), w1(0);
+    Fill(&w0, 0, 12);  // one of each name: two have control bytes
+    Fill(&w1, 1, 1);
+    CreateAndConsume(&w0, &w1, 5);
+    ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
+    Destroy();
+    std::string all = ReadFile(dir_ + "/scan.csv");
+    ExpectRows(all, true, w0, w1, CSVROW_ESCAPE_DEY);
+    EXPECT_NE(all.find(",\"root/w0/d0/a\"\"b.txt\",\"txt\","), std::string::npos);
+    EXPECT_NE(all.find(",\"root/w0/d0/tabhere\",\"\","), std::string::npos);
+    EXPECT_NE(all.find(",\"root/w0/d0/bad\xff\xfe\",\"\","), std::string::npos);  // raw
+    std::vector<std::string> logs = ctx_.logs;
+    std::sort(logs.begin(), logs.end());
+    ASSERT_EQ(logs.size(), 2u);
+    EXPECT_EQ(logs[0], "control bytes removed from name: root/w0/d0/a\"\"b\\x0a.txt");
+    EXPECT_EQ(logs[1], "control bytes removed from name: root/w0/d0/tab\\x09here");
+}
+
+TEST_F(CsvPluginTest, ARowLongerThanTheBufferIsWrittenAlone) {
+    opts_.ints["buffer_kib"] = 4;
+    Batch w0(0), w1(0);
+    Fill(&w0, 0, 100);
+    // 20000 bytes of path, ~68000 once escaped: far over 4 KiB
+    std::string deep = "root/w1";
+    while (deep.size() < 20000) deep += "/\x01\x02\x03\x04";
+    w1.Add("root/w1/small", 8, 0100644, 7);
+    w1.Add(deep + "/leaf.dat", deep.size() + 1, 0100644, 8);
+    w1.Add("root/w1/after", 8, 0100644, 9);
+    CreateAndConsume(&w0, &w1, 3);
+    ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
+    Destroy();
+    std::string all = ReadFile(dir_ + "/scan.csv");
+    ExpectRows(all, true, w0, w1, CSVROW_ESCAPE_LOSSLESS);
+    EXPECT_GT(all.size(), 60000u);
+}
+
+TEST_F(CsvPluginTest, AFailedScanPublishesNothing) {
+    Batch w0(0), w1(0);
+    Fill(&w0, 0, 200);
+    Fill(&w1, 1, 200);
+    CreateAndConsume(&w0, &w1, 10);
+    ASSERT_EQ(plugin_->finish(instance_, 2), PWALK_OK);
+    Destroy();
+    EXPECT_TRUE(Names(dir_).empty());
+}
+
+TEST_F(CsvPluginTest, DestroyWithoutFinishRemovesTheTemporary) {
+    Batch w0(0), w1(0);
+    Fill(&w0, 0, 20);
+    Fill(&w1, 1, 20);
+    CreateAndConsume(&w0, &w1, 10);
+    Destroy();  // e.g. another sink failed to create: finish never ran
+    EXPECT_TRUE(Names(dir_).empty());
+}
+
+TEST_F(CsvPluginTest, AnUncreatableFileIsAnIoErrorNamingIt) {
+    std::string path = dir_ + "/missing/scan.csv";
+    opts_.strings["path"] = path;
+    EXPECT_EQ(plugin_->create(&host_, &ctx_, &opts_, &instance_), PWALK_ERR_IO);
+    ASSERT_EQ(ctx_.errors.size(), 1u);
+    EXPECT_EQ(ctx_.errors[0], "cannot create '" + path + "': No such file or directory");
+    Destroy();  // destroy always runs, also after a failed create
+    EXPECT_TRUE(Names(dir_).empty());
+}
+
+TEST_F(CsvPluginTest, AnUnknownEscapeIsAConfigError) {
+    opts_.strings["escape"] = "raw";
+    EXPECT_EQ(plugin_->create(&host_, &ctx_, &opts_, &instance_), PWALK_ERR_CONFIG);
+    ASSERT_EQ(ctx_.errors.size(), 1u);
+    EXPECT_NE(ctx_.errors[0].find("raw"), std::string::npos) << ctx_.errors[0];
+    Destroy();
+    EXPECT_TRUE(Names(dir_).empty());
+}
+
+TEST_F(CsvPluginTest, ACommitThatFailsIsAnIoError) {
+    std::string sub = dir_ + "/sub";
+    ASSERT_EQ(mkdir(sub.c_str(), 0755), 0);
+    opts_.strings["path"] = sub + "/scan.csv";
+    Batch w0(0), w1(0);
+    Fill(&w0, 0, 10);
+    Fill(&w1, 1, 10);
+    CreateAndConsume(&w0, &w1, 4);
+    ASSERT_EQ(system(("rm -rf " + sub).c_str()), 0);
+    EXPECT_EQ(plugin_->finish(instance_, 0), PWALK_ERR_IO);
+    ASSERT_EQ(ctx_.errors.size(), 1u);
+    EXPECT_NE(ctx_.errors[0].find("'" + sub + "/scan.csv'"), std::string::npos)
+        << ctx_.errors[0];
+    Destroy();
+    EXPECT_TRUE(Names(dir_).empty());
+}
+
+TEST_F(CsvPluginTest, DashWritesToStdout) {
+    opts_.strings["path"] = "-";
+    std::string cap = dir_ + "/captured";
+    int fd = open(cap.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    ASSERT_EQ(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+    close(fd);
+    Batch w0(0), w1(0);
+    Fill(&w0, 0, 300);
+    Fill(&w1, 1, 300);
+    CreateAndConsume(&w0, &w1, 25);
+    int rc = plugin_->finish(instance_, 0);
+    Destroy();
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    EXPECT_EQ(rc, PWALK_OK);
+    EXPECT_EQ(Names(dir_), std::vector<std::string>{"captured"});
+    ExpectRows(ReadFile(cap), true, w0, w1, CSVROW_ESCAPE_LOSSLESS);
+}
+
+}  // namespace

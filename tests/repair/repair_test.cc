@@ -1,0 +1,1302 @@
+// The repair-action plugin, end to end: the real pwalk-engine runs pipelines
+// written here, as root, over trees built here with numeric uids and gids
+// (chown takes any number as root, so no accounts need creating or cleaning
+// up).  Every expectation is written from the issue's rules, not from the
+// plugin's code.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <regex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace {
+
+// Owners and groups of the test trees.  A private group is gid == uid.
+constexpr uid_t kAlice = 31001;
+constexpr uid_t kBob = 31002;
+constexpr gid_t kProj = 32000;   // project group above the trees
+constexpr gid_t kProj2 = 32001;  // a nested project
+constexpr gid_t kListed = 33000; // listed in change_gids
+
+// ---- running things ---------------------------------------------------------
+
+std::string EnginePath()
+{
+    const char *srcdir = getenv("TEST_SRCDIR");
+    return std::string(srcdir ? srcdir : ".") + "/pwalk/pwalk-engine";
+}
+
+struct Result {
+    int status = -1;  // exit status, or 128 + signal
+    std::string out, err;
+};
+
+std::string ReadFd(int fd)
+{
+    std::string s;
+    char buf[65536];
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        s.append(buf, (size_t)n);
+    return s;
+}
+
+// Run the engine with args; in_child (if any) runs in the child just before
+// exec, as root (e.g. to enter a mount namespace).
+Result RunEngine(const std::vector<std::string> &args,
+                 const std::function<void()> &in_child = nullptr)
+{
+    Result r;
+    FILE *out = tmpfile(), *err = tmpfile();
+    if (!out || !err)
+        throw std::runtime_error("tmpfile failed");
+    std::string engine = EnginePath();
+    std::vector<char *> argv;
+    argv.push_back(const_cast<char *>(engine.c_str()));
+    for (const auto &a : args)
+        argv.push_back(const_cast<char *>(a.c_str()));
+    argv.push_back(nullptr);
+    fflush(nullptr);
+    pid_t pid = fork();
+    if (pid < 0)
+        throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        dup2(fileno(out), 1);
+        dup2(fileno(err), 2);
+        if (in_child)
+            in_child();
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    r.out = ReadFd(fileno(out));
+    r.err = ReadFd(fileno(err));
+    fclose(out);
+    fclose(err);
+    return r;
+}
+
+std::string ReadFile(const std::string &path)
+{
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        throw std::runtime_error("cannot read " + path + ": " + strerror(errno));
+    std::string s = ReadFd(fd);
+    close(fd);
+    return s;
+}
+
+void WriteFile(const std::string &path, const std::string &data)
+{
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, data.data(), data.size()) != (ssize_t)data.size())
+        throw std::runtime_error("cannot write " + path);
+    close(fd);
+}
+
+bool Exists(const std::string &path)
+{
+    struct stat st;
+    return lstat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> Lines(const std::string &text)
+{
+    std::vector<std::string> v;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t nl = text.find('\n', start);
+        if (nl == std::string::npos)
+            nl = text.size();
+        v.push_back(text.substr(start, nl - start));
+        start = nl + 1;
+    }
+    return v;
+}
+
+std::string Octal(unsigned m)
+{
+    char b[16];
+    snprintf(b, sizeof b, "%04o", m);
+    return b;
+}
+
+// ---- building trees -----------------------------------------------------------
+
+void Must(bool ok, const std::string &what)
+{
+    if (!ok)
+        throw std::runtime_error(what + ": " + strerror(errno));
+}
+
+// chown first: a later chmod keeps setuid/setgid bits chown would clear.
+void MakeDir(const std::string &p, mode_t mode, uid_t u, gid_t g)
+{
+    Must(mkdir(p.c_str(), 0700) == 0, "mkdir " + p);
+    Must(lchown(p.c_str(), u, g) == 0, "chown " + p);
+    Must(chmod(p.c_str(), mode) == 0, "chmod " + p);
+}
+
+void MakeFile(const std::string &p, mode_t mode, uid_t u, gid_t g)
+{
+    WriteFile(p, "data\n");
+    Must(lchown(p.c_str(), u, g) == 0, "chown " + p);
+    Must(chmod(p.c_str(), mode) == 0, "chmod " + p);
+}
+
+void MakeSymlink(const std::string &target, const std::string &p, uid_t u, gid_t g)
+{
+    Must(symlink(target.c_str(), p.c_str()) == 0, "symlink " + p);
+    Must(lchown(p.c_str(), u, g) == 0, "lchown " + p);
+}
+
+void MakeFifo(const std::string &p, mode_t mode, uid_t u, gid_t g)
+{
+    Must(mkfifo(p.c_str(), 0600) == 0, "mkfifo " + p);
+    Must(lchown(p.c_str(), u, g) == 0, "chown " + p);
+    Must(chmod(p.c_str(), mode) == 0, "chmod " + p);
+}
+
+void MakeSocket(const std::string &p, uid_t u, gid_t g)
+{
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    Must(s >= 0, "socket");
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    if (p.size() >= sizeof a.sun_path)
+        throw std::runtime_error("socket path too long: " + p);
+    memcpy(a.sun_path, p.c_str(), p.size() + 1);
+    Must(bind(s, (struct sockaddr *)&a, sizeof a) == 0, "bind " + p);
+    close(s);
+    Must(lchown(p.c_str(), u, g) == 0, "chown " + p);
+}
+
+int RemoveOne(const char *path, const struct stat *, int, struct FTW *)
+{
+    remove(path);
+    return 0;
+}
+
+void RemoveTree(const std::string &root)
+{
+    nftw(root.c_str(), RemoveOne, 64, FTW_DEPTH | FTW_PHYS);
+}
+
+// What lstat says of every entry under root (root included), for "nothing
+// changed" checks: ctime moves on any chmod or chown, even to the same
+// value, so equal ctimes mean no change syscall touched the entry.
+struct Snap {
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+    ino_t ino;
+    nlink_t nlink;
+    long ctime_sec, ctime_nsec;
+    bool operator==(const Snap &o) const
+    {
+        return mode == o.mode && uid == o.uid && gid == o.gid && ino == o.ino &&
+               nlink == o.nlink && ctime_sec == o.ctime_sec && ctime_nsec == o.ctime_nsec;
+    }
+};
+
+Snap SnapOf(const struct stat &st)
+{
+    return Snap{st.st_mode,          st.st_uid, st.st_gid, st.st_ino, st.st_nlink,
+                (long)st.st_ctim.tv_sec, (long)st.st_ctim.tv_nsec};
+}
+
+std::map<std::string, Snap> *g_snaps;
+
+int SnapOne(const char *path, const struct stat *st, int, struct FTW *)
+{
+    (*g_snaps)[path] = SnapOf(*st);
+    return 0;
+}
+
+std::map<std::string, Snap> SnapshotTree(const std::string &root)
+{
+    std::map<std::string, Snap> m;
+    g_snaps = &m;
+    nftw(root.c_str(), SnapOne, 64, FTW_PHYS);
+    g_snaps = nullptr;
+    return m;
+}
+
+std::string Describe(const Snap &s)
+{
+    return "mode " + Octal(s.mode & 07777) + " uid " + std::to_string(s.uid) + " gid " +
+           std::to_string(s.gid) + " ctime " + std::to_string(s.ctime_sec) + "." +
+           std::to_string(s.ctime_nsec);
+}
+
+void ExpectSameTree(const std::map<std::string, Snap> &before,
+                    const std::map<std::string, Snap> &after)
+{
+    EXPECT_EQ(before.size(), after.size());
+    for (const auto &kv : before) {
+        auto it = after.find(kv.first);
+        if (it == after.end()) {
+            ADD_FAILURE() << kv.first << " disappeared";
+            continue;
+        }
+        EXPECT_TRUE(kv.second == it->second)
+            << kv.first << ": before " << Describe(kv.second) << ", after "
+            << Describe(it->second);
+    }
+}
+
+// ---- the plugin's summary line --------------------------------------------------
+
+struct Summary {
+    bool found = false;
+    bool dry = false;
+    unsigned long long examined = 0, group = 0, setgid = 0, mode = 0, skipped = 0,
+                       excluded = 0, errors = 0;
+    std::map<std::string, unsigned long long> reasons;
+};
+
+Summary ParseSummary(const std::string &err, const std::string &sink = "repair")
+{
+    static const std::regex re(
+        "sink '([^']*)': (dry run, nothing changed: )?examined ([0-9]+) entries; "
+        "(would change|changed) group ([0-9]+), setgid ([0-9]+), mode ([0-9]+); "
+        "skipped ([0-9]+)(?: \\(([^)]*)\\))?; excluded ([0-9]+); errors ([0-9]+)");
+    Summary s;
+    for (const auto &line : Lines(err)) {
+        std::smatch m;
+        if (!std::regex_search(line, m, re) || m[1] != sink)
+            continue;
+        s.found = true;
+        s.dry = m[2].matched;
+        s.examined = std::stoull(m[3]);
+        s.group = std::stoull(m[5]);
+        s.setgid = std::stoull(m[6]);
+        s.mode = std::stoull(m[7]);
+        s.skipped = std::stoull(m[8]);
+        s.excluded = std::stoull(m[10]);
+        s.errors = std::stoull(m[11]);
+        std::string reasons = m[9];
+        static const std::regex one("([a-z-]+) ([0-9]+)");
+        for (std::sregex_iterator it(reasons.begin(), reasons.end(), one), end; it != end;
+             ++it)
+            s.reasons[(*it)[1]] = std::stoull((*it)[2]);
+    }
+    return s;
+}
+
+// ---- the change log -----------------------------------------------------------
+
+struct LogLine {
+    std::string path, what, old_value, new_value;
+    bool operator<(const LogLine &o) const
+    {
+        return std::tie(path, what, old_value, new_value) <
+               std::tie(o.path, o.what, o.old_value, o.new_value);
+    }
+    bool operator==(const LogLine &o) const
+    {
+        return !(*this < o) && !(o < *this);
+    }
+};
+
+std::ostream &operator<<(std::ostream &os, const LogLine &l)
+{
+    return os << "{" << l.path << " | " << l.what << " | " << l.old_value << " | "
+              << l.new_value << "}";
+}
+
+// One CSV record of the log (no newline inside: paths are escaped).
+std::vector<std::string> ParseCsvLine(const std::string &line, bool *ok)
+{
+    std::vector<std::string> f;
+    std::string cur;
+    size_t i = 0;
+    *ok = true;
+    for (;;) {
+        cur.clear();
+        if (i < line.size() && line[i] == '"') {
+            i++;
+            for (;;) {
+                if (i >= line.size()) {
+                    *ok = false;
+                    return f;
+                }
+                if (line[i] == '"') {
+                    if (i + 1 < line.size() && line[i + 1] == '"') {
+                        cur += '"';
+                        i += 2;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                cur += line[i++];
+            }
+        } else {
+            while (i < line.size() && line[i] != ',') {
+                if (line[i] == '"')
+                    *ok = false;
+                cur += line[i++];
+            }
+        }
+        f.push_back(cur);
+        if (i >= line.size())
+            return f;
+        if (line[i] != ',') {
+            *ok = false;
+            return f;
+        }
+        i++;
+    }
+}
+
+// The lossless text of raw path bytes, written from the csv format notes:
+// '\' doubled, control bytes, 0x7f and bytes outside valid UTF-8 as \xHH.
+std::string Lossless(const std::string &raw)
+{
+    std::string o;
+    const unsigned char *s = (const unsigned char *)raw.data();
+    size_t n = raw.size();
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t len = 0;
+        if (c >= 0xC2 && c <= 0xDF)
+            len = 2;
+        else if (c >= 0xE0 && c <= 0xEF)
+            len = 3;
+        else if (c >= 0xF0 && c <= 0xF4)
+            len = 4;
+        bool valid = len && i + len <= n;
+        for (size_t k = 1; valid && k < len; k++)
+            valid = (s[i + k] & 0xC0) == 0x80;
+        if (valid && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) ||
+                      (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F)))
+            valid = false;
+        if (valid) {
+            o.append(raw, i, len);
+            i += len;
+        } else if (c == '\\') {
+            o += "\\\\";
+            i++;
+        } else if (c < 0x20 || c == 0x7f || c >= 0x80) {
+            char b[8];
+            snprintf(b, sizeof b, "\\x%02x", c);
+            o += b;
+            i++;
+        } else {
+            o += (char)c;
+            i++;
+        }
+    }
+    return o;
+}
+
+std::vector<LogLine> ParseCsvLog(const std::string &text)
+{
+    std::vector<LogLine> v;
+    auto lines = Lines(text);
+    EXPECT_FALSE(lines.empty());
+    if (lines.empty())
+        return v;
+    EXPECT_EQ(lines[0], "path,what,old,new");
+    for (size_t i = 1; i < lines.size(); i++) {
+        bool ok;
+        auto f = ParseCsvLine(lines[i], &ok);
+        EXPECT_TRUE(ok && f.size() == 4) << "bad CSV line: " << lines[i];
+        if (ok && f.size() == 4)
+            v.push_back({f[0], f[1], f[2], f[3]});
+    }
+    return v;
+}
+
+// A JSON string literal starting at s[*i] ('"'); \uXXXX only below 0x80
+// (the log escapes nothing else that way).
+bool JsonString(const std::string &s, size_t *i, std::string *out)
+{
+    if (*i >= s.size() || s[*i] != '"')
+        return false;
+    (*i)++;
+    out->clear();
+    while (*i < s.size()) {
+        char c = s[(*i)++];
+        if (c == '"')
+            return true;
+        if ((unsigned char)c < 0x20)
+            return false;
+        if (c != '\\') {
+            *out += c;
+            continue;
+        }
+        if (*i >= s.size())
+            return false;
+        char e = s[(*i)++];
+        switch (e) {
+        case '"': *out += '"'; break;
+        case '\\': *out += '\\'; break;
+        case '/': *out += '/'; break;
+        case 'n': *out += '\n'; break;
+        case 't': *out += '\t'; break;
+        case 'u': {
+            if (*i + 4 > s.size())
+                return false;
+            unsigned v = (unsigned)std::stoul(s.substr(*i, 4), nullptr, 16);
+            if (v >= 0x80)
+                return false;
+            *out += (char)v;
+            *i += 4;
+            break;
+        }
+        default: return false;
+        }
+    }
+    return false;
+}
+
+std::vector<LogLine> ParseJsonLog(const std::string &text)
+{
+    std::vector<LogLine> v;
+    for (const auto &line : Lines(text)) {
+        std::string vals[4];
+        static const char *const keys[4] = {"path", "what", "old", "new"};
+        size_t i = 0;
+        bool ok = !line.empty() && line[i++] == '{';
+        for (int k = 0; k < 4 && ok; k++) {
+            std::string key;
+            ok = JsonString(line, &i, &key) && key == keys[k] && i < line.size() &&
+                 line[i++] == ':' && JsonString(line, &i, &vals[k]) && i < line.size();
+            if (ok)
+                ok = line[i++] == (k == 3 ? '}' : ',');
+        }
+        ok = ok && i == line.size();
+        EXPECT_TRUE(ok) << "bad JSON line: " << line;
+        if (ok)
+            v.push_back({vals[0], vals[1], vals[2], vals[3]});
+    }
+    return v;
+}
+
+// ---- the main test tree ---------------------------------------------------------
+
+// One entry: how it is built and what it must be after a real run.
+struct Node {
+    std::string rel;       // "" = the root
+    char type;             // d f l(symlink) p(fifo) s(socket) c(char dev) h(2nd hard link)
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+    gid_t want_gid;        // after a real run
+    mode_t want_mode;
+    const char *skip;      // reason reported, or nullptr
+    bool excluded;         // by the exclude option: untouched, not reported
+    bool walked;           // false under .snapshot
+};
+
+constexpr uid_t A = kAlice, B = kBob;
+
+std::vector<Node> MainTree()
+{
+    return {
+        // the root: private group; nearest project group is proj's (above it)
+        {"", 'd', 0700, A, A, kProj, 02750, nullptr, false, true},
+        {"a.txt", 'f', 0600, A, A, kProj, 0640, nullptr, false, true},
+        {"run.sh", 'f', 0700, A, A, kProj, 0750, nullptr, false, true},  // g+x mirrored
+        {"rootgrp", 'f', 0644, A, 0, kProj, 0644, nullptr, false, true}, // gid 0
+        {"listed", 'f', 0604, A, kListed, kProj, 0644, nullptr, false, true},
+        {"okfile", 'f', 0600, B, kProj, kProj, 0640, nullptr, false, true},
+        {"fine", 'f', 0660, B, kProj, kProj, 0660, nullptr, false, true},
+        // a nested project: its own group is kept, the entries below join it
+        {"sub", 'd', 0700, B, kProj2, kProj2, 02750, nullptr, false, true},
+        {"sub/f", 'f', 0600, B, B, kProj2, 0640, nullptr, false, true},
+        // alice's private gid on bob's file: not "private" by the rule
+        {"sub/foreign", 'f', 0600, B, A, A, 0640, nullptr, false, true},
+        {"sub/inner", 'd', 0755, A, A, kProj2, 02755, nullptr, false, true},
+        {"sub/inner/g", 'f', 0400, A, 0, kProj2, 0440, nullptr, false, true},
+        {"sub/inner/deep", 'd', 0711, A, kListed, kProj2, 02751, nullptr, false, true},
+        {"sub/inner/deep/x", 'f', 0644, A, A, kProj2, 0644, nullptr, false, true},
+        // excluded by name ("frozen"), by full path (<root>/keep), by glob
+        {"sub/frozen", 'd', 0700, A, A, A, 0700, nullptr, true, true},
+        {"sub/frozen/z", 'f', 0600, A, A, A, 0600, nullptr, true, true},
+        {"keep", 'd', 0700, A, A, A, 0700, nullptr, true, true},
+        {"keep/x", 'f', 0600, A, A, A, 0600, nullptr, true, true},
+        {"keep/d", 'd', 0700, A, A, A, 0700, nullptr, true, true},
+        {"keep/d/y", 'f', 0600, A, A, A, 0600, nullptr, true, true},
+        {"scratch.tmp", 'f', 0600, A, A, A, 0600, nullptr, true, true},
+        // never walked: skip_snapshots
+        {".snapshot", 'd', 0700, A, A, A, 0700, nullptr, false, false},
+        {".snapshot/s", 'f', 0600, A, A, A, 0600, nullptr, false, false},
+        // skipped and reported
+        {"link", 'l', 0777, A, A, A, 0777, "symlink", false, true},
+        {"fifo", 'p', 0600, A, A, A, 0600, "fifo", false, true},
+        {"hard1", 'f', 0600, A, A, A, 0600, "hardlink", false, true},
+        {"hard2", 'h', 0600, A, A, A, 0600, "hardlink", false, true},
+        {"suid", 'f', 04755, A, A, A, 04755, "setuid-setgid", false, true},
+        {"sgid", 'f', 02750, A, A, A, 02750, "setuid-setgid", false, true},
+        {"sock", 's', 0755, A, A, A, 0755, "socket", false, true},
+        {"null", 'c', 0600, A, A, A, 0600, "device", false, true},
+    };
+}
+
+std::string Join(const std::string &root, const std::string &rel)
+{
+    return rel.empty() ? root : root + "/" + rel;
+}
+
+// Build the nodes under root; returns them without those the system would
+// not let us make (a device node in a container).
+std::vector<Node> BuildTree(const std::string &root, std::vector<Node> nodes)
+{
+    std::vector<Node> made;
+    for (const auto &n : nodes) {
+        std::string p = Join(root, n.rel);
+        switch (n.type) {
+        case 'd': MakeDir(p, n.mode, n.uid, n.gid); break;
+        case 'f': MakeFile(p, n.mode, n.uid, n.gid); break;
+        case 'l': MakeSymlink("a.txt", p, n.uid, n.gid); break;
+        case 'p': MakeFifo(p, n.mode, n.uid, n.gid); break;
+        case 's': MakeSocket(p, n.uid, n.gid); break;
+        case 'h': Must(link(Join(root, "hard1").c_str(), p.c_str()) == 0, "link " + p); break;
+        case 'c':
+            if (mknod(p.c_str(), S_IFCHR | 0600, makedev(1, 3)) != 0)
+                continue; /* not permitted here: leave it out */
+            Must(lchown(p.c_str(), n.uid, n.gid) == 0, "chown " + p);
+            break;
+        }
+        made.push_back(n);
+    }
+    // the socket's mode comes from the umask at bind(); record what it is
+    for (auto &n : made) {
+        struct stat st;
+        Must(lstat(Join(root, n.rel).c_str(), &st) == 0, "lstat " + n.rel);
+        if (n.type == 's' || n.type == 'l')
+            n.mode = n.want_mode = st.st_mode & 07777;
+    }
+    return made;
+}
+
+// The change log a real run must write, derived from the table.
+std::vector<LogLine> ExpectedLog(const std::string &root, const std::vector<Node> &nodes)
+{
+    std::vector<LogLine> v;
+    for (const auto &n : nodes) {
+        if (!n.walked || n.excluded)
+            continue;
+        std::string p = Join(root, n.rel);
+        if (n.skip) {
+            v.push_back({p, "skip", n.skip, ""});
+            continue;
+        }
+        if (n.want_gid != n.gid)
+            v.push_back({p, "group", std::to_string(n.gid), std::to_string(n.want_gid)});
+        mode_t m = n.mode;
+        if (n.type == 'd' && !(m & S_ISGID)) {
+            v.push_back({p, "setgid", Octal(m), Octal(m | S_ISGID)});
+            m |= S_ISGID;
+        }
+        if (n.want_mode != m)
+            v.push_back({p, "mode", Octal(m), Octal(n.want_mode)});
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+void ExpectTreeAsWanted(const std::string &root, const std::vector<Node> &nodes)
+{
+    for (const auto &n : nodes) {
+        std::string p = Join(root, n.rel);
+        struct stat st;
+        ASSERT_EQ(lstat(p.c_str(), &st), 0) << p;
+        EXPECT_EQ(st.st_gid, n.want_gid) << p;
+        EXPECT_EQ(Octal(st.st_mode & 07777), Octal(n.want_mode)) << p;
+        EXPECT_EQ(st.st_uid, n.uid) << p << ": the owner is never changed";
+    }
+}
+
+// ---- the fixture ----------------------------------------------------------------
+
+class RepairTest : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (geteuid() != 0)
+            GTEST_SKIP() << "the repair tests run as root";
+        // The trees live in /tmp so the unprivileged attacker can reach
+        // them; the upward group search must find nothing above /tmp.
+        struct stat st;
+        ASSERT_EQ(stat("/tmp", &st), 0);
+        ASSERT_TRUE(st.st_gid == 0 || st.st_gid == st.st_uid)
+            << "/tmp's group must not look like a project group";
+        char tmpl[] = "/tmp/pwalk-repair.XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        base_ = tmpl;
+        ASSERT_EQ(chown(base_.c_str(), 0, 0), 0);
+        ASSERT_EQ(chmod(base_.c_str(), 0755), 0);
+        out_ = base_ + "/out";  // pipelines and logs, outside every root
+        ASSERT_EQ(mkdir(out_.c_str(), 0700), 0);
+        proj_ = base_ + "/proj";  // the project directory above the roots
+        MakeDir(proj_, 02755, 0, kProj);
+    }
+
+    void TearDown() override
+    {
+        if (!base_.empty())
+            RemoveTree(base_);
+    }
+
+    // A pipeline with the repair sink (options as a YAML flow mapping) and
+    // optional further sinks.
+    std::string Pipeline(const std::string &name, const std::string &options,
+                         bool allow_mutation = true, const std::string &more_sinks = "",
+                         int threads = 2)
+    {
+        std::string y = "version: 1\n";
+        if (allow_mutation)
+            y += "allow_mutation: true\n";
+        y += "scan:\n  skip_snapshots: true\n  threads: " + std::to_string(threads) +
+             "\nsinks:\n  - name: repair\n    plugin: repair-action\n    options: " +
+             options + "\n" + more_sinks;
+        std::string path = out_ + "/" + name + ".yaml";
+        WriteFile(path, y);
+        return path;
+    }
+
+    std::string MainOptions(const std::string &root, const std::string &more)
+    {
+        return "{change_gids: [\"" + std::to_string(kListed) + "\"], exclude: [\"" + root +
+               "/keep\", \"*.tmp\", frozen]" + more + "}";
+    }
+
+    std::string base_, out_, proj_;
+};
+
+// ---- tests ---------------------------------------------------------------------------
+
+TEST_F(RepairTest, RealRunSetsGroupAndModeOfEveryEntry)
+{
+    std::string root = proj_ + "/tree";
+    auto nodes = BuildTree(root, MainTree());
+    std::string log = out_ + "/changes.csv";
+    auto cfg = Pipeline("real", MainOptions(root, ", dry_run: false, log: \"" + log + "\""));
+
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "") << "a real run prints no change lines";
+    ExpectTreeAsWanted(root, nodes);
+
+    // the log: exactly the changes and skips the rules call for
+    auto got = ParseCsvLog(ReadFile(log));
+    std::sort(got.begin(), got.end());
+    auto want = ExpectedLog(root, nodes);
+    EXPECT_EQ(got, want);
+
+    // the summary counts the same things
+    Summary s = ParseSummary(r.err);
+    ASSERT_TRUE(s.found) << r.err;
+    EXPECT_FALSE(s.dry);
+    size_t walked = 0, excluded = 0;
+    std::map<std::string, unsigned long long> reasons;
+    for (const auto &n : nodes) {
+        walked += n.walked;
+        excluded += n.walked && n.excluded;
+        if (n.skip)
+            reasons[n.skip]++;
+    }
+    unsigned long long groups = 0, setgids = 0, modes = 0;
+    for (const auto &l : want) {
+        groups += l.what == "group";
+        setgids += l.what == "setgid";
+        modes += l.what == "mode";
+    }
+    EXPECT_EQ(s.examined, walked);
+    EXPECT_EQ(s.excluded, excluded);
+    EXPECT_EQ(s.group, groups);
+    EXPECT_EQ(s.setgid, setgids);
+    EXPECT_EQ(s.mode, modes);
+    EXPECT_EQ(s.reasons, reasons);
+    EXPECT_EQ(s.errors, 0u);
+
+    // no temporary file left beside the log
+    DIR *d = opendir(out_.c_str());
+    ASSERT_NE(d, nullptr);
+    while (struct dirent *de = readdir(d))
+        EXPECT_EQ(strstr(de->d_name, ".tmp."), nullptr) << de->d_name;
+    closedir(d);
+}
+
+TEST_F(RepairTest, SecondRunChangesNothing)
+{
+    std::string root = proj_ + "/tree";
+    auto nodes = BuildTree(root, MainTree());
+    std::string log = out_ + "/second.csv";
+    auto cfg = Pipeline("again", MainOptions(root, ", dry_run: false, log: \"" + log + "\""));
+
+    Result first = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(first.status, 0) << first.err;
+    auto after_first = SnapshotTree(root);
+
+    Result second = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(second.status, 0) << second.err;
+    Summary s = ParseSummary(second.err);
+    ASSERT_TRUE(s.found) << second.err;
+    EXPECT_EQ(s.group, 0u);
+    EXPECT_EQ(s.setgid, 0u);
+    EXPECT_EQ(s.mode, 0u);
+    EXPECT_EQ(s.errors, 0u);
+    for (const auto &l : ParseCsvLog(ReadFile(log)))
+        EXPECT_EQ(l.what, "skip") << l;
+    // no chmod/chown at all: every ctime is as the first run left it
+    ExpectSameTree(after_first, SnapshotTree(root));
+    ExpectTreeAsWanted(root, nodes);
+}
+
+TEST_F(RepairTest, DryRunChangesNothingAndPrintsTheChanges)
+{
+    std::string root = proj_ + "/tree";
+    auto nodes = BuildTree(root, MainTree());
+    auto before = SnapshotTree(root);
+    // dry_run is the default: not set here
+    auto cfg = Pipeline("dry", MainOptions(root, ""));
+
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ExpectSameTree(before, SnapshotTree(root));
+
+    // stdout: "<what> <old> -> <new> <path>" or "skip <reason> <path>"
+    std::vector<std::string> want;
+    for (const auto &l : ExpectedLog(root, nodes))
+        want.push_back(l.new_value.empty() ? l.what + " " + l.old_value + " " + l.path
+                                           : l.what + " " + l.old_value + " -> " +
+                                                 l.new_value + " " + l.path);
+    auto got = Lines(r.out);
+    std::sort(want.begin(), want.end());
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, want);
+
+    Summary s = ParseSummary(r.err);
+    ASSERT_TRUE(s.found) << r.err;
+    EXPECT_TRUE(s.dry);
+    EXPECT_GT(s.group, 0u);
+}
+
+TEST_F(RepairTest, DryRunWithLogWritesTheLogNotStdout)
+{
+    std::string root = proj_ + "/tree";
+    auto nodes = BuildTree(root, MainTree());
+    auto before = SnapshotTree(root);
+    std::string log = out_ + "/dry.csv";
+    auto cfg = Pipeline("drylog", MainOptions(root, ", log: \"" + log + "\""));
+
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "");
+    ExpectSameTree(before, SnapshotTree(root));
+    auto got = ParseCsvLog(ReadFile(log));
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, ExpectedLog(root, nodes));
+}
+
+TEST_F(RepairTest, NothingSuitableAboveIsReportedAndLeftAlone)
+{
+    // base is root:0 and /tmp root:0: no project group anywhere above
+    std::string root = base_ + "/orphan";
+    std::vector<Node> nodes = {
+        {"", 'd', 0700, A, A, A, 0700, "no-project-group", false, true},
+        {"a", 'f', 0600, A, A, A, 0600, "no-project-group", false, true},
+        {"z", 'f', 0600, A, 0, 0, 0600, "no-project-group", false, true},
+        // a project group inside still serves the entries below it
+        {"p", 'd', 0700, A, kProj2, kProj2, 02750, nullptr, false, true},
+        {"p/b", 'f', 0600, A, A, kProj2, 0640, nullptr, false, true},
+    };
+    nodes = BuildTree(root, nodes);
+    std::string log = out_ + "/orphan.csv";
+    auto cfg = Pipeline("orphan", "{dry_run: false, log: \"" + log + "\"}");
+
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ExpectTreeAsWanted(root, nodes);
+    auto got = ParseCsvLog(ReadFile(log));
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, ExpectedLog(root, nodes));
+    Summary s = ParseSummary(r.err);
+    EXPECT_EQ(s.reasons["no-project-group"], 3u) << r.err;
+}
+
+TEST_F(RepairTest, ForceGroupWritableKeepsSetgid)
+{
+    std::string root = proj_ + "/w";
+    std::vector<Node> nodes = {
+        {"", 'd', 02750, A, kProj, kProj, 02770, nullptr, false, true},
+        {"d", 'd', 0700, A, A, kProj, 02770, nullptr, false, true},
+        {"d/f", 'f', 0600, A, A, kProj, 0660, nullptr, false, true},
+        {"x", 'f', 0700, A, A, kProj, 0770, nullptr, false, true},
+    };
+    nodes = BuildTree(root, nodes);
+    auto cfg = Pipeline("gw", "{dry_run: false, force_group_writable: true}");
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ExpectTreeAsWanted(root, nodes);
+}
+
+TEST_F(RepairTest, MirrorUserExecOff)
+{
+    std::string root = proj_ + "/m";
+    std::vector<Node> nodes = {
+        {"", 'd', 0700, A, kProj, kProj, 02750, nullptr, false, true},
+        {"x", 'f', 0700, A, A, kProj, 0740, nullptr, false, true},
+        {"y", 'f', 0600, A, A, kProj, 0640, nullptr, false, true},
+    };
+    nodes = BuildTree(root, nodes);
+    auto cfg = Pipeline("mx", "{dry_run: false, mirror_user_exec: false}");
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ExpectTreeAsWanted(root, nodes);
+}
+
+TEST_F(RepairTest, RootThatIsAFile)
+{
+    std::string f = proj_ + "/lonely";
+    MakeFile(f, 0600, A, A);
+    auto cfg = Pipeline("file", "{dry_run: false}");
+    Result r = RunEngine({"-c", cfg, f});
+    ASSERT_EQ(r.status, 0) << r.err;
+    struct stat st;
+    ASSERT_EQ(lstat(f.c_str(), &st), 0);
+    EXPECT_EQ(st.st_gid, kProj);
+    EXPECT_EQ(Octal(st.st_mode & 07777), "0640");
+}
+
+TEST_F(RepairTest, RefusedWithoutAllowMutation)
+{
+    std::string root = proj_ + "/tree";
+    BuildTree(root, MainTree());
+    auto before = SnapshotTree(root);
+    auto cfg = Pipeline("refused", "{dry_run: false}", /*allow_mutation=*/false);
+    Result r = RunEngine({"-c", cfg, root});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("allow_mutation: true"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("repair-action"), std::string::npos) << r.err;
+    ExpectSameTree(before, SnapshotTree(root));
+}
+
+TEST_F(RepairTest, UnknownGroupNameIsAConfigError)
+{
+    std::string root = proj_ + "/tree";
+    MakeDir(root, 0700, A, A);
+    auto before = SnapshotTree(root);
+    std::string log = out_ + "/never.csv";
+    auto cfg = Pipeline("badgroup", "{dry_run: false, change_gids: [no-such-group-xq7], log: \"" +
+                                        log + "\"}");
+    Result r = RunEngine({"-c", cfg, root});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("no-such-group-xq7"), std::string::npos) << r.err;
+    ExpectSameTree(before, SnapshotTree(root));
+    EXPECT_FALSE(Exists(log));
+}
+
+TEST_F(RepairTest, GroupNamesAreResolved)
+{
+    // any named group with a gid that is not 0 serves
+    std::string name;
+    gid_t gid = 0;
+    setgrent();
+    while (struct group *g = getgrent()) {
+        if (g->gr_gid != 0 && g->gr_gid < 30000) {
+            name = g->gr_name;
+            gid = g->gr_gid;
+            break;
+        }
+    }
+    endgrent();
+    if (name.empty())
+        GTEST_SKIP() << "no named group on this system";
+    std::string root = proj_ + "/named";
+    std::vector<Node> nodes = {
+        {"", 'd', 02750, A, kProj, kProj, 02750, nullptr, false, true},
+        {"f", 'f', 0640, A, gid, kProj, 0640, nullptr, false, true},
+    };
+    nodes = BuildTree(root, nodes);
+    auto cfg = Pipeline("named", "{dry_run: false, change_gids: [\"" + name + "\"]}");
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ExpectTreeAsWanted(root, nodes);
+}
+
+TEST_F(RepairTest, JsonLinesLogAndHostileNames)
+{
+    std::string root = proj_ + "/names";
+    MakeDir(root, 02750, A, kProj);
+    const std::vector<std::string> names = {"we\"ird,name", "back\\slash", "new\nline",
+                                            std::string("\xff\xfe", 2), "\xc3\xbcn\xc3\xaf",
+                                            "tab\there"};
+    for (const auto &n : names)
+        MakeFile(root + "/" + n, 0600, A, A);
+    std::string log = out_ + "/changes.jsonl";
+    auto cfg = Pipeline("json", "{dry_run: false, log: \"" + log + "\"}");
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+
+    auto got = ParseJsonLog(ReadFile(log));
+    std::vector<LogLine> want;
+    for (const auto &n : names) {
+        want.push_back({Lossless(root + "/" + n), "group", std::to_string(A),
+                        std::to_string(kProj)});
+        want.push_back({Lossless(root + "/" + n), "mode", "0600", "0640"});
+    }
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want);
+
+    // and the same names in CSV, in a dry run
+    std::string csv = out_ + "/names.csv";
+    auto cfg2 = Pipeline("csvnames", "{log: \"" + csv + "\"}");
+    for (const auto &n : names)
+        MakeFile(root + "/" + n, 0600, A, A);
+    r = RunEngine({"-c", cfg2, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    got = ParseCsvLog(ReadFile(csv));
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, want);
+}
+
+TEST_F(RepairTest, LogRemovedWhenTheRunFails)
+{
+    std::string root = proj_ + "/tree";
+    MakeDir(root, 0700, A, A);
+    auto before = SnapshotTree(root);
+    std::string log = out_ + "/fail.csv";
+    // the second sink cannot create its output: the run fails before the walk
+    std::string bad = "  - name: report\n    plugin: csv\n    options: {path: \"" + base_ +
+                      "/no/such/dir/scan.csv\"}\n";
+    auto cfg = Pipeline("fail", "{dry_run: false, log: \"" + log + "\"}", true, bad);
+    Result r = RunEngine({"-c", cfg, root});
+    EXPECT_NE(r.status, 0);
+    EXPECT_NE(r.status, 1);
+    ExpectSameTree(before, SnapshotTree(root));
+    DIR *d = opendir(out_.c_str());
+    ASSERT_NE(d, nullptr);
+    while (struct dirent *de = readdir(d))
+        EXPECT_NE(strncmp(de->d_name, "fail.csv", 8), 0) << "left behind: " << de->d_name;
+    closedir(d);
+    EXPECT_FALSE(Exists(log));
+}
+
+TEST_F(RepairTest, RepairAndReportInOneWalk)
+{
+    std::string root = proj_ + "/both";
+    std::vector<Node> nodes = {
+        {"", 'd', 0700, A, A, kProj, 02750, nullptr, false, true},
+        {"a", 'f', 0600, A, A, kProj, 0640, nullptr, false, true},
+        {"b", 'd', 0700, B, B, kProj, 02750, nullptr, false, true},
+        {"b/c", 'f', 0644, B, 0, kProj, 0644, nullptr, false, true},
+    };
+    nodes = BuildTree(root, nodes);
+    std::string report = out_ + "/scan.csv";
+    std::string sink = "  - name: report\n    plugin: csv\n    options: {path: \"" + report +
+                       "\", header: true}\n";
+    auto cfg = Pipeline("both", "{dry_run: false}", true, sink);
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ExpectTreeAsWanted(root, nodes);
+    auto rows = Lines(ReadFile(report));
+    EXPECT_EQ(rows.size(), 1 + nodes.size()) << "header + one row per entry";
+}
+
+TEST_F(RepairTest, ManyThreadsBigTree)
+{
+    std::string root = proj_ + "/big";
+    MakeDir(root, 0700, A, A);
+    size_t entries = 1, want_groups = 1;
+    for (int d = 0; d < 60; d++) {
+        std::string dir = root + "/d" + std::to_string(d);
+        MakeDir(dir, 0700, d % 2 ? A : B, d % 2 ? A : B);
+        entries++, want_groups++;
+        for (int f = 0; f < 25; f++) {
+            MakeFile(dir + "/f" + std::to_string(f), 0600, A, f % 3 ? A : kProj);
+            entries++;
+            want_groups += f % 3 != 0;
+        }
+    }
+    std::string log = out_ + "/big.csv";
+    auto cfg = Pipeline("big", "{dry_run: false, log: \"" + log + "\"}", true, "", 4);
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    Summary s = ParseSummary(r.err);
+    EXPECT_EQ(s.examined, entries);
+    EXPECT_EQ(s.group, want_groups);
+    auto lines = ParseCsvLog(ReadFile(log));
+    size_t groups = 0;
+    for (const auto &l : lines)
+        groups += l.what == "group";
+    EXPECT_EQ(groups, want_groups) << "every change is one whole log line";
+    for (const auto &kv : SnapshotTree(root)) {
+        EXPECT_EQ(kv.second.gid, kProj) << kv.first;
+        EXPECT_TRUE(kv.second.mode & S_IRGRP) << kv.first;
+    }
+}
+
+TEST_F(RepairTest, OtherFilesystemIsSkipped)
+{
+    std::string root = proj_ + "/fs";
+    MakeDir(root, 0700, A, A);
+    std::string mnt = root + "/mnt";
+    MakeDir(mnt, 0700, A, A);
+    MakeFile(root + "/here", 0600, A, A);
+    auto under_before = SnapshotTree(mnt);
+    std::string log = out_ + "/fs.csv";
+    auto cfg = Pipeline("fs", "{dry_run: false, log: \"" + log + "\"}");
+    // a tmpfs on mnt, in a mount namespace of the engine's own, so nothing
+    // is left mounted whatever happens
+    Result r = RunEngine({"-c", cfg, root}, [&] {
+        if (unshare(CLONE_NEWNS) != 0 ||
+            mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+            mount("tmpfs", mnt.c_str(), "tmpfs", 0, "mode=0700") != 0)
+            _exit(77);
+        std::string f = mnt + "/f";
+        int fd = open(f.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0 || fchown(fd, A, A) != 0 || chown(mnt.c_str(), A, A) != 0)
+            _exit(77);
+        close(fd);
+    });
+    if (r.status == 77)
+        GTEST_SKIP() << "cannot mount a tmpfs in a new mount namespace here";
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto got = ParseCsvLog(ReadFile(log));
+    std::set<std::string> skipped;
+    for (const auto &l : got)
+        if (l.what == "skip" && l.old_value == "other-filesystem")
+            skipped.insert(l.path);
+    EXPECT_EQ(skipped, (std::set<std::string>{mnt, mnt + "/f"}));
+    struct stat st;
+    ASSERT_EQ(lstat((root + "/here").c_str(), &st), 0);
+    EXPECT_EQ(st.st_gid, kProj);
+    ExpectSameTree(under_before, SnapshotTree(mnt));
+}
+
+// The immutable attribute, set through the ioctl chattr uses (the numbers
+// from <linux/fs.h>, which clashes with <sys/mount.h>).
+constexpr unsigned long kGetFlags = _IOR('f', 1, long);
+constexpr unsigned long kSetFlags = _IOW('f', 2, long);
+constexpr int kImmutable = 0x10;
+
+bool SetImmutable(const std::string &path, bool on)
+{
+    int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    int flags = 0;
+    bool ok = ioctl(fd, kGetFlags, &flags) == 0;
+    if (ok) {
+        flags = on ? flags | kImmutable : flags & ~kImmutable;
+        ok = ioctl(fd, kSetFlags, &flags) == 0;
+    }
+    close(fd);
+    return ok;
+}
+
+// A change the kernel refuses is an entry error: counted, in the log, in
+// the engine's error count (exit status 1); the rest of the tree is done.
+TEST_F(RepairTest, ErrorsAreCountedAndExitStatusIsOne)
+{
+    std::string root = proj_ + "/err";
+    std::vector<Node> nodes = {
+        {"", 'd', 0700, A, A, kProj, 02750, nullptr, false, true},
+        {"ok", 'f', 0600, A, A, kProj, 0640, nullptr, false, true},
+        {"stuck", 'f', 0600, A, A, A, 0600, nullptr, false, true},
+    };
+    nodes = BuildTree(root, nodes);
+    std::string stuck = root + "/stuck";
+    if (!SetImmutable(stuck, true))
+        GTEST_SKIP() << "cannot set the immutable attribute here";
+    std::string log = out_ + "/err.csv";
+    auto cfg = Pipeline("err", "{dry_run: false, log: \"" + log + "\"}");
+    Result r = RunEngine({"-c", cfg, root});
+    SetImmutable(stuck, false);
+    EXPECT_EQ(r.status, 1) << r.err;
+    ExpectTreeAsWanted(root, nodes);
+    Summary s = ParseSummary(r.err);
+    EXPECT_EQ(s.errors, 1u) << r.err;
+    bool logged = false;
+    for (const auto &l : ParseCsvLog(ReadFile(log)))
+        logged |= l.path == stuck && l.what == "error" && l.old_value == "repair: chown";
+    EXPECT_TRUE(logged);
+}
+
+// ---- the attack --------------------------------------------------------------------
+
+// renameat2(RENAME_EXCHANGE): swaps two names atomically, in one syscall,
+// so a name flips between two inodes as fast as the machine allows.
+int Exchange(const char *a, const char *b)
+{
+    return (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 2 /* RENAME_EXCHANGE */);
+}
+
+// One attacker: as the tree's unprivileged owner, flips names in the tree
+// between a file of its own that needs repair and (a) a symlink to a
+// root-owned file outside, (b) a hard link to another root-owned file
+// (made by root beforehand: protected_hardlinks stops users making one),
+// and flips a directory with a symlink to a root-owned directory.  Its own
+// files are put back in need of repair through fds it holds, so every
+// repair run meets them.  Never returns.
+[[noreturn]] void Attack(const std::string &tree, const std::string &tag, int ready_fd)
+{
+    if (setgroups(0, nullptr) != 0 || setgid(kAlice) != 0 || setuid(kAlice) != 0 ||
+        chdir(tree.c_str()) != 0)
+        _exit(2);
+    std::string v = "victim" + tag, s = "vsym" + tag, h = "hv" + tag, l = "hl" + tag,
+                d = "vdir" + tag, dl = "vlink" + tag;
+    int vfd = open(v.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int hfd = open(h.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (vfd < 0 || hfd < 0)
+        _exit(3);
+    if (write(ready_fd, "x", 1) != 1)
+        _exit(4);
+    for (unsigned long i = 0;; i++) {
+        Exchange(v.c_str(), s.c_str());
+        Exchange(h.c_str(), l.c_str());
+        Exchange(d.c_str(), dl.c_str());
+        if (i % 16 == 0) {
+            // private group and no group read again: the repair wants them
+            fchown(vfd, (uid_t)-1, kAlice);
+            fchmod(vfd, 0600);
+            fchown(hfd, (uid_t)-1, kAlice);
+            fchmod(hfd, 0600);
+        }
+    }
+}
+
+// Root runs the repair again and again while the attackers flip names;
+// nothing outside the tree may ever change.
+TEST_F(RepairTest, AttackerSwapsNeverReachTheCanaries)
+{
+    std::string canary_sym = base_ + "/canary-sym";
+    std::string canary_hl = base_ + "/canary-hl";
+    std::string canary_dir = base_ + "/canary-dir";
+    MakeFile(canary_sym, 0600, 0, 0);
+    MakeFile(canary_hl, 0600, 0, 0);
+    MakeDir(canary_dir, 0700, 0, 0);
+    MakeFile(canary_dir + "/inner", 0600, 0, 0);
+
+    std::string tree = proj_ + "/tree";
+    MakeDir(tree, 0700, A, A);
+    // many ordinary files: a directory's rows are handed over in one batch
+    // after all its names were stat'ed, which widens the window between
+    // the walk's lstat and the repair for a checker that re-resolves names
+    for (int i = 0; i < 200; i++)
+        MakeFile(tree + "/filler" + std::to_string(i), 0640, A, kProj);
+    const int kAttackers = 2;
+    for (int k = 0; k < kAttackers; k++) {
+        std::string t = std::to_string(k);
+        MakeFile(tree + "/victim" + t, 0600, A, A);
+        MakeSymlink(canary_sym, tree + "/vsym" + t, A, A);
+        MakeFile(tree + "/hv" + t, 0600, A, A);
+        ASSERT_EQ(link(canary_hl.c_str(), (tree + "/hl" + t).c_str()), 0);
+        MakeDir(tree + "/vdir" + t, 0700, A, A);
+        MakeFile(tree + "/vdir" + t + "/inner", 0600, A, A);  // as in canary-dir
+        MakeSymlink(canary_dir, tree + "/vlink" + t, A, A);
+    }
+
+    auto snap = [&](const std::string &p) {
+        struct stat st;
+        if (lstat(p.c_str(), &st) != 0)
+            throw std::runtime_error("lstat " + p);
+        return SnapOf(st);
+    };
+    const Snap sym0 = snap(canary_sym), dir0 = snap(canary_dir),
+               inner0 = snap(canary_dir + "/inner"), hl0 = snap(canary_hl);
+
+    std::vector<pid_t> attackers;
+    for (int k = 0; k < kAttackers; k++) {
+        int ready[2];
+        ASSERT_EQ(pipe(ready), 0);
+        fflush(nullptr);
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            close(ready[0]);
+            Attack(tree, std::to_string(k), ready[1]);
+        }
+        attackers.push_back(pid);
+        close(ready[1]);
+        char c;
+        ASSERT_EQ(read(ready[0], &c, 1), 1) << "attacker " << k << " did not start";
+        close(ready[0]);
+    }
+
+    auto cfg = Pipeline("attack", "{dry_run: false}");
+    unsigned long long groups = 0, modes = 0, hardlinks = 0, dodged = 0;
+    const int kRuns = 50;
+    for (int run = 0; run < kRuns; run++) {
+        Result r = RunEngine({"-c", cfg, tree});
+        // 1: a name was between two inodes when the walk looked
+        EXPECT_TRUE(r.status == 0 || r.status == 1) << r.status << "\n" << r.err;
+        Summary s = ParseSummary(r.err);
+        EXPECT_TRUE(s.found) << r.err;
+        groups += s.group;
+        modes += s.mode;
+        hardlinks += s.reasons["hardlink"];
+        dodged += s.reasons["symlink"] + s.reasons["changed"] + s.reasons["unreadable"];
+        for (pid_t pid : attackers) {
+            int ws;
+            ASSERT_EQ(waitpid(pid, &ws, WNOHANG), 0) << "an attacker stopped";
+        }
+        EXPECT_TRUE(snap(canary_sym) == sym0)
+            << "run " << run << ": " << Describe(snap(canary_sym));
+        EXPECT_TRUE(snap(canary_dir) == dir0)
+            << "run " << run << ": " << Describe(snap(canary_dir));
+        EXPECT_TRUE(snap(canary_dir + "/inner") == inner0)
+            << "run " << run << ": " << Describe(snap(canary_dir + "/inner"));
+        // the attackers' renames move the hard-linked canary's ctime:
+        // compare what a repair would change
+        Snap hl = snap(canary_hl);
+        EXPECT_EQ(hl.uid, hl0.uid);
+        EXPECT_EQ(hl.gid, hl0.gid) << "run " << run;
+        EXPECT_EQ(Octal(hl.mode & 07777), Octal(hl0.mode & 07777)) << "run " << run;
+        if (HasFailure())
+            break;
+    }
+    for (pid_t pid : attackers) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+    }
+
+    // the runs really were in the thick of it: they repaired the
+    // attackers' files and met the swapped-in links
+    EXPECT_GT(groups, 0u);
+    EXPECT_GT(hardlinks, 0u);
+    EXPECT_GT(dodged, 0u);
+    printf("attack: %d runs, %llu group and %llu mode changes, %llu hard links skipped, "
+           "%llu symlinks or swaps dodged\n",
+           kRuns, groups, modes, hardlinks, dodged);
+}
+
+}  // namespace
