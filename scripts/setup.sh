@@ -12,6 +12,7 @@ packages=(
     python3 python3-pytest python3-dev python3-venv python3-setuptools python3-wheel
     zstd lz4 pigz gzip
     time  # GNU time: the benchmarks read peak RSS from it
+    clang  # libFuzzer targets (scripts/fuzz.sh)
 )
 
 missing=()

@@ -21,6 +21,7 @@ fi
 # which test.xml each test run wrote: bazel-testlogs alone may hold a stale
 # test.xml from an earlier run of a target that did not even build this time.
 bep=$(mktemp /tmp/pwalk-bep.XXXXXX)
+export PWALK_COUNTS=$(mktemp /tmp/pwalk-counts.XXXXXX)
 bazel test //... --keep_going --build_event_json_file="$bep" "$@"
 bazel_status=$?
 
@@ -139,9 +140,45 @@ if broken:
 if bazel_status != 0 and failed == 0:
     print(f"FAILED  bazel test exited with status {bazel_status}")
     failed += 1
-print(f"{passed} passed, {failed} failed")
+print(f"bazel test //...: {passed} passed, {failed} failed")
+with open(os.environ["PWALK_COUNTS"], "w") as f:
+    f.write(f"{passed} {failed}\n")
 sys.exit(1 if failed or bazel_status != 0 else 0)
 PY
 rc=$?
 rm -f "$bep"
-exit $rc
+read -r total_pass total_fail < "$PWALK_COUNTS"
+
+# The same suites under AddressSanitizer+UBSan and ThreadSanitizer, and a
+# short fuzz run of every libFuzzer target over the corpus in tests/fuzz
+# (PWALK_QUICK=1 skips both, for a fast local loop).
+if [[ -z "${PWALK_QUICK:-}" ]]; then
+    stage() {  # NAME COMMAND...: add the stage's "N passed, N failed"
+        local name=$1 log line p f
+        shift
+        log=$(mktemp /tmp/pwalk-stage.XXXXXX)
+        "$@" >"$log" 2>&1
+        local status=$?
+        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+        if [[ -n "$line" ]]; then
+            p=${line%% passed*}
+            f=${line#*, }
+            f=${f%% failed}
+        else  # a stage without counts is one test
+            p=$((status == 0 ? 1 : 0))
+            f=0
+        fi
+        if [[ $status -ne 0 && $f -eq 0 ]]; then
+            f=1
+        fi
+        tail -n 15 "$log"
+        echo "$name: $p passed, $f failed"
+        total_pass=$((total_pass + p))
+        total_fail=$((total_fail + f))
+        rm -f "$log"
+    }
+    stage "sanitizers (asan, tsan)" bash scripts/sanitize.sh
+    stage "fuzzing (10 s per target)" bash scripts/fuzz.sh 10
+fi
+echo "$total_pass passed, $total_fail failed"
+[[ $total_fail -eq 0 && $rc -eq 0 ]]
