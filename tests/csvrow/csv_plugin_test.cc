@@ -353,6 +353,16 @@ TEST_F(CsvPluginTest, DescribesItself) {
     }
 }
 
+TEST_F(CsvPluginTest, ExportsOnlyItsEntryPoint) {
+    // csvrow, outfile and csvsink are linked into every csv* plugin; were
+    // they exported, one plugin's copy could interpose another's
+    // (plugins/plugin.lds keeps them local)
+    for (const char *sym : {"csvrow_format", "csvrow_escape", "csvrow_header", "outfile_open",
+                            "outfile_write", "outfile_commit", "csvsink_create",
+                            "csvsink_consume"})
+        EXPECT_EQ(dlsym(handle_, sym), nullptr) << sym;
+}
+
 TEST_F(CsvPluginTest, TheSpecsRowsByteForByte) {
     // the worked example of csv-format.md, through the real plugin
     std::string fpath = "root/file.txt", rpath = "root";
