@@ -12,8 +12,11 @@ dir=${1:-.}
 bash "$repo/scripts/setup.sh" || exit 1
 # build output to stderr: stdout stays free for whoever pipes this script
 (cd "$repo" && bazel build //:pwalk-engine >&2) || { echo "scan: build failed" >&2; exit 1; }
+# ask bazel where its output is rather than trusting the bazel-bin symlink,
+# which any bazel run with another --output_base in this tree re-points
+bin=$(cd "$repo" && bazel info bazel-bin 2>/dev/null) || bin="$repo/bazel-bin"
 
-"$repo/bazel-bin/pwalk-engine" -c "$repo/configs/audit.yaml" "$dir"
+"$bin/pwalk-engine" -c "$repo/configs/audit.yaml" "$dir"
 status=$?
 if [[ -f scan.csv ]]; then
     echo "report: $PWD/scan.csv ($(($(wc -l < scan.csv) - 1)) rows)" >&2

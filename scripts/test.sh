@@ -21,7 +21,8 @@ fi
 # which test.xml each test run wrote: bazel-testlogs alone may hold a stale
 # test.xml from an earlier run of a target that did not even build this time.
 bep=$(mktemp /tmp/pwalk-bep.XXXXXX)
-export PWALK_COUNTS=$(mktemp /tmp/pwalk-counts.XXXXXX)
+PWALK_COUNTS=$(mktemp /tmp/pwalk-counts.XXXXXX)
+export PWALK_COUNTS
 bazel test //... --keep_going --build_event_json_file="$bep" "$@"
 bazel_status=$?
 
@@ -147,7 +148,8 @@ sys.exit(1 if failed or bazel_status != 0 else 0)
 PY
 rc=$?
 rm -f "$bep"
-read -r total_pass total_fail < "$PWALK_COUNTS"
+read -r total_pass total_fail < "$PWALK_COUNTS" || { total_pass=0; total_fail=1; }
+rm -f "$PWALK_COUNTS"
 
 # The same suites under AddressSanitizer+UBSan and ThreadSanitizer, and a
 # short fuzz run of every libFuzzer target over the corpus in tests/fuzz

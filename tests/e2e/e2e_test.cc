@@ -739,7 +739,15 @@ TEST_F(E2E, SigintStopsPromptlyWithoutPublishing) {
               Tree::root.c_str(), Tree::root.c_str(), Tree::root.c_str(), (char *)nullptr);
         _exit(127);
     }
-    usleep(50000);
+    // signal only once the engine has opened its output: a SIGINT in the
+    // window between exec and the handler's installation kills any program
+    // by the default action, which would test the kernel, not the engine
+    bool saw_tmp = false;
+    for (int i = 0; i < 10000 && !saw_tmp; i++) {
+        for (auto &n : ListDir(work_)) saw_tmp |= n.rfind(".i.csv.pwalk-tmp-", 0) == 0;
+        if (!saw_tmp) usleep(1000);
+    }
+    EXPECT_TRUE(saw_tmp);
     kill(pid, SIGINT);
     int st = 0;
     // tests/faults/signal_test holds the engine to one second; here, with
