@@ -96,8 +96,8 @@ enum repair_skip {
 };
 
 static const char *const repair_skip_names[REPAIR_SKIP_COUNT] = {
-    "symlink",   "device",          "socket",  "fifo",       "other-type",      "hardlink",
-    "setuid-setgid", "other-filesystem", "changed", "unreadable", "no-project-group"};
+    "symlink", "device", "socket", "fifo", "other-type", "hardlink", "setuid-setgid",
+    "other-filesystem", "changed", "unreadable", "no-project-group"};
 
 typedef struct repair_counts {
     uint64_t examined;
@@ -447,7 +447,8 @@ static int repair_is_project(const repair_instance *r, uint32_t gid, uint32_t ui
 
 static repair_cache_slot *repair_cache_slot_for(repair_tstate *ts, uint64_t dev, uint64_t ino)
 {
-    uint64_t h = ino * 0x9E3779B97F4A7C15ull ^ (dev + 0x632BE59BD9B4E019ull) * 0xC2B2AE3D27D4EB4Full;
+    uint64_t h = ino * 0x9E3779B97F4A7C15ull ^
+                 (dev + 0x632BE59BD9B4E019ull) * 0xC2B2AE3D27D4EB4Full;
     return &ts->cache[(h >> 40) & (REPAIR_CACHE_SLOTS - 1)];
 }
 
