@@ -454,9 +454,11 @@ out:
         n->error = ENOMEM;
         return;
     }
-    memcpy(block, s->lens, c * sizeof(uint32_t));
-    memcpy(block + c * sizeof(uint32_t), s->flags, c);
-    memcpy(block + c * sizeof(uint32_t) + c, s->names, s->names_len);
+    if (c) { /* an empty directory has no scratch arrays yet */
+        memcpy(block, s->lens, c * sizeof(uint32_t));
+        memcpy(block + c * sizeof(uint32_t), s->flags, c);
+        memcpy(block + c * sizeof(uint32_t) + c, s->names, s->names_len);
+    }
     n->block = block;
     n->lens = (const uint32_t *)(void *)block;
     n->flags = (const uint8_t *)block + c * sizeof(uint32_t);
@@ -718,16 +720,38 @@ wa_node *wa_take(wa_walker *w, const char *path, size_t len, wa_poll_fn poll, vo
         if (n->state == WA_READING) {
             w->stats.waited++;
             w->wanted = n;
+            struct timespec last;
+            clock_gettime(CLOCK_MONOTONIC, &last);
             while (n->state == WA_READING) {
-                struct timespec t;
-                clock_gettime(CLOCK_MONOTONIC, &t);
-                t.tv_nsec += WA_POLL_NS;
-                if (t.tv_nsec >= 1000000000L) {
-                    t.tv_sec++;
-                    t.tv_nsec -= 1000000000L;
+                /* Rather than sleep until the reader is done, read the
+                 * next queued directory here: the consumer works as one
+                 * more reader, and no wake-up is needed if the wanted one
+                 * is done by then. */
+                wa_node *h = wa_over_limit(w) ? NULL : wa_next_pending(w);
+                if (h) {
+                    h->state = WA_READING;
+                    h->refs++;
+                    pthread_mutex_unlock(&w->lock);
+                    wa_read(w, &w->consumer, h);
+                    pthread_mutex_lock(&w->lock);
+                    wa_finish(w, h, 1);
+                    node_unref(w, h);
+                } else {
+                    struct timespec t;
+                    clock_gettime(CLOCK_MONOTONIC, &t);
+                    t.tv_nsec += WA_POLL_NS;
+                    if (t.tv_nsec >= 1000000000L) {
+                        t.tv_sec++;
+                        t.tv_nsec -= 1000000000L;
+                    }
+                    pthread_cond_timedwait(&w->done_cv, &w->lock, &t);
                 }
-                pthread_cond_timedwait(&w->done_cv, &w->lock, &t);
-                if (n->state == WA_READING && poll) {
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                long long ns = (long long)(now.tv_sec - last.tv_sec) * 1000000000LL +
+                               (now.tv_nsec - last.tv_nsec);
+                if (n->state == WA_READING && poll && ns >= WA_POLL_NS) {
+                    last = now;
                     pthread_mutex_unlock(&w->lock);
                     int stop = poll(ctx);
                     pthread_mutex_lock(&w->lock);

@@ -16,7 +16,9 @@
  * Threads: the readers never call back into the consumer; they hand
  * finished listings over under one mutex.  The consumer never waits for a
  * directory nobody is reading: a directory that is still queued is read on
- * the consumer's own thread instead, so a full buffer cannot deadlock.
+ * the consumer's own thread instead, so a full buffer cannot deadlock; and
+ * while a reader finishes the one it needs, it reads the next queued ones
+ * itself rather than sleep.
  *
  * Memory: readers stop taking work while the listings read ahead but not
  * yet taken exceed max_bytes or max_dirs.

@@ -13,12 +13,12 @@ is released while the engine works and Ctrl-C stops it.
 from ._types import (ConfigError, EntryError, Error, PluginError, RepairChange, RepairResult,
                      RepairSkip, ScanError, Summary)
 from ._walk import walk
-from ._api import PLUGIN_DIR, report, repair, run
+from ._api import PLUGIN_DIR, report, repair, run, unescape
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "walk", "report", "repair", "run",
+    "walk", "report", "repair", "run", "unescape",
     "Error", "ConfigError", "PluginError", "ScanError",
     "EntryError", "Summary", "RepairResult", "RepairChange", "RepairSkip",
     "PLUGIN_DIR", "__version__",

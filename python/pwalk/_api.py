@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 
@@ -88,15 +89,16 @@ def _summary(res, like_str):
               for p, e, op in res["errors"]]
     outputs, sink_rows = {}, {}
     for name, _plugin, rows, options in res["sinks"]:
+        # option values are text in a pipeline: outputs are str
         path = options.get("path")
-        outputs[name] = fs_like(path, like_str) if isinstance(path, bytes) else path
+        outputs[name] = os.fsdecode(path) if isinstance(path, bytes) else path
         sink_rows[name] = rows
     ep = res["errors_path"]
     return Summary(
         status=res["status"], message=res["message"], entries=res["entries"],
         rows=res["rows"], dirs=res["dirs"], error_count=res["error_count"], errors=errors,
         outputs=outputs, sink_rows=sink_rows, filtered=res["filtered"],
-        seconds=res["seconds"], errors_path=fs_like(ep, like_str) if ep else None,
+        seconds=res["seconds"], errors_path=os.fsdecode(ep) if ep else None,
         summary=res["summary"])
 
 
@@ -193,48 +195,53 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
 
 # ---- repair --------------------------------------------------------------------
 
+_HEX = re.compile(rb"\\(\\|x[0-9a-fA-F]{2})")
+
+
+def unescape(text):
+    """A path as the engine writes it losslessly (reports, error files, the
+    repair log: '\\' for a backslash, \\xHH for control bytes and invalid
+    UTF-8) back to the exact bytes on disk."""
+    raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    return _HEX.sub(lambda m: b"\\" if m.group(1) == b"\\" else
+                    bytes([int(m.group(1)[1:], 16)]), raw)
+
+
 def _log_records(path):
-    """The repair-action change log: JSON lines, or CSV with a header."""
+    """The repair-action change log: JSON lines (name ends in .jsonl) or
+    CSV with the header path,what,old,new."""
     with open(path, "rb") as f:
-        data = f.read()
-    text = data.decode("utf-8", "surrogateescape")
-    stripped = text.lstrip()
-    if not stripped:
-        return []
-    if stripped.startswith("{"):
+        text = f.read().decode("utf-8", "surrogateescape")
+    if os.fsdecode(path).endswith(".jsonl"):
         return [json.loads(line) for line in text.splitlines() if line.strip()]
-    return list(csv.DictReader(io.StringIO(text)))
-
-
-def _first(rec, *keys, default=""):
-    for k in keys:
-        if k in rec and rec[k] is not None:
-            return rec[k]
-    return default
-
-
-def _is_skip(rec):
-    what = str(_first(rec, "what", "action", "kind", "change", default="")).lower()
-    return what.startswith("skip") or ("reason" in rec and rec.get("reason") not in
-                                       (None, "") and not _first(rec, "new", "new_value"))
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def repair(top, dry_run=True, change_gids=None, force_group_writable=False, exclude=None, *,
-           max_threads=None, log=None):
-    """Restore group ownership and permissions under top with the
-    repair-action plugin (see its README); absolute paths welcome.
+           max_threads=None, log=None, mirror_user_exec=True):
+    """Restore project group ownership and group permissions under top with
+    the repair-action plugin (plugins/repair-action/README.md); absolute
+    paths welcome.
 
     dry_run (default True) changes nothing and reports what would change.
-    change_gids: gids treated as "not a project group" besides private
-    groups and 0.  force_group_writable: g+rw on files, g+rwx on directories.
-    exclude: paths/globs left alone and not descended.  log: keep the change
-    log at this path (else a temporary one is read and removed).
-    Returns RepairResult(dry_run, changes, skipped, errors, summary, log).
+    change_gids: more groups (numbers or names) that are not project groups,
+    besides private groups and gid 0.  force_group_writable: g+rw on files,
+    g+rwx on directories.  exclude: paths/globs left alone, not descended.
+    log: keep the change log at this path (CSV, or JSON lines if it ends in
+    .jsonl); by default a temporary one is read and removed.
+
+    Returns RepairResult(dry_run, changes, skipped, errors, summary, log):
+    changes are RepairChange(path, what, old, new) with what "group",
+    "setgid" or "mode"; skipped are RepairSkip(path, reason) (symlink,
+    hardlink, no-project-group, ...); errors are EntryError as in report().
     """
     roots, like_str = _roots(top)
-    options = {"dry_run": bool(dry_run), "force_group_writable": bool(force_group_writable)}
+    options = {"dry_run": bool(dry_run), "force_group_writable": bool(force_group_writable),
+               "mirror_user_exec": bool(mirror_user_exec)}
     if change_gids:
-        options["change_gids"] = [str(int(g)) for g in change_gids]
+        if isinstance(change_gids, (str, int)):
+            change_gids = [change_gids]
+        options["change_gids"] = [str(g) for g in change_gids]
     if exclude:
         if isinstance(exclude, (str, bytes, os.PathLike)):
             exclude = [exclude]
@@ -242,7 +249,7 @@ def repair(top, dry_run=True, change_gids=None, force_group_writable=False, excl
     tmpdir = None
     if log is None:
         tmpdir = tempfile.mkdtemp(prefix="pwalk-repair-")
-        log_path = os.path.join(tmpdir, "changes.log")
+        log_path = os.path.join(tmpdir, "changes.jsonl")
     else:
         log_path = os.fspath(log)
     pipeline = {
@@ -259,17 +266,15 @@ def repair(top, dry_run=True, change_gids=None, force_group_writable=False, excl
             shutil.rmtree(tmpdir, ignore_errors=True)
     changes, skipped = [], []
     for rec in records:
-        p = _first(rec, "path", "filename", default="")
-        p = p if like_str else os.fsencode(p)
-        if _is_skip(rec):
-            skipped.append(RepairSkip(p, str(_first(rec, "reason", "what", "action")), rec))
-        else:
-            changes.append(RepairChange(
-                p, str(_first(rec, "what", "action", "kind", "change")),
-                str(_first(rec, "old", "old_value", "before")),
-                str(_first(rec, "new", "new_value", "after")), rec))
+        raw = unescape(rec.get("path", ""))
+        p = os.fsdecode(raw) if like_str else raw
+        what = rec.get("what", "")
+        if what == "skip":
+            skipped.append(RepairSkip(p, rec.get("old", ""), rec))
+        elif what != "error":  # errors come with their errno through the engine
+            changes.append(RepairChange(p, what, rec.get("old", ""), rec.get("new", ""), rec))
     return RepairResult(bool(dry_run), changes, skipped, s.errors, s,
                         None if log is None else log_path)
 
 
-__all__ = ["run", "report", "repair", "PLUGIN_DIR", "Error"]
+__all__ = ["run", "report", "repair", "unescape", "PLUGIN_DIR", "Error"]

@@ -62,11 +62,11 @@ class Summary(NamedTuple):
     dirs: int           #: directory rows
     error_count: int    #: error records (the walk's and the sinks')
     errors: list        #: [EntryError, ...]
-    outputs: dict       #: sink name -> its "path" option (None if it has none)
+    outputs: dict       #: sink name -> its "path" option, str (None if it has none)
     sink_rows: dict     #: sink name -> rows it accepted
     filtered: dict      #: reason -> entries left out (snapshot, exclude, ...)
     seconds: float
-    errors_path: Optional[Path]   #: scan.errors file, if any
+    errors_path: Optional[str]    #: scan.errors file, if any
     summary: str        #: the engine's summary text (as the CLI prints it)
 
     @property

@@ -8,6 +8,7 @@ Every case runs both on the same tree and compares the whole sequence of
 import errno
 import os
 import pathlib
+import shutil
 import sys
 
 import pytest
@@ -280,13 +281,44 @@ def test_deep_tree_beyond_os_walk_recursion(tmp_path):
             fd = nfd
     finally:
         os.close(fd)
-    got = list(pwalk.walk(top))
-    assert len(got) >= 1000
-    errs = []
-    list(pwalk.walk(top, onerror=errs.append))
-    # past PATH_MAX the paths fail exactly as os.scandir would
-    assert errs and all(e.errno == errno.ENAMETOOLONG for e in errs)
-    assert all(len(p) < 4096 for p, _, _ in got)
+    try:
+        got = list(pwalk.walk(top))
+        assert len(got) >= 1000
+        errs = []
+        list(pwalk.walk(top, onerror=errs.append))
+        # past PATH_MAX the paths fail exactly as os.scandir would
+        assert errs and all(e.errno == errno.ENAMETOOLONG for e in errs)
+        assert all(len(p) < 4096 for p, _, _ in got)
+    finally:
+        remove_chain(top)
+
+
+def remove_chain(top):
+    """Remove a d/d/d/... chain deeper than shutil.rmtree's recursion can
+    go: cut it into pieces of 400 levels moved up under top first."""
+    top_fd = os.open(top, os.O_RDONLY)
+    fd = os.dup(top_fd)
+    depth = piece = 0
+    while True:
+        try:
+            nfd = os.open(b"d", os.O_RDONLY, dir_fd=fd)
+        except FileNotFoundError:
+            break
+        os.close(fd)
+        fd = nfd
+        depth += 1
+        if depth % 400 == 0:
+            name = b"piece%d" % piece
+            piece += 1
+            try:
+                os.rename(b"d", name, src_dir_fd=fd, dst_dir_fd=top_fd)
+            except FileNotFoundError:
+                break
+            os.close(fd)
+            fd = os.open(name, os.O_RDONLY, dir_fd=top_fd)
+    os.close(fd)
+    os.close(top_fd)
+    shutil.rmtree(top)
 
 
 UNPRIVILEGED_CODE = r"""
@@ -374,3 +406,81 @@ def test_walk_runs_on_threads_and_stops_them(tree):
 def test_type_error_at_call_time_like_311():
     with pytest.raises(TypeError):
         pwalk.walk(None)
+
+
+def os_walk_312(top, topdown=True, onerror=None, followlinks=False):
+    """Python 3.12's os.walk (iterative; dirnames read once after the
+    yield), transcribed, to check pwalk.walk's 3.12 mode on any Python."""
+    stack = [os.fspath(top)]
+    islink, join = os.path.islink, os.path.join
+    done = object()
+    while stack:
+        top = stack.pop()
+        if isinstance(top, tuple) and top and top[0] is done:
+            yield top[1]
+            continue
+        dirs, nondirs, walk_dirs = [], [], []
+        try:
+            scandir_it = os.scandir(top)
+        except OSError as error:
+            if onerror is not None:
+                onerror(error)
+            continue
+        cont = False
+        with scandir_it:
+            while True:
+                try:
+                    try:
+                        entry = next(scandir_it)
+                    except StopIteration:
+                        break
+                except OSError as error:
+                    if onerror is not None:
+                        onerror(error)
+                    cont = True
+                    break
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                (dirs if is_dir else nondirs).append(entry.name)
+                if not topdown and is_dir:
+                    if followlinks:
+                        walk_into = True
+                    else:
+                        try:
+                            walk_into = not entry.is_symlink()
+                        except OSError:
+                            walk_into = True
+                    if walk_into:
+                        walk_dirs.append(entry.path)
+        if cont:
+            continue
+        if topdown:
+            yield top, dirs, nondirs
+            for dirname in reversed(dirs):
+                new_path = join(top, dirname)
+                if followlinks or not islink(new_path):
+                    stack.append(new_path)
+        else:
+            stack.append((done, (top, dirs, nondirs)))
+            for new_path in reversed(walk_dirs):
+                stack.append(new_path)
+
+
+@pytest.mark.parametrize("how", ["none", "prune", "reverse", "add", "parent-later"])
+@pytest.mark.parametrize("followlinks", [False, True])
+@pytest.mark.parametrize("topdown", [True, False])
+def test_the_312_shape_matches_312s_os_walk(tree, monkeypatch, how, followlinks, topdown):
+    import pwalk._walk
+    monkeypatch.setattr(pwalk._walk, "_OS_WALK_311", False)
+    top = os.fsdecode(tree)
+    steer = {"none": None, "prune": steer_prune, "reverse": steer_reverse,
+             "add": steer_add(top), "parent-later": steer_parent_later(top)}[how]
+    ea, eb = [], []
+    a = record(os_walk_312(top, topdown, ea.append, followlinks), steer)
+    steer = {"none": None, "prune": steer_prune, "reverse": steer_reverse,
+             "add": steer_add(top), "parent-later": steer_parent_later(top)}[how]
+    b = record(pwalk.walk(top, topdown, eb.append, followlinks, ignore_snapshots=False), steer)
+    assert a == b
+    assert [err_key(e) for e in ea] == [err_key(e) for e in eb]

@@ -1,0 +1,102 @@
+"""The `pwalk` command (python -m pwalk): walk, report, repair, run."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import pwalk
+import reportcheck
+from conftest import make_hostile_tree
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    return make_hostile_tree(os.fsencode(tmp_path_factory.mktemp("cli") / "tree"), big=50)
+
+
+def pwalk_cmd(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    return subprocess.run([sys.executable, "-m", "pwalk", *map(os.fsdecode, args)],
+                          cwd=cwd, env=env, capture_output=True)
+
+
+def find_like(top, topdown=True, snapshots=False, dirs_only=False):
+    out = [top] if topdown else []
+    for dirpath, dirnames, filenames in os.walk(top, topdown=topdown):
+        if not snapshots:
+            dirnames[:] = [d for d in dirnames if d != b".snapshot"]
+        if not topdown and not snapshots and b"/.snapshot" in dirpath[len(top):] + b"/":
+            continue
+        names = dirnames if dirs_only else dirnames + filenames
+        if not topdown and not snapshots:
+            names = [n for n in names if n != b".snapshot"]
+        out += [os.path.join(dirpath, n) for n in names]
+    if not topdown:
+        out.append(top)
+    return out
+
+
+def test_walk_lists_every_entry_like_find(tree):
+    r = pwalk_cmd("walk", "-0", tree)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split(b"\0")[:-1] == find_like(tree)
+    r = pwalk_cmd("walk", "-0", "--dirs", "--snapshots", "-t", "1", tree)
+    assert r.stdout.split(b"\0")[:-1] == find_like(tree, snapshots=True, dirs_only=True)
+    r = pwalk_cmd("walk", "-0", "--bottom-up", tree)
+    assert r.stdout.split(b"\0")[:-1] == find_like(tree, topdown=False)
+
+
+def test_walk_of_a_missing_path_fails(tmp_path):
+    r = pwalk_cmd("walk", tmp_path / "nope")
+    assert r.returncode == 1 and b"No such file" in r.stderr
+
+
+def test_report_and_its_exit_statuses(tree, tmp_path):
+    r = pwalk_cmd("report", tree, "-o", "x.csv.gz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == b"x.csv.gz"
+    rows = reportcheck.parse(reportcheck.read_bytes(str(tmp_path / "x.csv.gz")))
+    reportcheck.check_rows(rows, [tree])
+    r = pwalk_cmd("report", tree, "-z", "none", "--no-header", "--escape", "dey",
+                  cwd=tmp_path)
+    assert r.returncode == 0 and os.path.exists(tmp_path / "scan.csv")
+    r = pwalk_cmd("report", tmp_path / "nope", cwd=tmp_path)
+    assert r.returncode == 2 and b"No such file" in r.stderr
+    r = pwalk_cmd("report", tree, "-o", tmp_path / "no" / "dir.csv")
+    assert r.returncode == 2 and b"sink 'report'" in r.stderr
+
+
+def test_run_and_bad_config(tree, tmp_path):
+    cfg = tmp_path / "p.yaml"
+    out = tmp_path / "o.csv"
+    cfg.write_text(f"version: 1\nsinks:\n  - name: inv\n    plugin: csv\n"
+                   f"    options: {{path: {out}}}\n")
+    r = pwalk_cmd("run", cfg, tree, "--set", "inv.header=false")
+    assert r.returncode == 0, r.stderr
+    assert b"inv:" in r.stdout and out.exists()
+    reportcheck.parse(out.read_bytes(), header=False)
+    cfg.write_text("version: 1\nsinks:\n  - name: inv\n    plugin: csv\n    colour: red\n")
+    r = pwalk_cmd("run", cfg, tree)
+    assert r.returncode == 2 and b"colour" in r.stderr
+
+
+def test_repair_dry_run_by_default(tmp_path):
+    if not os.path.exists(os.path.join(pwalk.PLUGIN_DIR, "repair-action")):
+        pytest.skip("the repair-action plugin is not built")
+    top = tmp_path / "proj"
+    top.mkdir()
+    (top / "f").write_text("x")
+    os.chmod(top / "f", 0o600)
+    r = pwalk_cmd("repair", top)
+    assert r.returncode == 0, r.stderr
+    assert b"dry run" in r.stdout
+    assert os.stat(top / "f").st_mode & 0o777 == 0o600
+
+
+def test_usage_errors():
+    assert pwalk_cmd().returncode == 2
+    assert pwalk_cmd("frobnicate").returncode == 2
+    r = pwalk_cmd("--version")
+    assert r.returncode == 0 and pwalk.__version__.encode() in r.stdout
