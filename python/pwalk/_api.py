@@ -10,7 +10,7 @@ import shutil
 import tempfile
 
 from . import _pwalk, _yaml
-from ._types import (ConfigError, EntryError, Error, PluginError, RepairChange, RepairResult,
+from ._types import (ConfigError, EntryError, PluginError, RepairChange, RepairResult,
                      RepairSkip, ScanError, Summary, fs_like)
 
 # The package's own plugins: pwalk/plugins/<name>/<name>.so, built by
@@ -277,4 +277,4 @@ def repair(top, dry_run=True, change_gids=None, force_group_writable=False, excl
                         None if log is None else log_path)
 
 
-__all__ = ["run", "report", "repair", "unescape", "PLUGIN_DIR", "Error"]
+__all__ = ["run", "report", "repair", "unescape", "PLUGIN_DIR"]

@@ -99,7 +99,7 @@ def world_package():
     """The pwalk package under test copied where an unprivileged user can
     read it (Bazel's runfiles live under /root), symlinks resolved."""
     src = os.path.dirname(os.path.abspath(pwalk.__file__))
-    base = tempfile.mkdtemp(prefix="pwalk-pkg-")
+    base = tempfile.mkdtemp(prefix="pwalk-pkg-", dir="/tmp")  # not under /root
     shutil.copytree(src, os.path.join(base, "pwalk"), symlinks=False,
                     ignore=shutil.ignore_patterns("__pycache__"))
     for dirpath, dirnames, filenames in os.walk(base):
