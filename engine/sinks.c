@@ -51,6 +51,8 @@ struct sink_set {
     size_t workers;
     sinks_error_hook hook;
     atomic_int failed;      /* some sink failed during the walk */
+    pwalk_host host;        /* what this run's plugins see (its worker_count);
+                               per set, so concurrent runs never share it */
 };
 
 /* ---- host services --------------------------------------------------------- */
@@ -118,8 +120,6 @@ static const pwalk_host sink_host = {
     .sink_name = host_sink_name,
 };
 
-/* One host table per run: worker_count differs between runs. */
-static pwalk_host run_host;
 
 /* ---- loading ------------------------------------------------------------- */
 
@@ -250,13 +250,13 @@ int sinks_start(sink_set *set, size_t workers, const sinks_error_hook *hook, cha
     set->workers = workers;
     if (hook)
         set->hook = *hook;
-    run_host = sink_host;
-    run_host.worker_count = (uint32_t)workers;
+    set->host = sink_host;
+    set->host.worker_count = (uint32_t)workers;
     for (size_t i = 0; i < set->count; i++) {
         sink *s = &set->sinks[i];
         const pwalk_plugin *pl = s->loaded.plugin;
         s->created = 1;
-        int rc = pl->create(&run_host, &s->host_ctx, s->options, &s->instance);
+        int rc = pl->create(&set->host, &s->host_ctx, s->options, &s->instance);
         if (rc != PWALK_OK) {
             sink_message(s, rc, "create", err, errlen);
             return -1;
