@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <fnmatch.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -816,6 +817,16 @@ TEST_F(E2E, UnreadableDirectoryAsUnprivilegedUser) {
     MakeFile(hostile + "/x", 1);
     MakeFile(t + "/open.txt", 4);
     ASSERT_EQ(chmod((t + "/open.txt").c_str(), 0600), 0);  // lstat still works
+    // nobody cannot use O_NOATIME on root's directories, so the scan's own
+    // read of t moves t's atime (relatime: the first read after a change);
+    // read it once here so the row and the model's lstat agree
+    {
+        DIR *d = opendir(t.c_str());
+        ASSERT_NE(d, nullptr);
+        while (readdir(d)) {
+        }
+        closedir(d);
+    }
     std::string outdir = work_ + "/out";
     ASSERT_EQ(mkdir(outdir.c_str(), 0777), 0);
     ASSERT_EQ(chmod(outdir.c_str(), 0777), 0);
@@ -886,7 +897,8 @@ TEST_F(E2E, UnreadableDirectoryAsUnprivilegedUser) {
     auto c = e2e::Run({bin + "/pwalk-engine", "--errors", efile, t}, outdir, 65534);
     EXPECT_EQ(c.status, 1) << c.err;
     EXPECT_EQ(SortedLines(c.out, false).size(), 4u) << c.out;
-    EXPECT_EQ(ReadFile(efile), etext);
+    // the same error lines (workers report them in whatever order they meet them)
+    EXPECT_EQ(SortedLines(ReadFile(efile), false), SortedLines(etext, false));
 }
 
 }  // namespace
