@@ -121,6 +121,7 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
         wo.progress = report_progress;
         wo.progress_ctx = rep;
     }
+    wo.remote = o->remote;
     walk_sink ws = sinks_walk_sink(sinks);
     char walk_err[256] = "";
     int wrc = walk_execute(&wo, &ws, &r->stats, walk_err, sizeof walk_err);

@@ -33,6 +33,8 @@ typedef struct pipeline_run_options {
      * path is consulted (the Python package's walk-iterator). */
     const struct pwalk_plugin *const *builtin_plugins;
     size_t builtin_plugin_count;
+    /* A walk shared with other processes (pwalk-mpi); NULL normally. */
+    const walk_remote *remote;
 } pipeline_run_options;
 
 typedef struct pipeline_result {

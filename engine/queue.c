@@ -181,6 +181,32 @@ void wq_stop(wq_pool *pool)
     pthread_mutex_unlock(&pool->idle_lock);
 }
 
+void wq_hold(wq_pool *pool)
+{
+    atomic_fetch_add(&pool->outstanding, 1);
+}
+
+void *wq_take_oldest(wq_pool *pool)
+{
+    size_t best = 0, best_count = 0;
+    for (size_t i = 0; i < pool->worker_count; i++) {
+        /* a racy read is fine: it only picks which deque to try */
+        pthread_mutex_lock(&pool->deques[i].lock);
+        size_t c = pool->deques[i].count;
+        pthread_mutex_unlock(&pool->deques[i].lock);
+        if (c > best_count) {
+            best = i;
+            best_count = c;
+        }
+    }
+    if (!best_count)
+        return NULL;
+    void *item = deque_take_oldest(&pool->deques[best]);
+    if (item)
+        atomic_fetch_sub(&pool->queued, 1);
+    return item;
+}
+
 void *wq_drain(wq_pool *pool)
 {
     for (size_t i = 0; i < pool->worker_count; i++) {

@@ -45,6 +45,16 @@ void wq_done(wq_pool *pool);
  * wq_drain(). */
 void wq_stop(wq_pool *pool);
 
+/* Keep the pool open while it is empty: wq_pop() waits instead of
+ * returning NULL until the hold is released with wq_done().  A walk shared
+ * with other processes holds its pool until they are all out of work. */
+void wq_hold(wq_pool *pool);
+
+/* Take the oldest item of the fullest deque, as a thief would (to hand it
+ * to another process); NULL when nothing is queued.  The item stays
+ * outstanding: the caller ends it with wq_done(). */
+void *wq_take_oldest(wq_pool *pool);
+
 /* Remove any item still queued (after the workers exited); returns it or
  * NULL when empty. */
 void *wq_drain(wq_pool *pool);

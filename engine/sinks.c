@@ -422,3 +422,40 @@ int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, char *er
     loader_close(&lp);
     return 0;
 }
+
+int sinks_probe(const cfg_pipeline *p, size_t i, const char *option, int *mutates,
+                int *declared, char **default_value, char *err, size_t errlen)
+{
+    *mutates = 0;
+    *declared = 0;
+    *default_value = NULL;
+    const cfg_sink *cs = &p->sinks[i];
+    char **dirs = resolve_plugin_dirs(p);
+    if (!dirs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    loader_plugin lp;
+    memset(&lp, 0, sizeof lp);
+    char lerr[1024];
+    int rc = loader_open(cs->plugin, dirs, p->plugin_path_count, &lp, lerr, sizeof lerr);
+    free_dirs(dirs, p->plugin_path_count);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: sink '%s': %s", p->source, cs->name, lerr);
+        return -1;
+    }
+    *mutates = (lp.plugin->flags & PWALK_PLUGIN_MUTATES_FS) != 0;
+    for (uint32_t k = 0; k < lp.plugin->option_count; k++) {
+        const pwalk_option_spec *o = &lp.plugin->options[k];
+        if (strcmp(o->name, option) == 0) {
+            *declared = 1;
+            if (o->default_value && !(*default_value = strdup(o->default_value))) {
+                loader_close(&lp);
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+        }
+    }
+    loader_close(&lp);
+    return 0;
+}

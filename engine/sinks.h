@@ -64,6 +64,14 @@ int sinks_finish(sink_set *s, int scan_status, char *err, size_t errlen);
 /* destroy() every sink, unload plugins, free everything.  NULL is fine. */
 void sinks_free(sink_set *s);
 
+/* Load the plugin of sink i and release it again, reporting whether it
+ * changes the filesystem and how it declares option `option`: *declared 0
+ * when it has no such option, *default_value its default (malloc'ed) or
+ * NULL.  pwalk-mpi uses it to give every rank its own output file before
+ * the scan.  Returns 0, or -1 with a message. */
+int sinks_probe(const cfg_pipeline *p, size_t i, const char *option, int *mutates,
+                int *declared, char **default_value, char *err, size_t errlen);
+
 /* Load one plugin by name and print its description (--describe). */
 int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, char *err,
                    size_t errlen);

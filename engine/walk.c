@@ -54,6 +54,13 @@ typedef struct walk_node {
     int depth;                  /* row depth: root -1                     */
     int level;                  /* levels below the root: root 0          */
     uint64_t root_dev;
+    uint64_t parent_ino;        /* 0 for roots                            */
+    uint64_t expect_dev;        /* st_dev the opened directory must have  */
+    uint64_t root_ino;          /* of its root, to re-check on import     */
+    uint32_t root_index;        /* which of walk_options.roots            */
+    int is_root;
+    int imported;               /* came from another process: no parent
+                                   node; opened from its root (remote)   */
     struct stat st;             /* what lstat said when it was found      */
     atomic_llong fcount;
     atomic_llong dirsum;
@@ -107,6 +114,9 @@ struct walk_run {
     atomic_int sink_stopped;
     atomic_int out_of_memory;
     atomic_int running;
+    atomic_size_t next_import;  /* round-robin worker for imported items */
+    int held;                   /* remote: the pool is held open          */
+    size_t worker_count;
     pthread_mutex_t done_lock;
     pthread_cond_t done_cond;
 };
@@ -178,6 +188,7 @@ static walk_node *node_new(walk_node *parent, const char *path, size_t path_len,
     n->path_len = path_len;
     n->name_offset = name_offset;
     n->st = *st;
+    n->expect_dev = (uint64_t)st->st_dev;
     n->fd = -1;
     atomic_init(&n->refs, 1);
     atomic_init(&n->fd_users, 1);
@@ -191,10 +202,15 @@ static walk_node *node_new(walk_node *parent, const char *path, size_t path_len,
         n->depth = parent->depth + 1;
         n->level = parent->level + 1;
         n->root_dev = parent->root_dev;
+        n->root_index = parent->root_index;
+        n->root_ino = parent->root_ino;
+        n->parent_ino = (uint64_t)parent->st.st_ino;
     } else {
         n->depth = -1;
         n->level = 0;
         n->root_dev = (uint64_t)st->st_dev;
+        n->root_ino = (uint64_t)st->st_ino;
+        n->is_root = 1;
     }
     return n;
 }
@@ -342,11 +358,11 @@ static void node_finish(walk_worker *w, walk_node *n)
         e->name_offset = (uint32_t)n->name_offset;
         fill_stat(e, &n->st);
         e->depth = n->depth;
-        e->parent_ino = n->parent ? (uint64_t)n->parent->st.st_ino : 0;
+        e->parent_ino = n->parent_ino;
         e->parent_fd = -1; /* the parent's fd may be closed by now */
         e->self_fd = n->unreadable ? -1 : n->fd;
         e->root_dev = n->root_dev;
-        if (!n->parent)
+        if (n->is_root)
             e->flags |= PWALK_ENTRY_ROOT;
         if (n->unreadable) {
             e->flags |= PWALK_ENTRY_UNREADABLE;
@@ -463,14 +479,26 @@ static void node_part_done(walk_worker *w, walk_node *d)
         node_finish(w, d);
 }
 
-static int open_dir(walk_worker *w, walk_node *n)
+static int open_one(int base, const char *name)
 {
     int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME;
-    int base = n->parent ? n->parent->fd : AT_FDCWD;
-    const char *name = n->parent ? n->path + n->name_offset : n->path;
     int fd = openat(base, name, flags);
     if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
         fd = openat(base, name, flags & ~O_NOATIME);
+    return fd;
+}
+
+static int open_imported(walk_run *run, walk_node *n);
+
+static int open_dir(walk_worker *w, walk_node *n)
+{
+    int fd;
+    if (n->imported) {
+        fd = open_imported(w->run, n);
+    } else {
+        int base = n->parent ? n->parent->fd : AT_FDCWD;
+        fd = open_one(base, n->parent ? n->path + n->name_offset : n->path);
+    }
     int open_errno = errno;
     if (n->parent)
         node_fd_release(n->parent);
@@ -481,7 +509,8 @@ static int open_dir(walk_worker *w, walk_node *n)
         return -1;
     }
     struct stat now;
-    if (fstat(fd, &now) != 0 || now.st_dev != n->st.st_dev || now.st_ino != n->st.st_ino) {
+    if (fstat(fd, &now) != 0 || now.st_ino != n->st.st_ino ||
+        (uint64_t)now.st_dev != n->expect_dev) {
         /* replaced between lstat and open: not what the walk saw */
         close(fd);
         count_add(&w->ctr->read_errors, 1);
@@ -622,6 +651,221 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- walks shared between processes (walk.h) ------------------------------ */
+
+/* One exported directory; the display path follows, then padding to 8. */
+typedef struct walk_record {
+    uint32_t size;              /* whole record, padded                   */
+    uint32_t root_index;
+    uint32_t path_len;
+    int32_t depth;
+    uint64_t parent_ino;
+    uint64_t root_dev;
+    uint64_t root_ino;
+    struct stat st;
+} walk_record;
+
+#define WALK_RECORD_ALIGN 8
+
+static size_t record_size(size_t path_len)
+{
+    return (sizeof(walk_record) + path_len + WALK_RECORD_ALIGN - 1) &
+           ~(size_t)(WALK_RECORD_ALIGN - 1);
+}
+
+/* Re-open an imported directory from its root, one component at a time,
+ * never through a symlink.  The caller (open_dir) checks st_ino and
+ * expect_dev on the result. */
+static int open_imported(walk_run *run, walk_node *n)
+{
+    const char *root = run->opt->roots[n->root_index];
+    int fd = open_one(AT_FDCWD, root);
+    if (fd < 0)
+        return -1;
+    struct stat rst;
+    if (fstat(fd, &rst) != 0 || (uint64_t)rst.st_ino != n->root_ino) {
+        close(fd);
+        errno = ESTALE;
+        return -1;
+    }
+    /* Another node may number the same filesystem differently: entries on
+     * the root's filesystem must be on this process's root's, others on
+     * the device the sender saw. */
+    if ((uint64_t)n->st.st_dev == n->root_dev)
+        n->expect_dev = (uint64_t)rst.st_dev;
+    n->root_dev = (uint64_t)rst.st_dev;
+
+    size_t rl = walk_root_display_len(root);
+    const char *rel = n->path + rl;
+    if (*rel == '/')
+        rel++;
+    char *copy = strdup(rel);
+    if (!copy) {
+        close(fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    char *save = NULL;
+    for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+        int next = open_one(fd, comp);
+        int e = errno;
+        close(fd);
+        if (next < 0) {
+            free(copy);
+            errno = e;
+            return -1;
+        }
+        fd = next;
+    }
+    free(copy);
+    return fd;
+}
+
+int walk_remote_idle(walk_run *run)
+{
+    /* the hold is the one outstanding item left when nothing else is */
+    return wq_outstanding(run->pool) == 1 && wq_queued(run->pool) == 0;
+}
+
+size_t walk_remote_queued(walk_run *run) { return wq_queued(run->pool); }
+
+void walk_remote_end(walk_run *run)
+{
+    if (run->held) {
+        run->held = 0;
+        wq_done(run->pool);
+    }
+}
+
+static int append_record(const walk_node *n, char **buf, size_t *len)
+{
+    size_t size = record_size(n->path_len);
+    char *grown = realloc(*buf, *len + size);
+    if (!grown)
+        return -1;
+    *buf = grown;
+    walk_record r;
+    memset(&r, 0, sizeof r);
+    r.size = (uint32_t)size;
+    r.root_index = n->root_index;
+    r.path_len = (uint32_t)n->path_len;
+    r.depth = n->depth;
+    r.parent_ino = n->parent_ino;
+    r.root_dev = n->root_dev;
+    r.root_ino = n->root_ino;
+    r.st = n->st;
+    memset(*buf + *len, 0, size);
+    memcpy(*buf + *len, &r, sizeof r);
+    memcpy(*buf + *len + sizeof r, n->path, n->path_len);
+    *len += size;
+    return 0;
+}
+
+long walk_remote_export(walk_run *run, size_t max, char **buf, size_t *len)
+{
+    /* Chunks of a big directory need its open fd: they stay here.  They
+     * are set aside while looking and queued again afterwards. */
+    walk_item *kept[64];
+    size_t nkept = 0;
+    long taken = 0;
+    int oom = 0;
+    while ((size_t)taken < max && nkept < 64) {
+        walk_item *it = wq_take_oldest(run->pool);
+        if (!it)
+            break;
+        if (it->kind != WALK_ITEM_DIR) {
+            kept[nkept++] = it;
+            continue;
+        }
+        if (append_record(it->node, buf, len) != 0) {
+            kept[nkept++] = it;
+            oom = 1;
+            break;
+        }
+        discard_item(it);
+        wq_done(run->pool);
+        taken++;
+    }
+    for (size_t i = 0; i < nkept; i++) {
+        /* push counts it again, done ends the take */
+        if (wq_push(run->pool, i % run->worker_count, kept[i]) != 0) {
+            discard_item(kept[i]);
+            atomic_store(&run->out_of_memory, 1);
+        }
+        wq_done(run->pool);
+    }
+    return oom ? -1 : taken;
+}
+
+long walk_remote_import(walk_run *run, const char *buf, size_t len, char *err, size_t errlen)
+{
+    /* Check every record before queueing any. */
+    size_t count = 0;
+    for (size_t off = 0; off < len;) {
+        walk_record r;
+        if (len - off < sizeof r) {
+            snprintf(err, errlen, "truncated directory record at byte %zu", off);
+            return -1;
+        }
+        memcpy(&r, buf + off, sizeof r);
+        if (r.size != record_size(r.path_len) || r.size > len - off || r.path_len == 0) {
+            snprintf(err, errlen, "malformed directory record at byte %zu", off);
+            return -1;
+        }
+        if (r.root_index >= run->opt->root_count) {
+            snprintf(err, errlen, "directory record names root %u of %zu", r.root_index,
+                     run->opt->root_count);
+            return -1;
+        }
+        const char *root = run->opt->roots[r.root_index];
+        size_t rl = walk_root_display_len(root);
+        const char *path = buf + off + sizeof r;
+        if (r.path_len <= rl || memcmp(path, root, rl) != 0 ||
+            memchr(path, '\0', r.path_len) != NULL || !S_ISDIR(r.st.st_mode)) {
+            snprintf(err, errlen, "directory record is not a directory under root %u",
+                     r.root_index);
+            return -1;
+        }
+        off += r.size;
+        count++;
+    }
+    for (size_t off = 0; off < len;) {
+        walk_record r;
+        memcpy(&r, buf + off, sizeof r);
+        const char *path = buf + off + sizeof r;
+        const char *slash = memrchr(path, '/', r.path_len);
+        size_t name_offset = slash ? (size_t)(slash - path) + 1 : 0;
+        walk_node *n = node_new(NULL, path, r.path_len, name_offset, &r.st);
+        walk_item *it = n ? calloc(1, sizeof *it) : NULL;
+        if (!it) {
+            node_release(n);
+            atomic_store(&run->out_of_memory, 1);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        n->is_root = 0;
+        n->imported = 1;
+        n->depth = r.depth;
+        n->level = r.depth + 1;
+        n->parent_ino = r.parent_ino;
+        n->root_index = r.root_index;
+        n->root_dev = r.root_dev;
+        n->root_ino = r.root_ino;
+        it->kind = WALK_ITEM_DIR;
+        it->node = n;
+        size_t w = atomic_fetch_add(&run->next_import, 1) % run->worker_count;
+        if (wq_push(run->pool, w, it) != 0) {
+            node_release(n);
+            free(it);
+            atomic_store(&run->out_of_memory, 1);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        off += r.size;
+    }
+    return (long)count;
+}
+
 /* ---- the whole walk -------------------------------------------------------- */
 
 int walk_check_roots(char *const *roots, size_t count, char *err, size_t errlen)
@@ -704,6 +948,8 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
     run.opt = opt;
     run.sink = sink;
     run.chunk_names = opt->chunk_names ? opt->chunk_names : WALK_DEFAULT_CHUNK;
+    run.worker_count = n;
+    const walk_remote *remote = opt->remote;
     pthread_mutex_init(&run.done_lock, NULL);
     pthread_cond_init(&run.done_cond, NULL);
     memset(stats, 0, sizeof *stats);
@@ -736,7 +982,9 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
         }
     }
 
-    for (size_t r = 0; r < opt->root_count; r++) {
+    /* In a shared walk only the seeding process starts from the roots. */
+    size_t seeded_roots = remote && !remote->seed ? 0 : opt->root_count;
+    for (size_t r = 0; r < seeded_roots; r++) {
         const char *root = opt->roots[r];
         struct stat st;
         if (lstat(root, &st) != 0) {
@@ -756,6 +1004,8 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
             continue;
         }
         walk_node *node = node_new(NULL, root, walk_root_display_len(root), 0, &st);
+        if (node)
+            node->root_index = (uint32_t)r;
         walk_item *it = node ? calloc(1, sizeof *it) : NULL;
         if (!it) {
             node_release(node);
@@ -775,6 +1025,10 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
         }
     }
 
+    if (remote) {
+        wq_hold(run.pool);
+        run.held = 1;
+    }
     atomic_store(&run.running, (int)n);
     size_t started = 0;
     for (; started < n; started++) {
@@ -792,21 +1046,32 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
             rc = -1;
         }
     }
-    if (opt->progress && started) {
+    if ((opt->progress || remote) && started) {
+        /* the calling thread draws progress and runs the remote ticks */
+        long tick_ns = remote ? (long)(remote->tick_ms ? remote->tick_ms : 5) * 1000000L
+                              : 1000000000L;
+        double next_progress = now_seconds() + 1.0;
         pthread_mutex_lock(&run.done_lock);
         while (atomic_load(&run.running) > 0) {
             struct timespec deadline;
             clock_gettime(CLOCK_REALTIME, &deadline);
-            deadline.tv_sec += 1;
+            deadline.tv_nsec += tick_ns;
+            deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+            deadline.tv_nsec %= 1000000000L;
             pthread_cond_timedwait(&run.done_cond, &run.done_lock, &deadline);
             if (atomic_load(&run.running) == 0)
                 break;
             pthread_mutex_unlock(&run.done_lock);
-            walk_stats now;
-            sum_stats(&run, &now, n);
-            now.seconds = now_seconds() - t0;
-            opt->progress(opt->progress_ctx, &now, wq_queued(run.pool));
-            if (walk_stop_requested())
+            if (remote && run.held)
+                remote->tick(remote->ctx, &run);
+            if (opt->progress && now_seconds() >= next_progress) {
+                walk_stats now;
+                sum_stats(&run, &now, n);
+                now.seconds = now_seconds() - t0;
+                opt->progress(opt->progress_ctx, &now, wq_queued(run.pool));
+                next_progress = now_seconds() + 1.0;
+            }
+            if (walk_stop_requested() || atomic_load(&run.out_of_memory))
                 wq_stop(run.pool);
             pthread_mutex_lock(&run.done_lock);
         }

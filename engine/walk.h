@@ -16,6 +16,7 @@
 #include "pwalk/plugin.h"
 
 struct walk_stats;
+struct walk_remote;
 
 typedef struct walk_options {
     char *const *roots;
@@ -28,6 +29,9 @@ typedef struct walk_options {
      * runs (optional). */
     void (*progress)(void *ctx, const struct walk_stats *now, uint64_t queued);
     void *progress_ctx;
+    /* Set for a walk shared with other processes (pwalk-mpi); NULL for an
+     * ordinary walk.  See "Walks shared between processes" below. */
+    const struct walk_remote *remote;
 } walk_options;
 
 /* Where the walk delivers its results.  Both are called on worker threads,
@@ -73,6 +77,49 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
 void walk_request_stop(void);
 int walk_stop_requested(void);
 void walk_clear_stop(void);
+
+/* ---- Walks shared between processes ------------------------------------
+ *
+ * pwalk-mpi runs one walk per rank over the same roots.  Only the ranks
+ * that were given the roots start with work (remote->seed); directories
+ * then move between ranks as records: the directory's display path, which
+ * root it is under, and the lstat the sending walk made of it.  The
+ * receiving walk re-opens it from its root one component at a time
+ * (O_NOFOLLOW, never through a symlink) and checks st_ino/st_dev against
+ * what the sender saw before reading it; a directory replaced in between
+ * is an error record, as in a local walk.
+ *
+ * With remote set, running out of local work does not end the walk: the
+ * walk ends when tick() calls walk_remote_end() (or on a stop).  tick()
+ * runs on the thread that called walk_execute(), every tick_ms, and is the
+ * only place the walk_remote_* functions may be called from.  Directory
+ * rows carry only their own entries' counts, so a directory can be
+ * finished on another rank than its parent without changing any row.
+ */
+typedef struct walk_run walk_run;
+
+typedef struct walk_remote {
+    void *ctx;
+    unsigned tick_ms;           /* 0: 5 ms                                 */
+    int seed;                   /* push the roots (rank 0 only)            */
+    void (*tick)(void *ctx, walk_run *run);
+} walk_remote;
+
+/* No local work left: nothing queued, nothing being processed. */
+int walk_remote_idle(walk_run *run);
+/* Directories waiting in this walk's queues. */
+size_t walk_remote_queued(walk_run *run);
+/* Take up to max queued directories (oldest, i.e. biggest subtrees, first)
+ * out of this walk and append their records to *buf (realloc'ed; *len
+ * grows).  Returns how many were taken (0: none could be), -1 when out of
+ * memory. */
+long walk_remote_export(walk_run *run, size_t max, char **buf, size_t *len);
+/* Queue the directories in records exported by another walk.  Returns the
+ * number queued, or -1 with a message when the records are malformed or
+ * name an unknown root (nothing is queued then). */
+long walk_remote_import(walk_run *run, const char *buf, size_t len, char *err, size_t errlen);
+/* Every process is out of work: let this walk finish. */
+void walk_remote_end(walk_run *run);
 
 /* The root as it appears in rows: trailing slashes removed, except "/". */
 size_t walk_root_display_len(const char *root);

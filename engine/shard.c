@@ -1,0 +1,247 @@
+/*
+ * shard.c -- shard file names and the manifest of a scan split over MPI
+ * ranks; see shard.h.
+ */
+#define _GNU_SOURCE
+#include "shard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int shard_name(const char *path, int rank, char *out, size_t outlen)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strstr(base, ".csv");
+    size_t head = dot ? (size_t)(dot - path) : strlen(path);
+    char part[32];
+    if (rank < 0)
+        snprintf(part, sizeof part, ".part-*");
+    else
+        snprintf(part, sizeof part, ".part-%04d", rank);
+    int n = snprintf(out, outlen, "%.*s%s%s", (int)head, path, part, path + head);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int shard_manifest_path(const char *path, char *out, size_t outlen)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *end = strstr(base, ".csv");
+    if (!end)
+        end = strchr(base, '.');
+    if (!end || end == base)
+        end = base + strlen(base);
+    int n = snprintf(out, outlen, "%.*s.manifest.json", (int)(end - path), path);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/* ---- JSON ------------------------------------------------------------------- */
+
+/* A JSON string.  Names are bytes, JSON is UTF-8: a byte that is not part
+ * of valid UTF-8 is written as the text \xHH (the CSV's lossless escape), so
+ * nothing is lost or silently replaced. */
+static void json_string(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    fputc('"', f);
+    while (*p) {
+        unsigned char c = *p;
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                                   : (c & 0xf8) == 0xf0 ? 4 : 0;
+        int valid = len > 0;
+        for (size_t k = 1; valid && k < len; k++)
+            valid = (p[k] & 0xc0) == 0x80;
+        if (valid && len == 2 && c < 0xc2)
+            valid = 0;  /* overlong */
+        if (!valid) {
+            fprintf(f, "\\\\x%02x", c);
+            p++;
+            continue;
+        }
+        if (len > 1) {
+            fwrite(p, 1, len, f);
+            p += len;
+            continue;
+        }
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+        p++;
+    }
+    fputc('"', f);
+}
+
+static void json_string_list(FILE *f, char *const *items, size_t n)
+{
+    fputc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", f);
+        json_string(f, items[i]);
+    }
+    fputc(']', f);
+}
+
+/* The directory of path made absolute (it exists: the shards are in it),
+ * joined with name. */
+static int absolute_in_dir(const char *path, const char *name_of, char *out, size_t outlen)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    char real[PATH_MAX];
+    if (!realpath(dir, real))
+        return -1;
+    const char *base = strrchr(name_of, '/');
+    base = base ? base + 1 : name_of;
+    int n = snprintf(out, outlen, "%s%s%s", real, strcmp(real, "/") ? "/" : "", base);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+static int write_body(FILE *f, const shard_manifest *m, char *err, size_t errlen)
+{
+    const cfg_pipeline *p = m->pipeline;
+    const cfg_scan *sc = &p->scan;
+    uint64_t entries = 0, rows = 0, errors = 0, dirs = 0, filtered = 0;
+    for (int r = 0; r < m->ranks; r++) {
+        entries += m->results[r].entries;
+        rows += m->results[r].rows;
+        errors += m->results[r].errors;
+        dirs += m->results[r].dirs;
+        filtered += m->results[r].filtered;
+    }
+    fprintf(f, "{\n  \"format\": \"pwalk-shards\",\n  \"version\": 1,\n  \"complete\": true,\n");
+    fprintf(f, "  \"ranks\": %d,\n  \"threads_per_rank\": %zu,\n", m->ranks, m->threads);
+    fprintf(f, "  \"started\": %lld,\n  \"seconds\": %.3f,\n", (long long)m->started,
+            m->seconds);
+    fputs("  \"config\": ", f);
+    json_string(f, p->source);
+    fputs(",\n  \"roots\": ", f);
+    json_string_list(f, sc->roots, sc->root_count);
+    fprintf(f, ",\n  \"scan\": {\"one_file_system\": %s, \"skip_snapshots\": %s, "
+               "\"snapshot_names\": ",
+            sc->one_file_system ? "true" : "false", sc->skip_snapshots ? "true" : "false");
+    json_string_list(f, sc->snapshot_names, sc->snapshot_name_count);
+    fputs(", \"exclude\": ", f);
+    json_string_list(f, sc->excludes, sc->exclude_count);
+    fprintf(f, ", \"max_depth\": %d},\n", sc->max_depth);
+    fprintf(f, "  \"totals\": {\"entries\": %llu, \"rows\": %llu, \"errors\": %llu, "
+               "\"dirs\": %llu, \"filtered\": %llu},\n",
+            (unsigned long long)entries, (unsigned long long)rows, (unsigned long long)errors,
+            (unsigned long long)dirs, (unsigned long long)filtered);
+
+    char buf[PATH_MAX + 64], abs[PATH_MAX + 64];
+    fputs("  \"sinks\": [", f);
+    for (size_t s = 0; s < p->sink_count && s < SHARD_MAX_SINKS; s++) {
+        uint64_t sink_total = 0;
+        for (int r = 0; r < m->ranks; r++)
+            sink_total += m->results[r].sink_rows[s];
+        fprintf(f, "%s\n    {\"name\": ", s ? "," : "");
+        json_string(f, p->sinks[s].name);
+        fputs(", \"plugin\": ", f);
+        json_string(f, p->sinks[s].plugin);
+        if (shard_name(m->sink_paths[s], -1, buf, sizeof buf) != 0 ||
+            absolute_in_dir(m->sink_paths[s], buf, abs, sizeof abs) != 0) {
+            snprintf(err, errlen, "%s: %s", m->sink_paths[s], strerror(errno ? errno : ENAMETOOLONG));
+            return -1;
+        }
+        fputs(", \"glob\": ", f);
+        json_string(f, abs);
+        fprintf(f, ", \"rows\": %llu, \"shards\": [", (unsigned long long)sink_total);
+        for (int r = 0; r < m->ranks; r++) {
+            if (shard_name(m->sink_paths[s], r, buf, sizeof buf) != 0 ||
+                absolute_in_dir(m->sink_paths[s], buf, abs, sizeof abs) != 0) {
+                snprintf(err, errlen, "%s: %s", m->sink_paths[s], strerror(errno ? errno : ENAMETOOLONG));
+                return -1;
+            }
+            fprintf(f, "%s\n      {\"rank\": %d, \"path\": ", r ? "," : "", r);
+            json_string(f, abs);
+            fprintf(f, ", \"rows\": %llu, \"errors\": %llu}",
+                    (unsigned long long)m->results[r].sink_rows[s],
+                    (unsigned long long)m->results[r].errors);
+        }
+        fputs("]}", f);
+    }
+    fputs("\n  ],\n  \"errors_files\": ", f);
+    if (!m->errors_path) {
+        fputs("null", f);
+    } else {
+        fputc('[', f);
+        for (int r = 0; r < m->ranks; r++) {
+            if (shard_name(m->errors_path, r, buf, sizeof buf) != 0 ||
+                absolute_in_dir(m->errors_path, buf, abs, sizeof abs) != 0) {
+                snprintf(err, errlen, "%s: %s", m->errors_path, strerror(errno ? errno : ENAMETOOLONG));
+                return -1;
+            }
+            if (r)
+                fputs(", ", f);
+            json_string(f, abs);
+        }
+        fputc(']', f);
+    }
+    fputs(",\n  \"per_rank\": [", f);
+    for (int r = 0; r < m->ranks; r++) {
+        const shard_rank_result *x = &m->results[r];
+        fprintf(f, "%s\n    {\"rank\": %d, \"status\": %d, \"entries\": %llu, \"rows\": %llu, "
+                   "\"errors\": %llu, \"dirs\": %llu, \"filtered\": %llu, \"seconds\": %.3f}",
+                r ? "," : "", r, x->status, (unsigned long long)x->entries,
+                (unsigned long long)x->rows, (unsigned long long)x->errors,
+                (unsigned long long)x->dirs, (unsigned long long)x->filtered, x->seconds);
+    }
+    fputs("\n  ]\n}\n", f);
+    return 0;
+}
+
+int shard_write_manifest(const char *path, const shard_manifest *m, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX + 32];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp) {
+        snprintf(err, errlen, "%s: %s", path, strerror(ENAMETOOLONG));
+        return -1;
+    }
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    fchmod(fd, 0644);
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    errno = 0;
+    int rc = write_body(f, m, err, errlen);
+    if (rc == 0 && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+        rc = -1;
+    }
+    if (fclose(f) != 0 && rc == 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
+}

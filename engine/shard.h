@@ -1,0 +1,53 @@
+/*
+ * shard.h -- what a scan split over MPI ranks leaves on disk: one output
+ * file per rank and sink ("shards": scan.part-0003.csv.zst) and, written
+ * last by rank 0, a manifest that says the set is complete.  No manifest
+ * means the shards are not a report.  Kept apart from the MPI code so the
+ * names and the manifest are tested without MPI.
+ */
+#ifndef PWALK_ENGINE_SHARD_H
+#define PWALK_ENGINE_SHARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define SHARD_MAX_SINKS 64
+
+/* path with ".part-NNNN" put before its first ".csv" (scan.csv.zst ->
+ * scan.part-0003.csv.zst), or appended when the file name has none; "*"
+ * for rank -1 gives the glob of every shard (scan.part-*.csv.zst).  Returns
+ * 0, or -1 when out does not hold it. */
+int shard_name(const char *path, int rank, char *out, size_t outlen);
+
+/* The manifest beside the first sink's output: <dir>/<stem>.manifest.json,
+ * stem being the file name up to ".csv" (or up to its first '.'). */
+int shard_manifest_path(const char *path, char *out, size_t outlen);
+
+/* What one rank reports when its part of the scan is done. */
+typedef struct shard_rank_result {
+    int32_t status;             /* PIPELINE_* of that rank                */
+    int32_t sink_count;
+    double seconds;
+    uint64_t entries, rows, errors, dirs, filtered;
+    uint64_t sink_rows[SHARD_MAX_SINKS];
+} shard_rank_result;
+
+typedef struct shard_manifest {
+    const cfg_pipeline *pipeline;   /* roots, scan options, sinks        */
+    char *const *sink_paths;        /* each sink's path before sharding  */
+    const char *errors_path;        /* scan.errors before sharding, or NULL */
+    int ranks;
+    const shard_rank_result *results;   /* one per rank                  */
+    size_t threads;                 /* per rank                          */
+    double seconds;
+    int64_t started;                /* Unix time                         */
+} shard_manifest;
+
+/* Write the manifest (JSON) under a temporary name, fsync, rename to path.
+ * Shard paths in it are absolute.  Returns 0, or -1 with a message naming
+ * the file. */
+int shard_write_manifest(const char *path, const shard_manifest *m, char *err, size_t errlen);
+
+#endif
