@@ -29,6 +29,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <glob.h>
 #include <limits.h>
 #include <mpi.h>
 #include <signal.h>
@@ -583,6 +584,42 @@ static int prepare(int argc, char **argv, int rank, cfg_pipeline *p, char ***sin
     return 0;
 }
 
+/* Remove path's shards numbered >= ranks (scan.part-0007.csv.zst). */
+static void remove_extra_shards(const char *path, int ranks)
+{
+    char pattern[PATH_MAX + 32];
+    if (shard_name(path, -1, pattern, sizeof pattern) != 0)
+        return;
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
+        return;
+    const char *star = strchr(pattern, '*');
+    size_t head = (size_t)(star - pattern);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *m = g.gl_pathv[i];
+        char *end;
+        long n = strtol(m + head, &end, 10);
+        if (end > m + head && end - (m + head) >= 4 && n >= ranks && strcmp(end, star + 1) == 0)
+            unlink(m);
+    }
+    globfree(&g);
+}
+
+static int remove_stale(const cfg_pipeline *p, char *const *sink_paths, const char *errors_path,
+                        const char *manifest, int ranks, char *err, size_t errlen)
+{
+    if (unlink(manifest) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "cannot remove the manifest of an earlier scan, %s: %s", manifest,
+                 strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < p->sink_count; i++)
+        remove_extra_shards(sink_paths[i], ranks);
+    if (errors_path)
+        remove_extra_shards(errors_path, ranks);
+    return 0;
+}
+
 static void on_signal(int sig) { pipeline_signal(sig); }
 
 int main(int argc, char **argv)
@@ -604,6 +641,12 @@ int main(int argc, char **argv)
     char err[2048] = "";
     int rc = prepare(argc, argv, rank, &p, &sink_paths, &errors_path, manifest, sizeof manifest,
                      &cli, err, sizeof err);
+    /* A manifest left by an earlier scan would vouch for this one's shards
+     * before they are complete, and shards of ranks this job does not have
+     * would join the glob: both go before anything is written (the
+     * agreement below keeps every rank from writing until then). */
+    if (rc == 0 && rank == 0)
+        rc = remove_stale(&p, sink_paths, errors_path, manifest, size, err, sizeof err);
     /* Every rank checks the same inputs; they agree to go on or not, and the
      * lowest failing rank says why. */
     int bad = rc == 0 ? size : rank, first_bad = size;

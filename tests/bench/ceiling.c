@@ -1,22 +1,43 @@
 /*
- * ceiling -- the benchmark's baseline: the least work that produces a
- * pwalk-like row per entry.  N threads share a stack of directory paths;
- * each opens a directory, reads it with getdents64, fstatat()s every name
- * relative to the directory fd and appends one CSV-like line (inode, size,
- * mode, mtime, path) to a 1 MiB per-thread buffer written with write().
+ * ceiling -- the benchmark's baseline: the least honest work that produces a
+ * pwalk-like row per entry (root included, so it writes as many rows as
+ * `find ROOT | wc -l` prints lines).
+ *
+ * THREADS workers (the benchmark runs 2, and 1 for scaling) share one LIFO
+ * stack of directories to read.  A queued directory is its parent's open fd
+ * plus its name: the worker opens it with
+ * openat(parentfd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_NOATIME), reads it
+ * with getdents64 into a 128 KiB buffer, fstatat(dirfd, name,
+ * AT_SYMLINK_NOFOLLOW)s every name and appends one CSV line (inode, size,
+ * mode, mtime, path) to a 1 MiB per-thread buffer written with one write().
+ * No path is ever resolved component by component; the path string is only
+ * output.  The flags are the engine's (O_NOATIME dropped where the kernel
+ * refuses it with EPERM: not the owner), so the comparison is like for like.
+ *
+ * Open fds stay bounded: a directory's fd is reference-counted (one for its
+ * reader, one per queued subdirectory) and closed as soon as its reader is
+ * done and every subdirectory has opened itself through it, so only
+ * directories with subdirectories still waiting hold an fd -- about the
+ * depth of the tree times the number of threads on a LIFO stack.
+ *
  * No escaping, no filters, no error records: a ceiling, not a tool.
  *
- *   ceiling THREADS ROOT OUTPUT
+ *   ceiling THREADS ROOT OUTPUT      prints "N rows" (and "N errors" on stderr)
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#define OUT_BUF (1 << 20)
+#define DENTS_BUF (1 << 17)
 
 struct dent {
     unsigned long long ino;
@@ -26,40 +47,64 @@ struct dent {
     char name[];
 };
 
+/* An open directory shared by its reader and its queued subdirectories. */
+struct dir {
+    int fd;
+    int refs; /* atomic */
+};
+
+/* A directory waiting to be opened: parent fd + name; path only for output. */
+struct item {
+    struct dir *parent; /* NULL: the root, opened by path */
+    size_t name_off;    /* name = path + name_off */
+    size_t path_len;
+    char path[];
+};
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static char **stack;
+static struct item **stack;
 static size_t depth, cap, busy;
 static int out_fd;
-static unsigned long long rows;
+static unsigned long long rows, errors;
 
-static void push(char *p)
+static void dir_unref(struct dir *d)
+{
+    if (d && __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        close(d->fd);
+        free(d);
+    }
+}
+
+static void push(struct item *it)
 {
     pthread_mutex_lock(&lock);
     if (depth == cap) {
         cap = cap ? cap * 2 : 1024;
         stack = realloc(stack, cap * sizeof *stack);
+        if (!stack)
+            abort();
     }
-    stack[depth++] = p;
+    stack[depth++] = it;
     pthread_cond_signal(&cond);
     pthread_mutex_unlock(&lock);
 }
 
-static char *pop(void)
+static struct item *pop(void)
 {
     pthread_mutex_lock(&lock);
     busy--;
     while (depth == 0 && busy > 0)
         pthread_cond_wait(&cond, &lock);
-    char *p = NULL;
+    struct item *it = NULL;
     if (depth) {
-        p = stack[--depth];
+        it = stack[--depth];
         busy++;
     } else {
-        pthread_cond_broadcast(&cond);
+        pthread_cond_broadcast(&cond); /* everyone idle, nothing queued: done */
     }
     pthread_mutex_unlock(&lock);
-    return p;
+    return it;
 }
 
 static char *fmt_u(char *o, unsigned long long v)
@@ -74,66 +119,117 @@ static char *fmt_u(char *o, unsigned long long v)
     return o;
 }
 
+struct out {
+    char *buf;
+    size_t used;
+    unsigned long long rows;
+};
+
+static void flush(struct out *o)
+{
+    if (o->used && write(out_fd, o->buf, o->used) != (ssize_t)o->used) {
+        perror("ceiling: write");
+        exit(3);
+    }
+    o->used = 0;
+}
+
+/* One row: inode,size,mode,mtime,DIR/NAME (or just DIR when name is NULL). */
+static void row(struct out *o, const struct stat *st, const char *dir, size_t dlen,
+                const char *name, size_t nlen)
+{
+    if (o->used + dlen + nlen + 96 > OUT_BUF)
+        flush(o);
+    char *p = o->buf + o->used;
+    p = fmt_u(p, st->st_ino);
+    *p++ = ',';
+    p = fmt_u(p, (unsigned long long)st->st_size);
+    *p++ = ',';
+    p = fmt_u(p, st->st_mode);
+    *p++ = ',';
+    p = fmt_u(p, (unsigned long long)st->st_mtime);
+    *p++ = ',';
+    memcpy(p, dir, dlen);
+    p += dlen;
+    if (name) {
+        *p++ = '/';
+        memcpy(p, name, nlen);
+        p += nlen;
+    }
+    *p++ = '\n';
+    o->used = (size_t)(p - o->buf);
+    o->rows++;
+}
+
+static int open_dir(int base, const char *name)
+{
+    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME;
+    int fd = openat(base, name, flags);
+    if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership (or CAP_FOWNER) */
+        fd = openat(base, name, flags & ~O_NOATIME);
+    return fd;
+}
+
 static void *worker(void *arg)
 {
     (void)arg;
-    char *buf = malloc(1 << 20), *dents = malloc(1 << 17);
-    size_t used = 0;
-    unsigned long long mine = 0;
-    char *dir;
-    while ((dir = pop()) != NULL) {
-        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-        size_t dlen = strlen(dir);
-        long n;
-        while (fd >= 0 && (n = syscall(SYS_getdents64, fd, dents, 1 << 17)) > 0) {
+    struct out o = {malloc(OUT_BUF), 0, 0};
+    char *dents = malloc(DENTS_BUF);
+    unsigned long long errs = 0;
+    struct item *it;
+    if (!o.buf || !dents)
+        abort();
+    while ((it = pop()) != NULL) {
+        int fd = open_dir(it->parent ? it->parent->fd : AT_FDCWD, it->path + it->name_off);
+        dir_unref(it->parent); /* opened (or failed): the parent's fd is not needed any more */
+        struct dir *self = NULL;
+        if (fd < 0) {
+            errs++;
+        } else {
+            self = malloc(sizeof *self);
+            if (!self)
+                abort();
+            self->fd = fd;
+            self->refs = 1; /* the reader: this loop */
+        }
+        long n = 0;
+        while (self && (n = syscall(SYS_getdents64, fd, dents, DENTS_BUF)) > 0) {
             for (long off = 0; off < n;) {
                 struct dent *d = (struct dent *)(dents + off);
                 off += d->reclen;
                 if (d->name[0] == '.' && (!d->name[1] || (d->name[1] == '.' && !d->name[2])))
                     continue;
                 struct stat st;
-                if (fstatat(fd, d->name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                if (fstatat(fd, d->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                    errs++;
                     continue;
-                size_t nlen = strlen(d->name);
-                if (used + dlen + nlen + 128 > (1 << 20)) {
-                    if (write(out_fd, buf, used) < 0)
-                        exit(3);
-                    used = 0;
                 }
-                char *o = buf + used;
-                o = fmt_u(o, st.st_ino);
-                *o++ = ',';
-                o = fmt_u(o, (unsigned long long)st.st_size);
-                *o++ = ',';
-                o = fmt_u(o, st.st_mode);
-                *o++ = ',';
-                o = fmt_u(o, (unsigned long long)st.st_mtime);
-                *o++ = ',';
-                memcpy(o, dir, dlen);
-                o += dlen;
-                *o++ = '/';
-                memcpy(o, d->name, nlen);
-                o += nlen;
-                *o++ = '\n';
-                used = (size_t)(o - buf);
-                mine++;
+                size_t nlen = strlen(d->name);
+                row(&o, &st, it->path, it->path_len, d->name, nlen);
                 if (S_ISDIR(st.st_mode)) {
-                    char *sub = malloc(dlen + nlen + 2);
-                    memcpy(sub, dir, dlen);
-                    sub[dlen] = '/';
-                    memcpy(sub + dlen + 1, d->name, nlen + 1);
+                    struct item *sub = malloc(sizeof *sub + it->path_len + nlen + 2);
+                    if (!sub)
+                        abort();
+                    sub->parent = self;
+                    sub->name_off = it->path_len + 1;
+                    sub->path_len = it->path_len + 1 + nlen;
+                    memcpy(sub->path, it->path, it->path_len);
+                    sub->path[it->path_len] = '/';
+                    memcpy(sub->path + it->path_len + 1, d->name, nlen + 1);
+                    __atomic_add_fetch(&self->refs, 1, __ATOMIC_RELAXED);
                     push(sub);
                 }
             }
         }
-        if (fd >= 0)
-            close(fd);
-        free(dir);
+        if (n < 0)
+            errs++;
+        dir_unref(self); /* the reader is done */
+        free(it);
     }
-    if (used && write(out_fd, buf, used) < 0)
-        exit(3);
-    __atomic_add_fetch(&rows, mine, __ATOMIC_RELAXED);
-    free(buf);
+    flush(&o);
+    __atomic_add_fetch(&rows, o.rows, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&errors, errs, __ATOMIC_RELAXED);
+    free(o.buf);
     free(dents);
     return NULL;
 }
@@ -145,19 +241,62 @@ int main(int argc, char **argv)
         return 2;
     }
     int threads = atoi(argv[1]);
-    out_fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-    if (threads < 1 || out_fd < 0) {
+    const char *root = argv[2];
+    if (threads < 1 || threads > 256) {
+        fprintf(stderr, "ceiling: THREADS must be 1..256\n");
+        return 2;
+    }
+    out_fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st;
+    if (out_fd < 0 || lstat(root, &st) != 0) {
         perror("ceiling");
         return 2;
     }
-    busy = (size_t)threads;
-    push(strdup(argv[2]));
-    pthread_t t[256];
-    for (int i = 0; i < threads && i < 256; i++)
-        pthread_create(&t[i], NULL, worker, NULL);
-    for (int i = 0; i < threads && i < 256; i++)
-        pthread_join(t[i], NULL);
-    close(out_fd);
+    /* Headroom for deep trees: one fd per directory with subdirectories queued. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    /* The root's own row, as find and pwalk write it. */
+    size_t rlen = strlen(root);
+    while (rlen > 1 && root[rlen - 1] == '/')
+        rlen--;
+    struct out o = {malloc(OUT_BUF), 0, 0};
+    if (!o.buf)
+        abort();
+    row(&o, &st, root, rlen, NULL, 0);
+    flush(&o);
+    free(o.buf);
+    rows = o.rows;
+
+    if (S_ISDIR(st.st_mode)) {
+        struct item *it = malloc(sizeof *it + rlen + 1);
+        if (!it)
+            abort();
+        it->parent = NULL;
+        it->name_off = 0;
+        it->path_len = rlen;
+        memcpy(it->path, root, rlen);
+        it->path[rlen] = '\0';
+        busy = (size_t)threads;
+        push(it);
+        pthread_t t[256];
+        for (int i = 0; i < threads; i++)
+            if (pthread_create(&t[i], NULL, worker, NULL) != 0) {
+                perror("ceiling: pthread_create");
+                return 2;
+            }
+        for (int i = 0; i < threads; i++)
+            pthread_join(t[i], NULL);
+    }
+    if (close(out_fd) != 0) {
+        perror("ceiling: close");
+        return 3;
+    }
     printf("%llu rows\n", rows);
-    return 0;
+    if (errors)
+        fprintf(stderr, "%llu errors\n", errors);
+    return errors ? 1 : 0;
 }

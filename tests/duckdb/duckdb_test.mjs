@@ -131,6 +131,41 @@ await check('README: files not modified in two years', async () => {
   assert(r.length === 1 && unescape(r[0].filename).equals(old), J(r));
 });
 
+// ---- shards of a scan over MPI ranks, read with one glob --------------------
+const mpi = process.env.PWALK_MPI;
+if (mpi) {
+  const out = path.join(work, 'mpi');
+  fs.mkdirSync(out);
+  const mcfg = path.join(work, 'mpi.yaml');
+  fs.writeFileSync(mcfg, `version: 1
+scan: {threads: 2}
+sinks:
+  - {name: zstd, plugin: csv-zstd, options: {path: '${out}/scan.csv.zst'}}
+`);
+  const args = ['--oversubscribe', '-np', '3', mpi, '-q', '-c', mcfg, root];
+  if (process.getuid && process.getuid() === 0) args.unshift('--allow-run-as-root');
+  const m = spawnSync('mpirun', args, { encoding: 'utf8', timeout: 120000 });
+  await check('pwalk-mpi: 3 shards and a manifest', () => {
+    assert(m.status === 0, `mpirun exit ${m.status}: ${m.stderr}`);
+    const man = JSON.parse(fs.readFileSync(`${out}/scan.manifest.json`, 'utf8'));
+    assert(man.complete === true && man.ranks === 3, J(man));
+    assert(man.sinks[0].shards.length === 3, J(man.sinks[0]));
+  });
+  const g = `'${out}/scan.part-*.csv.zst'`;
+  await check('pwalk-mpi shards: one glob, count(*) and every filename', async () => {
+    const [r] = await rows(`SELECT count(*) AS n FROM read_csv(${g})`);
+    assert(Number(r.n) === expected.size, `count ${r.n} != ${expected.size}`);
+    const got = new Set((await rows(`SELECT filename FROM read_csv(${g})`))
+      .map(x => unescape(x.filename).toString('latin1')));
+    for (const e of expected) assert(got.has(e), `missing ${J(e)}`);
+  });
+  await check('pwalk-mpi shards: typed columns across the glob', async () => {
+    const d = await rows(`DESCRIBE SELECT * FROM read_csv(${g})`);
+    const types = Object.fromEntries(d.map(x => [x.column_name, x.column_type]));
+    for (const c of numeric) assert(/INT/.test(types[c]), `${c}: ${types[c]}`);
+  });
+}
+
 // ---- JUnit XML for the test runner -----------------------------------------
 const esc = s => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
 const xml = `<?xml version="1.0" encoding="UTF-8"?>

@@ -11,6 +11,10 @@ fi
 here="$TEST_SRCDIR/pwalk/tests/duckdb"
 export NODE_PATH="$cache/node_modules"
 export PWALK_ENGINE="$TEST_SRCDIR/pwalk/pwalk-engine"
+# pwalk-mpi exists when MPI is installed (BUILD: mpi_only)
+if [[ -x "$TEST_SRCDIR/pwalk/pwalk-mpi" ]] && command -v mpirun >/dev/null; then
+    export PWALK_MPI="$TEST_SRCDIR/pwalk/pwalk-mpi"
+fi
 # ESM ignores NODE_PATH: run from a copy beside node_modules
 cp "$here/duckdb_test.mjs" "$cache/duckdb_test.mjs"
 exec node "$cache/duckdb_test.mjs"

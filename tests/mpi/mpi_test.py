@@ -1,0 +1,305 @@
+"""pwalk-mpi under mpirun (--oversubscribe on a 2-core machine; every run
+under a timeout): the shards of 1, 2 and 4 ranks hold exactly the rows the
+threaded engine writes, work moves away from a slowed rank, edge cases,
+and a rank that dies leaves no manifest."""
+
+import collections
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+RUNFILES = os.path.join(os.environ.get("TEST_SRCDIR", ""), "pwalk")
+MPI = os.path.join(RUNFILES, "pwalk-mpi")
+ENGINE = os.path.join(RUNFILES, "pwalk-engine")
+FIXTURES = os.path.join(RUNFILES, "tests", "mpi", "fixtures")
+TIMEOUT = 240
+
+pytestmark = pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun not installed")
+
+
+def mpirun(np, *args, timeout=TIMEOUT):
+    argv = ["mpirun", "--oversubscribe", "-np", str(np)]
+    if os.geteuid() == 0:
+        argv.insert(1, "--allow-run-as-root")
+    return subprocess.run(argv + [MPI] + list(args), capture_output=True, timeout=timeout)
+
+
+def write_config(path, sinks, scan="{threads: 2}", plugin_path=None):
+    text = "version: 1\n"
+    if plugin_path:
+        text += f"plugin_path: ['{plugin_path}']\n"
+    text += f"scan: {scan}\nsinks:\n"
+    for s in sinks:
+        text += "  - " + s + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def lines_of(paths):
+    """Data lines (header dropped) of plain CSV files, as bytes."""
+    out = []
+    for p in paths:
+        with open(p, "rb") as f:
+            data = f.read().split(b"\n")
+        assert data[-1] == b"", p
+        out += data[1:-1]
+    return out
+
+
+def reference_lines(tmp, roots):
+    cfg = write_config(os.path.join(tmp, "ref.yaml"),
+                       [f"{{name: ref, plugin: csv, options: {{path: '{tmp}/ref.csv'}}}}"])
+    r = subprocess.run([ENGINE, "-q", "-c", cfg] + roots, capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    return lines_of([f"{tmp}/ref.csv"])
+
+
+def manifest(out, stem="scan"):
+    with open(os.path.join(out, f"{stem}.manifest.json"), "rb") as f:
+        return json.loads(f.read())
+
+
+def path_of(line):
+    """The filename column (4th) of a lossless CSV line."""
+    # inode,parent,depth,"filename",... -- the name is quoted and has "" for "
+    start = line.index(b',"') + 2
+    i = start
+    while True:
+        j = line.index(b'"', i)
+        if line[j + 1:j + 2] == b'"':
+            i = j + 2
+            continue
+        return line[start:j]
+
+
+@pytest.fixture(scope="module")
+def tree():
+    """A skewed tree: one big subtree (many directories), a few small ones,
+    hostile names, a deep chain past PATH_MAX and a 20k-entry directory."""
+    top = tempfile.mkdtemp(prefix="pwalk-mpi-tree-")
+    root = os.path.join(top, "root")
+    os.mkdir(root)
+    big = os.path.join(root, "big")
+    os.mkdir(big)
+    for i in range(40):
+        d = os.path.join(big, f"d{i:02d}")
+        os.mkdir(d)
+        for k in range(15):
+            s = os.path.join(d, f"s{k:02d}")
+            os.mkdir(s)
+            for n in range(6):
+                with open(os.path.join(s, f"f{n}.dat"), "wb") as f:
+                    f.write(b"x" * n)
+    for i in range(3):
+        d = os.path.join(root, f"small{i}")
+        os.mkdir(d)
+        open(os.path.join(d, "only"), "wb").close()
+    hostile = os.path.join(os.fsencode(root), b"hostile")
+    os.mkdir(hostile)
+    for name in [b"new\nline", b"comma,quote\"", b"back\\slash", b"\xff\xfe", b"tab\tx",
+                 b"sp ace", b"\x01ctl"]:
+        os.mkdir(os.path.join(hostile, name))
+        with open(os.path.join(hostile, name, name), "wb") as f:
+            f.write(b"y")
+    # deep chain: 400 levels of 30-byte names = 12 KB paths (> PATH_MAX)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    name = "c" * 30
+    for _ in range(400):
+        os.mkdir(name, dir_fd=fd)
+        nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    os.close(os.open("leaf", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    os.close(fd)
+    wide = os.path.join(root, "wide")
+    os.mkdir(wide)
+    for i in range(20000):
+        os.close(os.open(os.path.join(wide, f"w{i:05d}"), os.O_CREAT | os.O_WRONLY, 0o644))
+    yield root
+    shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp():
+    d = tempfile.mkdtemp(prefix="pwalk-mpi-")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def reference(tree):
+    d = tempfile.mkdtemp(prefix="pwalk-mpi-ref-")
+    try:
+        yield reference_lines(d, [tree])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("np", [1, 2, 4])
+def test_shards_hold_exactly_the_threaded_engines_rows(tree, reference, tmp, np):
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    cfg = write_config(os.path.join(tmp, "p.yaml"),
+                       [f"{{name: r, plugin: csv, options: {{path: '{out}/scan.csv'}}}}"])
+    r = mpirun(np, "-q", "-c", cfg, tree)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    shards = [os.path.join(out, f"scan.part-{k:04d}.csv") for k in range(np)]
+    got = lines_of(shards)
+    assert collections.Counter(got) == collections.Counter(reference)
+    paths = [path_of(x) for x in got]
+    assert len(paths) == len(set(paths)), "a row written twice"
+    m = manifest(out)
+    assert m["complete"] is True and m["ranks"] == np
+    assert m["totals"]["rows"] == len(reference)
+    assert m["totals"]["entries"] == len(reference)
+    assert [s["rank"] for s in m["sinks"][0]["shards"]] == list(range(np))
+    for k, s in enumerate(m["sinks"][0]["shards"]):
+        assert s["path"] == shards[k]
+        assert s["rows"] == len(lines_of([shards[k]]))
+    # nothing but the shards and the manifest
+    assert sorted(os.listdir(out)) == sorted(
+        [os.path.basename(s) for s in shards] + ["scan.manifest.json"])
+
+
+def test_zstd_shards_decode_to_the_same_rows(tree, reference, tmp):
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    cfg = write_config(os.path.join(tmp, "p.yaml"), [
+        f"{{name: z, plugin: csv-zstd, options: {{path: '{out}/scan.csv.zst'}}}}",
+        f"{{name: g, plugin: csv-gzip, options: {{path: '{out}/audit.csv.gz'}}}}"])
+    r = mpirun(2, "-q", "-c", cfg, tree)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    for pattern, tool in [("scan.part-{:04d}.csv.zst", "zstd"), ("audit.part-{:04d}.csv.gz", "gzip")]:
+        got = []
+        for k in range(2):
+            p = os.path.join(out, pattern.format(k))
+            assert subprocess.run([tool, "-t", p]).returncode == 0
+            text = subprocess.run([tool, "-dc", p], capture_output=True, check=True).stdout
+            got += text.split(b"\n")[1:-1]
+        assert collections.Counter(got) == collections.Counter(reference)
+    # one manifest, named after the first sink, listing both sinks' shards
+    m = manifest(out)
+    assert [s["name"] for s in m["sinks"]] == ["z", "g"]
+    assert m["sinks"][1]["glob"] == os.path.join(out, "audit.part-*.csv.gz")
+
+
+@pytest.mark.parametrize("slow", [0, 1])
+def test_work_moves_away_from_a_slowed_rank(tree, reference, tmp, slow):
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    cfg = write_config(os.path.join(tmp, "p.yaml"), [
+        f"{{name: r, plugin: csv, options: {{path: '{out}/scan.csv'}}}}",
+        f"{{name: slow, plugin: ranksink, options: {{path: '{out}/x', rank: {slow}, "
+        f"delay_us: 3000}}}}"], plugin_path=FIXTURES)
+    r = mpirun(3, "-q", "-c", cfg, tree)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    m = manifest(out)
+    per_rank = [x["rows"] for x in m["per_rank"]]
+    assert all(n > 0 for n in per_rank), per_rank
+    # the slowed rank did less than an even share
+    assert per_rank[slow] < len(reference) / 3, per_rank
+    got = lines_of([os.path.join(out, f"scan.part-{k:04d}.csv") for k in range(3)])
+    assert collections.Counter(got) == collections.Counter(reference)
+
+
+def run_small(tmp, np, roots):
+    out = os.path.join(tmp, "out")
+    os.makedirs(out, exist_ok=True)
+    cfg = write_config(os.path.join(tmp, "p.yaml"),
+                       [f"{{name: r, plugin: csv, options: {{path: '{out}/scan.csv'}}}}"])
+    r = mpirun(np, "-q", "-c", cfg, *roots)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    got = lines_of([os.path.join(out, f"scan.part-{k:04d}.csv") for k in range(np)])
+    return got, manifest(out)
+
+
+def test_empty_root(tmp):
+    root = os.path.join(tmp, "empty")
+    os.mkdir(root)
+    got, m = run_small(tmp, 2, [root])
+    assert collections.Counter(got) == collections.Counter(reference_lines(tmp, [root]))
+    assert len(got) == 1 and m["totals"]["rows"] == 1
+
+
+def test_root_that_is_a_file(tmp):
+    f = os.path.join(tmp, "file.txt")
+    with open(f, "wb") as fh:
+        fh.write(b"12345")
+    got, m = run_small(tmp, 2, [f])
+    assert got == reference_lines(tmp, [f])
+    assert len(got) == 1 and m["per_rank"][0]["rows"] == 1
+
+
+def test_more_ranks_than_directories(tmp):
+    root = os.path.join(tmp, "r")
+    os.makedirs(os.path.join(root, "one"))
+    for n in ("a", "b", os.path.join("one", "c")):
+        open(os.path.join(root, n), "wb").close()
+    got, m = run_small(tmp, 4, [root])
+    assert collections.Counter(got) == collections.Counter(reference_lines(tmp, [root]))
+    assert m["ranks"] == 4 and m["totals"]["rows"] == 5
+
+
+def test_a_rank_that_dies_leaves_no_manifest(tree, tmp):
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    cfg = write_config(os.path.join(tmp, "p.yaml"), [
+        f"{{name: r, plugin: csv, options: {{path: '{out}/scan.csv'}}}}",
+        f"{{name: die, plugin: ranksink, options: {{path: '{out}/x', rank: 1, "
+        f"die_after: 100}}}}"], plugin_path=FIXTURES)
+    r = mpirun(3, "-q", "-c", cfg, tree)
+    assert r.returncode != 0, r.stderr
+    left = os.listdir(out)
+    assert "scan.manifest.json" not in left, left
+    assert "scan.part-0001.csv" not in left, left  # the dead rank published nothing
+
+
+def test_stale_manifest_and_extra_shards_are_removed_first(tmp):
+    root = os.path.join(tmp, "r")
+    os.mkdir(root)
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    for name in ("scan.manifest.json", "scan.part-0007.csv", "scan.part-0001.csv"):
+        with open(os.path.join(out, name), "w") as f:
+            f.write("old\n")
+    got, m = run_small(tmp, 2, [root])
+    assert m["ranks"] == 2
+    assert sorted(os.listdir(out)) == ["scan.manifest.json", "scan.part-0000.csv",
+                                       "scan.part-0001.csv"]
+
+
+@pytest.mark.parametrize("sink,message", [
+    ("{name: fix, plugin: repair-action, options: {dry_run: true}}",
+     "changes the filesystem; repairs run on one node"),
+    ("{name: out, plugin: csv, options: {path: '-'}}", "cannot be split into one shard per rank"),
+    ("{name: out, plugin: no-such-plugin}", "no-such-plugin"),
+])
+def test_bad_pipelines_are_exit_2_with_one_message(tmp, sink, message):
+    root = os.path.join(tmp, "r")
+    os.mkdir(root)
+    cfg = write_config(os.path.join(tmp, "p.yaml"), [sink])
+    r = mpirun(2, "-q", "-c", cfg, root)
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.decode(errors="replace")
+    ours = [l for l in err.splitlines() if l.startswith("pwalk-mpi:")]
+    assert len(ours) == 1, err  # said once, by one rank
+    assert message in ours[0] and "p.yaml" in ours[0], ours
+    assert os.listdir(tmp) == ["r", "p.yaml"] or sorted(os.listdir(tmp)) == ["p.yaml", "r"]
+
+
+def test_usage_errors(tmp):
+    r = mpirun(1)
+    assert r.returncode == 2
+    assert b"pwalk-mpi: -c PIPELINE.yaml is required" in r.stderr
+    r = mpirun(1, "-c", os.path.join(tmp, "missing.yaml"))
+    assert r.returncode == 2
+    assert b"missing.yaml" in r.stderr
+    r = mpirun(1, "--threads", "zero", "-c", "x.yaml")
+    assert r.returncode == 2
+    assert b"--threads: 'zero'" in r.stderr
