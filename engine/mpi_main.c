@@ -61,8 +61,8 @@ static const char usage_text[] =
     "Scans the trees under PATH (or scan.roots) with every rank of the MPI job;\n"
     "each rank runs the pipeline's sinks and writes its own shard of each output\n"
     "(scan.csv.zst -> scan.part-0003.csv.zst).  Rank 0 writes the manifest\n"
-    "(scan.manifest.json beside the first sink's output) last; without it the\n"
-    "shards are incomplete.\n"
+    "(scan.manifest.json beside the first sink's output) last and prints its\n"
+    "path on stdout; without a manifest the shards are incomplete.\n"
     "\n"
     "  -c, --config FILE       the pipeline (required); PATHs replace scan.roots\n"
     "      --set SINK.KEY=VAL  set a sink option (or scan.KEY=VAL); repeatable\n"
@@ -731,7 +731,13 @@ int main(int argc, char **argv)
             fprintf(stderr, "pwalk-mpi: manifest: %s; the shards are not a complete report\n",
                     err);
             exit_status = PIPELINE_FAILED;
-        } else if (!cli.quiet || exit_status != PIPELINE_OK) {
+        } else {
+            /* stdout carries one line, the manifest's path, for scripts
+             * (and the Python package) to find the report by */
+            printf("%s\n", manifest);
+            fflush(stdout);
+        }
+        if (exit_status != PIPELINE_FAILED && (!cli.quiet || exit_status != PIPELINE_OK)) {
             double secs = now_seconds() - t0;
             fprintf(stderr,
                     "pwalk-mpi: %d ranks: %llu entries, %llu rows, %llu errors in %.2f s "

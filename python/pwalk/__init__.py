@@ -4,6 +4,8 @@
     report(top, ...)        John Dey's pwalk CSV report (zstd/gzip/lz4/plain)
     repair(top, ...)        group ownership/permission repair (repair-action)
     run(config, ...)        any YAML pipeline (file or dict), as pwalk-engine -c
+    read_manifest(path)     the shards of a scan over MPI ranks (run/report
+                            with ranks=N), refused without their manifest
 
 report(), repair() and run() go through the engine's pipeline_run(), the
 function the pwalk-engine command line runs, with the same plugins; the GIL
@@ -14,11 +16,13 @@ from ._types import (ConfigError, EntryError, Error, PluginError, RepairChange, 
                      RepairSkip, ScanError, Summary)
 from ._walk import walk
 from ._api import PLUGIN_DIR, report, repair, run, unescape
+from ._mpi import IncompleteScanError, Manifest, SinkShards, read_manifest
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "walk", "report", "repair", "run", "unescape",
+    "walk", "report", "repair", "run", "unescape", "read_manifest",
+    "IncompleteScanError", "Manifest", "SinkShards",
     "Error", "ConfigError", "PluginError", "ScanError",
     "EntryError", "Summary", "RepairResult", "RepairChange", "RepairSkip",
     "PLUGIN_DIR", "__version__",

@@ -9,7 +9,7 @@ import re
 import shutil
 import tempfile
 
-from . import _pwalk, _yaml
+from . import _mpi, _pwalk, _yaml
 from ._types import (ConfigError, EntryError, PluginError, RepairChange, RepairResult,
                      RepairSkip, ScanError, Summary, fs_like)
 
@@ -117,7 +117,7 @@ def _run(config, roots=None, like_str=True, threads=0, sets=()):
     return _summary(res, like_str)
 
 
-def run(config, roots=None, *, max_threads=None, sets=()):
+def run(config, roots=None, *, max_threads=None, sets=(), ranks=None, launcher=None):
     """Run any pipeline (a YAML file path, or a dict with the same shape)
     through the engine, exactly as `pwalk-engine -c FILE [ROOTS]` would.
 
@@ -131,6 +131,11 @@ def run(config, roots=None, *, max_threads=None, sets=()):
     message naming the key, PluginError when a sink fails, ScanError when the
     scan fails, KeyboardInterrupt on Ctrl-C (the engine is stopped first and
     no output is published).
+
+    ranks: run the pipeline over this many MPI ranks with pwalk-mpi (each
+    rank writes its own shard of every output) and return the scan's
+    Manifest instead; launcher replaces "mpirun -np N" (e.g. ["srun"]).
+    A scan that did not complete raises IncompleteScanError or ScanError.
     """
     like_str = True
     root_list = None
@@ -139,6 +144,9 @@ def run(config, roots=None, *, max_threads=None, sets=()):
     if isinstance(sets, (str, bytes)):
         sets = [sets]
     encoded = [s if isinstance(s, bytes) else os.fsencode(s) for s in sets]
+    if ranks is not None:
+        return _mpi.run_sharded(config, root_list, ranks, _threads(max_threads), encoded,
+                                launcher)
     return _run(config, root_list, like_str, _threads(max_threads), encoded)
 
 
@@ -157,7 +165,8 @@ def _codec(output, compress):
 
 
 def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapshots=True,
-           one_file_system=False, header=True, escape="lossless", config=None):
+           one_file_system=False, header=True, escape="lossless", config=None, ranks=None,
+           launcher=None):
     """Scan top and write John Dey's pwalk CSV report, as `pwalk-engine`
     does; return (output path, errors).
 
@@ -170,6 +179,10 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
 
     config: run this pipeline (YAML file path or dict) instead, with top as
     its roots; the path returned is its first sink's path option.
+
+    ranks: scan over this many MPI ranks (pwalk-mpi); the path returned is
+    then the glob of the shards (out/scan.part-*.csv.zst, what DuckDB's
+    read_csv takes), checked against the scan's manifest.
     """
     roots, like_str = _roots(top)
     threads = _threads(max_threads)
@@ -189,7 +202,17 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
         "sinks": [{"name": _REPORT_SINK, "plugin": plugin,
                    "options": {"header": bool(header), "escape": escape}}],
     }
-    s = _run(pipeline, roots, like_str, threads, [_set(_REPORT_SINK, "path", out)])
+    sets = [_set(_REPORT_SINK, "path", out)]
+    if ranks is not None:
+        # errors go to per-rank files beside the report
+        pipeline["scan"]["errors"] = _mpi.manifest_path_for(out)[:-len(".manifest.json")] + \
+            ".errors.csv"
+        m = _mpi.run_sharded(pipeline, roots, ranks, threads, sets, launcher)
+        errors = _mpi.errors_of(m, unescape)
+        if like_str is False:
+            errors = [e._replace(path=os.fsencode(e.path)) for e in errors]
+        return m.sinks[_REPORT_SINK].glob, errors
+    s = _run(pipeline, roots, like_str, threads, sets)
     return out, s.errors
 
 

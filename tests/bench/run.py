@@ -122,7 +122,7 @@ def revision():
 
 
 def fmt_rate(r):
-    return f"{r / 1e6:.2f}M"
+    return f"{r / 1e6:.3g}M"
 
 
 # ---- plot -------------------------------------------------------------------
@@ -143,14 +143,15 @@ set ytics nomirror scale 0
 set xtics nomirror
 set grid xtics
 set border 3
-unset key
+set key outside below horizontal noautotitle
 set style fill solid 0.85 border rgb "#333333"
-set arrow 1 from {ref}, graph 0 to {ref}, graph 1 nohead dashtype 2 linewidth 2 linecolor rgb "#c0392b" front
-set label 1 "{ref_label}" at {ref}, graph 1 offset 0.5, -1 left textcolor rgb "#c0392b" front
+set arrow 1 from {ref}, graph 0 to {ref}, graph 1 nohead dashtype 2 linewidth 2 linecolor rgb "#c0392b" back
+set style textbox opaque noborder
 # columns: 1 case, 2 median s, 3 rows/s (M), 4 ratio, 5 peak RSS MiB, 6 colour, 7 bar label
 plot "{dat}" using (0):0:(0):3:($0-0.38):($0+0.38):(int(strcol(6))):ytic(1) \
          with boxxyerror linecolor rgb variable, \
-     "" using 3:0:7 with labels left offset 0.6, 0 font ",9"
+     "" using 3:0:7 with labels boxed left offset 0.6, 0 font ",9", \
+     NaN with lines dashtype 2 linewidth 2 linecolor rgb "#c0392b" title "{ref_label}"
 """
 
 COLOURS = {"ceiling": 0x7F8C8D, "pwalk": 0x2E86C1, "other": 0xE67E22}
@@ -171,7 +172,7 @@ def write_plot(outdir, stem, title, rows, ref_rate, ref_label):
     with open(gp, "w") as f:
         f.write(GP_TEMPLATE.format(gp=os.path.basename(gp), png=os.path.basename(png),
                                    dat=os.path.basename(dat), title=title, n=len(rows),
-                                   height=max(300, 110 + 34 * len(rows)), xmax=f"{xmax:.4f}",
+                                   height=max(300, 140 + 34 * len(rows)), xmax=f"{xmax:.4f}",
                                    ref=f"{ref_rate / 1e6:.4f}", ref_label=ref_label))
     gnuplot = shutil.which("gnuplot")
     if not gnuplot:

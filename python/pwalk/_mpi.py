@@ -1,0 +1,164 @@
+"""Scans over MPI ranks (pwalk-mpi) from Python: run(..., ranks=N) and
+report(..., ranks=N) launch the job, and read_manifest() is the only way
+to the shards -- shards without their manifest are refused."""
+
+import csv
+import glob
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from typing import NamedTuple
+
+from . import _yaml
+from ._types import ConfigError, EntryError, Error, ScanError
+
+
+class IncompleteScanError(Error):
+    """Shards without a manifest (the scan failed, was killed or is still
+    running), or a manifest whose shards are not all there."""
+
+
+class SinkShards(NamedTuple):
+    name: str
+    plugin: str
+    glob: str           #: one pattern for all shards (DuckDB: read_csv(glob))
+    rows: int
+    shards: list        #: absolute shard paths, rank order
+
+
+class Manifest(NamedTuple):
+    """A complete scan over MPI ranks (pwalk-mpi's manifest)."""
+
+    path: str
+    ranks: int
+    roots: list
+    sinks: dict         #: sink name -> SinkShards
+    entries: int
+    rows: int
+    error_count: int
+    errors_files: list  #: per-rank error files ([] without scan.errors)
+    per_rank: list      #: dicts: rank, status, entries, rows, errors, ...
+    seconds: float
+    raw: dict           #: the manifest as parsed
+
+
+def manifest_path_for(output):
+    """The manifest pwalk-mpi writes for a sink writing `output`
+    (out/scan.csv.zst -> out/scan.manifest.json)."""
+    output = os.fsdecode(os.fspath(output))
+    head, base = os.path.split(output)
+    cut = base.find(".csv")
+    if cut < 0:
+        cut = base.find(".")
+    if cut <= 0:
+        cut = len(base)
+    return os.path.join(head, base[:cut] + ".manifest.json")
+
+
+def read_manifest(path):
+    """Check and read a pwalk-mpi manifest; `path` is the manifest or the
+    output path of a sink (whose manifest is found beside it).
+
+    Raises IncompleteScanError when there is no manifest, when a shard it
+    lists is missing, or when a shard it does not list matches its glob
+    (a leftover from another scan would silently join a DuckDB glob)."""
+    path = os.fsdecode(os.fspath(path))
+    if not path.endswith(".manifest.json"):
+        path = manifest_path_for(path)
+    try:
+        with open(path, "rb") as f:
+            raw = json.loads(f.read().decode("utf-8", "surrogateescape"))
+    except FileNotFoundError:
+        raise IncompleteScanError(
+            f"{path}: no manifest: the shards of this scan are incomplete (a rank failed, "
+            f"the job was killed, or it is still running)") from None
+    except ValueError as e:
+        raise IncompleteScanError(f"{path}: not a pwalk-mpi manifest: {e}") from None
+    if raw.get("format") != "pwalk-shards" or raw.get("complete") is not True:
+        raise IncompleteScanError(f"{path}: not a complete pwalk-mpi manifest")
+    sinks = {}
+    for s in raw["sinks"]:
+        shards = [x["path"] for x in s["shards"]]
+        for p in shards:
+            if not os.path.exists(p):
+                raise IncompleteScanError(f"{path}: shard {p} is missing")
+        extra = sorted(set(glob.glob(glob.escape(s["glob"]).replace("[*]", "*"))) - set(shards))
+        if extra:
+            raise IncompleteScanError(f"{path}: {extra[0]} matches {s['glob']} but is not "
+                                      f"part of this scan")
+        sinks[s["name"]] = SinkShards(s["name"], s["plugin"], s["glob"], s["rows"], shards)
+    t = raw["totals"]
+    return Manifest(path=path, ranks=raw["ranks"], roots=raw["roots"], sinks=sinks,
+                    entries=t["entries"], rows=t["rows"], error_count=t["errors"],
+                    errors_files=raw.get("errors_files") or [], per_rank=raw["per_rank"],
+                    seconds=raw["seconds"], raw=raw)
+
+
+def _find_mpi(command):
+    if command:
+        return command
+    exe = os.environ.get("PWALK_MPI") or shutil.which("pwalk-mpi")
+    if not exe:
+        raise FileNotFoundError(
+            "pwalk-mpi not found: build it (bazel build //:pwalk-mpi, needs Open MPI) and set "
+            "PWALK_MPI or put it on PATH")
+    return exe
+
+
+def launcher_for(ranks):
+    """The default launcher: mpirun -np N (--oversubscribe, so more ranks
+    than cores work on one machine; --allow-run-as-root as root).  Under
+    SLURM pass launcher=["srun"] instead."""
+    argv = [os.environ.get("PWALK_MPIRUN", "mpirun"), "--oversubscribe", "-np", str(ranks)]
+    if os.geteuid() == 0:
+        argv.insert(1, "--allow-run-as-root")
+    return argv
+
+
+def run_sharded(config, roots, ranks, threads=0, sets=(), launcher=None, mpi_command=None):
+    """Run a pipeline (dict or YAML path) with pwalk-mpi over `ranks` ranks;
+    returns its Manifest."""
+    if int(ranks) < 1:
+        raise ValueError("ranks must be >= 1")
+    exe = _find_mpi(mpi_command)
+    with tempfile.TemporaryDirectory(prefix="pwalk-mpi-") as tmp:
+        if isinstance(config, dict):
+            cfg = os.path.join(tmp, "pipeline.yaml")
+            with open(cfg, "w", encoding="utf-8") as f:
+                f.write(_yaml.dump(config))
+        else:
+            cfg = os.fspath(config)
+        argv = list(launcher) if launcher else launcher_for(ranks)
+        argv += [exe, "-q", "-c", cfg]
+        for s in sets:
+            argv += ["--set", s]
+        if threads:
+            argv += ["--threads", str(threads)]
+        argv += list(roots or [])
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = proc.stderr.decode("utf-8", "replace")
+    ours = [l[len("pwalk-mpi: "):] for l in err.splitlines() if l.startswith("pwalk-mpi: ")]
+    message = ours[0] if ours else err.strip().splitlines()[-1] if err.strip() else ""
+    if proc.returncode == 2:
+        raise ConfigError(message, status=2)
+    lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if proc.returncode not in (0, 1) or not lines:
+        raise ScanError(f"pwalk-mpi failed (exit {proc.returncode}): {message}; no manifest, "
+                        f"the shards are incomplete", status=proc.returncode)
+    return read_manifest(lines[-1])
+
+
+def errors_of(manifest, unescape):
+    """The entries the scan could not read, from its per-rank error files."""
+    out = []
+    for p in manifest.errors_files:
+        with open(p, "rb") as f:
+            text = f.read().decode("utf-8", "surrogateescape")
+        for row in csv.DictReader(io.StringIO(text, newline="")):
+            path = os.fsdecode(unescape(row["path"]))
+            e = int(row["errno"])
+            out.append(EntryError(path, e, os.strerror(e), row["operation"]))
+    return out

@@ -1,0 +1,103 @@
+// Shard names and the manifest of a scan over MPI ranks (engine/shard.c):
+// tested without MPI.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+extern "C" {
+#include "engine/config.h"
+#include "engine/shard.h"
+}
+
+namespace {
+
+std::string Shard(const char *path, int rank) {
+    char out[4096];
+    EXPECT_EQ(shard_name(path, rank, out, sizeof out), 0);
+    return out;
+}
+
+std::string ManifestPath(const char *path) {
+    char out[4096];
+    EXPECT_EQ(shard_manifest_path(path, out, sizeof out), 0);
+    return out;
+}
+
+TEST(Shard, PartGoesBeforeCsv) {
+    EXPECT_EQ(Shard("scan.csv.zst", 3), "scan.part-0003.csv.zst");
+    EXPECT_EQ(Shard("out/scan.csv", 0), "out/scan.part-0000.csv");
+    EXPECT_EQ(Shard("/a.csv.d/r.csv.gz", 12), "/a.csv.d/r.part-0012.csv.gz");  // file name only
+    EXPECT_EQ(Shard("out/report", 7), "out/report.part-0007");
+    EXPECT_EQ(Shard("x.csv.lz4", 10000), "x.part-10000.csv.lz4");
+    EXPECT_EQ(Shard("out/scan.csv.zst", -1), "out/scan.part-*.csv.zst");
+}
+
+TEST(Shard, TooLongIsAnError) {
+    char small[8];
+    EXPECT_EQ(shard_name("scan.csv.zst", 1, small, sizeof small), -1);
+    EXPECT_EQ(shard_manifest_path("scan.csv.zst", small, sizeof small), -1);
+}
+
+TEST(Shard, ManifestBesideTheFirstOutput) {
+    EXPECT_EQ(ManifestPath("out/scan.csv.zst"), "out/scan.manifest.json");
+    EXPECT_EQ(ManifestPath("scan.csv"), "scan.manifest.json");
+    EXPECT_EQ(ManifestPath("/d.x/audit.tsv"), "/d.x/audit.manifest.json");
+    EXPECT_EQ(ManifestPath("out/report"), "out/report.manifest.json");
+}
+
+TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
+    char dir[] = "/tmp/pwalk-shard-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    std::string d = dir;
+    cfg_pipeline p;
+    cfg_init_defaults(&p);
+    std::string root = "/r/a\"b\n\xff\xc3\xa9";
+    char *roots[] = {const_cast<char *>(root.c_str())};
+    ASSERT_EQ(cfg_set_roots(&p, roots, 1), 0);
+    cfg_sink *s = cfg_add_sink(&p, "z", "csv-zstd");
+    ASSERT_NE(s, nullptr);
+    std::string out = d + "/scan.csv.zst";
+    char *paths[] = {const_cast<char *>(out.c_str())};
+    shard_rank_result results[2] = {};
+    results[0].rows = 5;
+    results[0].entries = 5;
+    results[0].sink_rows[0] = 5;
+    results[1].rows = 7;
+    results[1].entries = 7;
+    results[1].errors = 2;
+    results[1].sink_rows[0] = 7;
+    shard_manifest m = {&p, paths, nullptr, 2, results, 2, 1.5, 1700000000};
+    std::string mpath = d + "/scan.manifest.json";
+    char err[512] = "";
+    ASSERT_EQ(shard_write_manifest(mpath.c_str(), &m, err, sizeof err), 0) << err;
+    std::ifstream f(mpath);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::string text = ss.str();
+    EXPECT_NE(text.find("\"complete\": true"), std::string::npos) << text;
+    EXPECT_NE(text.find("\"ranks\": 2"), std::string::npos);
+    // quote escaped, newline as \u000a, the lone 0xff as the text \xff, é kept
+    EXPECT_NE(text.find("\"/r/a\\\"b\\u000a\\\\xff\xc3\xa9\""), std::string::npos) << text;
+    EXPECT_NE(text.find("\"totals\": {\"entries\": 12, \"rows\": 12, \"errors\": 2"),
+              std::string::npos) << text;
+    EXPECT_NE(text.find("\"path\": \"" + d + "/scan.part-0001.csv.zst\", \"rows\": 7"),
+              std::string::npos) << text;
+    EXPECT_NE(text.find("\"glob\": \"" + d + "/scan.part-*.csv.zst\""), std::string::npos);
+    EXPECT_EQ(text.back(), '\n');
+    // no temporary file left beside it
+    EXPECT_NE(access(mpath.c_str(), F_OK), -1);
+    // a directory that does not exist: an error naming the manifest, nothing written
+    std::string bad = d + "/missing/scan.manifest.json";
+    EXPECT_EQ(shard_write_manifest(bad.c_str(), &m, err, sizeof err), -1);
+    EXPECT_NE(std::string(err).find(bad), std::string::npos) << err;
+    cfg_free(&p);
+    unlink(mpath.c_str());
+    EXPECT_EQ(rmdir(dir), 0) << "something besides the manifest was left in " << d;
+}
+
+}  // namespace
