@@ -13,6 +13,8 @@ packages=(
     zstd lz4 pigz gzip
     time  # GNU time: the benchmarks read peak RSS from it
     clang  # libFuzzer targets (scripts/fuzz.sh)
+    openmpi-bin libopenmpi-dev  # pwalk-mpi and its tests
+    gnuplot-nox  # the benchmark's plot (tests/bench/run.py)
 )
 
 missing=()
