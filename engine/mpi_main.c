@@ -139,7 +139,8 @@ static void coord_send_small(coord *c, int to, int tag, const void *data, int le
     void *buf = malloc(len ? (size_t)len : 1);
     if (!buf)
         coord_fail("out of memory");
-    memcpy(buf, data, (size_t)len);
+    if (len)
+        memcpy(buf, data, (size_t)len);
     coord_send(c, to, tag, buf, len);
 }
 
@@ -488,6 +489,7 @@ static int prepare(int argc, char **argv, int rank, cfg_pipeline *p, char ***sin
     int rc = parse_cli(argc, argv, c, err, errlen);
     if (rc != 0)
         return rc;
+    cfg_free(p);  /* cfg_load_file() overwrites without freeing */
     if (cfg_load_file(c->config, p, err, errlen) != 0)
         return -1;
     for (size_t i = 0; i < c->set_count; i++)
