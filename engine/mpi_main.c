@@ -611,7 +611,7 @@ static int remove_stale(const cfg_pipeline *p, char *const *sink_paths, const ch
                         const char *manifest, int ranks, char *err, size_t errlen)
 {
     if (unlink(manifest) != 0 && errno != ENOENT) {
-        snprintf(err, errlen, "cannot remove the manifest of an earlier scan, %s: %s", manifest,
+        snprintf(err, errlen, "cannot remove the manifest of an earlier scan, %.1900s: %s", manifest,
                  strerror(errno));
         return -1;
     }
