@@ -32,6 +32,10 @@ def mpirun(np, *args, timeout=TIMEOUT):
         # suppress by name.  pwalk-mpi's own code paths (config, walk, sinks)
         # are leak-checked through pwalk-engine in the other suites.
         env["ASAN_OPTIONS"] += ":detect_leaks=0"
+    if "TSAN_OPTIONS" in env:
+        # under --config=tsan: Open MPI's internals are not ours (tsan.supp)
+        env["TSAN_OPTIONS"] += ":suppressions=" + os.path.join(RUNFILES, "tests", "mpi",
+                                                               "tsan.supp")
     return subprocess.run(argv + [MPI] + list(args), capture_output=True, timeout=timeout,
                           env=env)
 
