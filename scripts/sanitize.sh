@@ -15,7 +15,9 @@
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 
-OUTPUT_BASE=${PWALK_SAN_OUTPUT_BASE:-/var/tmp/bazel-san}
+# One output base per checkout: runfiles in an output base point into the
+# workspace that built them, so two checkouts must not share one.
+OUTPUT_BASE=${PWALK_SAN_OUTPUT_BASE:-/var/tmp/bazel-san-$(pwd | md5sum | cut -c1-8)}
 CONFIGS=${PWALK_SAN_CONFIGS:-asan tsan}
 LOGDIR=${PWALK_SAN_LOGS:-$OUTPUT_BASE-logs}
 if [ $# -gt 0 ]; then targets=("$@"); else targets=(//tests/...); fi
