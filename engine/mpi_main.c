@@ -250,43 +250,51 @@ static void manager_step(coord *c)
     }
 }
 
+/* The next message addressed to this rank, if one has arrived (malloc'ed;
+ * the caller frees it); NULL when there is none. */
+static char *coord_try_recv(int *from, int *tag, int *len)
+{
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+    if (!flag)
+        return NULL;
+    MPI_Get_count(&st, MPI_BYTE, len);
+    char *buf = malloc(*len ? (size_t)*len : 1);
+    if (!buf)
+        coord_fail("out of memory");
+    MPI_Recv(buf, *len, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    *from = st.MPI_SOURCE;
+    *tag = st.MPI_TAG;
+    return buf;
+}
+
 static void coord_receive(coord *c)
 {
-    for (;;) {
-        int flag = 0;
-        MPI_Status st;
-        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
-        if (!flag)
-            return;
-        int len = 0;
-        MPI_Get_count(&st, MPI_BYTE, &len);
-        char *buf = malloc(len ? (size_t)len : 1);
-        if (!buf)
-            coord_fail("out of memory");
-        MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD,
-                 MPI_STATUS_IGNORE);
-        int from = st.MPI_SOURCE;
-        if (st.MPI_TAG == TAG_WORK) {
+    int from, tag, len;
+    char *buf;
+    while ((buf = coord_try_recv(&from, &tag, &len)) != NULL) {
+        if (tag == TAG_WORK) {
             char err[512];
             c->recvd++;
             if (!c->done && walk_remote_import(c->run, buf, (size_t)len, err, sizeof err) < 0)
                 coord_fail("work from rank %d: %s", from, err);
-        } else if (st.MPI_TAG == TAG_GIVE && len == (int)sizeof(int)) {
+        } else if (tag == TAG_GIVE && len == (int)sizeof(int)) {
             int target;
             memcpy(&target, buf, sizeof target);
             if (target >= 0 && target < c->size)
                 coord_give(c, target);
-        } else if (st.MPI_TAG == TAG_NOWORK && c->rank == 0 && len == (int)sizeof(int)) {
+        } else if (tag == TAG_NOWORK && c->rank == 0 && len == (int)sizeof(int)) {
             int target;
             memcpy(&target, buf, sizeof target);
             if (target >= 0 && target < c->size)
                 manager_nowork(c, from, target);
-        } else if (st.MPI_TAG == TAG_STATUS && c->rank == 0 &&
+        } else if (tag == TAG_STATUS && c->rank == 0 &&
                    len == (int)(3 * sizeof(unsigned long long))) {
             unsigned long long v[3];
             memcpy(v, buf, sizeof v);
             manager_report(c, from, (int)v[0], v[1], v[2]);
-        } else if (st.MPI_TAG == TAG_DONE) {
+        } else if (tag == TAG_DONE) {
             coord_end(c);
         }
         free(buf);
@@ -349,18 +357,10 @@ static void coord_drain(coord *c)
     MPI_Request barrier;
     MPI_Ibarrier(MPI_COMM_WORLD, &barrier);
     for (;;) {
-        int flag = 0;
-        MPI_Status st;
-        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
-        if (flag) {
-            int len = 0;
-            MPI_Get_count(&st, MPI_BYTE, &len);
-            char *buf = malloc(len ? (size_t)len : 1);
-            if (!buf)
-                coord_fail("out of memory");
-            MPI_Recv(buf, len, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD,
-                     MPI_STATUS_IGNORE);
-            free(buf);
+        int from, tag, len;
+        char *late = coord_try_recv(&from, &tag, &len);
+        if (late) {
+            free(late);
             continue;
         }
         coord_reap_sends(c);
