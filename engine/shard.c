@@ -113,6 +113,21 @@ static int absolute_in_dir(const char *path, const char *name_of, char *out, siz
     return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
+/* The absolute path of path's shard for rank (-1: the glob), or -1 with a
+ * message naming path. */
+static int shard_absolute(const char *path, int rank, char *out, size_t outlen, char *err,
+                          size_t errlen)
+{
+    char name[PATH_MAX + 64];
+    errno = 0;
+    if (shard_name(path, rank, name, sizeof name) != 0 ||
+        absolute_in_dir(path, name, out, outlen) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENAMETOOLONG));
+        return -1;
+    }
+    return 0;
+}
+
 static int write_body(FILE *f, const shard_manifest *m, char *err, size_t errlen)
 {
     const cfg_pipeline *p = m->pipeline;
@@ -145,7 +160,7 @@ static int write_body(FILE *f, const shard_manifest *m, char *err, size_t errlen
             (unsigned long long)entries, (unsigned long long)rows, (unsigned long long)errors,
             (unsigned long long)dirs, (unsigned long long)filtered);
 
-    char buf[PATH_MAX + 64], abs[PATH_MAX + 64];
+    char abs[PATH_MAX + 64];
     fputs("  \"sinks\": [", f);
     for (size_t s = 0; s < p->sink_count && s < SHARD_MAX_SINKS; s++) {
         uint64_t sink_total = 0;
@@ -155,20 +170,14 @@ static int write_body(FILE *f, const shard_manifest *m, char *err, size_t errlen
         json_string(f, p->sinks[s].name);
         fputs(", \"plugin\": ", f);
         json_string(f, p->sinks[s].plugin);
-        if (shard_name(m->sink_paths[s], -1, buf, sizeof buf) != 0 ||
-            absolute_in_dir(m->sink_paths[s], buf, abs, sizeof abs) != 0) {
-            snprintf(err, errlen, "%s: %s", m->sink_paths[s], strerror(errno ? errno : ENAMETOOLONG));
+        if (shard_absolute(m->sink_paths[s], -1, abs, sizeof abs, err, errlen) != 0)
             return -1;
-        }
         fputs(", \"glob\": ", f);
         json_string(f, abs);
         fprintf(f, ", \"rows\": %llu, \"shards\": [", (unsigned long long)sink_total);
         for (int r = 0; r < m->ranks; r++) {
-            if (shard_name(m->sink_paths[s], r, buf, sizeof buf) != 0 ||
-                absolute_in_dir(m->sink_paths[s], buf, abs, sizeof abs) != 0) {
-                snprintf(err, errlen, "%s: %s", m->sink_paths[s], strerror(errno ? errno : ENAMETOOLONG));
+            if (shard_absolute(m->sink_paths[s], r, abs, sizeof abs, err, errlen) != 0)
                 return -1;
-            }
             fprintf(f, "%s\n      {\"rank\": %d, \"path\": ", r ? "," : "", r);
             json_string(f, abs);
             fprintf(f, ", \"rows\": %llu, \"errors\": %llu}",
@@ -183,11 +192,8 @@ static int write_body(FILE *f, const shard_manifest *m, char *err, size_t errlen
     } else {
         fputc('[', f);
         for (int r = 0; r < m->ranks; r++) {
-            if (shard_name(m->errors_path, r, buf, sizeof buf) != 0 ||
-                absolute_in_dir(m->errors_path, buf, abs, sizeof abs) != 0) {
-                snprintf(err, errlen, "%s: %s", m->errors_path, strerror(errno ? errno : ENAMETOOLONG));
+            if (shard_absolute(m->errors_path, r, abs, sizeof abs, err, errlen) != 0)
                 return -1;
-            }
             if (r)
                 fputs(", ", f);
             json_string(f, abs);
