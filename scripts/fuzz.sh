@@ -47,8 +47,11 @@ CFLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer
         -I"$ROOT" -I"$ROOT/include" -I"$ROOT/engine" -I"$ROOT/plugins/csv_common"
         -Wno-unused-function)
 
-engine_all=()   # everything the exclude target's copy of main.c links against
-for f in engine/*.c; do [ "$f" = engine/main.c ] || engine_all+=("$f"); done
+engine_all=()   # everything the exclude/cli targets link: the engine without its two mains
+                # (pwalk-mpi's needs mpi.h, which clang is not pointed at)
+for f in engine/*.c; do
+    case "$f" in engine/main.c|engine/mpi_main.c) ;; *) engine_all+=("$f") ;; esac
+done
 
 sources_of() {
     case "$1" in

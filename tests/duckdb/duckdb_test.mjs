@@ -145,9 +145,11 @@ sinks:
   const args = ['--oversubscribe', '-np', '3', mpi, '-q', '-c', mcfg, root];
   if (process.getuid && process.getuid() === 0) args.unshift('--allow-run-as-root');
   // under --config=asan: Open MPI's unloaded components leave leaks LSan
-  // cannot attribute (see tests/mpi/mpi_test.py)
+  // cannot attribute; under --config=tsan: reports from inside Open MPI are
+  // not ours (both as in tests/mpi/mpi_test.py, same suppression file)
   const env = { ...process.env };
   if (env.ASAN_OPTIONS) env.ASAN_OPTIONS += ':detect_leaks=0';
+  if (env.TSAN_OPTIONS) env.TSAN_OPTIONS += `:suppressions=${process.env.PWALK_MPI_TSAN_SUPP}`;
   const m = spawnSync('mpirun', args, { encoding: 'utf8', timeout: 120000, env });
   await check('pwalk-mpi: 3 shards and a manifest', () => {
     assert(m.status === 0, `mpirun exit ${m.status}: ${m.stderr}`);

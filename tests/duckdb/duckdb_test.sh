@@ -14,6 +14,7 @@ export PWALK_ENGINE="$TEST_SRCDIR/pwalk/pwalk-engine"
 # pwalk-mpi exists when MPI is installed (BUILD: mpi_only)
 if [[ -x "$TEST_SRCDIR/pwalk/pwalk-mpi" ]] && command -v mpirun >/dev/null; then
     export PWALK_MPI="$TEST_SRCDIR/pwalk/pwalk-mpi"
+    export PWALK_MPI_TSAN_SUPP="$TEST_SRCDIR/pwalk/tests/mpi/tsan.supp"
 fi
 # ESM ignores NODE_PATH: run from a copy beside node_modules
 cp "$here/duckdb_test.mjs" "$cache/duckdb_test.mjs"
