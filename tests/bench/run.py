@@ -38,6 +38,8 @@ BIN = os.environ.get("PWALK_BIN", os.path.join(REPO, "bazel-bin"))
 ENGINE = os.path.join(BIN, "pwalk-engine")
 GENTREE = os.path.join(BIN, "tests", "bench", "gentree")
 CEILING = os.path.join(BIN, "tests", "bench", "ceiling")
+# the extension and the package's plugins, as //python:pwalk builds them
+PY_BUILT = os.path.join(BIN, "python", "pwalk")
 FIND_FMT = "%i,%s,%m,%T@,%U,%G,%n,%b,%p\n"  # 9 fields, like the csv sink's most-used ones
 
 
@@ -88,6 +90,44 @@ def pipeline(tmp, plugin, path, threads):
     return cfg
 
 
+# walk() against os.walk in a fresh interpreter each: every entry is touched
+# (the lists are consumed), nothing else is done, so the two differ only in
+# the walker.  Run with argv: WALKER TREE [digest]; prints "entries [sha256]".
+WALK_SCRIPT = r"""
+import hashlib, os, sys
+walker, tree = sys.argv[1], sys.argv[2]
+if walker == "pwalk":
+    import pwalk
+    it = pwalk.walk(tree, ignore_snapshots=False)
+else:
+    it = os.walk(tree)
+h = hashlib.sha256() if len(sys.argv) > 3 else None
+n = 1
+for top, dirs, files in it:
+    n += len(dirs) + len(files)
+    if h:
+        h.update(repr((top, dirs, files)).encode("utf-8", "surrogateescape"))
+print(n, h.hexdigest() if h else "")
+"""
+
+
+def python_package(tmp):
+    """A pwalk package dir (sources from the tree, extension and plugins from
+    BIN), or None when //python:pwalk was not built."""
+    so = os.path.join(PY_BUILT, "_pwalk.so")
+    if not os.path.exists(so):
+        return None
+    pkg = os.path.join(tmp, "py", "pwalk")
+    shutil.copytree(os.path.join(REPO, "python", "pwalk"), pkg,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    shutil.copy(so, pkg)
+    shutil.copytree(os.path.join(PY_BUILT, "plugins"), os.path.join(pkg, "plugins"), symlinks=False)
+    script = os.path.join(tmp, "py", "walkbench.py")
+    with open(script, "w") as f:
+        f.write(WALK_SCRIPT)
+    return script
+
+
 def drop_caches():
     subprocess.run(["sync"], check=True)
     with open("/proc/sys/vm/drop_caches", "w") as f:
@@ -108,6 +148,20 @@ def check_rows(label, expected, got):
     """Warn (not fail: this is a benchmark) when a case wrote the wrong number of rows."""
     if got is not None and got != expected:
         print(f"  WARNING: {label} wrote {got} rows, the tree has {expected} entries", flush=True)
+
+
+def walk_same_results(script, env, tree, n):
+    """Untimed: pwalk.walk() and os.walk yield the same (top, dirs, files)
+    in the same order -- one digest over everything each yields."""
+    got = {}
+    for walker in ("os", "pwalk"):
+        out = subprocess.run([sys.executable, script, walker, tree, "digest"], env=env,
+                             capture_output=True, text=True, check=True).stdout.split()
+        got[walker] = (int(out[0]), out[1])
+    same = got["os"] == got["pwalk"] and got["os"][0] == n
+    print(f"walk(): {'same results as os.walk' if same else 'DIFFERENT results from os.walk'} "
+          f"({got['pwalk'][0]} entries, sha256 {got['pwalk'][1][:12]} vs {got['os'][1][:12]})", flush=True)
+    return same
 
 
 def revision():
@@ -294,20 +348,32 @@ def run_all(args, paths, tmp, outdir, meta):
         cfg = pipeline(tmp, "csv", out("small.csv"), t)
         cases.append((f"pwalk csv (100k, {t} threads)", "100k", [ENGINE, "-q", "-c", cfg, paths["100k"]],
                       f"ceiling (100k, {t} threads)", "pwalk", None))
+    walk_script = python_package(tmp)
+    walk_env = None
+    if walk_script:
+        walk_env = dict(os.environ, PYTHONPATH=os.path.dirname(walk_script))
+        cases.append((f"os.walk ({tk})", tk, [sys.executable, walk_script, "os", main_tree], ceil,
+                      "other", None))
+        cases.append((f"pwalk.walk() ({tk}; ratio to os.walk)", tk, [sys.executable, walk_script, "pwalk", main_tree],
+                      f"os.walk ({tk})", "pwalk", None))
+    else:
+        print(f"walk(): skipped ({PY_BUILT}/_pwalk.so missing: bazel build //python:pwalk)")
     cases.append((f"find -printf ({tk})", tk, ["find", main_tree, "-printf", FIND_FMT], ceil, "other", None))
     cases.append((f"du -s ({tk})", tk, ["du", "-s", main_tree], ceil, "other", None))
 
     results, warm = {}, []
     print(f"{'case':42} {'median s':>9} {'rows/s':>10} {'x ceiling':>10} {'peak RSS':>10}")
     for label, key, argv, base, kind, csv_out in cases:
-        _, _, so = run_timed(argv, stdout=subprocess.PIPE if kind == "ceiling" else subprocess.DEVNULL)
+        env = walk_env if argv[0] == sys.executable else None
+        _, _, so = run_timed(argv, stdout=subprocess.PIPE if kind == "ceiling" else subprocess.DEVNULL,
+                             env=env)
         if kind == "ceiling":  # it prints "N rows"
             check_rows(label, entries[key], int(so.split()[0]) if so and so.split()[0].isdigit() else -1)
         if csv_out:  # header + one line per entry
             check_rows(label, entries[key], count_lines(csv_out) - 1)
         times, rss = [], 0
         for _ in range(args.repeat):
-            s, r, _ = run_timed(argv)
+            s, r, _ = run_timed(argv, env=env)
             times.append(s)
             rss = max(rss, r)
         med = statistics.median(times)
@@ -319,6 +385,9 @@ def run_all(args, paths, tmp, outdir, meta):
                      "peak_rss_kib": rss, "kind": kind})
         rtext = "-" if ratio is None else f"{ratio:.2f}"
         print(f"{label:42} {med:9.3f} {rate / 1e6:9.3f}M {rtext:>10} {rss / 1024:8.1f}MiB", flush=True)
+
+    if walk_script:
+        meta["walk_same_results"] = walk_same_results(walk_script, walk_env, main_tree, entries[tk])
 
     # 1 vs N threads on the same tree, for the ceiling and the csv sink
     scaling = []
