@@ -4,9 +4,12 @@
  *   gentree DIR ENTRIES [PER_DIR] [--huge N] [--hostile] [--seed S]
  *
  * Builds ENTRIES entries under DIR (which must not exist): directories of
- * about PER_DIR entries (default 90; ~1 in 10 a subdirectory, filled
- * breadth-first so the tree is wide like project trees), with a skew (one
- * directory in 50 gets ten times as many files).  Files are sparse
+ * about PER_DIR entries (default 90), with a skew (one directory in 50 gets
+ * ten times as many).  Filled breadth-first, ~1 entry in 10 a subdirectory,
+ * so the tree is wide like project trees -- but only until there are as many
+ * directories as ENTRIES / PER_DIR allows: after that every entry is a file.
+ * (Without that cap 9 in 10 directories came out empty, and a benchmark on
+ * such a tree measures opening directories, not listing them.)  Files are sparse
  * (ftruncate) so a 1M-entry tree costs inodes, not disk.  --huge N adds one
  * directory "huge" with N files; --hostile gives one name in 20 a comma,
  * quote, newline, backslash or invalid UTF-8 byte.  The same arguments
@@ -96,6 +99,8 @@ int main(int argc, char **argv)
         die("cannot open", dir);
     queue[tail++] = strdup(".");
     long long made = 0, dirs = 0;
+    /* mean directory size with the skew: per_dir * (49 + 10) / 50 */
+    long long max_dirs = entries * 50 / (per_dir * 59);
     char name[64];
 
     if (huge > 0) {
@@ -118,7 +123,7 @@ int main(int argc, char **argv)
         if (gen_next() % 50 == 0)
             n *= 10; /* skew */
         for (long long i = 0; i < n && made < entries; i++, made++) {
-            if (gen_next() % 10 == 0) {
+            if (gen_next() % 10 == 0 && dirs < max_dirs) {
                 snprintf(name, sizeof name, "d%lld", dirs++);
                 if (mkdirat(dfd, name, 0755) != 0)
                     die("cannot create", name);
