@@ -5,6 +5,7 @@
 
 #include <random>
 #include <string>
+#include <vector>
 
 #include "csvrow.h"
 
@@ -133,6 +134,39 @@ TEST(CsvRow, LargestNumbers) {
     std::string row = Format(e, 0);
     EXPECT_EQ(row.rfind("18446744073709551615,", 0), 0u) << row;
     EXPECT_NE(row.find(",-9223372036854775808,"), std::string::npos) << row;
+}
+
+// Every digit count and its edges (9/10, 99/100, ...), and random values,
+// against printf: the formatter writes two digits per step.
+TEST(CsvRow, NumbersMatchPrintf) {
+    std::string p = "x";
+    pwalk_entry e = Entry(p, 0, 0100644);
+    std::vector<uint64_t> values = {0, 1};
+    for (uint64_t t = 10; t != 0 && t <= UINT64_MAX / 10; t *= 10)
+        for (uint64_t v : {t - 1, t, t + 1}) values.push_back(v);
+    std::mt19937_64 rng(11);
+    for (int i = 0; i < 2000; i++) values.push_back(rng() >> (rng() % 64));
+    values.push_back(UINT64_MAX);
+    for (uint64_t v : values) {
+        e.ino = v;
+        e.size = (int64_t)v;  // also the signed path, negative when v > INT64_MAX
+        char want[64];
+        snprintf(want, sizeof want, "%llu,", (unsigned long long)v);
+        std::string row = Format(e, 0);
+        ASSERT_EQ(row.rfind(want, 0), 0u) << row;
+        snprintf(want, sizeof want, ",%lld,", (long long)(int64_t)v);
+        ASSERT_NE(row.find(want), std::string::npos) << want << " in " << row;
+    }
+}
+
+// Plain runs copied in bulk still stop at every byte that needs escaping.
+TEST(Escape, RunsAroundSpecialBytes) {
+    EXPECT_EQ(Escape("/a/bc\\d\"e\nf/\xff", CSVROW_ESCAPE_LOSSLESS), "/a/bc\\\\d\"\"e\\x0af/\\xff");
+    EXPECT_EQ(Escape("plain/path/only", CSVROW_ESCAPE_LOSSLESS), "plain/path/only");
+    EXPECT_EQ(Escape("\"", CSVROW_ESCAPE_LOSSLESS), "\"\"");
+    int dropped = 0;
+    EXPECT_EQ(Escape("ab\\c\td\"", CSVROW_ESCAPE_DEY, &dropped), "ab\\cd\"\"");
+    EXPECT_EQ(dropped, 1);
 }
 
 TEST(Escape, EveryByte) {
