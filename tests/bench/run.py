@@ -5,8 +5,9 @@
     python3 tests/bench/run.py [--quick] [--repeat N] [--threads N] [--dir DIR] [--out DIR]
                                [--cold [--cold-threads 2,4,8,16]]
 
-Every case runs once to warm the cache, then --repeat times (default 5);
-the median is reported with the rate and the ratio to the ceiling measured
+Every case runs once to warm the cache, then --repeat rounds (default 5)
+each run every case once, so that load from elsewhere falls on all cases
+alike; the median is reported with the rate and the ratio to the ceiling measured
 in the same run (these machines are shared and noisy: ratios, not absolute
 numbers, are what compare).  Peak RSS comes from GNU time (%M).  Nothing
 here is a pass/fail test.
@@ -361,8 +362,9 @@ def run_all(args, paths, tmp, outdir, meta):
     cases.append((f"find -printf ({tk})", tk, ["find", main_tree, "-printf", FIND_FMT], ceil, "other", None))
     cases.append((f"du -s ({tk})", tk, ["du", "-s", main_tree], ceil, "other", None))
 
-    results, warm = {}, []
-    print(f"{'case':42} {'median s':>9} {'rows/s':>10} {'x ceiling':>10} {'peak RSS':>10}")
+    # Warm-up (and the row checks) first, then --repeat rounds that each run
+    # every case once: a slow spell on a shared machine then lands on all
+    # cases alike instead of on whichever case was running.
     for label, key, argv, base, kind, csv_out in cases:
         env = walk_env if argv[0] == sys.executable else None
         _, _, so = run_timed(argv, stdout=subprocess.PIPE if kind == "ceiling" else subprocess.DEVNULL,
@@ -371,20 +373,27 @@ def run_all(args, paths, tmp, outdir, meta):
             check_rows(label, entries[key], int(so.split()[0]) if so and so.split()[0].isdigit() else -1)
         if csv_out:  # header + one line per entry
             check_rows(label, entries[key], count_lines(csv_out) - 1)
-        times, rss = [], 0
-        for _ in range(args.repeat):
-            s, r, _ = run_timed(argv, env=env)
-            times.append(s)
-            rss = max(rss, r)
-        med = statistics.median(times)
+    times = {c[0]: [] for c in cases}
+    rss = {c[0]: 0 for c in cases}
+    for rnd in range(args.repeat):
+        print(f"round {rnd + 1}/{args.repeat}", flush=True)
+        for label, key, argv, base, kind, csv_out in cases:
+            s, r, _ = run_timed(argv, env=walk_env if argv[0] == sys.executable else None)
+            times[label].append(s)
+            rss[label] = max(rss[label], r)
+
+    results, warm = {}, []
+    print(f"{'case':42} {'median s':>9} {'rows/s':>10} {'x ceiling':>10} {'peak RSS':>10}")
+    for label, key, argv, base, kind, csv_out in cases:
+        med = statistics.median(times[label])
         rate = entries[key] / med
         results[label] = rate
         ratio = 1.0 if base is None else rate / results[base] if base in results else None
-        warm.append({"case": label, "tree": key, "entries": entries[key], "argv": argv, "times_s": times,
-                     "median_s": med, "rows_per_s": rate, "ratio": ratio, "ratio_to": base or label,
-                     "peak_rss_kib": rss, "kind": kind})
+        warm.append({"case": label, "tree": key, "entries": entries[key], "argv": argv,
+                     "times_s": times[label], "median_s": med, "rows_per_s": rate, "ratio": ratio,
+                     "ratio_to": base or label, "peak_rss_kib": rss[label], "kind": kind})
         rtext = "-" if ratio is None else f"{ratio:.2f}"
-        print(f"{label:42} {med:9.3f} {rate / 1e6:9.3f}M {rtext:>10} {rss / 1024:8.1f}MiB", flush=True)
+        print(f"{label:42} {med:9.3f} {rate / 1e6:9.3f}M {rtext:>10} {rss[label] / 1024:8.1f}MiB", flush=True)
 
     if walk_script:
         meta["walk_same_results"] = walk_same_results(walk_script, walk_env, main_tree, entries[tk])
