@@ -21,6 +21,12 @@
 
 #define OUTFILE_TMP_SUFFIX ".pwalk-tmp-XXXXXX"
 
+/* Start write-back every 8 MiB instead of leaving the whole report to the
+ * fdatasync at commit: the disk then works while the walk runs, and the
+ * commit (which the scan's wall time includes) waits for the tail only --
+ * measured 0.09 s of a 1.5 s scan writing 147 MB without it. */
+#define OUTFILE_WRITEBACK (8ull << 20)
+
 static void outfile_reset(outfile *f)
 {
     memset(f, 0, sizeof *f);
@@ -149,6 +155,13 @@ int outfile_write(outfile *f, const void *buf, size_t len, char *err, size_t err
         }
         p += n;
         len -= (size_t)n;
+        f->written += (unsigned long long)n;
+    }
+    if (rc == 0 && !f->is_stdout && f->written - f->flushed >= OUTFILE_WRITEBACK) {
+        /* a hint: pipes and filesystems without it just say no */
+        (void)sync_file_range(f->fd, (off_t)f->flushed, (off_t)(f->written - f->flushed),
+                              SYNC_FILE_RANGE_WRITE);
+        f->flushed = f->written;
     }
     pthread_mutex_unlock(&f->lock);
     return rc;

@@ -23,6 +23,8 @@ typedef struct outfile {
     int failed_errno;       /* why, repeated by later calls         */
     pthread_mutex_t lock;   /* whole buffers, never interleaved     */
     int lock_ready;
+    unsigned long long written;   /* bytes appended so far              */
+    unsigned long long flushed;   /* write-back started up to here      */
 } outfile;
 
 /* Create the temporary file (mode 0666 & ~umask).  Returns 0, or -1 with
@@ -34,7 +36,8 @@ int outfile_open(outfile *f, const char *path, char *err, size_t errlen);
  * reason"; after a failure every write and the commit fail the same way. */
 int outfile_write(outfile *f, const void *buf, size_t len, char *err, size_t errlen);
 
-/* fdatasync, close, rename into place (stdout: only reports a failed
+/* fdatasync (write-back was started every OUTFILE_WRITEBACK bytes as the
+ * file grew, so this waits for the tail only), close, rename into place (stdout: only reports a failed
  * write).  Returns 0 or -1 with a message naming PATH; either way f is
  * released and the temporary file is gone. */
 int outfile_commit(outfile *f, char *err, size_t errlen);
