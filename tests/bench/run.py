@@ -337,6 +337,11 @@ def run_all(args, paths, tmp, outdir, meta):
         cfg = pipeline(tmp, plugin, out(fname), t)
         cases.append((f"pwalk {plugin} ({tk}, {t} threads)", tk, [ENGINE, "-q", "-c", cfg, main_tree], ceil,
                       "pwalk", out(fname) if plugin == "csv" else None))
+    # more workers than cores: what oversubscribing costs on a warm cache
+    # (it pays on a cold one: --cold)
+    cfg2 = pipeline(tmp, "csv", out("over.csv"), 2 * t)
+    cases.append((f"pwalk csv ({tk}, {2 * t} threads)", tk, [ENGINE, "-q", "-c", cfg2, main_tree], ceil,
+                  "pwalk", None))
     cfg1 = pipeline(tmp, "csv", out("one.csv"), 1)
     cases.append((f"pwalk csv ({tk}, 1 thread)", tk, [ENGINE, "-q", "-c", cfg1, main_tree], ceil, "pwalk", None))
     cases.append((f"ceiling ({tk}, 1 thread)", tk, [CEILING, "1", main_tree, out("ceil1.txt")], ceil,
