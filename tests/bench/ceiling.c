@@ -8,8 +8,13 @@
  * plus its name: the worker opens it with
  * openat(parentfd, name, O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_NOATIME), reads it
  * with getdents64 into a 128 KiB buffer, fstatat(dirfd, name,
- * AT_SYMLINK_NOFOLLOW)s every name and appends one CSV line (inode, size,
- * mode, mtime, path) to a 1 MiB per-thread buffer written with one write().
+ * AT_SYMLINK_NOFOLLOW)s every name and appends one CSV line to a 1 MiB
+ * per-thread buffer written with one write().  The line has the pwalk CSV
+ * format's 17 columns (csv-format.md) -- the same bytes per row the csv sink
+ * writes, formatted by hand -- but no escaping, and -1,0 where pwalk puts a
+ * directory's file count and size sum: the job is writing that report, and
+ * a ceiling writing half the bytes (as this one did until 2026-11-25: five
+ * columns) measures a different job (tests/bench/NOTES.md).
  * No path is ever resolved component by component; the path string is only
  * output.  The flags are the engine's (O_NOATIME dropped where the kernel
  * refuses it with EPERM: not the owner), so the comparison is like for like.
@@ -56,6 +61,8 @@ struct dir {
 /* A directory waiting to be opened: parent fd + name; path only for output. */
 struct item {
     struct dir *parent; /* NULL: the root, opened by path */
+    unsigned long long ino; /* its own, the parent-inode of its entries */
+    long depth;
     size_t name_off;    /* name = path + name_off */
     size_t path_len;
     char path[];
@@ -134,21 +141,32 @@ static void flush(struct out *o)
     o->used = 0;
 }
 
-/* One row: inode,size,mode,mtime,DIR/NAME (or just DIR when name is NULL). */
-static void row(struct out *o, const struct stat *st, const char *dir, size_t dlen,
-                const char *name, size_t nlen)
+static char *fmt_i(char *o, long long v)
 {
-    if (o->used + dlen + nlen + 96 > OUT_BUF)
+    if (v < 0) {
+        *o++ = '-';
+        return fmt_u(o, 0ull - (unsigned long long)v);
+    }
+    return fmt_u(o, (unsigned long long)v);
+}
+
+/* One row of the pwalk CSV columns for DIR/NAME (or just DIR when name is
+ * NULL): inode,parent-inode,directory-depth,"filename","fileExtension",UID,
+ * GID,st_size,st_dev,st_blocks,st_nlink,"st_mode",st_atime,st_mtime,
+ * st_ctime,pw_fcount,pw_dirsum. */
+static void row(struct out *o, const struct stat *st, unsigned long long parent, long depth,
+                const char *dir, size_t dlen, const char *name, size_t nlen)
+{
+    if (o->used + dlen + 2 * nlen + 400 > OUT_BUF)
         flush(o);
     char *p = o->buf + o->used;
     p = fmt_u(p, st->st_ino);
     *p++ = ',';
-    p = fmt_u(p, (unsigned long long)st->st_size);
+    p = fmt_u(p, parent);
     *p++ = ',';
-    p = fmt_u(p, st->st_mode);
+    p = fmt_i(p, depth);
     *p++ = ',';
-    p = fmt_u(p, (unsigned long long)st->st_mtime);
-    *p++ = ',';
+    *p++ = '"';
     memcpy(p, dir, dlen);
     p += dlen;
     if (name) {
@@ -156,7 +174,41 @@ static void row(struct out *o, const struct stat *st, const char *dir, size_t dl
         memcpy(p, name, nlen);
         p += nlen;
     }
-    *p++ = '\n';
+    *p++ = '"';
+    *p++ = ',';
+    *p++ = '"';
+    const char *dot = name && !S_ISDIR(st->st_mode) ? memrchr(name, '.', nlen) : NULL;
+    if (dot && dot != name) {
+        size_t elen = nlen - (size_t)(dot + 1 - name);
+        memcpy(p, dot + 1, elen);
+        p += elen;
+    }
+    *p++ = '"';
+    *p++ = ',';
+    p = fmt_u(p, st->st_uid);
+    *p++ = ',';
+    p = fmt_u(p, st->st_gid);
+    *p++ = ',';
+    p = fmt_i(p, st->st_size);
+    *p++ = ',';
+    p = fmt_u(p, st->st_dev);
+    *p++ = ',';
+    p = fmt_i(p, st->st_blocks);
+    *p++ = ',';
+    p = fmt_u(p, st->st_nlink);
+    *p++ = ',';
+    *p++ = '"';
+    for (int shift = 18; shift >= 0; shift -= 3) /* 7 octal digits */
+        *p++ = (char)('0' + ((st->st_mode >> shift) & 7));
+    *p++ = '"';
+    *p++ = ',';
+    p = fmt_i(p, st->st_atime);
+    *p++ = ',';
+    p = fmt_i(p, st->st_mtime);
+    *p++ = ',';
+    p = fmt_i(p, st->st_ctime);
+    memcpy(p, ",-1,0\n", 6);
+    p += 6;
     o->used = (size_t)(p - o->buf);
     o->rows++;
 }
@@ -205,12 +257,14 @@ static void *worker(void *arg)
                     continue;
                 }
                 size_t nlen = strlen(d->name);
-                row(&o, &st, it->path, it->path_len, d->name, nlen);
+                row(&o, &st, it->ino, it->depth, it->path, it->path_len, d->name, nlen);
                 if (S_ISDIR(st.st_mode)) {
                     struct item *sub = malloc(sizeof *sub + it->path_len + nlen + 2);
                     if (!sub)
                         abort();
                     sub->parent = self;
+                    sub->ino = st.st_ino;
+                    sub->depth = it->depth + 1;
                     sub->name_off = it->path_len + 1;
                     sub->path_len = it->path_len + 1 + nlen;
                     memcpy(sub->path, it->path, it->path_len);
@@ -266,7 +320,7 @@ int main(int argc, char **argv)
     struct out o = {malloc(OUT_BUF), 0, 0};
     if (!o.buf)
         abort();
-    row(&o, &st, root, rlen, NULL, 0);
+    row(&o, &st, 0, 0, root, rlen, NULL, 0);
     flush(&o);
     free(o.buf);
     rows = o.rows;
@@ -276,6 +330,8 @@ int main(int argc, char **argv)
         if (!it)
             abort();
         it->parent = NULL;
+        it->ino = st.st_ino;
+        it->depth = 0;
         it->name_off = 0;
         it->path_len = rlen;
         memcpy(it->path, root, rlen);
