@@ -7,7 +7,8 @@
 
 Every case runs once to warm the cache, then --repeat rounds (default 5)
 each run every case once, so that load from elsewhere falls on all cases
-alike; the median is reported with the rate and the ratio to the ceiling measured
+alike, and each starts after a sync (no write-back of the previous case's
+output on its clock); the median is reported with the rate and the ratio to the ceiling measured
 in the same run (these machines are shared and noisy: ratios, not absolute
 numbers, are what compare).  Peak RSS comes from GNU time (%M).  Nothing
 here is a pass/fail test.
@@ -383,6 +384,9 @@ def run_all(args, paths, tmp, outdir, meta):
     for rnd in range(args.repeat):
         print(f"round {rnd + 1}/{args.repeat}", flush=True)
         for label, key, argv, base, kind, csv_out in cases:
+            # untimed: the previous case's report (up to 147 MB of dirty
+            # pages) must not be written back on this case's clock
+            os.sync()
             s, r, _ = run_timed(argv, env=walk_env if argv[0] == sys.executable else None)
             times[label].append(s)
             rss[label] = max(rss[label], r)
