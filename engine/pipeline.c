@@ -11,6 +11,7 @@
 
 #include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -114,8 +115,29 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
     wo.filters.skip_snapshots = p->scan.skip_snapshots;
     wo.filters.snapshot_names = p->scan.snapshot_names;
     wo.filters.snapshot_name_count = p->scan.snapshot_name_count;
-    wo.filters.excludes = p->scan.excludes;
-    wo.filters.exclude_count = p->scan.exclude_count;
+    /* scan.exclude, then what sinks pruned in create() */
+    size_t prune_count = 0;
+    char *const *prunes = sinks_prunes(sinks, &prune_count);
+    char **excludes = NULL;
+    if (prune_count) {
+        excludes = calloc(p->scan.exclude_count + prune_count, sizeof *excludes);
+        if (!excludes) {
+            char ignored[256];
+            sinks_finish(sinks, PIPELINE_USAGE, ignored, sizeof ignored);
+            report_finish(rep, 0, ignored, sizeof ignored);
+            sinks_free(sinks);
+            report_free(rep);
+            return result_fail(r, PIPELINE_FAILED, "out of memory");
+        }
+        for (size_t i = 0; i < p->scan.exclude_count; i++)
+            excludes[i] = p->scan.excludes[i];
+        for (size_t i = 0; i < prune_count; i++)
+            excludes[p->scan.exclude_count + i] = prunes[i];
+        wo.filters.excludes = excludes;
+    } else {
+        wo.filters.excludes = p->scan.excludes;
+    }
+    wo.filters.exclude_count = p->scan.exclude_count + prune_count;
     wo.filters.max_depth = p->scan.max_depth;
     if (o->progress) {
         wo.progress = report_progress;
@@ -125,6 +147,7 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
     walk_sink ws = sinks_walk_sink(sinks);
     char walk_err[256] = "";
     int wrc = walk_execute(&wo, &ws, &r->stats, walk_err, sizeof walk_err);
+    free(excludes); /* the strings belong to the config and the sinks */
     report_progress_end(rep);
 
     int status;

@@ -53,6 +53,9 @@ struct sink_set {
     atomic_int failed;      /* some sink failed during the walk */
     pwalk_host host;        /* what this run's plugins see (its worker_count);
                                per set, so concurrent runs never share it */
+    int creating;           /* create() calls are running: prune() allowed */
+    char **prunes;          /* patterns the sinks asked the walk to skip    */
+    size_t prune_count;
 };
 
 /* ---- host services --------------------------------------------------------- */
@@ -103,6 +106,31 @@ static const char *host_sink_name(pwalk_host_ctx *ctx)
     return ctx->set->sinks[ctx->index].name;
 }
 
+static int host_prune(pwalk_host_ctx *ctx, const char *pattern)
+{
+    sink_set *set = ctx->set;
+    sink *s = &set->sinks[ctx->index];
+    if (!set->creating) {
+        host_set_error(ctx, "prune() is only allowed in create()");
+        return PWALK_ERR;
+    }
+    if (!pattern || !*pattern) {
+        host_set_error(ctx, "prune(): an empty pattern");
+        return PWALK_ERR_CONFIG;
+    }
+    char **grown = realloc(set->prunes, (set->prune_count + 1) * sizeof *grown);
+    if (!grown)
+        return PWALK_ERR_NOMEM;
+    set->prunes = grown;
+    if (!(set->prunes[set->prune_count] = strdup(pattern)))
+        return PWALK_ERR_NOMEM;
+    set->prune_count++;
+    /* it hides the subtree from every sink of the walk: say so */
+    fprintf(stderr, "pwalk: sink '%s': the walk does not descend into '%s' (for every sink)\n",
+            s->name, pattern);
+    return PWALK_OK;
+}
+
 static const pwalk_host sink_host = {
     .struct_size = sizeof(pwalk_host),
     .abi_major = PWALK_ABI_MAJOR,
@@ -118,6 +146,7 @@ static const pwalk_host sink_host = {
     .entry_error = host_entry_error,
     .stop_requested = host_stop_requested,
     .sink_name = host_sink_name,
+    .prune = host_prune,
 };
 
 
@@ -256,7 +285,9 @@ int sinks_start(sink_set *set, size_t workers, const sinks_error_hook *hook, cha
         sink *s = &set->sinks[i];
         const pwalk_plugin *pl = s->loaded.plugin;
         s->created = 1;
+        set->creating = 1;
         int rc = pl->create(&set->host, &s->host_ctx, s->options, &s->instance);
+        set->creating = 0;
         if (rc != PWALK_OK) {
             sink_message(s, rc, "create", err, errlen);
             return -1;
@@ -407,8 +438,17 @@ void sinks_free(sink_set *set)
         pthread_mutex_destroy(&s->message_lock);
         free(s->name);
     }
+    for (size_t i = 0; i < set->prune_count; i++)
+        free(set->prunes[i]);
+    free(set->prunes);
     free(set->sinks);
     free(set);
+}
+
+char *const *sinks_prunes(const sink_set *set, size_t *count)
+{
+    *count = set->prune_count;
+    return set->prunes;
 }
 
 int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, char *err,

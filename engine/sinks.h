@@ -46,6 +46,10 @@ const char *sinks_name(const sink_set *s, size_t i);
 int sinks_start(sink_set *s, size_t workers, const sinks_error_hook *hook, char *err,
                 size_t errlen);
 
+/* Patterns the sinks passed to host->prune() in create(): the walk adds
+ * them to scan.exclude.  Owned by the set. */
+char *const *sinks_prunes(const sink_set *s, size_t *count);
+
 /* The walk's view of the sinks. */
 walk_sink sinks_walk_sink(sink_set *s);
 

@@ -71,7 +71,7 @@ extern "C" {
 #endif
 
 #define PWALK_ABI_MAJOR 1
-#define PWALK_ABI_MINOR 0
+#define PWALK_ABI_MINOR 1 /* 1.1: pwalk_host.prune */
 
 /* The exported entry point's name, for the loader and for plugin authors. */
 #define PWALK_PLUGIN_ENTRY_SYMBOL "pwalk_plugin_entry_v1"
@@ -237,7 +237,24 @@ typedef struct pwalk_host {
     int (*stop_requested)(pwalk_host_ctx *ctx);
     /* The sink's configured name ("inventory"). */
     const char *(*sink_name)(pwalk_host_ctx *ctx);
+
+    /* ---- ABI 1.1 ----  (check host->struct_size before use: an engine
+     * of ABI 1.0 passes a table that ends above.) */
+
+    /* From create() only, main thread.  The walk does not descend into
+     * entries matching `pattern` (scan.exclude's rules: with a '/' the full
+     * path, an exact path or a glob; without, the entry's name): they reach
+     * no sink of this walk and are counted as filtered (exclude).  For a
+     * sink that must not even see a subtree (repair-action's exclude), not
+     * to hide rows from itself.  The engine copies the pattern.  Returns 0,
+     * or a negative PWALK_ERR_* (out of memory; called after create()). */
+    int (*prune)(pwalk_host_ctx *ctx, const char *pattern);
 } pwalk_host;
+
+/* Does this host table have member `field`? (it was appended in a later
+ * minor than the engine the plugin is loaded into may know) */
+#define PWALK_HOST_HAS(host, field)                                          \
+    ((host)->struct_size >= offsetof(pwalk_host, field) + sizeof((host)->field))
 
 /* ---- The plugin's description -------------------------------------------- */
 

@@ -12,6 +12,9 @@ static const pwalk_option_spec csv_zstd_options[] = {
     CSVSINK_OPTION_BUFFER,
     {"level", PWALK_OPT_INT, 0, "1", "1..19",
      "zstd level; 1 keeps up with the walk on one core per worker"},
+    {"workers", PWALK_OPT_INT, 0, "0", "0..64",
+     "libzstd's own compressing threads behind each pwalk worker (0: the worker "
+     "compresses its own frames, already one compressor per walking thread)"},
 };
 
 static const csvsink_kind csv_zstd_kind = {&codec_zstd, "scan.csv.zst"};

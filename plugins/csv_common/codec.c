@@ -15,7 +15,7 @@
 
 /* ---- zstd ----------------------------------------------------------------- */
 
-static codec_stream *zstd_open(int level, char *err, size_t errlen)
+static codec_stream *zstd_open(int level, int workers, char *err, size_t errlen)
 {
     ZSTD_CCtx *c = ZSTD_createCCtx();
     if (!c) {
@@ -25,6 +25,10 @@ static codec_stream *zstd_open(int level, char *err, size_t errlen)
     size_t rc = ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
     if (!ZSTD_isError(rc))
         rc = ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    /* Fails on a libzstd built without threads: say so rather than
+     * silently compress on the walking thread. */
+    if (!ZSTD_isError(rc) && workers > 0)
+        rc = ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers);
     if (ZSTD_isError(rc)) {
         snprintf(err, errlen, "zstd: %s", ZSTD_getErrorName(rc));
         ZSTD_freeCCtx(c);
@@ -57,8 +61,9 @@ const csv_codec codec_zstd = {"zstd", ".csv.zst", 1, 19, 1,
 
 /* ---- gzip ----------------------------------------------------------------- */
 
-static codec_stream *gzip_open(int level, char *err, size_t errlen)
+static codec_stream *gzip_open(int level, int workers, char *err, size_t errlen)
 {
+    (void)workers; /* zlib has no threads of its own */
     z_stream *z = calloc(1, sizeof *z);
     if (!z) {
         snprintf(err, errlen, "gzip: out of memory");
@@ -114,8 +119,9 @@ typedef struct lz4_stream {
     LZ4F_preferences_t prefs;
 } lz4_stream;
 
-static codec_stream *lz4_open(int level, char *err, size_t errlen)
+static codec_stream *lz4_open(int level, int workers, char *err, size_t errlen)
 {
+    (void)workers; /* liblz4 has no threads of its own */
     lz4_stream *l = calloc(1, sizeof *l);
     if (!l) {
         snprintf(err, errlen, "lz4: out of memory");

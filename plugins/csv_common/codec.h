@@ -23,8 +23,10 @@ typedef struct csv_codec {
     const char *name;           /* "zstd", "gzip", "lz4"             */
     const char *extension;      /* ".csv.zst", ...                   */
     int level_min, level_max, level_default;
-    /* A per-worker context; NULL with a message in err. */
-    codec_stream *(*open)(int level, char *err, size_t errlen);
+    /* A per-worker context; NULL with a message in err.  workers > 0 asks
+     * the library for that many compressing threads of its own behind this
+     * context (only zstd has them; the others are given 0). */
+    codec_stream *(*open)(int level, int workers, char *err, size_t errlen);
     /* The most frame() can write for len input bytes. */
     size_t (*bound)(codec_stream *s, size_t len);
     /* Compress in[0..len) as one whole frame into out (at least

@@ -23,6 +23,7 @@ typedef struct csvsink {
     int committed;
     int escape;
     int level;
+    int codec_workers;      /* the library's own threads per context */
     size_t buffer_size;
 } csvsink;
 
@@ -92,7 +93,7 @@ static csvsink_worker *csvsink_worker_new(csvsink *s)
     }
     if (s->kind->codec) {
         char err[256];
-        w->stream = s->kind->codec->open(s->level, err, sizeof err);
+        w->stream = s->kind->codec->open(s->level, s->codec_workers, err, sizeof err);
         if (!w->stream) {
             s->host->set_error(s->ctx, "%s", err);
             csvsink_worker_free(s, w);
@@ -122,8 +123,11 @@ int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_
     host->opt_bool(opts, "header", &header);
     host->opt_string(opts, "escape", &escape);
     host->opt_int(opts, "buffer_kib", &buffer_kib);
-    if (kind->codec)
+    int64_t workers = 0;
+    if (kind->codec) {
         host->opt_int(opts, "level", &level);
+        host->opt_int(opts, "workers", &workers); /* declared by csv-zstd only */
+    }
     s->escape = csvrow_escape_mode(escape);
     if (s->escape < 0) {
         host->set_error(ctx, "escape: '%s' is not lossless or dey", escape);
@@ -135,6 +139,7 @@ int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_
         return PWALK_ERR_CONFIG;
     }
     s->level = (int)level;
+    s->codec_workers = (int)workers;
     s->buffer_size = (size_t)buffer_kib * 1024;
 
     char err[512];

@@ -933,6 +933,16 @@ static int repair_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwal
             p->exact_len = strlen(item);
             while (p->exact_len > 1 && item[p->exact_len - 1] == '/')
                 p->exact_len--;
+            /* "not descended": the walk itself leaves the subtree out (an
+             * engine of ABI 1.0 cannot; the check in repair_entry() then
+             * still keeps every change out of it) */
+            if (PWALK_HOST_HAS(host, prune)) {
+                int rc = host->prune(ctx, item);
+                if (rc != PWALK_OK) {
+                    host->set_error(ctx, "exclude: cannot prune '%s' from the walk", item);
+                    return rc;
+                }
+            }
         }
     }
 
@@ -963,7 +973,9 @@ static int repair_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwal
         }
         return repair_open_log(r, log);
     }
-    r->out_kind = r->dry_run ? REPAIR_OUT_STDOUT : REPAIR_OUT_NONE;
+    /* without a log every change and skip is printed, real runs included:
+     * an administrator must be able to tell what root did */
+    r->out_kind = REPAIR_OUT_STDOUT;
     return PWALK_OK;
 }
 

@@ -600,12 +600,15 @@ TEST_F(E2E, CompressedSinksDecodeToTheSameRows) {
     std::string plain = work_ + "/r.csv";
     std::string sinks = CsvSink("plain", plain) + CsvSink("z", work_ + "/r.csv.zst", "csv-zstd") +
                         CsvSink("g", work_ + "/r.csv.gz", "csv-gzip") +
-                        CsvSink("l", work_ + "/r.csv.lz4", "csv-lz4");
+                        CsvSink("l", work_ + "/r.csv.lz4", "csv-lz4") +
+                        // libzstd's own threads behind each worker's context
+                        CsvSink("zw", work_ + "/rw.csv.zst", "csv-zstd", ", workers: 2, level: 5");
     auto r = e2e::Run({EnginePath(), "-q", "-c", Config(Pipeline("", sinks)), Tree::root});
     ASSERT_EQ(r.status, 0) << r.err;
     auto want = ParseCsv(ReadFile(plain));
     std::sort(want.begin() + 1, want.end());
     for (auto tool : {std::vector<std::string>{"/usr/bin/zstd", "-dc", work_ + "/r.csv.zst"},
+                      std::vector<std::string>{"/usr/bin/zstd", "-dc", work_ + "/rw.csv.zst"},
                       std::vector<std::string>{"/usr/bin/gzip", "-dc", work_ + "/r.csv.gz"},
                       std::vector<std::string>{"/usr/bin/lz4", "-dc", work_ + "/r.csv.lz4"}}) {
         auto d = e2e::Run(tool);
@@ -617,6 +620,7 @@ TEST_F(E2E, CompressedSinksDecodeToTheSameRows) {
         EXPECT_EQ(got, want) << tool[0];
     }
     EXPECT_EQ(e2e::Run({"/usr/bin/zstd", "-tq", work_ + "/r.csv.zst"}).status, 0);
+    EXPECT_EQ(e2e::Run({"/usr/bin/zstd", "-tq", work_ + "/rw.csv.zst"}).status, 0);
     EXPECT_EQ(e2e::Run({"/usr/bin/gzip", "-t", work_ + "/r.csv.gz"}).status, 0);
 }
 
@@ -633,6 +637,9 @@ TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
     std::string bad_plugin = Config(Pipeline("", CsvSink("inv", out, "no-such-plugin")));
     std::string bad_level = Config(Pipeline("", CsvSink("z", out, "csv-zstd", ", level: 99")));
     std::string bad_escape = Config(Pipeline("", CsvSink("inv", out, "csv", ", escape: ascii")));
+    std::string bad_workers = Config(Pipeline("", CsvSink("z", out, "csv-zstd", ", workers: -1")));
+    std::string gzip_workers =
+        Config(Pipeline("", CsvSink("g", out, "csv-gzip", ", workers: 2")));
     std::string good = Config(Pipeline("  errors: '" + errs + "'\n", CsvSink("inv", out)));
     std::vector<Case> cases = {
         {{"-c", good, "/nonexistent/root"}, "/nonexistent/root: No such file or directory"},
@@ -643,6 +650,8 @@ TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
         {{"-c", unknown_key, Tree::root}, unknown_key + ":4:3: unknown key 'thread'"},
         {{"-c", bad_plugin, Tree::root}, "plugin 'no-such-plugin' not found"},
         {{"-c", bad_level, Tree::root}, "level"},
+        {{"-c", bad_workers, Tree::root}, "workers"},
+        {{"-c", gzip_workers, Tree::root}, "unknown option 'workers' for plugin 'csv-gzip'"},
         {{"-c", bad_escape, Tree::root}, "escape"},
         {{"-c", good, "--threads", "0", Tree::root}, "--threads: '0'"},
         {{"-c", good, "--threads", "x", Tree::root}, "--threads: 'x'"},

@@ -27,7 +27,8 @@ HDR_ASSERT(error_size, sizeof(pwalk_error) == 32);
 HDR_ASSERT(error_operation, offsetof(pwalk_error, operation) == 24);
 HDR_ASSERT(spec_size, sizeof(pwalk_option_spec) == 40);
 HDR_ASSERT(spec_help, offsetof(pwalk_option_spec, help) == 32);
-HDR_ASSERT(host_size, sizeof(pwalk_host) == 96);
+HDR_ASSERT(host_size, sizeof(pwalk_host) == 104); /* 1.1 appended prune */
+HDR_ASSERT(host_prune, offsetof(pwalk_host, prune) == 96);
 HDR_ASSERT(host_opt_string, offsetof(pwalk_host, opt_string) == 16);
 HDR_ASSERT(host_set_error, offsetof(pwalk_host, set_error) == 56);
 HDR_ASSERT(host_sink_name, offsetof(pwalk_host, sink_name) == 88);

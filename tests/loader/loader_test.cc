@@ -184,10 +184,18 @@ TEST_F(Loader, AbiMajorMismatchInStruct)
                   "this engine supports major 1");
 }
 
+TEST_F(Loader, OlderMinorLoads)
+{
+    ASSERT_LT(0, PWALK_ABI_MINOR) << "this test needs a minor after 1.0";
+    ASSERT_EQ(Open(Runfile("fx_minor0.so")), 0) << err_;
+    EXPECT_EQ(lp_.plugin->abi_minor, 0u);
+    EXPECT_STREQ(lp_.plugin->name, "fx_minor0");
+}
+
 TEST_F(Loader, NewerMinor)
 {
     std::string p = Runfile("fx_minor99.so");
-    EXPECT_EQ(Refusal("fx_minor99.so"), p + ": built for ABI 1.99, newer than this engine's 1.0");
+    EXPECT_EQ(Refusal("fx_minor99.so"), p + ": built for ABI 1.99, newer than this engine's 1.1");
 }
 
 TEST_F(Loader, StructSizeTooSmall)

@@ -758,11 +758,15 @@ TEST_F(RepairTest, RealRunSetsGroupAndModeOfEveryEntry)
     Summary s = ParseSummary(r.err);
     ASSERT_TRUE(s.found) << r.err;
     EXPECT_FALSE(s.dry);
-    size_t walked = 0, excluded = 0;
+    // excluded entries are pruned from the walk itself (host->prune): the
+    // plugin never sees them, the engine counts the top ones as filtered
+    size_t walked = 0, excluded = 0, pruned = 0;
     std::map<std::string, unsigned long long> reasons;
     for (const auto &n : nodes) {
-        walked += n.walked;
-        excluded += n.walked && n.excluded;
+        walked += n.walked && !n.excluded;
+        // the topmost excluded entries: keep, scratch.tmp, sub/frozen
+        pruned += n.walked && n.excluded &&
+                  (n.rel.find('/') == std::string::npos || n.rel == "sub/frozen");
         if (n.skip)
             reasons[n.skip]++;
     }
@@ -774,6 +778,11 @@ TEST_F(RepairTest, RealRunSetsGroupAndModeOfEveryEntry)
     }
     EXPECT_EQ(s.examined, walked);
     EXPECT_EQ(s.excluded, excluded);
+    size_t filtered_at = r.err.find(" filtered (");
+    ASSERT_NE(filtered_at, std::string::npos) << r.err;
+    std::string filtered = r.err.substr(filtered_at, r.err.find(')', filtered_at) - filtered_at);
+    EXPECT_NE((filtered + ",").find("exclude " + std::to_string(pruned) + ","), std::string::npos)
+        << filtered;
     EXPECT_EQ(s.group, groups);
     EXPECT_EQ(s.setgid, setgids);
     EXPECT_EQ(s.mode, modes);
@@ -841,6 +850,29 @@ TEST_F(RepairTest, DryRunChangesNothingAndPrintsTheChanges)
     ASSERT_TRUE(s.found) << r.err;
     EXPECT_TRUE(s.dry);
     EXPECT_GT(s.group, 0u);
+}
+
+// Without a log, a real run names every change and skip on stdout as a
+// dry run does: what root changed is never known by counts alone.
+TEST_F(RepairTest, RealRunWithoutLogPrintsTheChanges)
+{
+    std::string root = proj_ + "/tree";
+    auto nodes = BuildTree(root, MainTree());
+    auto cfg = Pipeline("reallog", MainOptions(root, ", dry_run: false"));
+
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ExpectTreeAsWanted(root, nodes);
+    std::vector<std::string> want;
+    for (const auto &l : ExpectedLog(root, nodes))
+        want.push_back(l.new_value.empty() ? l.what + " " + l.old_value + " " + l.path
+                                           : l.what + " " + l.old_value + " -> " +
+                                                 l.new_value + " " + l.path);
+    auto got = Lines(r.out);
+    std::sort(want.begin(), want.end());
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, want);
+    EXPECT_FALSE(ParseSummary(r.err).dry) << r.err;
 }
 
 // configs/repair.yaml as shipped: a dry run, allowed to mutate, snapshots
