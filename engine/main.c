@@ -369,6 +369,13 @@ int main(int argc, char **argv)
     char err[2048];
     cfg_pipeline p;
     int rc;
+    if (c.config && c.header) {
+        /* a pipeline can hold several sinks, or none that has a header:
+         * guessing which one --header meant would be wrong half the time */
+        free(c.sets);
+        return fail_usage("--header is pwalk's option (no -c); with -c, set the sink's "
+                          "option: --set SINK.header=true");
+    }
     if (c.config)
         rc = cfg_load_file(c.config, &p, err, sizeof err);
     else

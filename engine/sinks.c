@@ -152,6 +152,93 @@ static const pwalk_host sink_host = {
 
 /* ---- loading ------------------------------------------------------------- */
 
+/* Where an output will land, for comparing two: the real path of its
+ * directory and its name.  A directory that does not exist yet is left as
+ * written (opening the output fails on it later, with its own message). */
+static char *output_key(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir)
+        return NULL;
+    char *real = realpath(dir, NULL);
+    char *key = NULL;
+    if (asprintf(&key, "%s/%s", real ? real : dir, slash ? slash + 1 : path) < 0)
+        key = NULL;
+    free(real);
+    free(dir);
+    return key;
+}
+
+/* Two sinks (or a sink and the error file) writing one file would publish
+ * whichever renamed last and silently lose the other: refuse it before
+ * anything is opened.  The outputs are the options named "path" and "log"
+ * (the csv sinks' report, repair-action's change log). */
+static int check_output_paths(const cfg_pipeline *p, sink_set *set, char *err, size_t errlen)
+{
+    static const char *const output_options[] = {"path", "log"};
+    size_t n = 0, cap = 2 * set->count + 1;
+    char **keys = calloc(cap, sizeof *keys);
+    size_t *owner = calloc(cap, sizeof *owner); /* sink index; count = the error file */
+    int rc = 0;
+    if (!keys || !owner) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    if (p->scan.errors_path && strcmp(p->scan.errors_path, "-") != 0) {
+        if (!(keys[n] = output_key(p->scan.errors_path))) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+            goto out;
+        }
+        owner[n++] = set->count;
+    }
+    for (size_t i = 0; i < set->count && rc == 0; i++) {
+        for (size_t k = 0; k < 2; k++) {
+            const char *path = NULL;
+            if (options_get_string(set->sinks[i].options, output_options[k], &path) != 0 ||
+                !path || !*path || strcmp(path, "-") == 0)
+                continue;
+            char *key = output_key(path);
+            if (!key) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+                break;
+            }
+            for (size_t j = 0; j < n; j++) {
+                if (strcmp(keys[j], key) != 0)
+                    continue;
+                const cfg_sink *cs = &p->sinks[i];
+                if (owner[j] == set->count)
+                    snprintf(err, errlen,
+                             "%s:%d:%d: sink '%s': %s '%s' is also the scan's errors file",
+                             p->source, cs->mark.line, cs->mark.column, cs->name,
+                             output_options[k], path);
+                else
+                    snprintf(err, errlen,
+                             "%s:%d:%d: sink '%s': %s '%s' is also an output of sink '%s'",
+                             p->source, cs->mark.line, cs->mark.column, cs->name,
+                             output_options[k], path, set->sinks[owner[j]].name);
+                rc = -1;
+                break;
+            }
+            if (rc != 0) {
+                free(key);
+                break;
+            }
+            keys[n] = key;
+            owner[n++] = i;
+        }
+    }
+out:
+    for (size_t j = 0; j < n; j++)
+        free(keys[j]);
+    free(keys);
+    free(owner);
+    return rc;
+}
+
 /* plugin_path entries are relative to the pipeline file's directory */
 static char **resolve_plugin_dirs(const cfg_pipeline *p)
 {
@@ -251,6 +338,8 @@ int sinks_load_with(const cfg_pipeline *p, const pwalk_plugin *const *builtins,
         if (options_bind(pl, cs, p->source, &s->options, err, errlen) != 0)
             goto fail;
     }
+    if (check_output_paths(p, set, err, errlen) != 0)
+        goto fail;
     free_dirs(dirs, p->plugin_path_count);
     return 0;
 fail:

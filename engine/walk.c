@@ -497,7 +497,13 @@ static int open_dir(walk_worker *w, walk_node *n)
         fd = open_imported(w->run, n);
     } else {
         int base = n->parent ? n->parent->fd : AT_FDCWD;
-        fd = open_one(base, n->parent ? n->path + n->name_offset : n->path);
+        /* A root is opened as the user spelled it: "link/" was lstat'ed
+         * through the link (the trailing slash resolves it), so opening the
+         * trimmed display name with O_NOFOLLOW would refuse the very
+         * directory that was listed.  Below the roots nothing is followed. */
+        const char *name = n->parent ? n->path + n->name_offset
+                                     : w->run->opt->roots[n->root_index];
+        fd = open_one(base, name);
     }
     int open_errno = errno;
     if (n->parent)
@@ -542,6 +548,9 @@ static void process_dir(walk_worker *w, walk_node *n)
                 continue;
             count_add(&w->ctr->read_errors, 1);
             report_error(w, n->path, n->path_len, NULL, errno, "getdents");
+            /* what was read is still delivered, but a count of part of a
+             * directory would pass for the whole: its row says -1 */
+            n->unreadable = 1;
             break;
         }
         for (long off = 0; off < got;) {

@@ -361,6 +361,35 @@ TEST_F(E2E, TrailingSlashesOfARootAreDropped) {
     ExpectMatchesModel(Rows(ReadFile(out)), {Tree::root + "/a/b"}, {".snapshot"});
 }
 
+// "/home/" where /home is a symlink: the trailing slash resolves the link
+// (as lstat does), and the scan is the target's, under the name given.
+// Without the slash the root is the symlink itself: one row.
+TEST_F(E2E, SymlinkRootWithTrailingSlashIsItsTarget) {
+    std::string target = Tree::root + "/a/b";
+    std::string link = work_ + "/lnk";
+    ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
+    std::string direct = work_ + "/direct.csv", via = work_ + "/via.csv";
+    auto r = e2e::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", direct))),
+                       target});
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = e2e::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", via))),
+                  link + "/"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string want = ReadFile(direct);
+    for (size_t at; (at = want.find(target)) != std::string::npos;)
+        want.replace(at, target.size(), link);
+    auto want_lines = SortedLines(want, true), got_lines = SortedLines(ReadFile(via), true);
+    EXPECT_GT(got_lines.size(), 1u);
+    EXPECT_EQ(got_lines, want_lines);
+
+    std::string one = work_ + "/one.csv";
+    r = e2e::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", one))), link});
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto rows = Rows(ReadFile(one));
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows.at(link)[11], "0120777");
+}
+
 TEST_F(E2E, MaxDepthMatchesModel) {
     // The engine's rule (pwalk-engine --help): nothing more than N levels
     // below a root; a directory at level N would need reading level N+1 for
@@ -640,6 +669,12 @@ TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
     std::string bad_workers = Config(Pipeline("", CsvSink("z", out, "csv-zstd", ", workers: -1")));
     std::string gzip_workers =
         Config(Pipeline("", CsvSink("g", out, "csv-gzip", ", workers: 2")));
+    // one file for two outputs: the later rename would silently win
+    std::string same_path = Config(Pipeline("", CsvSink("one", out) + CsvSink("two", out)));
+    std::string same_via_dot =
+        Config(Pipeline("", CsvSink("one", out) + CsvSink("two", work_ + "/./never.csv")));
+    std::string path_is_errors =
+        Config(Pipeline("  errors: '" + errs + "'\n", CsvSink("inv", errs)));
     std::string good = Config(Pipeline("  errors: '" + errs + "'\n", CsvSink("inv", out)));
     std::vector<Case> cases = {
         {{"-c", good, "/nonexistent/root"}, "/nonexistent/root: No such file or directory"},
@@ -652,6 +687,9 @@ TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
         {{"-c", bad_level, Tree::root}, "level"},
         {{"-c", bad_workers, Tree::root}, "workers"},
         {{"-c", gzip_workers, Tree::root}, "unknown option 'workers' for plugin 'csv-gzip'"},
+        {{"-c", same_path, Tree::root}, "sink 'two': path '" + out + "' is also an output of sink 'one'"},
+        {{"-c", same_via_dot, Tree::root}, "is also an output of sink 'one'"},
+        {{"-c", path_is_errors, Tree::root}, "sink 'inv': path '" + errs + "' is also the scan's errors file"},
         {{"-c", bad_escape, Tree::root}, "escape"},
         {{"-c", good, "--threads", "0", Tree::root}, "--threads: '0'"},
         {{"-c", good, "--threads", "x", Tree::root}, "--threads: 'x'"},
@@ -660,6 +698,7 @@ TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
         {{"-c", work_ + "/missing.yaml", Tree::root}, "missing.yaml: No such file or directory"},
         {{"-c", good, "--set", "nosink.path=x", Tree::root}, "no sink named 'nosink'"},
         {{"--bogus", Tree::root}, "unknown option '--bogus'"},
+        {{"-c", good, "--header", Tree::root}, "--header is pwalk's option (no -c)"},
         // pwalk's command line: nothing may reach stdout either
         {{"/nonexistent/root"}, "/nonexistent/root"},
         {{"--threads", "lots", Tree::root}, "--threads: 'lots'"},
@@ -711,31 +750,41 @@ TEST_F(E2E, HelpVersionDescribe) {
 }
 
 TEST_F(E2E, SigkillLeavesNoFinalReportAndNextRunWorks) {
-    std::string out = work_ + "/k.csv";
-    std::string cfg = Config(Pipeline("", CsvSink("inv", out)));
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 2);
-        execl(EnginePath().c_str(), "pwalk-engine", "-q", "-c", cfg.c_str(), "--threads", "1",
-              Tree::root.c_str(), (char *)nullptr);
-        _exit(127);
+    struct Kind {
+        const char *plugin, *file;
+    };
+    for (Kind k : {Kind{"csv", "k.csv"}, Kind{"csv-zstd", "k.csv.zst"},
+                   Kind{"csv-gzip", "k.csv.gz"}, Kind{"csv-lz4", "k.csv.lz4"}}) {
+        SCOPED_TRACE(k.plugin);
+        std::string out = work_ + "/" + k.file;
+        std::string tmp_prefix = std::string(".") + k.file + ".pwalk-tmp-";
+        std::string cfg = Config(Pipeline("", CsvSink("inv", out, k.plugin)));
+        pid_t pid = fork();
+        if (pid == 0) {
+            int devnull = open("/dev/null", O_WRONLY);
+            dup2(devnull, 2);
+            execl(EnginePath().c_str(), "pwalk-engine", "-q", "-c", cfg.c_str(), "--threads",
+                  "1", Tree::root.c_str(), (char *)nullptr);
+            _exit(127);
+        }
+        // kill as soon as the temporary file exists (10 s cap: the machine may
+        // be busy with other test targets)
+        bool saw_tmp = false;
+        for (int i = 0; i < 10000 && !saw_tmp; i++) {
+            for (auto &n : ListDir(work_)) saw_tmp |= n.rfind(tmp_prefix, 0) == 0;
+            if (!saw_tmp) usleep(1000);
+        }
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        EXPECT_TRUE(saw_tmp);
+        EXPECT_FALSE(Exists(out));
+        // the leftover temporary is never taken for a report: the next run
+        // publishes its own complete file under the final name
+        auto r = e2e::Run({EnginePath(), "-q", "-c", cfg, Tree::root + "/a"});
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_TRUE(Exists(out));
     }
-    // kill as soon as the temporary file exists (10 s cap: the machine may
-    // be busy with other test targets)
-    bool saw_tmp = false;
-    for (int i = 0; i < 10000 && !saw_tmp; i++) {
-        for (auto &n : ListDir(work_)) saw_tmp |= n.rfind(".k.csv.pwalk-tmp-", 0) == 0;
-        if (!saw_tmp) usleep(1000);
-    }
-    kill(pid, SIGKILL);
-    int st;
-    waitpid(pid, &st, 0);
-    EXPECT_TRUE(saw_tmp);
-    EXPECT_FALSE(Exists(out));
-    auto r = e2e::Run({EnginePath(), "-q", "-c", cfg, Tree::root + "/a"});
-    ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_TRUE(Exists(out));
 }
 
 TEST_F(E2E, SigintStopsPromptlyWithoutPublishing) {
