@@ -18,6 +18,7 @@ An older pip that copies ./python elsewhere first gets a clear error.
 
 import os
 import re
+import shutil
 import sys
 
 from setuptools import Extension, setup
@@ -116,6 +117,10 @@ class BuildExt(build_ext):
     def run(self):
         super().run()
         self._plugin_outputs = []
+        # Start from an empty plugin directory: a plugin removed or renamed
+        # since an earlier build would otherwise stay in build/lib and be
+        # packaged (and loaded) as if it were current.
+        shutil.rmtree(self._plugin_root(), ignore_errors=True)
         for name, plugin_dir, sources, libs in discover_plugins():
             self._build_plugin(name, plugin_dir, sources, libs)
 
@@ -144,6 +149,13 @@ class BuildExt(build_ext):
         return super().get_outputs() + list(getattr(self, "_plugin_outputs", []))
 
 
+def _headers(*dirs):
+    """The .h files of dirs: build_ext rebuilds _pwalk only when a source
+    or one of its depends is newer than it, and it includes headers from
+    all of these (the plugin API, csv_common, the walk read-ahead)."""
+    return sorted(os.path.join(d, h) for d in dirs for h in os.listdir(d) if h.endswith(".h"))
+
+
 extension = Extension(
     "pwalk._pwalk",
     sources=[os.path.join("src", "_pwalk.c")] + ENGINE_SOURCES,
@@ -154,7 +166,7 @@ extension = Extension(
     # only PyInit__pwalk is exported: the engine stays inside the extension
     extra_link_args=["-pthread", "-Wl,--version-script=" + os.path.join(HERE, "src",
                                                                         "_pwalk.lds")],
-    depends=[os.path.join(ENGINE, h) for h in os.listdir(ENGINE) if h.endswith(".h")] +
+    depends=_headers(ENGINE, os.path.join(INCLUDE, "pwalk"), COMMON, WALKAHEAD) +
     [os.path.join(HERE, "src", "_pwalk.lds")],
 )
 

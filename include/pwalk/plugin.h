@@ -37,6 +37,10 @@
  *     thread_close(instance, tstate)         main thread, after the walk, for
  *          |                                 every tstate that was opened
  *          v
+ *     prepare(instance)        (1.1)         main thread, only when the scan
+ *          |                                 completed: make the output whole
+ *          |                                 and durable, not yet published
+ *          v
  *     finish(instance, scan_status)          main thread: commit (status 0) or
  *          |                                 abandon (status != 0) the output
  *          v
@@ -71,7 +75,7 @@ extern "C" {
 #endif
 
 #define PWALK_ABI_MAJOR 1
-#define PWALK_ABI_MINOR 1 /* 1.1: pwalk_host.prune */
+#define PWALK_ABI_MINOR 1 /* 1.1: pwalk_host.prune, pwalk_plugin.prepare */
 
 /* The exported entry point's name, for the loader and for plugin authors. */
 #define PWALK_PLUGIN_ENTRY_SYMBOL "pwalk_plugin_entry_v1"
@@ -305,6 +309,18 @@ typedef struct pwalk_plugin {
     int (*finish)(void *instance, int32_t scan_status);
     /* Main thread, always last; instance may be NULL.  Optional. */
     void (*destroy)(void *instance);
+
+    /* ---- ABI 1.1 ---- (the engine reads it only when struct_size says
+     * the plugin has it) */
+
+    /* Main thread, after every thread_close() and before ANY sink's
+     * finish(0): do everything that can fail (flush, compress the tail,
+     * fsync the temporary file) but do not publish.  Every sink prepares
+     * first; if one fails, every sink gets finish(non-zero), so one failing
+     * output never leaves the others published.  finish(0) is then only
+     * the rename.  Optional (NULL: finish(0) does all of it, and a failure
+     * there cannot take back the outputs committed before it). */
+    int (*prepare)(void *instance);
 } pwalk_plugin;
 
 /* The one symbol a plugin exports. */

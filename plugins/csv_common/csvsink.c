@@ -233,6 +233,23 @@ int csvsink_thread_close(void *instance, void *tstate)
     return rc;
 }
 
+/* The report is whole and on disk under its temporary name; the rename in
+ * finish() is all that is left, so a failing sink elsewhere in the pipeline
+ * can still keep this one from being published. */
+int csvsink_prepare(void *instance)
+{
+    csvsink *s = instance;
+    if (!s || !s->opened)
+        return PWALK_OK;
+    char err[512];
+    if (outfile_prepare(&s->out, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        s->opened = 0;
+        return PWALK_ERR_IO;
+    }
+    return PWALK_OK;
+}
+
 int csvsink_finish(void *instance, int32_t scan_status)
 {
     csvsink *s = instance;

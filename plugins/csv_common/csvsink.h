@@ -54,7 +54,8 @@ typedef struct csvsink_kind {
         PWALK_THREADING_PER_WORKER,                                                     \
         sizeof ident##_options / sizeof ident##_options[0], plugin_name, "1.0",          \
         plugin_description, ident##_options, ident##_create, csvsink_thread_open,       \
-        csvsink_consume, NULL, csvsink_thread_close, csvsink_finish, csvsink_destroy};  \
+        csvsink_consume, NULL, csvsink_thread_close, csvsink_finish, csvsink_destroy,   \
+        csvsink_prepare};                                                               \
     const pwalk_plugin *pwalk_plugin_entry_v1(void);                                    \
     PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)                 \
     {                                                                                   \
@@ -66,6 +67,7 @@ int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_
 int csvsink_thread_open(void *instance, uint32_t worker, void **tstate);
 int csvsink_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count);
 int csvsink_thread_close(void *instance, void *tstate);
+int csvsink_prepare(void *instance);
 int csvsink_finish(void *instance, int32_t scan_status);
 void csvsink_destroy(void *instance);
 

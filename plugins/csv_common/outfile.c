@@ -167,8 +167,10 @@ int outfile_write(outfile *f, const void *buf, size_t len, char *err, size_t err
     return rc;
 }
 
-int outfile_commit(outfile *f, char *err, size_t errlen)
+int outfile_prepare(outfile *f, char *err, size_t errlen)
 {
+    if (f->prepared)
+        return 0;
     if (!f->final_path) {
         snprintf(err, errlen, "output file is not open");
         return -1;
@@ -180,7 +182,7 @@ int outfile_commit(outfile *f, char *err, size_t errlen)
         return -1;
     }
     if (f->is_stdout) {
-        outfile_abort(f);
+        f->prepared = 1;
         return 0;
     }
     if (f->fd < 0 || !f->tmp_path) {
@@ -201,6 +203,18 @@ int outfile_commit(outfile *f, char *err, size_t errlen)
         snprintf(err, errlen, "cannot close '%s': %s", f->final_path, strerror(errno));
         outfile_abort(f);
         return -1;
+    }
+    f->prepared = 1;
+    return 0;
+}
+
+int outfile_commit(outfile *f, char *err, size_t errlen)
+{
+    if (outfile_prepare(f, err, errlen) != 0)
+        return -1;
+    if (f->is_stdout) {
+        outfile_abort(f);
+        return 0;
     }
     if (rename(f->tmp_path, f->final_path) != 0) {
         snprintf(err, errlen, "cannot rename into '%s': %s", f->final_path, strerror(errno));

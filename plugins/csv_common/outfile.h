@@ -25,6 +25,7 @@ typedef struct outfile {
     int lock_ready;
     unsigned long long written;   /* bytes appended so far              */
     unsigned long long flushed;   /* write-back started up to here      */
+    int prepared;           /* synced and closed: only the rename is left */
 } outfile;
 
 /* Create the temporary file (mode 0666 & ~umask).  Returns 0, or -1 with
@@ -36,7 +37,13 @@ int outfile_open(outfile *f, const char *path, char *err, size_t errlen);
  * reason"; after a failure every write and the commit fail the same way. */
 int outfile_write(outfile *f, const void *buf, size_t len, char *err, size_t errlen);
 
-/* fdatasync (write-back was started every OUTFILE_WRITEBACK bytes as the
+/* Everything of the commit that can fail on the data: a failed write,
+ * fdatasync, close (NFS reports a failed write-back only there).  The file
+ * keeps its temporary name.  Returns 0, or -1 with a message naming PATH
+ * (f is then released and the temporary file gone). */
+int outfile_prepare(outfile *f, char *err, size_t errlen);
+
+/* outfile_prepare() unless done, then: fdatasync (write-back was started every OUTFILE_WRITEBACK bytes as the
  * file grew, so this waits for the tail only), close, rename into place (stdout: only reports a failed
  * write).  Returns 0 or -1 with a message naming PATH; either way f is
  * released and the temporary file is gone. */

@@ -43,6 +43,10 @@ def _cmd_walk(a):
         print(f"pwalk: {_shown(e.filename)}: {e.strerror}", file=sys.stderr)
 
     top = os.fsencode(a.path)
+    # A root that cannot be reached is bad usage, as for `pwalk report`
+    # (exit 2, one line on stderr, nothing on stdout), not an entry that
+    # could not be read; main() reports the OSError.
+    os.lstat(top)
     if not a.bottom_up:
         _out(top + end)
     for dirpath, dirnames, filenames in walk(top, topdown=not a.bottom_up, onerror=onerror,
@@ -72,7 +76,7 @@ def _cmd_repair(a):
     roots = a.paths if len(a.paths) > 1 else a.paths[0]
     r = repair(roots, dry_run=not a.apply, change_gids=a.change_gid,
                force_group_writable=a.force_group_writable, exclude=a.exclude,
-               max_threads=a.threads, log=a.log)
+               max_threads=a.threads, log=a.log, mirror_user_exec=a.mirror_user_exec)
     verb = "would change" if r.dry_run else "changed"
     for c in r.changes:
         print(f"{verb} {c.what} of {_shown(c.path)}: {c.old} -> {c.new}")
@@ -130,8 +134,12 @@ def _parser():
     rp = sub.add_parser("repair", help="fix group ownership and permissions (dry run default)")
     rp.add_argument("paths", nargs="+", metavar="PATH")
     rp.add_argument("--apply", action="store_true", help="make the changes")
-    rp.add_argument("--change-gid", type=int, action="append", metavar="GID")
+    # a number or a group name, as repair(change_gids=) takes them
+    rp.add_argument("--change-gid", action="append", metavar="GID_OR_GROUP",
+                    help="a group that is not a project group (repeatable)")
     rp.add_argument("--force-group-writable", action="store_true")
+    rp.add_argument("--mirror-user-exec", action=argparse.BooleanOptionalAction, default=True,
+                    help="give files g+x when the owner may execute them (default: yes)")
     rp.add_argument("--exclude", action="append", metavar="PATH_OR_GLOB")
     rp.add_argument("--log", help="keep the change log here")
     rp.add_argument("-t", "--threads", type=int)

@@ -63,6 +63,49 @@ TEST_F(OutfileTest, TemporaryThenFinalOnCommit) {
     EXPECT_EQ(access(path.c_str(), F_OK), 0);
 }
 
+// The two phases of a pipeline's commit: prepare() leaves the file whole
+// under its temporary name; abort() after it still publishes nothing, and
+// commit() after it is only the rename.
+TEST_F(OutfileTest, PrepareKeepsTheTemporaryNameUntilCommitOrAbort) {
+    char err[256];
+    for (bool commit : {false, true}) {
+        SCOPED_TRACE(commit ? "commit" : "abort");
+        outfile f;
+        std::string path = dir_ + "/two.csv";
+        ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+        ASSERT_EQ(outfile_write(&f, "x\n", 2, err, sizeof err), 0);
+        ASSERT_EQ(outfile_prepare(&f, err, sizeof err), 0) << err;
+        ASSERT_EQ(outfile_prepare(&f, err, sizeof err), 0) << "twice is harmless: " << err;
+        auto names = Names(dir_);
+        ASSERT_EQ(names.size(), 1u);
+        EXPECT_EQ(names[0].rfind(".two.csv.pwalk-tmp-", 0), 0u) << names[0];
+        if (commit) {
+            ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
+            EXPECT_EQ(Names(dir_), std::vector<std::string>{"two.csv"});
+            unlink(path.c_str());
+        } else {
+            outfile_abort(&f);
+            EXPECT_TRUE(Names(dir_).empty());
+        }
+    }
+}
+
+// A failed write makes prepare() fail, naming the file, and removes the
+// temporary: the pipeline then finishes every sink unpublished.
+TEST_F(OutfileTest, PrepareFailsAfterAFailedWrite) {
+    outfile f;
+    char err[256];
+    std::string path = dir_ + "/bad.csv";
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    close(f.fd);  // force EBADF on the next write
+    EXPECT_EQ(outfile_write(&f, "x", 1, err, sizeof err), -1);
+    f.fd = -1;
+    EXPECT_EQ(outfile_prepare(&f, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "write to '" + path + "' failed: Bad file descriptor");
+    EXPECT_TRUE(Names(dir_).empty());
+    outfile_abort(&f);
+}
+
 // Write-back starts every 8 MiB while the file grows (so the commit's
 // fdatasync waits for the tail only); the bytes are all there, in order.
 TEST_F(OutfileTest, WritebackStartsAsTheFileGrowsAndLosesNothing) {

@@ -187,6 +187,7 @@ TEST_F(OutputFailure, FailingSinkInEveryStep)
         {"consume", 3, ", fail_after: 1000"},
         {"consume", 3, ", fail_after: 0"},
         {"thread_close", 3, ""},
+        {"prepare", 3, ""},
         {"finish", 3, ""},
     };
     for (const Case &k : cases) {
@@ -202,9 +203,12 @@ TEST_F(OutputFailure, FailingSinkInEveryStep)
             EXPECT_MENTIONS(r.err, "sink 'boom'");
             EXPECT_MENTIONS(r.err, std::string("failing in ") + k.step);
             if (std::string(k.step) == "finish") {
-                // finish() IS the commit: sinks committed before the failing
-                // one keep their outputs (README: what a report guarantees);
-                // the ones after it and the error file are not published
+                // a plugin's finish() after every prepare() succeeded: the
+                // csv sinks only rename there, so this is a plugin without
+                // prepare() failing in its own commit -- sinks committed
+                // before it keep their outputs (README: what a report
+                // guarantees); the ones after it and the error file are not
+                // published.  prepare() failing above publishes nothing.
                 std::vector<std::string> left = ListDir(out);
                 for (const std::string &n : left)
                     EXPECT_TRUE(n == "before.csv") << "published: " << n;

@@ -32,7 +32,8 @@ HDR_ASSERT(host_prune, offsetof(pwalk_host, prune) == 96);
 HDR_ASSERT(host_opt_string, offsetof(pwalk_host, opt_string) == 16);
 HDR_ASSERT(host_set_error, offsetof(pwalk_host, set_error) == 56);
 HDR_ASSERT(host_sink_name, offsetof(pwalk_host, sink_name) == 88);
-HDR_ASSERT(plugin_size, sizeof(pwalk_plugin) == 112);
+HDR_ASSERT(plugin_size, sizeof(pwalk_plugin) == 120); /* 1.1 appended prepare */
+HDR_ASSERT(plugin_prepare, offsetof(pwalk_plugin, prepare) == 112);
 HDR_ASSERT(plugin_name, offsetof(pwalk_plugin, name) == 24);
 HDR_ASSERT(plugin_options, offsetof(pwalk_plugin, options) == 48);
 HDR_ASSERT(plugin_create, offsetof(pwalk_plugin, create) == 56);

@@ -26,7 +26,8 @@ static_assert(sizeof(pwalk_host) == 104, "pwalk_host size");
 static_assert(offsetof(pwalk_host, prune) == 96, "pwalk_host.prune (1.1)");
 static_assert(offsetof(pwalk_host, set_error) == 56, "pwalk_host.set_error");
 static_assert(offsetof(pwalk_host, sink_name) == 88, "pwalk_host.sink_name");
-static_assert(sizeof(pwalk_plugin) == 112, "pwalk_plugin size");
+static_assert(sizeof(pwalk_plugin) == 120, "pwalk_plugin size");
+static_assert(offsetof(pwalk_plugin, prepare) == 112, "pwalk_plugin.prepare (1.1)");
 static_assert(offsetof(pwalk_plugin, create) == 56, "pwalk_plugin.create");
 static_assert(offsetof(pwalk_plugin, destroy) == 104, "pwalk_plugin.destroy");
 #endif
@@ -42,7 +43,7 @@ static int CxxCreate(const pwalk_host *, pwalk_host_ctx *, const pwalk_options *
 static const pwalk_plugin kCxxPlugin = {
     sizeof(pwalk_plugin), PWALK_ABI_MAJOR, PWALK_ABI_MINOR, 0, PWALK_THREADING_PER_WORKER, 0,
     "header_cxx", "1", "C++ aggregate initialisation", nullptr, CxxCreate, nullptr,
-    CxxConsume, nullptr, nullptr, nullptr, nullptr};
+    CxxConsume, nullptr, nullptr, nullptr, nullptr, nullptr};
 
 extern "C" size_t header_c99_layout(size_t *out, size_t n);
 
