@@ -484,3 +484,63 @@ def test_the_312_shape_matches_312s_os_walk(tree, monkeypatch, how, followlinks,
     b = record(pwalk.walk(top, topdown, eb.append, followlinks, ignore_snapshots=False), steer)
     assert a == b
     assert [err_key(e) for e in ea] == [err_key(e) for e in eb]
+
+
+def build_changing(top):
+    """Four directories a..d, each with a subdirectory and a file "gone"
+    that change_mid_walk removes."""
+    for name in (b"a", b"b", b"c", b"d"):
+        os.makedirs(os.path.join(top, name, b"sub"))
+        for f in (b"gone", b"kept"):
+            with open(os.path.join(top, name, f), "wb"):
+                pass
+    return top
+
+
+def change_mid_walk(top):
+    """A steer that changes the tree at the first yield, after some of it
+    was listed: files removed and added, a listed directory removed, and
+    another replaced by a symlink to a directory."""
+    done = []
+
+    def steer(dirpath, dirnames):
+        if done:
+            return
+        done.append(dirpath)
+        for name in (b"a", b"b", b"c", b"d"):
+            d = os.path.join(top, name)
+            if os.path.exists(os.path.join(d, b"gone")):
+                os.unlink(os.path.join(d, b"gone"))
+            if os.path.isdir(d):
+                open(os.path.join(d, b"new"), "wb").close()
+        shutil.rmtree(os.path.join(top, b"c"))
+        shutil.rmtree(os.path.join(top, b"d"))
+        os.symlink(b"a", os.path.join(top, b"d"))
+    return steer
+
+
+@pytest.mark.parametrize("shape", ["running", "3.12"])
+@pytest.mark.parametrize("topdown", [True, False])
+def test_max_threads_0_sees_changes_made_mid_walk_like_os_walk(tmp_path, monkeypatch,
+                                                               topdown, shape):
+    # With readers, a directory may be listed before the caller changes it
+    # (documented); max_threads=0 lists each one when the walk gets there
+    # and checks for symlinks then, as os.walk does, so even a tree changed
+    # while it is walked gives os.walk's answer.
+    import pwalk._walk
+    reference = os.walk
+    if shape == "3.12":
+        monkeypatch.setattr(pwalk._walk, "_OS_WALK_311", False)
+        reference = os_walk_312
+    top = os.fsencode(tmp_path / "t")
+    ea, eb = [], []
+    build_changing(top)
+    unchanged = record(reference(top, topdown))
+    a = record(reference(top, topdown, ea.append), change_mid_walk(top))
+    shutil.rmtree(top)
+    build_changing(top)
+    b = record(pwalk.walk(top, topdown, eb.append, max_threads=0, ignore_snapshots=False),
+               change_mid_walk(top))
+    assert a != unchanged  # the changes showed in os.walk's results
+    assert a == b
+    assert [err_key(e) for e in ea] == [err_key(e) for e in eb]
