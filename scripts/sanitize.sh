@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/sanitize.sh [TARGET ...] -- run the test suite (default //tests/...)
+# scripts/sanitize.sh [TARGET ...] -- run the C/C++ test suites (default
+# //tests/... and //plugins/..., the walk-iterator read-ahead test with it)
 # under AddressSanitizer + UndefinedBehaviorSanitizer (--config=asan), then
 # under ThreadSanitizer (--config=tsan); both configs are in .bazelrc.
 #
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.."
 OUTPUT_BASE=${PWALK_SAN_OUTPUT_BASE:-/var/tmp/bazel-san-$(pwd | md5sum | cut -c1-8)}
 CONFIGS=${PWALK_SAN_CONFIGS:-asan tsan}
 LOGDIR=${PWALK_SAN_LOGS:-$OUTPUT_BASE-logs}
-if [ $# -gt 0 ]; then targets=("$@"); else targets=(//tests/...); fi
+if [ $# -gt 0 ]; then targets=("$@"); else targets=(//tests/... //plugins/...); fi
 mkdir -p "$LOGDIR"
 
 total_pass=0

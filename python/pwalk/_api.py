@@ -102,6 +102,15 @@ def _summary(res, like_str):
         summary=res["summary"])
 
 
+def _config_file(config):
+    """A pipeline file as the engine's path, after checking it is there:
+    a missing file is FileNotFoundError naming it (as open() would raise),
+    not a ConfigError about its contents."""
+    path = os.fspath(config)
+    os.stat(path)
+    return path
+
+
 def _run(config, roots=None, like_str=True, threads=0, sets=()):
     """Run a pipeline: config is a dict, a YAML file path, or None (the
     engine's defaults; sinks then come from sets)."""
@@ -111,7 +120,7 @@ def _run(config, roots=None, like_str=True, threads=0, sets=()):
         kw["yaml"] = _yaml.dump(config).encode("utf-8")
         kw["name"] = "<dict>"
     elif config is not None:
-        kw["file"] = os.fsencode(os.fspath(config))
+        kw["file"] = os.fsencode(_config_file(config))
     res = _pwalk.run_pipeline(**kw)
     _raise_for(res, like_str)
     return _summary(res, like_str)
@@ -126,8 +135,8 @@ def run(config, roots=None, *, max_threads=None, sets=(), ranks=None, launcher=N
     Returns a Summary.  Status 1 (some entries unreadable) is not an
     exception: see Summary.status and Summary.errors.
 
-    Raises FileNotFoundError (or another OSError) for a root that does not
-    exist, ConfigError (a ValueError) for a bad pipeline with the engine's
+    Raises FileNotFoundError (or another OSError) for a root or a config
+    file that does not exist, ConfigError (a ValueError) for a bad pipeline with the engine's
     message naming the key, PluginError when a sink fails, ScanError when the
     scan fails, KeyboardInterrupt on Ctrl-C (the engine is stopped first and
     no output is published).
@@ -145,6 +154,8 @@ def run(config, roots=None, *, max_threads=None, sets=(), ranks=None, launcher=N
         sets = [sets]
     encoded = [s if isinstance(s, bytes) else os.fsencode(s) for s in sets]
     if ranks is not None:
+        if not isinstance(config, dict):
+            config = _config_file(config)
         return _mpi.run_sharded(config, root_list, ranks, _threads(max_threads), encoded,
                                 launcher)
     return _run(config, root_list, like_str, _threads(max_threads), encoded)
@@ -178,7 +189,9 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
     every entry that could not be read.
 
     config: run this pipeline (YAML file path or dict) instead, with top as
-    its roots; the path returned is its first sink's path option.
+    its roots; the path returned is its first sink's path option.  The
+    pipeline's sinks decide the output, so output or compress given with
+    config raise ValueError.
 
     ranks: scan over this many MPI ranks (pwalk-mpi); the path returned is
     then the glob of the shards (out/scan.part-*.csv.zst, what DuckDB's
@@ -187,6 +200,14 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
     roots, like_str = _roots(top)
     threads = _threads(max_threads)
     if config is not None:
+        # the pipeline's sinks write the output: an output or compress given
+        # as well would be silently ignored
+        given = [name for name, value, default in (("output", output, None),
+                                                   ("compress", compress, "auto"))
+                 if value != default]
+        if given:
+            raise ValueError(f"report(): {' and '.join(given)} cannot be given with config= "
+                             f"(the pipeline's sinks decide the output)")
         s = _run(config, roots, like_str, threads)
         path = next(iter(s.outputs.values()), None)
         return path, s.errors

@@ -3,6 +3,7 @@ report(..., ranks=N) launch the job, and read_manifest() is the only way
 to the shards -- shards without their manifest are refused."""
 
 import csv
+import errno
 import glob
 import io
 import json
@@ -97,14 +98,28 @@ def read_manifest(path):
                     seconds=raw["seconds"], raw=raw)
 
 
+_BUILD_HINT = "build it (bazel build //:pwalk-mpi, needs Open MPI) and set PWALK_MPI or put " \
+    "it on PATH"
+
+
 def _find_mpi(command):
-    if command:
-        return command
-    exe = os.environ.get("PWALK_MPI") or shutil.which("pwalk-mpi")
-    if not exe:
-        raise FileNotFoundError(
-            "pwalk-mpi not found: build it (bazel build //:pwalk-mpi, needs Open MPI) and set "
-            "PWALK_MPI or put it on PATH")
+    """The pwalk-mpi to launch: command, else $PWALK_MPI, else the one on
+    PATH.  Checked here because mpirun given a file that is not there fails
+    with a status and a banner that do not say which file was missing."""
+    exe = command or os.environ.get("PWALK_MPI")
+    if exe and os.sep not in exe:
+        exe = shutil.which(exe) or exe
+    elif not exe:
+        exe = shutil.which("pwalk-mpi")
+        if not exe:
+            raise FileNotFoundError(errno.ENOENT, f"pwalk-mpi not found: {_BUILD_HINT}",
+                                    "pwalk-mpi")
+    if not os.path.isfile(exe):
+        origin = "" if command else " (from PWALK_MPI)"
+        raise FileNotFoundError(errno.ENOENT, f"pwalk-mpi not found at {exe}{origin}: "
+                                f"{_BUILD_HINT}", exe)
+    if not os.access(exe, os.X_OK):
+        raise PermissionError(errno.EACCES, f"pwalk-mpi at {exe} is not executable", exe)
     return exe
 
 

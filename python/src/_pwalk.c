@@ -99,6 +99,7 @@ typedef struct {
     wa_node **open;             /* nodes the generator still holds (a stack) */
     size_t nopen, capopen;
     int followlinks;
+    unsigned readers;           /* 0: every listing is read when taken    */
     char **skip;
     size_t nskip;
 } WalkerObject;
@@ -197,6 +198,7 @@ static int Walker_init(WalkerObject *self, PyObject *args, PyObject *kw)
     o.skip_dirs = self->skip;
     o.skip_dir_count = self->nskip;
     self->followlinks = followlinks;
+    self->readers = readers;
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = wa_create(&o, &self->w);
@@ -405,7 +407,10 @@ static PyObject *Walker_pop(WalkerObject *self, PyObject *unused)
 }
 
 /* islink(path): os.path.islink(), answered without a system call for the
- * subdirectories read ahead (known not to be symlinks). */
+ * subdirectories read ahead (known not to be symlinks).  Without readers
+ * nothing is read ahead, so ask the filesystem now, as os.walk does: a
+ * directory replaced by a symlink after its parent was listed is then not
+ * walked, exactly as os.walk leaves it. */
 static PyObject *Walker_islink(WalkerObject *self, PyObject *path)
 {
     if (walker_check(self))
@@ -423,7 +428,8 @@ static PyObject *Walker_islink(WalkerObject *self, PyObject *path)
     const char *p = PyBytes_AS_STRING(enc);
     size_t len = (size_t)PyBytes_GET_SIZE(enc);
     int link = 0;
-    if (!memchr(p, '\0', len) && !(!self->followlinks && wa_is_known_dir(self->w, p, len))) {
+    if (!memchr(p, '\0', len) &&
+        !(self->readers && !self->followlinks && wa_is_known_dir(self->w, p, len))) {
         struct stat st;
         int rc;
         Py_BEGIN_ALLOW_THREADS
