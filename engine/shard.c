@@ -44,6 +44,41 @@ int shard_manifest_path(const char *path, char *out, size_t outlen)
 
 /* ---- JSON ------------------------------------------------------------------- */
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
+ * no surrogates, nothing past U+10FFFF), or 0.  Anything looser would let a
+ * name make the manifest invalid JSON for strict readers. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the 2nd byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++)
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
 /* A JSON string.  Names are bytes, JSON is UTF-8: a byte that is not part
  * of valid UTF-8 is written as the text \xHH (the CSV's lossless escape), so
  * nothing is lost or silently replaced. */
@@ -53,14 +88,8 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
     while (*p) {
         unsigned char c = *p;
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                                   : (c & 0xf8) == 0xf0 ? 4 : 0;
-        int valid = len > 0;
-        for (size_t k = 1; valid && k < len; k++)
-            valid = (p[k] & 0xc0) == 0x80;
-        if (valid && len == 2 && c < 0xc2)
-            valid = 0;  /* overlong */
-        if (!valid) {
+        size_t len = utf8_sequence(p);
+        if (len == 0) {
             fprintf(f, "\\\\x%02x", c);
             p++;
             continue;

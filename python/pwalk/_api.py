@@ -136,10 +136,10 @@ def run(config, roots=None, *, max_threads=None, sets=(), ranks=None, launcher=N
     exception: see Summary.status and Summary.errors.
 
     Raises FileNotFoundError (or another OSError) for a root or a config
-    file that does not exist, ConfigError (a ValueError) for a bad pipeline with the engine's
-    message naming the key, PluginError when a sink fails, ScanError when the
-    scan fails, KeyboardInterrupt on Ctrl-C (the engine is stopped first and
-    no output is published).
+    file that does not exist, ConfigError (a ValueError) for a bad pipeline
+    with the engine's message naming the key, PluginError when a sink fails,
+    ScanError when the scan fails, KeyboardInterrupt on Ctrl-C (the engine is
+    stopped first and no output is published).
 
     ranks: run the pipeline over this many MPI ranks with pwalk-mpi (each
     rank writes its own shard of every output) and return the scan's

@@ -164,6 +164,10 @@ def main(argv=None):
     except ConfigError as e:
         print(f"pwalk: {e}", file=sys.stderr)
         return 2
+    except ValueError as e:
+        # the API refusing an argument (-t 0, -o with -c): bad usage
+        print(f"pwalk: {e}", file=sys.stderr)
+        return 2
     except Error as e:
         print(f"pwalk: {e}", file=sys.stderr)
         return e.status if e.status else 3

@@ -57,8 +57,12 @@ TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
     cfg_pipeline p;
     cfg_init_defaults(&p);
     std::string root = "/r/a\"b\n\xff\xc3\xa9";
-    char *roots[] = {const_cast<char *>(root.c_str())};
-    ASSERT_EQ(cfg_set_roots(&p, roots, 1), 0);
+    // byte sequences a loose decoder lets through: F5 lead, a surrogate
+    // (ED A0 80), overlong 3- and 4-byte forms, past U+10FFFF (F4 90)
+    std::string loose = "/s/\xf5\x80\x80\x80|\xed\xa0\x80|\xe0\x80\xaf|\xf0\x80\x80\xaf|"
+                        "\xf4\x90\x80\x80|\xf0\x9f\x98\x80";
+    char *roots[] = {const_cast<char *>(root.c_str()), const_cast<char *>(loose.c_str())};
+    ASSERT_EQ(cfg_set_roots(&p, roots, 2), 0);
     cfg_sink *s = cfg_add_sink(&p, "z", "csv-zstd");
     ASSERT_NE(s, nullptr);
     std::string out = d + "/scan.csv.zst";
@@ -83,6 +87,13 @@ TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
     EXPECT_NE(text.find("\"ranks\": 2"), std::string::npos);
     // quote escaped, newline as \u000a, the lone 0xff as the text \xff, é kept
     EXPECT_NE(text.find("\"/r/a\\\"b\\u000a\\\\xff\xc3\xa9\""), std::string::npos) << text;
+    // every invalid byte as text, the valid 4-byte emoji kept: the whole
+    // manifest stays strict UTF-8
+    EXPECT_NE(text.find("\"/s/\\\\xf5\\\\x80\\\\x80\\\\x80|\\\\xed\\\\xa0\\\\x80|"
+                        "\\\\xe0\\\\x80\\\\xaf|\\\\xf0\\\\x80\\\\x80\\\\xaf|"
+                        "\\\\xf4\\\\x90\\\\x80\\\\x80|\xf0\x9f\x98\x80\""),
+              std::string::npos)
+        << text;
     EXPECT_NE(text.find("\"totals\": {\"entries\": 12, \"rows\": 12, \"errors\": 2"),
               std::string::npos) << text;
     EXPECT_NE(text.find("\"path\": \"" + d + "/scan.part-0001.csv.zst\", \"rows\": 7"),
