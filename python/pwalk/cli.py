@@ -139,7 +139,7 @@ def _parser():
                     help="a group that is not a project group (repeatable)")
     rp.add_argument("--force-group-writable", action="store_true")
     rp.add_argument("--mirror-user-exec", action=argparse.BooleanOptionalAction, default=True,
-                    help="give files g+x when the owner may execute them (default: yes)")
+                    help="files the owner may execute get g+x too (the default)")
     rp.add_argument("--exclude", action="append", metavar="PATH_OR_GLOB")
     rp.add_argument("--log", help="keep the change log here")
     rp.add_argument("-t", "--threads", type=int)

@@ -1,5 +1,6 @@
 """The `pwalk` command (python -m pwalk): walk, report, repair, run."""
 
+import grp
 import os
 import subprocess
 import sys
@@ -49,8 +50,14 @@ def test_walk_lists_every_entry_like_find(tree):
 
 
 def test_walk_of_a_missing_path_fails(tmp_path):
-    r = pwalk_cmd("walk", tmp_path / "nope")
-    assert r.returncode == 1 and b"No such file" in r.stderr
+    # a root that is not there is bad usage, as for `pwalk report`: exit 2
+    # and one line on stderr, and it is not listed as if it were an entry
+    for args in ([], ["--bottom-up"]):
+        r = pwalk_cmd("walk", *args, tmp_path / "nope")
+        assert r.returncode == 2
+        assert r.stdout == b""
+        assert r.stderr == b"pwalk: %s: No such file or directory\n" % os.fsencode(
+            tmp_path / "nope")
 
 
 def test_report_and_its_exit_statuses(tree, tmp_path):
@@ -93,6 +100,47 @@ def test_repair_dry_run_by_default(tmp_path):
     assert r.returncode == 0, r.stderr
     assert b"dry run" in r.stdout
     assert os.stat(top / "f").st_mode & 0o777 == 0o600
+
+
+def test_repair_group_names_and_mirror_user_exec(tmp_path):
+    if not os.path.exists(os.path.join(pwalk.PLUGIN_DIR, "repair-action")):
+        pytest.skip("the repair-action plugin is not built")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the tree a project group")
+    try:
+        group = grp.getgrgid(65534).gr_name
+    except KeyError:
+        pytest.skip("no group 65534")
+    top = tmp_path / "proj"
+    top.mkdir()
+    script = top / "script"
+    script.write_text("x")
+    for p in (top, script):
+        os.chown(p, 0, 65534)  # 65534 is a project group here: not root's
+    os.chmod(script, 0o700)
+    r = pwalk_cmd("repair", top)
+    assert r.returncode == 0, r.stderr
+    assert b"mode of %s: 0700 -> 0750" % os.fsencode(script) in r.stdout
+    r = pwalk_cmd("repair", top, "--no-mirror-user-exec")
+    assert r.returncode == 0, r.stderr
+    assert b"mode of %s: 0700 -> 0740" % os.fsencode(script) in r.stdout
+    # a group name, as repair(change_gids=) takes: 65534 is then not a
+    # project group, and nothing has one
+    r = pwalk_cmd("repair", top, "--change-gid", group)
+    assert r.returncode == 0, r.stderr
+    assert b"skipped %s: no-project-group" % os.fsencode(script) in r.stdout
+    assert b"0 to change" in r.stdout
+
+
+def test_report_refusing_an_argument_is_bad_usage(tree, tmp_path):
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(f"version: 1\nsinks:\n  - name: inv\n    plugin: csv\n"
+                   f"    options: {{path: {tmp_path / 'o.csv'}}}\n")
+    r = pwalk_cmd("report", tree, "-c", cfg, "-o", tmp_path / "x.csv")
+    assert r.returncode == 2 and b"output" in r.stderr and b"Traceback" not in r.stderr
+    r = pwalk_cmd("report", tree, "-t", "0", cwd=tmp_path)
+    assert r.returncode == 2 and b"max_threads" in r.stderr and b"Traceback" not in r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["p.yaml"]
 
 
 def test_usage_errors():

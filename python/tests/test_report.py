@@ -136,6 +136,24 @@ def test_config_dict_instead(tree, tmp_path):
     reportcheck.check_rows(reportcheck.parse(reportcheck.read_bytes(out)), [tree])
 
 
+def test_config_with_output_or_compress_is_refused(tree, tmp_path):
+    # the pipeline's sinks decide the output: output= and compress= would
+    # be ignored without a word, so they are refused, each named
+    cfg = {"version": 1, "sinks": [{"name": "inv", "plugin": "csv",
+                                    "options": {"path": str(tmp_path / "cfg.csv")}}]}
+    with pytest.raises(ValueError, match=r"output cannot be given with config=") as e:
+        pwalk.report(tree, str(tmp_path / "mine.csv"), config=cfg)
+    assert not isinstance(e.value, pwalk.ConfigError)
+    with pytest.raises(ValueError, match=r"compress cannot be given with config="):
+        pwalk.report(tree, compress="gzip", config=cfg)
+    with pytest.raises(ValueError, match=r"output and compress cannot be given"):
+        pwalk.report(tree, tmp_path / "mine.csv", "none", config=cfg)
+    assert os.listdir(tmp_path) == []
+    # the defaults spelled out are still the defaults
+    path, errors = pwalk.report(tree, None, "auto", config=cfg)
+    assert path == str(tmp_path / "cfg.csv") and errors == []
+
+
 def engine_binary():
     """pwalk-engine built by Bazel (a data dependency of this test), if any."""
     base = os.environ.get("TEST_SRCDIR")

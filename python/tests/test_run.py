@@ -1,7 +1,9 @@
 """pwalk.run(): any pipeline (file or dict) through the engine, its summary,
 and the exceptions for bad input."""
 
+import errno
 import os
+import pathlib
 import threading
 
 import pytest
@@ -95,6 +97,26 @@ def test_missing_root(tmp_path):
                                             "options": {"path": str(tmp_path / "o.csv")}}]},
                   [str(tmp_path), str(tmp_path / "gone")])
     assert e.value.filename == str(tmp_path / "gone")
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_config_file_is_file_not_found(tree, tmp_path):
+    # like open(): an OSError with errno and the name as given, not a
+    # ConfigError about a file that is not there
+    missing = str(tmp_path / "nofile.yaml")
+    with pytest.raises(FileNotFoundError) as e:
+        pwalk.run(missing, tree)
+    assert e.value.errno == errno.ENOENT and e.value.filename == missing
+    assert not isinstance(e.value, pwalk.Error)
+    with pytest.raises(FileNotFoundError) as e:
+        pwalk.run(pathlib.Path(missing))
+    assert e.value.filename == missing
+    with pytest.raises(FileNotFoundError) as e:
+        pwalk.run(os.fsencode(missing), ranks=2)  # before looking for pwalk-mpi
+    assert e.value.filename == os.fsencode(missing)
+    with pytest.raises(FileNotFoundError) as e:
+        pwalk.report(tree, config=missing)
+    assert e.value.filename == missing
     assert os.listdir(tmp_path) == []
 
 

@@ -295,14 +295,16 @@ def test_stale_manifest_and_extra_shards_are_removed_first(tmp):
 def test_bad_pipelines_are_exit_2_with_one_message(tmp, sink, message):
     root = os.path.join(tmp, "r")
     os.mkdir(root)
-    cfg = write_config(os.path.join(tmp, "p.yaml"), [sink])
+    # a good sink first, writing into tmp: "nothing written" must be able to fail
+    good = "{name: first, plugin: csv, options: {path: '%s'}}" % os.path.join(tmp, "first.csv")
+    cfg = write_config(os.path.join(tmp, "p.yaml"), [good, sink])
     r = mpirun(2, "-q", "-c", cfg, root)
     assert r.returncode == 2, r.stderr
     err = r.stderr.decode(errors="replace")
     ours = [l for l in err.splitlines() if l.startswith("pwalk-mpi:")]
     assert len(ours) == 1, err  # said once, by one rank
     assert message in ours[0] and "p.yaml" in ours[0], ours
-    assert os.listdir(tmp) == ["r", "p.yaml"] or sorted(os.listdir(tmp)) == ["p.yaml", "r"]
+    assert sorted(os.listdir(tmp)) == ["p.yaml", "r"]  # no shard, no temporary, no manifest
 
 
 def test_usage_errors(tmp):
