@@ -336,9 +336,9 @@ int sinks_load_with(const cfg_pipeline *p, const pwalk_plugin *const *builtins,
         const pwalk_plugin *pl = s->loaded.plugin;
         if ((pl->flags & PWALK_PLUGIN_MUTATES_FS) && !p->allow_mutation) {
             snprintf(err, errlen,
-                     "%s: sink '%s': plugin '%s' changes the filesystem; the pipeline "
+                     "%s:%d:%d: sink '%s': plugin '%s' changes the filesystem; the pipeline "
                      "must say 'allow_mutation: true' to run it",
-                     p->source, cs->name, pl->name);
+                     p->source, cs->mark.line, cs->mark.column, cs->name, pl->name);
             goto fail;
         }
         if (options_bind(pl, cs, p->source, &s->options, err, errlen) != 0)

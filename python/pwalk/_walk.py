@@ -70,9 +70,13 @@ def walk(top, topdown=True, onerror=None, followlinks=False, *, max_threads=None
     walked, as if pruned.  With ignore_snapshots=False the results are
     exactly os.walk()'s.
 
-    Directories are listed ahead of the caller, so changes made to the tree
-    while iterating may not show in later results (os.walk lists each
-    directory only when it gets there).
+    Directories are read ahead on threads, before the walk gets to them, so
+    entries created, removed or replaced while the walk runs (by the caller
+    or anyone else) may show in the results as they were when read, which
+    can differ from what os.walk, listing each directory only when it gets
+    there, would give.  With max_threads=0 nothing is read ahead: each
+    directory is listed when the walk reaches it, and a subdirectory is
+    checked for being a symlink then, as os.walk does.
     """
     sys.audit("pwalk.walk", top, topdown, onerror, followlinks)
     if max_threads is None:

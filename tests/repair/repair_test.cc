@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -1003,6 +1005,9 @@ TEST_F(RepairTest, RefusedWithoutAllowMutation)
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_NE(r.err.find("allow_mutation: true"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("repair-action"), std::string::npos) << r.err;
+    // names the sink's place in the file, like every other config error
+    EXPECT_NE(r.err.find(cfg + ":"), std::string::npos) << r.err;
+    EXPECT_TRUE(std::regex_search(r.err, std::regex(":[0-9]+:[0-9]+: sink '"))) << r.err;
     ExpectSameTree(before, SnapshotTree(root));
 }
 
@@ -1019,6 +1024,70 @@ TEST_F(RepairTest, UnknownGroupNameIsAConfigError)
     EXPECT_NE(r.err.find("no-such-group-xq7"), std::string::npos) << r.err;
     ExpectSameTree(before, SnapshotTree(root));
     EXPECT_FALSE(Exists(log));
+}
+
+// Real accounts, made for this test and removed after it (useradd and
+// groupadd from Debian's passwd): a user with a private group of the same
+// id, a project group, and a group listed in change_gids by NAME.
+struct TestAccounts {
+    static constexpr uid_t kCarol = 39001;       // her private group: 39001
+    static constexpr gid_t kTeam = 39100;        // the project group
+    static constexpr gid_t kLegacy = 39200;      // listed by name
+    bool ok = false;
+    TestAccounts()
+    {
+        Remove();  // a run killed before its cleanup
+        ok = Sh("groupadd -g 39001 pwtest-carol") && Sh("groupadd -g 39100 pwtest-team") &&
+             Sh("groupadd -g 39200 pwtest-legacy") &&
+             Sh("useradd -M -N -s /usr/sbin/nologin -u 39001 -g 39001 -G pwtest-team "
+                "pwtest-carol");
+    }
+    ~TestAccounts() { Remove(); }
+    static bool Sh(const std::string &cmd)
+    {
+        return system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+    }
+    static void Remove()
+    {
+        Sh("userdel pwtest-carol");
+        for (const char *g : {"pwtest-carol", "pwtest-team", "pwtest-legacy"})
+            Sh(std::string("groupdel ") + g);
+    }
+};
+
+TEST_F(RepairTest, RealUsersAndGroupsMadeForTheTest)
+{
+    if (access("/usr/sbin/useradd", X_OK) != 0 || geteuid() != 0)
+        GTEST_SKIP() << "needs root and useradd (Debian's passwd package)";
+    TestAccounts accounts;
+    ASSERT_TRUE(accounts.ok) << "useradd/groupadd failed";
+    struct passwd *pw = getpwnam("pwtest-carol");
+    ASSERT_NE(pw, nullptr);
+    ASSERT_EQ(pw->pw_uid, TestAccounts::kCarol);
+    const uid_t C = TestAccounts::kCarol;
+    const gid_t T = TestAccounts::kTeam, L = TestAccounts::kLegacy;
+
+    std::string root = proj_ + "/accounts";
+    std::vector<Node> nodes = {
+        {"", 'd', 0750, C, T, T, 02750, nullptr, false, true},
+        {"private", 'f', 0600, C, C, T, 0640, nullptr, false, true},  // gid == uid
+        {"legacy", 'f', 0600, C, L, T, 0640, nullptr, false, true},   // listed by name
+        {"sub", 'd', 0700, C, C, T, 02750, nullptr, false, true},
+        {"sub/run.sh", 'f', 0700, C, 0, T, 0750, nullptr, false, true},  // root's group
+    };
+    nodes = BuildTree(root, nodes);
+    auto cfg = Pipeline("accounts", "{dry_run: false, change_gids: [pwtest-legacy]}");
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ExpectTreeAsWanted(root, nodes);
+    EXPECT_NE(r.out.find("group 39001 -> 39100 " + root + "/private\n"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("group 39200 -> 39100 " + root + "/legacy\n"), std::string::npos)
+        << r.out;
+    // and a second run finds nothing left to do
+    r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "") << r.out;
 }
 
 TEST_F(RepairTest, GroupNamesAreResolved)
