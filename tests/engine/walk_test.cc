@@ -13,6 +13,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,10 +36,13 @@ struct Capture {
     std::vector<std::pair<std::string, int>> errors;
     size_t stop_after = 0;  // ask to stop after this many batches
     size_t batches = 0;
+    std::map<std::string, size_t> worker_of;  // path -> the worker that delivered it
+    unsigned slow_worker0_us = 0;              // worker 0 sleeps this long per batch
 };
 
-int CaptureRows(void *ctx, size_t, const pwalk_entry *entries, size_t count) {
+int CaptureRows(void *ctx, size_t worker, const pwalk_entry *entries, size_t count) {
     auto *c = static_cast<Capture *>(ctx);
+    if (worker == 0 && c->slow_worker0_us) usleep(c->slow_worker0_us);
     std::vector<Row> got;
     for (size_t i = 0; i < count; i++) {
         const pwalk_entry &e = entries[i];
@@ -55,8 +59,10 @@ int CaptureRows(void *ctx, size_t, const pwalk_entry *entries, size_t count) {
         got.push_back(r);
     }
     std::lock_guard<std::mutex> g(c->lock);
-    for (auto &r : got)
+    for (auto &r : got) {
         if (!c->rows.emplace(r.path, r).second) c->duplicates.push_back(r.path);
+        c->worker_of[r.path] = worker;
+    }
     c->batches++;
     return c->stop_after && c->batches >= c->stop_after;
 }
@@ -225,6 +231,29 @@ TEST_F(WalkTest, EveryEntryOneRowMatchingLstat) {
             EXPECT_EQ(stats_.dirs, 6u);
         }
     }
+}
+
+// One huge directory is not one worker's job: its names are cut into
+// chunks any worker can stat.  Worker 0 is slowed in the sink so that the
+// other one must be the one to pick chunks up -- if the directory were not
+// split, every entry of it would still come from a single worker.
+TEST_F(WalkTest, HugeDirectoryIsSplitBetweenWorkers) {
+    Mkdir("huge");
+    for (int i = 0; i < 6000; i++) File("huge/n" + std::to_string(i), 0);
+    Capture c;
+    c.slow_worker0_us = 2000;
+    ASSERT_EQ(Walk(c, 2, {}, 64), 0) << err_;
+    std::set<size_t> workers;
+    size_t in_huge = 0;
+    std::string prefix = root_ + "/huge/";
+    for (auto &kv : c.worker_of)
+        if (kv.first.compare(0, prefix.size(), prefix) == 0) {
+            workers.insert(kv.second);
+            in_huge++;
+        }
+    EXPECT_EQ(in_huge, 6000u);
+    EXPECT_EQ(workers.size(), 2u) << "every entry of the huge directory came from one worker";
+    CheckAgainstDisk(c);
 }
 
 TEST_F(WalkTest, TrailingSlashesAndFileRoots) {
