@@ -667,6 +667,21 @@ std::vector<LogLine> ExpectedLog(const std::string &root, const std::vector<Node
     return v;
 }
 
+// Without a log the changes go to stdout, one line each:
+// "<what> <old> -> <new> <path>", or "skip <reason> <path>".
+void ExpectStdoutIsTheLog(const std::string &out, const std::vector<LogLine> &log)
+{
+    std::vector<std::string> want;
+    for (const auto &l : log)
+        want.push_back(l.new_value.empty() ? l.what + " " + l.old_value + " " + l.path
+                                           : l.what + " " + l.old_value + " -> " +
+                                                 l.new_value + " " + l.path);
+    auto got = Lines(out);
+    std::sort(want.begin(), want.end());
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, want);
+}
+
 void ExpectTreeAsWanted(const std::string &root, const std::vector<Node> &nodes)
 {
     for (const auto &n : nodes) {
@@ -837,16 +852,7 @@ TEST_F(RepairTest, DryRunChangesNothingAndPrintsTheChanges)
     ASSERT_EQ(r.status, 0) << r.err;
     ExpectSameTree(before, SnapshotTree(root));
 
-    // stdout: "<what> <old> -> <new> <path>" or "skip <reason> <path>"
-    std::vector<std::string> want;
-    for (const auto &l : ExpectedLog(root, nodes))
-        want.push_back(l.new_value.empty() ? l.what + " " + l.old_value + " " + l.path
-                                           : l.what + " " + l.old_value + " -> " +
-                                                 l.new_value + " " + l.path);
-    auto got = Lines(r.out);
-    std::sort(want.begin(), want.end());
-    std::sort(got.begin(), got.end());
-    EXPECT_EQ(got, want);
+    ExpectStdoutIsTheLog(r.out, ExpectedLog(root, nodes));
 
     Summary s = ParseSummary(r.err);
     ASSERT_TRUE(s.found) << r.err;
@@ -865,15 +871,7 @@ TEST_F(RepairTest, RealRunWithoutLogPrintsTheChanges)
     Result r = RunEngine({"-c", cfg, root});
     ASSERT_EQ(r.status, 0) << r.err;
     ExpectTreeAsWanted(root, nodes);
-    std::vector<std::string> want;
-    for (const auto &l : ExpectedLog(root, nodes))
-        want.push_back(l.new_value.empty() ? l.what + " " + l.old_value + " " + l.path
-                                           : l.what + " " + l.old_value + " -> " +
-                                                 l.new_value + " " + l.path);
-    auto got = Lines(r.out);
-    std::sort(want.begin(), want.end());
-    std::sort(got.begin(), got.end());
-    EXPECT_EQ(got, want);
+    ExpectStdoutIsTheLog(r.out, ExpectedLog(root, nodes));
     EXPECT_FALSE(ParseSummary(r.err).dry) << r.err;
 }
 
