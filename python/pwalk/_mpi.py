@@ -133,6 +133,32 @@ def launcher_for(ranks):
     return argv
 
 
+def _run_bounded(argv):
+    """Run the launcher; with $PWALK_MPI_TIMEOUT (seconds) set, a job that
+    outlives it is stopped -- SIGTERM first, which mpirun and srun pass on to
+    the ranks, SIGKILL 10 s later -- and reported as failed (no manifest).
+    A hung rank must not hang the caller, the tests least of all."""
+    limit = os.environ.get("PWALK_MPI_TIMEOUT")
+    try:
+        limit = float(limit) if limit else None
+    except ValueError:
+        raise ValueError(f"PWALK_MPI_TIMEOUT: '{limit}' is not a number of seconds") from None
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        raise ScanError(f"pwalk-mpi did not finish within PWALK_MPI_TIMEOUT={limit:g} s and "
+                        f"was stopped; no manifest, the shards are incomplete",
+                        status=proc.returncode) from None
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
 def run_sharded(config, roots, ranks, threads=0, sets=(), launcher=None, mpi_command=None):
     """Run a pipeline (dict or YAML path) with pwalk-mpi over `ranks` ranks;
     returns its Manifest."""
@@ -153,7 +179,7 @@ def run_sharded(config, roots, ranks, threads=0, sets=(), launcher=None, mpi_com
         if threads:
             argv += ["--threads", str(threads)]
         argv += list(roots or [])
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = _run_bounded(argv)
     err = proc.stderr.decode("utf-8", "replace")
     ours = [l[len("pwalk-mpi: "):] for l in err.splitlines() if l.startswith("pwalk-mpi: ")]
     message = ours[0] if ours else err.strip().splitlines()[-1] if err.strip() else ""

@@ -25,6 +25,8 @@ def mpi_binary_under_test():
 
 
 MPI_BINARY = mpi_binary_under_test()
+# every job these tests launch is bounded (issue: every run under a timeout)
+os.environ.setdefault("PWALK_MPI_TIMEOUT", "240")
 
 
 def why_no_job():
@@ -147,3 +149,21 @@ def test_a_missing_pwalk_mpi_is_named(tmp_path, monkeypatch):
         pwalk.report(str(tmp_path), tmp_path / "r.csv", ranks=2)
     assert e.value.filename == missing
     assert not os.path.exists(tmp_path / "scan.manifest.json")
+
+
+def test_a_job_past_pwalk_mpi_timeout_is_stopped(tmp_path, monkeypatch):
+    # a "launcher" that hangs: the caller gets a ScanError, not a hang
+    import sys
+    import time
+    from pwalk import _mpi
+    monkeypatch.setenv("PWALK_MPI_TIMEOUT", "1")
+    hang = [sys.executable, "-c", "import time; time.sleep(120)"]
+    t0 = time.monotonic()
+    with pytest.raises(pwalk.ScanError, match="PWALK_MPI_TIMEOUT=1 s"):
+        _mpi.run_sharded({"version": 1, "sinks": []}, [str(tmp_path)], 2, launcher=hang,
+                         mpi_command=sys.executable)
+    assert time.monotonic() - t0 < 30
+    monkeypatch.setenv("PWALK_MPI_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="PWALK_MPI_TIMEOUT: 'soon'"):
+        _mpi.run_sharded({"version": 1, "sinks": []}, [str(tmp_path)], 2, launcher=hang,
+                         mpi_command=sys.executable)
