@@ -190,8 +190,10 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
 
     config: run this pipeline (YAML file path or dict) instead, with top as
     its roots; the path returned is its first sink's path option.  The
-    pipeline's sinks decide the output, so output or compress given with
-    config raise ValueError.
+    pipeline decides its scan options and outputs, so output, compress,
+    ignore_snapshots, one_file_system, header, escape, ranks or launcher
+    given with config raise ValueError (pwalk.run(config, roots, ranks=N)
+    runs a pipeline over MPI).
 
     ranks: scan over this many MPI ranks (pwalk-mpi); the path returned is
     then the glob of the shards (out/scan.part-*.csv.zst, what DuckDB's
@@ -202,12 +204,18 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
     if config is not None:
         # the pipeline's sinks write the output: an output or compress given
         # as well would be silently ignored
-        given = [name for name, value, default in (("output", output, None),
-                                                   ("compress", compress, "auto"))
+        given = [name for name, value, default in (
+                     ("output", output, None), ("compress", compress, "auto"),
+                     ("ignore_snapshots", ignore_snapshots, True),
+                     ("one_file_system", one_file_system, False), ("header", header, True),
+                     ("escape", escape, "lossless"), ("ranks", ranks, None),
+                     ("launcher", launcher, None))
                  if value != default]
         if given:
-            raise ValueError(f"report(): {' and '.join(given)} cannot be given with config= "
-                             f"(the pipeline's sinks decide the output)")
+            hint = "; over MPI ranks use pwalk.run(config, roots, ranks=N)" \
+                if "ranks" in given else ""
+            raise ValueError(f"report(): {', '.join(given)} cannot be given with config= "
+                             f"(the pipeline decides its scan options and outputs){hint}")
         s = _run(config, roots, like_str, threads)
         path = next(iter(s.outputs.values()), None)
         return path, s.errors

@@ -146,8 +146,15 @@ def test_config_with_output_or_compress_is_refused(tree, tmp_path):
     assert not isinstance(e.value, pwalk.ConfigError)
     with pytest.raises(ValueError, match=r"compress cannot be given with config="):
         pwalk.report(tree, compress="gzip", config=cfg)
-    with pytest.raises(ValueError, match=r"output and compress cannot be given"):
+    with pytest.raises(ValueError, match=r"output, compress cannot be given"):
         pwalk.report(tree, tmp_path / "mine.csv", "none", config=cfg)
+    # so are the scan options and ranks (ranks= would quietly run one process)
+    for kw in ({"header": False}, {"escape": "dey"}, {"one_file_system": True},
+               {"ignore_snapshots": False}):
+        with pytest.raises(ValueError, match=f"{next(iter(kw))} cannot be given with config="):
+            pwalk.report(tree, config=cfg, **kw)
+    with pytest.raises(ValueError, match=r"ranks cannot be given.*pwalk\.run\(config, roots, ranks=N\)"):
+        pwalk.report(tree, config=cfg, ranks=2)
     assert os.listdir(tmp_path) == []
     # the defaults spelled out are still the defaults
     path, errors = pwalk.report(tree, None, "auto", config=cfg)
