@@ -8,6 +8,7 @@
  */
 #include "csvsink.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@ typedef struct csvsink {
     int escape;
     int level;
     int codec_workers;      /* the library's own threads per context */
+    atomic_ullong dropped;  /* names escape: dey cut control bytes from  */
     size_t buffer_size;
 } csvsink;
 
@@ -175,9 +177,14 @@ int csvsink_thread_open(void *instance, uint32_t worker, void **tstate)
 }
 
 /* escape dey deletes control bytes, as pwalk did; say which name lost
- * them (escaped, so the message stays one line) */
+ * them (escaped, so the message stays one line).  The first few by name, the
+ * rest counted at the end: a tree of a million such names must not bury the
+ * summary. */
+#define CSVSINK_DROPPED_SHOWN 20
 static void csvsink_report_dropped(csvsink *s, const pwalk_entry *e)
 {
+    if (atomic_fetch_add(&s->dropped, 1) >= CSVSINK_DROPPED_SHOWN)
+        return;
     char *shown = malloc(4 * (size_t)e->path_len + 1);
     if (!shown)
         return;
@@ -253,6 +260,10 @@ int csvsink_prepare(void *instance)
 int csvsink_finish(void *instance, int32_t scan_status)
 {
     csvsink *s = instance;
+    unsigned long long dropped = s ? atomic_load(&s->dropped) : 0;
+    if (dropped > CSVSINK_DROPPED_SHOWN)
+        s->host->log(s->ctx, "control bytes removed from %llu names in all (the first %d shown)",
+                     dropped, CSVSINK_DROPPED_SHOWN);
     if (!s || !s->opened)
         return PWALK_OK;
     if (scan_status != 0) {

@@ -471,6 +471,23 @@ TEST_F(CsvPluginTest, DeyDropsControlBytesAndSaysWhere) {
     EXPECT_EQ(logs[1], "control bytes removed from name: root/w0/d0/tab\\x09here");
 }
 
+// Many such names: the first 20 by name, then one line with the count.
+TEST_F(CsvPluginTest, DeyNamesTheFirstDroppedAndCountsTheRest) {
+    opts_.strings["escape"] = "dey";
+    Batch w0(0), w1(0);
+    Fill(&w0, 0, 240);  // 2 names in 12 have control bytes: 40
+    Fill(&w1, 1, 12);   // and 2 more
+    CreateAndConsume(&w0, &w1, 50);
+    ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
+    Destroy();
+    ExpectRows(ReadFile(dir_ + "/scan.csv"), true, w0, w1, CSVROW_ESCAPE_DEY);
+    size_t named = 0;
+    for (const auto &l : ctx_.logs) named += l.rfind("control bytes removed from name: ", 0) == 0;
+    EXPECT_EQ(named, 20u);
+    ASSERT_EQ(ctx_.logs.size(), 21u);
+    EXPECT_EQ(ctx_.logs.back(), "control bytes removed from 42 names in all (the first 20 shown)");
+}
+
 TEST_F(CsvPluginTest, ARowLongerThanTheBufferIsWrittenAlone) {
     opts_.ints["buffer_kib"] = 4;
     Batch w0(0), w1(0);
