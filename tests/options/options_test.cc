@@ -500,11 +500,12 @@ TEST_F(Options, DescribeListsEverything)
 {
     pwalk_plugin p = MakePlugin(kSpecs, sizeof kSpecs / sizeof kSpecs[0]);
     std::string d = Describe(p, "/opt/pwalk/plugins/inventory.so");
-    for (const char *want :
-         {"plugin:      inventory\n", "version:     2.1\n",
-          "file:        /opt/pwalk/plugins/inventory.so\n",
-          "description: writes one row per entry\n", "abi:         1.0\n",
-          "threading:   per-worker", "options:\n"})
+    std::string abi = "abi:         1." + std::to_string(PWALK_ABI_MINOR) + "\n";
+    for (std::string want :
+         {std::string("plugin:      inventory\n"), std::string("version:     2.1\n"),
+          std::string("file:        /opt/pwalk/plugins/inventory.so\n"),
+          std::string("description: writes one row per entry\n"), abi,
+          std::string("threading:   per-worker"), std::string("options:\n")})
         EXPECT_NE(d.find(want), std::string::npos) << want << "\n" << d;
     EXPECT_EQ(d.find("mutates"), std::string::npos) << d;
     // One line per option, with name, type (and choices), default and help.
