@@ -90,6 +90,7 @@ PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)
 
 /* The layout as this C compiler sees it; see header_cxx.cc. */
 size_t header_c99_layout(size_t *out, size_t n);
+int header_c99_host_has_prune(size_t host_size);
 
 size_t header_c99_layout(size_t *out, size_t n)
 {
@@ -104,4 +105,12 @@ size_t header_c99_layout(size_t *out, size_t n)
     for (size_t i = 0; i < n && i < count; i++)
         out[i] = v[i];
     return count;
+}
+
+/* PWALK_HOST_HAS compiles as C99 and tells a 1.0 table from a 1.1 one. */
+int header_c99_host_has_prune(size_t host_size)
+{
+    pwalk_host h = {0};
+    h.struct_size = (uint32_t)host_size;
+    return PWALK_HOST_HAS(&h, prune);
 }

@@ -46,6 +46,7 @@ static const pwalk_plugin kCxxPlugin = {
     CxxConsume, nullptr, nullptr, nullptr, nullptr, nullptr};
 
 extern "C" size_t header_c99_layout(size_t *out, size_t n);
+extern "C" int header_c99_host_has_prune(size_t host_size);
 
 static int failures = 0;
 
@@ -63,6 +64,15 @@ int main()
     Check(std::string(PWALK_PLUGIN_ENTRY_SYMBOL) ==
               "pwalk_plugin_entry_v" + std::to_string(PWALK_ABI_MAJOR),
           "PWALK_PLUGIN_ENTRY_SYMBOL names the ABI major");
+    // a 1.0 engine's host table ends at sink_name: prune() is not there
+    Check(!header_c99_host_has_prune(offsetof(pwalk_host, sink_name) + sizeof(void *)),
+          "PWALK_HOST_HAS: a 1.0 table has no prune");
+    Check(header_c99_host_has_prune(sizeof(pwalk_host)), "PWALK_HOST_HAS: a 1.1 table has prune");
+    {
+        pwalk_host h{};
+        h.struct_size = sizeof h;
+        Check(PWALK_HOST_HAS(&h, prune), "PWALK_HOST_HAS compiles as C++");
+    }
 
     // C and C++ see the same layout.
     const size_t cxx[] = {
