@@ -37,13 +37,14 @@ class Signals : public ::testing::Test {
         mkdir(out_.c_str(), 0755);
     }
 
-    std::string Pipeline(bool slow)
+    std::string Pipeline(bool slow, const std::string &plugin = "csv",
+                         const std::string &report = "report.csv")
     {
         std::string p = out_ + ".yaml";
         std::string text = "version: 1\nplugin_path: [" + FixtureDir() +
                            "]\nscan:\n  errors: " + out_ +
-                           "/errors.csv\nsinks:\n  - name: inventory\n    plugin: csv\n"
-                           "    options: {path: " + out_ + "/report.csv, buffer_kib: 64}\n";
+                           "/errors.csv\nsinks:\n  - name: inventory\n    plugin: " + plugin +
+                           "\n    options: {path: " + out_ + "/" + report + ", buffer_kib: 64}\n";
         if (slow)
             text += "  - name: slow\n    plugin: failsink\n    options: {delay_us: 20000}\n";
         WriteFile(p, text);
@@ -52,14 +53,15 @@ class Signals : public ::testing::Test {
 
     // Start a scan and wait until it is well under way (its temporary
     // report exists and has data in it).
-    void StartScan(Child *c)
+    void StartScan(Child *c, const std::string &plugin = "csv",
+                   const std::string &report = "report.csv")
     {
-        ASSERT_TRUE(c->Start({"-c", Pipeline(true), "-t", "2", *dir_ / "tree"}));
+        ASSERT_TRUE(c->Start({"-c", Pipeline(true, plugin, report), "-t", "2", *dir_ / "tree"}));
         for (;;) {
             bool writing = false;
             for (const std::string &n : TempOutputs(out_)) {
                 struct stat st;
-                writing |= n.rfind(".report.csv.", 0) == 0 &&
+                writing |= n.rfind("." + report + ".pwalk-tmp-", 0) == 0 &&
                            stat((out_ + "/" + n).c_str(), &st) == 0 && st.st_size > 0;
             }
             if (writing)
@@ -141,6 +143,43 @@ TEST_F(Signals, SigkillLeavesOnlyTemporariesAndTheNextRunIsNormal)
     for (const std::string &n : ListDir(out_))
         EXPECT_TRUE(n == "report.csv" || n == "errors.csv" || n.find(".pwalk-tmp-") != std::string::npos)
             << n;
+}
+
+// The compressing sinks likewise: killed with frames already written, they
+// leave only their hidden temporary, and the next run publishes a report
+// that decodes.
+TEST_F(Signals, SigkillDuringACompressedReportLeavesOnlyTemporaries)
+{
+    struct Kind {
+        const char *plugin, *report, *tool;
+    };
+    for (Kind k : {Kind{"csv-zstd", "report.csv.zst", "/usr/bin/zstd"},
+                   Kind{"csv-gzip", "report.csv.gz", "/usr/bin/gzip"},
+                   Kind{"csv-lz4", "report.csv.lz4", "/usr/bin/lz4"}}) {
+        SCOPED_TRACE(k.plugin);
+        SetUp();  // a fresh output directory per codec
+        {
+            Child c;
+            StartScan(&c, k.plugin, k.report);
+            if (HasFatalFailure())
+                return;
+            ASSERT_EQ(kill(c.pid(), SIGKILL), 0);
+            Result r = c.Wait();
+            ASSERT_TRUE(r.signaled && r.signal == SIGKILL) << r.Describe();
+        }
+        std::vector<std::string> left = ListDir(out_);
+        ASSERT_FALSE(left.empty());
+        for (const std::string &n : left)
+            EXPECT_NE(n.find(".pwalk-tmp-"), std::string::npos)
+                << "a killed scan left a non-temporary file: " << n;
+        Result r = RunEngine({"-c", Pipeline(false, k.plugin, k.report), "-t", "2",
+                              *dir_ / "tree"});
+        ASSERT_EQ(r.status, 0) << r.Describe();
+        std::string report = out_ + "/" + k.report;
+        ASSERT_TRUE(Exists(report));
+        EXPECT_EQ(system((std::string(k.tool) + " -tq '" + report + "' 2>/dev/null").c_str()), 0)
+            << report << " does not decode";
+    }
 }
 
 // A signal that arrives before the walk starts (while plugins load) is not
