@@ -288,6 +288,13 @@ def main():
     args = ap.parse_args()
     if args.repeat < 1 or args.threads < 1:
         ap.error("--repeat and --threads must be >= 1")
+    # after scripts/test.sh, bazel-bin points at the last sanitizer build:
+    # numbers of instrumented binaries would be meaningless (NOTES.md)
+    real_bin = os.path.realpath(BIN)
+    if any(tag in real_bin for tag in ("fastbuildasan", "fastbuildtsan")):
+        sys.exit(f"run.py: {BIN} is a sanitizer build ({real_bin}); run "
+                 f"`bazel build //:pwalk-engine //tests/bench:all //plugins/... //python:all` "
+                 f"first, or point PWALK_BIN at a plain build")
 
     for exe in (ENGINE, GENTREE, CEILING):
         if not os.access(exe, os.X_OK):
