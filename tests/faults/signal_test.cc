@@ -75,6 +75,18 @@ class Signals : public ::testing::Test {
         usleep(200000);
     }
 
+    // SIGKILL a scan well under way: nothing of it can run after that.
+    void KillMidScan(const std::string &plugin, const std::string &report)
+    {
+        Child c;
+        StartScan(&c, plugin, report);
+        if (HasFatalFailure())
+            return;
+        ASSERT_EQ(kill(c.pid(), SIGKILL), 0);
+        Result r = c.Wait();
+        ASSERT_TRUE(r.signaled && r.signal == SIGKILL) << r.Describe();
+    }
+
     void StopWith(int sig)
     {
         Child c;
@@ -110,15 +122,9 @@ TEST_F(Signals, SighupStopsPublishingNothing) { StopWith(SIGHUP); }
 
 TEST_F(Signals, SigkillLeavesOnlyTemporariesAndTheNextRunIsNormal)
 {
-    {
-        Child c;
-        StartScan(&c);
-        if (HasFatalFailure())
-            return;
-        ASSERT_EQ(kill(c.pid(), SIGKILL), 0);
-        Result r = c.Wait();
-        ASSERT_TRUE(r.signaled && r.signal == SIGKILL) << r.Describe();
-    }
+    KillMidScan("csv", "report.csv");
+    if (HasFatalFailure())
+        return;
     std::vector<std::string> left = ListDir(out_);
     ASSERT_FALSE(left.empty());
     for (const std::string &n : left) {
@@ -158,15 +164,9 @@ TEST_F(Signals, SigkillDuringACompressedReportLeavesOnlyTemporaries)
                    Kind{"csv-lz4", "report.csv.lz4", "/usr/bin/lz4"}}) {
         SCOPED_TRACE(k.plugin);
         SetUp();  // a fresh output directory per codec
-        {
-            Child c;
-            StartScan(&c, k.plugin, k.report);
-            if (HasFatalFailure())
-                return;
-            ASSERT_EQ(kill(c.pid(), SIGKILL), 0);
-            Result r = c.Wait();
-            ASSERT_TRUE(r.signaled && r.signal == SIGKILL) << r.Describe();
-        }
+        KillMidScan(k.plugin, k.report);
+        if (HasFatalFailure())
+            return;
         std::vector<std::string> left = ListDir(out_);
         ASSERT_FALSE(left.empty());
         for (const std::string &n : left)
