@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +21,6 @@
 #include "options.h"
 
 #define SINK_MESSAGE_MAX 1024
-
-/* Does a loaded plugin's struct reach `field`?  (A plugin built against an
- * older minor has a shorter struct; what lies beyond it is not ours.) */
-#define PLUGIN_HAS(pl, field) \
-    ((pl)->struct_size >= offsetof(pwalk_plugin, field) + sizeof((pl)->field))
 
 /* What a plugin's host services see as pwalk_host_ctx. */
 struct pwalk_host_ctx {
@@ -498,7 +492,8 @@ int sinks_finish(sink_set *set, int scan_status, char *err, size_t errlen)
     for (size_t i = 0; i < set->count && status == 0; i++) {
         sink *s = &set->sinks[i];
         const pwalk_plugin *pl = s->loaded.plugin;
-        if (!s->created || s->finished || !PLUGIN_HAS(pl, prepare) || !pl->prepare)
+        if (!s->created || s->finished || !PWALK_STRUCT_HAS(pl, pwalk_plugin, prepare) ||
+            !pl->prepare)
             continue;
         int rc = pl->prepare(s->instance);
         if (rc < 0) {

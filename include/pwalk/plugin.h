@@ -255,10 +255,13 @@ typedef struct pwalk_host {
     int (*prune)(pwalk_host_ctx *ctx, const char *pattern);
 } pwalk_host;
 
-/* Does this host table have member `field`? (it was appended in a later
- * minor than the engine the plugin is loaded into may know) */
-#define PWALK_HOST_HAS(host, field)                                          \
-    ((host)->struct_size >= offsetof(pwalk_host, field) + sizeof((host)->field))
+/* Does the struct at ptr (of type `type`, starting with struct_size) reach
+ * member `field`?  Fields appended in a later minor are absent from a
+ * struct built against an earlier one. */
+#define PWALK_STRUCT_HAS(ptr, type, field) \
+    ((ptr)->struct_size >= offsetof(type, field) + sizeof((ptr)->field))
+/* The engine's host table, as the plugin sees it. */
+#define PWALK_HOST_HAS(host, field) PWALK_STRUCT_HAS(host, pwalk_host, field)
 
 /* ---- The plugin's description -------------------------------------------- */
 
