@@ -5,6 +5,8 @@
 #define _GNU_SOURCE
 #include "shard.h"
 
+#include "common/lossless.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -44,68 +46,37 @@ int shard_manifest_path(const char *path, char *out, size_t outlen)
 
 /* ---- JSON ------------------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
- * no surrogates, nothing past U+10FFFF), or 0.  Anything looser would let a
- * name make the manifest invalid JSON for strict readers. */
-static size_t utf8_sequence(const unsigned char *p)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the 2nd byte */
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t k = 2; k < len; k++)
-        if ((p[k] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
-
-/* A JSON string.  Names are bytes, JSON is UTF-8: a byte that is not part
- * of valid UTF-8 is written as the text \xHH (the CSV's lossless escape), so
- * nothing is lost or silently replaced. */
+/* A JSON string holding s as lossless text, the convention of the csv
+ * reports (csv-format.md): \\ for a backslash, \xHH for a control byte or
+ * a byte that is not part of valid UTF-8, everything else as it is; then
+ * JSON's own escapes on top.  Names are bytes and JSON is UTF-8: decoding
+ * the JSON and undoing the lossless escape (pwalk.unescape) gives back the
+ * exact bytes.  Escaping bad bytes alone would not: a name spelling "\xff"
+ * and a name holding the byte 0xff would read the same. */
 static void json_string(FILE *f, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
     fputc('"', f);
-    while (*p) {
+    while (left) {
         unsigned char c = *p;
-        size_t len = utf8_sequence(p);
-        if (len == 0) {
-            fprintf(f, "\\\\x%02x", c);
-            p++;
-            continue;
-        }
-        if (len > 1) {
+        size_t len = c >= 0x80 ? lossless_utf8_len(p, left) : 0;
+        if (len) {
             fwrite(p, 1, len, f);
             p += len;
+            left -= len;
             continue;
         }
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(f, "\\u%04x", c);
+        if (c == '"')
+            fputs("\\\"", f);
+        else if (c == '\\')
+            fputs("\\\\\\\\", f); /* lossless \\, each backslash doubled for JSON */
+        else if (c < 0x20 || c >= 0x7f)
+            fprintf(f, "\\\\x%02x", c);
         else
             fputc(c, f);
         p++;
+        left--;
     }
     fputc('"', f);
 }

@@ -662,26 +662,6 @@ static void *worker_main(void *arg)
 
 /* ---- walks shared between processes (walk.h) ------------------------------ */
 
-/* One exported directory; the display path follows, then padding to 8. */
-typedef struct walk_record {
-    uint32_t size;              /* whole record, padded                   */
-    uint32_t root_index;
-    uint32_t path_len;
-    int32_t depth;
-    uint64_t parent_ino;
-    uint64_t root_dev;
-    uint64_t root_ino;
-    struct stat st;
-} walk_record;
-
-#define WALK_RECORD_ALIGN 8
-
-static size_t record_size(size_t path_len)
-{
-    return (sizeof(walk_record) + path_len + WALK_RECORD_ALIGN - 1) &
-           ~(size_t)(WALK_RECORD_ALIGN - 1);
-}
-
 /* Re-open an imported directory from its root, one component at a time,
  * never through a symlink.  The caller (open_dir) checks st_ino and
  * expect_dev on the result. */
@@ -748,7 +728,7 @@ void walk_remote_end(walk_run *run)
 
 static int append_record(const walk_node *n, char **buf, size_t *len)
 {
-    size_t size = record_size(n->path_len);
+    size_t size = walk_record_size(n->path_len);
     char *grown = realloc(*buf, *len + size);
     if (!grown)
         return -1;
@@ -806,10 +786,31 @@ long walk_remote_export(walk_run *run, size_t max, char **buf, size_t *len)
     return oom ? -1 : taken;
 }
 
-long walk_remote_import(walk_run *run, const char *buf, size_t len, char *err, size_t errlen)
+/* A record's path: root's display path, then "/" (nothing more after
+ * "/"), then components that only go down. */
+static int record_path_ok(const char *root, const char *path, size_t len)
 {
-    /* Check every record before queueing any. */
-    size_t count = 0;
+    size_t rl = walk_root_display_len(root);
+    if (len <= rl || memcmp(path, root, rl) != 0 || memchr(path, '\0', len) != NULL)
+        return 0;
+    size_t i = rl;
+    if (!(rl == 1 && root[0] == '/') && path[i++] != '/')
+        return 0;
+    while (i <= len) {
+        const char *comp = path + i;
+        const char *slash = memchr(comp, '/', len - i);
+        size_t n = slash ? (size_t)(slash - comp) : len - i;
+        if (n == 0 || (n == 1 && comp[0] == '.') || (n == 2 && comp[0] == '.' && comp[1] == '.'))
+            return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+long walk_remote_check(char *const *roots, size_t root_count, const char *buf, size_t len,
+                       char *err, size_t errlen)
+{
+    long count = 0;
     for (size_t off = 0; off < len;) {
         walk_record r;
         if (len - off < sizeof r) {
@@ -817,27 +818,34 @@ long walk_remote_import(walk_run *run, const char *buf, size_t len, char *err, s
             return -1;
         }
         memcpy(&r, buf + off, sizeof r);
-        if (r.size != record_size(r.path_len) || r.size > len - off || r.path_len == 0) {
+        if (r.path_len == 0 || r.size != walk_record_size(r.path_len) || r.size > len - off) {
             snprintf(err, errlen, "malformed directory record at byte %zu", off);
             return -1;
         }
-        if (r.root_index >= run->opt->root_count) {
-            snprintf(err, errlen, "directory record names root %u of %zu", r.root_index,
-                     run->opt->root_count);
+        if (r.root_index >= root_count) {
+            snprintf(err, errlen, "directory record at byte %zu names root %u of %zu", off,
+                     r.root_index, root_count);
             return -1;
         }
-        const char *root = run->opt->roots[r.root_index];
-        size_t rl = walk_root_display_len(root);
-        const char *path = buf + off + sizeof r;
-        if (r.path_len <= rl || memcmp(path, root, rl) != 0 ||
-            memchr(path, '\0', r.path_len) != NULL || !S_ISDIR(r.st.st_mode)) {
-            snprintf(err, errlen, "directory record is not a directory under root %u",
+        if (!S_ISDIR(r.st.st_mode) ||
+            !record_path_ok(roots[r.root_index], buf + off + sizeof r, r.path_len)) {
+            snprintf(err, errlen,
+                     "directory record at byte %zu is not a directory below root %u", off,
                      r.root_index);
             return -1;
         }
         off += r.size;
         count++;
     }
+    return count;
+}
+
+long walk_remote_import(walk_run *run, const char *buf, size_t len, char *err, size_t errlen)
+{
+    /* Check every record before queueing any. */
+    long count = walk_remote_check(run->opt->roots, run->opt->root_count, buf, len, err, errlen);
+    if (count < 0)
+        return -1;
     for (size_t off = 0; off < len;) {
         walk_record r;
         memcpy(&r, buf + off, sizeof r);
@@ -872,7 +880,7 @@ long walk_remote_import(walk_run *run, const char *buf, size_t len, char *err, s
         }
         off += r.size;
     }
-    return (long)count;
+    return count;
 }
 
 /* ---- the whole walk -------------------------------------------------------- */

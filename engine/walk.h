@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "filter.h"
 #include "pwalk/plugin.h"
@@ -115,9 +116,40 @@ size_t walk_remote_queued(walk_run *run);
  * memory. */
 long walk_remote_export(walk_run *run, size_t max, char **buf, size_t *len);
 /* Queue the directories in records exported by another walk.  Returns the
- * number queued, or -1 with a message when the records are malformed or
- * name an unknown root (nothing is queued then). */
+ * number queued, or -1 with a message when walk_remote_check() refuses the
+ * records (nothing is queued then). */
 long walk_remote_import(walk_run *run, const char *buf, size_t len, char *err, size_t errlen);
+/* Check records from another process before any is used: each one whole
+ * (size = walk_record_size(path_len), inside len), a directory, under a
+ * known root, its path that root's display path, '/' (none after "/"),
+ * then one or more components that are neither empty, "." nor ".." and
+ * hold no NUL -- so re-opening it one component at a time can only go
+ * down from the root.  Returns the number of records, or -1 with a
+ * message naming the byte offset of the first bad one. */
+long walk_remote_check(char *const *roots, size_t root_count, const char *buf, size_t len,
+                       char *err, size_t errlen);
+
+/* The wire format of a directory moving between walks: this header, the
+ * display path (path_len bytes, no NUL), zeros up to a multiple of 8.
+ * Both ends are the same build on the same architecture (one MPI job). */
+typedef struct walk_record {
+    uint32_t size;              /* the whole record, padded               */
+    uint32_t root_index;
+    uint32_t path_len;
+    int32_t depth;
+    uint64_t parent_ino;
+    uint64_t root_dev;
+    uint64_t root_ino;
+    struct stat st;             /* the sender's lstat of the directory    */
+} walk_record;
+
+#define WALK_RECORD_ALIGN 8
+
+static inline size_t walk_record_size(size_t path_len)
+{
+    return (sizeof(walk_record) + path_len + WALK_RECORD_ALIGN - 1) &
+           ~(size_t)(WALK_RECORD_ALIGN - 1);
+}
 /* Every process is out of work: let this walk finish. */
 void walk_remote_end(walk_run *run);
 

@@ -20,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 # What a clean checkout has: sources only, none of the local build outputs.
 mkdir "$work/src"
 tar -C "$repo" -cf - --exclude=build --exclude='*.egg-info' --exclude=__pycache__ \
-    --exclude='*.so' --exclude='.pytest_cache' engine include plugins python |
+    --exclude='*.so' --exclude='.pytest_cache' common engine include plugins python |
     tar -C "$work/src" -xf -
 
 "$python" -m venv --system-site-packages "$work/venv"

@@ -31,6 +31,7 @@ PLUGINS = os.path.join(REPO, "plugins")
 COMMON = os.path.join(PLUGINS, "csv_common")
 WALKAHEAD = os.path.join(PLUGINS, "walk-iterator")
 INCLUDE = os.path.join(REPO, "include")
+SHARED = os.path.join(REPO, "common")  # header-only, "common/x.h" from REPO
 VERSION_SCRIPT = os.path.join(PLUGINS, "plugin.lds")
 
 if not os.path.isfile(os.path.join(ENGINE, "pipeline.c")):
@@ -135,7 +136,7 @@ class BuildExt(build_ext):
         objects = self.compiler.compile(
             sources,
             output_dir=os.path.join(self.build_temp, "plugins", name),
-            include_dirs=[INCLUDE, COMMON, plugin_dir],
+            include_dirs=[REPO, INCLUDE, COMMON, plugin_dir],
             extra_postargs=CFLAGS + ["-fPIC", "-fvisibility=hidden"],
             debug=self.debug)
         link = ["-pthread", "-Wl,--as-needed"]
@@ -152,7 +153,7 @@ class BuildExt(build_ext):
 def _headers(*dirs):
     """The .h files of dirs: build_ext rebuilds _pwalk only when a source
     or one of its depends is newer than it, and it includes headers from
-    all of these (the plugin API, csv_common, the walk read-ahead)."""
+    all of these (the plugin API, common/, csv_common, the walk read-ahead)."""
     return sorted(os.path.join(d, h) for d in dirs for h in os.listdir(d) if h.endswith(".h"))
 
 
@@ -166,7 +167,7 @@ extension = Extension(
     # only PyInit__pwalk is exported: the engine stays inside the extension
     extra_link_args=["-pthread", "-Wl,--version-script=" + os.path.join(HERE, "src",
                                                                         "_pwalk.lds")],
-    depends=_headers(ENGINE, os.path.join(INCLUDE, "pwalk"), COMMON, WALKAHEAD) +
+    depends=_headers(ENGINE, os.path.join(INCLUDE, "pwalk"), SHARED, COMMON, WALKAHEAD) +
     [os.path.join(HERE, "src", "_pwalk.lds")],
 )
 

@@ -19,7 +19,7 @@ ROOT=$PWD
 SECONDS_PER_TARGET=${1:-20}
 shift $(( $# > 0 ? 1 : 0 ))
 OUT=${FUZZ_OUT:-/var/tmp/pwalk-fuzz}
-ALL_TARGETS=(config options csv slurm exclude cli)
+ALL_TARGETS=(config options csv slurm remote exclude cli)
 [ $# -gt 0 ] && TARGETS=("$@") || TARGETS=("${ALL_TARGETS[@]}")
 
 case "$SECONDS_PER_TARGET" in
@@ -59,6 +59,7 @@ sources_of() {
         options) echo engine/options.c engine/config.c ;;
         csv)     echo plugins/csv_common/csvrow.c ;;
         slurm)   echo engine/threads.c ;;
+        remote)  echo engine/walk.c engine/queue.c engine/filter.c engine/threads.c ;;
         exclude|cli) echo "${engine_all[@]}" plugins/csv_common/csvrow.c plugins/csv_common/outfile.c ;;
         *)       return 1 ;;
     esac
@@ -67,6 +68,7 @@ libs_of() {
     case "$1" in
         config|options) echo -lyaml ;;
         exclude|cli) echo -lyaml -ldl -lpthread ;;
+        remote) echo -lpthread ;;
     esac
 }
 

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "common/lossless.h"
+
 const char csvrow_header[] =
     "inode,parent-inode,directory-depth,\"filename\",\"fileExtension\",UID,GID,st_size,"
     "st_dev,st_blocks,st_nlink,\"st_mode\",st_atime,st_mtime,st_ctime,pw_fcount,pw_dirsum\n";
@@ -66,37 +68,6 @@ static char *csvrow_i64(char *o, int64_t v)
     return csvrow_u64(o, (uint64_t)v);
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0 if it is not one. */
-static size_t csvrow_utf8_len(const unsigned char *p, size_t left)
-{
-    unsigned char b = p[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF)
-        n = 2;
-    else if (b >= 0xE0 && b <= 0xEF) {
-        n = 3;
-        if (b == 0xE0)
-            lo = 0xA0;
-        else if (b == 0xED)
-            hi = 0x9F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        n = 4;
-        if (b == 0xF0)
-            lo = 0x90;
-        else if (b == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (left < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
-}
-
 /* Bytes every mode copies as they are.  Paths are nearly all such bytes,
  * so runs of them are found first and copied with one memcpy. */
 static int csvrow_is_plain(unsigned char b)
@@ -139,7 +110,7 @@ size_t csvrow_escape(char *out, const char *in, size_t len, int mode, int *dropp
             *o++ = (char)b;
             i++;
         } else {
-            size_t n = b >= 0x80 ? csvrow_utf8_len(p + i, len - i) : 0;
+            size_t n = b >= 0x80 ? lossless_utf8_len(p + i, len - i) : 0;
             if (n) {
                 memcpy(o, p + i, n);
                 o += n;

@@ -47,6 +47,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/lossless.h"
 #include "pwalk/plugin.h"
 
 #define REPAIR_VERSION "1.0.0"
@@ -190,34 +191,6 @@ static int repair_grow(char **buf, size_t *cap, size_t need)
     return 0;
 }
 
-/* Length of a valid UTF-8 sequence at s (at most n bytes), 0 if invalid.
- * Overlong forms, surrogates and code points past U+10FFFF are invalid, so
- * the log is always valid UTF-8 whatever bytes a name holds. */
-static size_t repair_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t need;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        need = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        need = 4;
-    else
-        return 0;
-    if (n < need)
-        return 0;
-    for (size_t k = 1; k < need; k++)
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
-        (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-        return 0;
-    return need;
-}
-
 /* Write the path as lossless text -- '\' doubled, control bytes and
  * invalid UTF-8 as \xHH, the convention of the csv reports, so the two can
  * be joined -- and then quoted for the output kind: CSV doubles '"', JSON
@@ -248,7 +221,7 @@ static size_t repair_escape(char *out, const char *in, size_t len, int kind)
             out[o++] = (char)c;
             i++;
         } else {
-            size_t n = c < 0x80 ? 0 : repair_utf8_len(s + i, len - i);
+            size_t n = c < 0x80 ? 0 : lossless_utf8_len(s + i, len - i);
             if (n) {
                 memcpy(out + o, s + i, n);
                 o += n;

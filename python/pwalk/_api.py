@@ -5,11 +5,11 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 import tempfile
 
 from . import _mpi, _pwalk, _yaml
+from ._text import unescape
 from ._types import (ConfigError, EntryError, PluginError, RepairChange, RepairResult,
                      RepairSkip, ScanError, Summary, fs_like)
 
@@ -237,7 +237,7 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
         pipeline["scan"]["errors"] = _mpi.manifest_path_for(out)[:-len(".manifest.json")] + \
             ".errors.csv"
         m = _mpi.run_sharded(pipeline, roots, ranks, threads, sets, launcher)
-        errors = _mpi.errors_of(m, unescape)
+        errors = _mpi.errors_of(m)
         if like_str is False:
             errors = [e._replace(path=os.fsencode(e.path)) for e in errors]
         return m.sinks[_REPORT_SINK].glob, errors
@@ -246,18 +246,6 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
 
 
 # ---- repair --------------------------------------------------------------------
-
-_HEX = re.compile(rb"\\(\\|x[0-9a-fA-F]{2})")
-
-
-def unescape(text):
-    """A path as the engine writes it losslessly (reports, error files, the
-    repair log: '\\' for a backslash, \\xHH for control bytes and invalid
-    UTF-8) back to the exact bytes on disk."""
-    raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
-    return _HEX.sub(lambda m: b"\\" if m.group(1) == b"\\" else
-                    bytes([int(m.group(1)[1:], 16)]), raw)
-
 
 def _log_records(path):
     """The repair-action change log: JSON lines (name ends in .jsonl) or

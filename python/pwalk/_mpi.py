@@ -14,6 +14,7 @@ import tempfile
 from typing import NamedTuple
 
 from . import _yaml
+from ._text import path_of
 from ._types import ConfigError, EntryError, Error, ScanError
 
 
@@ -81,21 +82,24 @@ def read_manifest(path):
     if raw.get("format") != "pwalk-shards" or raw.get("complete") is not True:
         raise IncompleteScanError(f"{path}: not a complete pwalk-mpi manifest")
     sinks = {}
+    # the manifest's strings are lossless text like the reports (a path may
+    # hold any byte): undone here, so that what is returned opens as it is
     for s in raw["sinks"]:
-        shards = [x["path"] for x in s["shards"]]
+        shards = [path_of(x["path"]) for x in s["shards"]]
         for p in shards:
             if not os.path.exists(p):
                 raise IncompleteScanError(f"{path}: shard {p} is missing")
-        extra = sorted(set(glob.glob(glob.escape(s["glob"]).replace("[*]", "*"))) - set(shards))
+        pattern = path_of(s["glob"])
+        extra = sorted(set(glob.glob(glob.escape(pattern).replace("[*]", "*"))) - set(shards))
         if extra:
-            raise IncompleteScanError(f"{path}: {extra[0]} matches {s['glob']} but is not "
+            raise IncompleteScanError(f"{path}: {extra[0]} matches {pattern} but is not "
                                       f"part of this scan")
-        sinks[s["name"]] = SinkShards(s["name"], s["plugin"], s["glob"], s["rows"], shards)
+        sinks[s["name"]] = SinkShards(s["name"], s["plugin"], pattern, s["rows"], shards)
     t = raw["totals"]
-    return Manifest(path=path, ranks=raw["ranks"], roots=raw["roots"], sinks=sinks,
-                    entries=t["entries"], rows=t["rows"], error_count=t["errors"],
-                    errors_files=raw.get("errors_files") or [], per_rank=raw["per_rank"],
-                    seconds=raw["seconds"], raw=raw)
+    return Manifest(path=path, ranks=raw["ranks"], roots=[path_of(r) for r in raw["roots"]],
+                    sinks=sinks, entries=t["entries"], rows=t["rows"], error_count=t["errors"],
+                    errors_files=[path_of(e) for e in raw.get("errors_files") or []],
+                    per_rank=raw["per_rank"], seconds=raw["seconds"], raw=raw)
 
 
 _BUILD_HINT = "build it (bazel build //:pwalk-mpi, needs Open MPI) and set PWALK_MPI or put " \
@@ -185,21 +189,25 @@ def run_sharded(config, roots, ranks, threads=0, sets=(), launcher=None, mpi_com
     message = ours[0] if ours else err.strip().splitlines()[-1] if err.strip() else ""
     if proc.returncode == 2:
         raise ConfigError(message, status=2)
-    lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
-    if proc.returncode not in (0, 1) or not lines:
+    # stdout is the manifest's path and a newline, nothing else; the path
+    # may itself hold newlines, so it is not split into lines
+    printed = os.fsdecode(proc.stdout)
+    if printed.endswith("\n"):
+        printed = printed[:-1]
+    if proc.returncode not in (0, 1) or not printed:
         raise ScanError(f"pwalk-mpi failed (exit {proc.returncode}): {message}; no manifest, "
                         f"the shards are incomplete", status=proc.returncode)
-    return read_manifest(lines[-1])
+    return read_manifest(printed)
 
 
-def errors_of(manifest, unescape):
+def errors_of(manifest):
     """The entries the scan could not read, from its per-rank error files."""
     out = []
     for p in manifest.errors_files:
         with open(p, "rb") as f:
             text = f.read().decode("utf-8", "surrogateescape")
         for row in csv.DictReader(io.StringIO(text, newline="")):
-            path = os.fsdecode(unescape(row["path"]))
+            path = path_of(row["path"])
             e = int(row["errno"])
             out.append(EntryError(path, e, os.strerror(e), row["operation"]))
     return out

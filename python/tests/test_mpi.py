@@ -95,6 +95,28 @@ def test_report_with_ranks_gives_the_glob(tree, tmp_path):
 
 
 @launches
+def test_manifest_paths_come_back_as_the_bytes_on_disk(tree, tmp_path):
+    # an output directory whose name holds a byte that is not UTF-8, a
+    # literal backslash-x and a newline: the manifest writes them as
+    # lossless text and read_manifest gives back paths that open
+    # (a path YAML cannot hold, UTF-8 text, goes in with sets=, as bytes)
+    out = tmp_path / os.fsdecode(b"out\xff \\xff\n")
+    out.mkdir()
+    sets = [b"r.path=" + os.fsencode(out / "scan.csv"),
+            b"scan.errors=" + os.fsencode(out / "errors.csv")]
+    m = pwalk.run(pipeline("unused.csv"), tree, ranks=2, sets=sets)
+    assert m.path == str(out / "scan.manifest.json")
+    assert m.roots == [os.fsdecode(tree)]
+    shards = m.sinks["r"].shards
+    assert shards == [str(out / f"scan.part-{k:04d}.csv") for k in range(2)]
+    assert all(os.path.isfile(s) for s in shards)
+    assert m.sinks["r"].glob == str(out / "scan.part-*.csv")
+    assert m.errors_files == [str(out / f"errors.part-{k:04d}.csv") for k in range(2)]
+    assert all(os.path.isfile(e) for e in m.errors_files)
+    assert pwalk.read_manifest(os.fsencode(out / "scan.csv")).sinks["r"].shards == shards
+
+
+@launches
 def test_shards_without_a_manifest_are_refused(tree, tmp_path):
     m = pwalk.run(pipeline(str(tmp_path / "scan.csv")), tree, ranks=2)
     pwalk.read_manifest(m.path)

@@ -56,7 +56,8 @@ TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
     std::string d = dir;
     cfg_pipeline p;
     cfg_init_defaults(&p);
-    std::string root = "/r/a\"b\n\xff\xc3\xa9";
+    // a literal backslash-x next to a real 0xff byte: both must stay apart
+    std::string root = "/r/a\"b\n\xff\xc3\xa9\\xff";
     // byte sequences a loose decoder lets through: F5 lead, a surrogate
     // (ED A0 80), overlong 3- and 4-byte forms, past U+10FFFF (F4 90)
     std::string loose = "/s/\xf5\x80\x80\x80|\xed\xa0\x80|\xe0\x80\xaf|\xf0\x80\x80\xaf|"
@@ -85,8 +86,11 @@ TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
     std::string text = ss.str();
     EXPECT_NE(text.find("\"complete\": true"), std::string::npos) << text;
     EXPECT_NE(text.find("\"ranks\": 2"), std::string::npos);
-    // quote escaped, newline as \u000a, the lone 0xff as the text \xff, é kept
-    EXPECT_NE(text.find("\"/r/a\\\"b\\u000a\\\\xff\xc3\xa9\""), std::string::npos) << text;
+    // lossless text as in the csv reports, then JSON: the quote \", the
+    // newline and the lone 0xff as the text \x0a and \xff, é kept, the
+    // literal backslash doubled
+    EXPECT_NE(text.find("\"/r/a\\\"b\\\\x0a\\\\xff\xc3\xa9\\\\\\\\xff\""), std::string::npos)
+        << text;
     // every invalid byte as text, the valid 4-byte emoji kept: the whole
     // manifest stays strict UTF-8
     EXPECT_NE(text.find("\"/s/\\\\xf5\\\\x80\\\\x80\\\\x80|\\\\xed\\\\xa0\\\\x80|"
