@@ -106,6 +106,28 @@ typedef struct walk_remote {
     void (*tick)(void *ctx, walk_run *run);
 } walk_remote;
 
+/* The wire format of a directory moving between walks: this header, the
+ * display path (path_len bytes, no NUL), zeros up to a multiple of 8.
+ * Both ends are the same build on the same architecture (one MPI job). */
+typedef struct walk_record {
+    uint32_t size;              /* the whole record, padded               */
+    uint32_t root_index;
+    uint32_t path_len;
+    int32_t depth;
+    uint64_t parent_ino;
+    uint64_t root_dev;
+    uint64_t root_ino;
+    struct stat st;             /* the sender's lstat of the directory    */
+} walk_record;
+
+#define WALK_RECORD_ALIGN 8
+
+static inline size_t walk_record_size(size_t path_len)
+{
+    return (sizeof(walk_record) + path_len + WALK_RECORD_ALIGN - 1) &
+           ~(size_t)(WALK_RECORD_ALIGN - 1);
+}
+
 /* No local work left: nothing queued, nothing being processed. */
 int walk_remote_idle(walk_run *run);
 /* Directories waiting in this walk's queues. */
@@ -129,27 +151,6 @@ long walk_remote_import(walk_run *run, const char *buf, size_t len, char *err, s
 long walk_remote_check(char *const *roots, size_t root_count, const char *buf, size_t len,
                        char *err, size_t errlen);
 
-/* The wire format of a directory moving between walks: this header, the
- * display path (path_len bytes, no NUL), zeros up to a multiple of 8.
- * Both ends are the same build on the same architecture (one MPI job). */
-typedef struct walk_record {
-    uint32_t size;              /* the whole record, padded               */
-    uint32_t root_index;
-    uint32_t path_len;
-    int32_t depth;
-    uint64_t parent_ino;
-    uint64_t root_dev;
-    uint64_t root_ino;
-    struct stat st;             /* the sender's lstat of the directory    */
-} walk_record;
-
-#define WALK_RECORD_ALIGN 8
-
-static inline size_t walk_record_size(size_t path_len)
-{
-    return (sizeof(walk_record) + path_len + WALK_RECORD_ALIGN - 1) &
-           ~(size_t)(WALK_RECORD_ALIGN - 1);
-}
 /* Every process is out of work: let this walk finish. */
 void walk_remote_end(walk_run *run);
 
