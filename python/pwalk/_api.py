@@ -306,8 +306,7 @@ def repair(top, dry_run=True, change_gids=None, force_group_writable=False, excl
             shutil.rmtree(tmpdir, ignore_errors=True)
     changes, skipped = [], []
     for rec in records:
-        raw = unescape(rec.get("path", ""))
-        p = os.fsdecode(raw) if like_str else raw
+        p = fs_like(unescape(rec.get("path", "")), like_str)
         what = rec.get("what", "")
         if what == "skip":
             skipped.append(RepairSkip(p, rec.get("old", ""), rec))
