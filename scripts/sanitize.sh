@@ -61,6 +61,14 @@ for config in $CONFIGS; do
                 echo "---- $config $t: sanitizer report(s) ----" >&2
                 grep -E -A14 'ERROR: [A-Za-z]+Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$tlog" |
                     head -60 >&2
+            else
+                # no report: an assertion, a crash or a timeout -- say which
+                # case failed and how, or CI shows only the target's name
+                echo "---- $config $t: no sanitizer report; the failing cases ----" >&2
+                grep -E -B2 -A12 '^\[  FAILED  \]|^E  |^(FAILED|ERROR) |Failure$|Test timed out|Killed|Aborted' "$tlog" |
+                    head -80 >&2
+                echo "---- (last lines of $tlog) ----" >&2
+                tail -n 15 "$tlog" >&2
             fi
         done
     fi

@@ -173,7 +173,8 @@ if [[ -z "${PWALK_QUICK:-}" ]]; then
         if [[ $status -ne 0 && $f -eq 0 ]]; then
             f=1
         fi
-        tail -n 15 "$log"
+        # the stage's summary, and the reports behind any failure
+        tail -n 200 "$log"
         echo "$name: $p passed, $f failed"
         total_pass=$((total_pass + p))
         total_fail=$((total_fail + f))
