@@ -170,8 +170,9 @@ def _codec(output, compress):
                     return codec
         return "zstd"
     if compress not in _CODECS:
-        raise ValueError(f"compress must be 'auto', 'zstd', 'gzip', 'lz4' or 'none', "
-                         f"not {compress!r}")
+        # python-pwalk's scripts match the start of this message: keep it
+        raise ValueError(f"Invalid compress value {compress!r}: must be 'auto', 'zstd', "
+                         f"'gzip', 'lz4' or 'none'")
     return compress
 
 

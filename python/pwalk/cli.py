@@ -91,7 +91,7 @@ def _cmd_repair(a):
 
 def _cmd_run(a):
     s = run(a.config, a.paths or None, max_threads=a.threads, sets=a.set)
-    if s.summary:
+    if s.summary and s.status != 0:  # like pwalk-engine -q: quiet when all went well
         sys.stderr.write(s.summary)
     for name, path in s.outputs.items():
         print(f"{name}: {s.sink_rows.get(name, 0)} rows -> "

@@ -899,7 +899,9 @@ static PyObject *pw_run_pipeline(PyObject *mod, PyObject *args, PyObject *kw)
 
     summary_f = open_memstream(&summary, &summary_len);
     job.p = &p;
-    job.o.quiet = 1;
+    /* not quiet: Summary.summary holds the summary after every run, not
+     * only after a failed one (it goes to summary_f, never to stderr) */
+    job.o.quiet = 0;
     job.o.progress = 0;
     job.o.summary = summary_f;
     job.o.on_error = pw_on_error;

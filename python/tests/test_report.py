@@ -247,3 +247,12 @@ def test_no_output_left_after_a_failed_scan(tree, tmp_path):
     with pytest.raises(pwalk.PluginError):
         pwalk.run(cfg, tree)
     assert glob.glob(str(tmp_path / "*")) == []
+
+
+@pytest.mark.parametrize("bad", ["bzip2", "ZSTD", "", None])
+def test_bad_compress_message_starts_with_invalid_compress(tree, tmp_path, bad):
+    # python-pwalk's scripts catch ValueError matching "Invalid compress"
+    with pytest.raises(ValueError, match=r"^Invalid compress\b") as e:
+        pwalk.report(tree, str(tmp_path / "r.csv"), compress=bad)
+    assert repr(bad) in str(e.value)
+    assert os.listdir(tmp_path) == []

@@ -183,3 +183,15 @@ def test_package_origin():
     for name in ("csv", "csv-zstd", "csv-gzip", "csv-lz4"):
         so = os.path.join(pwalk.PLUGIN_DIR, name, name + ".so")
         assert "/bazel-out/" in os.path.realpath(so), so
+
+
+def test_summary_holds_the_engines_summary_after_a_successful_run(tree, tmp_path):
+    # issue 13 #15: Summary.summary was '' unless the scan failed
+    out = str(tmp_path / "ok.csv")
+    s = pwalk.run({"version": 1, "scan": {"roots": [os.fsdecode(tree)]},
+                   "sinks": [{"name": "inv", "plugin": "csv", "options": {"path": out}}]})
+    assert s.status == 0
+    first = s.summary.splitlines()[0]
+    assert first.startswith(f"pwalk: {s.entries} entries in "), s.summary
+    assert f"{s.rows} rows, 0 errors" in first
+    assert first.endswith(f"; sink 'inv': {s.sink_rows['inv']} rows"), first
