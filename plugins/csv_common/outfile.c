@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef NAME_MAX
@@ -31,6 +33,7 @@ static void outfile_reset(outfile *f)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
+    f->dirfd = -1;
 }
 
 /* The process umask without changing it: umask(0) + umask(old) would leave
@@ -56,51 +59,147 @@ static mode_t outfile_umask(void)
     return mask;
 }
 
+int outfile_parse_mode(const char *text, int *mode)
+{
+    size_t n = strlen(text);
+    if (n < 3 || n > 4 || strspn(text, "01234567") != n || (n == 4 && text[0] != '0'))
+        return -1;
+    *mode = (int)strtol(text, NULL, 8);
+    return 0;
+}
+
+/* f->dir_path and f->base from path: "a/b/x.csv" -> "a/b" + "x.csv",
+ * "/x.csv" -> "/" + "x.csv", "x.csv" -> "." + "x.csv". */
+static int outfile_split(outfile *f, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        f->dir_path = strdup(".");
+    else if (slash == path)
+        f->dir_path = strdup("/");
+    else
+        f->dir_path = strndup(path, (size_t)(slash - path));
+    f->base = strdup(slash ? slash + 1 : path);
+    return f->dir_path && f->base ? 0 : -1;
+}
+
+/* The directory, opened once: everything after this is relative to it.
+ * A drop box the user may write but not read (-wx) still takes the report:
+ * O_PATH then, and only the directory's fsync is lost. */
+static int outfile_open_dir(outfile *f)
+{
+    f->dirfd = open(f->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    f->dir_syncable = f->dirfd >= 0;
+    if (f->dirfd < 0 && errno == EACCES)
+        f->dirfd = open(f->dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (f->dirfd < 0 || fstat(f->dirfd, &st) != 0)
+        return -1;
+    f->dir_dev = st.st_dev;
+    f->dir_ino = st.st_ino;
+    return 0;
+}
+
+/* ".BASE.pwalk-tmp-XXXXXX" created with O_EXCL | O_NOFOLLOW in dirfd (as
+ * mkostemp does, which takes paths only): a name planted by someone else is
+ * never opened.  The base is shortened inside the temporary name so that a
+ * final name near NAME_MAX still gets one. */
+static int outfile_create_tmp(outfile *f)
+{
+    static const char chars[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    size_t room = NAME_MAX - 1 - (sizeof OUTFILE_TMP_SUFFIX - 1);
+    size_t base_len = strlen(f->base);
+    int shown = (int)(base_len < room ? base_len : room);
+    if (asprintf(&f->tmp_name, ".%.*s" OUTFILE_TMP_SUFFIX, shown, f->base) < 0) {
+        f->tmp_name = NULL;
+        errno = ENOMEM;
+        return -1;
+    }
+    char *x = f->tmp_name + strlen(f->tmp_name) - 6;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        unsigned char rnd[6];
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            unsigned long v = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 16) ^
+                              (unsigned long)attempt * 2654435761u;
+            for (size_t i = 0; i < sizeof rnd; i++, v >>= 5)
+                rnd[i] = (unsigned char)v;
+        }
+        for (int i = 0; i < 6; i++)
+            x[i] = chars[rnd[i] % (sizeof chars - 1)];
+        f->fd = openat(f->dirfd, f->tmp_name,
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (f->fd >= 0 || errno != EEXIST)
+            break;
+    }
+    if (f->fd < 0) {
+        int saved = errno;
+        free(f->tmp_name);
+        f->tmp_name = NULL;
+        errno = saved;
+        return -1;
+    }
+    struct stat st;
+    if (fstat(f->fd, &st) != 0)
+        return -1;
+    f->tmp_dev = st.st_dev;
+    f->tmp_ino = st.st_ino;
+    return 0;
+}
+
+/* Split, open the directory, refuse what the final rename would refuse,
+ * create the temporary.  errno says why on -1. */
+static int outfile_create(outfile *f, const char *path, int mode)
+{
+    if (outfile_split(f, path) != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (f->base[0] == '\0') {
+        errno = EISDIR;
+        return -1;
+    }
+    if (outfile_open_dir(f) != 0)
+        return -1;
+    /* rename() would fail on these only after the whole scan */
+    long name_max = fpathconf(f->dirfd, _PC_NAME_MAX);
+    if (strlen(f->base) > (size_t)(name_max > 0 ? name_max : NAME_MAX)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    struct stat st; /* (a symlink there is simply replaced by the rename) */
+    if (fstatat(f->dirfd, f->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        return -1;
+    }
+    if (outfile_create_tmp(f) != 0)
+        return -1;
+    if (mode == OUTFILE_MODE_DEFAULT)
+        mode = geteuid() == 0 ? 0600 : (int)(0666 & ~outfile_umask());
+    /* explicit modes are applied as given: fchmod, not the umask */
+    return fchmod(f->fd, (mode_t)mode);
+}
+
 int outfile_open(outfile *f, const char *path, char *err, size_t errlen)
+{
+    return outfile_open_mode(f, path, OUTFILE_MODE_DEFAULT, err, errlen);
+}
+
+int outfile_open_mode(outfile *f, const char *path, int mode, char *err, size_t errlen)
 {
     outfile_reset(f);
     if (strcmp(path, "-") == 0) {
         f->is_stdout = 1;
         f->fd = STDOUT_FILENO;
-    } else {
-        const char *slash = strrchr(path, '/');
-        const char *base = slash ? slash + 1 : path;
-        if (*base == '\0') {
+    } else if (outfile_create(f, path, mode) != 0) {
+        if (errno == EISDIR && f->base && f->base[0] == '\0')
             snprintf(err, errlen, "cannot create '%s': not a file name", path);
-            return -1;
-        }
-        /* rename() would fail on a directory only after the whole scan
-         * (lstat: a symlink there is simply replaced by the rename) */
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "cannot create '%s': %s", path, strerror(EISDIR));
-            return -1;
-        }
-        /* a final name near NAME_MAX is legal, but the temporary adds 18
-         * bytes: shorten the copy of the base inside the temporary name */
-        size_t base_len = strlen(base);
-        size_t room = NAME_MAX - 1 - (sizeof OUTFILE_TMP_SUFFIX - 1);
-        int shown = (int)(base_len < room ? base_len : room);
-        int dir_len = slash ? (int)(slash - path) + 1 : 0;
-        if (asprintf(&f->tmp_path, "%.*s.%.*s" OUTFILE_TMP_SUFFIX, dir_len, path, shown,
-                     base) < 0) {
-            f->tmp_path = NULL;
-            snprintf(err, errlen, "cannot create '%s': %s", path, strerror(ENOMEM));
-            return -1;
-        }
-        f->fd = mkostemp(f->tmp_path, O_CLOEXEC);
-        if (f->fd < 0) {
+        else
             snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
-            free(f->tmp_path);
-            outfile_reset(f);
-            return -1;
-        }
-        /* mkstemp makes 0600; a report gets what any new file would */
-        if (fchmod(f->fd, 0666 & ~outfile_umask()) != 0) {
-            snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
-            outfile_abort(f);
-            return -1;
-        }
+        outfile_abort(f);
+        return -1;
     }
     f->final_path = strdup(path);
     if (!f->final_path) {
@@ -185,7 +284,7 @@ int outfile_prepare(outfile *f, char *err, size_t errlen)
         f->prepared = 1;
         return 0;
     }
-    if (f->fd < 0 || !f->tmp_path) {
+    if (f->fd < 0 || !f->tmp_name) {
         snprintf(err, errlen, "'%s' is not open", f->final_path);
         outfile_abort(f);
         return -1;
@@ -208,7 +307,37 @@ int outfile_prepare(outfile *f, char *err, size_t errlen)
     return 0;
 }
 
-int outfile_commit(outfile *f, char *err, size_t errlen)
+/* The path still leads to the directory opened at the start, and the
+ * temporary there is still the file created then: otherwise someone swapped
+ * a directory on the path (or the temporary) during the scan.  The rename
+ * goes through dirfd either way, so this check is what makes the swap an
+ * error instead of a report quietly left in the old directory. */
+static int outfile_check_place(const outfile *f, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(f->dir_path, &st) != 0) {
+        snprintf(err, errlen, "cannot rename into '%s': output directory '%s': %s",
+                 f->final_path, f->dir_path, strerror(errno));
+        return -1;
+    }
+    if (st.st_dev != f->dir_dev || st.st_ino != f->dir_ino) {
+        snprintf(err, errlen,
+                 "cannot rename into '%s': output directory '%s' was replaced during the scan",
+                 f->final_path, f->dir_path);
+        return -1;
+    }
+    if (fstatat(f->dirfd, f->tmp_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        st.st_dev != f->tmp_dev || st.st_ino != f->tmp_ino) {
+        snprintf(err, errlen,
+                 "cannot rename into '%s': its temporary file '%s' was removed or replaced "
+                 "during the scan",
+                 f->final_path, f->tmp_name);
+        return -1;
+    }
+    return 0;
+}
+
+static int outfile_publish(outfile *f, const char *suffix, char *err, size_t errlen)
 {
     if (outfile_prepare(f, err, errlen) != 0)
         return -1;
@@ -216,15 +345,42 @@ int outfile_commit(outfile *f, char *err, size_t errlen)
         outfile_abort(f);
         return 0;
     }
-    if (rename(f->tmp_path, f->final_path) != 0) {
-        snprintf(err, errlen, "cannot rename into '%s': %s", f->final_path, strerror(errno));
+    char *name = NULL;
+    if (asprintf(&name, "%s%s", f->base, suffix) < 0) {
+        snprintf(err, errlen, "cannot rename into '%s': %s", f->final_path, strerror(ENOMEM));
         outfile_abort(f);
         return -1;
     }
-    free(f->tmp_path);
-    f->tmp_path = NULL;
+    if (outfile_check_place(f, err, errlen) != 0) {
+        free(name);
+        outfile_abort(f);
+        return -1;
+    }
+    if (renameat(f->dirfd, f->tmp_name, f->dirfd, name) != 0) {
+        snprintf(err, errlen, "cannot rename into '%s%s': %s", f->final_path, suffix,
+                 strerror(errno));
+        free(name);
+        outfile_abort(f);
+        return -1;
+    }
+    free(name);
+    free(f->tmp_name);
+    f->tmp_name = NULL;
+    /* the rename itself durable; best effort (the file is already whole) */
+    if (f->dir_syncable)
+        (void)fsync(f->dirfd);
     outfile_abort(f); /* frees the rest */
     return 0;
+}
+
+int outfile_commit(outfile *f, char *err, size_t errlen)
+{
+    return outfile_publish(f, "", err, errlen);
+}
+
+int outfile_commit_suffix(outfile *f, const char *suffix, char *err, size_t errlen)
+{
+    return outfile_publish(f, suffix, err, errlen);
 }
 
 void outfile_abort(outfile *f)
@@ -232,13 +388,20 @@ void outfile_abort(outfile *f)
     if (f->fd >= 0 && !f->is_stdout)
         close(f->fd);
     f->fd = -1;
-    if (f->tmp_path) {
-        unlink(f->tmp_path);
-        free(f->tmp_path);
-        f->tmp_path = NULL;
+    if (f->tmp_name) {
+        (void)unlinkat(f->dirfd, f->tmp_name, 0);
+        free(f->tmp_name);
+        f->tmp_name = NULL;
     }
+    if (f->dirfd >= 0)
+        close(f->dirfd);
+    f->dirfd = -1;
     free(f->final_path);
     f->final_path = NULL;
+    free(f->dir_path);
+    f->dir_path = NULL;
+    free(f->base);
+    f->base = NULL;
     if (f->lock_ready) {
         pthread_mutex_destroy(&f->lock);
         f->lock_ready = 0;

@@ -58,7 +58,8 @@ TEST_F(OutfileTest, TemporaryThenFinalOnCommit) {
     ASSERT_EQ(stat(path.c_str(), &st), 0);
     mode_t mask = umask(0);
     umask(mask);
-    EXPECT_EQ(st.st_mode & 0777, 0666 & ~mask);
+    // as root 0600: a root scan's report names what sits in 0700 directories
+    EXPECT_EQ(st.st_mode & 0777, geteuid() == 0 ? 0600u : 0666 & ~mask);
     outfile_abort(&f);  // harmless after commit
     EXPECT_EQ(access(path.c_str(), F_OK), 0);
 }
@@ -256,6 +257,107 @@ TEST_F(OutfileTest, ALongFinalNameStillGetsATemporary) {
     ASSERT_EQ(outfile_write(&f, "z\n", 2, err, sizeof err), 0);
     ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
     EXPECT_EQ(Names(dir_), std::vector<std::string>{name});
+}
+
+TEST_F(OutfileTest, ANameLongerThanTheFilesystemTakesIsRefusedAtOpen) {
+    // before: the temporary (shortened) was created and only the rename
+    // after the whole scan failed
+    outfile f;
+    char err[512];
+    std::string path = dir_ + "/" + std::string(256, 'n');
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "cannot create '" + path + "': File name too long");
+    EXPECT_TRUE(Names(dir_).empty());
+}
+
+TEST_F(OutfileTest, ExplicitModeIsAppliedAsGivenAndParsed) {
+    int mode = -5;
+    EXPECT_EQ(outfile_parse_mode("0640", &mode), 0);
+    EXPECT_EQ(mode, 0640);
+    EXPECT_EQ(outfile_parse_mode("600", &mode), 0);
+    EXPECT_EQ(mode, 0600);
+    for (const char *bad : {"", "64", "0648", "1777", "00640", "rw-r-----", "0x1a", "-640"})
+        EXPECT_EQ(outfile_parse_mode(bad, &mode), -1) << bad;
+    outfile f;
+    char err[256];
+    std::string path = dir_ + "/m.csv";
+    mode_t old = umask(077);  // applied as given, umask or not
+    int rc = outfile_open_mode(&f, path.c_str(), 0644, err, sizeof err);
+    umask(old);
+    ASSERT_EQ(rc, 0) << err;
+    ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
+    struct stat st;
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0644u);
+}
+
+// The attack of issue 13: the output's directory is swapped for a symlink
+// to another directory during the scan.  The rename goes through the
+// directory fd opened at the start, so nothing lands in the other
+// directory; the commit fails and the temporary is removed where it was.
+TEST_F(OutfileTest, ADirectorySwappedForASymlinkIsNotPublishedInto) {
+    std::string sub = dir_ + "/sub", moved = dir_ + "/sub.old", other = dir_ + "/other";
+    ASSERT_EQ(mkdir(sub.c_str(), 0755), 0);
+    ASSERT_EQ(mkdir(other.c_str(), 0755), 0);
+    { std::ofstream(other + "/scan.csv") << "victim\n"; }
+    outfile f;
+    char err[512];
+    std::string path = sub + "/scan.csv";
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    ASSERT_EQ(outfile_write(&f, "forged?\n", 8, err, sizeof err), 0);
+    auto tmp = Names(sub);
+    ASSERT_EQ(tmp.size(), 1u);
+    // the planted file of the temporary's name, in the other directory
+    { std::ofstream(other + "/" + tmp[0]) << "forged\n"; }
+    ASSERT_EQ(rename(sub.c_str(), moved.c_str()), 0);
+    ASSERT_EQ(symlink(other.c_str(), sub.c_str()), 0);
+    EXPECT_EQ(outfile_commit(&f, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "cannot rename into '" + path + "': output directory '" + sub +
+                                    "' was replaced during the scan");
+    std::ifstream in(other + "/scan.csv");
+    std::string victim;
+    std::getline(in, victim);
+    EXPECT_EQ(victim, "victim");
+    EXPECT_TRUE(Names(moved).empty()) << "the temporary is removed through the fd";
+    EXPECT_EQ(Names(other).size(), 2u);
+    outfile_abort(&f);
+}
+
+TEST_F(OutfileTest, ASymlinkOnThePathAtTheStartIsFollowed) {
+    // the admin's own path may hold symlinks: resolved once, at open
+    std::string real = dir_ + "/real", link = dir_ + "/link";
+    ASSERT_EQ(mkdir(real.c_str(), 0755), 0);
+    ASSERT_EQ(symlink(real.c_str(), link.c_str()), 0);
+    outfile f;
+    char err[512];
+    ASSERT_EQ(outfile_open(&f, (link + "/x.csv").c_str(), err, sizeof err), 0) << err;
+    ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
+    EXPECT_EQ(Names(real), std::vector<std::string>{"x.csv"});
+}
+
+TEST_F(OutfileTest, AReplacedTemporaryIsNotPublished) {
+    outfile f;
+    char err[512];
+    std::string path = dir_ + "/x.csv";
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    auto tmp = Names(dir_);
+    ASSERT_EQ(tmp.size(), 1u);
+    ASSERT_EQ(unlink((dir_ + "/" + tmp[0]).c_str()), 0);
+    { std::ofstream(dir_ + "/" + tmp[0]) << "someone else's\n"; }
+    EXPECT_EQ(outfile_commit(&f, err, sizeof err), -1);
+    EXPECT_NE(std::string(err).find("was removed or replaced during the scan"), std::string::npos)
+        << err;
+    EXPECT_FALSE(access(path.c_str(), F_OK) == 0);
+}
+
+TEST_F(OutfileTest, CommitWithASuffixKeepsTheDataUnderAnotherName) {
+    outfile f;
+    char err[512];
+    std::string path = dir_ + "/log.csv";
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    ASSERT_EQ(outfile_write(&f, "a\n", 2, err, sizeof err), 0);
+    ASSERT_EQ(outfile_commit_suffix(&f, ".incomplete", err, sizeof err), 0) << err;
+    EXPECT_EQ(Names(dir_), std::vector<std::string>{"log.csv.incomplete"});
 }
 
 TEST_F(OutfileTest, ExistingFinalFileIsReplacedOnlyAtCommit) {
