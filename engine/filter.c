@@ -56,7 +56,9 @@ int filter_depth_stops(const filter_rules *r, int level, int is_dir)
 {
     if (r->max_depth <= 0)
         return 0;
-    if (level > r->max_depth)
+    /* level - 1 is the depth of the directory the entry was read from
+     * (written so that max_depth INT_MAX cannot overflow) */
+    if (level - 1 > r->max_depth)
         return 1;
-    return is_dir && level == r->max_depth;
+    return is_dir && level - 1 == r->max_depth;
 }

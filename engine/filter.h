@@ -38,9 +38,12 @@ int filter_is_snapshot(const filter_rules *r, const char *name);
  * without is matched against the entry's name alone. */
 int filter_is_excluded(const filter_rules *r, const char *path, const char *name);
 
-/* Depth limit: `level` is how many levels below its root an entry is (a
- * root's entries are level 1).  Entries deeper than max_depth are never
- * reached; a directory AT max_depth is not opened, so it is filtered. */
+/* Depth limit, pwalk's --depth N exactly (checked side by side with pwalk
+ * 3.0.0): directories down to N levels below the root are read, so every
+ * entry down to level N+1 is reached; the directories AT level N+1 are not
+ * opened and, as in pwalk, get no row (filtered, still counted in their
+ * parent).  `level` is how many levels below its root an entry is (a root's
+ * entries are level 1; row depth = level - 1). */
 int filter_depth_stops(const filter_rules *r, int level, int is_dir);
 
 #endif

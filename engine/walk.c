@@ -386,6 +386,21 @@ static int push_item(walk_worker *w, walk_item *it)
     return 0;
 }
 
+/* pw_dirsum saturates at INT64_MAX instead of wrapping negative: sparse
+ * files and many hard links can sum past 2^63 (sizes are never negative). */
+static long long dirsum_sat(long long a, long long b)
+{
+    long long r;
+    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+static void dirsum_add(atomic_llong *sum, long long part)
+{
+    long long old = atomic_load(sum);
+    while (!atomic_compare_exchange_weak(sum, &old, dirsum_sat(old, part)))
+        ;
+}
+
 /* stat every name of a chunk relative to the directory's fd */
 static void process_names(walk_worker *w, walk_node *d, const char *names, size_t count)
 {
@@ -405,7 +420,7 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
         }
         int other_dev = (uint64_t)st.st_dev != d->root_dev;
         if (!(opt->one_file_system && other_dev))
-            sum += (long long)st.st_size;
+            sum = dirsum_sat(sum, (long long)st.st_size);
         int is_dir = S_ISDIR(st.st_mode);
         enum filter_reason why = FILTER_NONE;
         if (opt->one_file_system && other_dev)
@@ -469,7 +484,7 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
         e->fcount = -1;
         e->dirsum = 0;
     }
-    atomic_fetch_add(&d->dirsum, sum);
+    dirsum_add(&d->dirsum, sum);
 }
 
 /* A part of the directory's work is done; the last part emits its row. */
@@ -488,6 +503,18 @@ static int open_one(int base, const char *name)
     return fd;
 }
 
+/* A root is followed when it is a symlink, as find -H does ("/home ->
+ * /gpfs/home" is walked); open_dir() then checks it is the directory
+ * root_stat() saw.  Below the roots nothing is followed (open_one). */
+static int open_root(const char *root)
+{
+    int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME;
+    int fd = open(root, flags);
+    if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
+        fd = open(root, flags & ~O_NOATIME);
+    return fd;
+}
+
 static int open_imported(walk_run *run, walk_node *n);
 
 static int open_dir(walk_worker *w, walk_node *n)
@@ -496,14 +523,10 @@ static int open_dir(walk_worker *w, walk_node *n)
     if (n->imported) {
         fd = open_imported(w->run, n);
     } else {
-        int base = n->parent ? n->parent->fd : AT_FDCWD;
-        /* A root is opened as the user spelled it: "link/" was lstat'ed
-         * through the link (the trailing slash resolves it), so opening the
-         * trimmed display name with O_NOFOLLOW would refuse the very
-         * directory that was listed.  Below the roots nothing is followed. */
-        const char *name = n->parent ? n->path + n->name_offset
-                                     : w->run->opt->roots[n->root_index];
-        fd = open_one(base, name);
+        /* A root is opened as the user spelled it ("link/", "link"), not by
+         * its trimmed display name. */
+        fd = n->parent ? open_one(n->parent->fd, n->path + n->name_offset)
+                       : open_root(w->run->opt->roots[n->root_index]);
     }
     int open_errno = errno;
     if (n->parent)
@@ -668,7 +691,7 @@ static void *worker_main(void *arg)
 static int open_imported(walk_run *run, walk_node *n)
 {
     const char *root = run->opt->roots[n->root_index];
-    int fd = open_one(AT_FDCWD, root);
+    int fd = open_root(root);
     if (fd < 0)
         return -1;
     struct stat rst;
@@ -901,6 +924,194 @@ int walk_check_roots(char *const *roots, size_t count, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- roots: followed when symlinks, each entry once ------------------------ */
+
+/* A root is stat-ed following a symlink (find -H); a dangling or looping
+ * link is the link itself, one row as before. */
+static int root_stat(const char *root, struct stat *st)
+{
+    if (stat(root, st) == 0)
+        return 0;
+    if (errno != ENOENT && errno != ELOOP)
+        return -1;
+    return lstat(root, st);
+}
+
+typedef struct root_key {
+    uint64_t dev, ino;
+    size_t root;
+} root_key;
+
+static int root_key_cmp(const void *pa, const void *pb)
+{
+    const root_key *a = pa, *b = pb;
+    if (a->dev != b->dev)
+        return a->dev < b->dev ? -1 : 1;
+    if (a->ino != b->ino)
+        return a->ino < b->ino ? -1 : 1;
+    return a->root < b->root ? -1 : a->root > b->root;
+}
+
+/* The first directory root (by index) that is st, other than `self`. */
+static long root_key_find(const root_key *keys, size_t n, const struct stat *st, size_t self)
+{
+    root_key want = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, 0};
+    size_t lo = 0, hi = n;
+    while (lo < hi) { /* first key >= (dev, ino, 0) */
+        size_t mid = lo + (hi - lo) / 2;
+        if (root_key_cmp(&keys[mid], &want) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && keys[lo].dev == want.dev && keys[lo].ino == want.ino; lo++)
+        if (keys[lo].root != self)
+            return (long)keys[lo].root;
+    return -1;
+}
+
+/* Which directory root holds root `i`'s entry: the nearest of the directory
+ * `fd` and those above it (by "..", i.e. where the entry really is, not how
+ * it was spelled) that is a root.  -1: none.  Closes fd. */
+static long root_outer(int fd, const root_key *keys, size_t n, size_t self,
+                       const struct stat *self_st)
+{
+    long found = -1;
+    for (int steps = 0; found < 0 && steps < 65536; steps++) {
+        struct stat here, up;
+        if (fstat(fd, &here) != 0)
+            break;
+        /* "/" is its own parent: a root "/" is not inside itself */
+        if (here.st_dev != self_st->st_dev || here.st_ino != self_st->st_ino)
+            found = root_key_find(keys, n, &here, self);
+        int upfd = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (upfd < 0)
+            break;
+        close(fd);
+        fd = upfd;
+        if (fstat(fd, &up) != 0 || (up.st_dev == here.st_dev && up.st_ino == here.st_ino))
+            break; /* "/" */
+    }
+    close(fd);
+    return found;
+}
+
+/* The directory a root's entry is in: the root's parent for a directory
+ * (opened through the root, so a symlinked root counts where its target
+ * is), else the directory part of the path as given. */
+static int root_parent_fd(const char *root, const struct stat *st)
+{
+    if (S_ISDIR(st->st_mode)) {
+        int fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        struct stat now;
+        if (fd < 0)
+            return -1;
+        int up = -1;
+        if (fstat(fd, &now) == 0 && now.st_ino == st->st_ino && now.st_dev == st->st_dev)
+            up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        close(fd);
+        return up;
+    }
+    size_t len = walk_root_display_len(root);
+    while (len > 0 && root[len - 1] != '/')
+        len--;
+    while (len > 1 && root[len - 1] == '/')
+        len--;
+    char *dir = len ? strndup(root, len) : strdup(".");
+    if (!dir)
+        return -1;
+    int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    return fd;
+}
+
+/* Two non-directory roots with one inode: the same entry (not two hard
+ * links, which are a row each) when they have one name in one directory. */
+static int root_same_entry(const char *a, const struct stat *sa, const char *b,
+                           const struct stat *sb)
+{
+    size_t la = walk_root_display_len(a), lb = walk_root_display_len(b);
+    size_t na = la, nb = lb;
+    while (na > 0 && a[na - 1] != '/')
+        na--;
+    while (nb > 0 && b[nb - 1] != '/')
+        nb--;
+    if (la - na != lb - nb || memcmp(a + na, b + nb, la - na) != 0)
+        return 0;
+    int fa = root_parent_fd(a, sa), fb = root_parent_fd(b, sb);
+    struct stat pa, pb;
+    int same = fa >= 0 && fb >= 0 && fstat(fa, &pa) == 0 && fstat(fb, &pb) == 0 &&
+               pa.st_dev == pb.st_dev && pa.st_ino == pb.st_ino;
+    if (fa >= 0)
+        close(fa);
+    if (fb >= 0)
+        close(fb);
+    return same;
+}
+
+/* skip[i] = 1 for roots whose entries another root's walk already gives:
+ * the same directory given again (the first is kept), the same path again,
+ * or an entry inside a directory root (found by dev/inode going up with
+ * "..", so "/etc /etc/ssl" and "/home /gpfs/home/u" with /home -> /gpfs/home
+ * are each entry once).  A root is only left out when following the
+ * containing roots ends at one that is walked.  Best effort: a root that
+ * cannot be checked is walked.  Returns NULL when nothing is skipped. */
+static unsigned char *roots_covered(char *const *roots, size_t count)
+{
+    if (count < 2)
+        return NULL;
+    struct stat *st = calloc(count, sizeof *st);
+    root_key *keys = calloc(count, sizeof *keys);
+    long *outer = calloc(count, sizeof *outer);
+    unsigned char *ok = calloc(count, 1), *skip = calloc(count, 1);
+    size_t nkeys = 0, nskip = 0;
+    if (!st || !keys || !outer || !ok || !skip)
+        goto out;
+    for (size_t i = 0; i < count; i++) {
+        ok[i] = root_stat(roots[i], &st[i]) == 0;
+        if (ok[i] && S_ISDIR(st[i].st_mode))
+            keys[nkeys++] = (root_key){(uint64_t)st[i].st_dev, (uint64_t)st[i].st_ino, i};
+    }
+    qsort(keys, nkeys, sizeof *keys, root_key_cmp);
+    for (size_t i = 0; i < count; i++) {
+        outer[i] = -1;
+        if (!ok[i])
+            continue;
+        long same = S_ISDIR(st[i].st_mode) ? root_key_find(keys, nkeys, &st[i], i) : -1;
+        if (same >= 0 && (size_t)same < i) {
+            outer[i] = same; /* the same directory, given earlier */
+            continue;
+        }
+        for (size_t j = 0; j < i && !S_ISDIR(st[i].st_mode) && outer[i] < 0; j++)
+            if (ok[j] && st[j].st_dev == st[i].st_dev && st[j].st_ino == st[i].st_ino &&
+                root_same_entry(roots[j], &st[j], roots[i], &st[i]))
+                outer[i] = (long)j; /* the same file again ("f ./f") */
+        int fd = outer[i] < 0 ? root_parent_fd(roots[i], &st[i]) : -1;
+        if (fd >= 0)
+            outer[i] = root_outer(fd, keys, nkeys, i, &st[i]);
+    }
+    for (size_t i = 0; i < count; i++) {
+        /* left out only if the chain of holders ends (no cycle through
+         * bind mounts) at a root that is walked */
+        long at = outer[i];
+        size_t steps = 0;
+        while (at >= 0 && (size_t)at != i && steps++ < count && outer[at] >= 0)
+            at = outer[at];
+        skip[i] = at >= 0 && (size_t)at != i && outer[at] < 0;
+        nskip += skip[i];
+    }
+out:
+    free(st);
+    free(keys);
+    free(outer);
+    free(ok);
+    if (nskip == 0) {
+        free(skip);
+        skip = NULL;
+    }
+    return skip;
+}
+
 static void raise_fd_limit(void)
 {
     struct rlimit rl;
@@ -972,6 +1183,7 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
     memset(stats, 0, sizeof *stats);
     double t0 = now_seconds();
     int rc = 0;
+    unsigned char *covered = NULL; /* roots another root's walk gives */
 
     raise_fd_limit();
     run.pool = wq_create(n);
@@ -1001,10 +1213,13 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
 
     /* In a shared walk only the seeding process starts from the roots. */
     size_t seeded_roots = remote && !remote->seed ? 0 : opt->root_count;
+    covered = seeded_roots ? roots_covered(opt->roots, seeded_roots) : NULL;
     for (size_t r = 0; r < seeded_roots; r++) {
         const char *root = opt->roots[r];
         struct stat st;
-        if (lstat(root, &st) != 0) {
+        if (covered && covered[r])
+            continue; /* another root's walk gives its entries */
+        if (root_stat(root, &st) != 0) {
             /* vanished since walk_check_roots: an error, not a stop */
             count_add(&run.counters[0].entries, 1);
             count_add(&run.counters[0].stat_errors, 1);
@@ -1129,6 +1344,7 @@ out:
             free(w->dents);
         }
     }
+    free(covered);
     free(run.workers);
     free(run.counters);
     wq_free(run.pool);

@@ -1,6 +1,8 @@
 // What a scan leaves out: snapshots, excludes, depth.
 #include <gtest/gtest.h>
 
+#include <climits>
+
 extern "C" {
 #include "engine/filter.h"
 }
@@ -51,12 +53,18 @@ TEST(Filter, ExcludeByPathAndPathGlob) {
 TEST(Filter, DepthLimit) {
     filter_rules r{};
     EXPECT_FALSE(filter_depth_stops(&r, 1000, 1));  // 0 = unlimited
+    // pwalk 3.0.0's --depth 2 reads directories down to level 2: the files
+    // in them (level 3) are rows, the directories there are not opened and
+    // get no row.
     r.max_depth = 2;
     EXPECT_FALSE(filter_depth_stops(&r, 1, 1));
-    EXPECT_FALSE(filter_depth_stops(&r, 1, 0));
-    EXPECT_FALSE(filter_depth_stops(&r, 2, 0));  // files at the limit are rows
-    EXPECT_TRUE(filter_depth_stops(&r, 2, 1));   // directories there are not opened
-    EXPECT_TRUE(filter_depth_stops(&r, 3, 0));
+    EXPECT_FALSE(filter_depth_stops(&r, 2, 1));  // opened (pwalk reads it too)
+    EXPECT_FALSE(filter_depth_stops(&r, 2, 0));
+    EXPECT_FALSE(filter_depth_stops(&r, 3, 0));  // files at the limit are rows
+    EXPECT_TRUE(filter_depth_stops(&r, 3, 1));   // directories there are not opened
+    EXPECT_TRUE(filter_depth_stops(&r, 4, 0));
+    r.max_depth = INT_MAX;                       // no overflow at the top
+    EXPECT_FALSE(filter_depth_stops(&r, INT_MAX, 1));
 }
 
 TEST(Filter, ReasonNames) {

@@ -304,7 +304,7 @@ TEST_F(WalkTest, DepthAndExclude) {
     char pat[] = "*.tmp";
     char *pats[] = {pat};
     filter_rules r{};
-    r.max_depth = 2;
+    r.max_depth = 1;  // pwalk's --depth 1: l1 is read, l1/l2 is not
     r.excludes = pats;
     r.exclude_count = 1;
     Capture c;
@@ -315,6 +315,86 @@ TEST_F(WalkTest, DepthAndExclude) {
     EXPECT_EQ(c.rows.count(root_ + "/skip.tmp"), 0u);
     EXPECT_EQ(stats_.filtered[FILTER_DEPTH], 1u);
     EXPECT_EQ(stats_.filtered[FILTER_EXCLUDE], 1u);
+}
+
+// A symlink root is followed (find -H): its row is the directory's stat
+// under the name given, its entries are walked, nothing below is followed.
+TEST_F(WalkTest, SymlinkRootIsFollowedNothingBelowIt) {
+    Mkdir("a");
+    File("a/x", 7);
+    File("f", 3);
+    ASSERT_EQ(symlink("..", (root_ + "/a/up").c_str()), 0);
+    ASSERT_EQ(symlink("a", (root_ + "/to_a").c_str()), 0);
+    ASSERT_EQ(symlink("f", (root_ + "/to_f").c_str()), 0);
+    ASSERT_EQ(symlink("nowhere", (root_ + "/dangling").c_str()), 0);
+    struct stat a, f, up, dangling;
+    ASSERT_EQ(stat((root_ + "/a").c_str(), &a), 0);
+    ASSERT_EQ(stat((root_ + "/f").c_str(), &f), 0);
+    ASSERT_EQ(lstat((root_ + "/a/up").c_str(), &up), 0);
+    ASSERT_EQ(lstat((root_ + "/dangling").c_str(), &dangling), 0);
+    Capture c;
+    ASSERT_EQ(Walk(c, 2, {}, 0, 0, {root_ + "/to_a", root_ + "/to_f", root_ + "/dangling"}), 0)
+        << err_;
+    EXPECT_TRUE(c.errors.empty());
+    EXPECT_TRUE(c.duplicates.empty());
+    ASSERT_EQ(c.rows.size(), 5u);
+    const pwalk_entry &r = c.rows.at(root_ + "/to_a").e;
+    EXPECT_EQ(r.ino, (uint64_t)a.st_ino);
+    EXPECT_EQ(r.mode, (uint32_t)a.st_mode);
+    EXPECT_EQ(r.depth, -1);
+    EXPECT_EQ(r.fcount, 2);
+    EXPECT_EQ(r.dirsum, 7 + up.st_size);
+    EXPECT_EQ(c.rows.at(root_ + "/to_a/x").e.parent_ino, (uint64_t)a.st_ino);
+    EXPECT_EQ(c.rows.at(root_ + "/to_a/up").e.mode, (uint32_t)up.st_mode);  // the link
+    EXPECT_EQ(c.rows.at(root_ + "/to_f").e.ino, (uint64_t)f.st_ino);
+    EXPECT_EQ(c.rows.at(root_ + "/to_f").e.size, 3);
+    EXPECT_EQ(c.rows.at(root_ + "/dangling").e.mode, (uint32_t)dangling.st_mode);
+}
+
+// Roots inside other roots (by dev/inode, so also through a symlink) and
+// roots given twice add nothing: the rows are those of the outer root alone.
+TEST_F(WalkTest, OverlappingRootsGiveEachEntryOnce) {
+    MakeMixedTree();
+    for (size_t threads : {1, 3}) {
+        Capture c;
+        ASSERT_EQ(Walk(c, threads, {}, 0, 0,
+                       {root_ + "/a/b", root_, root_ + "/a/", root_ + "/to_a",
+                        root_ + "/a/b/c/deep", root_ + "/a/../a/b/c/deep", root_ + "//"}),
+                  0)
+            << err_;
+        EXPECT_TRUE(c.duplicates.empty()) << c.duplicates.size() << " paths twice";
+        CheckAgainstDisk(c);
+        EXPECT_EQ(stats_.entries, stats_.rows);
+    }
+    // two hard links are two entries, and disjoint roots are all walked
+    Capture c;
+    ASSERT_EQ(Walk(c, 2, {}, 0, 0, {root_ + "/top.txt", root_ + "/a/hard", root_ + "/a/b"}), 0);
+    EXPECT_EQ(c.rows.size(), 2u + 3u);
+}
+
+// pw_dirsum saturates at INT64_MAX (sparse files past 2^63 in one
+// directory); it used to wrap negative.  tmpfs allows files of 2^63-1 bytes.
+TEST_F(WalkTest, DirsumSaturatesAtInt64Max) {
+    char tmpl[] = "/dev/shm/pwalk-dirsum-XXXXXX";
+    if (!mkdtemp(tmpl)) GTEST_SKIP() << "no /dev/shm to make 2^63-byte sparse files in";
+    std::string dir = tmpl;
+    bool big = true;
+    for (const char *n : {"/b1", "/b2", "/b3"}) {
+        int fd = open((dir + n).c_str(), O_WRONLY | O_CREAT, 0644);
+        big = big && fd >= 0 && ftruncate(fd, INT64_MAX) == 0;
+        if (fd >= 0) close(fd);
+    }
+    if (big) {
+        for (size_t chunk : {0, 1}) {  // one chunk, and one name per chunk
+            Capture c;
+            ASSERT_EQ(Walk(c, 2, {}, chunk, 0, {dir}), 0) << err_;
+            EXPECT_EQ(c.rows.at(dir).e.dirsum, INT64_MAX) << "chunk " << chunk;
+            EXPECT_EQ(c.rows.at(dir).e.fcount, 3);
+        }
+    }
+    std::string cmd = "rm -rf '" + dir + "'";
+    ASSERT_EQ(system(cmd.c_str()), 0);
+    if (!big) GTEST_SKIP() << "this filesystem refuses 2^63-byte sparse files";
 }
 
 TEST_F(WalkTest, PathsLongerThanPathMax) {
