@@ -7,11 +7,11 @@
  *
  * For every entry (roots included):
  *   - directories get the setgid bit, so new files inherit the group;
- *   - an entry whose group is not a project group (its gid equals its
- *     owner's uid, is 0, or is listed in change_gids) gets the group of the
- *     nearest ancestor directory that has a project group, searched upward
- *     through ".." beyond the root up to but not including "/"; with no such
- *     ancestor the entry is reported and left alone;
+ *   - an entry whose group is not a project group (gid 0, listed in
+ *     change_gids, or a user private group: see repair_gid_lookup()) gets
+ *     the group of the nearest ancestor directory that has a project group,
+ *     searched upward through ".." beyond the root up to but not including
+ *     "/"; with no such ancestor the entry is reported and left alone;
  *   - files get g+r (g+rw with force_group_writable), directories g+rx
  *     (g+rwx), setgid kept; with mirror_user_exec a file the owner can
  *     execute gets g+x.
@@ -30,7 +30,8 @@
  *
  * Threading: one state per worker (counters, a cache of ancestor answers,
  * an output buffer); only whole lines of the shared change log are written
- * under a mutex.
+ * under a mutex, and the instance's cache of group lookups is read and
+ * filled under another.
  */
 #define _GNU_SOURCE /* O_PATH, AT_EMPTY_PATH, mkostemp, getgrnam_r */
 
@@ -41,6 +42,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,10 @@ static const pwalk_option_spec repair_options[] = {
      "report what would change and change nothing (set false to repair)"},
     {"change_gids", PWALK_OPT_STRING_LIST, 0, "[]", NULL,
      "further groups (numbers or names) that are not project groups, e.g. [users]"},
+    {"private_group", PWALK_OPT_ENUM, 0, "user-private-group",
+     "user-private-group|uid-equals-gid",
+     "how a private group is recognised: a group named like a user whose primary "
+     "group it is, with no other member; or (legacy) gid equal to the owner's uid"},
     {"force_group_writable", PWALK_OPT_BOOL, 0, "false", NULL,
      "files get g+rw and directories g+rwx instead of g+r / g+rx"},
     {"mirror_user_exec", PWALK_OPT_BOOL, 0, "true", NULL,
@@ -67,7 +73,7 @@ static const pwalk_option_spec repair_options[] = {
      "paths or globs not changed, nor anything under them ('/' in it: full path, "
      "else the name)"},
     {"log", PWALK_OPT_STRING, 0, NULL, NULL,
-     "change log: CSV (path,what,old,new), or JSON lines if the name ends in .jsonl"},
+     "change log: CSV (path,what,old,new,rule), or JSON lines if the name ends in .jsonl"},
 };
 
 #define REPAIR_OPTION_COUNT (sizeof repair_options / sizeof repair_options[0])
@@ -129,6 +135,14 @@ typedef struct repair_instance {
     size_t exclude_count;
     /* "/" itself: the upward group search stops below it */
     uint64_t slash_dev, slash_ino;
+    int uid_equals_gid;     /* private_group: uid-equals-gid (legacy)     */
+    /* gid -> what it is, misses and lookup errors included: each gid is
+     * looked up once per run however slow NSS (LDAP) is.  Shared by the
+     * workers, so under gid_lock (see repair_gid_cached()). */
+    struct repair_gid_slot *gids;
+    size_t gid_cap, gid_count;
+    pthread_mutex_t gid_lock;
+    int gid_lock_ready;
 
     int out_kind;
     char *log_path;         /* final name of the change log              */
@@ -140,6 +154,24 @@ typedef struct repair_instance {
 
     repair_counts total;    /* folded in at thread_close()               */
 } repair_instance;
+
+/* What a gid is to the repair: a project group (rule NULL), or not one and
+ * the rule that says so ("root-group", "change_gids", "uid-equals-gid",
+ * "private-group(NAME)"), or unknown because NSS failed (err != 0). */
+typedef struct repair_gid_info {
+    const char *rule;       /* static, or owned by the instance's cache   */
+    int err;
+} repair_gid_info;
+
+typedef struct repair_gid_slot {
+    gid_t gid;
+    int used;
+    repair_gid_info info;
+} repair_gid_slot;
+
+/* Each worker remembers its last few answers, so the common case (a
+ * directory of files of one group) takes no lock. */
+#define REPAIR_GID_MEMO 16u
 
 /* A per-worker, direct-mapped cache: directory (dev, ino) -> the project
  * group that applies below it.  Bounded, so a tree of 100 million
@@ -172,6 +204,7 @@ typedef struct repair_tstate {
     repair_key *visited;    /* directories of one upward search */
     size_t visited_cap;
     repair_cache_slot cache[REPAIR_CACHE_SLOTS];
+    repair_gid_slot gid_memo[REPAIR_GID_MEMO];
 } repair_tstate;
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -275,14 +308,19 @@ static int repair_flush(repair_instance *r, repair_tstate *ts)
 }
 
 /* One line of the change log: what = group/setgid/mode, or "skip" (old =
- * the reason) or "error" (old = the operation, new = the error). */
+ * the reason) or "error" (old = the operation, new = the error); rule =
+ * what decided it ("" for none: other skips, errors).  On stdout the rule
+ * is appended after the path as " rule=RULE", so the fields before it keep
+ * their places; it has no space, and whether a line has one follows from
+ * its first two fields (every change, and a no-project-group skip). */
 static int repair_note(repair_instance *r, repair_tstate *ts, const pwalk_entry *e,
-                       const char *what, const char *old, const char *new_value)
+                       const char *what, const char *old, const char *new_value,
+                       const char *rule)
 {
     if (r->out_kind == REPAIR_OUT_NONE)
         return 0;
     size_t need = ts->out_len + 5 * (size_t)e->path_len + strlen(what) + 2 * strlen(old) +
-                  2 * strlen(new_value) + 64;
+                  2 * strlen(new_value) + strlen(rule) + 80;
     if (repair_grow(&ts->out, &ts->out_cap, need)) {
         r->host->set_error(r->ctx, "out of memory");
         return PWALK_ERR_NOMEM;
@@ -296,18 +334,20 @@ static int repair_note(repair_instance *r, repair_tstate *ts, const pwalk_entry 
         else
             p += sprintf(p, "%s %s ", what, old);
         p += repair_escape(p, e->path, e->path_len, r->out_kind);
+        if (rule[0])
+            p += sprintf(p, " rule=%s", rule);
         *p++ = '\n';
         break;
     case REPAIR_OUT_CSV:
         *p++ = '"';
         p += repair_escape(p, e->path, e->path_len, r->out_kind);
-        p += sprintf(p, "\",%s,%s,%s\n", what, old, new_value);
+        p += sprintf(p, "\",%s,%s,%s,%s\n", what, old, new_value, rule);
         break;
     default:
         p += sprintf(p, "{\"path\":\"");
         p += repair_escape(p, e->path, e->path_len, r->out_kind);
-        p += sprintf(p, "\",\"what\":\"%s\",\"old\":\"%s\",\"new\":\"%s\"}\n", what, old,
-                     new_value);
+        p += sprintf(p, "\",\"what\":\"%s\",\"old\":\"%s\",\"new\":\"%s\",\"rule\":\"%s\"}\n",
+                     what, old, new_value, rule);
         break;
     }
     ts->out_len = (size_t)(p - ts->out);
@@ -316,11 +356,17 @@ static int repair_note(repair_instance *r, repair_tstate *ts, const pwalk_entry 
     return PWALK_OK;
 }
 
+static int repair_skip_rule(repair_instance *r, repair_tstate *ts, const pwalk_entry *e,
+                            enum repair_skip why, const char *rule)
+{
+    ts->c.skipped[why]++;
+    return repair_note(r, ts, e, "skip", repair_skip_names[why], "", rule);
+}
+
 static int repair_skip(repair_instance *r, repair_tstate *ts, const pwalk_entry *e,
                        enum repair_skip why)
 {
-    ts->c.skipped[why]++;
-    return repair_note(r, ts, e, "skip", repair_skip_names[why], "");
+    return repair_skip_rule(r, ts, e, why, "");
 }
 
 /* A failed syscall on one entry: counted, reported to the engine (exit
@@ -335,7 +381,7 @@ static int repair_fail(repair_instance *r, repair_tstate *ts, const pwalk_entry 
     for (char *q = text; *q; q++) /* keep the CSV field unquoted */
         if (*q == ',' || *q == '"')
             *q = ' ';
-    return repair_note(r, ts, e, "error", operation, text);
+    return repair_note(r, ts, e, "error", operation, text, "");
 }
 
 /* ---- exclusion ------------------------------------------------------------------ */
@@ -407,15 +453,231 @@ static int repair_excluded(repair_instance *r, repair_tstate *ts, const pwalk_en
 
 /* ---- groups -------------------------------------------------------------------- */
 
-/* Not a project group: a user's private group, root's group, or listed. */
-static int repair_is_project(const repair_instance *r, uint32_t gid, uint32_t uid)
+/* getgrgid_r/getpwnam_r say "not found" with 0 and no result or, by
+ * getgrnam(3), with one of these, depending on the NSS module. */
+static int repair_nss_missing(int err)
 {
-    if (gid == 0 || gid == uid)
+    return err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM;
+}
+
+/* Record buffers grow on ERANGE up to this.  A private group's record (a
+ * name, at most one member) is small; a group that does not fit has many
+ * members and is no private group, so running out is an answer. */
+#define REPAIR_NSS_BUF_MAX (1u << 20)
+
+/* getgrgid_r into *buf (malloc'ed, grown).  Returns 0 with *res (NULL: no
+ * such group, or too big to be private), or an errno value. */
+static int repair_getgr(gid_t gid, struct group *gr, char **buf, struct group **res)
+{
+    for (size_t cap = 1024;; cap *= 4) {
+        char *nb = realloc(*buf, cap);
+        if (!nb)
+            return ENOMEM;
+        *buf = nb;
+        *res = NULL;
+        int err = getgrgid_r(gid, gr, *buf, cap, res);
+        if (err == ERANGE && cap < REPAIR_NSS_BUF_MAX)
+            continue;
+        if (err != 0)
+            *res = NULL;
+        return err == ERANGE || repair_nss_missing(err) ? 0 : err;
+    }
+}
+
+/* The primary gid of the user called name: 0 with *found, or an errno. */
+static int repair_getpw_gid(const char *name, gid_t *pw_gid, int *found)
+{
+    *found = 0;
+    char *buf = NULL;
+    int rc = 0;
+    for (size_t cap = 1024;; cap *= 4) {
+        char *nb = realloc(buf, cap);
+        if (!nb) {
+            rc = ENOMEM;
+            break;
+        }
+        buf = nb;
+        struct passwd pw, *res = NULL;
+        int err = getpwnam_r(name, &pw, buf, cap, &res);
+        if (err == ERANGE && cap < REPAIR_NSS_BUF_MAX)
+            continue;
+        if (err == 0 && res) {
+            *found = 1;
+            *pw_gid = res->pw_gid;
+        } else if (err != ERANGE && !repair_nss_missing(err)) {
+            rc = err;
+        }
+        break;
+    }
+    free(buf);
+    return rc;
+}
+
+/* Is gid a user private group?  By the usual convention (useradd -U,
+ * adduser's USERGROUPS), group G is user U's private group when G has U's
+ * name, is U's primary group (pw_gid), and has no member but U -- whatever
+ * the numbers: the gid need not equal the uid, and a project group whose
+ * gid equals some uid is still a project group.  Any user's private group
+ * counts, not only the entry owner's: the repair moves entries out of
+ * private groups into the project group, whoever's they are.  A gid that
+ * no group has is no private group.  Returns 0 with *name (malloc'ed, the
+ * user's name) or NULL, or an errno value when NSS failed. */
+static int repair_gid_lookup(gid_t gid, char **name)
+{
+    *name = NULL;
+    char *buf = NULL;
+    struct group gr, *res = NULL;
+    int rc = repair_getgr(gid, &gr, &buf, &res);
+    if (rc == 0 && res) {
+        char **mem = gr.gr_mem;
+        int solo = !mem || !mem[0] || (strcmp(mem[0], gr.gr_name) == 0 && !mem[1]);
+        gid_t pw_gid = 0;
+        int found = 0;
+        if (solo)
+            rc = repair_getpw_gid(gr.gr_name, &pw_gid, &found);
+        if (rc == 0 && found && pw_gid == gid && !(*name = strdup(gr.gr_name)))
+            rc = ENOMEM;
+    }
+    free(buf);
+    return rc;
+}
+
+/* "private-group(NAME)", every byte of NAME but letters, digits and "._@$-"
+ * as %HH: a rule is one token that needs no quoting in any output (NSS
+ * names may hold spaces, commas, quotes). */
+static char *repair_private_rule(const char *name)
+{
+    static const char prefix[] = "private-group(";
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = malloc(sizeof prefix + 3 * strlen(name) + 1);
+    if (!out)
+        return NULL;
+    char *p = out + (sizeof prefix - 1);
+    memcpy(out, prefix, sizeof prefix - 1);
+    for (const unsigned char *s = (const unsigned char *)name; *s; s++) {
+        if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+            strchr("._@$-", *s)) {
+            *p++ = (char)*s;
+        } else {
+            *p++ = '%';
+            *p++ = hex[*s >> 4];
+            *p++ = hex[*s & 15];
+        }
+    }
+    *p++ = ')';
+    *p = '\0';
+    return out;
+}
+
+/* The instance's cache (under gid_lock): gid's slot, or the free slot
+ * where it goes.  Open addressing, at most half full. */
+static repair_gid_slot *repair_gid_find(repair_instance *r, gid_t gid)
+{
+    size_t mask = r->gid_cap - 1;
+    size_t i = ((uint32_t)gid * 2654435761u) & mask;
+    while (r->gids[i].used && r->gids[i].gid != gid)
+        i = (i + 1) & mask;
+    return &r->gids[i];
+}
+
+/* Room for one more gid (under gid_lock).  0, or -1 out of memory. */
+static int repair_gid_reserve(repair_instance *r)
+{
+    if (r->gid_count + 1 <= r->gid_cap / 2)
         return 0;
-    for (size_t i = 0; i < r->change_gid_count; i++)
-        if (r->change_gids[i] == (gid_t)gid)
+    size_t ocap = r->gid_cap, ncap = ocap ? 2 * ocap : 64;
+    repair_gid_slot *old = r->gids;
+    repair_gid_slot *fresh = calloc(ncap, sizeof *fresh);
+    if (!fresh)
+        return -1;
+    r->gids = fresh;
+    r->gid_cap = ncap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i].used)
+            *repair_gid_find(r, old[i].gid) = old[i];
+    free(old);
+    return 0;
+}
+
+/* What gid is, from the worker's memo, else the instance's cache, else
+ * NSS.  NSS is asked outside the lock, so a slow LDAP answer holds up no
+ * other worker; two workers meeting one new gid at once both ask, and the
+ * first answer stored is the one every worker uses. */
+static repair_gid_info repair_gid_cached(repair_instance *r, repair_tstate *ts, gid_t gid)
+{
+    repair_gid_slot *memo = &ts->gid_memo[gid & (REPAIR_GID_MEMO - 1)];
+    if (memo->used && memo->gid == gid)
+        return memo->info;
+    repair_gid_info info = {NULL, 0};
+    int known = 0;
+    pthread_mutex_lock(&r->gid_lock);
+    if (r->gid_cap) {
+        repair_gid_slot *s = repair_gid_find(r, gid);
+        known = s->used;
+        info = s->info;
+    }
+    pthread_mutex_unlock(&r->gid_lock);
+    if (!known) {
+        char *name = NULL, *rule = NULL;
+        info.err = repair_gid_lookup(gid, &name);
+        if (name && !(rule = repair_private_rule(name)))
+            info.err = ENOMEM;
+        free(name);
+        info.rule = rule;
+        pthread_mutex_lock(&r->gid_lock);
+        if (info.err != ENOMEM && repair_gid_reserve(r) == 0) {
+            repair_gid_slot *s = repair_gid_find(r, gid);
+            if (!s->used) {
+                s->gid = gid;
+                s->used = 1;
+                s->info = info;
+                r->gid_count++;
+                rule = NULL; /* the cache's now */
+            }
+            info = s->info;
+            known = 1;
+        }
+        pthread_mutex_unlock(&r->gid_lock);
+        free(rule);
+        if (!known) /* out of memory: an error for this entry, not kept */
+            return (repair_gid_info){NULL, ENOMEM};
+    }
+    memo->gid = gid;
+    memo->used = 1;
+    memo->info = info;
+    return info;
+}
+
+/* Is gid (on an entry owned by uid) a project group?  0 with *rule NULL
+ * if so, else *rule names why not: root-group (gid 0), change_gids, then
+ * private-group(NAME), or uid-equals-gid with the legacy private_group
+ * option.  -1 with errno when NSS could not tell. */
+static int repair_not_project(repair_instance *r, repair_tstate *ts, uint32_t gid, uint32_t uid,
+                              const char **rule)
+{
+    *rule = NULL;
+    if (gid == 0) {
+        *rule = "root-group";
+        return 0;
+    }
+    for (size_t i = 0; i < r->change_gid_count; i++) {
+        if (r->change_gids[i] == (gid_t)gid) {
+            *rule = "change_gids";
             return 0;
-    return 1;
+        }
+    }
+    if (r->uid_equals_gid) {
+        if (gid == uid)
+            *rule = "uid-equals-gid";
+        return 0;
+    }
+    repair_gid_info info = repair_gid_cached(r, ts, (gid_t)gid);
+    if (info.err) {
+        errno = info.err;
+        return -1;
+    }
+    *rule = info.rule;
+    return 0;
 }
 
 static repair_cache_slot *repair_cache_slot_for(repair_tstate *ts, uint64_t dev, uint64_t ino)
@@ -465,7 +727,12 @@ static int repair_group_above(repair_instance *r, repair_tstate *ts, int dirfd, 
         ts->visited[nvisited].dev = dev;
         ts->visited[nvisited].ino = ino;
         nvisited++;
-        if (repair_is_project(r, (uint32_t)st.st_gid, (uint32_t)st.st_uid)) {
+        const char *rule;
+        if (repair_not_project(r, ts, (uint32_t)st.st_gid, (uint32_t)st.st_uid, &rule) != 0) {
+            rc = -1;
+            goto out;
+        }
+        if (!rule) {
             answer = (int64_t)st.st_gid;
             break;
         }
@@ -598,6 +865,23 @@ static mode_t repair_wanted_mode(const repair_instance *r, mode_t mode)
     return perm;
 }
 
+/* The rules behind a mode change from before to after, '+'-joined:
+ * group-read (a file's g+r, a directory's g+rx), force_group_writable
+ * (g+w), mirror_user_exec (a file's g+x). */
+static void repair_mode_rule(mode_t type, mode_t before, mode_t after, char *buf, size_t cap)
+{
+    mode_t added = after & ~before;
+    int dir = S_ISDIR(type);
+    size_t o = 0;
+    buf[0] = '\0';
+    if (added & (dir ? (S_IRGRP | S_IXGRP) : S_IRGRP))
+        o += (size_t)snprintf(buf + o, cap - o, "group-read");
+    if ((added & S_IWGRP) && o < cap)
+        o += (size_t)snprintf(buf + o, cap - o, "%sforce_group_writable", o ? "+" : "");
+    if (!dir && (added & S_IXGRP) && o < cap)
+        snprintf(buf + o, cap - o, "%smirror_user_exec", o ? "+" : "");
+}
+
 /* chmod through the fd: fchmod on a real fd; an O_PATH fd refuses
  * fchmod, so its /proc magic link is used, which names the open inode
  * itself and is not a lookup of the entry's name. */
@@ -683,7 +967,12 @@ static int repair_entry(repair_instance *r, repair_tstate *ts, const pwalk_entry
 
     /* 1. the group; chown first, since it can clear mode bits */
     gid_t want_gid = st.st_gid;
-    if (!repair_is_project(r, (uint32_t)st.st_gid, (uint32_t)st.st_uid)) {
+    const char *group_rule; /* why the group is not a project group */
+    if (repair_not_project(r, ts, (uint32_t)st.st_gid, (uint32_t)st.st_uid, &group_rule) != 0) {
+        rc = repair_fail(r, ts, e, errno, "repair: group lookup");
+        goto out;
+    }
+    if (group_rule) {
         int64_t g;
         if (repair_find_group(r, ts, e, fd, &g) != 0) {
             rc = repair_fail(r, ts, e, errno, "repair: find group");
@@ -693,7 +982,7 @@ static int repair_entry(repair_instance *r, repair_tstate *ts, const pwalk_entry
             /* Reported, not guessed: and no mode change either, since g+r
              * or setgid on root's or a private group is not what anyone
              * asked for. */
-            rc = repair_skip(r, ts, e, REPAIR_SKIP_NO_GROUP);
+            rc = repair_skip_rule(r, ts, e, REPAIR_SKIP_NO_GROUP, group_rule);
             goto out;
         }
         want_gid = (gid_t)g;
@@ -720,7 +1009,7 @@ static int repair_entry(repair_instance *r, repair_tstate *ts, const pwalk_entry
         ts->c.changed[REPAIR_GROUP]++;
         snprintf(old, sizeof old, "%" PRIu32, (uint32_t)st.st_gid);
         snprintf(now, sizeof now, "%" PRIu32, (uint32_t)want_gid);
-        if ((rc = repair_note(r, ts, e, "group", old, now)) != PWALK_OK)
+        if ((rc = repair_note(r, ts, e, "group", old, now, group_rule)) != PWALK_OK)
             goto out;
     }
 
@@ -752,14 +1041,16 @@ static int repair_entry(repair_instance *r, repair_tstate *ts, const pwalk_entry
             ts->c.changed[REPAIR_SETGID]++;
             snprintf(old, sizeof old, "%04o", (unsigned)perm);
             snprintf(now, sizeof now, "%04o", (unsigned)with_setgid);
-            if ((rc = repair_note(r, ts, e, "setgid", old, now)) != PWALK_OK)
+            if ((rc = repair_note(r, ts, e, "setgid", old, now, "directory-setgid")) != PWALK_OK)
                 goto out;
         }
         if (want != with_setgid) {
             ts->c.changed[REPAIR_MODE]++;
+            char rule[64];
             snprintf(old, sizeof old, "%04o", (unsigned)with_setgid);
             snprintf(now, sizeof now, "%04o", (unsigned)want);
-            if ((rc = repair_note(r, ts, e, "mode", old, now)) != PWALK_OK)
+            repair_mode_rule(st.st_mode, with_setgid, want, rule, sizeof rule);
+            if ((rc = repair_note(r, ts, e, "mode", old, now, rule)) != PWALK_OK)
                 goto out;
         }
     }
@@ -829,7 +1120,7 @@ static int repair_open_log(repair_instance *r, const char *path)
     }
     r->out_kind = repair_ends_with(path, ".jsonl") ? REPAIR_OUT_JSONL : REPAIR_OUT_CSV;
     if (r->out_kind == REPAIR_OUT_CSV) {
-        static const char header[] = "path,what,old,new\n";
+        static const char header[] = "path,what,old,new,rule\n";
         if (write(r->log_fd, header, sizeof header - 1) != (ssize_t)(sizeof header - 1)) {
             r->host->set_error(r->ctx, "cannot write %s: %s", r->log_tmp, strerror(errno));
             return PWALK_ERR_IO;
@@ -861,6 +1152,14 @@ static int repair_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwal
     host->opt_bool(opts, "dry_run", &r->dry_run);
     host->opt_bool(opts, "force_group_writable", &r->force_writable);
     host->opt_bool(opts, "mirror_user_exec", &r->mirror_exec);
+    const char *private_group = NULL;
+    host->opt_string(opts, "private_group", &private_group);
+    r->uid_equals_gid = private_group && strcmp(private_group, "uid-equals-gid") == 0;
+    if (pthread_mutex_init(&r->gid_lock, NULL) != 0) {
+        host->set_error(ctx, "cannot create a mutex");
+        return PWALK_ERR;
+    }
+    r->gid_lock_ready = 1;
 
     size_t n = 0;
     if (host->opt_list_count(opts, "change_gids", &n) == 0 && n) {
@@ -1116,6 +1415,11 @@ static void repair_destroy(void *instance)
     free(r->log_tmp);
     free(r->log_path);
     free(r->change_gids);
+    for (size_t i = 0; i < r->gid_cap; i++) /* the cache's rules are its own */
+        free((char *)r->gids[i].info.rule);
+    free(r->gids);
+    if (r->gid_lock_ready)
+        pthread_mutex_destroy(&r->gid_lock);
     for (size_t i = 0; i < r->exclude_count; i++)
         free(r->excludes[i].text);
     free(r->excludes);

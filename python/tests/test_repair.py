@@ -3,7 +3,9 @@ changes nothing and predicts the real run; the real run fixes groups and
 modes; a second run changes nothing; absolute and relative paths work."""
 
 import os
+import shutil
 import stat
+import subprocess
 
 import pytest
 
@@ -15,11 +17,37 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give entries other owners"),
 ]
 
-USER, PRIVATE, PROJECT, OTHER = 31001, 31001, 32000, 33000
+# The owner is a real account made for this module, with a private group
+# named like it (the repair recognises private groups by name) whose gid is
+# not the uid, as `useradd -U` gives when that number is taken; 32000 and
+# 33000 name no group, so they are project groups.
+USER, PRIVATE, PROJECT, OTHER = 35001, 35101, 32000, 33000
+ACCOUNT = "pwtest-py"
+
+
+def _sh(*cmd):
+    return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+
+
+@pytest.fixture(scope="module", autouse=True)
+def account():
+    if not shutil.which("useradd") and not os.path.exists("/usr/sbin/useradd"):
+        pytest.skip("needs useradd (Debian's passwd package) to make the tree's owner")
+    _sh("userdel", ACCOUNT)
+    _sh("groupdel", ACCOUNT)
+    ok = (_sh("groupadd", "-g", str(PRIVATE), ACCOUNT) == 0 and
+          _sh("useradd", "-M", "-N", "-s", "/usr/sbin/nologin", "-u", str(USER),
+              "-g", str(PRIVATE), ACCOUNT) == 0)
+    try:
+        assert ok, "groupadd/useradd failed"
+        yield ACCOUNT
+    finally:
+        _sh("userdel", ACCOUNT)
+        _sh("groupdel", ACCOUNT)
 
 
 def build(top):
-    """A project tree whose owner (uid 31001) brought files with a private
+    """A project tree whose owner (uid 35001) brought files with a private
     group and tight modes."""
     os.makedirs(top)
     os.chown(top, 0, PROJECT)
@@ -74,6 +102,10 @@ def test_dry_run_changes_nothing_and_predicts_the_real_run(tmp_path):
     assert ("sub/script.sh", "mode", "0700", "0750") in predicted
     assert any(p == "sub" and w == "setgid" for p, w, _, _ in predicted)
     assert any(p == "." and w == "setgid" for p, w, _, _ in predicted)
+    rules = {(os.path.relpath(c.path, top), c.what): c.record["rule"] for c in dry.changes}
+    assert rules[("sub/private.txt", "group")] == "private-group(%s)" % ACCOUNT
+    assert rules[("sub/private.txt", "mode")] == "group-read"
+    assert rules[("sub/script.sh", "mode")] == "group-read+mirror_user_exec"
     assert not any(p == "other-group.txt" and w == "group" for p, w, _, _ in predicted)
     skipped = {(os.path.relpath(s.path, top), s.reason) for s in dry.skipped}
     assert ("passwd-link", "symlink") in skipped
@@ -106,7 +138,7 @@ def test_options_relative_and_bytes_paths(tmp_path, monkeypatch):
                      exclude=["*/deeper"], log=log)
     assert r.log == log and os.path.exists(log)
     with open(log) as f:
-        assert f.readline().strip() == "path,what,old,new"
+        assert f.readline().strip() == "path,what,old,new,rule"
     assert all(isinstance(c.path, bytes) for c in r.changes)
     assert os.lstat(os.path.join(top, "other-group.txt")).st_gid == PROJECT  # change_gids
     assert stat.S_IMODE(os.lstat(os.path.join(top, "sub", "private.txt")).st_mode) == 0o660

@@ -1,8 +1,10 @@
 // The repair-action plugin, end to end: the real pwalk-engine runs pipelines
-// written here, as root, over trees built here with numeric uids and gids
-// (chown takes any number as root, so no accounts need creating or cleaning
-// up).  Every expectation is written from the rules, not from the
-// plugin's code.
+// written here, as root, over trees built here with numeric uids and gids.
+// A private group is recognised by name (a group named like the user whose
+// primary group it is), so the two owners are real accounts made for the
+// suite (useradd); the project gids belong to no group at all.  Every
+// expectation is written from the rules, not from the plugin's
+// code.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,12 +40,40 @@
 
 namespace {
 
-// Owners and groups of the test trees.  A private group is gid == uid.
+// Owners and groups of the test trees.  alice and bob are accounts made
+// for the suite (pwtest-alice, pwtest-bob), each with a private group of
+// her or his name and gid == uid; the other gids name no group, so they
+// are project groups unless listed.
 constexpr uid_t kAlice = 31001;
 constexpr uid_t kBob = 31002;
 constexpr gid_t kProj = 32000;   // project group above the trees
 constexpr gid_t kProj2 = 32001;  // a nested project
 constexpr gid_t kListed = 33000; // listed in change_gids
+const char *const kAliceRule = "private-group(pwtest-alice)";
+const char *const kBobRule = "private-group(pwtest-bob)";
+
+bool Shell(const std::string &cmd)
+{
+    return system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+// The suite's accounts: made once before the first test, removed after the
+// last (and before making them, in case a killed run left them behind).
+void RemoveSuiteAccounts()
+{
+    Shell("userdel pwtest-alice");
+    Shell("userdel pwtest-bob");
+    Shell("groupdel pwtest-alice");
+    Shell("groupdel pwtest-bob");
+}
+
+bool MakeSuiteAccounts()
+{
+    RemoveSuiteAccounts();
+    return Shell("groupadd -g 31001 pwtest-alice") && Shell("groupadd -g 31002 pwtest-bob") &&
+           Shell("useradd -M -N -s /usr/sbin/nologin -u 31001 -g 31001 pwtest-alice") &&
+           Shell("useradd -M -N -s /usr/sbin/nologin -u 31002 -g 31002 pwtest-bob");
+}
 
 // ---- running things ---------------------------------------------------------
 
@@ -354,12 +384,14 @@ Summary ParseSummary(const std::string &err, const std::string &sink = "repair")
 
 // ---- the change log -----------------------------------------------------------
 
+// rule: what decided the line (empty for skips other than
+// no-project-group, and for errors).
 struct LogLine {
-    std::string path, what, old_value, new_value;
+    std::string path, what, old_value, new_value, rule;
     bool operator<(const LogLine &o) const
     {
-        return std::tie(path, what, old_value, new_value) <
-               std::tie(o.path, o.what, o.old_value, o.new_value);
+        return std::tie(path, what, old_value, new_value, rule) <
+               std::tie(o.path, o.what, o.old_value, o.new_value, o.rule);
     }
     bool operator==(const LogLine &o) const
     {
@@ -370,7 +402,7 @@ struct LogLine {
 std::ostream &operator<<(std::ostream &os, const LogLine &l)
 {
     return os << "{" << l.path << " | " << l.what << " | " << l.old_value << " | "
-              << l.new_value << "}";
+              << l.new_value << " | " << l.rule << "}";
 }
 
 // One CSV record of the log (no newline inside: paths are escaped).
@@ -466,13 +498,13 @@ std::vector<LogLine> ParseCsvLog(const std::string &text)
     EXPECT_FALSE(lines.empty());
     if (lines.empty())
         return v;
-    EXPECT_EQ(lines[0], "path,what,old,new");
+    EXPECT_EQ(lines[0], "path,what,old,new,rule");
     for (size_t i = 1; i < lines.size(); i++) {
         bool ok;
         auto f = ParseCsvLine(lines[i], &ok);
-        EXPECT_TRUE(ok && f.size() == 4) << "bad CSV line: " << lines[i];
-        if (ok && f.size() == 4)
-            v.push_back({f[0], f[1], f[2], f[3]});
+        EXPECT_TRUE(ok && f.size() == 5) << "bad CSV line: " << lines[i];
+        if (ok && f.size() == 5)
+            v.push_back({f[0], f[1], f[2], f[3], f[4]});
     }
     return v;
 }
@@ -524,21 +556,21 @@ std::vector<LogLine> ParseJsonLog(const std::string &text)
 {
     std::vector<LogLine> v;
     for (const auto &line : Lines(text)) {
-        std::string vals[4];
-        static const char *const keys[4] = {"path", "what", "old", "new"};
+        std::string vals[5];
+        static const char *const keys[5] = {"path", "what", "old", "new", "rule"};
         size_t i = 0;
         bool ok = !line.empty() && line[i++] == '{';
-        for (int k = 0; k < 4 && ok; k++) {
+        for (int k = 0; k < 5 && ok; k++) {
             std::string key;
             ok = JsonString(line, &i, &key) && key == keys[k] && i < line.size() &&
                  line[i++] == ':' && JsonString(line, &i, &vals[k]) && i < line.size();
             if (ok)
-                ok = line[i++] == (k == 3 ? '}' : ',');
+                ok = line[i++] == (k == 4 ? '}' : ',');
         }
         ok = ok && i == line.size();
         EXPECT_TRUE(ok) << "bad JSON line: " << line;
         if (ok)
-            v.push_back({vals[0], vals[1], vals[2], vals[3]});
+            v.push_back({vals[0], vals[1], vals[2], vals[3], vals[4]});
     }
     return v;
 }
@@ -575,8 +607,9 @@ std::vector<Node> MainTree()
         // a nested project: its own group is kept, the entries below join it
         {"sub", 'd', 0700, B, kProj2, kProj2, 02750, nullptr, false, true},
         {"sub/f", 'f', 0600, B, B, kProj2, 0640, nullptr, false, true},
-        // alice's private gid on bob's file: not "private" by the rule
-        {"sub/foreign", 'f', 0600, B, A, A, 0640, nullptr, false, true},
+        // alice's private group on bob's file: any user's private group
+        // is moved out of, not only the owner's
+        {"sub/foreign", 'f', 0600, B, A, kProj2, 0640, nullptr, false, true},
         {"sub/inner", 'd', 0755, A, A, kProj2, 02755, nullptr, false, true},
         {"sub/inner/g", 'f', 0400, A, 0, kProj2, 0440, nullptr, false, true},
         {"sub/inner/deep", 'd', 0711, A, kListed, kProj2, 02751, nullptr, false, true},
@@ -641,6 +674,37 @@ std::vector<Node> BuildTree(const std::string &root, std::vector<Node> nodes)
     return made;
 }
 
+// Why a gid of the suite's trees is not a project group (the rule the log
+// names), or "" for a project group.
+std::string GroupRule(gid_t gid)
+{
+    if (gid == 0)
+        return "root-group";
+    if (gid == kListed)
+        return "change_gids";
+    if (gid == kAlice)
+        return kAliceRule;
+    if (gid == kBob)
+        return kBobRule;
+    return "";
+}
+
+// The rules behind bits a mode change adds: g+r (a directory's g+rx) is
+// group-read, g+w force_group_writable, a file's g+x mirror_user_exec.
+std::string ModeRule(char type, mode_t before, mode_t after)
+{
+    mode_t added = after & ~before;
+    std::string r;
+    auto add = [&r](const char *name) { r += (r.empty() ? "" : "+") + std::string(name); };
+    if (added & (type == 'd' ? (S_IRGRP | S_IXGRP) : S_IRGRP))
+        add("group-read");
+    if (added & S_IWGRP)
+        add("force_group_writable");
+    if (type != 'd' && (added & S_IXGRP))
+        add("mirror_user_exec");
+    return r;
+}
+
 // The change log a real run must write, derived from the table.
 std::vector<LogLine> ExpectedLog(const std::string &root, const std::vector<Node> &nodes)
 {
@@ -650,32 +714,36 @@ std::vector<LogLine> ExpectedLog(const std::string &root, const std::vector<Node
             continue;
         std::string p = Join(root, n.rel);
         if (n.skip) {
-            v.push_back({p, "skip", n.skip, ""});
+            std::string why = n.skip;
+            v.push_back({p, "skip", why, "", why == "no-project-group" ? GroupRule(n.gid) : ""});
             continue;
         }
         if (n.want_gid != n.gid)
-            v.push_back({p, "group", std::to_string(n.gid), std::to_string(n.want_gid)});
+            v.push_back({p, "group", std::to_string(n.gid), std::to_string(n.want_gid),
+                         GroupRule(n.gid)});
         mode_t m = n.mode;
         if (n.type == 'd' && !(m & S_ISGID)) {
-            v.push_back({p, "setgid", Octal(m), Octal(m | S_ISGID)});
+            v.push_back({p, "setgid", Octal(m), Octal(m | S_ISGID), "directory-setgid"});
             m |= S_ISGID;
         }
         if (n.want_mode != m)
-            v.push_back({p, "mode", Octal(m), Octal(n.want_mode)});
+            v.push_back({p, "mode", Octal(m), Octal(n.want_mode), ModeRule(n.type, m, n.want_mode)});
     }
     std::sort(v.begin(), v.end());
     return v;
 }
 
 // Without a log the changes go to stdout, one line each:
-// "<what> <old> -> <new> <path>", or "skip <reason> <path>".
+// "<what> <old> -> <new> <path> rule=<rule>", or "skip <reason> <path>"
+// (with " rule=<rule>" for no-project-group).
 void ExpectStdoutIsTheLog(const std::string &out, const std::vector<LogLine> &log)
 {
     std::vector<std::string> want;
     for (const auto &l : log)
-        want.push_back(l.new_value.empty() ? l.what + " " + l.old_value + " " + l.path
-                                           : l.what + " " + l.old_value + " -> " +
-                                                 l.new_value + " " + l.path);
+        want.push_back((l.new_value.empty() ? l.what + " " + l.old_value + " " + l.path
+                                            : l.what + " " + l.old_value + " -> " +
+                                                  l.new_value + " " + l.path) +
+                       (l.rule.empty() ? "" : " rule=" + l.rule));
     auto got = Lines(out);
     std::sort(want.begin(), want.end());
     std::sort(got.begin(), got.end());
@@ -698,10 +766,26 @@ void ExpectTreeAsWanted(const std::string &root, const std::vector<Node> &nodes)
 
 class RepairTest : public ::testing::Test {
 protected:
+    static void SetUpTestSuite()
+    {
+        if (geteuid() == 0 && access("/usr/sbin/useradd", X_OK) == 0)
+            accounts_ok_ = MakeSuiteAccounts();
+    }
+
+    static void TearDownTestSuite()
+    {
+        if (accounts_ok_)
+            RemoveSuiteAccounts();
+        accounts_ok_ = false;
+    }
+
     void SetUp() override
     {
         if (geteuid() != 0)
             GTEST_SKIP() << "the repair tests run as root";
+        if (!accounts_ok_)
+            GTEST_SKIP() << "the repair tests need the accounts pwtest-alice and pwtest-bob, "
+                            "made with groupadd/useradd (Debian's passwd package): failed";
         // The trees live in /tmp so the unprivileged attacker can reach
         // them; the upward group search must find nothing above /tmp.
         struct stat st;
@@ -749,7 +833,10 @@ protected:
     }
 
     std::string base_, out_, proj_;
+    static bool accounts_ok_;
 };
+
+bool RepairTest::accounts_ok_ = false;
 
 // ---- tests ---------------------------------------------------------------------------
 
@@ -896,7 +983,7 @@ TEST_F(RepairTest, ShippedConfigIsADryRun)
     ASSERT_EQ(r.status, 0) << r.err;
     ExpectSameTree(before, SnapshotTree(root));
     EXPECT_NE(r.out.find("group " + std::to_string(A) + " -> " + std::to_string(kProj) + " " +
-                         root + "/a\n"),
+                         root + "/a rule=" + kAliceRule + "\n"),
               std::string::npos)
         << r.out;
     EXPECT_TRUE(ParseSummary(r.err).dry) << r.err;
@@ -1025,10 +1112,20 @@ TEST_F(RepairTest, UnknownGroupNameIsAConfigError)
 }
 
 // Real accounts, made for this test and removed after it (useradd and
-// groupadd from Debian's passwd): a user with a private group of the same
-// id, a project group, and a group listed in change_gids by NAME.
+// groupadd from Debian's passwd): users with private groups whose gid equals
+// the uid (carol) or not (dana, as `useradd -U` gives when the uid's number
+// is taken as a gid), a project group, a group listed in change_gids by
+// NAME, a project group whose gid equals a user's uid (erin's), a group
+// named like its user but with another member (frank's), and one named
+// like a user whose primary group it is not (gina's).
 struct TestAccounts {
     static constexpr uid_t kCarol = 39001;       // her private group: 39001
+    static constexpr uid_t kDana = 39002;        // her private group: 39101
+    static constexpr gid_t kDanaGroup = 39101;
+    static constexpr uid_t kErin = 39003;        // her private group: 39103
+    static constexpr gid_t kErinProj = 39003;    // a project group, gid == erin's uid
+    static constexpr gid_t kFrankGroup = 39104;  // pwtest-frank, carol a member too
+    static constexpr gid_t kGinaGroup = 39105;   // pwtest-gina, not gina's primary
     static constexpr gid_t kTeam = 39100;        // the project group
     static constexpr gid_t kLegacy = 39200;      // listed by name
     bool ok = false;
@@ -1036,20 +1133,26 @@ struct TestAccounts {
     {
         Remove();  // a run killed before its cleanup
         ok = Sh("groupadd -g 39001 pwtest-carol") && Sh("groupadd -g 39100 pwtest-team") &&
-             Sh("groupadd -g 39200 pwtest-legacy") &&
-             Sh("useradd -M -N -s /usr/sbin/nologin -u 39001 -g 39001 -G pwtest-team "
-                "pwtest-carol");
+             Sh("groupadd -g 39200 pwtest-legacy") && Sh("groupadd -g 39101 pwtest-dana") &&
+             Sh("groupadd -g 39103 pwtest-erin") && Sh("groupadd -g 39003 pwtest-erinproj") &&
+             Sh("groupadd -g 39104 pwtest-frank") && Sh("groupadd -g 39105 pwtest-gina") &&
+             Sh("useradd -M -N -s /usr/sbin/nologin -u 39001 -g 39001 "
+                "-G pwtest-team,pwtest-frank pwtest-carol") &&
+             Sh("useradd -M -N -s /usr/sbin/nologin -u 39002 -g pwtest-dana pwtest-dana") &&
+             Sh("useradd -M -N -s /usr/sbin/nologin -u 39003 -g 39103 -G pwtest-erinproj "
+                "pwtest-erin") &&
+             Sh("useradd -M -N -s /usr/sbin/nologin -u 39004 -g 39104 pwtest-frank") &&
+             Sh("useradd -M -N -s /usr/sbin/nologin -u 39005 -g 39100 pwtest-gina");
     }
     ~TestAccounts() { Remove(); }
-    static bool Sh(const std::string &cmd)
-    {
-        return system((cmd + " >/dev/null 2>&1").c_str()) == 0;
-    }
+    static bool Sh(const std::string &cmd) { return Shell(cmd); }
     static void Remove()
     {
-        Sh("userdel pwtest-carol");
-        for (const char *g : {"pwtest-carol", "pwtest-team", "pwtest-legacy"})
-            Sh(std::string("groupdel ") + g);
+        for (const char *u : {"carol", "dana", "erin", "frank", "gina"})
+            Sh(std::string("userdel pwtest-") + u);
+        for (const char *g : {"carol", "team", "legacy", "dana", "erin", "erinproj", "frank",
+                              "gina"})
+            Sh(std::string("groupdel pwtest-") + g);
     }
 };
 
@@ -1059,33 +1162,115 @@ TEST_F(RepairTest, RealUsersAndGroupsMadeForTheTest)
         GTEST_SKIP() << "needs root and useradd (Debian's passwd package)";
     TestAccounts accounts;
     ASSERT_TRUE(accounts.ok) << "useradd/groupadd failed";
-    struct passwd *pw = getpwnam("pwtest-carol");
+    struct passwd *pw = getpwnam("pwtest-dana");
     ASSERT_NE(pw, nullptr);
-    ASSERT_EQ(pw->pw_uid, TestAccounts::kCarol);
-    const uid_t C = TestAccounts::kCarol;
+    ASSERT_EQ(pw->pw_uid, TestAccounts::kDana);
+    ASSERT_EQ(pw->pw_gid, TestAccounts::kDanaGroup);
+    const uid_t C = TestAccounts::kCarol, D = TestAccounts::kDana, E = TestAccounts::kErin;
     const gid_t T = TestAccounts::kTeam, L = TestAccounts::kLegacy;
+    const gid_t DG = TestAccounts::kDanaGroup, EP = TestAccounts::kErinProj;
+    const gid_t FG = TestAccounts::kFrankGroup, GG = TestAccounts::kGinaGroup;
 
     std::string root = proj_ + "/accounts";
     std::vector<Node> nodes = {
         {"", 'd', 0750, C, T, T, 02750, nullptr, false, true},
-        {"private", 'f', 0600, C, C, T, 0640, nullptr, false, true},  // gid == uid
-        {"legacy", 'f', 0600, C, L, T, 0640, nullptr, false, true},   // listed by name
+        {"private", 'f', 0600, C, C, T, 0640, nullptr, false, true},   // carol's, gid == uid
+        {"dana", 'f', 0600, D, DG, T, 0640, nullptr, false, true},     // dana's, gid != uid
+        {"danas", 'f', 0640, C, DG, T, 0640, nullptr, false, true},    // dana's on carol's file
+        {"legacy", 'f', 0600, C, L, T, 0640, nullptr, false, true},    // listed by name
+        {"shared", 'f', 0640, C, FG, FG, 0640, nullptr, false, true},  // another member
+        {"ginas", 'f', 0640, C, GG, GG, 0640, nullptr, false, true},   // not gina's primary
+        // a project group whose gid is erin's uid: kept, and it is the
+        // nearest project group for the entries below it
+        {"erinproj", 'd', 02750, E, EP, EP, 02750, nullptr, false, true},
+        {"erinproj/mine", 'f', 0640, E, EP, EP, 0640, nullptr, false, true},
+        {"erinproj/in", 'f', 0600, D, DG, EP, 0640, nullptr, false, true},
         {"sub", 'd', 0700, C, C, T, 02750, nullptr, false, true},
         {"sub/run.sh", 'f', 0700, C, 0, T, 0750, nullptr, false, true},  // root's group
     };
     nodes = BuildTree(root, nodes);
+    auto before = SnapshotTree(root);
+
+    // the dry run names the rule that decided every change
+    auto dry = Pipeline("accounts-dry", "{change_gids: [pwtest-legacy]}");
+    Result r = RunEngine({"-c", dry, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ExpectSameTree(before, SnapshotTree(root));
+    auto p = [&root](const char *rel) { return root + "/" + rel; };
+    std::vector<std::string> want = {
+        "setgid 0750 -> 2750 " + root + " rule=directory-setgid",
+        "group 39001 -> 39100 " + p("private") + " rule=private-group(pwtest-carol)",
+        "mode 0600 -> 0640 " + p("private") + " rule=group-read",
+        "group 39101 -> 39100 " + p("dana") + " rule=private-group(pwtest-dana)",
+        "mode 0600 -> 0640 " + p("dana") + " rule=group-read",
+        "group 39101 -> 39100 " + p("danas") + " rule=private-group(pwtest-dana)",
+        "group 39200 -> 39100 " + p("legacy") + " rule=change_gids",
+        "mode 0600 -> 0640 " + p("legacy") + " rule=group-read",
+        "group 39101 -> 39003 " + p("erinproj/in") + " rule=private-group(pwtest-dana)",
+        "mode 0600 -> 0640 " + p("erinproj/in") + " rule=group-read",
+        "group 39001 -> 39100 " + p("sub") + " rule=private-group(pwtest-carol)",
+        "setgid 0700 -> 2700 " + p("sub") + " rule=directory-setgid",
+        "mode 2700 -> 2750 " + p("sub") + " rule=group-read",
+        "group 0 -> 39100 " + p("sub/run.sh") + " rule=root-group",
+        "mode 0700 -> 0750 " + p("sub/run.sh") + " rule=group-read+mirror_user_exec",
+    };
+    auto got = Lines(r.out);
+    std::sort(want.begin(), want.end());
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, want);
+
+    // the real run does what the dry run said: every gid checked by lstat
     auto cfg = Pipeline("accounts", "{dry_run: false, change_gids: [pwtest-legacy]}");
-    Result r = RunEngine({"-c", cfg, root});
+    r = RunEngine({"-c", cfg, root});
     ASSERT_EQ(r.status, 0) << r.err;
     ExpectTreeAsWanted(root, nodes);
-    EXPECT_NE(r.out.find("group 39001 -> 39100 " + root + "/private\n"), std::string::npos)
-        << r.out;
-    EXPECT_NE(r.out.find("group 39200 -> 39100 " + root + "/legacy\n"), std::string::npos)
-        << r.out;
+    got = Lines(r.out);
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, want);
     // and a second run finds nothing left to do
     r = RunEngine({"-c", cfg, root});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "") << r.out;
+}
+
+// private_group: uid-equals-gid keeps the old rule for sites that rely on
+// it: a gid equal to the entry owner's uid is private, names play no part.
+TEST_F(RepairTest, LegacyUidEqualsGidRule)
+{
+    if (access("/usr/sbin/useradd", X_OK) != 0 || geteuid() != 0)
+        GTEST_SKIP() << "needs root and useradd (Debian's passwd package)";
+    TestAccounts accounts;
+    ASSERT_TRUE(accounts.ok) << "useradd/groupadd failed";
+    const uid_t C = TestAccounts::kCarol, D = TestAccounts::kDana, E = TestAccounts::kErin;
+    const gid_t T = TestAccounts::kTeam, DG = TestAccounts::kDanaGroup;
+    const gid_t EP = TestAccounts::kErinProj;
+    std::string root = proj_ + "/legacy";
+    std::vector<Node> nodes = {
+        {"", 'd', 02750, C, T, T, 02750, nullptr, false, true},
+        {"private", 'f', 0640, C, C, T, 0640, nullptr, false, true},  // gid == uid
+        {"dana", 'f', 0640, D, DG, DG, 0640, nullptr, false, true},   // gid != uid: kept
+        {"erins", 'f', 0640, E, EP, T, 0640, nullptr, false, true},   // gid == uid: moved
+        {"other", 'f', 0640, C, 31999, 31999, 0640, nullptr, false, true},
+    };
+    nodes = BuildTree(root, nodes);
+    auto cfg = Pipeline("legacy", "{dry_run: false, private_group: uid-equals-gid}");
+    Result r = RunEngine({"-c", cfg, root});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ExpectTreeAsWanted(root, nodes);
+    std::vector<std::string> want = {
+        "group 39001 -> 39100 " + root + "/private rule=uid-equals-gid",
+        "group 39003 -> 39100 " + root + "/erins rule=uid-equals-gid",
+    };
+    auto got = Lines(r.out);
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want);
+
+    // an unknown value is a configuration error, before anything is touched
+    auto bad = Pipeline("legacy-bad", "{dry_run: false, private_group: gid-equals-uid}");
+    r = RunEngine({"-c", bad, root});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("private_group"), std::string::npos) << r.err;
 }
 
 TEST_F(RepairTest, GroupNamesAreResolved)
@@ -1134,8 +1319,8 @@ TEST_F(RepairTest, JsonLinesLogAndHostileNames)
     std::vector<LogLine> want;
     for (const auto &n : names) {
         want.push_back({Lossless(root + "/" + n), "group", std::to_string(A),
-                        std::to_string(kProj)});
-        want.push_back({Lossless(root + "/" + n), "mode", "0600", "0640"});
+                        std::to_string(kProj), kAliceRule});
+        want.push_back({Lossless(root + "/" + n), "mode", "0600", "0640", "group-read"});
     }
     std::sort(got.begin(), got.end());
     std::sort(want.begin(), want.end());
