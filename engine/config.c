@@ -44,11 +44,11 @@ static const char *const cfg_top_keys[] = {"version", "allow_mutation", "scan", 
                                            "sinks"};
 static const char *const cfg_scan_keys[] = {"roots",          "threads",        "one_file_system",
                                             "skip_snapshots", "snapshot_names", "exclude",
-                                            "max_depth",      "errors"};
+                                            "max_depth",      "errors",         "mode"};
 static const char *const cfg_sink_keys[] = {"name", "plugin", "options"};
 
 enum { CFG_K_ROOTS, CFG_K_THREADS, CFG_K_ONE_FS, CFG_K_SKIP_SNAP, CFG_K_SNAP_NAMES,
-       CFG_K_EXCLUDE, CFG_K_MAX_DEPTH, CFG_K_ERRORS };
+       CFG_K_EXCLUDE, CFG_K_MAX_DEPTH, CFG_K_ERRORS, CFG_K_MODE };
 
 #define CFG_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -363,6 +363,29 @@ static int cfg_get_depth(cfg_ctx *c, const yaml_node_t *at, const char *v, size_
                     "'scan.max_depth' must be an integer >= 0 (0 = unlimited), not %s", shown);
 }
 
+/* scan.mode: octal permission bits of the error file and the MPI manifest,
+ * "0640" or "640", at most 0777 (the rule of outfile_parse_mode(), which
+ * the sinks' mode option uses; config.c links nothing of the writer). */
+static int cfg_get_mode(cfg_ctx *c, const yaml_node_t *at, const char *v, size_t n, int *out)
+{
+    if (v && ((at && cfg_is_null(at)) || (!at && n == 0))) {
+        *out = -1; /* the default: 0600 as root, else 0666 less the umask */
+        return 0;
+    }
+    int m = 0;
+    size_t i = 0;
+    while (v && i < n && v[i] >= '0' && v[i] <= '7')
+        m = m * 8 + (v[i++] - '0');
+    if (v && i == n && (n == 3 || (n == 4 && v[0] == '0'))) {
+        *out = m;
+        return 0;
+    }
+    char shown[CFG_SHOW_CAP];
+    cfg_show(shown, sizeof shown, at, v, n);
+    return cfg_fail(c, at ? CFG_AT(at) : NULL,
+                    "'scan.mode' must be octal permission bits such as \"0640\", not %s", shown);
+}
+
 static int cfg_check_nul(cfg_ctx *c, const yaml_node_t *at, const char *what, const char *v,
                          size_t n)
 {
@@ -558,6 +581,8 @@ static int cfg_scan_scalar(cfg_ctx *c, cfg_scan *s, int key, const yaml_node_t *
         return cfg_get_bool(c, at, "scan.skip_snapshots", v, n, &s->skip_snapshots);
     case CFG_K_MAX_DEPTH:
         return cfg_get_depth(c, at, v, n, &s->max_depth);
+    case CFG_K_MODE:
+        return cfg_get_mode(c, at, v, n, &s->mode);
     case CFG_K_ERRORS: {
         if (!v)
             return cfg_fail(c, CFG_AT(at), "'scan.errors' must be a file name, not %s",
@@ -910,6 +935,7 @@ void cfg_init_defaults(cfg_pipeline *out)
     out->version = 1;
     out->scan.threads = 0;
     out->scan.skip_snapshots = 1;
+    out->scan.mode = -1;
     out->source = cfg_dup("<built-in>");
     /* on allocation failure the list stays empty; callers detect that
      * through the NULL source */

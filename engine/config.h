@@ -46,6 +46,7 @@ typedef struct cfg_scan {
     size_t exclude_count;
     int max_depth;              /* 0 = unlimited                     */
     char *errors_path;          /* NULL = no error file              */
+    int mode;                   /* error file, manifest: -1 = 0600 as root, else umask */
 } cfg_scan;
 
 typedef struct cfg_pipeline {

@@ -649,6 +649,17 @@ int main(int argc, char **argv)
      * agreement below keeps every rank from writing until then). */
     if (rc == 0 && rank == 0)
         rc = remove_stale(&p, sink_paths, errors_path, manifest, size, err, sizeof err);
+    /* The manifest is an output like the shards: its directory is opened
+     * and its temporary created now, its name checked before any rank
+     * walks, and it is renamed at the end relative to that directory. */
+    outfile mf;
+    int mf_open = 0;
+    if (rc == 0 && rank == 0) {
+        if (outfile_open_mode(&mf, manifest, p.scan.mode, err, sizeof err) != 0)
+            rc = -1;
+        else
+            mf_open = 1;
+    }
     /* Every rank checks the same inputs; they agree to go on or not, and the
      * lowest failing rank says why. */
     int bad = rc == 0 ? size : rank, first_bad = size;
@@ -658,6 +669,8 @@ int main(int argc, char **argv)
             fputs(usage_text, stdout);
         else if (rank == first_bad && rc != 0)
             fprintf(stderr, "pwalk-mpi: %s\n", err);
+        if (mf_open)
+            outfile_abort(&mf);
         cfg_free(&p);
         MPI_Finalize();
         return rc == 1 ? 0 : PIPELINE_USAGE;
@@ -666,6 +679,8 @@ int main(int argc, char **argv)
         if (rank == 0)
             fprintf(stderr, "pwalk-mpi: this MPI cannot be used from a threaded program "
                             "(MPI_THREAD_FUNNELED not provided)\n");
+        if (mf_open)
+            outfile_abort(&mf);
         MPI_Finalize();
         return PIPELINE_FAILED;
     }
@@ -693,6 +708,8 @@ int main(int argc, char **argv)
         /* the others may be waiting for this rank's work: end the job */
         fprintf(stderr, "pwalk-mpi: rank %d: %s\n", rank,
                 r.message[0] ? r.message : "scan failed");
+        if (mf_open)
+            outfile_abort(&mf);
         MPI_Abort(MPI_COMM_WORLD, status);
         return status;
     }
@@ -729,7 +746,8 @@ int main(int argc, char **argv)
             if (all[k].status == PIPELINE_PARTIAL)
                 exit_status = PIPELINE_PARTIAL;
         }
-        if (shard_write_manifest(manifest, &m, err, sizeof err) != 0) {
+        mf_open = 0; /* released by shard_write_manifest() either way */
+        if (shard_write_manifest(&mf, &m, err, sizeof err) != 0) {
             fprintf(stderr, "pwalk-mpi: manifest: %s; the shards are not a complete report\n",
                     err);
             exit_status = PIPELINE_FAILED;

@@ -90,7 +90,7 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
         sinks_free(sinks);
         return result_fail(r, PIPELINE_USAGE, "%s", err);
     }
-    if (report_open(&rep, p->scan.errors_path, err, sizeof err) != 0) {
+    if (report_open(&rep, p->scan.errors_path, p->scan.mode, err, sizeof err) != 0) {
         report_free(rep);
         sinks_free(sinks);
         return result_fail(r, PIPELINE_USAGE, "errors file: %s", err);

@@ -48,7 +48,7 @@ struct report {
 
 static const char report_errors_header[] = "path,errno,error,operation\n";
 
-int report_open(report **out, const char *errors_path, char *err, size_t errlen)
+int report_open(report **out, const char *errors_path, int mode, char *err, size_t errlen)
 {
     report *r = calloc(1, sizeof *r);
     if (!r) {
@@ -64,7 +64,7 @@ int report_open(report **out, const char *errors_path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (outfile_open(&r->file, errors_path, err, errlen) != 0)
+    if (outfile_open_mode(&r->file, errors_path, mode, err, errlen) != 0)
         return -1;
     r->has_file = 1;
     memcpy(r->buf, report_errors_header, sizeof report_errors_header - 1);

@@ -15,9 +15,10 @@
 
 typedef struct report report;
 
-/* errors_path NULL: no error file.  Returns 0, or -1 with a message naming
- * the file (the caller exits 2: nothing was written). */
-int report_open(report **out, const char *errors_path, char *err, size_t errlen);
+/* errors_path NULL: no error file; mode: scan.mode (-1: 0600 as root, else
+ * 0666 less the umask).  Returns 0, or -1 with a message naming the file
+ * (the caller exits 2: nothing was written). */
+int report_open(report **out, const char *errors_path, int mode, char *err, size_t errlen);
 
 /* The error hook for the walk and the sinks (thread-safe). */
 sinks_error_hook report_error_hook(report *r);

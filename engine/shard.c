@@ -213,41 +213,27 @@ static int write_body(FILE *f, const shard_manifest *m, char *err, size_t errlen
     return 0;
 }
 
-int shard_write_manifest(const char *path, const shard_manifest *m, char *err, size_t errlen)
+int shard_write_manifest(outfile *f, const shard_manifest *m, char *err, size_t errlen)
 {
-    char tmp[PATH_MAX + 32];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp) {
-        snprintf(err, errlen, "%s: %s", path, strerror(ENAMETOOLONG));
+    /* built in memory, then one outfile_write(): the file itself is only
+     * ever touched through the outfile */
+    char *body = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&body, &len);
+    if (!mem) {
+        snprintf(err, errlen, "%s: %s", f->final_path, strerror(errno));
+        outfile_abort(f);
         return -1;
     }
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    errno = 0;
-    int rc = write_body(f, m, err, errlen);
-    if (rc == 0 && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+    int rc = write_body(mem, m, err, errlen);
+    if (fclose(mem) != 0 && rc == 0) {
+        snprintf(err, errlen, "%s: %s", f->final_path, strerror(ENOMEM));
         rc = -1;
     }
-    if (fclose(f) != 0 && rc == 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (rc == 0 && (outfile_write(f, body, len, err, errlen) != 0 ||
+                    outfile_commit(f, err, errlen) != 0))
         rc = -1;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        rc = -1;
-    }
-    if (rc != 0)
-        unlink(tmp);
+    free(body);
+    outfile_abort(f);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "outfile.h"
 
 #define SHARD_MAX_SINKS 64
 
@@ -45,9 +46,12 @@ typedef struct shard_manifest {
     int64_t started;                /* Unix time                         */
 } shard_manifest;
 
-/* Write the manifest (JSON) under a temporary name, fsync, rename to path.
- * Shard paths in it are absolute.  Returns 0, or -1 with a message naming
- * the file. */
-int shard_write_manifest(const char *path, const shard_manifest *m, char *err, size_t errlen);
+/* Write the manifest (JSON) into f and commit it (fsync, rename into place
+ * relative to the directory f opened).  f is opened by the caller with
+ * outfile_open_mode() before the scan -- the manifest's name is checked and
+ * its directory opened then, like every output's -- and is released either
+ * way.  Shard paths in it are absolute.  Returns 0, or -1 with a message
+ * naming the file. */
+int shard_write_manifest(outfile *f, const shard_manifest *m, char *err, size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 
 static const pwalk_option_spec csv_lz4_options[] = {
     CSVSINK_OPTION_PATH("scan.csv.lz4"),
+    CSVSINK_OPTION_MODE,
     CSVSINK_OPTION_HEADER,
     CSVSINK_OPTION_ESCAPE,
     CSVSINK_OPTION_BUFFER,

@@ -9,6 +9,7 @@
 
 static const pwalk_option_spec csv_options[] = {
     CSVSINK_OPTION_PATH("scan.csv"),
+    CSVSINK_OPTION_MODE,
     CSVSINK_OPTION_HEADER,
     CSVSINK_OPTION_ESCAPE,
     /* plain CSV has no per-frame overhead, so buffers smaller than the

@@ -144,8 +144,17 @@ int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_
     s->codec_workers = (int)workers;
     s->buffer_size = (size_t)buffer_kib * 1024;
 
+    const char *mode_text = NULL;
+    int mode = OUTFILE_MODE_DEFAULT;
+    host->opt_string(opts, "mode", &mode_text);
+    if (mode_text && outfile_parse_mode(mode_text, &mode) != 0) {
+        host->set_error(ctx, "mode: '%s' is not octal permission bits such as \"0640\"",
+                        mode_text);
+        return PWALK_ERR_CONFIG;
+    }
+
     char err[512];
-    if (outfile_open(&s->out, path, err, sizeof err) != 0) {
+    if (outfile_open_mode(&s->out, path, mode, err, sizeof err) != 0) {
         host->set_error(ctx, "%s", err);
         return PWALK_ERR_IO;
     }

@@ -25,11 +25,14 @@ typedef struct csvsink_kind {
     const char *default_path;   /* used when the path option is unset  */
 } csvsink_kind;
 
-/* Options every csv* plugin declares: path, header, escape, buffer_kib, and
- * (with a codec) level.  The plugin copies these into its own table. */
+/* Options every csv* plugin declares: path, mode, header, escape, buffer_kib,
+ * and (with a codec) level.  The plugin copies these into its own table. */
 #define CSVSINK_OPTION_PATH(def)                                                        \
     {"path", PWALK_OPT_STRING, 0, def, NULL,                                            \
      "output file (\"-\" = stdout); written as .NAME.pwalk-tmp-XXXXXX, renamed at the end"}
+#define CSVSINK_OPTION_MODE                                                             \
+    {"mode", PWALK_OPT_STRING, 0, NULL, NULL,                                           \
+     "permissions, octal (\"0640\"); unset: 0600 when run as root, else 0666 less the umask"}
 #define CSVSINK_OPTION_HEADER                                                           \
     {"header", PWALK_OPT_BOOL, 0, "true", NULL,                                         \
      "first line is the column header (the first line of the decompressed stream)"}

@@ -54,6 +54,7 @@ void ExpectDefaults(const cfg_pipeline &p) {
     EXPECT_EQ(p.scan.exclude_count, 0u);
     EXPECT_EQ(p.scan.max_depth, 0);
     EXPECT_EQ(p.scan.errors_path, nullptr);
+    EXPECT_EQ(p.scan.mode, -1);  // 0600 as root, else the umask
     EXPECT_EQ(p.plugin_path_count, 0u);
     EXPECT_EQ(p.sink_count, 0u);
     EXPECT_EQ(p.sinks, nullptr);
@@ -417,7 +418,8 @@ TEST(ConfigErrors, UnknownKeys) {
                         "sinks: [{plugin: csv}]\n",
                         "audit.yaml"),
               "audit.yaml:3:5: unknown key 'thread' in 'scan' (known: roots, threads, "
-              "one_file_system, skip_snapshots, snapshot_names, exclude, max_depth, errors)");
+              "one_file_system, skip_snapshots, snapshot_names, exclude, max_depth, errors, "
+              "mode)");
     EXPECT_EQ(LoadError("version: 1\nsink: []\n"),
               "t.yaml:2:1: unknown key 'sink' at the top level (known: version, allow_mutation, "
               "scan, plugin_path, sinks)");
@@ -465,6 +467,26 @@ TEST(ConfigErrors, ScanScalars) {
               "t.yaml:2:16: 'scan.errors' must be a file name, not a list");
     EXPECT_EQ(LoadError("version: 1\nscan: {errors: ''}\n"),
               "t.yaml:2:16: 'scan.errors' is empty (leave it out for no error file)");
+    for (const char *m : {"999", "64", "1640", "00640", "rw-r-----", "''", "[1]"})
+        EXPECT_EQ(LoadError(std::string("version: 1\nscan: {mode: ") + m + "}\n").rfind(
+                      "t.yaml:2:14: 'scan.mode' must be octal permission bits such as \"0640\", "
+                      "not ",
+                      0),
+                  0u)
+            << m;
+}
+
+TEST(ConfigLoad, ScanModeIsOctalPermissionBits) {
+    for (auto [text, want] : std::vector<std::pair<std::string, int>>{
+             {"0640", 0640}, {"\"0600\"", 0600}, {"644", 0644}, {"~", -1}}) {
+        cfg_pipeline p;
+        char err[512];
+        std::string yaml = "version: 1\nscan: {mode: " + text + "}\nsinks: [{plugin: csv}]\n";
+        ASSERT_EQ(cfg_load_string(yaml.c_str(), yaml.size(), "t.yaml", &p, err, sizeof err), 0)
+            << text << ": " << err;
+        EXPECT_EQ(p.scan.mode, want) << text;
+        cfg_free(&p);
+    }
 }
 
 TEST(ConfigErrors, ScanLists) {
@@ -703,7 +725,7 @@ TEST_F(ConfigFile, ErrorsNameTheFile) {
     EXPECT_EQ(std::string(err), path +
                                     ":3:3: unknown key 'thread' in 'scan' (known: roots, threads, "
                                     "one_file_system, skip_snapshots, snapshot_names, exclude, "
-                                    "max_depth, errors)");
+                                    "max_depth, errors, mode)");
     ExpectDefaults(p);
     cfg_free(&p);
 
@@ -867,7 +889,8 @@ TEST_F(ConfigSet, Errors) {
               "(or yes/no, on/off), not '2'");
     EXPECT_EQ(SetError("scan.thread=2"),
               "--set 'scan.thread=2': unknown key 'thread' in 'scan' (known: roots, threads, "
-              "one_file_system, skip_snapshots, snapshot_names, exclude, max_depth, errors)");
+              "one_file_system, skip_snapshots, snapshot_names, exclude, max_depth, errors, "
+              "mode)");
     EXPECT_EQ(p_.scan.threads, 0);  // failures change nothing
     EXPECT_EQ(p_.scan.max_depth, 0);
 }

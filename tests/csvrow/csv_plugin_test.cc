@@ -333,12 +333,13 @@ TEST_F(CsvPluginTest, DescribesItself) {
         const char *choices;
     } want[] = {
         {"path", PWALK_OPT_STRING, "scan.csv", nullptr},
+        {"mode", PWALK_OPT_STRING, nullptr, nullptr},  // unset: 0600 as root, else umask
         {"header", PWALK_OPT_BOOL, "true", nullptr},
         {"escape", PWALK_OPT_ENUM, "lossless", "lossless|dey"},
         {"buffer_kib", PWALK_OPT_INT, "1024", "4..65536"},
     };
-    ASSERT_EQ(plugin_->option_count, 4u);
-    for (size_t i = 0; i < 4; i++) {
+    ASSERT_EQ(plugin_->option_count, 5u);
+    for (size_t i = 0; i < 5; i++) {
         const pwalk_option_spec &o = plugin_->options[i];
         SCOPED_TRACE(want[i].name);
         EXPECT_STREQ(o.name, want[i].name);

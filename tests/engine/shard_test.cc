@@ -79,7 +79,9 @@ TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
     shard_manifest m = {&p, paths, nullptr, 2, results, 2, 1.5, 1700000000};
     std::string mpath = d + "/scan.manifest.json";
     char err[512] = "";
-    ASSERT_EQ(shard_write_manifest(mpath.c_str(), &m, err, sizeof err), 0) << err;
+    outfile mf;
+    ASSERT_EQ(outfile_open(&mf, mpath.c_str(), err, sizeof err), 0) << err;
+    ASSERT_EQ(shard_write_manifest(&mf, &m, err, sizeof err), 0) << err;
     std::ifstream f(mpath);
     std::stringstream ss;
     ss << f.rdbuf();
@@ -106,10 +108,19 @@ TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
     EXPECT_EQ(text.back(), '\n');
     // no temporary file left beside it
     EXPECT_NE(access(mpath.c_str(), F_OK), -1);
-    // a directory that does not exist: an error naming the manifest, nothing written
+    // a directory that does not exist: an error naming the manifest when it
+    // is opened, before any scan
     std::string bad = d + "/missing/scan.manifest.json";
-    EXPECT_EQ(shard_write_manifest(bad.c_str(), &m, err, sizeof err), -1);
+    EXPECT_EQ(outfile_open(&mf, bad.c_str(), err, sizeof err), -1);
     EXPECT_NE(std::string(err).find(bad), std::string::npos) << err;
+    // a body that cannot be written (a sink path in a missing directory):
+    // the error, and the temporary removed
+    ASSERT_EQ(outfile_open(&mf, (d + "/second.json").c_str(), err, sizeof err), 0) << err;
+    std::string gone = d + "/missing/x.csv";
+    char *gone_paths[] = {const_cast<char *>(gone.c_str())};
+    m.sink_paths = gone_paths;
+    EXPECT_EQ(shard_write_manifest(&mf, &m, err, sizeof err), -1);
+    EXPECT_NE(std::string(err).find(gone), std::string::npos) << err;
     cfg_free(&p);
     unlink(mpath.c_str());
     EXPECT_EQ(rmdir(dir), 0) << "something besides the manifest was left in " << d;
