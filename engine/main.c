@@ -45,7 +45,8 @@ static const char usage_text[] =
     "  -t, --threads N         worker threads (default: SLURM allocation, else the\n"
     "                          CPUs this process may use)\n"
     "      --maxthreads N      the same (pwalk's name)\n"
-    "  -d, --depth N           do not go more than N levels below a root (0 = no limit)\n"
+    "  -d, --depth N           read directories down to N levels below a root, as\n"
+    "                          pwalk's --depth N (0 = no limit)\n"
     "      --exclude FILE      leave out the paths/globs listed in FILE, one per line\n"
     "      --header            write the CSV header line (compatibility mode)\n"
     "      --NoSnap            skip .snapshot directories (compatibility mode; a\n"
@@ -334,8 +335,12 @@ static int run(cfg_pipeline *p, const cli *c)
 {
     pipeline_run_options o;
     memset(&o, 0, sizeof o);
-    o.quiet = c->quiet;
-    o.progress = !c->quiet && isatty(STDERR_FILENO);
+    /* pwalk's command line in a cron job or script: pwalk wrote nothing on
+     * stderr when all went well, so neither does compatibility mode (the
+     * summary still comes when something went wrong, and on a terminal) */
+    int tty = isatty(STDERR_FILENO);
+    o.quiet = c->quiet || (!c->config && !tty);
+    o.progress = !c->quiet && tty;
     pipeline_result r;
     int status = pipeline_run(p, &o, &r);
     if (r.message[0])

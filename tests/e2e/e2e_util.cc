@@ -232,7 +232,8 @@ static void ModelDir(int dfd, const std::string &path, int depth, const struct s
     Expect me{self, depth, parent_ino};
     me.is_root = is_root;
     // O_NOATIME: the engine's rows carry atimes; this walk must not move them
-    int fd = dfd == AT_FDCWD ? open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOATIME)
+    // a root is followed when it is a symlink (as find -H does)
+    int fd = dfd == AT_FDCWD ? open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOATIME)
                              : openat(dfd, path.substr(path.rfind('/') + 1).c_str(),
                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOATIME);
     if (fd < 0) {  // unreadable: the spec's -1/0 row
@@ -260,8 +261,9 @@ static void ModelDir(int dfd, const std::string &path, int depth, const struct s
         bool skipped = false;
         if (is_dir)
             for (auto &s : opt.skip_dirs) skipped |= (n == s);
-        if (opt.max_depth > 0 && (level > opt.max_depth || (is_dir && level == opt.max_depth)))
-            skipped = true;
+        // pwalk's --depth N: directories down to level N are read; the
+        // directories at level N+1 get no row (files there do)
+        if (opt.max_depth > 0 && is_dir && level == opt.max_depth + 1) skipped = true;
         if (opt.excluded && opt.excluded(p, n)) skipped = true;
         if (skipped) continue;
         if (is_dir)
@@ -276,7 +278,8 @@ static void ModelDir(int dfd, const std::string &path, int depth, const struct s
 void Model(const std::string &root, const ModelOptions &opt,
            std::map<std::string, Expect> *out) {
     struct stat st;
-    if (lstat(root.c_str(), &st) != 0) return;
+    // a symlink root is its target (stat), a dangling one the link itself
+    if (stat(root.c_str(), &st) != 0 && lstat(root.c_str(), &st) != 0) return;
     if (!S_ISDIR(st.st_mode)) {
         Expect x{st, -1, 0};
         x.is_root = true;

@@ -58,7 +58,7 @@ struct Expect {
 // Which entries a scan leaves out, as the pipeline's scan: section says.
 struct ModelOptions {
     std::vector<std::string> skip_dirs;  // snapshot names (directories only)
-    int max_depth = 0;                   // 0 = no limit; levels below the root
+    int max_depth = 0;                   // 0 = no limit; pwalk's --depth N
     bool one_file_system = false;
     // exclude rule: (full path, name) -> left out; empty = none
     std::function<bool(const std::string &, const std::string &)> excluded;
@@ -67,7 +67,8 @@ struct ModelOptions {
 // The tree as the spec says the report must show it: every entry under
 // root (one row each, lstat via an openat chain so paths past PATH_MAX
 // work), directories' fcount/dirsum; filtered entries are counted in their
-// parent but not listed.  `root` is used as given (no trailing slash).
+// parent but not listed.  `root` is used as given (no trailing slash); a
+// root that is a symlink is followed (find -H), nothing below it is.
 void Model(const std::string &root, const ModelOptions &opt,
            std::map<std::string, Expect> *out);
 void Model(const std::string &root, const std::vector<std::string> &skip_dirs,
