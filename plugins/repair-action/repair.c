@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "common/lossless.h"
+#include "outfile.h"
 #include "pwalk/plugin.h"
 
 #define REPAIR_VERSION "1.0.0"
@@ -74,6 +75,9 @@ static const pwalk_option_spec repair_options[] = {
      "else the name)"},
     {"log", PWALK_OPT_STRING, 0, NULL, NULL,
      "change log: CSV (path,what,old,new,rule), or JSON lines if the name ends in .jsonl"},
+    {"mode", PWALK_OPT_STRING, 0, NULL, NULL,
+     "the log's permissions, octal (\"0640\"); unset: 0600 when run as root, else 0666 "
+     "less the umask"},
 };
 
 #define REPAIR_OPTION_COUNT (sizeof repair_options / sizeof repair_options[0])
@@ -146,7 +150,7 @@ typedef struct repair_instance {
 
     int out_kind;
     char *log_path;         /* final name of the change log              */
-    char *log_tmp;          /* written here, renamed at a good finish    */
+    outfile log;            /* the log's temporary and its directory fd  */
     int log_fd;
     pthread_mutex_t out_lock;
     int out_lock_ready;
@@ -302,7 +306,7 @@ static int repair_flush(repair_instance *r, repair_tstate *ts)
     ts->out_len = 0;
     if (rc != 0)
         r->host->set_error(r->ctx, "cannot write the change log to %s: %s",
-                           r->out_kind == REPAIR_OUT_STDOUT ? "standard output" : r->log_tmp,
+                           r->out_kind == REPAIR_OUT_STDOUT ? "standard output" : r->log_path,
                            strerror(saved));
     return rc;
 }
@@ -1100,29 +1104,27 @@ static int repair_ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static int repair_open_log(repair_instance *r, const char *path)
+/* The csv reports' writer (outfile.h): the temporary is created, renamed
+ * and removed through the log directory's fd, so a user who swaps a
+ * directory on the path during a root run cannot move the log elsewhere. */
+static int repair_open_log(repair_instance *r, const char *path, int mode)
 {
     r->log_path = strdup(path);
-    r->log_tmp = malloc(strlen(path) + sizeof ".tmp.XXXXXX");
-    if (!r->log_path || !r->log_tmp) {
+    if (!r->log_path) {
         r->host->set_error(r->ctx, "out of memory");
         return PWALK_ERR_NOMEM;
     }
-    sprintf(r->log_tmp, "%s.tmp.XXXXXX", path);
-    /* O_EXCL underneath: a name planted by someone else is never opened */
-    r->log_fd = mkostemp(r->log_tmp, O_CLOEXEC);
-    if (r->log_fd < 0) {
-        r->host->set_error(r->ctx, "cannot create a temporary file beside %s: %s", path,
-                           strerror(errno));
-        free(r->log_tmp);
-        r->log_tmp = NULL;
+    char err[512];
+    if (outfile_open_mode(&r->log, path, mode, err, sizeof err) != 0) {
+        r->host->set_error(r->ctx, "%s", err);
         return PWALK_ERR_IO;
     }
+    r->log_fd = r->log.fd;
     r->out_kind = repair_ends_with(path, ".jsonl") ? REPAIR_OUT_JSONL : REPAIR_OUT_CSV;
     if (r->out_kind == REPAIR_OUT_CSV) {
         static const char header[] = "path,what,old,new,rule\n";
         if (write(r->log_fd, header, sizeof header - 1) != (ssize_t)(sizeof header - 1)) {
-            r->host->set_error(r->ctx, "cannot write %s: %s", r->log_tmp, strerror(errno));
+            r->host->set_error(r->ctx, "cannot write %s: %s", r->log_path, strerror(errno));
             return PWALK_ERR_IO;
         }
     }
@@ -1237,13 +1239,20 @@ static int repair_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwal
         close(pfd);
     }
 
-    const char *log = NULL;
+    const char *log = NULL, *mode_text = NULL;
+    int mode = OUTFILE_MODE_DEFAULT;
+    host->opt_string(opts, "mode", &mode_text);
+    if (mode_text && outfile_parse_mode(mode_text, &mode) != 0) {
+        host->set_error(ctx, "mode: '%s' is not octal permission bits such as \"0640\"",
+                        mode_text);
+        return PWALK_ERR_CONFIG;
+    }
     if (host->opt_string(opts, "log", &log) == 0 && log) {
         if (log[0] == '\0') {
             host->set_error(ctx, "option 'log' is empty");
             return PWALK_ERR_CONFIG;
         }
-        return repair_open_log(r, log);
+        return repair_open_log(r, log, mode);
     }
     /* without a log every change and skip is printed, real runs included:
      * an administrator must be able to tell what root did */
@@ -1340,65 +1349,37 @@ static int repair_finish(void *instance, int32_t scan_status)
     if (r->log_fd < 0)
         return PWALK_OK;
 
-    int fd = r->log_fd;
-    r->log_fd = -1;
+    r->log_fd = -1; /* the outfile closes it */
+    char err[512];
     if (scan_status != 0) {
-        close(fd);
         if (!r->dry_run && r->total.changed[REPAIR_GROUP] + r->total.changed[REPAIR_SETGID] +
                                    r->total.changed[REPAIR_MODE] >
                                0) {
             /* Changes were made: their record is kept, under a name that
              * cannot pass for a complete log. */
-            char *kept = malloc(strlen(r->log_path) + sizeof ".incomplete");
-            if (kept) {
-                sprintf(kept, "%s.incomplete", r->log_path);
-                if (rename(r->log_tmp, kept) == 0) {
-                    r->host->log(r->ctx, "scan did not complete; changes made so far are in %s",
-                                 kept);
-                    free(kept);
-                    free(r->log_tmp);
-                    r->log_tmp = NULL;
-                    return PWALK_OK;
-                }
-                free(kept);
+            if (outfile_commit_suffix(&r->log, ".incomplete", err, sizeof err) == 0) {
+                r->host->log(r->ctx,
+                             "scan did not complete; changes made so far are in %s.incomplete",
+                             r->log_path);
+                return PWALK_OK;
             }
+            r->host->log(r->ctx, "%s", err);
         }
+        outfile_abort(&r->log);
         r->host->log(r->ctx, "scan did not complete; %s not written", r->log_path);
-        return PWALK_OK; /* destroy() removes the temporary file */
+        return PWALK_OK;
     }
-    int bad = r->out_errno != 0;
-    int err = r->out_errno;
-    if (!bad && fsync(fd) != 0) {
-        bad = 1;
-        err = errno;
-    }
-    if (close(fd) != 0 && !bad) {
-        bad = 1;
-        err = errno;
-    }
-    if (!bad && rename(r->log_tmp, r->log_path) != 0) {
-        bad = 1;
-        err = errno;
-    }
-    if (bad) {
+    if (r->out_errno) {
+        outfile_abort(&r->log);
         r->host->set_error(r->ctx, "cannot publish the change log %s: %s", r->log_path,
-                           strerror(err));
+                           strerror(r->out_errno));
         return PWALK_ERR_IO;
     }
-    free(r->log_tmp);
-    r->log_tmp = NULL; /* published: destroy() must not remove it */
-
-    /* make the rename itself durable */
-    char *dir = strdup(r->log_path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-        int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
+    /* sync, close, check the directory is still the one opened, rename
+     * through its fd, sync the directory */
+    if (outfile_commit(&r->log, err, sizeof err) != 0) {
+        r->host->set_error(r->ctx, "cannot publish the change log: %s", err);
+        return PWALK_ERR_IO;
     }
     return PWALK_OK;
 }
@@ -1408,11 +1389,8 @@ static void repair_destroy(void *instance)
     repair_instance *r = instance;
     if (!r)
         return;
-    if (r->log_fd >= 0)
-        close(r->log_fd);
-    if (r->log_tmp)
-        unlink(r->log_tmp);
-    free(r->log_tmp);
+    if (r->log.final_path) /* opened and neither committed nor abandoned */
+        outfile_abort(&r->log);
     free(r->log_path);
     free(r->change_gids);
     for (size_t i = 0; i < r->gid_cap; i++) /* the cache's rules are its own */

@@ -896,8 +896,10 @@ TEST_F(RepairTest, RealRunSetsGroupAndModeOfEveryEntry)
     // no temporary file left beside the log
     DIR *d = opendir(out_.c_str());
     ASSERT_NE(d, nullptr);
-    while (struct dirent *de = readdir(d))
+    while (struct dirent *de = readdir(d)) {
         EXPECT_EQ(strstr(de->d_name, ".tmp."), nullptr) << de->d_name;
+        EXPECT_EQ(strstr(de->d_name, ".pwalk-tmp-"), nullptr) << de->d_name;
+    }
     closedir(d);
 }
 
@@ -1094,6 +1096,35 @@ TEST_F(RepairTest, RefusedWithoutAllowMutation)
     EXPECT_NE(r.err.find(cfg + ":"), std::string::npos) << r.err;
     EXPECT_TRUE(std::regex_search(r.err, std::regex(":[0-9]+:[0-9]+: sink '"))) << r.err;
     ExpectSameTree(before, SnapshotTree(root));
+}
+
+// The change log names what sits in 0700 directories: as root it is 0600
+// unless the mode option says otherwise (it was 0600 from mkstemp by
+// accident, and is now the rule every output follows); a bad mode is a
+// config error before anything is touched.
+TEST_F(RepairTest, TheLogIs0600AsRootUnlessModeSaysOtherwise)
+{
+    std::string root = proj_ + "/tree";
+    MakeDir(root, 0700, A, A);
+    for (auto [opt, want] : std::vector<std::pair<std::string, unsigned>>{
+             {"", geteuid() == 0 ? 0600u : 0},
+             {", mode: \"0640\"", 0640u}}) {
+        std::string log = out_ + "/log.csv";
+        unlink(log.c_str());
+        auto cfg = Pipeline("mode", "{log: \"" + log + "\"" + opt + "}");
+        Result r = RunEngine({"-c", cfg, root});
+        ASSERT_EQ(r.status, 0) << r.err;
+        struct stat st;
+        ASSERT_EQ(stat(log.c_str(), &st), 0);
+        if (want)
+            EXPECT_EQ(st.st_mode & 0777, want) << opt;
+    }
+    std::string never = out_ + "/never.csv";
+    auto cfg = Pipeline("badmode", "{log: \"" + never + "\", mode: \"rw\"}");
+    Result r = RunEngine({"-c", cfg, root});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("mode: 'rw' is not octal permission bits"), std::string::npos) << r.err;
+    EXPECT_FALSE(Exists(never));
 }
 
 TEST_F(RepairTest, UnknownGroupNameIsAConfigError)
