@@ -7,6 +7,10 @@
  * the walk, far from its cause.  Each refusal is one line naming the file
  * and the exact mismatch, since the reader is usually a site administrator
  * who did not write the plugin.
+ *
+ * A constructor in the file runs inside dlopen(), before any of that, so as
+ * root the path itself is vetted first ("As root" below): nothing on it may
+ * be another user's to replace or redirect.
  */
 #define _GNU_SOURCE
 #include "loader.h"
@@ -113,6 +117,20 @@ char *loader_builtin_dir(void)
             return NULL;
         cap *= 2;
     }
+}
+
+char *loader_plugin_relative(const char *name, const char *source)
+{
+    /* the same rule as plugin_path's: a file's directory, never the cwd
+     * the scan happens to be started from (cron, a job script) */
+    const char *slash = source ? strrchr(source, '/') : NULL;
+    if (!loader_is_path(name) || name[0] == '/' || !slash ||
+        strcmp(source, "<built-in>") == 0)
+        return loader_strdup(name);
+    char *s = malloc((size_t)(slash - source) + strlen(name) + 2);
+    if (s)
+        sprintf(s, "%.*s/%s", (int)(slash - source), source, name);
+    return s;
 }
 
 /* A candidate counts when it exists and is not a directory: a file the
@@ -254,85 +272,6 @@ int loader_find(const char *name, char *const *dirs, size_t ndirs, char **path,
     return -1;
 }
 
-/* One component of the path from / to the plugin file.  A directory with
- * the sticky bit (like /tmp) is safe to pass through: others may add
- * entries but cannot rename or remove root's. */
-static int loader_check_owner_mode(const char *shown, const char *what, const char *object,
-                                   const struct stat *st, int is_file, char *err,
-                                   size_t errlen)
-{
-    if (st->st_uid != 0) {
-        loader_msg(err, errlen,
-                   "%s: refusing to load as root: %s%s%s is owned by uid %lu, not root",
-                   shown, what, object ? " " : "", object ? object : "",
-                   (unsigned long)st->st_uid);
-        return -1;
-    }
-    mode_t writable = st->st_mode & (S_IWGRP | S_IWOTH);
-    if (writable && (is_file || !(st->st_mode & S_ISVTX))) {
-        const char *who = writable == (S_IWGRP | S_IWOTH) ? "group and others"
-                          : writable == S_IWGRP         ? "group"
-                                                        : "others";
-        loader_msg(err, errlen,
-                   "%s: refusing to load as root: %s%s%s is writable by %s (mode %04o)",
-                   shown, what, object ? " " : "", object ? object : "", who,
-                   (unsigned)(st->st_mode & 07777));
-        return -1;
-    }
-    return 0;
-}
-
-/* Root loading code from a file someone else can replace hands them root.
- * The path is resolved once and every component of the resolved path
- * checked, then that resolved path is what gets dlopen()ed: as no one but
- * root can change any component, the check cannot be raced. */
-static int loader_check_root_safe(const char *shown, char **resolved, char *err,
-                                  size_t errlen)
-{
-    *resolved = realpath(shown, NULL);
-    if (!*resolved) {
-        loader_msg(err, errlen, "%s: cannot resolve path: %s", shown, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (stat(*resolved, &st) != 0) {
-        loader_msg(err, errlen, "%s: %s", shown, strerror(errno));
-        return -1;
-    }
-    if (loader_check_owner_mode(shown, "the file", NULL, &st, 1, err, errlen) != 0)
-        return -1;
-
-    char *dir = loader_strdup(*resolved);
-    if (!dir) {
-        loader_msg(err, errlen, "%s: out of memory", shown);
-        return -1;
-    }
-    int rc = 0;
-    for (;;) {
-        char *slash = strrchr(dir, '/');
-        if (!slash)
-            break;
-        if (slash == dir)
-            slash[1] = '\0';
-        else
-            *slash = '\0';
-        if (stat(dir, &st) != 0) {
-            loader_msg(err, errlen, "%s: cannot check directory %s: %s", shown, dir,
-                       strerror(errno));
-            rc = -1;
-            break;
-        }
-        if (loader_check_owner_mode(shown, "directory", dir, &st, 0, err, errlen) != 0) {
-            rc = -1;
-            break;
-        }
-        if (strcmp(dir, "/") == 0)
-            break;
-    }
-    free(dir);
-    return rc;
-}
-
 /* The name a plugin loaded by path must declare: the file's base name
  * without ".so", so "site/audit.so" is plugin 'audit'. */
 static char *loader_expected_name(const char *name)
@@ -345,6 +284,227 @@ static char *loader_expected_name(const char *name)
     if (e && loader_ends_with(e, ".so"))
         e[strlen(e) - 3] = '\0';
     return e;
+}
+
+/* ---- As root: every component of the path, before dlopen ------------------
+ *
+ * Root loading code from a file someone else can replace, or from a name
+ * someone else can point elsewhere, hands them root.  So, as root, the path
+ * is walked from / one component at a time with lstat(), symlinks expanded
+ * by hand, and each component checked as it is reached:
+ *  - a directory must be owned by root and not writable by group or others;
+ *    the sticky bit does not help (in /tmp anyone can plant a name, a
+ *    symlink or a hard link to any root-owned .so whose constructor would
+ *    then run as root);
+ *  - a symlink must be owned by root (anyone can make one in a directory
+ *    they can write; its target is then walked the same way);
+ *  - the file must be a regular file owned by root, not writable by group or
+ *    others.
+ * POSIX ACLs need no separate look: a named entry granting write shows as
+ * the group write bit (the mask).  Not root: nothing is checked, a user loads
+ * what they can read, as any program they run could.
+ *
+ * Between this check and dlopen(): the walk yields the canonical path (no
+ * symlinks left) and that path is what dlopen() gets.  Every directory on it
+ * and the file itself can then be changed only by root, so no one else can
+ * swap anything in between -- the check cannot be raced.  dlopen() of
+ * "/proc/self/fd/N" on an fd opened during the walk would close the same
+ * window, but the object would be known by that name: $ORIGIN in its
+ * RUNPATH, dlerror() text, and the sanitizers' and gdb's symbolizers (which
+ * reopen the link map's name) would all see a closed fd's name. */
+
+/* Symlinks followed in one walk, as the kernel's ELOOP limit. */
+#define LOADER_MAX_LINKS 40
+
+typedef struct loader_vet {
+    char *done;   /* the checked canonical prefix; "" stands for "/"   */
+    size_t len;
+    char *todo;   /* what is still to walk                             */
+    size_t pos;
+    int links;    /* symlinks followed so far                          */
+    char *why;    /* the refusal, when one is made                     */
+    size_t whylen;
+} loader_vet;
+
+/* 0 when ST (a directory, or the plugin file) can be changed by root only;
+ * else 1 with the reason in v->why. */
+static int loader_vet_owner_mode(loader_vet *v, const char *what, const char *object,
+                                 const struct stat *st)
+{
+    if (st->st_uid != 0) {
+        snprintf(v->why, v->whylen, "%s %s is owned by uid %lu, not root", what, object,
+                 (unsigned long)st->st_uid);
+        return 1;
+    }
+    mode_t w = st->st_mode & (S_IWGRP | S_IWOTH);
+    if (w && !S_ISLNK(st->st_mode)) {
+        const char *who = w == (S_IWGRP | S_IWOTH) ? "group and others"
+                          : w == S_IWGRP         ? "group"
+                                                 : "others";
+        snprintf(v->why, v->whylen, "%s %s is writable by %s (mode %04o)", what, object, who,
+                 (unsigned)(st->st_mode & 07777));
+        return 1;
+    }
+    return 0;
+}
+
+/* The next component of v->todo into *comp (length *clen); 0 at the end.
+ * *last: no further component follows it. */
+static int loader_vet_next(loader_vet *v, const char **comp, size_t *clen, int *last)
+{
+    const char *t = v->todo + v->pos;
+    while (*t == '/')
+        t++;
+    if (!*t)
+        return 0;
+    const char *e = strchr(t, '/');
+    *clen = e ? (size_t)(e - t) : strlen(t);
+    *comp = t;
+    v->pos = (size_t)(t + *clen - v->todo);
+    const char *rest = v->todo + v->pos;
+    while (*rest == '/')
+        rest++;
+    *last = *rest == '\0';
+    return 1;
+}
+
+/* v->done is a symlink (its directory: v->done's first PARENT bytes): walk
+ * its target, then the rest of v->todo.  0, or -1 with v->why set. */
+static int loader_vet_link(loader_vet *v, size_t parent, const struct stat *st)
+{
+    const char *at = v->done;
+    if (loader_vet_owner_mode(v, "symlink", at, st))
+        return -1;
+    if (++v->links > LOADER_MAX_LINKS) {
+        snprintf(v->why, v->whylen, "too many levels of symbolic links at %s", at);
+        return -1;
+    }
+    size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : PATH_MAX;
+    char *target = malloc(cap);
+    ssize_t n = target ? readlink(at, target, cap) : -1;
+    if (n < 0 || (size_t)n >= cap) {
+        /* changed since lstat (only root could) or out of memory */
+        snprintf(v->why, v->whylen, "cannot read symlink %s: %s", at,
+                 n < 0 ? strerror(errno) : "it changed while being read");
+        free(target);
+        return -1;
+    }
+    target[n] = '\0';
+    char *todo = loader_join3(target, "/", v->todo + v->pos);
+    free(target);
+    if (!todo) {
+        snprintf(v->why, v->whylen, "out of memory");
+        return -1;
+    }
+    free(v->todo);
+    v->todo = todo;
+    v->pos = 0;
+    v->len = todo[0] == '/' ? 0 : parent;
+    v->done[v->len] = '\0';
+    return 0;
+}
+
+/* Append "/" + COMP to v->done; 0, or -1 when out of memory. */
+static int loader_vet_push(loader_vet *v, const char *comp, size_t clen)
+{
+    char *d = realloc(v->done, v->len + clen + 2);
+    if (!d)
+        return -1;
+    v->done = d;
+    d[v->len] = '/';
+    memcpy(d + v->len + 1, comp, clen);
+    v->len += clen + 1;
+    d[v->len] = '\0';
+    return 0;
+}
+
+/* Walk v->todo (absolute) from /.  0 with the file's canonical path in
+ * v->done, or -1 with the reason in v->why. */
+static int loader_vet_walk(loader_vet *v)
+{
+    struct stat st;
+    if (lstat("/", &st) != 0 || loader_vet_owner_mode(v, "directory", "/", &st))
+        return -1;
+    const char *comp;
+    size_t clen;
+    int last;
+    while (loader_vet_next(v, &comp, &clen, &last)) {
+        if (clen == 1 && comp[0] == '.')
+            continue;
+        if (clen == 2 && comp[0] == '.' && comp[1] == '.') {
+            /* v->done has no symlinks left: its parent is the real one, and
+             * was checked on the way down */
+            while (v->len > 0 && v->done[--v->len] != '/')
+                ;
+            v->done[v->len] = '\0';
+            continue;
+        }
+        size_t parent = v->len;
+        if (loader_vet_push(v, comp, clen) != 0) {
+            snprintf(v->why, v->whylen, "out of memory");
+            return -1;
+        }
+        if (lstat(v->done, &st) != 0) {
+            snprintf(v->why, v->whylen, "cannot check %s: %s", v->done, strerror(errno));
+            return -1;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            if (loader_vet_link(v, parent, &st) != 0)
+                return -1;
+            continue;
+        }
+        if (!last) {
+            if (!S_ISDIR(st.st_mode)) {
+                snprintf(v->why, v->whylen, "%s is not a directory", v->done);
+                return -1;
+            }
+            if (loader_vet_owner_mode(v, "directory", v->done, &st))
+                return -1;
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            snprintf(v->why, v->whylen, "%s is not a regular file", v->done);
+            return -1;
+        }
+        return loader_vet_owner_mode(v, "the file", v->done, &st) ? -1 : 0;
+    }
+    snprintf(v->why, v->whylen, "%s is a directory, not a file", v->len ? v->done : "/");
+    return -1;
+}
+
+/* As root: PATH (as found for NAME) passes the walk above, and *canon is
+ * the path to hand to dlopen().  0, or -1 with
+ * "plugin 'NAME': refusing to load PATH as root: REASON" in err. */
+static int loader_check_root_safe(const char *name, const char *path, char **canon, char *err,
+                                  size_t errlen)
+{
+    char why[1024] = "out of memory";
+    loader_vet v = {.why = why, .whylen = sizeof why};
+    *canon = NULL;
+    if (path[0] == '/') {
+        v.todo = loader_strdup(path);
+    } else {
+        char *cwd = getcwd(NULL, 0);
+        if (!cwd)
+            snprintf(why, sizeof why, "cannot get the current directory: %s", strerror(errno));
+        else
+            v.todo = loader_join3(cwd, "/", path);
+        free(cwd);
+    }
+    v.done = calloc(1, 1);
+    int rc = v.todo && v.done ? loader_vet_walk(&v) : -1;
+    if (rc == 0) {
+        *canon = v.done;
+        v.done = NULL;
+    } else {
+        char *want = loader_expected_name(name);
+        loader_msg(err, errlen, "plugin '%s': refusing to load %s as root: %s",
+                   want ? want : name, path, why);
+        free(want);
+    }
+    free(v.done);
+    free(v.todo);
+    return rc;
 }
 
 /* ISO C has no conversion from void * to a function pointer; POSIX
@@ -498,7 +658,7 @@ int loader_open(const char *name, char *const *dirs, size_t ndirs, loader_plugin
     char *resolved = NULL;
     const char *to_open = path;
     if (geteuid() == 0) {
-        if (loader_check_root_safe(path, &resolved, err, errlen) != 0) {
+        if (loader_check_root_safe(name, path, &resolved, err, errlen) != 0) {
             free(resolved);
             free(path);
             return -1;

@@ -9,6 +9,11 @@
  *
  * Everything the plugin declares is checked before any of its callbacks run,
  * and each refusal names the exact mismatch (file, expected, found).
+ *
+ * Running as root, a plugin's constructor runs as root the moment it is
+ * dlopen()ed, before any declaration can be checked; so as root the path
+ * itself is vetted first (loader_open below, loader.c for the reasons):
+ * nothing on it may be replaceable, or redirectable, by another user.
  */
 #ifndef PWALK_ENGINE_LOADER_H
 #define PWALK_ENGINE_LOADER_H
@@ -34,9 +39,20 @@ char *loader_builtin_dir(void);
 int loader_find(const char *name, char *const *dirs, size_t ndirs, char **path,
                 char *err, size_t errlen);
 
+/* A pipeline's `plugin:` NAME as the pipeline file SOURCE means it: a
+ * relative path ("x.so", "lib/x.so") is relative to SOURCE's directory, as
+ * plugin_path entries are.  A plain name, an absolute path, or a SOURCE
+ * that is not a file path (NULL, "<built-in>", no '/') gives NAME as is.
+ * Returns a malloc'd string or NULL. */
+char *loader_plugin_relative(const char *name, const char *source);
+
 /* Find, dlopen (RTLD_NOW | RTLD_LOCAL) and check the plugin:
- *  - as root, refuse a file or directory writable by group or others, or a
- *    file not owned by root;
+ *  - as root (euid 0), before dlopen: refuse unless the file and every
+ *    directory on its path from / are owned by root and not writable by
+ *    group or others (the sticky bit does not make /tmp safe), and every
+ *    symlink on the way is owned by root; then dlopen the vetted canonical
+ *    path.  "plugin 'NAME': refusing to load PATH as root: REASON".  Not
+ *    root: no such check, a user loads what they can read;
  *  - the entry function pwalk_plugin_entry_v1 exists (if not, but a _vN of
  *    another major does, say which major it was built for);
  *  - struct_size covers ABI 1.0's pwalk_plugin, abi_major == 1,

@@ -272,6 +272,21 @@ static void free_dirs(char **dirs, size_t n)
     free(dirs);
 }
 
+/* A relative `plugin:` path is relative to the pipeline file, like
+ * plugin_path (loader_plugin_relative). */
+static int open_sink_plugin(const cfg_pipeline *p, const char *plugin, char *const *dirs,
+                            loader_plugin *out, char *err, size_t errlen)
+{
+    char *name = loader_plugin_relative(plugin, p->source);
+    if (!name) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = loader_open(name, dirs, p->plugin_path_count, out, err, errlen);
+    free(name);
+    return rc;
+}
+
 int sinks_load(const cfg_pipeline *p, sink_set **out, char *err, size_t errlen)
 {
     return sinks_load_with(p, NULL, 0, out, err, errlen);
@@ -318,8 +333,7 @@ int sinks_load_with(const cfg_pipeline *p, const pwalk_plugin *const *builtins,
         if (builtin) {
             s->loaded.plugin = builtin;
             s->loaded.path = strdup("<built-in>");
-        } else if (loader_open(cs->plugin, dirs, p->plugin_path_count, &s->loaded, lerr,
-                               sizeof lerr) != 0) {
+        } else if (open_sink_plugin(p, cs->plugin, dirs, &s->loaded, lerr, sizeof lerr) != 0) {
             if (cs->mark.line > 0)
                 snprintf(err, errlen, "%s:%d:%d: sink '%s': %s", p->source, cs->mark.line,
                          cs->mark.column, cs->name, lerr);
@@ -581,7 +595,7 @@ int sinks_probe(const cfg_pipeline *p, size_t i, const char *option, int *mutate
     loader_plugin lp;
     memset(&lp, 0, sizeof lp);
     char lerr[1024];
-    int rc = loader_open(cs->plugin, dirs, p->plugin_path_count, &lp, lerr, sizeof lerr);
+    int rc = open_sink_plugin(p, cs->plugin, dirs, &lp, lerr, sizeof lerr);
     free_dirs(dirs, p->plugin_path_count);
     if (rc != 0) {
         snprintf(err, errlen, "%s: sink '%s': %s", p->source, cs->name, lerr);

@@ -14,7 +14,15 @@ set -euo pipefail
 unset PYTHONPATH PYTHONHOME PYTHONSTARTUP
 repo=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 python=${PYTHON:-/usr/bin/python3}
-work=$(mktemp -d "${TMPDIR:-/tmp}/pwalk-install.XXXXXX")
+# As root, not below /tmp: the engine refuses plugins below a directory
+# others can write (README, "Plugins when running as root").  Under Bazel,
+# the test's private TEST_TMPDIR.
+tmp=${TEST_TMPDIR:-${TMPDIR:-}}
+if [ -z "$tmp" ]; then
+    if [ "$(id -u)" -eq 0 ]; then tmp=${HOME:-/root}/.cache; else tmp=/tmp; fi
+    mkdir -p "$tmp"
+fi
+work=$(mktemp -d "$tmp/pwalk-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # What a clean checkout has: sources only, none of the local build outputs.

@@ -5,11 +5,14 @@
 # under ThreadSanitizer (--config=tsan); both configs are in .bazelrc.
 #
 # The instrumented builds use their own Bazel output base
-# (PWALK_SAN_OUTPUT_BASE, default /var/tmp/bazel-san): they would otherwise
+# (PWALK_SAN_OUTPUT_BASE, default ~/.cache/bazel-san-*): they would otherwise
 # evict the normal build's cache on every switch, and a separate server
-# does not disturb a developer's running one.  The end-to-end and fault
-# tests run the sanitized pwalk-engine (with sanitized plugins loaded into
-# it), so a report from inside the binary fails the test that ran it.
+# does not disturb a developer's running one.  Not below /tmp or /var/tmp:
+# the tests run as root, and as root the engine refuses plugins below a
+# directory others can write (README, "Plugins when running as root").
+# The end-to-end and fault tests run the sanitized pwalk-engine (with
+# sanitized plugins loaded into it), so a report from inside the binary
+# fails the test that ran it.
 #
 # Prints one line per config and a final "N passed, N failed"; exits 1 when
 # any test failed or did not build.
@@ -18,7 +21,7 @@ cd "$(dirname "$0")/.."
 
 # One output base per checkout: runfiles in an output base point into the
 # workspace that built them, so two checkouts must not share one.
-OUTPUT_BASE=${PWALK_SAN_OUTPUT_BASE:-/var/tmp/bazel-san-$(pwd | md5sum | cut -c1-8)}
+OUTPUT_BASE=${PWALK_SAN_OUTPUT_BASE:-${HOME:-/root}/.cache/bazel-san-$(pwd | md5sum | cut -c1-8)}
 CONFIGS=${PWALK_SAN_CONFIGS:-asan tsan}
 LOGDIR=${PWALK_SAN_LOGS:-$OUTPUT_BASE-logs}
 if [ $# -gt 0 ]; then targets=("$@"); else targets=(//tests/... //plugins/...); fi

@@ -199,6 +199,59 @@ TEST_F(BadInput, PluginWritableByOthersAsRoot)
     EXPECT_MENTIONS(msg, "writable");
 }
 
+// Issue 13's attack: a sticky world-writable directory (like /tmp) in the
+// plugin path, where a user plants a symlink to a root-owned .so.  As root
+// the engine refuses before loading anything, whether the directory comes
+// from plugin_path or from $PWALK_PLUGIN_PATH.
+TEST_F(BadInput, PlantedPluginSymlinkAsRoot)
+{
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root";
+    std::string drop = conf_ / "drop";
+    ASSERT_EQ(mkdir(drop.c_str(), 0755), 0);
+    ASSERT_EQ(chmod(drop.c_str(), 01777), 0);
+    std::string link = drop + "/failsink.so";
+    ASSERT_EQ(symlink((FixtureDir() + "/failsink.so").c_str(), link.c_str()), 0);
+    ASSERT_EQ(lchown(link.c_str(), 39077, 39077), 0);  // another user's
+    std::string sinks = Scan() + "sinks:\n  - name: s\n    plugin: failsink\n";
+    std::string want = "plugin 'failsink': refusing to load " + link + " as root: directory ";
+
+    std::string msg = ExpectRefused({"-c", Pipeline("version: 1\nplugin_path: [" + drop +
+                                                    "]\n" + sinks),
+                                           tree_});
+    EXPECT_MENTIONS(msg, want);
+    EXPECT_MENTIONS(msg, "is writable by group and others (mode 1777)");
+
+    Options o;
+    o.env = {"PWALK_PLUGIN_PATH=" + drop};
+    msg = ExpectRefused({"-c", Pipeline("version: 1\n" + sinks), tree_}, o);
+    EXPECT_MENTIONS(msg, want);
+}
+
+// A relative `plugin:` path is relative to the pipeline file, like
+// plugin_path -- not to the directory cron happens to start the scan in.
+TEST_F(BadInput, RelativePluginPathFollowsThePipelineFile)
+{
+    std::string dir = conf_ / "plugins";
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+    WriteFile(dir + "/failsink.so", ReadFile(FixtureDir() + "/failsink.so"));
+    ASSERT_EQ(chmod((dir + "/failsink.so").c_str(), 0755), 0);
+    for (std::string plugin : {"plugins/failsink.so", "./plugins/../plugins/failsink.so"}) {
+        SCOPED_TRACE(plugin);
+        std::string p = Pipeline("version: 1\n" + Scan() + "sinks:\n  - name: s\n    plugin: " +
+                                 plugin + "\n");
+        Options o;
+        o.cwd = work_.path();  // not the pipeline's directory
+        Result r = RunEngine({"-c", p, tree_}, o);
+        EXPECT_EQ(r.status, 0) << r.Describe();
+        RemoveTree(work_ / "errors.csv");
+    }
+    // a missing one is named where it was looked for
+    std::string p = Pipeline("version: 1\n" + Scan() +
+                             "sinks:\n  - name: s\n    plugin: nothere/failsink.so\n");
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}), conf_ / "nothere/failsink.so");
+}
+
 TEST_F(BadInput, MissingRoot)
 {
     std::string p = Pipeline("version: 1\n" + Scan() + Sinks());

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -195,7 +196,8 @@ TEST_F(Loader, OlderMinorLoads)
 TEST_F(Loader, NewerMinor)
 {
     std::string p = Runfile("fx_minor99.so");
-    EXPECT_EQ(Refusal("fx_minor99.so"), p + ": built for ABI 1.99, newer than this engine's 1.1");
+    EXPECT_EQ(Refusal("fx_minor99.so"), p + ": built for ABI 1.99, newer than this engine's 1." +
+                                               std::to_string(PWALK_ABI_MINOR));
 }
 
 TEST_F(Loader, StructSizeTooSmall)
@@ -371,7 +373,37 @@ TEST_F(Loader, TinyErrorBufferIsTerminated)
     EXPECT_EQ(std::strlen(small), sizeof small - 1);
 }
 
-// ---- As root: files others could replace are refused ------------------------
+// ---- Relative `plugin:` paths ----------------------------------------------
+
+std::string Relative(const char *name, const char *source)
+{
+    char *r = loader_plugin_relative(name, source);
+    std::string s = r ? r : "<NULL>";
+    free(r);
+    return s;
+}
+
+TEST_F(Loader, RelativePluginPathIsRelativeToThePipelineFile)
+{
+    EXPECT_EQ(Relative("x.so", "/etc/pwalk/audit.yaml"), "/etc/pwalk/x.so");
+    EXPECT_EQ(Relative("lib/x.so", "conf/audit.yaml"), "conf/lib/x.so");
+    EXPECT_EQ(Relative("../lib/x", "/etc/pwalk/audit.yaml"), "/etc/pwalk/../lib/x");
+    // a name is searched for, an absolute path is one already
+    EXPECT_EQ(Relative("csv", "/etc/pwalk/audit.yaml"), "csv");
+    EXPECT_EQ(Relative("/opt/x.so", "/etc/pwalk/audit.yaml"), "/opt/x.so");
+    // a pipeline file in the current directory, or none at all
+    EXPECT_EQ(Relative("x.so", "audit.yaml"), "x.so");
+    EXPECT_EQ(Relative("x.so", "<built-in>"), "x.so");
+    EXPECT_EQ(Relative("x.so", nullptr), "x.so");
+}
+
+// ---- As root: nothing on the path may be another user's to change ---------
+//
+// Each refusal happens before dlopen(): fx_ctor.so's constructor appends to
+// $PWALK_FX_CTOR_MARKER, which must stay absent (the positive control shows
+// the marker does appear when the same file is loaded from a safe place).
+
+constexpr uid_t kOther = 39077;  // no account needed: chown takes any uid
 
 class LoaderRoot : public Loader {
   protected:
@@ -384,53 +416,115 @@ class LoaderRoot : public Loader {
         ASSERT_EQ(chmod(dir_.c_str(), 0755), 0);
         file_ = dir_ + "/fx_good.so";
         CopyFile(Runfile("fx_good.so"), file_, 0755);
+        ctor_ = RealPath(Runfile("fx_ctor.so"));
+        ASSERT_FALSE(ctor_.empty());
+        marker_ = MakeTempDir() + "/constructor-ran";
+        setenv("PWALK_FX_CTOR_MARKER", marker_.c_str(), 1);
     }
-    std::string dir_, file_;
+    void TearDown() override
+    {
+        unsetenv("PWALK_FX_CTOR_MARKER");
+        Loader::TearDown();
+    }
+    bool ConstructorRan() const { return access(marker_.c_str(), F_OK) == 0; }
+    std::string Refused(const std::string &shown, const std::string &why,
+                        const std::string &plugin = "fx_good") const
+    {
+        return "plugin '" + plugin + "': refusing to load " + shown + " as root: " + why;
+    }
+    // A symlink at LINK to TARGET, owned by UID.
+    static void Link(const std::string &target, const std::string &link, uid_t uid = 0)
+    {
+        ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0) << link;
+        ASSERT_EQ(lchown(link.c_str(), uid, uid), 0) << link;
+    }
+    std::string dir_, file_, ctor_, marker_;
 };
 
 TEST_F(LoaderRoot, SafeFileLoads)
 {
     ASSERT_EQ(Open(file_), 0) << err_;
+    EXPECT_EQ(std::string(lp_.path), file_);
 }
 
-TEST_F(LoaderRoot, GroupWritableFile)
+TEST_F(LoaderRoot, ConstructorMarkerWorks)
 {
-    ASSERT_EQ(chmod(file_.c_str(), 0775), 0);
-    ASSERT_EQ(Open(file_), -1);
-    EXPECT_EQ(std::string(err_), file_ + ": refusing to load as root: the file is writable "
-                                         "by group (mode 0775)");
+    // the positive control of every "did not run" below
+    ASSERT_FALSE(ConstructorRan());
+    ASSERT_EQ(Open(Runfile("fx_ctor.so")), 0) << err_;
+    EXPECT_TRUE(ConstructorRan());
 }
 
-TEST_F(LoaderRoot, OtherWritableFile)
+// The reported attack: /tmp (sticky, world-writable) in the plugin path, and
+// a user's symlink there to a root-owned .so.
+TEST_F(LoaderRoot, PlantedSymlinkInStickyDirectoryNeverRuns)
 {
-    ASSERT_EQ(chmod(file_.c_str(), 0757), 0);
-    ASSERT_EQ(Open(file_), -1);
-    EXPECT_EQ(std::string(err_), file_ + ": refusing to load as root: the file is writable "
-                                         "by others (mode 0757)");
-}
-
-TEST_F(LoaderRoot, FileNotOwnedByRoot)
-{
-    ASSERT_EQ(chown(file_.c_str(), 65534, 65534), 0);
-    ASSERT_EQ(Open(file_), -1);
+    std::string drop = MakeTempDir();
+    ASSERT_EQ(chmod(drop.c_str(), 01777), 0);
+    Link(ctor_, drop + "/fx_ctor.so", kOther);
+    ASSERT_EQ(Open("fx_ctor", {drop}), -1);
     EXPECT_EQ(std::string(err_),
-              file_ + ": refusing to load as root: the file is owned by uid 65534, not root");
+              Refused(drop + "/fx_ctor.so",
+                      "directory " + RealPath(drop) +
+                          " is writable by group and others (mode 1777)",
+                      "fx_ctor"));
+    EXPECT_FALSE(ConstructorRan());
+
+    // root's own link there is refused as well: the directory is the problem
+    ASSERT_EQ(unlink((drop + "/fx_ctor.so").c_str()), 0);
+    Link(ctor_, drop + "/fx_ctor.so", 0);
+    ASSERT_EQ(Open("fx_ctor", {drop}), -1);
+    EXPECT_NE(std::string(err_).find("(mode 1777)"), std::string::npos) << err_;
+    EXPECT_FALSE(ConstructorRan());
 }
 
-TEST_F(LoaderRoot, OtherWritableDirectory)
+TEST_F(LoaderRoot, StickyDirectoryIsRefused)
 {
-    ASSERT_EQ(chmod(dir_.c_str(), 0777), 0);
-    ASSERT_EQ(Open("fx_good", {dir_}), -1);
-    EXPECT_EQ(std::string(err_), file_ + ": refusing to load as root: directory " +
-                                     RealPath(dir_) + " is writable by group and others "
-                                                      "(mode 0777)");
-}
-
-TEST_F(LoaderRoot, StickyDirectoryIsAccepted)
-{
-    // Like /tmp: others may add files but not replace root's.
+    // Like /tmp: others cannot replace root's file, but can plant their own
+    // names (a symlink, a hard link to any root-owned .so) beside it.
     ASSERT_EQ(chmod(dir_.c_str(), 01777), 0);
-    ASSERT_EQ(Open("fx_good", {dir_}), 0) << err_;
+    ASSERT_EQ(Open("fx_good", {dir_}), -1);
+    EXPECT_EQ(std::string(err_),
+              Refused(file_, "directory " + RealPath(dir_) +
+                                 " is writable by group and others (mode 1777)"));
+}
+
+TEST_F(LoaderRoot, SymlinkOwnedByAnotherUser)
+{
+    // in a directory only root can write: the link's owner is still checked
+    Link(ctor_, dir_ + "/fx_ctor.so", kOther);
+    ASSERT_EQ(Open("fx_ctor", {dir_}), -1);
+    EXPECT_EQ(std::string(err_),
+              Refused(dir_ + "/fx_ctor.so",
+                      "symlink " + RealPath(dir_) + "/fx_ctor.so is owned by uid 39077, not root",
+                      "fx_ctor"));
+    EXPECT_FALSE(ConstructorRan());
+}
+
+TEST_F(LoaderRoot, SymlinkedDirectoryOwnedByAnotherUser)
+{
+    std::string safe = MakeTempDir();
+    ASSERT_EQ(chmod(safe.c_str(), 0755), 0);
+    Link(dir_, safe + "/lib", kOther);
+    ASSERT_EQ(Open(safe + "/lib/fx_good.so"), -1);
+    EXPECT_EQ(std::string(err_),
+              Refused(safe + "/lib/fx_good.so",
+                      "symlink " + RealPath(safe) + "/lib is owned by uid 39077, not root"));
+}
+
+TEST_F(LoaderRoot, RootSymlinksAreFollowedComponentByComponent)
+{
+    // root's links, relative and absolute, through a directory link and
+    // "..", which (as in the kernel) is the parent of where lib points
+    std::string safe = MakeTempDir();
+    ASSERT_EQ(chmod(safe.c_str(), 0755), 0);
+    Link(dir_, safe + "/lib");
+    std::string base = dir_.substr(dir_.rfind('/') + 1);
+    Link("lib/../" + base + "/./fx_good.so", safe + "/fx_good.so");
+    ASSERT_EQ(Open("fx_good", {safe}), 0) << err_;
+    EXPECT_EQ(std::string(lp_.path), safe + "/fx_good.so");
+    ASSERT_EQ(Open("fx_ctor", {RealPath(Runfile(""))}), 0) << err_;  // runfiles links
+    EXPECT_TRUE(ConstructorRan());
 }
 
 TEST_F(LoaderRoot, SymlinkIsJudgedByItsTarget)
@@ -438,10 +532,118 @@ TEST_F(LoaderRoot, SymlinkIsJudgedByItsTarget)
     // A link from a safe place to a file others can write is no safer.
     std::string safe = MakeTempDir();
     ASSERT_EQ(chmod(file_.c_str(), 0666), 0);
-    ASSERT_EQ(symlink(file_.c_str(), (safe + "/fx_good.so").c_str()), 0);
+    Link(file_, safe + "/fx_good.so");
     ASSERT_EQ(Open("fx_good", {safe}), -1);
-    EXPECT_EQ(std::string(err_), safe + "/fx_good.so: refusing to load as root: the file is "
-                                        "writable by group and others (mode 0666)");
+    EXPECT_EQ(std::string(err_),
+              Refused(safe + "/fx_good.so", "the file " + RealPath(file_) +
+                                                " is writable by group and others (mode 0666)"));
+}
+
+TEST_F(LoaderRoot, SymlinkIntoAWritableDirectory)
+{
+    std::string safe = MakeTempDir();
+    ASSERT_EQ(chmod(dir_.c_str(), 0777), 0);
+    Link(file_, safe + "/fx_good.so");
+    ASSERT_EQ(Open("fx_good", {safe}), -1);
+    EXPECT_EQ(std::string(err_),
+              Refused(safe + "/fx_good.so", "directory " + RealPath(dir_) +
+                                                " is writable by group and others (mode 0777)"));
+}
+
+TEST_F(LoaderRoot, GroupWritableFile)
+{
+    ASSERT_EQ(chmod(file_.c_str(), 0775), 0);
+    ASSERT_EQ(Open(file_), -1);
+    EXPECT_EQ(std::string(err_),
+              Refused(file_, "the file " + RealPath(file_) + " is writable by group (mode 0775)"));
+}
+
+TEST_F(LoaderRoot, OtherWritableFile)
+{
+    ASSERT_EQ(chmod(file_.c_str(), 0757), 0);
+    ASSERT_EQ(Open(file_), -1);
+    EXPECT_EQ(std::string(err_),
+              Refused(file_, "the file " + RealPath(file_) + " is writable by others (mode 0757)"));
+}
+
+TEST_F(LoaderRoot, FileOwnedByAnotherUser)
+{
+    ASSERT_EQ(chown(file_.c_str(), kOther, kOther), 0);
+    ASSERT_EQ(Open(file_), -1);
+    EXPECT_EQ(std::string(err_),
+              Refused(file_, "the file " + RealPath(file_) + " is owned by uid 39077, not root"));
+}
+
+TEST_F(LoaderRoot, OtherWritableDirectory)
+{
+    ASSERT_EQ(chmod(dir_.c_str(), 0777), 0);
+    ASSERT_EQ(Open("fx_good", {dir_}), -1);
+    EXPECT_EQ(std::string(err_),
+              Refused(file_, "directory " + RealPath(dir_) +
+                                 " is writable by group and others (mode 0777)"));
+}
+
+TEST_F(LoaderRoot, GroupWritableAncestor)
+{
+    // not only the plugin's own directory: every one from / down
+    ASSERT_EQ(mkdir((dir_ + "/sub").c_str(), 0755), 0);
+    CopyFile(Runfile("fx_good.so"), dir_ + "/sub/fx_good.so", 0755);
+    ASSERT_EQ(chmod(dir_.c_str(), 0775), 0);
+    ASSERT_EQ(Open("fx_good", {dir_ + "/sub"}), -1);
+    EXPECT_EQ(std::string(err_),
+              Refused(dir_ + "/sub/fx_good.so",
+                      "directory " + RealPath(dir_) + " is writable by group (mode 0775)"));
+}
+
+TEST_F(LoaderRoot, DirectoryOwnedByAnotherUser)
+{
+    ASSERT_EQ(chown(dir_.c_str(), kOther, kOther), 0);
+    ASSERT_EQ(Open(file_), -1);
+    EXPECT_EQ(std::string(err_),
+              Refused(file_, "directory " + RealPath(dir_) + " is owned by uid 39077, not root"));
+}
+
+TEST_F(LoaderRoot, RelativePathIsCheckedFromRoot)
+{
+    // "fx_good.so" in a pipeline is ./fx_good.so: the current directory and
+    // everything above it count
+    char cwd[PATH_MAX];
+    ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
+    ASSERT_EQ(chmod(dir_.c_str(), 0777), 0);
+    ASSERT_EQ(chdir(dir_.c_str()), 0);
+    int rc = Open("fx_good.so");
+    std::string msg = err_;
+    ASSERT_EQ(chdir(cwd), 0);
+    ASSERT_EQ(rc, -1);
+    EXPECT_EQ(msg, Refused("./fx_good.so", "directory " + RealPath(dir_) +
+                                               " is writable by group and others (mode 0777)"));
+}
+
+// Not root: nothing is vetted; a user loads what they can read (as any
+// program they run could).  A child as uid 39077 loads from a 0777 directory.
+TEST_F(LoaderRoot, NotRootLoadsWhatItCanRead)
+{
+    char tmpl[] = "/tmp/pwalk-loader-XXXXXX";  // reachable by that uid
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    std::string open_dir = tmpl;
+    ASSERT_EQ(chmod(open_dir.c_str(), 0777), 0);
+    CopyFile(Runfile("fx_good.so"), open_dir + "/fx_good.so", 0644);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        if (setgid(kOther) != 0 || setuid(kOther) != 0)
+            _exit(3);
+        loader_plugin lp = {};
+        char e[512];
+        char *dirs[] = {const_cast<char *>(open_dir.c_str())};
+        _exit(loader_open("fx_good", dirs, 1, &lp, e, sizeof e) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    unlink((open_dir + "/fx_good.so").c_str());
+    rmdir(open_dir.c_str());
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 } // namespace
