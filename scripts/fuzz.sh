@@ -10,8 +10,15 @@
 # tests/fuzz/regressions/<target>/, where //tests/fuzz:* replays them with
 # the normal test suite.  A fix makes the replay pass; the file stays.
 #
-# Exit status: 0 when no target found anything, 1 when one did (its input
-# is in regressions/), 2 when a target could not be built.
+# A hang or an OOM is a finding like a crash: an input that runs longer than
+# FUZZ_TIMEOUT seconds (default 10) or makes the process use more than
+# FUZZ_RSS_MB MB (default 2048) fails the run, and the script names the
+# target and the input (timeout-*/oom-* under $FUZZ_OUT/crashes/<target>/;
+# one that reproduces alone is kept in regressions/ like a crash).
+#
+# Exit status: 0 when no target found anything, 1 when one did (a crash, a
+# hang or an OOM; its input is named, and kept in regressions/ when it
+# reproduces), 2 when a target could not be built.
 set -u -o pipefail
 
 cd "$(dirname "$0")/.."
@@ -25,6 +32,13 @@ ALL_TARGETS=(config options csv slurm remote exclude cli)
 case "$SECONDS_PER_TARGET" in
     ''|*[!0-9]*) echo "usage: $0 [SECONDS] [TARGET ...]" >&2; exit 2 ;;
 esac
+# Per input: past these it is a hang (timeout-*) or an OOM (oom-*).
+TIMEOUT=${FUZZ_TIMEOUT:-10}
+RSS_MB=${FUZZ_RSS_MB:-2048}
+case "$TIMEOUT$RSS_MB" in
+    *[!0-9]*) echo "fuzz.sh: FUZZ_TIMEOUT and FUZZ_RSS_MB must be numbers" >&2; exit 2 ;;
+esac
+LIMITS=(-timeout="$TIMEOUT" -rss_limit_mb="$RSS_MB")
 
 # clang from Debian's apt (libFuzzer ships in libclang-rt-14-dev).
 CC=${CC_FUZZ:-}
@@ -112,7 +126,7 @@ for t in "${TARGETS[@]}"; do
     open_regressions=0
     for f in "$regress"/*; do
         [ -f "$f" ] || continue
-        if ! "$bin" -runs=1 "$f" >"$OUT/$t.replay.log" 2>&1; then
+        if ! "$bin" -runs=1 "${LIMITS[@]}" "$f" >"$OUT/$t.replay.log" 2>&1; then
             sig=$(signature "$OUT/$t.replay.log")
             known[$sig]=1
             echo "fuzz.sh: $t: kept regression still fails: $f: $sig" >&2
@@ -124,29 +138,60 @@ for t in "${TARGETS[@]}"; do
     #    extended, the kept seeds only read.  Fork mode keeps going after a
     #    crash (a known open bug must not end the run in a second); each
     #    crash input lands in $crashes, and those with a new signature are
-    #    kept in regressions/.
+    #    kept in regressions/.  Hangs and OOMs are never ignored (no
+    #    -ignore_timeouts/-ignore_ooms): fork mode keeps fuzzing past them
+    #    but leaves timeout-*/oom-* inputs, and each one fails the run.
     crashes=$OUT/crashes/$t
     rm -rf "$crashes"
     mkdir -p "$crashes"
     log=$OUT/$t.log
-    "$bin" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-        -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+    "$bin" -fork=1 -ignore_crashes=1 \
+        -max_total_time="$SECONDS_PER_TARGET" -max_len=4096 "${LIMITS[@]}" \
         "${dict[@]}" -artifact_prefix="$crashes/" "$work" "$corpus" >"$log" 2>&1
     rc=$?
     new=0
+    hangs=0
+    first_hang=
     for f in "$crashes"/*; do
         [ -f "$f" ] || continue
-        "$bin" -runs=1 "$f" >"$f.log" 2>&1 && continue   # flaky: not kept
+        case "$(basename "$f")" in
+            timeout-*) kind=HANG; what="ran longer than ${TIMEOUT} s" ;;
+            oom-*)     kind=OOM;  what="used more than ${RSS_MB} MB" ;;
+            *)         kind= ;;
+        esac
+        if "$bin" -runs=1 "${LIMITS[@]}" "$f" >"$f.log" 2>&1; then
+            # a crash that does not reproduce is flaky: not kept; a hang or
+            # OOM still fails the run (it happened), named but not kept
+            if [ -n "$kind" ]; then
+                echo "fuzz.sh: $t: $kind: input $f $what while fuzzing (not reproduced alone)" >&2
+                hangs=$((hangs + 1)); first_hang=${first_hang:-$f}
+            fi
+            continue
+        fi
         sig=$(signature "$f.log")
+        if [ -n "$kind" ]; then
+            echo "fuzz.sh: $t: $kind: input $f $what ($sig)" >&2
+            hangs=$((hangs + 1)); first_hang=${first_hang:-$f}
+        fi
         [ -n "${known[$sig]:-}" ] && continue
         known[$sig]=1
         cp "$f" "$regress/$(basename "$f")"
-        echo "fuzz.sh: $t: NEW crash kept as $regress/$(basename "$f"): $sig" >&2
+        echo "fuzz.sh: $t: NEW ${kind:-crash} kept as $regress/$(basename "$f"): $sig" >&2
         grep -E '^ +#[0-9]+ .* in ' "$f.log" | grep -v -E 'libFuzzer|fuzzer::|abort|raise|pthread_kill|__sanitizer' | head -6 >&2
         new=$((new + 1))
     done
     execs=$(grep -o -E 'exec/s:? *[0-9]+' "$log" | tail -1 | grep -o '[0-9]*$')
-    if [ $new -gt 0 ]; then
+    if [ $hangs -eq 0 ] && { [ $rc -eq 70 ] || [ $rc -eq 71 ]; }; then
+        # libFuzzer's exit status for a timeout (70) or an OOM (71), but no
+        # input left behind: still a hang/OOM, named by the log
+        echo "fuzz.sh: $t: the fuzzer exited $rc (hang/OOM) without leaving its input: $log" >&2
+        grep -m3 -E 'ERROR: libFuzzer|SUMMARY' "$log" >&2
+        hangs=1; first_hang="(see $log)"
+    fi
+    if [ $hangs -gt 0 ]; then
+        result[$t]="HANG/OOM: $hangs input(s) over ${TIMEOUT} s or ${RSS_MB} MB (first: $first_hang), $new new kept in $regress/"
+        [ $status -eq 0 ] && status=1
+    elif [ $new -gt 0 ]; then
         result[$t]="CRASH: $new new (kept in $regress/), $open_regressions open regression(s)"
         [ $status -eq 0 ] && status=1
     elif [ $open_regressions -gt 0 ]; then
