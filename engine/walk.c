@@ -927,9 +927,21 @@ int walk_check_roots(char *const *roots, size_t count, char *err, size_t errlen)
 /* ---- roots: followed when symlinks, each entry once ------------------------ */
 
 /* A root is stat-ed following a symlink (find -H); a dangling or looping
- * link is the link itself, one row as before. */
+ * link is the link itself, one row as before.  Running as root, a link owned
+ * by another user is not followed either ("link/" included): its owner could
+ * point it at any tree (/etc) for a root scan, or a repair, to walk. */
 static int root_stat(const char *root, struct stat *st)
 {
+    if (geteuid() == 0) {
+        char *name = strndup(root, walk_root_display_len(root));
+        struct stat l;
+        int is_link = name && lstat(name, &l) == 0 && S_ISLNK(l.st_mode);
+        free(name);
+        if (is_link && l.st_uid != 0) {
+            *st = l;
+            return 0;
+        }
+    }
     if (stat(root, st) == 0)
         return 0;
     if (errno != ENOENT && errno != ELOOP)

@@ -351,6 +351,32 @@ TEST_F(WalkTest, SymlinkRootIsFollowedNothingBelowIt) {
     EXPECT_EQ(c.rows.at(root_ + "/dangling").e.mode, (uint32_t)dangling.st_mode);
 }
 
+// Running as root, a symlink root owned by another user is not followed
+// (with or without a trailing slash): that user could point it at /etc for a
+// root scan or repair to walk.  It is one row, the link.
+TEST_F(WalkTest, AsRootAnotherUsersSymlinkRootIsNotFollowed) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to own a symlink as another user";
+    Mkdir("a");
+    File("a/x", 7);
+    ASSERT_EQ(symlink("a", (root_ + "/theirs").c_str()), 0);
+    ASSERT_EQ(lchown((root_ + "/theirs").c_str(), 65534, 65534), 0);
+    ASSERT_EQ(symlink("a", (root_ + "/mine").c_str()), 0);
+    struct stat l;
+    ASSERT_EQ(lstat((root_ + "/theirs").c_str(), &l), 0);
+    Capture c;
+    ASSERT_EQ(Walk(c, 2, {}, 0, 0, {root_ + "/theirs"}), 0) << err_;
+    ASSERT_EQ(c.rows.size(), 1u);
+    EXPECT_EQ(c.rows.at(root_ + "/theirs").e.ino, (uint64_t)l.st_ino);
+    EXPECT_TRUE(S_ISLNK(c.rows.at(root_ + "/theirs").e.mode));
+    Capture slash;
+    ASSERT_EQ(Walk(slash, 2, {}, 0, 0, {root_ + "/theirs/"}), 0) << err_;
+    ASSERT_EQ(slash.rows.size(), 1u);
+    EXPECT_TRUE(S_ISLNK(slash.rows.at(root_ + "/theirs").e.mode));
+    Capture own;  // root's own link is followed
+    ASSERT_EQ(Walk(own, 2, {}, 0, 0, {root_ + "/mine"}), 0) << err_;
+    EXPECT_EQ(own.rows.size(), 2u);
+}
+
 // Roots inside other roots (by dev/inode, so also through a symlink) and
 // roots given twice add nothing: the rows are those of the outer root alone.
 TEST_F(WalkTest, OverlappingRootsGiveEachEntryOnce) {
