@@ -27,7 +27,15 @@
 #define CFG_THREADS_MAX 4096
 /* A pipeline is a few hundred bytes; anything this big is a wrong path
  * (or /dev/zero), and reading it whole would only exhaust memory. */
-#define CFG_FILE_MAX ((size_t)64 << 20)
+#define CFG_FILE_MAX ((size_t)1 << 20)
+/* The schema nests 5 levels (top, sinks, a sink, options, a list).  The
+ * caps keep every load far under a second: libyaml's scanner does work
+ * proportional to the open flow collections for every token (200k nested
+ * '[' took ~60 s to refuse), and the duplicate-key and duplicate-sink
+ * checks are quadratic in the values of one mapping or list. */
+#define CFG_DEPTH_MAX 64
+#define CFG_NODES_MAX 10000
+#define CFG_KEYS_MAX 256
 /* Echoed values longer than this are cut, to keep messages readable. */
 #define CFG_SHOW_MAX 80
 
@@ -38,6 +46,7 @@ typedef struct cfg_ctx {
     yaml_document_t *doc;
     char *err;
     size_t errlen;
+    size_t items;           /* list items copied so far (cfg_count_items) */
 } cfg_ctx;
 
 static const char *const cfg_top_keys[] = {"version", "allow_mutation", "scan", "plugin_path",
@@ -414,6 +423,9 @@ static void cfg_join(char *dst, size_t cap, const char *const *words, size_t cou
 static int cfg_check_keys(cfg_ctx *c, const yaml_node_t *map, const char *pre, const char *post,
                           const char *const *known, size_t known_count)
 {
+    if (map->data.mapping.pairs.top - map->data.mapping.pairs.start > CFG_KEYS_MAX)
+        return cfg_fail(c, CFG_AT(map), "%smore than %d keys%s (the limit for a pipeline)", pre,
+                        CFG_KEYS_MAX, post);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
         const yaml_node_t *k = cfg_node(c, p->key);
@@ -460,6 +472,20 @@ static yaml_node_t *cfg_lookup(cfg_ctx *c, const yaml_node_t *map, const char *k
 
 /* ---- lists of strings ------------------------------------------------------ */
 
+/* An alias copies the whole list it names, so a small file of aliases to one
+ * long list could make millions of copies: copies count against the cap on
+ * values too. */
+static int cfg_count_items(cfg_ctx *c, const yaml_node_t *at, size_t n)
+{
+    c->items += n;
+    if (c->items <= CFG_NODES_MAX)
+        return 0;
+    return cfg_fail(c, CFG_AT(at),
+                    "more than %d list items, counting each alias's copy (the limit for a "
+                    "pipeline)",
+                    CFG_NODES_MAX);
+}
+
 /* A list item (or the single value standing for a one-item list). */
 static int cfg_list_item(cfg_ctx *c, const char *what, size_t index, const yaml_node_t *n,
                          char ***v, size_t *count)
@@ -493,6 +519,8 @@ static int cfg_node_strlist(cfg_ctx *c, const char *what, const yaml_node_t *n, 
             rc = cfg_list_item(c, what, 1, n, &v, &k);
     } else {
         size_t i = 1;
+        rc = cfg_count_items(
+            c, n, (size_t)(n->data.sequence.items.top - n->data.sequence.items.start));
         for (yaml_node_item_t *it = n->data.sequence.items.start;
              rc == 0 && it < n->data.sequence.items.top; it++, i++)
             rc = cfg_list_item(c, what, i, cfg_node(c, *it), &v, &k);
@@ -693,6 +721,10 @@ static int cfg_load_option(cfg_ctx *c, const char *sink, const yaml_node_t *k,
         return cfg_fail(c, CFG_AT(v),
                         "%s must be a single value or a list of values, not a mapping", label);
     o->is_list = 1;
+    /* the key's mark: the list itself may be an alias's, far above */
+    if (cfg_count_items(c, k,
+                        (size_t)(v->data.sequence.items.top - v->data.sequence.items.start)))
+        return -1;
     size_t i = 1;
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
          it++, i++) {
@@ -927,6 +959,50 @@ static int cfg_yaml_error(cfg_ctx *c, const yaml_parser_t *y, const char *text, 
     return cfg_fail(c, &y->problem_mark, "%s", problem);
 }
 
+/* Counts levels and values on libyaml's event stream and stops at the first
+ * one past the caps, before a document is composed: while the nesting stays
+ * shallow, every event costs little.  A syntax error ends this pass quietly;
+ * the load that follows stops at the same place and reports it. */
+static int cfg_check_size(cfg_ctx *c, const char *text, size_t len)
+{
+    yaml_parser_t y;
+    if (!yaml_parser_initialize(&y))
+        return cfg_oom(c);
+    yaml_parser_set_input_string(&y, (const unsigned char *)text, len);
+    size_t depth = 0, nodes = 0;
+    int rc = 0;
+    for (;;) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&y, &e))
+            break;
+        yaml_event_type_t t = e.type;
+        yaml_mark_t at = e.start_mark;
+        yaml_event_delete(&e);
+        if (t == YAML_STREAM_END_EVENT)
+            break;
+        if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+            continue;
+        }
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT)
+            depth++;
+        else if (t != YAML_SCALAR_EVENT && t != YAML_ALIAS_EVENT)
+            continue;
+        if (depth > CFG_DEPTH_MAX) {
+            rc = cfg_fail(c, &at, "nested deeper than %d levels (the limit for a pipeline)",
+                          CFG_DEPTH_MAX);
+            break;
+        }
+        if (++nodes > CFG_NODES_MAX) {
+            rc = cfg_fail(c, &at, "more than %d values (the limit for a pipeline)",
+                          CFG_NODES_MAX);
+            break;
+        }
+    }
+    yaml_parser_delete(&y);
+    return rc;
+}
+
 /* ---- public API -------------------------------------------------------------- */
 
 void cfg_init_defaults(cfg_pipeline *out)
@@ -978,6 +1054,17 @@ int cfg_load_string(const char *text, size_t len, const char *name, cfg_pipeline
     if (!(out->source = cfg_dup(c.source)))
         return cfg_oom(&c);
 
+    if (text && len > CFG_FILE_MAX) {
+        cfg_fail(&c, NULL, "too large for a pipeline (over %zu MiB)", CFG_FILE_MAX >> 20);
+        cfg_free(out);
+        cfg_init_defaults(out);
+        return -1;
+    }
+    if (cfg_check_size(&c, text ? text : "", text ? len : 0) != 0) {
+        cfg_free(out);
+        cfg_init_defaults(out);
+        return -1;
+    }
     yaml_parser_t parser;
     yaml_document_t doc, extra;
     if (!yaml_parser_initialize(&parser))
@@ -1033,11 +1120,14 @@ int cfg_load_file(const char *path, cfg_pipeline *out, char *err, size_t errlen)
     int e = 0;
     for (;;) {
         if (len == cap) {
-            if (cap >= CFG_FILE_MAX) {
+            if (cap > CFG_FILE_MAX) {
                 e = EFBIG;
                 break;
             }
+            /* one byte past the cap tells a file of exactly the cap */
             size_t ncap = cap ? cap * 2 : 4096;
+            if (ncap > CFG_FILE_MAX)
+                ncap = CFG_FILE_MAX + 1;
             char *grown = realloc(buf, ncap);
             if (!grown) {
                 e = ENOMEM;

@@ -672,6 +672,70 @@ TEST(ConfigErrors, CyclicAliasIsRejectedNotFollowed) {
               "t.yaml:2:15: 'scan.roots' item 2 must be a string, not a list");
 }
 
+// libyaml's scanner works in proportion to the open flow collections on
+// every token: 200k nested '[' (the issue's 400 KB file, a minute of CPU)
+// must be refused at the 65th level, before the rest is read.
+TEST(ConfigLimits, DeepNestingStopsAtTheCap) {
+    EXPECT_EQ(LoadError(std::string(200000, '[')),
+              "t.yaml:1:65: nested deeper than 64 levels (the limit for a pipeline)");
+    std::string lines;
+    for (int i = 0; i < 200000; i++)
+        lines += "[\n";
+    EXPECT_EQ(LoadError("version: 1\nsinks: " + lines),
+              "t.yaml:65:1: nested deeper than 64 levels (the limit for a pipeline)");
+    std::string blocks;
+    for (int i = 0; i < 100000; i++)
+        blocks += "{a: ";
+    EXPECT_EQ(LoadError(blocks),
+              "t.yaml:1:257: nested deeper than 64 levels (the limit for a pipeline)");
+    // 64 levels are still read (and meet the schema's own complaint)
+    EXPECT_EQ(LoadError(std::string(64, '[') + std::string(64, ']')),
+              "t.yaml:1:1: a pipeline must be a mapping (version, scan, sinks, ...), not a list");
+    EXPECT_EQ(LoadError(std::string(65, '[') + std::string(65, ']')),
+              "t.yaml:1:65: nested deeper than 64 levels (the limit for a pipeline)");
+}
+
+std::string FlowList(int n) {
+    std::string s = "[";
+    for (int i = 0; i < n; i++)
+        s += (i ? ",x" : "x") + std::to_string(i);
+    return s + "]";
+}
+
+TEST(ConfigLimits, ValuesKeysAndAliasCopies) {
+    // keys count as values: 12 here besides the list items
+    cfg_pipeline p;
+    std::string msg;
+    std::string ok =
+        "version: 1\nscan:\n  exclude: " + FlowList(9980) + "\nsinks: [{plugin: csv}]\n";
+    ASSERT_EQ(Load(ok, &p, &msg), 0) << msg;
+    EXPECT_EQ(p.scan.exclude_count, 9980u);
+    cfg_free(&p);
+    std::string msg2 = LoadError("version: 1\nscan:\n  exclude: " + FlowList(10000) + "\n");
+    EXPECT_EQ(msg2.substr(0, 9), "t.yaml:3:") << msg2;
+    EXPECT_NE(msg2.find(": more than 10000 values (the limit for a pipeline)"), std::string::npos)
+        << msg2;
+
+    std::string keys = "version: 1\nsinks:\n  - plugin: csv\n    options:\n";
+    for (int i = 0; i < 257; i++)
+        keys += "      k" + std::to_string(i) + ": 1\n";
+    EXPECT_EQ(LoadError(keys),
+              "t.yaml:5:7: sink 'csv': more than 256 keys in 'options' (the limit for a "
+              "pipeline)");
+
+    // aliases copy a whole list each: a small file must not make millions
+    std::string bomb = "version: 1\nsinks:\n  - plugin: csv\n    options:\n      k0: &a " +
+                       FlowList(4000) + "\n      k1: *a\n      k2: *a\n";
+    msg = LoadError(bomb);
+    EXPECT_EQ(msg, "t.yaml:7:7: more than 10000 list items, counting each alias's copy (the "
+                   "limit for a pipeline)");
+}
+
+TEST(ConfigLimits, TextOverOneMiBIsRefused) {
+    std::string text = std::string(kMinimal) + "#" + std::string(1 << 20, 'x') + "\n";
+    EXPECT_EQ(LoadError(text), "t.yaml: too large for a pipeline (over 1 MiB)");
+}
+
 // ---- files ---------------------------------------------------------------------
 
 class ConfigFile : public ::testing::Test {
@@ -733,6 +797,22 @@ TEST_F(ConfigFile, ErrorsNameTheFile) {
     ASSERT_EQ(cfg_load_file(path.c_str(), &p, err, sizeof err), -1);
     EXPECT_EQ(std::string(err),
               path + ": empty pipeline (expected 'version: 1' and a list of 'sinks')");
+    cfg_free(&p);
+}
+
+TEST_F(ConfigFile, OneMiBIsTheLimit) {
+    std::string text = std::string(kMinimal) + "#";
+    text += std::string((1 << 20) - text.size() - 1, 'x') + "\n";
+    ASSERT_EQ(text.size(), size_t(1) << 20);
+    std::string path = Write("exact.yaml", text);
+    cfg_pipeline p;
+    char err[512] = "";
+    EXPECT_EQ(cfg_load_file(path.c_str(), &p, err, sizeof err), 0) << err;
+    cfg_free(&p);
+    path = Write("over.yaml", text + "\n");
+    ASSERT_EQ(cfg_load_file(path.c_str(), &p, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), path + ": too large for a pipeline (over 1 MiB)");
+    ExpectDefaults(p);
     cfg_free(&p);
 }
 

@@ -111,6 +111,20 @@ TEST_F(BadInput, WrongTypes)
     }
 }
 
+// The file: 200k nested '[' kept a core busy for a minute before it
+// was refused (libyaml's scanner is quadratic in the nesting).  The cap is
+// reached at the 65th '['; the timeout only turns a regression into a
+// failure instead of a stuck suite.
+TEST_F(BadInput, DeeplyNestedYamlIsRefusedAtTheCap)
+{
+    std::string p = Pipeline(std::string(200000, '['));
+    Options o;
+    o.timeout = 20;
+    std::string msg = ExpectRefused({"-c", p, tree_}, o);
+    EXPECT_EQ(msg, "pwalk-engine: " + p + ":1:65: nested deeper than 64 levels (the limit for a "
+                   "pipeline)");
+}
+
 TEST_F(BadInput, WrongVersion)
 {
     std::string p = Pipeline("version: 2\n" + Scan() + Sinks());
