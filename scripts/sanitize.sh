@@ -14,6 +14,10 @@
 # sanitized plugins loaded into it), so a report from inside the binary
 # fails the test that ran it.
 #
+# Tests tagged no_sanitize (they build or install their own code, e.g. the
+# fuzz script's and the README's tests) are left out.  The workspace's
+# bazel-bin/bazel-testlogs symlinks stay the plain build's.
+#
 # Prints one line per config and a final "N passed, N failed"; exits 1 when
 # any test failed or did not build.
 set -u -o pipefail
@@ -34,10 +38,17 @@ summary=()
 for config in $CONFIGS; do
     log=$LOGDIR/$config.log
     echo "sanitize.sh: bazel test --config=$config ${targets[*]} (log: $log)" >&2
-    # --keep_going: one broken target must not hide the others' results
+    # --keep_going: one broken target must not hide the others' results.
+    # --experimental_convenience_symlinks=ignore: leave bazel-bin,
+    # bazel-testlogs, ... alone -- they are the plain build's (the README's
+    # bazel-bin/pwalk-engine is the scanner, not a sanitizer build); what
+    # this script reads comes from `bazel info` below.
     bazel --output_base="$OUTPUT_BASE" test --config="$config" --keep_going \
+        --experimental_convenience_symlinks=ignore --test_tag_filters=-no_sanitize \
         --test_output=errors --test_summary=short "${targets[@]}" >"$log" 2>&1
     rc=$?
+    testlogs=$(bazel --output_base="$OUTPUT_BASE" info --config="$config" bazel-testlogs 2>/dev/null) ||
+        testlogs=$OUTPUT_BASE/execroot/pwalk/bazel-out/k8-fastbuild$config/testlogs
     pass=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log")
     failed=$(grep -E '^//[^ ]+ +(FAILED|TIMEOUT|FLAKY|NO STATUS|INCOMPLETE|FAILED TO BUILD)' "$log" |
              awk '{print $1}' | sort -u)
@@ -58,7 +69,7 @@ for config in $CONFIGS; do
         for t in $failed; do
             case "$t" in //*) ;; *) continue ;; esac
             pkg=${t#//}; pkg=${pkg%%:*}; name=${t##*:}
-            tlog=$OUTPUT_BASE/execroot/pwalk/bazel-out/k8-fastbuild$config/testlogs/$pkg/$name/test.log
+            tlog=$testlogs/$pkg/$name/test.log
             [ -f "$tlog" ] || continue
             if grep -qE 'Sanitizer|runtime error:' "$tlog"; then
                 echo "---- $config $t: sanitizer report(s) ----" >&2

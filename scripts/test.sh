@@ -29,12 +29,15 @@ bazel_status=$?
 # Tests `bazel test //...` runs: manual ones are only run when named.
 targets=$(bazel query 'tests(//...) except attr(tags, "\bmanual\b", //...)' 2>/dev/null)
 
-python3 - "$bazel_status" "$bep" $targets <<'PY'
-import json, os, re, sys
+python3 - "$bazel_status" "$bep" $targets -- "$@" <<'PY'
+import functools, json, os, re, subprocess, sys
 import urllib.parse
 import xml.etree.ElementTree as ET
 
-bazel_status, bep_path, targets = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+bazel_status, bep_path, rest = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+# TARGETS... -- BAZEL_ARGS... (the extra arguments given to `bazel test`)
+sep = rest.index("--") if "--" in rest else len(rest)
+targets, bazel_args = rest[:sep], rest[sep + 1:]
 
 results = {}     # label -> {(run, shard): (attempt, event)}
 completed = {}   # label -> built?
@@ -83,6 +86,20 @@ def count_xml(path):
     return len(cases) - bad - skipped, bad, skipped
 
 
+@functools.lru_cache(maxsize=None)
+def testlogs():
+    """This build's test logs: `bazel info` knows, whichever build last
+    re-pointed the bazel-testlogs symlink."""
+    try:
+        r = subprocess.run(["bazel", "info", "bazel-testlogs"] + bazel_args,
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode == 0 and r.stdout.strip():
+            return r.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "bazel-testlogs"
+
+
 def uri_path(uri):
     return urllib.parse.unquote(uri[len("file://"):]) if uri.startswith("file://") else uri
 
@@ -114,7 +131,7 @@ for t in test_labels:
     else:
         # no build event file (bazel died early): fall back to the logs
         pkg, name = t.lstrip("/").split(":")
-        logs = os.path.join("bazel-testlogs", pkg, name)
+        logs = os.path.join(testlogs(), pkg, name)
         counts = count_xml(os.path.join(logs, "test.xml"))
         if counts is None:
             bad = 1
@@ -181,6 +198,11 @@ if [[ -z "${PWALK_QUICK:-}" ]]; then
         rm -f "$log"
     }
     stage "sanitizers (asan, tsan)" bash scripts/sanitize.sh
+    # the sanitizer builds must leave bazel-bin at the plain build (README);
+    # skipped when this run itself was a sanitizer build (--config=asan)
+    if [[ " $* " != *" --config=asan "* && " $* " != *" --config=tsan "* ]]; then
+        stage "bazel-bin/pwalk-engine is the plain build" bash scripts/check_bazel_bin.sh
+    fi
     stage "fuzzing (10 s per target)" bash scripts/fuzz.sh 10
 fi
 echo "$total_pass passed, $total_fail failed"
