@@ -317,3 +317,28 @@ def test_usage_errors(tmp):
     r = mpirun(1, "--threads", "zero", "-c", "x.yaml")
     assert r.returncode == 2
     assert b"--threads: 'zero'" in r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the 0600 default is for runs as root")
+def test_outputs_of_a_root_run_are_0600_unless_mode_says_otherwise(tmp):
+    # shards, per-rank error files and the manifest name what sits in 0700
+    # directories: not for every user (before: 0644 from a root shell's umask)
+    root = os.path.join(tmp, "r")
+    os.makedirs(os.path.join(root, "d"))
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    for scan, sink_mode, want_scan, want_sink in [
+            ("{errors: '%s/scan.errors'}" % out, "", 0o600, 0o600),
+            ("{errors: '%s/scan.errors', mode: '0640'}" % out, ", mode: '0644'", 0o640, 0o644)]:
+        cfg = write_config(os.path.join(tmp, "p.yaml"),
+                           [f"{{name: r, plugin: csv, options: {{path: '{out}/scan.csv'"
+                            f"{sink_mode}}}}}"], scan=scan)
+        r = mpirun(2, "-q", "-c", cfg, root)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        modes = {n: os.stat(os.path.join(out, n)).st_mode & 0o7777 for n in os.listdir(out)}
+        assert sorted(modes) == ["scan.errors.part-0000", "scan.errors.part-0001",
+                                 "scan.manifest.json", "scan.part-0000.csv",
+                                 "scan.part-0001.csv"], modes
+        for n, m in modes.items():
+            want = want_sink if n.endswith(".csv") else want_scan
+            assert m == want, (n, oct(m), oct(want))
