@@ -697,6 +697,9 @@ static int cfg_sink_string(cfg_ctx *c, size_t index, const char *key, const yaml
     return 0;
 }
 
+/* YAML reads ~, null and nothing at all as null, an easy surprise. */
+#define CFG_NULL_HINT " (~, null or nothing): quote it ('~') for the text"
+
 static int cfg_load_option(cfg_ctx *c, const char *sink, const yaml_node_t *k,
                            const yaml_node_t *v, cfg_option *o)
 {
@@ -711,6 +714,13 @@ static int cfg_load_option(cfg_ctx *c, const char *sink, const yaml_node_t *k,
     if (!(o->key = cfg_dupn(cfg_sval(k), cfg_slen(k))))
         return cfg_oom(c);
     if (v->type == YAML_SCALAR_NODE) {
+        /* no option type has a null (path: ~ would otherwise create a file
+         * named '~'); an option left out takes its default instead */
+        if (cfg_is_null(v))
+            return cfg_fail(c, CFG_AT(v),
+                            "%s must be a value, not null%s, or leave the key out for its "
+                            "default",
+                            label, CFG_NULL_HINT);
         if (cfg_check_nul(c, v, label, cfg_sval(v), cfg_slen(v)))
             return -1;
         if (!(o->scalar = cfg_dupn(cfg_sval(v), cfg_slen(v))))
@@ -732,6 +742,9 @@ static int cfg_load_option(cfg_ctx *c, const char *sink, const yaml_node_t *k,
         if (item->type != YAML_SCALAR_NODE)
             return cfg_fail(c, CFG_AT(item), "%s: item %zu must be a single value, not %s",
                             label, i, cfg_kind(item));
+        if (cfg_is_null(item))
+            return cfg_fail(c, CFG_AT(item), "%s: item %zu must be a value, not null%s", label,
+                            i, CFG_NULL_HINT);
         char item_label[sizeof label + 32];
         snprintf(item_label, sizeof item_label, "%s: item %zu", label, i);
         if (cfg_check_nul(c, item, item_label, cfg_sval(item), cfg_slen(item)))

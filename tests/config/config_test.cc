@@ -253,7 +253,7 @@ TEST(ConfigLoad, OptionValuesScalarAndList) {
         "        - inode\n"             // 7
         "        - \"file name\"\n"     // 8
         "      none: []\n"              // 9
-        "      empty:\n"                // 10
+        "      empty: ''\n"            // 10
         "      level: 3\n";             // 11
     cfg_pipeline p;
     ASSERT_EQ(Load(yaml, &p), 0);
@@ -576,6 +576,36 @@ TEST(ConfigErrors, SinkOptions) {
               "t.yaml:2:39: sink 'csv': option 'path' contains a NUL byte");
     EXPECT_EQ(LoadError("version: 1\nsinks: [{plugin: csv, options: {'': x}}]\n"),
               "t.yaml:2:33: sink 'csv': empty key in 'options'");
+}
+
+// YAML's null is no value of any option type: `path: ~` made a file named
+// '~', `path:` one named ''.  Quoted, '~' is the text.
+TEST(ConfigErrors, NullOptionValues) {
+    const char *hint = " (~, null or nothing): quote it ('~') for the text";
+    EXPECT_EQ(LoadError("version: 1\n"
+                        "sinks:\n"
+                        "  - name: inventory\n"
+                        "    plugin: csv\n"
+                        "    options:\n"
+                        "      path: ~\n"),
+              std::string("t.yaml:6:13: sink 'inventory': option 'path' must be a value, not "
+                          "null") + hint + ", or leave the key out for its default");
+    for (const char *v : {"null", "Null", "NULL", ""}) {
+        SCOPED_TRACE(v);
+        std::string msg = LoadError(std::string("version: 1\nsinks:\n  - plugin: csv\n    "
+                                                "options:\n      header: ") + v + "\n");
+        EXPECT_NE(msg.find(": sink 'csv': option 'header' must be a value, not null"),
+                  std::string::npos) << msg;
+    }
+    EXPECT_EQ(LoadError("version: 1\nsinks: [{plugin: csv, options: {k: [a, ~]}}]\n"),
+              std::string("t.yaml:2:40: sink 'csv': option 'k': item 2 must be a value, not "
+                          "null") + hint);
+    cfg_pipeline p;
+    ASSERT_EQ(Load("version: 1\nsinks: [{plugin: csv, options: {path: '~', k: ['null']}}]\n",
+                   &p), 0);
+    EXPECT_EQ(Str(Opt(p.sinks[0], "path")->scalar), "~");
+    EXPECT_EQ(Str(Opt(p.sinks[0], "k")->items[0]), "null");
+    cfg_free(&p);
 }
 
 TEST(ConfigErrors, DuplicateKeys) {

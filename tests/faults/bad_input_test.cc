@@ -125,6 +125,20 @@ TEST_F(BadInput, DeeplyNestedYamlIsRefusedAtTheCap)
                    "pipeline)");
 }
 
+// `path: ~` is YAML's null: it created a file named '~' in the working
+// directory (which must stay empty here), `path:` one named ''.
+TEST_F(BadInput, NullOptionValueIsATypeError)
+{
+    for (const char *v : {"~", "null", ""}) {
+        SCOPED_TRACE(v);
+        std::string p = Pipeline("version: 1\n" + Scan() +
+                                 "sinks:\n  - name: inventory\n    plugin: csv\n"
+                                 "    options:\n      path: " + v + "\n");
+        std::string msg = ExpectRefused({"-c", p, tree_});
+        EXPECT_MENTIONS(msg, "sink 'inventory': option 'path' must be a value, not null");
+    }
+}
+
 TEST_F(BadInput, WrongVersion)
 {
     std::string p = Pipeline("version: 2\n" + Scan() + Sinks());
