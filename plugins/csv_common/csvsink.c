@@ -26,6 +26,7 @@ typedef struct csvsink {
     int level;
     int codec_workers;      /* the library's own threads per context */
     atomic_ullong dropped;  /* names escape: dey cut control bytes from  */
+    atomic_int wrote;       /* a frame is in the output (csvsink_end_stream) */
     size_t buffer_size;
 } csvsink;
 
@@ -69,7 +70,43 @@ static int csvsink_emit(csvsink *s, csvsink_worker *w, const char *data, size_t 
         s->host->set_error(s->ctx, "%s", err);
         return PWALK_ERR_IO;
     }
+    atomic_store(&s->wrote, 1);
     return PWALK_OK;
+}
+
+/* A compressed output that got no bytes at all (header: false and no rows,
+ * as on an idle MPI rank's shard) still gets one frame of nothing: a 0-byte
+ * file is no zstd, gzip or lz4 stream, and zstd -t, gzip -t and DuckDB
+ * refuse it.  Runs after every worker has closed. */
+static int csvsink_end_stream(csvsink *s)
+{
+    if (!s->kind->codec || atomic_load(&s->wrote))
+        return PWALK_OK;
+    char err[512];
+    codec_stream *c = s->kind->codec->open(s->level, 0, err, sizeof err);
+    if (!c) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR;
+    }
+    int rc = PWALK_OK;
+    size_t cap = s->kind->codec->bound(c, 0);
+    char *frame = malloc(cap);
+    size_t n = frame ? s->kind->codec->frame(c, "", 0, frame, err, sizeof err) : 0;
+    if (!frame) {
+        s->host->set_error(s->ctx, "out of memory");
+        rc = PWALK_ERR_NOMEM;
+    } else if (n == 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        rc = PWALK_ERR;
+    } else if (outfile_write(&s->out, frame, n, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        rc = PWALK_ERR_IO;
+    } else {
+        atomic_store(&s->wrote, 1);
+    }
+    free(frame);
+    s->kind->codec->close(c);
+    return rc;
 }
 
 static void csvsink_worker_free(const csvsink *s, csvsink_worker *w)
@@ -257,6 +294,12 @@ int csvsink_prepare(void *instance)
     csvsink *s = instance;
     if (!s || !s->opened)
         return PWALK_OK;
+    int rc = csvsink_end_stream(s);
+    if (rc != PWALK_OK) {
+        s->opened = 0;
+        outfile_abort(&s->out);
+        return rc;
+    }
     char err[512];
     if (outfile_prepare(&s->out, err, sizeof err) != 0) {
         s->host->set_error(s->ctx, "%s", err);
@@ -279,6 +322,13 @@ int csvsink_finish(void *instance, int32_t scan_status)
         outfile_abort(&s->out);
         s->opened = 0;
         return PWALK_OK;
+    }
+    /* an engine without prepare() comes here directly */
+    int rc = csvsink_end_stream(s);
+    if (rc != PWALK_OK) {
+        outfile_abort(&s->out);
+        s->opened = 0;
+        return rc;
     }
     char err[512];
     if (outfile_commit(&s->out, err, sizeof err) != 0) {

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -584,5 +585,125 @@ TEST_F(CsvPluginTest, DashWritesToStdout) {
     EXPECT_EQ(Names(dir_), std::vector<std::string>{"captured"});
     ExpectRows(ReadFile(cap), true, w0, w1, CSVROW_ESCAPE_LOSSLESS);
 }
+
+// ---- the compressing plugins ---------------------------------------------------
+
+struct Codec {
+    const char *plugin;  // csv-zstd
+    const char *suffix;  // .zst
+    const char *tool;    // /usr/bin/zstd
+};
+
+std::string CodecName(const ::testing::TestParamInfo<Codec> &i) {
+    return std::string(i.param.plugin).substr(4);
+}
+
+// Output of `cmd` (stdout), and its exit status.
+std::string RunTool(const std::string &cmd, int *status) {
+    std::string out;
+    FILE *p = popen(cmd.c_str(), "r");
+    if (!p) {
+        *status = -1;
+        return out;
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+class CompressedSinkTest : public ::testing::TestWithParam<Codec> {
+  protected:
+    void SetUp() override {
+        const char *srcdir = getenv("TEST_SRCDIR");
+        ASSERT_NE(srcdir, nullptr) << "run under bazel test";
+        const std::string name = GetParam().plugin;
+        std::string so = std::string(srcdir) + "/pwalk/plugins/" + name + "/" + name + ".so";
+        handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+        ASSERT_NE(handle_, nullptr) << dlerror();
+        auto entry = reinterpret_cast<pwalk_plugin_entry_fn>(
+            dlsym(handle_, PWALK_PLUGIN_ENTRY_SYMBOL));
+        ASSERT_NE(entry, nullptr) << dlerror();
+        plugin_ = entry();
+        char t[] = "/tmp/pwalk-csvz-XXXXXX";
+        ASSERT_NE(mkdtemp(t), nullptr);
+        dir_ = t;
+        host_ = MakeHost();
+        opts_.bools["header"] = 0;
+        opts_.strings["escape"] = "lossless";
+        opts_.ints["buffer_kib"] = 1024;
+        opts_.ints["level"] = 1;
+        opts_.ints["workers"] = 0;
+    }
+    void TearDown() override {
+        if (!dir_.empty()) {
+            ASSERT_EQ(system(("rm -rf " + dir_).c_str()), 0);
+        }
+        if (handle_) dlclose(handle_);
+    }
+    // The whole lifecycle with `workers` workers that get no rows at all.
+    void RunEmpty(int workers, bool prepare) {
+        void *inst = nullptr;
+        ASSERT_EQ(plugin_->create(&host_, &ctx_, &opts_, &inst), PWALK_OK)
+            << (ctx_.errors.empty() ? "" : ctx_.errors.back());
+        std::vector<void *> ts(workers);
+        for (int w = 0; w < workers; w++)
+            ASSERT_EQ(plugin_->thread_open(inst, (uint32_t)w, &ts[w]), PWALK_OK);
+        for (int w = 0; w < workers; w++)
+            ASSERT_EQ(plugin_->thread_close(inst, ts[w]), PWALK_OK);
+        if (prepare) ASSERT_EQ(plugin_->prepare(inst), PWALK_OK);
+        ASSERT_EQ(plugin_->finish(inst, 0), PWALK_OK);
+        plugin_->destroy(inst);
+    }
+
+    void *handle_ = nullptr;
+    const pwalk_plugin *plugin_ = nullptr;
+    std::string dir_;
+    pwalk_host host_;
+    pwalk_host_ctx ctx_;
+    pwalk_options opts_;
+};
+
+// No header and no rows (an idle MPI rank's shard) wrote a 0-byte file,
+// which zstd -t / gzip -t / lz4 -t and DuckDB ("Input is not a GZIP stream")
+// refuse: it must be a valid stream that decompresses to nothing.
+TEST_P(CompressedSinkTest, NoRowsIsAValidEmptyStream) {
+    const Codec &c = GetParam();
+    for (bool prepare : {true, false}) {  // an engine may call finish() alone
+        SCOPED_TRACE(prepare ? "prepare+finish" : "finish only");
+        std::string out = dir_ + "/scan" + (prepare ? "1" : "2") + ".csv" + c.suffix;
+        opts_.strings["path"] = out;
+        RunEmpty(2, prepare);
+        struct stat st;
+        ASSERT_EQ(stat(out.c_str(), &st), 0) << out;
+        EXPECT_GT(st.st_size, 0);
+        int status = -1;
+        RunTool(std::string(c.tool) + " -tq '" + out + "' 2>&1", &status);
+        EXPECT_EQ(status, 0) << c.tool << " -t refuses " << out;
+        EXPECT_EQ(RunTool(std::string(c.tool) + " -dc '" + out + "'", &status), "");
+        EXPECT_EQ(status, 0);
+    }
+}
+
+// With the header on, the header is the whole stream: no extra frame.
+TEST_P(CompressedSinkTest, HeaderOnlyStreamHasJustTheHeader) {
+    const Codec &c = GetParam();
+    std::string out = dir_ + "/scan.csv" + c.suffix;
+    opts_.strings["path"] = out;
+    opts_.bools["header"] = 1;
+    RunEmpty(1, true);
+    int status = -1;
+    EXPECT_EQ(RunTool(std::string(c.tool) + " -dc '" + out + "'", &status),
+              std::string(csvrow_header, csvrow_header_len));
+    EXPECT_EQ(status, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Codecs, CompressedSinkTest,
+                         ::testing::Values(Codec{"csv-zstd", ".zst", "/usr/bin/zstd"},
+                                           Codec{"csv-gzip", ".gz", "/usr/bin/gzip"},
+                                           Codec{"csv-lz4", ".lz4", "/usr/bin/lz4"}),
+                         CodecName);
 
 }  // namespace
