@@ -204,6 +204,9 @@ int report_prepare(report *r, char *err, size_t errlen)
     int failed = r->file_failed;
     if (failed)
         snprintf(err, errlen, "%s", r->file_error);
+    /* its directory replaced: fail before any sink publishes */
+    else if (outfile_check(&r->file, err, errlen) != 0)
+        failed = 1;
     pthread_mutex_unlock(&r->lock);
     return failed ? -1 : 0;
 }

@@ -266,6 +266,38 @@ int outfile_write(outfile *f, const void *buf, size_t len, char *err, size_t err
     return rc;
 }
 
+/* The path still leads to the directory opened at the start, and the
+ * temporary there is still the file created then: otherwise someone swapped
+ * a directory on the path (or the temporary) during the scan.  The rename
+ * goes through dirfd either way, so this check is what makes the swap an
+ * error instead of a report quietly left in the old directory. */
+int outfile_check(const outfile *f, char *err, size_t errlen)
+{
+    if (f->is_stdout || !f->tmp_name) /* stdout, or nothing left to publish */
+        return 0;
+    struct stat st;
+    if (stat(f->dir_path, &st) != 0) {
+        snprintf(err, errlen, "cannot rename into '%s': output directory '%s': %s",
+                 f->final_path, f->dir_path, strerror(errno));
+        return -1;
+    }
+    if (st.st_dev != f->dir_dev || st.st_ino != f->dir_ino) {
+        snprintf(err, errlen,
+                 "cannot rename into '%s': output directory '%s' was replaced during the scan",
+                 f->final_path, f->dir_path);
+        return -1;
+    }
+    if (fstatat(f->dirfd, f->tmp_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        st.st_dev != f->tmp_dev || st.st_ino != f->tmp_ino) {
+        snprintf(err, errlen,
+                 "cannot rename into '%s': its temporary file '%s' was removed or replaced "
+                 "during the scan",
+                 f->final_path, f->tmp_name);
+        return -1;
+    }
+    return 0;
+}
+
 int outfile_prepare(outfile *f, char *err, size_t errlen)
 {
     if (f->prepared)
@@ -303,37 +335,13 @@ int outfile_prepare(outfile *f, char *err, size_t errlen)
         outfile_abort(f);
         return -1;
     }
+    /* a replaced directory fails the scan in this first phase, before any
+     * output of the pipeline is renamed (the commit checks again) */
+    if (outfile_check(f, err, errlen) != 0) {
+        outfile_abort(f);
+        return -1;
+    }
     f->prepared = 1;
-    return 0;
-}
-
-/* The path still leads to the directory opened at the start, and the
- * temporary there is still the file created then: otherwise someone swapped
- * a directory on the path (or the temporary) during the scan.  The rename
- * goes through dirfd either way, so this check is what makes the swap an
- * error instead of a report quietly left in the old directory. */
-static int outfile_check_place(const outfile *f, char *err, size_t errlen)
-{
-    struct stat st;
-    if (stat(f->dir_path, &st) != 0) {
-        snprintf(err, errlen, "cannot rename into '%s': output directory '%s': %s",
-                 f->final_path, f->dir_path, strerror(errno));
-        return -1;
-    }
-    if (st.st_dev != f->dir_dev || st.st_ino != f->dir_ino) {
-        snprintf(err, errlen,
-                 "cannot rename into '%s': output directory '%s' was replaced during the scan",
-                 f->final_path, f->dir_path);
-        return -1;
-    }
-    if (fstatat(f->dirfd, f->tmp_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        st.st_dev != f->tmp_dev || st.st_ino != f->tmp_ino) {
-        snprintf(err, errlen,
-                 "cannot rename into '%s': its temporary file '%s' was removed or replaced "
-                 "during the scan",
-                 f->final_path, f->tmp_name);
-        return -1;
-    }
     return 0;
 }
 
@@ -351,7 +359,7 @@ static int outfile_publish(outfile *f, const char *suffix, char *err, size_t err
         outfile_abort(f);
         return -1;
     }
-    if (outfile_check_place(f, err, errlen) != 0) {
+    if (outfile_check(f, err, errlen) != 0) {
         free(name);
         outfile_abort(f);
         return -1;

@@ -69,9 +69,17 @@ int outfile_parse_mode(const char *text, int *mode);
  * reason"; after a failure every write and the commit fail the same way. */
 int outfile_write(outfile *f, const void *buf, size_t len, char *err, size_t errlen);
 
+/* 0 if PATH's directory still resolves to the directory opened by
+ * outfile_open() and the temporary in it is still the file created then
+ * (stdout: always); otherwise -1 with "cannot rename into 'PATH': output
+ * directory 'DIR' was replaced during the scan" (or what became of the
+ * temporary).  Nothing is closed or removed. */
+int outfile_check(const outfile *f, char *err, size_t errlen);
+
 /* Everything of the commit that can fail on the data: a failed write,
- * fdatasync, close (NFS reports a failed write-back only there).  The file
- * keeps its temporary name.  Returns 0, or -1 with a message naming PATH
+ * fdatasync, close (NFS reports a failed write-back only there), and
+ * outfile_check(): a replaced directory fails the scan before any output of
+ * the pipeline is renamed.  The file keeps its temporary name.  Returns 0, or -1 with a message naming PATH
  * (f is then released and the temporary file gone). */
 int outfile_prepare(outfile *f, char *err, size_t errlen);
 

@@ -323,6 +323,29 @@ TEST_F(OutfileTest, ADirectorySwappedForASymlinkIsNotPublishedInto) {
     outfile_abort(&f);
 }
 
+// The first phase of a pipeline's commit already fails, so that no other
+// output of the pipeline is renamed either; outfile_check() says so without
+// closing anything.
+TEST_F(OutfileTest, PrepareFailsOnAReplacedDirectory) {
+    std::string sub = dir_ + "/sub";
+    ASSERT_EQ(mkdir(sub.c_str(), 0755), 0);
+    outfile f;
+    char err[512];
+    std::string path = sub + "/x.csv";
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    EXPECT_EQ(outfile_check(&f, err, sizeof err), 0) << err;
+    ASSERT_EQ(rename(sub.c_str(), (dir_ + "/old").c_str()), 0);
+    ASSERT_EQ(mkdir(sub.c_str(), 0755), 0);
+    EXPECT_EQ(outfile_check(&f, err, sizeof err), -1);
+    EXPECT_EQ(outfile_write(&f, "x\n", 2, err, sizeof err), 0) << "still open";
+    EXPECT_EQ(outfile_prepare(&f, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "cannot rename into '" + path + "': output directory '" + sub +
+                                    "' was replaced during the scan");
+    EXPECT_TRUE(Names(dir_ + "/old").empty());
+    EXPECT_TRUE(Names(sub).empty());
+    outfile_abort(&f);
+}
+
 TEST_F(OutfileTest, ASymlinkOnThePathAtTheStartIsFollowed) {
     // the admin's own path may hold symlinks: resolved once, at open
     std::string real = dir_ + "/real", link = dir_ + "/link";

@@ -208,6 +208,40 @@ TEST_F(OutputPlace, AReplacedOutputDirectoryFailsTheScanAndPublishesNothing)
     EXPECT_EQ(ListDir(out + ".old"), std::vector<std::string>{});
 }
 
+// The error file's directory replaced, the report's not: the check runs in
+// the first phase of the commit, so the report is not published either.
+TEST_F(OutputPlace, AReplacedErrorFileDirectoryKeepsEveryOutputUnpublished)
+{
+    std::string reports = dir_ / "reports", errors = dir_ / "errors";
+    ASSERT_EQ(mkdir(reports.c_str(), 0755), 0);
+    ASSERT_EQ(mkdir(errors.c_str(), 0755), 0);
+    std::string p = dir_ / "split.yaml";
+    WriteFile(p, "version: 1\nplugin_path: [" + FixtureDir() + "]\nscan:\n  errors: " + errors +
+                     "/scan.errors\nsinks:\n  - name: inventory\n    plugin: csv\n"
+                     "    options: {path: " + reports + "/scan.csv}\n"
+                     "  - name: slow\n    plugin: failsink\n    options: {delay_us: 20000}\n");
+    Child c;
+    ASSERT_TRUE(c.Start({"-c", p, "-t", "2", tree_}));
+    while (TempOutputs(reports).empty() || TempOutputs(errors).empty()) {
+        Result early;
+        ASSERT_FALSE(c.Exited(&early)) << "the scan ended early\n" << early.Describe();
+        ASSERT_LT(c.Elapsed(), 60) << "no temporary outputs after a minute";
+        usleep(2000);
+    }
+    ASSERT_EQ(kill(c.pid(), SIGSTOP), 0);
+    ASSERT_EQ(rename(errors.c_str(), (errors + ".old").c_str()), 0);
+    ASSERT_EQ(mkdir(errors.c_str(), 0755), 0);
+    ASSERT_EQ(kill(c.pid(), SIGCONT), 0);
+    Result r = c.Wait();
+    ASSERT_FALSE(r.signaled) << r.Describe();
+    EXPECT_EQ(r.status, 3) << r.Describe();
+    EXPECT_MENTIONS(r.err, "errors file: ");
+    EXPECT_MENTIONS(r.err, "output directory '" + errors + "' was replaced during the scan");
+    EXPECT_EQ(ListDir(reports), std::vector<std::string>{});
+    EXPECT_EQ(ListDir(errors), std::vector<std::string>{});
+    EXPECT_EQ(ListDir(errors + ".old"), std::vector<std::string>{});
+}
+
 TEST_F(OutputPlace, ARootScansOutputsAre0600UnlessModeSaysOtherwise)
 {
     if (geteuid() != 0)
