@@ -22,14 +22,16 @@
  * The only include from pwalk is <pwalk/plugin.h>: a plugin links no engine
  * symbols, everything the engine offers arrives through `host`.
  */
-#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen, fsync */
+#define _POSIX_C_SOURCE 200809L /* openat, renameat, fdopen, fsync */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pwalk/plugin.h"
@@ -77,7 +79,12 @@ typedef struct template_instance {
     int human;
     int to_stdout;
     char *final_path;           /* where the summary is published       */
-    char *tmp_path;             /* written here first, renamed at finish */
+    char *tmp_path;             /* written here first (a name in dirfd)  */
+    const char *final_name;     /* renamed to this name in dirfd         */
+    char *dir_path;             /* the directory as given                */
+    int dirfd;                  /* ... opened once, in create()          */
+    dev_t dir_dev;
+    ino_t dir_ino;
     FILE *out;
     template_counts total;      /* summed at thread_close()             */
 } template_instance;
@@ -97,6 +104,47 @@ static int template_type_of(uint32_t mode)
     if (S_ISCHR(m)) return T_CHR;
     if (S_ISBLK(m)) return T_BLK;
     return T_OTHER;
+}
+
+/* The output file, created and renamed through its directory: the directory
+ * is opened once, here, and the temporary created in it with O_EXCL and
+ * O_NOFOLLOW (a name planted there is never opened).  A path string would
+ * be resolved again at the rename: a user who can write a directory on the
+ * path could swap it for a symlink during the scan, and a root scan's
+ * rename would replace a file in someone else's directory.  Returns the
+ * fd, or -1 with errno. */
+static int template_create_tmp(template_instance *t)
+{
+    const char *path = t->final_path, *slash = strrchr(path, '/');
+    t->final_name = slash ? slash + 1 : path;
+    t->dir_path = !slash ? strdup(".")
+                         : strndup(path, slash == path ? 1 : (size_t)(slash - path));
+    char *name = malloc(strlen(t->final_name) + sizeof "..tmp-12345678");
+    struct stat st;
+    int fd = -1;
+    errno = ENOMEM;
+    if (t->dir_path && name && (t->dirfd = open(t->dir_path, O_RDONLY | O_DIRECTORY |
+                                                                   O_CLOEXEC)) >= 0 &&
+        fstat(t->dirfd, &st) == 0) {
+        t->dir_dev = st.st_dev;
+        t->dir_ino = st.st_ino;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        unsigned x = (unsigned)now.tv_nsec ^ ((unsigned)getpid() << 12);
+        for (int attempt = 0; attempt < 100; attempt++) {
+            x = x * 1103515245u + 12345u; /* a guessed name only costs a retry */
+            sprintf(name, ".%s.tmp-%08x", t->final_name, x);
+            fd = openat(t->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0600);
+            if (fd >= 0 || errno != EEXIST)
+                break;
+        }
+    }
+    if (fd >= 0)
+        t->tmp_path = name; /* ours now: destroy() removes it */
+    else
+        free(name);
+    return fd;
 }
 
 /* ---- 3. create(): read options, open the output, fail early ---------------
@@ -127,6 +175,7 @@ static int template_create(const pwalk_host *host, pwalk_host_ctx *ctx,
     *instance = t;
     t->host = host;
     t->ctx = ctx;
+    t->dirfd = -1;
 
     /* The engine has validated and defaulted both options, so the getters
      * cannot fail here; the strings they return are borrowed until
@@ -148,25 +197,21 @@ static int template_create(const pwalk_host *host, pwalk_host_ctx *ctx,
     }
 
     t->final_path = strdup(path);
-    t->tmp_path = malloc(strlen(path) + sizeof ".tmp.XXXXXX");
-    if (!t->final_path || !t->tmp_path) {
+    if (!t->final_path) {
         host->set_error(ctx, "out of memory");
         return PWALK_ERR_NOMEM;
     }
-    sprintf(t->tmp_path, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(t->tmp_path);
+    int fd = template_create_tmp(t);
     if (fd < 0) {
-        /* Name the file the user asked for: mkstemp() has already
-         * scribbled over the XXXXXX of the temporary name. */
+        /* name the file the user asked for, not the temporary */
         host->set_error(ctx, "cannot create a temporary file beside %s: %s", path,
                         strerror(errno));
-        free(t->tmp_path);
-        t->tmp_path = NULL;
         return PWALK_ERR_IO;
     }
-    /* mkstemp() makes the file 0600; a summary is for everyone who could
-     * read the directory anyway. */
-    fchmod(fd, 0644);
+    /* Created 0600; a summary is for everyone who could read the directory
+     * anyway -- except from a root scan, whose totals cover directories
+     * other users cannot read. */
+    fchmod(fd, geteuid() == 0 ? 0600 : 0644);
     t->out = fdopen(fd, "w");
     if (!t->out) {
         host->set_error(ctx, "cannot open %s: %s", t->tmp_path, strerror(errno));
@@ -316,7 +361,19 @@ static int template_finish(void *instance, int32_t scan_status)
     t->out = NULL;
     int bad = fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
-    if (bad || rename(t->tmp_path, t->final_path) != 0) {
+    /* The rename goes through dirfd, so it cannot land elsewhere; but if
+     * the path no longer leads to that directory, someone swapped it and
+     * the summary would be published where nobody looks: fail instead. */
+    struct stat st;
+    if (!bad && (stat(t->dir_path, &st) != 0 || st.st_dev != t->dir_dev ||
+                 st.st_ino != t->dir_ino)) {
+        t->host->set_error(t->ctx,
+                           "cannot publish %s: output directory '%s' was replaced during the "
+                           "scan",
+                           t->final_path, t->dir_path);
+        return PWALK_ERR_IO;
+    }
+    if (bad || renameat(t->dirfd, t->tmp_path, t->dirfd, t->final_name) != 0) {
         t->host->set_error(t->ctx, "cannot publish %s: %s", t->final_path, strerror(errno));
         return PWALK_ERR_IO;
     }
@@ -340,8 +397,11 @@ static void template_destroy(void *instance)
     if (t->out && !t->to_stdout)
         fclose(t->out);
     if (t->tmp_path)
-        unlink(t->tmp_path);
+        unlinkat(t->dirfd, t->tmp_path, 0);
+    if (t->dirfd >= 0)
+        close(t->dirfd);
     free(t->tmp_path);
+    free(t->dir_path);
     free(t->final_path);
     free(t);
 }

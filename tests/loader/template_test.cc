@@ -2,12 +2,15 @@
 // sink: loaded and vetted by the loader, options bound by options.c, then
 // the whole lifecycle with a stand-in host.
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -147,7 +150,9 @@ class Template : public ::testing::Test {
     }
 
     // The lifecycle up to finish(status); returns finish's result.
-    int Run(int32_t status, int *create_rc = nullptr)
+    // before_finish runs between the walk and finish().
+    int Run(int32_t status, int *create_rc = nullptr,
+            const std::function<void()> &before_finish = nullptr)
     {
         const pwalk_plugin *p = lp_.plugin;
         void *inst = nullptr;
@@ -176,6 +181,8 @@ class Template : public ::testing::Test {
         EXPECT_EQ(p->error(inst, ts[1], &e), PWALK_OK);
         for (uint32_t w = 0; w < 2; w++)
             EXPECT_EQ(p->thread_close(inst, ts[w]), PWALK_OK);
+        if (before_finish)
+            before_finish();
         rc = p->finish(inst, status);
         p->destroy(inst);
         return rc;
@@ -215,6 +222,45 @@ TEST_F(Template, WritesSummaryAtFinish)
     EXPECT_EQ(CountFiles(dir_), 1u); // no temporary left behind
     ASSERT_EQ(ctx_.log.size(), 1u);
     EXPECT_EQ(ctx_.log[0], "summary written to " + out);
+}
+
+// The summary is created and renamed through the directory opened in
+// create(): swapping that directory for a symlink during the scan cannot
+// move the rename elsewhere, and finish() fails instead of publishing into
+// the old directory.
+TEST_F(Template, AReplacedOutputDirectoryIsNotPublishedInto)
+{
+    std::string sub = dir_ + "/sub", old = dir_ + "/old", other = dir_ + "/other";
+    ASSERT_EQ(mkdir(sub.c_str(), 0755), 0);
+    ASSERT_EQ(mkdir(other.c_str(), 0755), 0);
+    auto names = [](const std::string &d) {
+        std::vector<std::string> v;
+        if (DIR *dir = opendir(d.c_str())) {
+            while (struct dirent *e = readdir(dir))
+                if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                    v.push_back(e->d_name);
+            closedir(dir);
+        }
+        return v;
+    };
+    std::string out = sub + "/summary.txt";
+    ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
+    std::vector<std::string> planted;
+    EXPECT_EQ(Run(0, nullptr,
+                  [&] {
+                      // the temporary's name, planted in the other directory
+                      planted = names(sub);
+                      for (const auto &n : planted)
+                          close(open((other + "/" + n).c_str(), O_CREAT | O_WRONLY, 0644));
+                      ASSERT_EQ(rename(sub.c_str(), old.c_str()), 0);
+                      ASSERT_EQ(symlink(other.c_str(), sub.c_str()), 0);
+                  }),
+              PWALK_ERR_IO);
+    ASSERT_EQ(planted.size(), 1u);
+    EXPECT_EQ(ctx_.error, "cannot publish " + out + ": output directory '" + sub +
+                              "' was replaced during the scan");
+    EXPECT_EQ(names(other), planted);        // no summary.txt there
+    EXPECT_EQ(names(old), std::vector<std::string>{}); // temporary removed through the fd
 }
 
 TEST_F(Template, HumanUnits)
