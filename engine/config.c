@@ -53,11 +53,12 @@ static const char *const cfg_top_keys[] = {"version", "allow_mutation", "scan", 
                                            "sinks"};
 static const char *const cfg_scan_keys[] = {"roots",          "threads",        "one_file_system",
                                             "skip_snapshots", "snapshot_names", "exclude",
-                                            "max_depth",      "errors",         "mode"};
+                                            "max_depth",      "errors",         "mode",
+                                            "strict"};
 static const char *const cfg_sink_keys[] = {"name", "plugin", "options"};
 
 enum { CFG_K_ROOTS, CFG_K_THREADS, CFG_K_ONE_FS, CFG_K_SKIP_SNAP, CFG_K_SNAP_NAMES,
-       CFG_K_EXCLUDE, CFG_K_MAX_DEPTH, CFG_K_ERRORS, CFG_K_MODE };
+       CFG_K_EXCLUDE, CFG_K_MAX_DEPTH, CFG_K_ERRORS, CFG_K_MODE, CFG_K_STRICT };
 
 #define CFG_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -607,6 +608,8 @@ static int cfg_scan_scalar(cfg_ctx *c, cfg_scan *s, int key, const yaml_node_t *
         return cfg_get_bool(c, at, "scan.one_file_system", v, n, &s->one_file_system);
     case CFG_K_SKIP_SNAP:
         return cfg_get_bool(c, at, "scan.skip_snapshots", v, n, &s->skip_snapshots);
+    case CFG_K_STRICT:
+        return cfg_get_bool(c, at, "scan.strict", v, n, &s->strict);
     case CFG_K_MAX_DEPTH:
         return cfg_get_depth(c, at, v, n, &s->max_depth);
     case CFG_K_MODE:

@@ -39,6 +39,7 @@ typedef struct cfg_scan {
     size_t root_count;
     int threads;                /* 0 = auto                          */
     int one_file_system;
+    int strict;                 /* vanished entries make exit status 1 */
     int skip_snapshots;
     char **snapshot_names;      /* default: [".snapshot"]            */
     size_t snapshot_name_count;

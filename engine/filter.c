@@ -13,6 +13,7 @@ const char *filter_reason_name(enum filter_reason r)
     case FILTER_EXCLUDE: return "exclude";
     case FILTER_OTHER_DEVICE: return "other-filesystem";
     case FILTER_DEPTH: return "depth";
+    case FILTER_OWN_OUTPUT: return "own-output";
     default: return "none";
     }
 }

@@ -25,6 +25,7 @@ enum filter_reason {
     FILTER_EXCLUDE,
     FILTER_OTHER_DEVICE,
     FILTER_DEPTH,
+    FILTER_OWN_OUTPUT,          /* a file this scan writes (walk_options.own) */
     FILTER_REASON_COUNT
 };
 

@@ -53,14 +53,18 @@ static const char usage_text[] =
     "                          pipeline skips them unless skip_snapshots: false)\n"
     "  -x, --one-file-system   stay on each root's filesystem\n"
     "      --errors FILE       write entries that could not be read to FILE (CSV)\n"
+    "      --strict            entries that vanished during the scan make the exit\n"
+    "                          status 1, like entries that could not be read\n"
     "  -q, --quiet             no progress line; no summary unless something failed\n"
     "      --describe PLUGIN   print a plugin's description and options\n"
     "  -h, --help              this text\n"
     "  -V, --version           the version\n"
     "\n"
-    "Exit status: 0 complete; 1 complete but some entries could not be read;\n"
-    "2 bad usage or configuration, nothing written; 3 the scan or an output\n"
-    "failed, no output published; 128+N stopped by signal N (outputs not published).\n";
+    "Exit status: 0 complete (entries that vanished during the scan are counted,\n"
+    "not errors); 1 complete but some entries could not be read (or, with\n"
+    "--strict, vanished); 2 bad usage or configuration, nothing written; 3 the\n"
+    "scan or an output failed, no output published; 128+N stopped by signal N\n"
+    "(outputs not published).\n";
 
 enum {
     OPT_SET = 256,
@@ -69,6 +73,7 @@ enum {
     OPT_EXCLUDE,
     OPT_ERRORS,
     OPT_DESCRIBE,
+    OPT_STRICT,
 };
 
 static const struct option long_options[] = {
@@ -84,6 +89,7 @@ static const struct option long_options[] = {
     {"errors", required_argument, NULL, OPT_ERRORS},
     {"quiet", no_argument, NULL, 'q'},
     {"describe", required_argument, NULL, OPT_DESCRIBE},
+    {"strict", no_argument, NULL, OPT_STRICT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -102,6 +108,7 @@ typedef struct cli {
     const char *errors;
     int quiet;
     const char *describe;
+    int strict;
 } cli;
 
 static void on_stop_signal(int sig) { pipeline_signal(sig); }
@@ -252,6 +259,9 @@ static int parse_cli(int argc, char **argv, cli *c, int *exit_now)
         case OPT_DESCRIBE:
             c->describe = optarg;
             break;
+        case OPT_STRICT:
+            c->strict = 1;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             *exit_now = 0;
@@ -287,6 +297,8 @@ static int apply_cli(cfg_pipeline *p, const cli *c, char **roots, size_t root_co
         p->scan.max_depth = (int)c->depth;
     if (c->one_fs)
         p->scan.one_file_system = 1;
+    if (c->strict)
+        p->scan.strict = 1;
     if (c->nosnap)
         p->scan.skip_snapshots = 1;
     if (c->errors) {

@@ -46,12 +46,24 @@ typedef struct error_tee {
 } error_tee;
 
 static void tee_record(void *ctx, const char *path, size_t len, int error_number,
-                       const char *operation)
+                       const char *operation, uint32_t kind)
 {
     error_tee *t = ctx;
-    t->report.record(t->report.ctx, path, len, error_number, operation);
+    t->report.record(t->report.ctx, path, len, error_number, operation, kind);
     if (t->o->on_error)
-        t->o->on_error(t->o->on_error_ctx, path, len, error_number, operation);
+        t->o->on_error(t->o->on_error_ctx, path, len, error_number, operation, kind);
+}
+
+/* The walk leaves out what this scan writes: the sinks' outputs (they said
+ * so with own_output()) and the error file. */
+static int own_outputs(sink_set *sinks, report *rep, walk_options *wo, char *err,
+                       size_t errlen)
+{
+    int fd = report_output_fd(rep);
+    if (fd >= 0 && sinks_own_fd(sinks, fd, err, errlen) != 0)
+        return -1;
+    wo->own = sinks_own_files(sinks, &wo->own_count);
+    return 0;
 }
 
 void pipeline_clear_signal(void)
@@ -144,6 +156,15 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
         wo.progress_ctx = rep;
     }
     wo.remote = o->remote;
+    if (own_outputs(sinks, rep, &wo, err, sizeof err) != 0) {
+        char ignored[256];
+        free(excludes);
+        sinks_finish(sinks, PIPELINE_FAILED, ignored, sizeof ignored);
+        report_finish(rep, 0, ignored, sizeof ignored);
+        sinks_free(sinks);
+        report_free(rep);
+        return result_fail(r, PIPELINE_FAILED, "errors file: %s", err);
+    }
     walk_sink ws = sinks_walk_sink(sinks);
     char walk_err[256] = "";
     int wrc = walk_execute(&wo, &ws, &r->stats, walk_err, sizeof walk_err);
@@ -181,7 +202,10 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
         snprintf(r->message, sizeof r->message, "errors file: %.1900s", err);
     }
     r->errors = report_error_count(rep);
-    if (status == PIPELINE_OK && r->errors > 0)
+    r->vanished = report_vanished_count(rep);
+    /* entries that vanished are normal on a live filesystem; a strict scan
+     * (scan.strict, --strict) still counts them against the exit status */
+    if (status == PIPELINE_OK && (r->errors > 0 || (p->scan.strict && r->vanished > 0)))
         status = PIPELINE_PARTIAL;
     r->status = status;
     r->sink_count = sinks_count(sinks);

@@ -25,9 +25,10 @@ typedef struct pipeline_run_options {
     int quiet;                  /* no summary unless something failed     */
     int progress;               /* draw the progress line on stderr       */
     FILE *summary;              /* where the summary goes (NULL: stderr)  */
-    /* Every error record as it happens (optional; any thread). */
+    /* Every error record as it happens (optional; any thread); kind is
+     * PWALK_ERROR_* (vanished and replaced entries come here too). */
     void (*on_error)(void *ctx, const char *path, size_t path_len, int error_number,
-                     const char *operation);
+                     const char *operation, uint32_t kind);
     void *on_error_ctx;
     /* Plugins the caller provides in process, by name, before the search
      * path is consulted (the Python package's walk-iterator). */
@@ -42,6 +43,8 @@ typedef struct pipeline_result {
     char message[2048];         /* one line: why it is not 0 (or "")      */
     walk_stats stats;
     uint64_t errors;            /* error records, walk's and sinks'       */
+    uint64_t vanished;          /* entries gone or replaced mid-scan: not
+                                   errors unless scan.strict              */
     size_t sink_count;
     uint64_t sink_rows[64];     /* rows per sink (first 64 sinks)         */
 } pipeline_result;

@@ -27,7 +27,9 @@ typedef struct report_example {
 
 struct report {
     pthread_mutex_t lock;
-    uint64_t errors;
+    uint64_t errors;            /* kind PWALK_ERROR_FAILED only */
+    uint64_t vanished;          /* VANISHED and REPLACED        */
+    uint64_t replaced;
     struct {
         int error_number;
         uint64_t count;
@@ -46,7 +48,22 @@ struct report {
     int progress_drawn;
 };
 
-static const char report_errors_header[] = "path,errno,error,operation\n";
+/* kind (added after operation, so readers of the first four columns or by
+ * column name keep working): error | vanished | replaced */
+static const char report_errors_header[] = "path,errno,error,operation,kind\n";
+
+static const char *report_kind_name(uint32_t kind)
+{
+    return kind == PWALK_ERROR_VANISHED   ? "vanished"
+           : kind == PWALK_ERROR_REPLACED ? "replaced"
+                                          : "error";
+}
+
+/* errno 0 comes only with a directory that opened but was another one */
+static const char *report_message(int error_number)
+{
+    return error_number ? strerror(error_number) : "replaced by another directory";
+}
 
 int report_open(report **out, const char *errors_path, int mode, char *err, size_t errlen)
 {
@@ -80,12 +97,12 @@ static void report_flush_locked(report *r)
     r->buf_len = 0;
 }
 
-/* "ESCAPED-PATH",errno,"message","operation" */
+/* "ESCAPED-PATH",errno,"message","operation",kind */
 static void report_file_line(report *r, const char *path, size_t len, int error_number,
-                             const char *operation)
+                             const char *operation, uint32_t kind)
 {
-    const char *msg = strerror(error_number);
-    size_t need = 4 * len + strlen(msg) * 2 + strlen(operation) * 4 + 64;
+    const char *msg = report_message(error_number);
+    size_t need = 4 * len + strlen(msg) * 2 + strlen(operation) * 4 + 80;
     if (r->buf_len + need > REPORT_BUFFER)
         report_flush_locked(r);
     char *line = r->buf_len + need > REPORT_BUFFER ? malloc(need) : r->buf + r->buf_len;
@@ -106,7 +123,7 @@ static void report_file_line(report *r, const char *path, size_t len, int error_
     n += csvrow_escape(line + n, operation, strlen(operation), CSVROW_ESCAPE_LOSSLESS,
                        &dropped);
     line[n++] = '"';
-    line[n++] = '\n';
+    n += (size_t)sprintf(line + n, ",%s\n", report_kind_name(kind));
     if (line == r->buf + r->buf_len) {
         r->buf_len += n;
     } else {
@@ -117,12 +134,29 @@ static void report_file_line(report *r, const char *path, size_t len, int error_
     }
 }
 
+/* Entries that changed under the scan: counted, written to the error file,
+ * not shown on stderr as errors. */
+static void report_record_vanished(report *r, const char *path, size_t len, int error_number,
+                                   const char *operation, uint32_t kind)
+{
+    pthread_mutex_lock(&r->lock);
+    r->vanished++;
+    r->replaced += kind == PWALK_ERROR_REPLACED;
+    if (r->has_file)
+        report_file_line(r, path, len, error_number, operation, kind);
+    pthread_mutex_unlock(&r->lock);
+}
+
 static void report_record(void *ctx, const char *path, size_t len, int error_number,
-                          const char *operation)
+                          const char *operation, uint32_t kind)
 {
     report *r = ctx;
     if (!operation)
         operation = "";
+    if (kind == PWALK_ERROR_VANISHED || kind == PWALK_ERROR_REPLACED) {
+        report_record_vanished(r, path, len, error_number, operation, kind);
+        return;
+    }
     pthread_mutex_lock(&r->lock);
     r->errors++;
     size_t k = 0;
@@ -144,7 +178,7 @@ static void report_record(void *ctx, const char *path, size_t len, int error_num
         }
     }
     if (r->has_file)
-        report_file_line(r, path, len, error_number, operation);
+        report_file_line(r, path, len, error_number, operation, PWALK_ERROR_FAILED);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -160,6 +194,19 @@ uint64_t report_error_count(report *r)
     uint64_t n = r->errors;
     pthread_mutex_unlock(&r->lock);
     return n;
+}
+
+uint64_t report_vanished_count(report *r)
+{
+    pthread_mutex_lock(&r->lock);
+    uint64_t n = r->vanished;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+int report_output_fd(report *r)
+{
+    return r->has_file && !r->file.is_stdout ? r->file.fd : -1;
 }
 
 /* 1234 -> "1234", 1234567 -> "1.23M": the progress line must stay short */
@@ -258,6 +305,13 @@ void report_summary(report *r, const walk_stats *st, const sink_set *sinks, FILE
                                                           : "E?",
                     (unsigned long long)r->kinds[k].count);
         fputs(")", out);
+    }
+    if (r->vanished) { /* only then: the usual line stays as it was */
+        fprintf(out, ", %llu vanished", (unsigned long long)r->vanished);
+        if (r->replaced)
+            fprintf(out, " (gone %llu, replaced %llu)",
+                    (unsigned long long)(r->vanished - r->replaced),
+                    (unsigned long long)r->replaced);
     }
     fprintf(out, ", %llu filtered", (unsigned long long)filtered);
     if (filtered) {

@@ -23,7 +23,15 @@ int report_open(report **out, const char *errors_path, int mode, char *err, size
 /* The error hook for the walk and the sinks (thread-safe). */
 sinks_error_hook report_error_hook(report *r);
 
+/* Error records of kind PWALK_ERROR_FAILED (exit status 1). */
 uint64_t report_error_count(report *r);
+/* Records of kinds VANISHED and REPLACED: entries that changed while the
+ * scan ran (exit status 1 only in a strict scan). */
+uint64_t report_vanished_count(report *r);
+
+/* The error file's fd while it is open (for sinks_own_fd: the walk leaves
+ * it out), or -1 (no error file, or stdout). */
+int report_output_fd(report *r);
 
 /* The live progress line (a walk_options.progress callback); r is the ctx. */
 void report_progress(void *r, const walk_stats *now, uint64_t queued);

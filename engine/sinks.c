@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "loader.h"
 #include "options.h"
@@ -57,6 +58,9 @@ struct sink_set {
     char **prunes;          /* patterns the sinks asked the walk to skip    */
     size_t prune_count;
 };
+    int starting;           /* create()/thread_open() running: own_output() */
+    walk_file_id *own;      /* files this scan writes (own_output())        */
+    size_t own_count;
 
 /* ---- host services --------------------------------------------------------- */
 
@@ -93,7 +97,8 @@ static void host_entry_error(pwalk_host_ctx *ctx, const char *path, int error_nu
 {
     sink_set *set = ctx->set;
     if (set->hook.record)
-        set->hook.record(set->hook.ctx, path, strlen(path), error_number, operation);
+        set->hook.record(set->hook.ctx, path, strlen(path), error_number, operation,
+                         PWALK_ERROR_FAILED);
 }
 
 static int host_stop_requested(pwalk_host_ctx *ctx)
@@ -132,6 +137,41 @@ static int host_prune(pwalk_host_ctx *ctx, const char *pattern)
 }
 
 static const pwalk_host sink_host = {
+int sinks_own_fd(sink_set *set, int fd, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "fd %d: %s", fd, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode))
+        return 0; /* stdout on a pipe or terminal: nothing a walk could list */
+    walk_file_id *grown = realloc(set->own, (set->own_count + 1) * sizeof *grown);
+    if (!grown) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    set->own = grown;
+    set->own[set->own_count++] = (walk_file_id){(uint64_t)st.st_dev, (uint64_t)st.st_ino};
+    return 0;
+}
+
+static int host_own_output(pwalk_host_ctx *ctx, int fd)
+{
+    sink_set *set = ctx->set;
+    if (!set->starting) {
+        /* the walk reads the set without a lock */
+        host_set_error(ctx, "own_output() is only allowed in create() and thread_open()");
+        return PWALK_ERR;
+    }
+    char err[256];
+    if (sinks_own_fd(set, fd, err, sizeof err) != 0) {
+        host_set_error(ctx, "own_output(): %s", err);
+        return errno == ENOMEM ? PWALK_ERR_NOMEM : PWALK_ERR;
+    }
+    return PWALK_OK;
+}
+
     .struct_size = sizeof(pwalk_host),
     .abi_major = PWALK_ABI_MAJOR,
     .abi_minor = PWALK_ABI_MINOR,
@@ -148,6 +188,7 @@ static const pwalk_host sink_host = {
     .sink_name = host_sink_name,
     .prune = host_prune,
 };
+    .own_output = host_own_output,
 
 
 /* ---- loading ------------------------------------------------------------- */
@@ -376,14 +417,8 @@ static void sink_message(sink *s, int rc, const char *step, char *err, size_t er
     pthread_mutex_unlock(&s->message_lock);
 }
 
-int sinks_start(sink_set *set, size_t workers, const sinks_error_hook *hook, char *err,
-                size_t errlen)
+static int sinks_start_each(sink_set *set, size_t workers, char *err, size_t errlen)
 {
-    set->workers = workers;
-    if (hook)
-        set->hook = *hook;
-    set->host = sink_host;
-    set->host.worker_count = (uint32_t)workers;
     for (size_t i = 0; i < set->count; i++) {
         sink *s = &set->sinks[i];
         const pwalk_plugin *pl = s->loaded.plugin;
@@ -430,6 +465,20 @@ static int sink_rows(void *ctx, size_t worker, const pwalk_entry *entries, size_
             pthread_mutex_unlock(&s->serial_lock);
         if (rc == PWALK_OK) {
             atomic_fetch_add_explicit(&s->rows, count, memory_order_relaxed);
+int sinks_start(sink_set *set, size_t workers, const sinks_error_hook *hook, char *err,
+                size_t errlen)
+{
+    set->workers = workers;
+    if (hook)
+        set->hook = *hook;
+    set->host = sink_host;
+    set->host.worker_count = (uint32_t)workers;
+    set->starting = 1;
+    int rc = sinks_start_each(set, workers, err, errlen);
+    set->starting = 0;
+    return rc;
+}
+
             continue;
         }
         if (rc != PWALK_STOP) {
@@ -445,7 +494,8 @@ static void sink_error(void *ctx, size_t worker, const pwalk_error *e)
 {
     sink_set *set = ctx;
     if (set->hook.record)
-        set->hook.record(set->hook.ctx, e->path, e->path_len, e->error_number, e->operation);
+        set->hook.record(set->hook.ctx, e->path, e->path_len, e->error_number, e->operation,
+                         e->kind);
     for (size_t i = 0; i < set->count; i++) {
         sink *s = &set->sinks[i];
         const pwalk_plugin *pl = s->loaded.plugin;
@@ -574,10 +624,17 @@ int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, char *er
     loader_plugin lp;
     memset(&lp, 0, sizeof lp);
     if (loader_open(plugin, dirs, ndirs, &lp, err, errlen) != 0)
+    free(set->own);
         return -1;
     options_describe(lp.plugin, lp.path, stdout);
     loader_close(&lp);
     return 0;
+const walk_file_id *sinks_own_files(const sink_set *set, size_t *count)
+{
+    *count = set->own_count;
+    return set->own;
+}
+
 }
 
 int sinks_probe(const cfg_pipeline *p, size_t i, const char *option, int *mutates,

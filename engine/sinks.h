@@ -19,11 +19,12 @@
 
 typedef struct sink_set sink_set;
 
-/* Where error records go besides the sinks (the engine's error report). */
+/* Where error records go besides the sinks (the engine's error report).
+ * kind is PWALK_ERROR_* (a sink's entry_error() is always FAILED). */
 typedef struct sinks_error_hook {
     void *ctx;
     void (*record)(void *ctx, const char *path, size_t path_len, int error_number,
-                   const char *operation);
+                   const char *operation, uint32_t kind);
 } sinks_error_hook;
 
 /* Load the pipeline's plugins and bind their options; refuse a plugin that
@@ -45,6 +46,14 @@ const char *sinks_name(const sink_set *s, size_t i);
  * Returns 0, or -1 with "sink 'NAME': message" in err. */
 int sinks_start(sink_set *s, size_t workers, const sinks_error_hook *hook, char *err,
                 size_t errlen);
+
+/* Files the scan writes itself, for walk_options.own: those the sinks
+ * passed to host->own_output() (ABI 1.2), plus any the engine adds with
+ * sinks_own_fd() (its error file).  Owned by the set. */
+const walk_file_id *sinks_own_files(const sink_set *s, size_t *count);
+/* Add the file open on fd (ignored unless a regular file).  Returns 0, or
+ * -1 with a message. */
+int sinks_own_fd(sink_set *s, int fd, char *err, size_t errlen);
 
 /* Patterns the sinks passed to host->prune() in create(): the walk adds
  * them to scan.exclude.  Owned by the set. */

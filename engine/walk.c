@@ -81,6 +81,7 @@ typedef struct walk_item {
  * line can read them while the walk runs. */
 typedef struct walk_counters {
     atomic_ullong entries, rows, errors, dirs, stat_errors, read_errors;
+    atomic_ullong vanished;
     atomic_ullong filtered[FILTER_REASON_COUNT];
     char pad[64];
 } walk_counters;
@@ -322,8 +323,9 @@ static void batch_flush(walk_worker *w)
     w->release_count = 0;
 }
 
-static void report_error(walk_worker *w, const char *dir_path, size_t dir_len,
-                         const char *name, int err, const char *operation)
+/* One error record of `kind` (PWALK_ERROR_*). */
+static void report_record(walk_worker *w, const char *dir_path, size_t dir_len,
+                          const char *name, int err, const char *operation, uint32_t kind)
 {
     char small[512];
     size_t name_len = name ? strlen(name) : 0;
@@ -340,11 +342,31 @@ static void report_error(walk_worker *w, const char *dir_path, size_t dir_len,
     if (name)
         memcpy(p + dir_len + sep, name, name_len);
     p[len] = '\0';
-    pwalk_error e = {sizeof e, err, p, (uint32_t)len, 0, operation};
-    count_add(&w->ctr->errors, 1);
+    pwalk_error e = {sizeof e, err, p, (uint32_t)len, kind, operation};
+    count_add(kind == PWALK_ERROR_FAILED ? &w->ctr->errors : &w->ctr->vanished, 1);
     w->run->sink->error(w->run->sink->ctx, w->index, &e);
     if (p != small)
         free(p);
+}
+
+/* A failed call on an entry the walk listed.  ENOENT there always means the
+ * name is gone since it was listed (every call is relative to an open
+ * directory fd, and no symlink is followed): on a live filesystem that is
+ * a change, not an error. */
+static void report_error(walk_worker *w, const char *dir_path, size_t dir_len,
+                         const char *name, int err, const char *operation)
+{
+    report_record(w, dir_path, dir_len, name, err, operation,
+                  err == ENOENT ? PWALK_ERROR_VANISHED : PWALK_ERROR_FAILED);
+}
+
+/* Is st one of the files this scan writes itself? */
+static int walk_is_own(const walk_options *opt, const struct stat *st)
+{
+    for (size_t i = 0; i < opt->own_count; i++)
+        if (opt->own[i].ino == (uint64_t)st->st_ino && opt->own[i].dev == (uint64_t)st->st_dev)
+            return 1;
+    return 0;
 }
 
 /* ---- directories ---------------------------------------------------------- */
@@ -416,6 +438,13 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
         if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             count_add(&w->ctr->stat_errors, 1);
             report_error(w, d->path, d->path_len, name, errno, "lstat");
+            continue;
+        }
+        if (opt->own_count && !S_ISDIR(st.st_mode) && walk_is_own(opt, &st)) {
+            /* an output of this scan (a temporary report in the tree): no
+             * row, and its size, our own unfinished writing, stays out of
+             * pw_dirsum; its name still counts in pw_fcount */
+            count_add(&w->ctr->filtered[FILTER_OWN_OUTPUT], 1);
             continue;
         }
         int other_dev = (uint64_t)st.st_dev != d->root_dev;
@@ -515,13 +544,13 @@ static int open_root(const char *root)
     return fd;
 }
 
-static int open_imported(walk_run *run, walk_node *n);
+static int open_imported(walk_run *run, walk_node *n, int *replaced);
 
 static int open_dir(walk_worker *w, walk_node *n)
 {
-    int fd;
+    int fd, replaced = 0;
     if (n->imported) {
-        fd = open_imported(w->run, n);
+        fd = open_imported(w->run, n, &replaced);
     } else {
         /* A root is opened as the user spelled it ("link/", "link"), not by
          * its trimmed display name. */
@@ -532,18 +561,34 @@ static int open_dir(walk_worker *w, walk_node *n)
     if (n->parent)
         node_fd_release(n->parent);
     if (fd < 0) {
+        /* The walk saw a directory here: gone (ENOENT) is vanished; no
+         * longer a directory (ENOTDIR) or now a symlink (ELOOP, O_NOFOLLOW)
+         * is replaced.  Both are changes of a live tree, not errors. */
         int e = open_errno;
+        uint32_t kind = PWALK_ERROR_FAILED;
+        if (replaced || e == ENOTDIR || e == ELOOP)
+            kind = PWALK_ERROR_REPLACED;
+        else if (e == ENOENT)
+            kind = PWALK_ERROR_VANISHED;
         count_add(&w->ctr->read_errors, 1);
-        report_error(w, n->path, n->path_len, NULL, e, "opendir");
+        report_record(w, n->path, n->path_len, NULL, replaced ? 0 : e, "opendir", kind);
         return -1;
     }
     struct stat now;
-    if (fstat(fd, &now) != 0 || now.st_ino != n->st.st_ino ||
-        (uint64_t)now.st_dev != n->expect_dev) {
-        /* replaced between lstat and open: not what the walk saw */
+    if (fstat(fd, &now) != 0) {
+        int e = errno;
         close(fd);
         count_add(&w->ctr->read_errors, 1);
-        report_error(w, n->path, n->path_len, NULL, ESTALE, "opendir (replaced)");
+        report_error(w, n->path, n->path_len, NULL, e, "fstat");
+        return -1;
+    }
+    if (now.st_ino != n->st.st_ino || (uint64_t)now.st_dev != n->expect_dev) {
+        /* another directory under that name since the walk's lstat: not
+         * the one that was listed, so it is not read (its own entries are
+         * not what the parent's listing promised) */
+        close(fd);
+        count_add(&w->ctr->read_errors, 1);
+        report_record(w, n->path, n->path_len, NULL, 0, "opendir", PWALK_ERROR_REPLACED);
         return -1;
     }
     n->fd = fd;
@@ -687,17 +732,24 @@ static void *worker_main(void *arg)
 
 /* Re-open an imported directory from its root, one component at a time,
  * never through a symlink.  The caller (open_dir) checks st_ino and
- * expect_dev on the result. */
-static int open_imported(walk_run *run, walk_node *n)
+ * expect_dev on the result.  *replaced is set when the root itself is
+ * another directory than the sender's. */
+static int open_imported(walk_run *run, walk_node *n, int *replaced)
 {
     const char *root = run->opt->roots[n->root_index];
     int fd = open_root(root);
     if (fd < 0)
         return -1;
     struct stat rst;
-    if (fstat(fd, &rst) != 0 || (uint64_t)rst.st_ino != n->root_ino) {
+    if (fstat(fd, &rst) != 0) {
+        int e = errno;
         close(fd);
-        errno = ESTALE;
+        errno = e;
+        return -1;
+    }
+    if ((uint64_t)rst.st_ino != n->root_ino) {
+        close(fd);
+        *replaced = 1;
         return -1;
     }
     /* Another node may number the same filesystem differently: entries on
@@ -1144,6 +1196,7 @@ static void sum_stats(walk_run *run, walk_stats *s, size_t n)
         s->dirs += atomic_load_explicit(&c->dirs, memory_order_relaxed);
         s->stat_errors += atomic_load_explicit(&c->stat_errors, memory_order_relaxed);
         s->read_errors += atomic_load_explicit(&c->read_errors, memory_order_relaxed);
+        s->vanished += atomic_load_explicit(&c->vanished, memory_order_relaxed);
         for (int r = 0; r < FILTER_REASON_COUNT; r++)
             s->filtered[r] += atomic_load_explicit(&c->filtered[r], memory_order_relaxed);
     }

@@ -19,6 +19,12 @@
 struct walk_stats;
 struct walk_remote;
 
+/* A file by identity (st_dev, st_ino), as fstat reports it. */
+typedef struct walk_file_id {
+    uint64_t dev;
+    uint64_t ino;
+} walk_file_id;
+
 typedef struct walk_options {
     char *const *roots;
     size_t root_count;
@@ -33,6 +39,11 @@ typedef struct walk_options {
     /* Set for a walk shared with other processes (pwalk-mpi); NULL for an
      * ordinary walk.  See "Walks shared between processes" below. */
     const struct walk_remote *remote;
+    /* Files the scan itself writes (reports, the error file, a change
+     * log): a non-directory with one of these identities is left out
+     * (filtered, FILTER_OWN_OUTPUT).  Checked only when own_count != 0. */
+    const walk_file_id *own;
+    size_t own_count;
 } walk_options;
 
 /* Where the walk delivers its results.  Both are called on worker threads,
@@ -41,7 +52,7 @@ typedef struct walk_sink {
     void *ctx;
     /* A batch of rows; non-zero stops the walk. */
     int (*rows)(void *ctx, size_t worker, const pwalk_entry *entries, size_t count);
-    /* One entry that could not be read. */
+    /* One entry that could not be read, or that vanished (err->kind). */
     void (*error)(void *ctx, size_t worker, const pwalk_error *err);
 } walk_sink;
 
@@ -52,8 +63,11 @@ typedef struct walk_sink {
 typedef struct walk_stats {
     uint64_t entries;           /* names read from directories, plus roots */
     uint64_t rows;
-    uint64_t errors;            /* error records (all kinds)               */
-    uint64_t stat_errors;       /* entries whose lstat failed: no row      */
+    uint64_t errors;            /* error records of kind PWALK_ERROR_FAILED */
+    uint64_t vanished;          /* records of kind VANISHED or REPLACED:
+                                   changed since listed, not errors        */
+    uint64_t stat_errors;       /* entries whose lstat failed (vanished
+                                   ones included): no row                  */
     uint64_t read_errors;       /* directories that could not be read: they
                                    still have a row (pw_fcount -1)         */
     uint64_t dirs;              /* directory rows                          */

@@ -24,9 +24,9 @@
  *     dlopen + pwalk_plugin_entry_v1()       engine checks size, major, minor,
  *          |                                 name; validates the YAML options
  *          v                                 against plugin->options[]
- *     create(host, ctx, &instance)           main thread, once per sink
- *          |
- *          v
+ *     create(host, ctx, &instance)           main thread, once per sink; open
+ *          |                                 outputs, host->own_output() (1.2)
+ *          v                                 each one inside the scanned tree
  *     thread_open(instance, w, &tstate)      once per worker w = 0..n-1, on the
  *          |                                 main thread, before the walk
  *          v
@@ -55,6 +55,12 @@
  * with the sink's name.  A problem with ONE entry (a file the sink could not
  * act on) is not a sink failure: report it with host->entry_error() and go on.
  *
+ * Outputs inside the scanned tree (1.2): a sink that writes a file under a
+ * root (a report in ".") registers the file's fd with host->own_output()
+ * right after creating it, so the walk leaves it out; a plugin built for
+ * 1.2 checks PWALK_HOST_HAS(host, own_output) first and still loads on an
+ * older engine (which then lists the file).
+ *
  * Ownership: whoever allocates frees.  Entries, strings and option values
  * passed to the plugin are borrowed for the duration of the call only; copy
  * what you keep.  The plugin owns instance and tstate and frees them in
@@ -75,7 +81,8 @@ extern "C" {
 #endif
 
 #define PWALK_ABI_MAJOR 1
-#define PWALK_ABI_MINOR 1 /* 1.1: pwalk_host.prune, pwalk_plugin.prepare */
+#define PWALK_ABI_MINOR 2 /* 1.1: pwalk_host.prune, pwalk_plugin.prepare;
+                            1.2: pwalk_host.own_output, pwalk_error.kind */
 
 /* The exported entry point's name, for the loader and for plugin authors. */
 #define PWALK_PLUGIN_ENTRY_SYMBOL "pwalk_plugin_entry_v1"
@@ -166,12 +173,24 @@ typedef struct pwalk_entry {
                                          (size_t)(i) * (entries)->struct_size))
 
 /* ---- One entry that could not be read ----------------------------------- */
+
+/* pwalk_error.kind (1.2; an engine of 1.0/1.1 passes 0 there, which was
+ * reserved0).  On a live filesystem names disappear between the directory
+ * listing and lstat/open: that is a change, not a failure, and does not
+ * make the exit status 1 unless the scan is strict. */
+#define PWALK_ERROR_FAILED 0u   /* the entry exists and could not be read */
+#define PWALK_ERROR_VANISHED 1u /* gone since it was listed (ENOENT)      */
+#define PWALK_ERROR_REPLACED 2u /* a directory replaced since it was
+                                   listed (another inode, or no longer a
+                                   directory); error_number 0 when the
+                                   open itself succeeded                 */
+
 typedef struct pwalk_error {
     uint32_t struct_size;
-    int32_t error_number;   /* errno value                                */
+    int32_t error_number;   /* errno value (0: see PWALK_ERROR_REPLACED)  */
     const char *path;       /* raw bytes, NUL-terminated                  */
     uint32_t path_len;
-    uint32_t reserved0;
+    uint32_t kind;          /* PWALK_ERROR_* (1.2; was reserved0)         */
     const char *operation;  /* "lstat", "opendir", "getdents", ...        */
 } pwalk_error;
 
@@ -253,6 +272,22 @@ typedef struct pwalk_host {
      * to hide rows from itself.  The engine copies the pattern.  Returns 0,
      * or a negative PWALK_ERR_* (out of memory; called after create()). */
     int (*prune)(pwalk_host_ctx *ctx, const char *pattern);
+
+    /* ---- ABI 1.2 ----  (check PWALK_HOST_HAS(host, own_output): an engine
+     * of ABI 1.0 or 1.1 passes a table that ends above.) */
+
+    /* From create() or thread_open() only, main thread: "fd is a file this
+     * sink writes; leave it out of the walk".  An output written inside
+     * the scanned tree (a temporary name the engine cannot guess) would
+     * otherwise be listed as it grows.  The engine fstat()s fd and leaves
+     * out the file with that st_dev/st_ino (counted as filtered, reason
+     * own-output; its name still counts in its directory's pw_fcount, its
+     * size not in pw_dirsum).  Only regular files are recorded (stdout on
+     * a pipe or terminal is ignored).  The set is the scan's own, so
+     * concurrent scans in one process do not see each other's.  Returns 0,
+     * or a negative PWALK_ERR_* (fstat failed, out of memory, called after
+     * the walk started). */
+    int (*own_output)(pwalk_host_ctx *ctx, int fd);
 } pwalk_host;
 
 /* Does the struct at ptr (of type `type`, starting with struct_size) reach

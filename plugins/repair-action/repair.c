@@ -1120,6 +1120,9 @@ static int repair_open_log(repair_instance *r, const char *path, int mode)
         return PWALK_ERR_IO;
     }
     r->log_fd = r->log.fd;
+    /* a log inside the tree being repaired is left out of the walk (1.2) */
+    if (PWALK_HOST_HAS(r->host, own_output) && r->host->own_output(r->ctx, r->log_fd) != 0)
+        return PWALK_ERR;
     r->out_kind = repair_ends_with(path, ".jsonl") ? REPAIR_OUT_JSONL : REPAIR_OUT_CSV;
     if (r->out_kind == REPAIR_OUT_CSV) {
         static const char header[] = "path,what,old,new,rule\n";

@@ -161,10 +161,9 @@ static int template_create_tmp(template_instance *t)
 static int template_create(const pwalk_host *host, pwalk_host_ctx *ctx,
                            const pwalk_options *opts, void **instance)
 {
-    /* A field added by a later ABI minor would be used only after checking
-     * host->struct_size, e.g.
-     *     if (host->struct_size >= offsetof(pwalk_host, new_fn) + sizeof(void *))
-     * This plugin needs nothing beyond ABI 1.0. */
+    /* A field added by a later ABI minor is used only after checking that
+     * the engine's table has it: PWALK_HOST_HAS(host, own_output) below
+     * (ABI 1.2).  On an older engine the plugin still loads and works. */
     template_instance *t = calloc(1, sizeof *t);
     if (!t) {
         host->set_error(ctx, "out of memory");
@@ -207,6 +206,12 @@ static int template_create(const pwalk_host *host, pwalk_host_ctx *ctx,
         host->set_error(ctx, "cannot create a temporary file beside %s: %s", path,
                         strerror(errno));
         return PWALK_ERR_IO;
+    }
+    /* A summary written inside the scanned tree must not count itself:
+     * tell the engine this file is ours, so the walk leaves it out. */
+    if (PWALK_HOST_HAS(host, own_output) && host->own_output(ctx, fd) != PWALK_OK) {
+        close(fd);
+        return PWALK_ERR;
     }
     /* Created 0600; a summary is for everyone who could read the directory
      * anyway -- except from a root scan, whose totals cover directories
@@ -267,13 +272,15 @@ static int template_consume(void *instance, void *tstate, const pwalk_entry *ent
  *
  * The engine already counts and reports these; a sink implements error()
  * only if its output should mention them too.  Not a failure of the sink:
- * return PWALK_OK and go on.
+ * return PWALK_OK and go on.  err->kind (ABI 1.2; 0 from older engines)
+ * tells a real error from an entry that vanished or a directory that was
+ * replaced while the scan ran, which is normal on a live filesystem.
  */
 static int template_error(void *instance, void *tstate, const pwalk_error *err)
 {
     (void)instance;
-    (void)err;
-    ((template_tstate *)tstate)->counts.errors++;
+    if (err->kind == PWALK_ERROR_FAILED)
+        ((template_tstate *)tstate)->counts.errors++;
     return PWALK_OK;
 }
 

@@ -84,9 +84,19 @@ def _raise_for(res, like_str):
                     summary=summary)
 
 
+def _entry_error(p, e, op, kind, like_str):
+    # errno 0: a directory replaced by another one (no call failed)
+    message = os.strerror(e) if e or kind != _pwalk.ERROR_REPLACED else \
+        "replaced by another directory"
+    return EntryError(fs_like(p, like_str), e, message, op)
+
+
 def _summary(res, like_str):
-    errors = [EntryError(fs_like(p, like_str), e, os.strerror(e), op)
-              for p, e, op in res["errors"]]
+    errors = [_entry_error(p, e, op, k, like_str)
+              for p, e, op, k in res["errors"] if k == _pwalk.ERROR_FAILED]
+    # gone or replaced while the scan ran: not errors (unless scan.strict)
+    vanished = [_entry_error(p, e, op, k, like_str)
+                for p, e, op, k in res["errors"] if k != _pwalk.ERROR_FAILED]
     outputs, sink_rows = {}, {}
     for name, _plugin, rows, options in res["sinks"]:
         # option values are text in a pipeline: outputs are str
@@ -98,6 +108,7 @@ def _summary(res, like_str):
         status=res["status"], message=res["message"], entries=res["entries"],
         rows=res["rows"], dirs=res["dirs"], error_count=res["error_count"], errors=errors,
         outputs=outputs, sink_rows=sink_rows, filtered=res["filtered"],
+        vanished=vanished,
         seconds=res["seconds"], errors_path=os.fsdecode(ep) if ep else None,
         summary=res["summary"])
 

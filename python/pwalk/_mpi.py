@@ -207,6 +207,8 @@ def errors_of(manifest):
         with open(p, "rb") as f:
             text = f.read().decode("utf-8", "surrogateescape")
         for row in csv.DictReader(io.StringIO(text, newline="")):
+            if row.get("kind", "error") != "error":
+                continue  # vanished or replaced mid-scan: not an error
             path = path_of(row["path"])
             e = int(row["errno"])
             out.append(EntryError(path, e, os.strerror(e), row["operation"]))

@@ -68,6 +68,9 @@ class Summary(NamedTuple):
     seconds: float
     errors_path: Optional[str]    #: scan.errors file, if any
     summary: str        #: the engine's summary text (as the CLI prints it)
+    #: [EntryError, ...] entries that vanished (or directories replaced)
+    #: while the scan ran: not errors, status 0 unless scan.strict
+    vanished: list = []
 
     @property
     def ok(self):

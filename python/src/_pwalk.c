@@ -492,6 +492,7 @@ typedef struct pw_err {
     size_t len;
     int error_number;
     char operation[32];
+    unsigned kind;              /* PWALK_ERROR_* */
 } pw_err;
 
 typedef struct pw_job {
@@ -513,7 +514,7 @@ static pthread_mutex_t pw_run_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Engine threads: copy the record, nothing else (no Python here). */
 static void pw_on_error(void *ctx, const char *path, size_t len, int error_number,
-                        const char *operation)
+                        const char *operation, uint32_t kind)
 {
     pw_job *j = ctx;
     pthread_mutex_lock(&j->elock);
@@ -540,6 +541,7 @@ static void pw_on_error(void *ctx, const char *path, size_t len, int error_numbe
     e->path = copy;
     e->len = len;
     e->error_number = error_number;
+    e->kind = kind;
     snprintf(e->operation, sizeof e->operation, "%s", operation ? operation : "");
     pthread_mutex_unlock(&j->elock);
 }
@@ -712,8 +714,8 @@ static PyObject *pw_result(const cfg_pipeline *p, pw_job *j, const char *summary
     }
     for (size_t i = 0; i < j->nerrs; i++) {
         pw_err *e = &j->errs[i];
-        PyObject *t = Py_BuildValue("(y#is)", e->path, (Py_ssize_t)e->len, e->error_number,
-                                    e->operation);
+        PyObject *t = Py_BuildValue("(y#isI)", e->path, (Py_ssize_t)e->len, e->error_number,
+                                    e->operation, e->kind);
         if (!t) {
             Py_DECREF(errors);
             Py_DECREF(filtered);
@@ -750,11 +752,12 @@ static PyObject *pw_result(const cfg_pipeline *p, pw_job *j, const char *summary
         return NULL;
     }
     return Py_BuildValue(
-        "{sisisNsNsKsKsKsKsKsKsKsdsNsNsNsKsN}", "stage", PW_STAGE_OK, "status", r->status,
+        "{sisisNsNsKsKsKsKsKsKsKsKsdsNsNsNsKsN}", "stage", PW_STAGE_OK, "status", r->status,
         "message", pw_message(r->message), "summary", pw_message(summary ? summary : ""),
         "entries", (unsigned long long)r->stats.entries, "rows",
         (unsigned long long)r->stats.rows, "dirs", (unsigned long long)r->stats.dirs,
-        "error_count", (unsigned long long)r->errors, "walk_errors",
+        "error_count", (unsigned long long)r->errors, "vanished_count",
+        (unsigned long long)r->vanished, "walk_errors",
         (unsigned long long)r->stats.errors, "stat_errors",
         (unsigned long long)r->stats.stat_errors, "read_errors",
         (unsigned long long)r->stats.read_errors, "seconds", r->stats.seconds, "filtered",
@@ -1049,7 +1052,9 @@ PyMODINIT_FUNC PyInit__pwalk(void)
         PyModule_AddIntConstant(m, "STAGE_CONFIG", PW_STAGE_CONFIG) < 0 ||
         PyModule_AddIntConstant(m, "STAGE_ROOT", PW_STAGE_ROOT) < 0 ||
         PyModule_AddIntConstant(m, "ABI_MAJOR", PWALK_ABI_MAJOR) < 0 ||
-        PyModule_AddIntConstant(m, "ABI_MINOR", PWALK_ABI_MINOR) < 0) {
+        PyModule_AddIntConstant(m, "ABI_MINOR", PWALK_ABI_MINOR) < 0 ||
+        PyModule_AddIntConstant(m, "ERROR_FAILED", PWALK_ERROR_FAILED) < 0 ||
+        PyModule_AddIntConstant(m, "ERROR_REPLACED", PWALK_ERROR_REPLACED) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -419,7 +419,7 @@ TEST(ConfigErrors, UnknownKeys) {
                         "audit.yaml"),
               "audit.yaml:3:5: unknown key 'thread' in 'scan' (known: roots, threads, "
               "one_file_system, skip_snapshots, snapshot_names, exclude, max_depth, errors, "
-              "mode)");
+              "mode, strict)");
     EXPECT_EQ(LoadError("version: 1\nsink: []\n"),
               "t.yaml:2:1: unknown key 'sink' at the top level (known: version, allow_mutation, "
               "scan, plugin_path, sinks)");
@@ -460,6 +460,8 @@ TEST(ConfigErrors, ScanScalars) {
     EXPECT_EQ(LoadError("version: 1\nscan: {skip_snapshots: 1}\n"),
               "t.yaml:2:24: 'scan.skip_snapshots' must be true or false (or yes/no, on/off), "
               "not '1'");
+    EXPECT_EQ(LoadError("version: 1\nscan: {strict: 2}\n"),
+              "t.yaml:2:16: 'scan.strict' must be true or false (or yes/no, on/off), not '2'");
     EXPECT_EQ(LoadError("version: 1\nallow_mutation: {a: 1}\n"),
               "t.yaml:2:17: 'allow_mutation' must be true or false (or yes/no, on/off), not a "
               "mapping");
@@ -819,7 +821,7 @@ TEST_F(ConfigFile, ErrorsNameTheFile) {
     EXPECT_EQ(std::string(err), path +
                                     ":3:3: unknown key 'thread' in 'scan' (known: roots, threads, "
                                     "one_file_system, skip_snapshots, snapshot_names, exclude, "
-                                    "max_depth, errors, mode)");
+                                    "max_depth, errors, mode, strict)");
     ExpectDefaults(p);
     cfg_free(&p);
 
@@ -954,6 +956,12 @@ TEST_F(ConfigSet, ScanScalars) {
     EXPECT_EQ(Str(p_.scan.errors_path), "e.csv");
     ASSERT_EQ(Set("scan.errors="), 0) << err_;
     EXPECT_EQ(p_.scan.errors_path, nullptr);
+    EXPECT_EQ(p_.scan.strict, 0);  // vanished entries are not errors by default
+    ASSERT_EQ(Set("scan.strict=true"), 0) << err_;
+    EXPECT_EQ(p_.scan.strict, 1);
+    EXPECT_EQ(SetError("scan.strict=sometimes"),
+              "--set 'scan.strict=sometimes': 'scan.strict' must be true or false (or yes/no, "
+              "on/off), not 'sometimes'");
 }
 
 TEST_F(ConfigSet, ScanLists) {
@@ -1000,7 +1008,7 @@ TEST_F(ConfigSet, Errors) {
     EXPECT_EQ(SetError("scan.thread=2"),
               "--set 'scan.thread=2': unknown key 'thread' in 'scan' (known: roots, threads, "
               "one_file_system, skip_snapshots, snapshot_names, exclude, max_depth, errors, "
-              "mode)");
+              "mode, strict)");
     EXPECT_EQ(p_.scan.threads, 0);  // failures change nothing
     EXPECT_EQ(p_.scan.max_depth, 0);
 }

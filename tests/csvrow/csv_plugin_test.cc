@@ -35,6 +35,7 @@ struct pwalk_host_ctx {
     std::mutex mu;
     std::vector<std::string> errors;
     std::vector<std::string> logs;
+    std::vector<std::pair<dev_t, ino_t>> own;  // files passed to own_output()
 };
 
 namespace {
@@ -90,6 +91,13 @@ void Log(pwalk_host_ctx *ctx, const char *fmt, ...) {
 void EntryError(pwalk_host_ctx *, const char *, int, const char *) {}
 int StopRequested(pwalk_host_ctx *) { return 0; }
 const char *SinkName(pwalk_host_ctx *) { return "inventory"; }
+int OwnOutput(pwalk_host_ctx *ctx, int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return PWALK_ERR;
+    std::lock_guard<std::mutex> g(ctx->mu);
+    ctx->own.emplace_back(st.st_dev, st.st_ino);
+    return PWALK_OK;
+}
 
 pwalk_host MakeHost() {
     pwalk_host h{};
@@ -107,6 +115,7 @@ pwalk_host MakeHost() {
     h.entry_error = EntryError;
     h.stop_requested = StopRequested;
     h.sink_name = SinkName;
+    h.own_output = OwnOutput;
     return h;
 }
 
@@ -516,6 +525,33 @@ TEST_F(CsvPluginTest, AFailedScanPublishesNothing) {
     ASSERT_EQ(plugin_->finish(instance_, 2), PWALK_OK);
     Destroy();
     EXPECT_TRUE(Names(dir_).empty());
+}
+
+// ABI 1.2: the sink tells the engine which file it writes (its temporary,
+// published by the rename), so a report inside the scanned tree is left out
+// of the walk; with a 1.1 engine's shorter host table it is not called.
+TEST_F(CsvPluginTest, TellsTheEngineItsOutputFile) {
+    Batch w0(0), w1(0);
+    Fill(&w0, 0, 5);
+    Fill(&w1, 1, 5);
+    CreateAndConsume(&w0, &w1, 5);
+    ASSERT_EQ(plugin_->prepare(instance_), PWALK_OK);
+    ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
+    Destroy();
+    struct stat st;
+    ASSERT_EQ(stat((dir_ + "/scan.csv").c_str(), &st), 0);
+    ASSERT_EQ(ctx_.own.size(), 1u);
+    EXPECT_EQ(ctx_.own[0], std::make_pair(st.st_dev, st.st_ino));
+
+    ctx_.own.clear();
+    host_.struct_size = offsetof(pwalk_host, own_output);  // a 1.1 engine
+    host_.own_output = nullptr;
+    CreateAndConsume(&w0, &w1, 5);
+    ASSERT_EQ(plugin_->prepare(instance_), PWALK_OK);
+    ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
+    Destroy();
+    EXPECT_TRUE(ctx_.own.empty());
+    EXPECT_EQ(stat((dir_ + "/scan.csv").c_str(), &st), 0);
 }
 
 TEST_F(CsvPluginTest, DestroyWithoutFinishRemovesTheTemporary) {

@@ -596,6 +596,68 @@ TEST_F(E2E, StderrIsOneSummaryLineWhenNotATerminal) {
     EXPECT_EQ(r.out, "");
 }
 
+// A report written inside the scanned tree (`bash scripts/scan.sh .`): the
+// scan's own files -- every sink's temporary, the error file's, a plugin's
+// summary and a change log -- are left out by device and inode and counted
+// as filtered (own-output); every other entry is one row matching lstat.
+TEST_F(E2E, OutputsInsideTheScannedTreeAreLeftOut) {
+    std::string tree = work_ + "/tree", out = tree + "/out";
+    ASSERT_EQ(mkdir(tree.c_str(), 0755), 0);
+    ASSERT_EQ(mkdir(out.c_str(), 0755), 0);
+    ASSERT_EQ(mkdir((tree + "/data").c_str(), 0755), 0);
+    for (int i = 0; i < 50; i++) WriteFile(tree + "/data/f" + std::to_string(i), "data");
+    WriteFile(out + "/old.txt", "12345");  // an ordinary file beside the outputs
+    const std::vector<std::string> outputs = {"scan.csv", "scan.csv.gz", "errors.csv",
+                                              "summary.txt", "changes.csv"};
+    std::string p = Config(
+        "version: 1\nallow_mutation: true\nscan:\n  threads: 2\n  errors: '" + out +
+        "/errors.csv'\nsinks:\n" + CsvSink("inv", out + "/scan.csv") +
+        CsvSink("gz", out + "/scan.csv.gz", "csv-gzip") +
+        CsvSink("summary", out + "/summary.txt", "template") +
+        "  - name: fix\n    plugin: repair-action\n    options: {dry_run: true, log: '" + out +
+        "/changes.csv'}\n");
+    auto r = e2e::Run({EnginePath(), "-c", p, tree});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find(" filtered (own-output 5)"), std::string::npos) << r.err;
+
+    // the published outputs are the temporaries renamed: their inodes
+    std::set<std::string> own_inodes;
+    for (auto &name : outputs) {
+        struct stat st;
+        ASSERT_EQ(lstat((out + "/" + name).c_str(), &st), 0) << name;
+        own_inodes.insert(std::to_string(st.st_ino));
+    }
+    for (const char *report : {"scan.csv", "scan.csv.gz"}) {
+        SCOPED_TRACE(report);
+        std::string text = ReadFile(out + "/" + report);
+        if (std::string(report) == "scan.csv.gz") {
+            auto z = e2e::Run({"/bin/sh", "-c", "gzip -dc '" + out + "/scan.csv.gz'"});
+            ASSERT_EQ(z.status, 0) << z.err;
+            text = z.out;
+        }
+        EXPECT_EQ(text.find(".pwalk-tmp-"), std::string::npos);
+        EXPECT_EQ(text.find(".tmp."), std::string::npos);
+        auto rows = Rows(text);
+        for (auto &kv : rows)
+            EXPECT_EQ(own_inodes.count(kv.second[0]), 0u) << "a row for an output: " << kv.first;
+        // every other entry as lstat says; out/ itself changed when the
+        // outputs were renamed into it, so its row is checked apart
+        ModelOptions o;
+        o.excluded = [&](const std::string &full, const std::string &name) {
+            return full.compare(0, out.size() + 1, out + "/") == 0 &&
+                   std::find(outputs.begin(), outputs.end(), name) != outputs.end();
+        };
+        auto model = ModelOf({tree}, o);
+        ASSERT_EQ(rows.count(out), 1u);
+        auto out_row = rows.at(out);
+        rows.erase(out);
+        model.erase(out);
+        ExpectMatchesModel(rows, model);
+        EXPECT_EQ(out_row[15], "6");  // pw_fcount: five outputs' names and old.txt
+        EXPECT_EQ(out_row[16], "5");  // pw_dirsum: old.txt only
+    }
+}
+
 TEST_F(E2E, SetOverridesASinkOption) {
     std::string out = work_ + "/set.csv";
     auto r = e2e::Run({EnginePath(), "-q", "-c",
@@ -1057,12 +1119,14 @@ TEST_F(E2E, UnreadableDirectoryAsUnprivilegedUser) {
     EXPECT_TRUE(ValidUtf8(etext));
     auto errs = ParseCsv(etext);
     ASSERT_EQ(errs.size(), 3u) << etext;
-    EXPECT_EQ(errs[0], (std::vector<std::string>{"path", "errno", "error", "operation"}));
+    EXPECT_EQ(errs[0],
+              (std::vector<std::string>{"path", "errno", "error", "operation", "kind"}));
     std::sort(errs.begin() + 1, errs.end(), [](auto &a, auto &b) { return a[0] > b[0]; });
     EXPECT_EQ(Unescape(errs[1][0]), t + "/locked");
     EXPECT_EQ(Unescape(errs[2][0]), hostile);
     for (size_t i = 1; i < errs.size(); i++) {
-        ASSERT_EQ(errs[i].size(), 4u);
+        ASSERT_EQ(errs[i].size(), 5u);
+        EXPECT_EQ(errs[i][4], "error");  // exists and cannot be read: not vanished
         EXPECT_EQ(errs[i][1], "13");
         EXPECT_EQ(errs[i][2], "Permission denied");
         EXPECT_NE(errs[i][3].find("opendir"), std::string::npos) << errs[i][3];

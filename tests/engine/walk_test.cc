@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -39,6 +40,9 @@ struct Capture {
     size_t batches = 0;
     std::map<std::string, size_t> worker_of;  // path -> the worker that delivered it
     unsigned slow_worker0_us = 0;              // worker 0 sleeps this long per batch
+    std::vector<uint32_t> kinds;               // errors' pwalk_error.kind, in order
+    std::vector<std::string> operations;
+    std::function<void(const std::string &)> on_row;  // called per row, outside the lock
 };
 
 int CaptureRows(void *ctx, size_t worker, const pwalk_entry *entries, size_t count) {
@@ -59,6 +63,8 @@ int CaptureRows(void *ctx, size_t worker, const pwalk_entry *entries, size_t cou
         if (e.self_fd >= 0) r.self_fd_ok = fstat(e.self_fd, &st) == 0 && st.st_ino == e.ino;
         got.push_back(r);
     }
+    if (c->on_row)
+        for (auto &r : got) c->on_row(r.path);
     std::lock_guard<std::mutex> g(c->lock);
     for (auto &r : got) {
         if (!c->rows.emplace(r.path, r).second) c->duplicates.push_back(r.path);
@@ -72,6 +78,8 @@ void CaptureError(void *ctx, size_t, const pwalk_error *e) {
     auto *c = static_cast<Capture *>(ctx);
     std::lock_guard<std::mutex> g(c->lock);
     c->errors.emplace_back(std::string(e->path, e->path_len), e->error_number);
+    c->kinds.push_back(e->kind);
+    c->operations.push_back(e->operation);
 }
 
 class WalkTest : public ::testing::Test {
@@ -106,6 +114,8 @@ class WalkTest : public ::testing::Test {
         o.filters = rules;
         o.chunk_names = chunk;
         o.one_file_system = one_fs;
+        o.own = own_.data();
+        o.own_count = own_.size();
         walk_sink s{&c, CaptureRows, CaptureError};
         char err[256] = "";
         int rc = walk_execute(&o, &s, &stats_, err, sizeof err);
@@ -215,6 +225,7 @@ class WalkTest : public ::testing::Test {
 
     std::string root_, err_;
     walk_stats stats_;
+    std::vector<walk_file_id> own_;  // walk_options.own
 };
 
 TEST_F(WalkTest, EveryEntryOneRowMatchingLstat) {
@@ -509,6 +520,131 @@ TEST_F(WalkTest, EntryVanishedIsAnErrorNotAStop) {
     EXPECT_EQ(c.errors[0].second, ENOENT);
     EXPECT_EQ(stats_.stat_errors, 1u);
     EXPECT_EQ(c.rows.count(root_), 1u);
+}
+
+// A live filesystem: names listed by getdents and gone by the time they are
+// lstat'ed.  One worker, one name per chunk: every name of d is listed
+// first, then stat'ed one chunk at a time, so the sink (seeing the first
+// row of d) can remove the others in between, every time.
+TEST_F(WalkTest, NamesGoneBeforeLstatAreVanishedNotErrors) {
+    Mkdir("d");
+    for (int i = 0; i < 10; i++) File("d/f" + std::to_string(i), 100);
+    Capture c;
+    std::string d = root_ + "/d";
+    bool removed = false;
+    c.on_row = [&](const std::string &path) {
+        if (removed || path.compare(0, d.size() + 1, d + "/") != 0) return;
+        removed = true;
+        for (int i = 0; i < 10; i++) unlink((d + "/f" + std::to_string(i)).c_str());
+    };
+    ASSERT_EQ(Walk(c, 1, {}, 1), 0) << err_;
+    ASSERT_TRUE(removed);
+    ASSERT_EQ(c.errors.size(), 9u);
+    for (size_t i = 0; i < c.errors.size(); i++) {
+        EXPECT_EQ(c.errors[i].second, ENOENT) << c.errors[i].first;
+        EXPECT_EQ(c.kinds[i], PWALK_ERROR_VANISHED) << c.errors[i].first;
+        EXPECT_EQ(c.operations[i], "lstat");
+        EXPECT_EQ(c.rows.count(c.errors[i].first), 0u) << "a row and a record";
+    }
+    EXPECT_EQ(stats_.vanished, 9u);
+    EXPECT_EQ(stats_.errors, 0u);  // vanished is not an error
+    EXPECT_EQ(stats_.stat_errors, 9u);
+    EXPECT_EQ(stats_.entries, stats_.rows + stats_.stat_errors);
+    EXPECT_EQ(c.rows.at(d).e.fcount, 10);  // every listed name counts
+}
+
+// A directory lstat'ed in its parent and gone, or replaced, before it is
+// opened (one worker: the parent's rows reach the sink before any child is
+// opened).  Gone: vanished (ENOENT); another directory, a file or a symlink
+// under that name: replaced -- never ESTALE, and not an error.  Its row
+// stays (what lstat saw), with pw_fcount -1.
+TEST_F(WalkTest, DirectoryGoneOrReplacedBeforeOpen) {
+    struct Case {
+        const char *what;
+        std::function<void(const std::string &)> change;
+        uint32_t kind;
+        int error_number;
+    };
+    const Case cases[] = {
+        {"removed", [](const std::string &p) { ASSERT_EQ(rmdir(p.c_str()), 0); },
+         PWALK_ERROR_VANISHED, ENOENT},
+        {"another directory",
+         [](const std::string &p) {
+             ASSERT_EQ(rename(p.c_str(), (p + ".old").c_str()), 0);
+             ASSERT_EQ(mkdir(p.c_str(), 0755), 0);
+         },
+         PWALK_ERROR_REPLACED, 0},
+        {"a file",
+         [](const std::string &p) {
+             ASSERT_EQ(rmdir(p.c_str()), 0);
+             ASSERT_EQ(close(open(p.c_str(), O_CREAT | O_WRONLY, 0644)), 0);
+         },
+         PWALK_ERROR_REPLACED, ENOTDIR},
+        {"a symlink",
+         [](const std::string &p) {
+             ASSERT_EQ(rmdir(p.c_str()), 0);
+             ASSERT_EQ(symlink(".", p.c_str()), 0);
+         },
+         PWALK_ERROR_REPLACED, ENOTDIR},  // O_DIRECTORY|O_NOFOLLOW: ENOTDIR or ELOOP
+    };
+    for (const Case &k : cases) {
+        SCOPED_TRACE(k.what);
+        std::string top = root_ + "/" + k.what;
+        ASSERT_EQ(mkdir(top.c_str(), 0755), 0);
+        ASSERT_EQ(mkdir((top + "/sub").c_str(), 0755), 0);
+        ASSERT_EQ(close(open((top + "/trigger").c_str(), O_CREAT | O_WRONLY, 0644)), 0);
+        Capture c;
+        bool changed = false;
+        c.on_row = [&](const std::string &path) {
+            if (!changed && path == top + "/trigger") {
+                changed = true;
+                k.change(top + "/sub");
+            }
+        };
+        ASSERT_EQ(Walk(c, 1, {}, 0, 0, {top}), 0) << err_;
+        ASSERT_TRUE(changed);
+        ASSERT_EQ(c.errors.size(), 1u);
+        EXPECT_EQ(c.errors[0].first, top + "/sub");
+        if (!(k.error_number == ENOTDIR && c.errors[0].second == ELOOP))
+            EXPECT_EQ(c.errors[0].second, k.error_number);
+        EXPECT_EQ(c.kinds[0], k.kind);
+        EXPECT_EQ(c.operations[0], "opendir");
+        EXPECT_EQ(stats_.vanished, 1u);
+        EXPECT_EQ(stats_.errors, 0u);
+        ASSERT_EQ(c.rows.count(top + "/sub"), 1u);
+        EXPECT_EQ(c.rows.at(top + "/sub").e.fcount, -1);
+        EXPECT_EQ(c.rows.at(top + "/sub").e.flags & PWALK_ENTRY_UNREADABLE,
+                  PWALK_ENTRY_UNREADABLE);
+    }
+}
+
+// Files the scan writes itself (walk_options.own, by dev/ino): no row,
+// counted as filtered (own-output), their name in pw_fcount, their size
+// (still growing while the scan runs) not in pw_dirsum.  A directory with
+// the same number on another device is not confused with them.
+TEST_F(WalkTest, OwnOutputsAreLeftOutAndCounted) {
+    Mkdir("out");
+    File("out/.scan.csv.pwalk-tmp-abc", 5000);
+    File("out/kept", 7);
+    File("errors.tmp", 300);
+    struct stat a, b;
+    ASSERT_EQ(stat((root_ + "/out/.scan.csv.pwalk-tmp-abc").c_str(), &a), 0);
+    ASSERT_EQ(stat((root_ + "/errors.tmp").c_str(), &b), 0);
+    own_ = {{(uint64_t)a.st_dev, (uint64_t)a.st_ino}, {(uint64_t)b.st_dev, (uint64_t)b.st_ino}};
+    for (size_t threads : {1, 3}) {
+        Capture c;
+        ASSERT_EQ(Walk(c, threads), 0) << err_;
+        EXPECT_EQ(c.rows.count(root_ + "/out/.scan.csv.pwalk-tmp-abc"), 0u);
+        EXPECT_EQ(c.rows.count(root_ + "/errors.tmp"), 0u);
+        EXPECT_EQ(c.rows.count(root_ + "/out/kept"), 1u);
+        EXPECT_EQ(stats_.filtered[FILTER_OWN_OUTPUT], 2u);
+        EXPECT_EQ(stats_.entries, stats_.rows + stats_.filtered[FILTER_OWN_OUTPUT]);
+        EXPECT_EQ(c.rows.at(root_ + "/out").e.fcount, 2);
+        EXPECT_EQ(c.rows.at(root_ + "/out").e.dirsum, 7);
+        EXPECT_EQ(c.rows.at(root_).e.fcount, 2);
+        EXPECT_EQ(c.rows.at(root_).e.dirsum, c.rows.at(root_ + "/out").e.size);
+    }
+    EXPECT_STREQ(filter_reason_name(FILTER_OWN_OUTPUT), "own-output");
 }
 
 TEST(WalkRoots, CheckNamesTheMissingRoot) {

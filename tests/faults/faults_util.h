@@ -357,11 +357,11 @@ inline Result RunEngine(const std::vector<std::string> &args, const Options &o =
 // ---- reading the outputs ---------------------------------------------------
 
 // The end-of-scan summary line:
-//   pwalk: E entries in S s (R/s): N rows, X errors (KINDS), F filtered
-//   (REASONS); sink 'NAME': N rows; ...
+//   pwalk: E entries in S s (R/s): N rows, X errors (KINDS)[, V vanished
+//   (gone G, replaced R)], F filtered (REASONS); sink 'NAME': N rows; ...
 struct Summary {
     bool found = false;
-    unsigned long long entries = 0, rows = 0, errors = 0, filtered = 0;
+    unsigned long long entries = 0, rows = 0, errors = 0, filtered = 0, vanished = 0;
     std::map<std::string, unsigned long long> sink_rows;
     std::vector<std::string> sink_order;
     std::string line;
@@ -371,8 +371,8 @@ inline Summary ParseSummary(const std::string &err)
 {
     static const std::regex re(
         "^pwalk: ([0-9]+) entries in [0-9.]+ s \\([^)]*/s\\): ([0-9]+) rows, ([0-9]+) errors"
-        "(?: \\(([^)]*)\\))?, ([0-9]+) filtered(?: \\(([^)]*)\\))?((?:; sink '[^']*': [0-9]+ "
-        "rows)*)$");
+        "(?: \\(([^)]*)\\))?(?:, ([0-9]+) vanished(?: \\([^)]*\\))?)?, ([0-9]+) filtered"
+        "(?: \\(([^)]*)\\))?((?:; sink '[^']*': [0-9]+ rows)*)$");
     static const std::regex sink_re("; sink '([^']*)': ([0-9]+) rows");
     Summary s;
     std::istringstream in(err);
@@ -386,8 +386,9 @@ inline Summary ParseSummary(const std::string &err)
         s.entries = std::stoull(m[1]);
         s.rows = std::stoull(m[2]);
         s.errors = std::stoull(m[3]);
-        s.filtered = std::stoull(m[5]);
-        std::string sinks = m[7];
+        s.vanished = m[5].matched ? std::stoull(m[5]) : 0;
+        s.filtered = std::stoull(m[6]);
+        std::string sinks = m[8];
         for (std::sregex_iterator it(sinks.begin(), sinks.end(), sink_re), end; it != end;
              ++it) {
             s.sink_rows[(*it)[1]] = std::stoull((*it)[2]);
@@ -539,22 +540,23 @@ enum Col {
     kNlink, kMode, kAtime, kMtime, kCtime, kFcount, kDirsum, kColumns
 };
 
-// The error file: path,errno,error,operation.
+// The error file: path,errno,error,operation,kind (kind: error, vanished
+// or replaced).
 struct ErrorRecord {
-    std::string path, error, operation;
+    std::string path, error, operation, kind;
     int error_number = 0;
 };
 
 inline bool ReadErrors(const std::string &path, std::vector<ErrorRecord> *out,
                        std::string *problem)
 {
-    Csv c = ReadCsv(path, 4);
+    Csv c = ReadCsv(path, 5);
     if (!c.ok) {
         *problem = c.problem;
         return false;
     }
-    if (c.header != std::vector<std::string>{"path", "errno", "error", "operation"}) {
-        *problem = "error file header is not path,errno,error,operation";
+    if (c.header != std::vector<std::string>{"path", "errno", "error", "operation", "kind"}) {
+        *problem = "error file header is not path,errno,error,operation,kind";
         return false;
     }
     for (auto &f : c.rows) {
@@ -566,6 +568,11 @@ inline bool ReadErrors(const std::string &path, std::vector<ErrorRecord> *out,
         e.error_number = atoi(f[1].c_str());
         e.error = f[2];
         e.operation = f[3];
+        e.kind = f[4];
+        if (e.kind != "error" && e.kind != "vanished" && e.kind != "replaced") {
+            *problem = "unknown kind " + e.kind + " in the error file";
+            return false;
+        }
         out->push_back(e);
     }
     return true;

@@ -25,10 +25,12 @@ HDR_ASSERT(entry_dirsum, offsetof(pwalk_entry, dirsum) == 152);
 HDR_ASSERT(entry_root_dev, offsetof(pwalk_entry, root_dev) == 160);
 HDR_ASSERT(error_size, sizeof(pwalk_error) == 32);
 HDR_ASSERT(error_operation, offsetof(pwalk_error, operation) == 24);
+HDR_ASSERT(error_kind, offsetof(pwalk_error, kind) == 20); /* 1.2: was reserved0 */
 HDR_ASSERT(spec_size, sizeof(pwalk_option_spec) == 40);
 HDR_ASSERT(spec_help, offsetof(pwalk_option_spec, help) == 32);
-HDR_ASSERT(host_size, sizeof(pwalk_host) == 104); /* 1.1 appended prune */
+HDR_ASSERT(host_size, sizeof(pwalk_host) == 112); /* 1.1 prune, 1.2 own_output */
 HDR_ASSERT(host_prune, offsetof(pwalk_host, prune) == 96);
+HDR_ASSERT(host_own_output, offsetof(pwalk_host, own_output) == 104);
 HDR_ASSERT(host_opt_string, offsetof(pwalk_host, opt_string) == 16);
 HDR_ASSERT(host_set_error, offsetof(pwalk_host, set_error) == 56);
 HDR_ASSERT(host_sink_name, offsetof(pwalk_host, sink_name) == 88);
@@ -91,6 +93,7 @@ PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)
 /* The layout as this C compiler sees it; see header_cxx.cc. */
 size_t header_c99_layout(size_t *out, size_t n);
 int header_c99_host_has_prune(size_t host_size);
+int header_c99_host_has_own_output(size_t host_size);
 
 size_t header_c99_layout(size_t *out, size_t n)
 {
@@ -113,4 +116,12 @@ int header_c99_host_has_prune(size_t host_size)
     pwalk_host h = {0};
     h.struct_size = (uint32_t)host_size;
     return PWALK_HOST_HAS(&h, prune);
+}
+
+/* ... and a 1.1 table from a 1.2 one. */
+int header_c99_host_has_own_output(size_t host_size)
+{
+    pwalk_host h = {0};
+    h.struct_size = (uint32_t)host_size;
+    return PWALK_HOST_HAS(&h, own_output);
 }

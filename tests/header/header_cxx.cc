@@ -21,9 +21,11 @@ static_assert(offsetof(pwalk_entry, dirsum) == 152, "pwalk_entry.dirsum");
 static_assert(offsetof(pwalk_entry, root_dev) == 160, "pwalk_entry.root_dev");
 static_assert(sizeof(pwalk_error) == 32, "pwalk_error size");
 static_assert(offsetof(pwalk_error, operation) == 24, "pwalk_error.operation");
+static_assert(offsetof(pwalk_error, kind) == 20, "pwalk_error.kind (1.2, was reserved0)");
 static_assert(sizeof(pwalk_option_spec) == 40, "pwalk_option_spec size");
-static_assert(sizeof(pwalk_host) == 104, "pwalk_host size");
+static_assert(sizeof(pwalk_host) == 112, "pwalk_host size");
 static_assert(offsetof(pwalk_host, prune) == 96, "pwalk_host.prune (1.1)");
+static_assert(offsetof(pwalk_host, own_output) == 104, "pwalk_host.own_output (1.2)");
 static_assert(offsetof(pwalk_host, set_error) == 56, "pwalk_host.set_error");
 static_assert(offsetof(pwalk_host, sink_name) == 88, "pwalk_host.sink_name");
 static_assert(sizeof(pwalk_plugin) == 120, "pwalk_plugin size");
@@ -47,6 +49,7 @@ static const pwalk_plugin kCxxPlugin = {
 
 extern "C" size_t header_c99_layout(size_t *out, size_t n);
 extern "C" int header_c99_host_has_prune(size_t host_size);
+extern "C" int header_c99_host_has_own_output(size_t host_size);
 
 static int failures = 0;
 
@@ -68,6 +71,11 @@ int main()
     Check(!header_c99_host_has_prune(offsetof(pwalk_host, sink_name) + sizeof(void *)),
           "PWALK_HOST_HAS: a 1.0 table has no prune");
     Check(header_c99_host_has_prune(sizeof(pwalk_host)), "PWALK_HOST_HAS: a 1.1 table has prune");
+    // a 1.1 engine's table ends at prune: own_output() is not there
+    Check(!header_c99_host_has_own_output(offsetof(pwalk_host, prune) + sizeof(void *)),
+          "PWALK_HOST_HAS: a 1.1 table has no own_output");
+    Check(header_c99_host_has_own_output(sizeof(pwalk_host)),
+          "PWALK_HOST_HAS: a 1.2 table has own_output");
     {
         pwalk_host h{};
         h.struct_size = sizeof h;

@@ -25,6 +25,7 @@ extern "C" {
 struct pwalk_host_ctx {
     std::string error;
     std::vector<std::string> log;
+    std::vector<std::pair<dev_t, ino_t>> own; // files passed to own_output()
 };
 
 namespace {
@@ -54,6 +55,14 @@ void HostLog(pwalk_host_ctx *ctx, const char *fmt, ...)
 
 void HostEntryError(pwalk_host_ctx *, const char *, int, const char *) {}
 int HostStop(pwalk_host_ctx *) { return 0; }
+int HostOwnOutput(pwalk_host_ctx *ctx, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return PWALK_ERR;
+    ctx->own.emplace_back(st.st_dev, st.st_ino);
+    return PWALK_OK;
+}
 const char *HostName(pwalk_host_ctx *) { return "summary"; }
 
 pwalk_host MakeHost()
@@ -73,6 +82,7 @@ pwalk_host MakeHost()
     h.entry_error = HostEntryError;
     h.stop_requested = HostStop;
     h.sink_name = HostName;
+    h.own_output = HostOwnOutput;
     return h;
 }
 
@@ -222,6 +232,26 @@ TEST_F(Template, WritesSummaryAtFinish)
     EXPECT_EQ(CountFiles(dir_), 1u); // no temporary left behind
     ASSERT_EQ(ctx_.log.size(), 1u);
     EXPECT_EQ(ctx_.log[0], "summary written to " + out);
+}
+
+// ABI 1.2: the file it writes is the one it told the engine to leave out
+// of the walk; on a 1.1 engine (a shorter host table) it still works.
+TEST_F(Template, TellsTheEngineItsOutputFile)
+{
+    std::string out = dir_ + "/summary.txt";
+    ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
+    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error;
+    struct stat st;
+    ASSERT_EQ(stat(out.c_str(), &st), 0);
+    ASSERT_EQ(ctx_.own.size(), 1u);
+    EXPECT_EQ(ctx_.own[0], std::make_pair(st.st_dev, st.st_ino));
+
+    ctx_.own.clear();
+    host_.struct_size = offsetof(pwalk_host, own_output); // a 1.1 table
+    host_.own_output = nullptr;
+    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error;
+    EXPECT_TRUE(ctx_.own.empty());
+    EXPECT_EQ(stat(out.c_str(), &st), 0);
 }
 
 // The summary is created and renamed through the directory opened in
