@@ -1,7 +1,8 @@
 /*
  * outfile.c -- see outfile.h.  The temporary file lives in the final
  * file's directory so the rename is atomic (same filesystem) and a killed
- * scan leaves only a hidden, clearly named temporary.
+ * scan leaves only a hidden, clearly named temporary; that directory is
+ * opened once and used only through its fd.
  */
 #define _GNU_SOURCE
 #include "outfile.h"
