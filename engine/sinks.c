@@ -57,10 +57,10 @@ struct sink_set {
     int creating;           /* create() calls are running: prune() allowed */
     char **prunes;          /* patterns the sinks asked the walk to skip    */
     size_t prune_count;
-};
     int starting;           /* create()/thread_open() running: own_output() */
     walk_file_id *own;      /* files this scan writes (own_output())        */
     size_t own_count;
+};
 
 /* ---- host services --------------------------------------------------------- */
 
@@ -136,7 +136,6 @@ static int host_prune(pwalk_host_ctx *ctx, const char *pattern)
     return PWALK_OK;
 }
 
-static const pwalk_host sink_host = {
 int sinks_own_fd(sink_set *set, int fd, char *err, size_t errlen)
 {
     struct stat st;
@@ -172,6 +171,7 @@ static int host_own_output(pwalk_host_ctx *ctx, int fd)
     return PWALK_OK;
 }
 
+static const pwalk_host sink_host = {
     .struct_size = sizeof(pwalk_host),
     .abi_major = PWALK_ABI_MAJOR,
     .abi_minor = PWALK_ABI_MINOR,
@@ -187,8 +187,8 @@ static int host_own_output(pwalk_host_ctx *ctx, int fd)
     .stop_requested = host_stop_requested,
     .sink_name = host_sink_name,
     .prune = host_prune,
-};
     .own_output = host_own_output,
+};
 
 
 /* ---- loading ------------------------------------------------------------- */
@@ -449,6 +449,20 @@ static int sinks_start_each(sink_set *set, size_t workers, char *err, size_t err
     return 0;
 }
 
+int sinks_start(sink_set *set, size_t workers, const sinks_error_hook *hook, char *err,
+                size_t errlen)
+{
+    set->workers = workers;
+    if (hook)
+        set->hook = *hook;
+    set->host = sink_host;
+    set->host.worker_count = (uint32_t)workers;
+    set->starting = 1;
+    int rc = sinks_start_each(set, workers, err, errlen);
+    set->starting = 0;
+    return rc;
+}
+
 /* ---- the fan-out ------------------------------------------------------------- */
 
 static int sink_rows(void *ctx, size_t worker, const pwalk_entry *entries, size_t count)
@@ -465,20 +479,6 @@ static int sink_rows(void *ctx, size_t worker, const pwalk_entry *entries, size_
             pthread_mutex_unlock(&s->serial_lock);
         if (rc == PWALK_OK) {
             atomic_fetch_add_explicit(&s->rows, count, memory_order_relaxed);
-int sinks_start(sink_set *set, size_t workers, const sinks_error_hook *hook, char *err,
-                size_t errlen)
-{
-    set->workers = workers;
-    if (hook)
-        set->hook = *hook;
-    set->host = sink_host;
-    set->host.worker_count = (uint32_t)workers;
-    set->starting = 1;
-    int rc = sinks_start_each(set, workers, err, errlen);
-    set->starting = 0;
-    return rc;
-}
-
             continue;
         }
         if (rc != PWALK_STOP) {
@@ -608,8 +608,15 @@ void sinks_free(sink_set *set)
     for (size_t i = 0; i < set->prune_count; i++)
         free(set->prunes[i]);
     free(set->prunes);
+    free(set->own);
     free(set->sinks);
     free(set);
+}
+
+const walk_file_id *sinks_own_files(const sink_set *set, size_t *count)
+{
+    *count = set->own_count;
+    return set->own;
 }
 
 char *const *sinks_prunes(const sink_set *set, size_t *count)
@@ -624,17 +631,10 @@ int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, char *er
     loader_plugin lp;
     memset(&lp, 0, sizeof lp);
     if (loader_open(plugin, dirs, ndirs, &lp, err, errlen) != 0)
-    free(set->own);
         return -1;
     options_describe(lp.plugin, lp.path, stdout);
     loader_close(&lp);
     return 0;
-const walk_file_id *sinks_own_files(const sink_set *set, size_t *count)
-{
-    *count = set->own_count;
-    return set->own;
-}
-
 }
 
 int sinks_probe(const cfg_pipeline *p, size_t i, const char *option, int *mutates,

@@ -144,35 +144,6 @@ static csvsink_worker *csvsink_worker_new(csvsink *s)
 
 int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_ctx *ctx,
                    const pwalk_options *opts, void **instance)
-/* The file name to write, by common/outname.h's rule: a compressing sink
- * completes "scan.csv" to "scan.csv.zst"; a name whose compression suffix
- * contradicts the data is refused, naming the name it should have. */
-static int csvsink_name(csvsink *s, const char **path)
-{
-    const csv_codec *codec = s->kind->codec;
-    const char *suffix = codec ? strrchr(codec->extension, '.') : NULL;
-    const char *found = NULL;
-    int rc = outname_for(*path, codec ? codec->name : NULL, suffix, &s->path, &found);
-    if (rc < 0) {
-        s->host->set_error(s->ctx, "out of memory");
-        return PWALK_ERR_NOMEM;
-    }
-    if (rc > 0 && codec)
-        s->host->set_error(s->ctx,
-                           "path '%s' ends in '%s', but this sink writes %s data: name it "
-                           "'%s' (a name ending in .csv gets '%s' added)",
-                           *path, found, codec->name, s->path, suffix);
-    else if (rc > 0)
-        s->host->set_error(s->ctx,
-                           "path '%s' ends in '%s', but plugin csv writes plain CSV: name it "
-                           "'%s', or use a compressing plugin (csv-zstd, csv-gzip, csv-lz4)",
-                           *path, found, s->path);
-    if (rc > 0)
-        return PWALK_ERR_CONFIG;
-    *path = s->path;
-    return PWALK_OK;
-}
-
 {
     csvsink *s = calloc(1, sizeof *s);
     if (!s) {
@@ -225,16 +196,16 @@ static int csvsink_name(csvsink *s, const char **path)
         return PWALK_ERR_IO;
     }
     s->opened = 1;
-    if (header) {
-        /* its own frame, first in the file: the decompressed stream
-         * starts with the header line */
-        csvsink_worker *w = csvsink_worker_new(s);
-        if (!w)
     /* a report inside the scanned tree must not list itself (ABI 1.2; an
      * older engine lists it) */
     if (!s->out.is_stdout && PWALK_HOST_HAS(host, own_output) &&
         host->own_output(ctx, s->out.fd) != PWALK_OK)
         return PWALK_ERR;
+    if (header) {
+        /* its own frame, first in the file: the decompressed stream
+         * starts with the header line */
+        csvsink_worker *w = csvsink_worker_new(s);
+        if (!w)
             return PWALK_ERR_NOMEM;
         int rc = csvsink_emit(s, w, csvrow_header, csvrow_header_len);
         csvsink_worker_free(s, w);
