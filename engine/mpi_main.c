@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/outname.h"
 #include "config.h"
 #include "pipeline.h"
 #include "shard.h"
@@ -548,7 +549,9 @@ static int prepare(int argc, char **argv, int rank, cfg_pipeline *p, char ***sin
                      p->source, s->name);
             return -1;
         }
-        (*sink_paths)[i] = strdup(path);
+        /* shards and the manifest are named after the file the sink will
+         * write: csv-zstd completes "out/scan.csv" to "out/scan.csv.zst" */
+        (*sink_paths)[i] = outname_written(path, def);
         free(def);
         char shard[PATH_MAX + 32];
         if (!(*sink_paths)[i] || shard_name((*sink_paths)[i], rank, shard, sizeof shard) != 0) {

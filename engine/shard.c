@@ -6,6 +6,7 @@
 #include "shard.h"
 
 #include "common/lossless.h"
+#include "common/outname.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,11 @@ int shard_name(const char *path, int rank, char *out, size_t outlen)
     base = base ? base + 1 : path;
     const char *dot = strstr(base, ".csv");
     size_t head = dot ? (size_t)(dot - path) : strlen(path);
+    size_t at;
+    /* no ".csv": before a compression suffix, which must stay last (a
+     * compressing sink would add another: common/outname.h) */
+    if (!dot && outname_compression(path, &at))
+        head = at;
     char part[32];
     if (rank < 0)
         snprintf(part, sizeof part, ".part-*");

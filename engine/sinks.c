@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/outname.h"
 #include "loader.h"
 #include "options.h"
 
@@ -211,6 +212,17 @@ static char *output_key(const char *path)
     return key;
 }
 
+/* The default of a plugin's "path" option ("scan.csv.zst"): a csv-* sink
+ * adds its compression suffix to a path ending in .csv (common/outname.h),
+ * so "r.csv" and "r.csv.zst" are one file for csv-zstd. */
+static const char *sink_default_path(const pwalk_plugin *pl)
+{
+    for (uint32_t i = 0; pl && pl->options && i < pl->option_count; i++)
+        if (pl->options[i].name && strcmp(pl->options[i].name, "path") == 0)
+            return pl->options[i].default_value;
+    return NULL;
+}
+
 /* Two sinks (or a sink and the error file) writing one file would publish
  * whichever renamed last and silently lose the other: refuse it before
  * anything is opened.  The outputs are the options named "path" and "log"
@@ -241,7 +253,11 @@ static int check_output_paths(const cfg_pipeline *p, sink_set *set, char *err, s
             if (options_get_string(set->sinks[i].options, output_options[k], &path) != 0 ||
                 !path || !*path || strcmp(path, "-") == 0)
                 continue;
-            char *key = output_key(path);
+            char *written =
+                k == 0 ? outname_written(path, sink_default_path(set->sinks[i].loaded.plugin))
+                       : NULL;
+            char *key = k == 0 && !written ? NULL : output_key(written ? written : path);
+            free(written);
             if (!key) {
                 snprintf(err, errlen, "out of memory");
                 rc = -1;

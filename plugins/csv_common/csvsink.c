@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/outname.h"
 #include "csvrow.h"
 #include "outfile.h"
 
@@ -27,6 +28,7 @@ typedef struct csvsink {
     int codec_workers;      /* the library's own threads per context */
     atomic_ullong dropped;  /* names escape: dey cut control bytes from  */
     atomic_int wrote;       /* a frame is in the output (csvsink_end_stream) */
+    char *path;             /* the name written (csvsink_name)          */
     size_t buffer_size;
 } csvsink;
 
@@ -142,6 +144,35 @@ static csvsink_worker *csvsink_worker_new(csvsink *s)
     return w;
 }
 
+/* The file name to write, by common/outname.h's rule: a compressing sink
+ * completes "scan.csv" to "scan.csv.zst"; a name whose compression suffix
+ * contradicts the data is refused, naming the name it should have. */
+static int csvsink_name(csvsink *s, const char **path)
+{
+    const csv_codec *codec = s->kind->codec;
+    const char *suffix = codec ? strrchr(codec->extension, '.') : NULL;
+    const char *found = NULL;
+    int rc = outname_for(*path, codec ? codec->name : NULL, suffix, &s->path, &found);
+    if (rc < 0) {
+        s->host->set_error(s->ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    if (rc > 0 && codec)
+        s->host->set_error(s->ctx,
+                           "path '%s' ends in '%s', but this sink writes %s data: name it "
+                           "'%s' (a name ending in .csv gets '%s' added)",
+                           *path, found, codec->name, s->path, suffix);
+    else if (rc > 0)
+        s->host->set_error(s->ctx,
+                           "path '%s' ends in '%s', but plugin csv writes plain CSV: name it "
+                           "'%s', or use a compressing plugin (csv-zstd, csv-gzip, csv-lz4)",
+                           *path, found, s->path);
+    if (rc > 0)
+        return PWALK_ERR_CONFIG;
+    *path = s->path;
+    return PWALK_OK;
+}
+
 int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_ctx *ctx,
                    const pwalk_options *opts, void **instance)
 {
@@ -180,6 +211,9 @@ int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_
     s->level = (int)level;
     s->codec_workers = (int)workers;
     s->buffer_size = (size_t)buffer_kib * 1024;
+    int named = csvsink_name(s, &path);
+    if (named != PWALK_OK)
+        return named;
 
     const char *mode_text = NULL;
     int mode = OUTFILE_MODE_DEFAULT;
@@ -354,5 +388,6 @@ void csvsink_destroy(void *instance)
         return;
     if (s->opened)
         outfile_abort(&s->out);
+    free(s->path);
     free(s);
 }

@@ -29,7 +29,8 @@ typedef struct csvsink_kind {
  * and (with a codec) level.  The plugin copies these into its own table. */
 #define CSVSINK_OPTION_PATH(def)                                                        \
     {"path", PWALK_OPT_STRING, 0, def, NULL,                                            \
-     "output file (\"-\" = stdout); written as .NAME.pwalk-tmp-XXXXXX, renamed at the end"}
+     "output file (\"-\" = stdout); written as .NAME.pwalk-tmp-XXXXXX, renamed at the end; " \
+     "a compressing plugin adds its suffix (.zst, .gz, .lz4) to a name ending in .csv"}
 #define CSVSINK_OPTION_MODE                                                             \
     {"mode", PWALK_OPT_STRING, 0, NULL, NULL,                                           \
      "permissions, octal (\"0640\"); unset: 0600 when run as root, else 0666 less the umask"}

@@ -28,6 +28,23 @@ _CODECS = {
 _SUFFIXES = ((".zst", "zstd"), (".zstd", "zstd"), (".gz", "gzip"), (".lz4", "lz4"),
              (".csv", "none"))
 
+# What a csv sink writes for its path (common/outname.h, the engine's rule):
+# a compressing plugin adds its suffix to a name ending in ".csv"
+# (scan.csv -> scan.csv.zst); other names are written as given.
+_PLUGIN_SUFFIX = {"csv-zstd": ".zst", "csv-gzip": ".gz", "csv-lz4": ".lz4"}
+
+
+def _written_name(path, plugin):
+    suffix = _PLUGIN_SUFFIX.get(plugin)
+    if suffix is None or path is None:
+        return path
+    text = os.fsdecode(path)
+    base = os.path.basename(text)
+    if len(base) > 4 and base.lower().endswith(".csv"):
+        return path + (os.fsencode(suffix) if isinstance(path, bytes) else suffix)
+    return path
+
+
 _REPORT_SINK = "report"
 _REPAIR_SINK = "repair"
 
@@ -98,10 +115,12 @@ def _summary(res, like_str):
     vanished = [_entry_error(p, e, op, k, like_str)
                 for p, e, op, k in res["errors"] if k != _pwalk.ERROR_FAILED]
     outputs, sink_rows = {}, {}
-    for name, _plugin, rows, options in res["sinks"]:
+    for name, plugin, rows, options in res["sinks"]:
         # option values are text in a pipeline: outputs are str
         path = options.get("path")
-        outputs[name] = os.fsdecode(path) if isinstance(path, bytes) else path
+        path = os.fsdecode(path) if isinstance(path, bytes) else path
+        outputs[name] = _written_name(path, os.fsdecode(plugin) if isinstance(plugin, bytes)
+                                      else plugin)
         sink_rows[name] = rows
     ep = res["errors_path"]
     return Summary(
@@ -196,7 +215,10 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
     compress: 'auto' (from output's suffix: .zst, .gz, .lz4, .csv; else
     zstd), 'zstd', 'gzip', 'lz4' or 'none'.  The default output is
     scan.csv.zst (scan.csv.gz, scan.csv.lz4, scan.csv) in the current
-    directory.  The report appears under its name only when the scan
+    directory.  Compressed, an output named *.csv gets the compressor's
+    suffix (r.csv -> r.csv.zst, the path returned), and a suffix that
+    contradicts the data (r.csv.gz with zstd) raises PluginError.  The
+    report appears under its name only when the scan
     completed.  errors: [EntryError(path, errno, message, operation)] for
     every entry that could not be read.
 
@@ -254,7 +276,7 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
             errors = [e._replace(path=os.fsencode(e.path)) for e in errors]
         return m.sinks[_REPORT_SINK].glob, errors
     s = _run(pipeline, roots, like_str, threads, sets)
-    return out, s.errors
+    return _written_name(out, plugin), s.errors
 
 
 # ---- repair --------------------------------------------------------------------

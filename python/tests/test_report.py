@@ -101,6 +101,29 @@ def test_missing_root_is_file_not_found(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("compress,suffix", [("zstd", ".zst"), ("gzip", ".gz"), ("lz4", ".lz4")])
+def test_a_csv_name_gets_the_compressors_suffix(tree, tmp_path, compress, suffix):
+    # compressed data is never named plain .csv (DuckDB goes by the name):
+    # the sink writes r.csv.zst, and that is the path returned
+    out = str(tmp_path / "r.csv")
+    path, _ = pwalk.report(tree, out, compress=compress)
+    assert path == out + suffix
+    assert os.listdir(tmp_path) == ["r.csv" + suffix]
+    s = pwalk.run({"version": 1, "sinks": [{"name": "z", "plugin": "csv-" + compress,
+                                            "options": {"path": str(tmp_path / "s.csv")}}]},
+                  tree)
+    assert s.outputs["z"] == str(tmp_path / "s.csv") + suffix
+    assert os.path.exists(s.outputs["z"])
+
+
+def test_a_suffix_contradicting_the_compressor_is_refused(tree, tmp_path):
+    with pytest.raises(pwalk.PluginError) as e:
+        pwalk.report(tree, str(tmp_path / "r.csv.gz"), compress="zstd")
+    assert e.value.status == 2
+    assert "name it '" + str(tmp_path / "r.csv.zst") + "'" in str(e.value)
+    assert os.listdir(tmp_path) == []
+
+
 def test_output_that_cannot_be_created_is_a_plugin_error(tree, tmp_path):
     with pytest.raises(pwalk.PluginError) as e:
         pwalk.report(tree, str(tmp_path / "no" / "such" / "dir" / "r.csv"))

@@ -622,6 +622,34 @@ TEST_F(CsvPluginTest, DashWritesToStdout) {
     ExpectRows(ReadFile(cap), true, w0, w1, CSVROW_ESCAPE_LOSSLESS);
 }
 
+// Plain CSV named .zst/.gz/.lz4 is what no reader can read: refused, naming
+// the right name, before anything is created.  "-" and other names pass.
+TEST_F(CsvPluginTest, ACompressionSuffixOnPlainCsvIsRefused) {
+    for (const char *suffix : {".zst", ".gz", ".lz4", ".ZST", ".bz2"}) {
+        SCOPED_TRACE(suffix);
+        std::string given = dir_ + "/scan.csv" + suffix;
+        opts_.strings["path"] = given;
+        ctx_.errors.clear();
+        void *inst = nullptr;
+        EXPECT_EQ(plugin_->create(&host_, &ctx_, &opts_, &inst), PWALK_ERR_CONFIG);
+        plugin_->destroy(inst);
+        ASSERT_EQ(ctx_.errors.size(), 1u);
+        EXPECT_NE(ctx_.errors[0].find("path '" + given + "' ends in '"), std::string::npos);
+        EXPECT_NE(ctx_.errors[0].find("', but plugin csv writes plain CSV: name it '" + dir_ +
+                                      "/scan.csv', or use a compressing plugin"),
+                  std::string::npos)
+            << ctx_.errors[0];
+        EXPECT_TRUE(Names(dir_).empty());
+    }
+    // a hidden file named like a suffix is no compressed name
+    opts_.strings["path"] = dir_ + "/.gz";
+    Batch w0(0), w1(0);
+    CreateAndConsume(&w0, &w1, 1);
+    ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
+    Destroy();
+    EXPECT_EQ(Names(dir_), std::vector<std::string>{".gz"});
+}
+
 // ---- the compressing plugins ---------------------------------------------------
 
 struct Codec {
@@ -734,6 +762,49 @@ TEST_P(CompressedSinkTest, HeaderOnlyStreamHasJustTheHeader) {
     EXPECT_EQ(RunTool(std::string(c.tool) + " -dc '" + out + "'", &status),
               std::string(csvrow_header, csvrow_header_len));
     EXPECT_EQ(status, 0);
+}
+
+// "Swap the compressor by changing one word": with path scan.csv, csv-zstd
+// wrote zstd data named scan.csv (DuckDB goes by the name).  A name ending in
+// .csv gets the codec's suffix; its own suffix, or no known suffix, is kept;
+// another compressor's suffix is refused, naming the right name.
+TEST_P(CompressedSinkTest, TheFileNameSaysWhatTheDataIs) {
+    const Codec &c = GetParam();
+    const std::pair<std::string, std::string> kept[] = {
+        {"scan.csv", std::string("scan.csv") + c.suffix},
+        {"Upper.CSV", std::string("Upper.CSV") + c.suffix},
+        {std::string("own.csv") + c.suffix, std::string("own.csv") + c.suffix},
+        {"report.data", "report.data"},
+    };
+    for (const auto &k : kept) {
+        SCOPED_TRACE(k.first);
+        opts_.strings["path"] = dir_ + "/" + k.first;
+        RunEmpty(1, true);
+        EXPECT_EQ(Names(dir_), std::vector<std::string>{k.second});
+        int status = -1;
+        RunTool(std::string(c.tool) + " -tq '" + dir_ + "/" + k.second + "' 2>&1", &status);
+        EXPECT_EQ(status, 0);
+        ASSERT_EQ(system(("rm -f '" + dir_ + "/" + k.second + "'").c_str()), 0);
+    }
+    for (const char *other : {".zst", ".gz", ".lz4", ".xz", ".GZ"}) {
+        std::string o = other, lower = other;
+        for (char &ch : lower) ch = (char)tolower((unsigned char)ch);
+        if (lower == c.suffix) continue;  // its own, in any case
+        SCOPED_TRACE(o);
+        std::string given = dir_ + "/scan.csv" + o;
+        opts_.strings["path"] = given;
+        ctx_.errors.clear();
+        void *inst = nullptr;
+        EXPECT_EQ(plugin_->create(&host_, &ctx_, &opts_, &inst), PWALK_ERR_CONFIG);
+        plugin_->destroy(inst);
+        ASSERT_EQ(ctx_.errors.size(), 1u);
+        EXPECT_EQ(ctx_.errors[0], "path '" + given + "' ends in '" + lower +
+                                      "', but this sink writes " +
+                                      std::string(c.plugin).substr(4) + " data: name it '" +
+                                      dir_ + "/scan.csv" + c.suffix +
+                                      "' (a name ending in .csv gets '" + c.suffix + "' added)");
+        EXPECT_TRUE(Names(dir_).empty());
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Codecs, CompressedSinkTest,

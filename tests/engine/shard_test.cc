@@ -37,6 +37,15 @@ TEST(Shard, PartGoesBeforeCsv) {
     EXPECT_EQ(Shard("out/scan.csv.zst", -1), "out/scan.part-*.csv.zst");
 }
 
+// Without ".csv" the part goes before a compression suffix, which must stay
+// last: "out/scan.zst.part-0001" would not say zstd to a reader.
+TEST(Shard, PartGoesBeforeACompressionSuffix) {
+    EXPECT_EQ(Shard("out/scan.zst", 1), "out/scan.part-0001.zst");
+    EXPECT_EQ(Shard("out/r.tar.GZ", 2), "out/r.tar.part-0002.GZ");
+    EXPECT_EQ(Shard("r.lz4", -1), "r.part-*.lz4");
+    EXPECT_EQ(Shard("out/.gz", 3), "out/.gz.part-0003");  // a hidden name, not a suffix
+}
+
 TEST(Shard, TooLongIsAnError) {
     char small[8];
     EXPECT_EQ(shard_name("scan.csv.zst", 1, small, sizeof small), -1);

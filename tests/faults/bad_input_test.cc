@@ -139,6 +139,40 @@ TEST_F(BadInput, NullOptionValueIsATypeError)
     }
 }
 
+// A name whose compression suffix contradicts the data: plain CSV named
+// .zst, zstd named .gz.  Refused up front, naming the right name.
+TEST_F(BadInput, PathSuffixContradictingTheCodec)
+{
+    std::string p = Pipeline("version: 1\n" + Scan() +
+                             "sinks:\n  - name: inventory\n    plugin: csv\n"
+                             "    options: {path: " + work_ / "r.csv.zst" + "}\n");
+    EXPECT_EQ(ExpectRefused({"-c", p, tree_}),
+              "pwalk-engine: sink 'inventory': path '" + work_ / "r.csv.zst" +
+                  "' ends in '.zst', but plugin csv writes plain CSV: name it '" +
+                  work_ / "r.csv" + "', or use a compressing plugin (csv-zstd, csv-gzip, "
+                  "csv-lz4)");
+    p = Pipeline("version: 1\n" + Scan() +
+                 "sinks:\n  - name: inventory\n    plugin: csv-zstd\n"
+                 "    options: {path: " + work_ / "r.csv.gz" + "}\n");
+    EXPECT_EQ(ExpectRefused({"-c", p, tree_}),
+              "pwalk-engine: sink 'inventory': path '" + work_ / "r.csv.gz" +
+                  "' ends in '.gz', but this sink writes zstd data: name it '" +
+                  work_ / "r.csv.zst" + "' (a name ending in .csv gets '.zst' added)");
+}
+
+// csv-zstd writes r.csv as r.csv.zst: a second sink naming r.csv.zst would
+// be the same file, the later rename silently winning.
+TEST_F(BadInput, TwoNamesForOneCompressedFile)
+{
+    std::string p = Pipeline("version: 1\n" + Scan() +
+                             "sinks:\n  - {name: one, plugin: csv-zstd, options: {path: " +
+                             work_ / "r.csv" + "}}\n  - {name: two, plugin: csv-zstd, "
+                             "options: {path: " + work_ / "r.csv.zst" + "}}\n");
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}),
+                    "sink 'two': path '" + work_ / "r.csv.zst" + "' is also an output of sink "
+                    "'one'");
+}
+
 TEST_F(BadInput, WrongVersion)
 {
     std::string p = Pipeline("version: 2\n" + Scan() + Sinks());

@@ -201,6 +201,37 @@ def test_zstd_shards_decode_to_the_same_rows(tree, reference, tmp):
     assert m["sinks"][1]["glob"] == os.path.join(out, "audit.part-*.csv.gz")
 
 
+@pytest.mark.parametrize("plugin,tool,suffix", [("csv-zstd", "zstd", ".zst"),
+                                                ("csv-gzip", "gzip", ".gz"),
+                                                ("csv-lz4", "lz4", ".lz4")])
+def test_idle_ranks_write_valid_empty_streams_named_for_their_codec(tmp, plugin, tool, suffix):
+    """4 ranks on a 2-entry tree: idle ranks' shards (no header, no rows)
+    were 0-byte files that zstd -t, gzip -t and DuckDB refuse.  path: scan.csv
+    (the one-word swap from csv) names the shards scan.part-NNNN.csv.zst, and
+    the manifest lists the files that are really there."""
+    root = os.path.join(tmp, "r")
+    os.mkdir(root)
+    open(os.path.join(root, "a"), "wb").close()
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    cfg = write_config(os.path.join(tmp, "p.yaml"), [
+        f"{{name: z, plugin: {plugin}, options: {{path: '{out}/scan.csv', header: false}}}}"])
+    r = mpirun(4, "-q", "-c", cfg, root)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    shards = [os.path.join(out, f"scan.part-{k:04d}.csv{suffix}") for k in range(4)]
+    assert sorted(os.listdir(out)) == sorted([os.path.basename(p) for p in shards] +
+                                             ["scan.manifest.json"])
+    lines = []
+    for p in shards:
+        assert subprocess.run([tool, "-t", p], capture_output=True).returncode == 0, p
+        lines += subprocess.run([tool, "-dc", p], capture_output=True,
+                                check=True).stdout.split(b"\n")[:-1]
+    assert len(lines) == 2  # the root and its file, no header
+    m = manifest(out)
+    assert m["sinks"][0]["glob"] == os.path.join(out, f"scan.part-*.csv{suffix}")
+    assert sorted(s["path"] for s in m["sinks"][0]["shards"]) == shards
+
+
 @pytest.mark.parametrize("slow", [0, 1])
 def test_work_moves_away_from_a_slowed_rank(tree, reference, tmp, slow):
     out = os.path.join(tmp, "out")
