@@ -170,6 +170,33 @@ sinks:
     const types = Object.fromEntries(d.map(x => [x.column_name, x.column_type]));
     for (const c of numeric) assert(/INT/.test(types[c]), `${c}: ${types[c]}`);
   });
+
+  // Idle ranks (4 ranks, a 2-entry tree) with header: false wrote 0-byte
+  // shards: DuckDB said "Input is not a GZIP stream".  Each is now one empty
+  // gzip member, and path scan.csv is written as scan.part-NNNN.csv.gz.
+  const tiny = path.join(work, 'tiny');
+  const out2 = path.join(work, 'mpi-idle');
+  fs.mkdirSync(tiny);
+  fs.mkdirSync(out2);
+  fs.writeFileSync(path.join(tiny, 'only'), 'z');
+  const icfg = path.join(work, 'idle.yaml');
+  fs.writeFileSync(icfg, `version: 1
+scan: {threads: 2}
+sinks:
+  - {name: gz, plugin: csv-gzip, options: {path: '${out2}/scan.csv', header: false}}
+`);
+  const iargs = ['--oversubscribe', '-np', '4', mpi, '-q', '-c', icfg, tiny];
+  if (process.getuid && process.getuid() === 0) iargs.unshift('--allow-run-as-root');
+  const im = spawnSync('mpirun', iargs, { encoding: 'utf8', timeout: 120000, env });
+  await check('pwalk-mpi: idle ranks\' headerless gzip shards read with one glob', async () => {
+    assert(im.status === 0, `mpirun exit ${im.status}: ${im.stderr}`);
+    const shards = fs.readdirSync(out2).filter(n => n.endsWith('.csv.gz')).sort();
+    assert(J(shards) === J([0, 1, 2, 3].map(k => `scan.part-000${k}.csv.gz`)), J(shards));
+    // headerless files with no rows have no columns: union_by_name lines them up
+    const [r] = await rows(`SELECT count(*) AS n FROM read_csv('${out2}/scan.part-*.csv.gz',
+      header = false, union_by_name = true)`);
+    assert(Number(r.n) === 2, `count ${r.n} != 2`);
+  });
 }
 
 // ---- JUnit XML for the test runner -----------------------------------------
