@@ -4,9 +4,11 @@
  *   pwalk-engine -c PIPELINE.yaml [PATH ...]     run a pipeline
  *   pwalk-engine [pwalk options] PATH ...        pwalk-compatible CSV on stdout
  *
- * Exit status: 0 complete; 1 complete, but some entries could not be read;
- * 2 bad usage, configuration or sink options (nothing written); 3 the scan
- * or an output failed (no output published); 128+N stopped by signal N.
+ * Exit status: 0 complete (entries that vanished mid-scan are counted, not
+ * errors); 1 complete, but some entries could not be read (or, --strict,
+ * vanished); 2 bad usage, configuration or sink options (nothing written);
+ * 3 the scan or an output failed (no output published); 128+N stopped by
+ * signal N.
  */
 #define _GNU_SOURCE
 #include <errno.h>

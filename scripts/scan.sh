@@ -20,8 +20,17 @@ bin=$(cd "$repo" && bazel info bazel-bin 2>/dev/null) || bin="$repo/bazel-bin"
 status=$?
 if [[ -f scan.csv ]]; then
     echo "report: $PWD/scan.csv ($(($(wc -l < scan.csv) - 1)) rows)" >&2
-    if [[ -f scan-errors.csv ]] && (($(wc -l < scan-errors.csv) > 1)); then
-        echo "unreadable entries: $PWD/scan-errors.csv ($(($(wc -l < scan-errors.csv) - 1)))" >&2
+    if [[ -f scan-errors.csv ]]; then
+        # the last column is the kind: error, or vanished/replaced (entries
+        # that changed while the scan ran: not errors)
+        unreadable=$(grep -c ',error$' scan-errors.csv)
+        changed=$(grep -Ec ',(vanished|replaced)$' scan-errors.csv)
+        if ((unreadable)); then
+            echo "unreadable entries: $PWD/scan-errors.csv ($unreadable)" >&2
+        fi
+        if ((changed)); then
+            echo "changed during the scan (not errors): $changed, in $PWD/scan-errors.csv" >&2
+        fi
     fi
 fi
 exit $status
