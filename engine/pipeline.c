@@ -55,13 +55,16 @@ static void tee_record(void *ctx, const char *path, size_t len, int error_number
 }
 
 /* The walk leaves out what this scan writes: the sinks' outputs (they said
- * so with own_output()) and the error file. */
-static int own_outputs(sink_set *sinks, report *rep, walk_options *wo, char *err,
-                       size_t errlen)
+ * so with own_output()), the error file, and the caller's own files. */
+static int own_outputs(sink_set *sinks, report *rep, const pipeline_run_options *o,
+                       walk_options *wo, char *err, size_t errlen)
 {
     int fd = report_output_fd(rep);
     if (fd >= 0 && sinks_own_fd(sinks, fd, err, errlen) != 0)
         return -1;
+    for (size_t i = 0; i < o->own_fd_count; i++)
+        if (sinks_own_fd(sinks, o->own_fds[i], err, errlen) != 0)
+            return -1;
     wo->own = sinks_own_files(sinks, &wo->own_count);
     return 0;
 }
@@ -156,7 +159,7 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
         wo.progress_ctx = rep;
     }
     wo.remote = o->remote;
-    if (own_outputs(sinks, rep, &wo, err, sizeof err) != 0) {
+    if (own_outputs(sinks, rep, o, &wo, err, sizeof err) != 0) {
         char ignored[256];
         free(excludes);
         sinks_finish(sinks, PIPELINE_FAILED, ignored, sizeof ignored);

@@ -36,6 +36,10 @@ typedef struct pipeline_run_options {
     size_t builtin_plugin_count;
     /* A walk shared with other processes (pwalk-mpi); NULL normally. */
     const walk_remote *remote;
+    /* Files the caller writes besides the sinks' and the error file
+     * (pwalk-mpi's manifest), left out of the walk like them. */
+    const int *own_fds;
+    size_t own_fd_count;
 } pipeline_run_options;
 
 typedef struct pipeline_result {
