@@ -703,6 +703,10 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     o.quiet = 1;
     o.remote = &remote;
+    if (mf_open) { /* the manifest's temporary is not a row of the scan */
+        o.own_fds = &mf.fd;
+        o.own_fd_count = 1;
+    }
     time_t started = time(NULL);
     double t0 = now_seconds();
     pipeline_result r;

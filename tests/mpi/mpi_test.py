@@ -373,3 +373,20 @@ def test_outputs_of_a_root_run_are_0600_unless_mode_says_otherwise(tmp):
         for n, m in modes.items():
             want = want_sink if n.endswith(".csv") else want_scan
             assert m == want, (n, oct(m), oct(want))
+
+
+def test_a_report_inside_the_tree_does_not_list_the_manifests_temporary(tmp):
+    # rank 0 creates the manifest's temporary before the walk, in the
+    # scanned tree here: it is left out like the rank's own shard
+    root = os.path.join(tmp, "r")
+    out = os.path.join(root, "out")
+    os.makedirs(os.path.join(root, "d"))
+    os.mkdir(out)
+    cfg = write_config(os.path.join(tmp, "p.yaml"),
+                       [f"{{name: r, plugin: csv, options: {{path: '{out}/scan.csv'}}}}"],
+                       scan="{errors: '%s/scan.errors'}" % out)
+    r = mpirun(2, "-q", "-c", cfg, root)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    got = lines_of([os.path.join(out, f"scan.part-{k:04d}.csv") for k in range(2)])
+    assert [l for l in got if b".scan.manifest.json.pwalk-tmp-" in l] == []
+    assert sum(b'/r/out"' in l or b'/r/d"' in l for l in got) == 2, got
