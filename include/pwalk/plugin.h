@@ -57,9 +57,9 @@
  *
  * Outputs inside the scanned tree (1.2): a sink that writes a file under a
  * root (a report in ".") registers the file's fd with host->own_output()
- * right after creating it, so the walk leaves it out; a plugin built for
- * 1.2 checks PWALK_HOST_HAS(host, own_output) first and still loads on an
- * older engine (which then lists the file).
+ * right after creating it, so the walk leaves it out.  As for every service
+ * added after 1.0, check PWALK_HOST_HAS(host, own_output) before the call
+ * (a host table of 1.1 ends before it).
  *
  * Ownership: whoever allocates frees.  Entries, strings and option values
  * passed to the plugin are borrowed for the duration of the call only; copy

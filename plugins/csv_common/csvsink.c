@@ -230,8 +230,7 @@ int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_
         return PWALK_ERR_IO;
     }
     s->opened = 1;
-    /* a report inside the scanned tree must not list itself (ABI 1.2; an
-     * older engine lists it) */
+    /* a report inside the scanned tree must not list itself (ABI 1.2) */
     if (!s->out.is_stdout && PWALK_HOST_HAS(host, own_output) &&
         host->own_output(ctx, s->out.fd) != PWALK_OK)
         return PWALK_ERR;

@@ -163,7 +163,7 @@ static int template_create(const pwalk_host *host, pwalk_host_ctx *ctx,
 {
     /* A field added by a later ABI minor is used only after checking that
      * the engine's table has it: PWALK_HOST_HAS(host, own_output) below
-     * (ABI 1.2).  On an older engine the plugin still loads and works. */
+     * (ABI 1.2); without it the summary would simply be listed. */
     template_instance *t = calloc(1, sizeof *t);
     if (!t) {
         host->set_error(ctx, "out of memory");

@@ -529,7 +529,8 @@ TEST_F(CsvPluginTest, AFailedScanPublishesNothing) {
 
 // ABI 1.2: the sink tells the engine which file it writes (its temporary,
 // published by the rename), so a report inside the scanned tree is left out
-// of the walk; with a 1.1 engine's shorter host table it is not called.
+// of the walk; with a host table that ends before own_output (1.1's) it is
+// not called.
 TEST_F(CsvPluginTest, TellsTheEngineItsOutputFile) {
     Batch w0(0), w1(0);
     Fill(&w0, 0, 5);

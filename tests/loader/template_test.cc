@@ -235,7 +235,8 @@ TEST_F(Template, WritesSummaryAtFinish)
 }
 
 // ABI 1.2: the file it writes is the one it told the engine to leave out
-// of the walk; on a 1.1 engine (a shorter host table) it still works.
+// of the walk; with a host table that ends before own_output (1.1's) it
+// does not call it and still works.
 TEST_F(Template, TellsTheEngineItsOutputFile)
 {
     std::string out = dir_ + "/summary.txt";
