@@ -86,6 +86,29 @@ static int loader_is_path(const char *name)
     return strchr(name, '/') != NULL || loader_ends_with(name, ".so");
 }
 
+/* The build tree keeps the plugins beside the binary (bazel-bin/plugins);
+ * an installed engine (PREFIX/bin) finds them in PREFIX/lib/pwalk/plugins,
+ * relative to the binary so that a prefix still works once moved.  When
+ * neither exists, the first is the one a "not found" message names. */
+static char *loader_plugin_dir_of(char *bindir)
+{
+    struct stat st;
+    char *beside = loader_join3(bindir, "/", "plugins");
+    if (!beside || (stat(beside, &st) == 0 && S_ISDIR(st.st_mode)))
+        return beside;
+    char *slash = strrchr(bindir, '/');
+    if (!slash)
+        return beside;
+    *slash = '\0';
+    char *installed = loader_join3(bindir, "/lib/pwalk", "/plugins");
+    if (installed && stat(installed, &st) == 0 && S_ISDIR(st.st_mode)) {
+        free(beside);
+        return installed;
+    }
+    free(installed);
+    return beside;
+}
+
 char *loader_builtin_dir(void)
 {
     /* /proc/self/exe rather than argv[0]: the engine may be started through
@@ -108,7 +131,7 @@ char *loader_builtin_dir(void)
                 return NULL;
             }
             *slash = '\0';
-            char *dir = loader_join3(buf, "/", "plugins");
+            char *dir = loader_plugin_dir_of(buf);
             free(buf);
             return dir;
         }

@@ -3,7 +3,8 @@
  *
  * A plugin is looked up by name in, in order: the pipeline's plugin_path
  * directories, the directories in $PWALK_PLUGIN_PATH (colon-separated), and
- * the engine's own plugin directory (<dir of the running executable>/plugins).
+ * the engine's own plugin directory (<dir of the running executable>/plugins,
+ * or, for an installed engine, <that dir>/../lib/pwalk/plugins).
  * In each directory D, "D/NAME.so" and then "D/NAME/NAME.so" are tried.  A
  * name ending in ".so" (or containing '/') is a path used as is.
  *
@@ -28,8 +29,9 @@ typedef struct loader_plugin {
     char *path;                 /* the file that was loaded              */
 } loader_plugin;
 
-/* Where the engine's own plugins live: "<dir of /proc/self/exe>/plugins".
- * Returns a malloc'd string or NULL. */
+/* Where the engine's own plugins live: "<dir of /proc/self/exe>/plugins"
+ * (the build tree), else "<its parent>/lib/pwalk/plugins" when that
+ * directory exists (an installed prefix).  Returns a malloc'd string or NULL. */
 char *loader_builtin_dir(void);
 
 /* Find NAME's file.  dirs[0..ndirs-1] come first (the pipeline's
