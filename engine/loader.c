@@ -566,6 +566,31 @@ static const char *loader_type_ok(uint32_t type)
     }
 }
 
+/* pwalk_option_spec.flags (ABI 1.2).  A plugin of 1.0/1.1 had a reserved
+ * field there that the engine never read, so it is not read now either
+ * (options_is_output() guesses by name for those).  From 1.2 on an unknown
+ * bit is a mistake, as for pwalk_plugin.flags, and an output is a file
+ * name: a string. */
+static int loader_check_option_flags(const char *shown, const pwalk_plugin *p,
+                                     const pwalk_option_spec *o, char *err, size_t errlen)
+{
+    if (p->abi_minor < 2)
+        return 0;
+    if (o->flags & ~(uint32_t)PWALK_OPTION_OUTPUT) {
+        loader_msg(err, errlen, "%s: plugin '%s': option '%s' declares unknown flags 0x%x",
+                   shown, p->name, o->name, o->flags & ~(uint32_t)PWALK_OPTION_OUTPUT);
+        return -1;
+    }
+    if ((o->flags & PWALK_OPTION_OUTPUT) && o->type != PWALK_OPT_STRING) {
+        loader_msg(err, errlen,
+                   "%s: plugin '%s': option '%s' is declared an output (a file name) but is "
+                   "not a string",
+                   shown, p->name, o->name);
+        return -1;
+    }
+    return 0;
+}
+
 /* The declarations, once the struct is known to be large enough to read. */
 static int loader_check_plugin(const char *shown, const char *want, const pwalk_plugin *p,
                                char *err, size_t errlen)
@@ -642,6 +667,8 @@ static int loader_check_plugin(const char *shown, const char *want, const pwalk_
                        shown, p->name, o->name, o->type);
             return -1;
         }
+        if (loader_check_option_flags(shown, p, o, err, errlen) != 0)
+            return -1;
         if (o->type == PWALK_OPT_ENUM && (!o->choices || !*o->choices)) {
             loader_msg(err, errlen, "%s: plugin '%s': enum option '%s' declares no choices",
                        shown, p->name, o->name);

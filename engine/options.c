@@ -594,11 +594,15 @@ static const char *options_threading_text(uint32_t t)
     }
 }
 
-/* "int 1..64", "enum a|b|c", "string": the type column of --describe. */
-static void options_type_column(const pwalk_option_spec *s, char *buf, size_t cap)
+/* "int 1..64", "enum a|b|c", "string", "output file": the type column of
+ * --describe (an output is a string naming a file the plugin writes). */
+static void options_type_column(const pwalk_plugin *p, const pwalk_option_spec *s, char *buf,
+                                size_t cap)
 {
     if ((s->type == PWALK_OPT_INT || s->type == PWALK_OPT_ENUM) && s->choices && *s->choices)
         snprintf(buf, cap, "%s %s", options_type_name(s->type), s->choices);
+    else if (options_is_output(p, s))
+        snprintf(buf, cap, "output file");
     else
         snprintf(buf, cap, "%s", options_type_name(s->type));
 }
@@ -633,7 +637,7 @@ void options_describe(const pwalk_plugin *plugin, const char *path, FILE *out)
     char t[256], d[256];
     for (uint32_t i = 0; i < plugin->option_count; i++) {
         const pwalk_option_spec *s = &plugin->options[i];
-        options_type_column(s, t, sizeof t);
+        options_type_column(plugin, s, t, sizeof t);
         options_default_column(s, d, sizeof d);
         int n = (int)strlen(s->name ? s->name : "?");
         wn = n > wn ? n : wn;
@@ -643,9 +647,18 @@ void options_describe(const pwalk_plugin *plugin, const char *path, FILE *out)
     fprintf(out, "options:\n");
     for (uint32_t i = 0; i < plugin->option_count; i++) {
         const pwalk_option_spec *s = &plugin->options[i];
-        options_type_column(s, t, sizeof t);
+        options_type_column(plugin, s, t, sizeof t);
         options_default_column(s, d, sizeof d);
         fprintf(out, "  %-*s  %-*s  %-*s  %s\n", wn, s->name ? s->name : "?", wt, t, wd, d,
                 s->help ? s->help : "");
     }
+}
+
+int options_is_output(const pwalk_plugin *plugin, const pwalk_option_spec *spec)
+{
+    if (spec->type != PWALK_OPT_STRING || !spec->name)
+        return 0;
+    if (plugin->abi_minor >= 2)
+        return (spec->flags & PWALK_OPTION_OUTPUT) != 0;
+    return strcmp(spec->name, "path") == 0 || strcmp(spec->name, "log") == 0;
 }

@@ -41,4 +41,10 @@ int options_get_list_item(const pwalk_options *o, const char *name, size_t index
 /* Print a plugin's description and option table for --describe. */
 void options_describe(const pwalk_plugin *plugin, const char *path, FILE *out);
 
+/* Is the plugin's option spec (one of plugin->options) a file the plugin
+ * writes?  ABI 1.2 plugins say so with PWALK_OPTION_OUTPUT; for a plugin
+ * built against 1.0 or 1.1, whose field was reserved, the engine keeps its
+ * old guess: a string option named "path" or "log". */
+int options_is_output(const pwalk_plugin *plugin, const pwalk_option_spec *spec);
+
 #endif

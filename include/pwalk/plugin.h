@@ -59,7 +59,9 @@
  * root (a report in ".") registers the file's fd with host->own_output()
  * right after creating it, so the walk leaves it out.  As for every service
  * added after 1.0, check PWALK_HOST_HAS(host, own_output) before the call
- * (a host table of 1.1 ends before it).
+ * (a host table of 1.1 ends before it).  And declare every option whose
+ * value is a file the sink writes with PWALK_OPTION_OUTPUT (1.2), so the
+ * engine can refuse two outputs on one file before anything is opened.
  *
  * Ownership: whoever allocates frees.  Entries, strings and option values
  * passed to the plugin are borrowed for the duration of the call only; copy
@@ -82,7 +84,8 @@ extern "C" {
 
 #define PWALK_ABI_MAJOR 1
 #define PWALK_ABI_MINOR 2 /* 1.1: pwalk_host.prune, pwalk_plugin.prepare;
-                            1.2: pwalk_host.own_output, pwalk_error.kind */
+                            1.2: pwalk_host.own_output, pwalk_error.kind,
+                            pwalk_option_spec.flags (PWALK_OPTION_OUTPUT) */
 
 /* The exported entry point's name, for the loader and for plugin authors. */
 #define PWALK_PLUGIN_ENTRY_SYMBOL "pwalk_plugin_entry_v1"
@@ -203,10 +206,21 @@ typedef struct pwalk_error {
 #define PWALK_OPT_ENUM 4u        /* a string from choices                 */
 #define PWALK_OPT_STRING_LIST 5u /* YAML sequence of strings              */
 
+/* pwalk_option_spec.flags (1.2; the field was reserved0 before, so an
+ * engine reads it only from a plugin whose abi_minor is 2 or more) */
+#define PWALK_OPTION_OUTPUT 0x1u /* the value names a file this plugin
+                                    writes (a STRING option): the engine
+                                    refuses a pipeline where two outputs,
+                                    or an output and the scan's error
+                                    file, are one file.  "-" (stdout) and
+                                    "" are no file.  A plugin of ABI 1.0 or
+                                    1.1 has no flags: its options named
+                                    "path" and "log" are taken as outputs */
+
 typedef struct pwalk_option_spec {
     const char *name;
     uint32_t type;              /* PWALK_OPT_*                            */
-    uint32_t reserved0;
+    uint32_t flags;             /* PWALK_OPTION_* (1.2; was reserved0)    */
     const char *default_value;  /* as YAML text; NULL = no default        */
     const char *choices;        /* ENUM: "a|b|c"; INT: "min..max" or NULL */
     const char *help;           /* one line, for --describe               */

@@ -28,7 +28,7 @@ typedef struct csvsink_kind {
 /* Options every csv* plugin declares: path, mode, header, escape, buffer_kib,
  * and (with a codec) level.  The plugin copies these into its own table. */
 #define CSVSINK_OPTION_PATH(def)                                                        \
-    {"path", PWALK_OPT_STRING, 0, def, NULL,                                            \
+    {"path", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, def, NULL,                          \
      "output file (\"-\" = stdout); written as .NAME.pwalk-tmp-XXXXXX, renamed at the end; " \
      "a compressing plugin adds its suffix (.zst, .gz, .lz4) to a name ending in .csv"}
 #define CSVSINK_OPTION_MODE                                                             \

@@ -28,6 +28,7 @@ HDR_ASSERT(error_operation, offsetof(pwalk_error, operation) == 24);
 HDR_ASSERT(error_kind, offsetof(pwalk_error, kind) == 20); /* 1.2: was reserved0 */
 HDR_ASSERT(spec_size, sizeof(pwalk_option_spec) == 40);
 HDR_ASSERT(spec_help, offsetof(pwalk_option_spec, help) == 32);
+HDR_ASSERT(spec_flags, offsetof(pwalk_option_spec, flags) == 12); /* 1.2: was reserved0 */
 HDR_ASSERT(host_size, sizeof(pwalk_host) == 112); /* 1.1 prune, 1.2 own_output */
 HDR_ASSERT(host_prune, offsetof(pwalk_host, prune) == 96);
 HDR_ASSERT(host_own_output, offsetof(pwalk_host, own_output) == 104);
@@ -68,7 +69,7 @@ static int hdr_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_o
 }
 
 static const pwalk_option_spec hdr_options[] = {
-    {"path", PWALK_OPT_STRING, 0, "-", 0, "output file"},
+    {"path", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, "-", 0, "output file"},
 };
 
 static const pwalk_plugin hdr_plugin = {

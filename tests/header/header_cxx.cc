@@ -23,6 +23,7 @@ static_assert(sizeof(pwalk_error) == 32, "pwalk_error size");
 static_assert(offsetof(pwalk_error, operation) == 24, "pwalk_error.operation");
 static_assert(offsetof(pwalk_error, kind) == 20, "pwalk_error.kind (1.2, was reserved0)");
 static_assert(sizeof(pwalk_option_spec) == 40, "pwalk_option_spec size");
+static_assert(offsetof(pwalk_option_spec, flags) == 12, "pwalk_option_spec.flags (1.2, was reserved0)");
 static_assert(sizeof(pwalk_host) == 112, "pwalk_host size");
 static_assert(offsetof(pwalk_host, prune) == 96, "pwalk_host.prune (1.1)");
 static_assert(offsetof(pwalk_host, own_output) == 104, "pwalk_host.own_output (1.2)");

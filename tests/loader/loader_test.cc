@@ -249,6 +249,31 @@ TEST_F(Loader, UnknownOptionType)
                   "(known: 1 string, 2 bool, 3 int, 4 enum, 5 string list)");
 }
 
+// pwalk_option_spec.flags (ABI 1.2): an unknown bit is a mistake, and an
+// output (a file name) must be a string.
+TEST_F(Loader, UnknownOptionFlag)
+{
+    std::string p = Runfile("fx_bad_option_flags.so");
+    EXPECT_EQ(Refusal("fx_bad_option_flags.so"),
+              p + ": plugin 'fx_bad_option_flags': option 'verbose' declares unknown flags 0x80");
+}
+
+TEST_F(Loader, OutputOptionThatIsNotAString)
+{
+    std::string p = Runfile("fx_output_not_string.so");
+    EXPECT_EQ(Refusal("fx_output_not_string.so"),
+              p + ": plugin 'fx_output_not_string': option 'verbose' is declared an output "
+                  "(a file name) but is not a string");
+}
+
+// Before 1.2 the field was reserved0, never read: a 1.1 plugin loads
+// whatever it holds (its outputs are guessed by name, see options_test).
+TEST_F(Loader, OlderMinorOptionFlagsAreNotRead)
+{
+    ASSERT_EQ(Open(Runfile("fx_minor1_flags.so")), 0) << err_;
+    EXPECT_EQ(lp_.plugin->abi_minor, 1u);
+}
+
 TEST_F(Loader, OptionWithoutName)
 {
     std::string p = Runfile("fx_null_option_name.so");

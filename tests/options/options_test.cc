@@ -545,4 +545,46 @@ TEST_F(Options, DescribeMutatingSerialPluginWithoutOptions)
     EXPECT_EQ(d.find("file:"), std::string::npos) << d;
 }
 
+// ---- outputs (ABI 1.2: PWALK_OPTION_OUTPUT) ------------------------------------
+
+// A 1.2 plugin says which options are files it writes; the name means
+// nothing: `dest` is an output, an unflagged `path` or `log` is not.
+TEST_F(Options, OutputIsTheFlagNotTheName)
+{
+    const pwalk_option_spec specs[] = {
+        {"dest", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, nullptr, nullptr, "the file"},
+        {"path", PWALK_OPT_STRING, 0, nullptr, nullptr, "a label, not a file"},
+        {"log", PWALK_OPT_STRING, 0, nullptr, nullptr, "a label, not a file"},
+    };
+    pwalk_plugin p = MakePlugin(specs, 3);
+    ASSERT_GE(PWALK_ABI_MINOR, 2);
+    EXPECT_TRUE(options_is_output(&p, &specs[0]));
+    EXPECT_FALSE(options_is_output(&p, &specs[1]));
+    EXPECT_FALSE(options_is_output(&p, &specs[2]));
+    std::string d = Describe(p, nullptr);
+    EXPECT_NE(d.find("  dest  output file  no default"), std::string::npos) << d;
+    EXPECT_NE(d.find("  path  string       no default"), std::string::npos) << d;
+}
+
+// A plugin built against 1.0 or 1.1 had a reserved field there, which the
+// engine does not read: its string options named path and log are taken as
+// outputs, as before 1.2, and nothing else is, whatever the field holds.
+TEST_F(Options, OlderMinorOutputsAreGuessedByName)
+{
+    const pwalk_option_spec specs[] = {
+        {"dest", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, nullptr, nullptr, "the file"},
+        {"path", PWALK_OPT_STRING, 0, nullptr, nullptr, "the report"},
+        {"log", PWALK_OPT_STRING, 0, nullptr, nullptr, "the change log"},
+        {"path", PWALK_OPT_STRING_LIST, 0, nullptr, nullptr, "not a string"},
+    };
+    for (uint32_t minor : {0u, 1u}) {
+        pwalk_plugin p = MakePlugin(specs, 4);
+        p.abi_minor = minor;
+        EXPECT_FALSE(options_is_output(&p, &specs[0])) << minor;
+        EXPECT_TRUE(options_is_output(&p, &specs[1])) << minor;
+        EXPECT_TRUE(options_is_output(&p, &specs[2])) << minor;
+        EXPECT_FALSE(options_is_output(&p, &specs[3])) << minor;
+    }
+}
+
 } // namespace
