@@ -1,5 +1,6 @@
 /*
- * report.c -- progress line, summary and error file.
+ * report.c -- the error file, and the tallies of error records the summary
+ * (summary.c) is made from.
  *
  * Error records arrive from any worker; they are rare next to rows, so one
  * mutex guards the counters, the kept examples and the error file buffer.
@@ -12,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csvrow.h"
-#include "outfile.h"
+#include "common/csvrow.h"
+#include "common/outfile.h"
 
 #define REPORT_EXAMPLES 10
 #define REPORT_KINDS 32
@@ -44,8 +45,6 @@ struct report {
     size_t buf_len;
     int file_failed;
     char file_error[512];
-
-    int progress_drawn;
 };
 
 /* kind (added after operation, so readers of the first four columns or by
@@ -209,39 +208,6 @@ int report_output_fd(report *r)
     return r->has_file && !r->file.is_stdout ? r->file.fd : -1;
 }
 
-/* 1234 -> "1234", 1234567 -> "1.23M": the progress line must stay short */
-static void human(char *out, size_t len, double v)
-{
-    if (v >= 1e9)
-        snprintf(out, len, "%.2fG", v / 1e9);
-    else if (v >= 1e6)
-        snprintf(out, len, "%.2fM", v / 1e6);
-    else if (v >= 1e4)
-        snprintf(out, len, "%.1fk", v / 1e3);
-    else
-        snprintf(out, len, "%.0f", v);
-}
-
-void report_progress(void *ctx, const walk_stats *now, uint64_t queued)
-{
-    report *r = ctx;
-    char entries[32], rate[32];
-    human(entries, sizeof entries, (double)now->entries);
-    human(rate, sizeof rate, now->seconds > 0 ? (double)now->entries / now->seconds : 0);
-    fprintf(stderr, "\rpwalk: %s entries, %s/s, %llu queued, %llu errors\033[K", entries,
-            rate, (unsigned long long)queued, (unsigned long long)now->errors);
-    fflush(stderr);
-    r->progress_drawn = 1;
-}
-
-void report_progress_end(report *r)
-{
-    if (r->progress_drawn) {
-        fputs("\r\033[K", stderr);
-        r->progress_drawn = 0;
-    }
-}
-
 int report_prepare(report *r, char *err, size_t errlen)
 {
     if (!r->has_file)
@@ -281,70 +247,29 @@ int report_finish(report *r, int ok, char *err, size_t errlen)
     return 0;
 }
 
-static const char *filter_label(int reason)
+size_t report_errno_kinds(report *r) { return r->kind_count; }
+
+void report_errno_kind(report *r, size_t i, int *error_number, uint64_t *count)
 {
-    return filter_reason_name((enum filter_reason)reason);
+    *error_number = r->kinds[i].error_number;
+    *count = r->kinds[i].count;
 }
 
-void report_summary(report *r, const walk_stats *st, const sink_set *sinks, FILE *out)
+uint64_t report_replaced_count(report *r)
 {
-    char rate[32];
-    human(rate, sizeof rate, st->seconds > 0 ? (double)st->entries / st->seconds : 0);
-    uint64_t filtered = 0;
-    for (int i = 1; i < FILTER_REASON_COUNT; i++)
-        filtered += st->filtered[i];
+    pthread_mutex_lock(&r->lock);
+    uint64_t n = r->replaced;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
 
-    fprintf(out, "pwalk: %llu entries in %.2f s (%s/s): %llu rows, %llu errors",
-            (unsigned long long)st->entries, st->seconds, rate,
-            (unsigned long long)st->rows, (unsigned long long)r->errors);
-    if (r->kind_count) {
-        fputs(" (", out);
-        for (size_t k = 0; k < r->kind_count; k++)
-            fprintf(out, "%s%s %llu", k ? ", " : "", strerrorname_np(r->kinds[k].error_number)
-                                                          ? strerrorname_np(r->kinds[k].error_number)
-                                                          : "E?",
-                    (unsigned long long)r->kinds[k].count);
-        fputs(")", out);
-    }
-    if (r->vanished) { /* only then: the usual line stays as it was */
-        fprintf(out, ", %llu vanished", (unsigned long long)r->vanished);
-        if (r->replaced)
-            fprintf(out, " (gone %llu, replaced %llu)",
-                    (unsigned long long)(r->vanished - r->replaced),
-                    (unsigned long long)r->replaced);
-    }
-    fprintf(out, ", %llu filtered", (unsigned long long)filtered);
-    if (filtered) {
-        const char *sep = " (";
-        for (int i = 1; i < FILTER_REASON_COUNT; i++)
-            if (st->filtered[i]) {
-                fprintf(out, "%s%s %llu", sep, filter_label(i),
-                        (unsigned long long)st->filtered[i]);
-                sep = ", ";
-            }
-        fputs(")", out);
-    }
-    for (size_t i = 0; i < sinks_count(sinks); i++)
-        fprintf(out, "; sink '%s': %llu rows", sinks_name(sinks, i),
-                (unsigned long long)sinks_rows(sinks, i));
-    fputc('\n', out);
+size_t report_example_count(report *r) { return r->example_count; }
 
-    for (size_t i = 0; i < r->example_count; i++) {
-        report_example *ex = &r->examples[i];
-        /* names may hold control bytes: print them escaped */
-        size_t len = strlen(ex->path);
-        char *esc = malloc(4 * len + 1);
-        int dropped = 0;
-        if (esc) {
-            esc[csvrow_escape(esc, ex->path, len, CSVROW_ESCAPE_LOSSLESS, &dropped)] = '\0';
-            fprintf(out, "pwalk: %s: %s (%s)\n", esc, strerror(ex->error_number),
-                    ex->operation);
-            free(esc);
-        }
-    }
-    if (r->errors > r->example_count)
-        fprintf(out, "pwalk: ... and %llu more errors\n",
-                (unsigned long long)(r->errors - r->example_count));
+const char *report_example(report *r, size_t i, int *error_number, const char **operation)
+{
+    *error_number = r->examples[i].error_number;
+    *operation = r->examples[i].operation;
+    return r->examples[i].path;
 }
 
 void report_free(report *r)

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "outfile.h"
+#include "common/outfile.h"
 
 #define SHARD_MAX_SINKS 64
 

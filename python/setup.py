@@ -31,7 +31,7 @@ PLUGINS = os.path.join(REPO, "plugins")
 COMMON = os.path.join(PLUGINS, "csv_common")
 WALKAHEAD = os.path.join(PLUGINS, "walk-iterator")
 INCLUDE = os.path.join(REPO, "include")
-SHARED = os.path.join(REPO, "common")  # header-only, "common/x.h" from REPO
+SHARED = os.path.join(REPO, "common")  # neutral code, "common/x.h" from REPO
 VERSION_SCRIPT = os.path.join(PLUGINS, "plugin.lds")
 
 if not os.path.isfile(os.path.join(ENGINE, "pipeline.c")):
@@ -40,12 +40,12 @@ if not os.path.isfile(os.path.join(ENGINE, "pipeline.c")):
              "./python)" % ENGINE)
 
 # The engine as engine/BUILD's :pipeline and its dependencies (main.c is the
-# CLI and stays out), plus the csv_common files report.c writes the error
+# CLI and stays out), plus the common/ files report.c writes the error
 # file with.
 ENGINE_SOURCES = [os.path.join(ENGINE, f + ".c") for f in (
     "config", "filter", "queue", "threads", "walk", "loader", "options", "sinks",
     "pipeline", "report")]
-ENGINE_SOURCES += [os.path.join(COMMON, f) for f in ("csvrow.c", "outfile.c")]
+ENGINE_SOURCES += [os.path.join(SHARED, f) for f in ("csvrow.c", "outfile.c")]
 ENGINE_SOURCES += [os.path.join(WALKAHEAD, "walkahead.c")]
 
 # Same language level and warnings as .bazelrc; -O2 for speed.
@@ -66,7 +66,7 @@ def _includes(path):
 
 
 def _plugin_sources(plugin_dir):
-    """A plugin's own .c files plus the csv_common sources it reaches
+    """A plugin's own .c files plus the csv_common and common/ sources it reaches
     through #include "x.h" (x.c beside x.h), following headers and sources
     transitively."""
     own = sorted(os.path.join(plugin_dir, f) for f in os.listdir(plugin_dir)
@@ -76,7 +76,7 @@ def _plugin_sources(plugin_dir):
     while todo:
         for header in _includes(todo.pop()):
             name = os.path.basename(header)
-            for d in (plugin_dir, COMMON):
+            for d in (plugin_dir, COMMON, SHARED):
                 h = os.path.join(d, name)
                 if not os.path.exists(h):
                     continue

@@ -58,7 +58,7 @@ fi
 # -fno-sanitize-recover: a UB report must be a crash the fuzzer keeps.
 CFLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-        -I"$ROOT" -I"$ROOT/include" -I"$ROOT/engine" -I"$ROOT/plugins/csv_common"
+        -I"$ROOT" -I"$ROOT/include" -I"$ROOT/engine"
         -Wno-unused-function)
 
 engine_all=()   # everything the exclude/cli targets link: the engine without its two mains
@@ -71,10 +71,10 @@ sources_of() {
     case "$1" in
         config)  echo engine/config.c ;;
         options) echo engine/options.c engine/config.c ;;
-        csv)     echo plugins/csv_common/csvrow.c ;;
+        csv)     echo common/csvrow.c ;;
         slurm)   echo engine/threads.c ;;
-        remote)  echo engine/walk.c engine/queue.c engine/filter.c engine/threads.c ;;
-        exclude|cli) echo "${engine_all[@]}" plugins/csv_common/csvrow.c plugins/csv_common/outfile.c ;;
+        remote)  echo engine/remote.c engine/walk.c engine/queue.c engine/filter.c engine/threads.c ;;
+        exclude|cli) echo "${engine_all[@]}" common/csvrow.c common/outfile.c ;;
         *)       return 1 ;;
     esac
 }

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "common/outname.h"
-#include "csvrow.h"
-#include "outfile.h"
+#include "common/csvrow.h"
+#include "common/outfile.h"
 
 typedef struct csvsink {
     const csvsink_kind *kind;

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "csvrow.h"
+#include "common/csvrow.h"
 #include "pwalk/plugin.h"
 
 // The host's opaque handles, as this fake host defines them.

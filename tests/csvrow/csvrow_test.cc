@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "csvrow.h"
+#include "common/csvrow.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "outfile.h"
+#include "common/outfile.h"
 
 namespace {
 

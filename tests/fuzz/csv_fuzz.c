@@ -1,6 +1,5 @@
 /*
- * csv_fuzz.c -- the report's escaping and row format (plugins/csv_common/
- * csvrow.c) on any name bytes.
+ * csv_fuzz.c -- the report's escaping and row format (common/csvrow.c) on any name bytes.
  *
  * Input: byte 0 = flags (bit 0: the entry is a directory; bit 1: a root;
  * bits 2-7: where the entry's own name starts, as a fraction of the path),
@@ -23,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csvrow.h"
+#include "common/csvrow.h"
 #include "tests/fuzz/fuzz_check.h"
 
 static void check_lossless(const char *in, size_t len)

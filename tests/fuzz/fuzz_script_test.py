@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 """ % (fnv1a(HANG_SEED), fnv1a(OOM_SEED))
 
 # the sources fuzz.sh compiles for the two targets used here
-TARGET_SOURCES = {"config": "engine/config.c", "csv": "plugins/csv_common/csvrow.c"}
+TARGET_SOURCES = {"config": "engine/config.c", "csv": "common/csvrow.c"}
 
 
 def clang():

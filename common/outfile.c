@@ -5,7 +5,7 @@
  * opened once and used only through its fd.
  */
 #define _GNU_SOURCE
-#include "outfile.h"
+#include "common/outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
  * by hand: this runs for every entry on every worker, and a printf call per
  * field is where other walkers lose half their speed.
  */
-#include "csvrow.h"
+#include "common/csvrow.h"
 
 #include <string.h>
 
