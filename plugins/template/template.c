@@ -15,12 +15,29 @@
  *
  * How to read it: the numbered steps below are the order in which you
  * would write a plugin, and each one says which rule of pwalk/plugin.h it
- * shows.  To start your own, copy this file, rename `template` everywhere
- * (the plugin name must equal the file's base name and the name used in
- * the pipeline), and replace the counting with your work.  See README.md.
+ * shows:
+ *
+ *     1. declare the options (an output file flagged PWALK_OPTION_OUTPUT)
+ *     2. the state: one instance per sink, one tstate per worker
+ *     3. create():       read options, create the output, own_output()
+ *     4. thread_open():  a state per worker
+ *     5. consume():      the hot path, no locks
+ *     6. error():        an entry the walk could not read
+ *     7. thread_close(): fold a worker's state in
+ *     8. prepare():      everything that can fail (write, flush, fsync)
+ *     9. finish():       publish (only the rename) or abandon
+ *    10. destroy():      free, remove an unpublished temporary
+ *    11. describe the plugin, export the one entry point
+ *
+ * To start your own, copy this file, rename `template` everywhere (the
+ * plugin name must equal the file's base name and the name used in the
+ * pipeline), and replace the counting with your work.  README.md here
+ * walks through it: copy, rename, build (Bazel or a plain cc), load, test.
  *
  * The only include from pwalk is <pwalk/plugin.h>: a plugin links no engine
- * symbols, everything the engine offers arrives through `host`.
+ * symbols, everything the engine offers arrives through `host`.  Services
+ * and callbacks added after ABI 1.0 are marked with the minor that added
+ * them; each use of a host service checks PWALK_HOST_HAS() first.
  */
 #define _POSIX_C_SOURCE 200809L /* openat, renameat, fdopen, fsync */
 
@@ -44,9 +61,14 @@
  * `pwalk-engine --describe template`.  So create() never has to validate a
  * type, only what the table cannot express (here: an empty path).
  * Defaults are written as YAML text.
+ *
+ * An option whose value is a file you write gets PWALK_OPTION_OUTPUT
+ * (ABI 1.2): the engine then refuses a pipeline in which two sinks, or a
+ * sink and the scan's error file, would write the same file -- whatever
+ * the option is called.
  */
 static const pwalk_option_spec template_options[] = {
-    {"path", PWALK_OPT_STRING, 0, "-", NULL,
+    {"path", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, "-", NULL,
      "where to write the summary; \"-\" is standard output"},
     {"units", PWALK_OPT_ENUM, 0, "bytes", "bytes|human",
      "print byte counts exactly, or rounded with KiB/MiB/GiB/TiB"},
@@ -80,6 +102,7 @@ typedef struct template_instance {
     int to_stdout;
     char *final_path;           /* where the summary is published       */
     char *tmp_path;             /* written here first (a name in dirfd)  */
+    int prepared;               /* prepare() wrote it all and fsynced it */
     const char *final_name;     /* renamed to this name in dirfd         */
     char *dir_path;             /* the directory as given                */
     int dirfd;                  /* ... opened once, in create()          */
@@ -111,15 +134,22 @@ static int template_type_of(uint32_t mode)
  * O_NOFOLLOW (a name planted there is never opened).  A path string would
  * be resolved again at the rename: a user who can write a directory on the
  * path could swap it for a symlink during the scan, and a root scan's
- * rename would replace a file in someone else's directory.  Returns the
- * fd, or -1 with errno. */
+ * rename would replace a file in someone else's directory.
+ *
+ * The temporary is named .NAME.pwalk-tmp-XXXXXX, as every file pwalk
+ * writes, so one cleanup rule (README, "Outputs") covers a killed scan's
+ * leftovers.  Its mode: 0600 from a root scan, whose totals cover
+ * directories other users cannot read; otherwise 0666 less the umask, as
+ * any program creating a file.  Returns the fd, or -1 with errno. */
 static int template_create_tmp(template_instance *t)
 {
     const char *path = t->final_path, *slash = strrchr(path, '/');
     t->final_name = slash ? slash + 1 : path;
     t->dir_path = !slash ? strdup(".")
                          : strndup(path, slash == path ? 1 : (size_t)(slash - path));
-    char *name = malloc(strlen(t->final_name) + sizeof "..tmp-12345678");
+    static const char alnum[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    char *name = malloc(strlen(t->final_name) + sizeof "..pwalk-tmp-XXXXXX");
     struct stat st;
     int fd = -1;
     errno = ENOMEM;
@@ -131,11 +161,14 @@ static int template_create_tmp(template_instance *t)
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         unsigned x = (unsigned)now.tv_nsec ^ ((unsigned)getpid() << 12);
+        size_t n = (size_t)sprintf(name, ".%s.pwalk-tmp-XXXXXX", t->final_name);
         for (int attempt = 0; attempt < 100; attempt++) {
-            x = x * 1103515245u + 12345u; /* a guessed name only costs a retry */
-            sprintf(name, ".%s.tmp-%08x", t->final_name, x);
+            for (size_t i = n - 6; i < n; i++) { /* a guessed name only costs a retry */
+                x = x * 1103515245u + 12345u;
+                name[i] = alnum[(x >> 16) % (sizeof alnum - 1)];
+            }
             fd = openat(t->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        0600);
+                        geteuid() == 0 ? 0600 : 0666);
             if (fd >= 0 || errno != EEXIST)
                 break;
         }
@@ -157,13 +190,12 @@ static int template_create_tmp(template_instance *t)
  * Output that others will read is written under a temporary name in the
  * target's directory and only renamed into place by finish(0), so a failed
  * or interrupted scan never leaves a complete-looking summary behind.
+ * Tell the engine about the file at once (host->own_output, ABI 1.2): a
+ * summary written inside the scanned tree is then not counted in itself.
  */
 static int template_create(const pwalk_host *host, pwalk_host_ctx *ctx,
                            const pwalk_options *opts, void **instance)
 {
-    /* A field added by a later ABI minor is used only after checking that
-     * the engine's table has it: PWALK_HOST_HAS(host, own_output) below
-     * (ABI 1.2); without it the summary would simply be listed. */
     template_instance *t = calloc(1, sizeof *t);
     if (!t) {
         host->set_error(ctx, "out of memory");
@@ -208,15 +240,14 @@ static int template_create(const pwalk_host *host, pwalk_host_ctx *ctx,
         return PWALK_ERR_IO;
     }
     /* A summary written inside the scanned tree must not count itself:
-     * tell the engine this file is ours, so the walk leaves it out. */
+     * tell the engine this file is ours, so the walk leaves it out.  A
+     * service added after ABI 1.0 is used only after checking that the
+     * engine's table has it (PWALK_HOST_HAS); own_output failing is out of
+     * memory or a bad fd, a failure of the sink (it set the message). */
     if (PWALK_HOST_HAS(host, own_output) && host->own_output(ctx, fd) != PWALK_OK) {
         close(fd);
         return PWALK_ERR;
     }
-    /* Created 0600; a summary is for everyone who could read the directory
-     * anyway -- except from a root scan, whose totals cover directories
-     * other users cannot read. */
-    fchmod(fd, geteuid() == 0 ? 0600 : 0644);
     t->out = fdopen(fd, "w");
     if (!t->out) {
         host->set_error(ctx, "cannot open %s: %s", t->tmp_path, strerror(errno));
@@ -340,22 +371,20 @@ static int template_write_summary(template_instance *t)
     return fflush(t->out) == 0 && !ferror(t->out) ? 0 : -1;
 }
 
-/* ---- 8. finish(): commit or abandon -------------------------------------
+/* ---- 8. prepare(): everything that can fail, nothing published (1.1) ------
  *
- * Main thread, after every thread_close().  scan_status 0: the scan
- * completed, so publish (write, fsync, rename into place).  Non-zero: it
- * failed or was interrupted, so publish nothing and remove temporaries.
- * A full disk shows up here at the latest: check every write, or a
- * truncated summary would be published as if complete.
+ * Main thread, after every thread_close(), only when the scan completed.
+ * Write the summary, flush it, fsync it, check that the output directory
+ * is still the one opened in create() -- everything of the commit that can
+ * fail -- but publish nothing.  The engine prepares every sink before it
+ * lets any of them publish: if one fails here, all get finish(non-zero),
+ * so one failing output never leaves the others published.  A full disk
+ * shows up here at the latest: check every write, or a truncated summary
+ * would be published as if complete.
  */
-static int template_finish(void *instance, int32_t scan_status)
+static int template_prepare(void *instance)
 {
     template_instance *t = instance;
-    if (scan_status != 0) {
-        if (!t->to_stdout)
-            t->host->log(t->ctx, "scan did not complete; %s not written", t->final_path);
-        return PWALK_OK; /* destroy() removes the temporary file */
-    }
     if (template_write_summary(t) != 0) {
         t->host->set_error(t->ctx, "cannot write the summary to %s: %s",
                            t->to_stdout ? "standard output" : t->tmp_path, strerror(errno));
@@ -363,24 +392,52 @@ static int template_finish(void *instance, int32_t scan_status)
     }
     if (t->to_stdout)
         return PWALK_OK;
-
     FILE *f = t->out;
     t->out = NULL;
     int bad = fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
-    /* The rename goes through dirfd, so it cannot land elsewhere; but if
+    if (bad) {
+        t->host->set_error(t->ctx, "cannot write %s: %s", t->final_path, strerror(errno));
+        return PWALK_ERR_IO;
+    }
+    /* The rename will go through dirfd, so it cannot land elsewhere; but if
      * the path no longer leads to that directory, someone swapped it and
      * the summary would be published where nobody looks: fail instead. */
     struct stat st;
-    if (!bad && (stat(t->dir_path, &st) != 0 || st.st_dev != t->dir_dev ||
-                 st.st_ino != t->dir_ino)) {
+    if (stat(t->dir_path, &st) != 0 || st.st_dev != t->dir_dev || st.st_ino != t->dir_ino) {
         t->host->set_error(t->ctx,
                            "cannot publish %s: output directory '%s' was replaced during the "
                            "scan",
                            t->final_path, t->dir_path);
         return PWALK_ERR_IO;
     }
-    if (bad || renameat(t->dirfd, t->tmp_path, t->dirfd, t->final_name) != 0) {
+    t->prepared = 1;
+    return PWALK_OK;
+}
+
+/* ---- 9. finish(): publish or abandon ----------------------------------------
+ *
+ * Main thread, last before destroy().  scan_status 0: every sink prepared,
+ * so publish -- here only the rename, the one step left.  Non-zero: the
+ * scan failed, was interrupted, or a sink's prepare() failed: publish
+ * nothing (destroy() removes the temporary).
+ */
+static int template_finish(void *instance, int32_t scan_status)
+{
+    template_instance *t = instance;
+    if (scan_status != 0) {
+        if (!t->to_stdout)
+            t->host->log(t->ctx, "scan did not complete; %s not written", t->final_path);
+        return PWALK_OK;
+    }
+    if (t->to_stdout)
+        return PWALK_OK;
+    if (!t->prepared) { /* an engine always prepares first; a test host might not */
+        t->host->set_error(t->ctx, "finish(0) without a successful prepare(): %s not written",
+                           t->final_path);
+        return PWALK_ERR;
+    }
+    if (renameat(t->dirfd, t->tmp_path, t->dirfd, t->final_name) != 0) {
         t->host->set_error(t->ctx, "cannot publish %s: %s", t->final_path, strerror(errno));
         return PWALK_ERR_IO;
     }
@@ -390,7 +447,7 @@ static int template_finish(void *instance, int32_t scan_status)
     return PWALK_OK;
 }
 
-/* ---- 9. destroy(): always last, also after failures ----------------------
+/* ---- 10. destroy(): always last, also after failures ---------------------
  *
  * instance may be NULL (create() failed before setting it) or half set up:
  * free exactly what exists.  A temporary file still here means the output
@@ -413,13 +470,14 @@ static void template_destroy(void *instance)
     free(t);
 }
 
-/* ---- 10. Describe the plugin and export the one entry point ---------------
+/* ---- 11. Describe the plugin and export the one entry point ---------------
  *
  * struct_size, abi_major and abi_minor come from the header you compile
  * against: the engine uses them to refuse a plugin built for an ABI it
  * does not speak.  `name` must match the pipeline's `plugin:` value and the
  * file name (template.so).  Set PWALK_PLUGIN_MUTATES_FS in flags if your
- * plugin changes the filesystem; pipelines must then opt in.
+ * plugin changes the filesystem; pipelines must then opt in.  `prepare`
+ * (ABI 1.1) is the last member: struct_size tells the engine it is there.
  */
 static const pwalk_plugin template_plugin = {
     .struct_size = sizeof(pwalk_plugin),
@@ -439,10 +497,12 @@ static const pwalk_plugin template_plugin = {
     .thread_close = template_thread_close,
     .finish = template_finish,
     .destroy = template_destroy,
+    .prepare = template_prepare,
 };
 
-/* The only exported symbol (build with -fvisibility=hidden so nothing else
- * leaks).  Its name carries the ABI major: a plugin built against a future
+/* The only exported symbol (build with -fvisibility=hidden and the version
+ * script plugins/plugin.lds, so nothing else leaks, not even a symbol of a
+ * static library linked in).  Its name carries the ABI major: a plugin built against a future
  * incompatible header exports another name and is refused cleanly.  The
  * prototype lets the compiler check the definition's type (and quiets
  * -Wmissing-prototypes). */

@@ -159,8 +159,10 @@ class Template : public ::testing::Test {
         return options_bind(lp_.plugin, &s, "audit.yaml", &opts_, err_, sizeof err_);
     }
 
-    // The lifecycle up to finish(status); returns finish's result.
-    // before_finish runs between the walk and finish().
+    // The lifecycle as the engine runs it: with status 0, prepare() and
+    // then finish(0), or finish(non-zero) if prepare() failed; with another
+    // status, finish(status) only.  Returns the first failure, else
+    // finish's result.  before_finish runs between the walk and the commit.
     int Run(int32_t status, int *create_rc = nullptr,
             const std::function<void()> &before_finish = nullptr)
     {
@@ -193,9 +195,10 @@ class Template : public ::testing::Test {
             EXPECT_EQ(p->thread_close(inst, ts[w]), PWALK_OK);
         if (before_finish)
             before_finish();
-        rc = p->finish(inst, status);
+        int prc = status == 0 ? p->prepare(inst) : PWALK_OK;
+        rc = p->finish(inst, prc == PWALK_OK ? status : 1);
         p->destroy(inst);
-        return rc;
+        return prc != PWALK_OK ? prc : rc;
     }
 
     loader_plugin lp_ = {};
@@ -211,6 +214,94 @@ TEST_F(Template, DeclaresItself)
     EXPECT_STREQ(lp_.plugin->name, "template");
     EXPECT_EQ(lp_.plugin->threading, PWALK_THREADING_PER_WORKER);
     EXPECT_EQ(lp_.plugin->flags & PWALK_PLUGIN_MUTATES_FS, 0u);
+    EXPECT_EQ(lp_.plugin->abi_minor, (uint32_t)PWALK_ABI_MINOR);
+    ASSERT_TRUE(PWALK_STRUCT_HAS(lp_.plugin, pwalk_plugin, prepare));
+    EXPECT_NE(lp_.plugin->prepare, nullptr);
+    // its output option is declared one (ABI 1.2), its other option is not
+    ASSERT_EQ(lp_.plugin->option_count, 2u);
+    EXPECT_STREQ(lp_.plugin->options[0].name, "path");
+    EXPECT_TRUE(options_is_output(lp_.plugin, &lp_.plugin->options[0]));
+    EXPECT_FALSE(options_is_output(lp_.plugin, &lp_.plugin->options[1]));
+}
+
+// prepare() does all the writing (the summary is complete and durable
+// under its temporary name, .NAME.pwalk-tmp-XXXXXX); finish(0) only
+// renames it; finish(non-zero) after a successful prepare() publishes
+// nothing and leaves nothing.
+TEST_F(Template, PrepareWritesFinishOnlyRenames)
+{
+    std::string out = dir_ + "/summary.txt";
+    ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
+    for (int32_t status : {0, 3}) {
+        SCOPED_TRACE(status);
+        const pwalk_plugin *p = lp_.plugin;
+        void *inst = nullptr;
+        ASSERT_EQ(p->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error;
+        void *ts = nullptr;
+        ASSERT_EQ(p->thread_open(inst, 0, &ts), PWALK_OK);
+        pwalk_entry a[] = {Entry(S_IFREG | 0644, 100)};
+        ASSERT_EQ(p->consume(inst, ts, a, 1), PWALK_OK);
+        ASSERT_EQ(p->thread_close(inst, ts), PWALK_OK);
+        ASSERT_EQ(p->prepare(inst), PWALK_OK) << ctx_.error;
+        std::vector<std::string> names;
+        DIR *d = opendir(dir_.c_str());
+        ASSERT_NE(d, nullptr);
+        while (struct dirent *e = readdir(d))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                names.push_back(e->d_name);
+        closedir(d);
+        ASSERT_EQ(names.size(), 1u);
+        EXPECT_EQ(names[0].rfind(".summary.txt.pwalk-tmp-", 0), 0u) << names[0];
+        EXPECT_EQ(names[0].size(), std::string(".summary.txt.pwalk-tmp-XXXXXX").size());
+        std::string text = ReadAll(dir_ + "/" + names[0]);
+        EXPECT_NE(text.find("total entries 1, bytes 100\n"), std::string::npos) << text;
+        EXPECT_EQ(p->finish(inst, status), PWALK_OK) << ctx_.error;
+        p->destroy(inst);
+        if (status == 0) {
+            EXPECT_EQ(ReadAll(out), text);
+            EXPECT_EQ(CountFiles(dir_), 1u);
+            ASSERT_EQ(unlink(out.c_str()), 0);
+        }
+        EXPECT_EQ(CountFiles(dir_), 0u);
+        d = opendir(dir_.c_str());
+        int hidden = 0;
+        while (struct dirent *e = readdir(d))
+            hidden += e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+        closedir(d);
+        EXPECT_EQ(hidden, 0) << "temporary left behind";
+    }
+}
+
+// A host that never called prepare() gets an error, not an empty file.
+TEST_F(Template, FinishWithoutPrepareIsAnError)
+{
+    std::string out = dir_ + "/summary.txt";
+    ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
+    void *inst = nullptr;
+    ASSERT_EQ(lp_.plugin->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error;
+    EXPECT_EQ(lp_.plugin->finish(inst, 0), PWALK_ERR);
+    lp_.plugin->destroy(inst);
+    EXPECT_EQ(ctx_.error, "finish(0) without a successful prepare(): " + out + " not written");
+    EXPECT_EQ(CountFiles(dir_), 0u);
+}
+
+// The summary's mode: 0600 from a root scan, else 0666 less the umask
+// (nothing forced: a site's umask 027 gives 0640).
+TEST_F(Template, ModeFollowsTheUmask)
+{
+    std::string out = dir_ + "/summary.txt";
+    ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
+    for (mode_t mask : {022, 027, 077}) {
+        mode_t old = umask(mask);
+        int rc = Run(0);
+        umask(old);
+        ASSERT_EQ(rc, PWALK_OK) << ctx_.error;
+        struct stat st;
+        ASSERT_EQ(stat(out.c_str(), &st), 0);
+        mode_t want = geteuid() == 0 ? 0600 : (0666 & ~mask);
+        EXPECT_EQ(st.st_mode & 07777, want) << std::oct << mask;
+        unlink(out.c_str());
+    }
 }
 
 TEST_F(Template, WritesSummaryAtFinish)
