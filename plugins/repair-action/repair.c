@@ -73,7 +73,7 @@ static const pwalk_option_spec repair_options[] = {
     {"exclude", PWALK_OPT_STRING_LIST, 0, "[]", NULL,
      "paths or globs not changed, nor anything under them ('/' in it: full path, "
      "else the name)"},
-    {"log", PWALK_OPT_STRING, 0, NULL, NULL,
+    {"log", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, NULL, NULL,
      "change log: CSV (path,what,old,new,rule), or JSON lines if the name ends in .jsonl"},
     {"mode", PWALK_OPT_STRING, 0, NULL, NULL,
      "the log's permissions, octal (\"0640\"); unset: 0600 when run as root, else 0666 "
