@@ -85,6 +85,7 @@ extern "C" {
 #define PWALK_ABI_MAJOR 1
 #define PWALK_ABI_MINOR 2 /* 1.1: pwalk_host.prune, pwalk_plugin.prepare;
                             1.2: pwalk_host.own_output, pwalk_error.kind,
+                            pwalk_host.attachment,
                             pwalk_option_spec.flags (PWALK_OPTION_OUTPUT) */
 
 /* The exported entry point's name, for the loader and for plugin authors. */
@@ -302,6 +303,15 @@ typedef struct pwalk_host {
      * or a negative PWALK_ERR_* (fstat failed, out of memory, called after
      * the walk started). */
     int (*own_output)(pwalk_host_ctx *ctx, int fd);
+
+    /* (1.2, check PWALK_HOST_HAS(host, attachment).)  The pointer the
+     * program running the scan attached to this sink with
+     * pwalk_scan_attach() (pwalk/sys/attach.h), or NULL.  It is how an
+     * in-process consumer meets its sink: the walk-iterator plugin finds
+     * its pwalk_iter_consumer (pwalk/walk_iterator.h) here.  What it
+     * points to is a contract between that plugin and its embedder; the
+     * engine neither reads nor frees it.  Any thread. */
+    void *(*attachment)(pwalk_host_ctx *ctx);
 } pwalk_host;
 
 /* Does the struct at ptr (of type `type`, starting with struct_size) reach

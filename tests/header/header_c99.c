@@ -29,9 +29,10 @@ HDR_ASSERT(error_kind, offsetof(pwalk_error, kind) == 20); /* 1.2: was reserved0
 HDR_ASSERT(spec_size, sizeof(pwalk_option_spec) == 40);
 HDR_ASSERT(spec_help, offsetof(pwalk_option_spec, help) == 32);
 HDR_ASSERT(spec_flags, offsetof(pwalk_option_spec, flags) == 12); /* 1.2: was reserved0 */
-HDR_ASSERT(host_size, sizeof(pwalk_host) == 112); /* 1.1 prune, 1.2 own_output */
+HDR_ASSERT(host_size, sizeof(pwalk_host) == 120); /* 1.1 prune, 1.2 own_output, attachment */
 HDR_ASSERT(host_prune, offsetof(pwalk_host, prune) == 96);
 HDR_ASSERT(host_own_output, offsetof(pwalk_host, own_output) == 104);
+HDR_ASSERT(host_attachment, offsetof(pwalk_host, attachment) == 112);
 HDR_ASSERT(host_opt_string, offsetof(pwalk_host, opt_string) == 16);
 HDR_ASSERT(host_set_error, offsetof(pwalk_host, set_error) == 56);
 HDR_ASSERT(host_sink_name, offsetof(pwalk_host, sink_name) == 88);
