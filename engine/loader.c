@@ -591,9 +591,9 @@ static int loader_check_option_flags(const char *shown, const pwalk_plugin *p,
     return 0;
 }
 
-/* The declarations, once the struct is known to be large enough to read. */
-static int loader_check_plugin(const char *shown, const char *want, const pwalk_plugin *p,
-                               char *err, size_t errlen)
+/* Which ABI and which plugin it is. */
+static int loader_check_identity(const char *shown, const char *want, const pwalk_plugin *p,
+                                 char *err, size_t errlen)
 {
     if (p->struct_size < LOADER_PLUGIN_SIZE_1_0) {
         loader_msg(err, errlen,
@@ -623,6 +623,13 @@ static int loader_check_plugin(const char *shown, const char *want, const pwalk_
                    shown, p->name, want);
         return -1;
     }
+    return 0;
+}
+
+/* The required callbacks, the threading mode and the flags. */
+static int loader_check_callbacks(const char *shown, const pwalk_plugin *p, char *err,
+                                  size_t errlen)
+{
     if (!p->create) {
         loader_msg(err, errlen, "%s: plugin '%s' has no create callback (required)", shown,
                    p->name);
@@ -648,6 +655,13 @@ static int loader_check_plugin(const char *shown, const char *want, const pwalk_
                    p->flags & ~(uint32_t)LOADER_KNOWN_FLAGS);
         return -1;
     }
+    return 0;
+}
+
+/* The option table: names, types, flags, choices, no name twice. */
+static int loader_check_options(const char *shown, const pwalk_plugin *p, char *err,
+                                size_t errlen)
+{
     if (p->option_count && !p->options) {
         loader_msg(err, errlen, "%s: plugin '%s' declares %u options but no option table",
                    shown, p->name, p->option_count);
@@ -683,6 +697,16 @@ static int loader_check_plugin(const char *shown, const char *want, const pwalk_
         }
     }
     return 0;
+}
+
+/* The declarations, once the struct is known to be large enough to read. */
+static int loader_check_plugin(const char *shown, const char *want, const pwalk_plugin *p,
+                               char *err, size_t errlen)
+{
+    if (loader_check_identity(shown, want, p, err, errlen) != 0 ||
+        loader_check_callbacks(shown, p, err, errlen) != 0)
+        return -1;
+    return loader_check_options(shown, p, err, errlen);
 }
 
 /* dlerror() usually starts with the file name, which our message already

@@ -226,6 +226,72 @@ static void options_value_clear(options_value *v)
     v->has_value = 0;
 }
 
+/* A STRING_LIST value: a sequence, or a scalar as a list of one. */
+static int options_set_list(const options_raw *raw, options_value *v)
+{
+    size_t n = raw->is_list ? raw->item_count : 1;
+    char **items = n ? calloc(n, sizeof *items) : NULL;
+    if (n && !items)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = raw->is_list ? raw->items[i] : raw->scalar;
+        items[i] = options_strdup(s ? s : "");
+        if (!items[i]) {
+            for (size_t j = 0; j < i; j++)
+                free(items[j]);
+            free(items);
+            return -1;
+        }
+    }
+    v->items = items;
+    v->item_count = n;
+    return 0;
+}
+
+/* A mistake in the plugin's declaration: reported without the pipeline's
+ * position, as the plugin author's. */
+static options_where options_schema_where(const options_where *w)
+{
+    options_where pw = *w;
+    pw.mark = NULL;
+    pw.schema = 1;
+    return pw;
+}
+
+/* An INT value s, within the declared "min..max" if any. */
+static int options_set_int(const pwalk_option_spec *spec, const char *s, const options_where *w,
+                           options_value *v, char *err, size_t errlen)
+{
+    char q[160];
+    const char *k = spec->name;
+    int rc = options_parse_int(s, strlen(s), &v->integer);
+    if (rc == -1) {
+        options_fail(err, errlen, w, "option '%s' must be a decimal integer, got '%s'", k,
+                     options_quote(q, sizeof q, s));
+        return -1;
+    }
+    if (rc == -2) {
+        options_fail(err, errlen, w, "option '%s' is outside the 64-bit integer range, got '%s'",
+                     k, options_quote(q, sizeof q, s));
+        return -1;
+    }
+    if (!spec->choices || !*spec->choices)
+        return 0;
+    int has_min, has_max;
+    int64_t min = 0, max = 0;
+    if (options_parse_range(spec->choices, &has_min, &min, &has_max, &max) != 0) {
+        options_where pw = options_schema_where(w);
+        options_fail(err, errlen, &pw, "option '%s' declares range '%s', not min..max", k,
+                     options_quote(q, sizeof q, spec->choices));
+        return -1;
+    }
+    if ((has_min && v->integer < min) || (has_max && v->integer > max)) {
+        options_fail(err, errlen, w, "option '%s' must be in %s, got '%s'", k, spec->choices, s);
+        return -1;
+    }
+    return 0;
+}
+
 /* Parse raw into v per spec.  Returns 0, -1 with a message. */
 static int options_set(const pwalk_option_spec *spec, const options_raw *raw,
                        const options_where *w, options_value *v, char *err, size_t errlen)
@@ -234,22 +300,8 @@ static int options_set(const pwalk_option_spec *spec, const options_raw *raw,
     const char *k = spec->name;
 
     if (spec->type == PWALK_OPT_STRING_LIST) {
-        size_t n = raw->is_list ? raw->item_count : 1;
-        char **items = n ? calloc(n, sizeof *items) : NULL;
-        if (n && !items)
+        if (options_set_list(raw, v) != 0)
             goto nomem;
-        for (size_t i = 0; i < n; i++) {
-            const char *s = raw->is_list ? raw->items[i] : raw->scalar;
-            items[i] = options_strdup(s ? s : "");
-            if (!items[i]) {
-                for (size_t j = 0; j < i; j++)
-                    free(items[j]);
-                free(items);
-                goto nomem;
-            }
-        }
-        v->items = items;
-        v->item_count = n;
         v->has_value = 1;
         return 0;
     }
@@ -270,38 +322,10 @@ static int options_set(const pwalk_option_spec *spec, const options_raw *raw,
             return -1;
         }
         break;
-    case PWALK_OPT_INT: {
-        int rc = options_parse_int(s, strlen(s), &v->integer);
-        if (rc == -1) {
-            options_fail(err, errlen, w, "option '%s' must be a decimal integer, got '%s'", k,
-                         options_quote(q, sizeof q, s));
+    case PWALK_OPT_INT:
+        if (options_set_int(spec, s, w, v, err, errlen) != 0)
             return -1;
-        }
-        if (rc == -2) {
-            options_fail(err, errlen, w,
-                         "option '%s' is outside the 64-bit integer range, got '%s'", k,
-                         options_quote(q, sizeof q, s));
-            return -1;
-        }
-        if (spec->choices && *spec->choices) {
-            int has_min, has_max;
-            int64_t min = 0, max = 0;
-            if (options_parse_range(spec->choices, &has_min, &min, &has_max, &max) != 0) {
-                options_where pw = *w;
-                pw.mark = NULL;
-                pw.schema = 1;
-                options_fail(err, errlen, &pw, "option '%s' declares range '%s', not min..max",
-                             k, options_quote(q, sizeof q, spec->choices));
-                return -1;
-            }
-            if ((has_min && v->integer < min) || (has_max && v->integer > max)) {
-                options_fail(err, errlen, w, "option '%s' must be in %s, got '%s'", k,
-                             spec->choices, s);
-                return -1;
-            }
-        }
         break;
-    }
     case PWALK_OPT_ENUM:
         if (!spec->choices || !options_enum_has(spec->choices, s)) {
             options_fail(err, errlen, w, "option '%s' must be one of %s, got '%s'", k,
@@ -319,9 +343,7 @@ static int options_set(const pwalk_option_spec *spec, const options_raw *raw,
             goto nomem;
         break;
     default: {
-        options_where pw = *w;
-        pw.mark = NULL;
-        pw.schema = 1;
+        options_where pw = options_schema_where(w);
         options_fail(err, errlen, &pw, "option '%s' has unknown type %u", k, spec->type);
         return -1;
     }
