@@ -1,0 +1,170 @@
+#include "tests/harness/fakehost.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <string.h>
+
+namespace harness {
+namespace {
+
+const FakeOptions *Opts(const pwalk_options *o) { return reinterpret_cast<const FakeOptions *>(o); }
+
+template <class Map, class T>
+int Find(const Map &m, const char *name, T *value)
+{
+    auto it = m.find(name);
+    if (it == m.end())
+        return -1;
+    *value = it->second;
+    return 0;
+}
+
+int OptString(const pwalk_options *o, const char *name, const char **value)
+{
+    auto it = Opts(o)->strings.find(name);
+    if (it == Opts(o)->strings.end())
+        return -1;
+    *value = it->second.c_str();
+    return 0;
+}
+
+int OptBool(const pwalk_options *o, const char *name, int *value)
+{
+    return Find(Opts(o)->bools, name, value);
+}
+
+int OptInt(const pwalk_options *o, const char *name, int64_t *value)
+{
+    return Find(Opts(o)->ints, name, value);
+}
+
+int OptListCount(const pwalk_options *o, const char *name, size_t *count)
+{
+    auto it = Opts(o)->lists.find(name);
+    if (it == Opts(o)->lists.end())
+        return -1;
+    *count = it->second.size();
+    return 0;
+}
+
+int OptListItem(const pwalk_options *o, const char *name, size_t index, const char **value)
+{
+    auto it = Opts(o)->lists.find(name);
+    if (it == Opts(o)->lists.end() || index >= it->second.size())
+        return -1;
+    *value = it->second[index].c_str();
+    return 0;
+}
+
+std::string VFormat(const char *fmt, va_list ap)
+{
+    char buf[8192];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    return buf;
+}
+
+void SetError(pwalk_host_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    std::string m = VFormat(fmt, ap);
+    va_end(ap);
+    std::lock_guard<std::mutex> g(ctx->mu);
+    ctx->errors.push_back(m);
+}
+
+void Log(pwalk_host_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    std::string m = VFormat(fmt, ap);
+    va_end(ap);
+    std::lock_guard<std::mutex> g(ctx->mu);
+    ctx->logs.push_back(m);
+}
+
+void EntryError(pwalk_host_ctx *ctx, const char *path, int error_number, const char *operation)
+{
+    std::lock_guard<std::mutex> g(ctx->mu);
+    ctx->entry_errors.push_back({path ? path : "", error_number, operation ? operation : ""});
+}
+
+int StopRequested(pwalk_host_ctx *ctx) { return ctx->stop.load(); }
+
+const char *SinkName(pwalk_host_ctx *ctx) { return ctx->sink_name.c_str(); }
+
+int Prune(pwalk_host_ctx *ctx, const char *pattern)
+{
+    std::lock_guard<std::mutex> g(ctx->mu);
+    if (ctx->prune_rc == PWALK_OK)
+        ctx->prunes.push_back(pattern);
+    return ctx->prune_rc;
+}
+
+int OwnOutput(pwalk_host_ctx *ctx, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return PWALK_ERR;
+    std::lock_guard<std::mutex> g(ctx->mu);
+    ctx->own.emplace_back(st.st_dev, st.st_ino);
+    return PWALK_OK;
+}
+
+void *Attachment(pwalk_host_ctx *ctx) { return ctx->attachment; }
+
+// host->attachment is being added to ABI 1.2 while this is written: the
+// table fills it when the header has it (drop the detour once it is in).
+template <class H>
+auto FillAttachment(H *h, int) -> decltype(h->attachment = Attachment, void())
+{
+    h->attachment = Attachment;
+}
+template <class H>
+void FillAttachment(H *, long)
+{
+}
+
+}  // namespace
+
+pwalk_host FakeHostTable(uint32_t worker_count)
+{
+    pwalk_host h = {};
+    h.struct_size = sizeof h;
+    h.abi_major = PWALK_ABI_MAJOR;
+    h.abi_minor = PWALK_ABI_MINOR;
+    h.worker_count = worker_count;
+    h.opt_string = OptString;
+    h.opt_bool = OptBool;
+    h.opt_int = OptInt;
+    h.opt_list_count = OptListCount;
+    h.opt_list_item = OptListItem;
+    h.set_error = SetError;
+    h.log = Log;
+    h.entry_error = EntryError;
+    h.stop_requested = StopRequested;
+    h.sink_name = SinkName;
+    h.prune = Prune;           // 1.1
+    h.own_output = OwnOutput;  // 1.2
+    FillAttachment(&h, 0);     // 1.2
+    return h;
+}
+
+void EndTableAt(pwalk_host *h, uint32_t minor)
+{
+    // the first field each minor added; the table of 1.minor ends before
+    // the one of 1.(minor+1)
+    size_t end = sizeof *h;
+    if (minor < 1)
+        end = offsetof(pwalk_host, prune);
+    else if (minor < 2)
+        end = offsetof(pwalk_host, own_output);
+    memset(reinterpret_cast<char *>(h) + end, 0, sizeof *h - end);
+    h->struct_size = (uint32_t)end;
+    h->abi_minor = minor;
+}
+
+}  // namespace harness

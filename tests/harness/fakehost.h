@@ -1,0 +1,80 @@
+// fakehost.h -- a stand-in for the engine's side of the plugin ABI, for
+// tests that dlopen a plugin (or link one) and drive its lifecycle
+// themselves.  FakeHostTable() fills EVERY field of pwalk_host
+// (include/pwalk/plugin.h); each service records what the plugin asked of
+// it in the pwalk_host_ctx it is called with, which the test owns and
+// reads back.  Option getters read a FakeOptions; a test that binds real
+// options with engine/options.c puts options_get_* in the table instead.
+//
+// Adding a host service to the ABI: a field (and what it records) in
+// pwalk_host_ctx below, its fake in fakehost.cc, one line in
+// FakeHostTable(), its minor in EndTableAt().  harness_test checks that no
+// field of the table is left NULL.
+#ifndef PWALK_TESTS_HARNESS_FAKEHOST_H
+#define PWALK_TESTS_HARNESS_FAKEHOST_H
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pwalk/plugin.h"
+
+namespace harness {
+
+// One host->entry_error() call.
+struct EntryErrorCall {
+    std::string path;
+    int error_number;
+    std::string operation;
+};
+
+}  // namespace harness
+
+// The opaque context of plugin.h as this fake host defines it: what the
+// plugin told the host (the services append under mu; read it once the
+// plugin's threads are done) and how the host answers.
+struct pwalk_host_ctx {
+    std::mutex mu;
+    std::vector<std::string> errors;  // set_error(), in call order
+    std::vector<std::string> logs;    // log()
+    std::vector<harness::EntryErrorCall> entry_errors;
+    std::vector<std::string> prunes;               // prune() patterns
+    std::vector<std::pair<dev_t, ino_t>> own;      // files given to own_output()
+
+    std::string sink_name = "sink";  // what sink_name() answers
+    std::atomic<int> stop{0};        // what stop_requested() answers
+    int prune_rc = PWALK_OK;         // what prune() returns
+    void *attachment = nullptr;      // what attachment() answers (when the ABI has it)
+
+    // The last set_error() message, "" when there was none.
+    std::string last_error() const { return errors.empty() ? "" : errors.back(); }
+};
+
+namespace harness {
+
+// A sink's options for the fake getters; pass get() to create().
+struct FakeOptions {
+    std::map<std::string, std::string> strings;  // STRING and ENUM
+    std::map<std::string, int> bools;
+    std::map<std::string, int64_t> ints;
+    std::map<std::string, std::vector<std::string>> lists;
+
+    const pwalk_options *get() const { return reinterpret_cast<const pwalk_options *>(this); }
+};
+
+// A host table of this ABI (PWALK_ABI_MAJOR.PWALK_ABI_MINOR) with every
+// service filled.
+pwalk_host FakeHostTable(uint32_t worker_count = 2);
+
+// Make *h the table an engine of ABI 1.minor passes: struct_size ends at
+// that minor's last field, the later fields are NULL.
+void EndTableAt(pwalk_host *h, uint32_t minor);
+
+}  // namespace harness
+
+#endif

@@ -1,0 +1,112 @@
+// The fake plugin host: every field of the ABI's table is filled, each
+// service records what it was asked, and an older engine's table ends
+// where that minor's did.
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gtest/gtest.h"
+#include "tests/harness/fakehost.h"
+
+namespace harness {
+namespace {
+
+// All fields after worker_count are services (function pointers); a
+// field of another kind added to the ABI needs its own check here.
+TEST(FakeHost, FillsEveryField)
+{
+    pwalk_host h = FakeHostTable(3);
+    EXPECT_EQ(h.struct_size, sizeof(pwalk_host));
+    EXPECT_EQ(h.abi_major, (uint32_t)PWALK_ABI_MAJOR);
+    EXPECT_EQ(h.abi_minor, (uint32_t)PWALK_ABI_MINOR);
+    EXPECT_EQ(h.worker_count, 3u);
+    for (size_t off = offsetof(pwalk_host, opt_string); off < sizeof h; off += sizeof(void *)) {
+        void *p;
+        memcpy(&p, reinterpret_cast<const char *>(&h) + off, sizeof p);
+        EXPECT_NE(p, nullptr) << "pwalk_host field at offset " << off << " is not filled";
+    }
+    EXPECT_TRUE(PWALK_HOST_HAS(&h, prune));
+    EXPECT_TRUE(PWALK_HOST_HAS(&h, own_output));
+}
+
+TEST(FakeHost, ServicesRecordWhatTheyWereAsked)
+{
+    pwalk_host h = FakeHostTable();
+    pwalk_host_ctx ctx;
+    ctx.sink_name = "inventory";
+    h.set_error(&ctx, "bad %s %d", "value", 7);
+    h.log(&ctx, "note");
+    h.entry_error(&ctx, "/r/x", 13, "lstat");
+    EXPECT_EQ(h.prune(&ctx, "*.tmp"), PWALK_OK);
+    EXPECT_STREQ(h.sink_name(&ctx), "inventory");
+    EXPECT_EQ(h.stop_requested(&ctx), 0);
+    ctx.stop = 1;
+    EXPECT_NE(h.stop_requested(&ctx), 0);
+    ctx.prune_rc = PWALK_ERR_NOMEM;
+    EXPECT_EQ(h.prune(&ctx, "no"), PWALK_ERR_NOMEM);
+    char path[] = "/tmp/pwalk-fakehost-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(h.own_output(&ctx, fd), PWALK_OK);
+    struct stat st;
+    ASSERT_EQ(fstat(fd, &st), 0);
+    close(fd);
+    unlink(path);
+    EXPECT_EQ(h.own_output(&ctx, fd), PWALK_ERR) << "a closed fd";
+
+    EXPECT_EQ(ctx.errors, std::vector<std::string>{"bad value 7"});
+    EXPECT_EQ(ctx.last_error(), "bad value 7");
+    EXPECT_EQ(ctx.logs, std::vector<std::string>{"note"});
+    ASSERT_EQ(ctx.entry_errors.size(), 1u);
+    EXPECT_EQ(ctx.entry_errors[0].path, "/r/x");
+    EXPECT_EQ(ctx.entry_errors[0].error_number, 13);
+    EXPECT_EQ(ctx.entry_errors[0].operation, "lstat");
+    EXPECT_EQ(ctx.prunes, std::vector<std::string>{"*.tmp"});
+    ASSERT_EQ(ctx.own.size(), 1u);
+    EXPECT_EQ(ctx.own[0], std::make_pair(st.st_dev, st.st_ino));
+}
+
+TEST(FakeHost, OptionGettersReadFakeOptions)
+{
+    pwalk_host h = FakeHostTable();
+    FakeOptions o;
+    o.strings["path"] = "/r/scan.csv";
+    o.bools["header"] = 1;
+    o.ints["level"] = -3;
+    o.lists["exclude"] = {"a", "b"};
+    const char *s = nullptr;
+    int b = 0;
+    int64_t i = 0;
+    size_t n = 0;
+    ASSERT_EQ(h.opt_string(o.get(), "path", &s), 0);
+    EXPECT_STREQ(s, "/r/scan.csv");
+    ASSERT_EQ(h.opt_bool(o.get(), "header", &b), 0);
+    EXPECT_EQ(b, 1);
+    ASSERT_EQ(h.opt_int(o.get(), "level", &i), 0);
+    EXPECT_EQ(i, -3);
+    ASSERT_EQ(h.opt_list_count(o.get(), "exclude", &n), 0);
+    EXPECT_EQ(n, 2u);
+    ASSERT_EQ(h.opt_list_item(o.get(), "exclude", 1, &s), 0);
+    EXPECT_STREQ(s, "b");
+    EXPECT_LT(h.opt_list_item(o.get(), "exclude", 2, &s), 0);
+    EXPECT_LT(h.opt_string(o.get(), "missing", &s), 0);
+    EXPECT_LT(h.opt_int(o.get(), "header", &i), 0) << "a bool is no int";
+}
+
+TEST(FakeHost, OlderEnginesTables)
+{
+    pwalk_host h = FakeHostTable();
+    EndTableAt(&h, 1);
+    EXPECT_EQ(h.abi_minor, 1u);
+    EXPECT_TRUE(PWALK_HOST_HAS(&h, prune));
+    EXPECT_FALSE(PWALK_HOST_HAS(&h, own_output));
+    EXPECT_EQ(h.own_output, nullptr);
+    EndTableAt(&h, 0);
+    EXPECT_FALSE(PWALK_HOST_HAS(&h, prune));
+    EXPECT_EQ(h.prune, nullptr);
+    EXPECT_NE(h.sink_name, nullptr);
+}
+
+}  // namespace
+}  // namespace harness
