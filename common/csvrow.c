@@ -1,5 +1,5 @@
 /*
- * csvrow.c -- one pwalk CSV row (../shared/notes/csv-format.md), formatted
+ * csvrow.c -- one pwalk CSV row (plugins/csv/FORMAT.md), formatted
  * by hand: this runs for every entry on every worker, and a printf call per
  * field is where other walkers lose half their speed.
  */
@@ -13,8 +13,6 @@ const char csvrow_header[] =
     "inode,parent-inode,directory-depth,\"filename\",\"fileExtension\",UID,GID,st_size,"
     "st_dev,st_blocks,st_nlink,\"st_mode\",st_atime,st_mtime,st_ctime,pw_fcount,pw_dirsum\n";
 const size_t csvrow_header_len = sizeof csvrow_header - 1;
-
-static const char csvrow_hex[] = "0123456789abcdef";
 
 int csvrow_escape_mode(const char *name)
 {
@@ -68,102 +66,38 @@ static char *csvrow_i64(char *o, int64_t v)
     return csvrow_u64(o, (uint64_t)v);
 }
 
-/* Bytes every mode copies as they are.  Paths are nearly all such bytes,
- * so runs of them are found first and copied with one memcpy. */
-static int csvrow_is_plain(unsigned char b)
-{
-    return b >= 0x20 && b < 0x7F && b != '"' && b != '\\';
-}
-
-size_t csvrow_escape(char *out, const char *in, size_t len, int mode, int *dropped)
+/* escape: dey -- pwalk's bytes: '"' doubled, bytes below 0x20 deleted
+ * (*dropped set), everything else raw.  Not lossless text: the report's
+ * other mode only. */
+static size_t csvrow_escape_dey(char *out, const char *in, size_t len, int *dropped)
 {
     const unsigned char *p = (const unsigned char *)in;
     char *o = out;
     size_t i = 0;
     while (i < len) {
         size_t run = i;
-        while (run < len && csvrow_is_plain(p[run]))
+        while (run < len && p[run] >= 0x20 && p[run] != '"')
             run++;
-        if (run > i) {
-            memcpy(o, p + i, run - i);
-            o += run - i;
-            i = run;
-            if (i == len)
-                break;
-        }
-        unsigned char b = p[i];
-        if (b == '"') {
+        memcpy(o, p + i, run - i);
+        o += run - i;
+        if (run == len)
+            break;
+        if (p[run] == '"') {
             *o++ = '"';
             *o++ = '"';
-            i++;
-        } else if (mode == CSVROW_ESCAPE_DEY) {
-            if (b < 0x20)
-                *dropped = 1;
-            else
-                *o++ = (char)b;
-            i++;
-        } else if (b == '\\') {
-            *o++ = '\\';
-            *o++ = '\\';
-            i++;
-        } else if (b >= 0x20 && b < 0x7F) {
-            *o++ = (char)b;
-            i++;
         } else {
-            size_t n = b >= 0x80 ? lossless_utf8_len(p + i, len - i) : 0;
-            if (n) {
-                memcpy(o, p + i, n);
-                o += n;
-                i += n;
-            } else {
-                *o++ = '\\';
-                *o++ = 'x';
-                *o++ = csvrow_hex[b >> 4];
-                *o++ = csvrow_hex[b & 15];
-                i++;
-            }
+            *dropped = 1;
         }
+        i = run + 1;
     }
     return (size_t)(o - out);
 }
 
-static int csvrow_hexval(char c)
+size_t csvrow_escape(char *out, const char *in, size_t len, int mode, int *dropped)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-long csvrow_unescape(const char *in, size_t len, char *out)
-{
-    char *o = out;
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-        if (c == '"') {
-            if (i + 1 >= len || in[i + 1] != '"')
-                return -1;
-            *o++ = '"';
-            i++;
-        } else if (c == '\\') {
-            if (i + 1 < len && in[i + 1] == '\\') {
-                *o++ = '\\';
-                i++;
-            } else if (i + 3 < len && in[i + 1] == 'x' && csvrow_hexval(in[i + 2]) >= 0 &&
-                       csvrow_hexval(in[i + 3]) >= 0) {
-                *o++ = (char)(csvrow_hexval(in[i + 2]) * 16 + csvrow_hexval(in[i + 3]));
-                i += 3;
-            } else {
-                return -1;
-            }
-        } else {
-            *o++ = c;
-        }
-    }
-    return (long)(o - out);
+    if (mode == CSVROW_ESCAPE_DEY)
+        return csvrow_escape_dey(out, in, len, dropped);
+    return lossless_escape(out, in, len, LOSSLESS_CSV);
 }
 
 void csvrow_extension(const char *name, size_t name_len, int is_dir_or_root, const char **ext,

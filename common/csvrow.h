@@ -1,5 +1,5 @@
 /*
- * csvrow.h -- the pwalk CSV row format (../shared/notes/csv-format.md), shared
+ * csvrow.h -- the pwalk CSV row format (plugins/csv/FORMAT.md), shared
  * by the csv, csv-zstd, csv-gzip and csv-lz4 plugins.  A static library linked
  * into each plugin, not an engine service: plugins link no engine symbols.
  *
@@ -35,16 +35,12 @@ size_t csvrow_max_len(const pwalk_entry *e);
  * mode dey deleted control bytes from the name (the caller reports it). */
 size_t csvrow_format(char *out, const pwalk_entry *e, int mode, int *dropped);
 
-/* Escape len bytes of in into out (at least 4*len bytes) per mode: '"'
- * doubled; lossless: '\\' -> "\\\\", control bytes and invalid UTF-8 ->
- * "\\xHH"; dey: bytes < 0x20 deleted.  Returns bytes written. */
+/* One quoted field's content, len bytes of in into out (at least 4*len
+ * bytes), per mode: lossless -- common/lossless.h's text with '"' doubled
+ * (lossless_escape(..., LOSSLESS_CSV); lossless_unescape(...,
+ * LOSSLESS_CSV) gives the bytes back); dey -- '"' doubled, bytes < 0x20
+ * deleted (*dropped set), the rest raw.  Returns bytes written. */
 size_t csvrow_escape(char *out, const char *in, size_t len, int mode, int *dropped);
-
-/* Undo lossless escaping of a field's content (outer quotes already
- * removed, "" already collapsed to " is NOT assumed: this undoes all
- * three rules).  out needs len bytes.  Returns bytes written, or -1 on a
- * malformed escape. */
-long csvrow_unescape(const char *in, size_t len, char *out);
 
 /* The extension rule: for non-directories, the bytes after the last '.' of
  * name when that dot is not name[0]; directories and roots: none.  Sets

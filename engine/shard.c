@@ -53,7 +53,7 @@ int shard_manifest_path(const char *path, char *out, size_t outlen)
 /* ---- JSON ------------------------------------------------------------------- */
 
 /* A JSON string holding s as lossless text, the convention of the csv
- * reports (csv-format.md): \\ for a backslash, \xHH for a control byte or
+ * reports (plugins/csv/FORMAT.md): \\ for a backslash, \xHH for a control byte or
  * a byte that is not part of valid UTF-8, everything else as it is; then
  * JSON's own escapes on top.  Names are bytes and JSON is UTF-8: decoding
  * the JSON and undoing the lossless escape (pwalk.unescape) gives back the
@@ -61,28 +61,14 @@ int shard_manifest_path(const char *path, char *out, size_t outlen)
  * and a name holding the byte 0xff would read the same. */
 static void json_string(FILE *f, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    char buf[LOSSLESS_ESCAPED_MAX(256)];
     size_t left = strlen(s);
     fputc('"', f);
     while (left) {
-        unsigned char c = *p;
-        size_t len = c >= 0x80 ? lossless_utf8_len(p, left) : 0;
-        if (len) {
-            fwrite(p, 1, len, f);
-            p += len;
-            left -= len;
-            continue;
-        }
-        if (c == '"')
-            fputs("\\\"", f);
-        else if (c == '\\')
-            fputs("\\\\\\\\", f); /* lossless \\, each backslash doubled for JSON */
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(f, "\\\\x%02x", c);
-        else
-            fputc(c, f);
-        p++;
-        left--;
+        size_t n = lossless_piece(s, left, 256);
+        fwrite(buf, 1, lossless_escape(buf, s, n, LOSSLESS_JSON), f);
+        s += n;
+        left -= n;
     }
     fputc('"', f);
 }

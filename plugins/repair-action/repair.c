@@ -228,53 +228,16 @@ static int repair_grow(char **buf, size_t *cap, size_t need)
     return 0;
 }
 
-/* Write the path as lossless text -- '\' doubled, control bytes and
- * invalid UTF-8 as \xHH, the convention of the csv reports, so the two can
- * be joined -- and then quoted for the output kind: CSV doubles '"', JSON
- * backslash-escapes '"' and '\'.  out needs 5 * len bytes.  Returns the
- * bytes written. */
+/* Write the path as lossless text (common/lossless.h), the convention of
+ * the csv reports, so the two can be joined, quoted for the output kind:
+ * CSV doubles '"', JSON escapes '"' and backslashes, stdout leaves '"'.
+ * out needs LOSSLESS_ESCAPED_MAX(len) bytes.  Returns the bytes written. */
 static size_t repair_escape(char *out, const char *in, size_t len, int kind)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)in;
-    int json = kind == REPAIR_OUT_JSONL;
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        unsigned c = s[i];
-        if (c == '\\') {
-            out[o++] = '\\';
-            out[o++] = '\\';
-            if (json) {
-                out[o++] = '\\';
-                out[o++] = '\\';
-            }
-            i++;
-        } else if (c == '"') {
-            out[o++] = json ? '\\' : '"';
-            if (kind != REPAIR_OUT_STDOUT || json)
-                out[o++] = '"';
-            i++;
-        } else if (c >= 0x20 && c != 0x7f && c < 0x80) {
-            out[o++] = (char)c;
-            i++;
-        } else {
-            size_t n = c < 0x80 ? 0 : lossless_utf8_len(s + i, len - i);
-            if (n) {
-                memcpy(out + o, s + i, n);
-                o += n;
-                i += n;
-                continue;
-            }
-            out[o++] = '\\';
-            if (json)
-                out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-            i++;
-        }
-    }
-    return o;
+    lossless_quote q = kind == REPAIR_OUT_JSONL ? LOSSLESS_JSON
+                       : kind == REPAIR_OUT_CSV ? LOSSLESS_CSV
+                                                : LOSSLESS_BARE;
+    return lossless_escape(out, in, len, q);
 }
 
 /* Write whatever the worker has buffered; whole lines, under the lock. */
@@ -323,8 +286,8 @@ static int repair_note(repair_instance *r, repair_tstate *ts, const pwalk_entry 
 {
     if (r->out_kind == REPAIR_OUT_NONE)
         return 0;
-    size_t need = ts->out_len + 5 * (size_t)e->path_len + strlen(what) + 2 * strlen(old) +
-                  2 * strlen(new_value) + strlen(rule) + 80;
+    size_t need = ts->out_len + LOSSLESS_ESCAPED_MAX(e->path_len) + strlen(what) +
+                  2 * strlen(old) + 2 * strlen(new_value) + strlen(rule) + 80;
     if (repair_grow(&ts->out, &ts->out_cap, need)) {
         r->host->set_error(r->ctx, "out of memory");
         return PWALK_ERR_NOMEM;

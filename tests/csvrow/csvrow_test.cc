@@ -1,4 +1,4 @@
-// The pwalk CSV row, byte for byte (csv-format.md's worked examples),
+// The pwalk CSV row, byte for byte (plugins/csv/FORMAT.md's examples),
 // escaping of every byte, and the extension rule.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/csvrow.h"
+#include "common/lossless.h"
 
 namespace {
 
@@ -235,7 +236,7 @@ TEST(Escape, UnescapeRoundTripsRandomNames) {
         std::string esc = Escape(in, CSVROW_ESCAPE_LOSSLESS);
         for (unsigned char c : esc) ASSERT_GE(c, 0x20) << "raw control byte in output";
         std::string back(esc.size(), '\0');
-        long len = csvrow_unescape(esc.data(), esc.size(), &back[0]);
+        long len = lossless_unescape(esc.data(), esc.size(), &back[0], LOSSLESS_CSV);
         ASSERT_GE(len, 0);
         back.resize((size_t)len);
         ASSERT_EQ(back, in);
@@ -248,7 +249,7 @@ TEST(Escape, EveryByteInOneNameRoundTrips) {
     in += in;  // each byte also after every other
     std::string esc = Escape(in, CSVROW_ESCAPE_LOSSLESS);
     std::string back(esc.size(), '\0');
-    long len = csvrow_unescape(esc.data(), esc.size(), &back[0]);
+    long len = lossless_unescape(esc.data(), esc.size(), &back[0], LOSSLESS_CSV);
     ASSERT_GE(len, 0);
     back.resize((size_t)len);
     EXPECT_EQ(back, in);
@@ -256,10 +257,10 @@ TEST(Escape, EveryByteInOneNameRoundTrips) {
 
 TEST(Escape, UnescapeRejectsMalformed) {
     char out[16];
-    EXPECT_EQ(csvrow_unescape("a\\q", 3, out), -1);
-    EXPECT_EQ(csvrow_unescape("a\\x4", 4, out), -1);
-    EXPECT_EQ(csvrow_unescape("a\"b", 3, out), -1);
-    EXPECT_EQ(csvrow_unescape("\\x41\"\"", 6, out), 2);
+    EXPECT_EQ(lossless_unescape("a\\q", 3, out, LOSSLESS_CSV), -1);
+    EXPECT_EQ(lossless_unescape("a\\x4", 4, out, LOSSLESS_CSV), -1);
+    EXPECT_EQ(lossless_unescape("a\"b", 3, out, LOSSLESS_CSV), -1);
+    EXPECT_EQ(lossless_unescape("\\x41\"\"", 6, out, LOSSLESS_CSV), 2);
     EXPECT_EQ(std::string(out, 2), "A\"");
 }
 

@@ -9,10 +9,10 @@
  * Properties:
  *  - lossless: the output holds no byte < 0x20 and no DEL, is valid UTF-8
  *    (DuckDB refuses anything else), fits the documented 4x bound, and
- *    csvrow_unescape() gives back exactly the input bytes;
+ *    lossless_unescape() gives back exactly the input bytes;
  *  - dey: the output is the input with bytes < 0x20 deleted and '"'
  *    doubled, never a byte < 0x20, and *dropped says whether it deleted;
- *  - csvrow_unescape() on arbitrary bytes stays inside its len-byte output;
+ *  - lossless_unescape() on arbitrary bytes stays inside its len-byte output;
  *  - a formatted row fits csvrow_max_len(), is ONE line of 17 CSV fields,
  *    its filename field unescapes to the path and its extension field is
  *    the documented rule's.
@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "common/csvrow.h"
+#include "common/lossless.h"
 #include "tests/fuzz/fuzz_check.h"
 
 static void check_lossless(const char *in, size_t len)
@@ -46,7 +47,7 @@ static void check_lossless(const char *in, size_t len)
         }
 
     char *back = malloc(n ? n : 1);
-    long m = csvrow_unescape(out, n, back);
+    long m = lossless_unescape(out, n, back, LOSSLESS_CSV);
     FUZZ_CHECK(m >= 0, "unescape refused escape's own output");
     FUZZ_CHECK((size_t)m == len && memcmp(back, in, len) == 0,
                "round trip changed the bytes (%zu in, %ld back)", len, m);
@@ -83,7 +84,7 @@ static void check_dey(const char *in, size_t len)
 static void check_unescape_any(const char *in, size_t len)
 {
     char *out = malloc(len ? len : 1);
-    long m = csvrow_unescape(in, len, out);
+    long m = lossless_unescape(in, len, out, LOSSLESS_CSV);
     FUZZ_CHECK(m >= -1 && m <= (long)len, "unescape returned %ld for %zu bytes", m, len);
     free(out);
 }
@@ -161,7 +162,7 @@ static void check_row(const char *path, size_t len, unsigned flags, int mode)
 
     if (mode == CSVROW_ESCAPE_LOSSLESS) {
         char *back = malloc(fl[3] ? fl[3] : 1);
-        long m = csvrow_unescape(f[3], fl[3], back);
+        long m = lossless_unescape(f[3], fl[3], back, LOSSLESS_CSV);
         FUZZ_CHECK(m == (long)len && memcmp(back, path, len) == 0,
                    "filename field does not give back the path");
         free(back);
@@ -178,7 +179,7 @@ static void check_row(const char *path, size_t len, unsigned flags, int mode)
                     break;
                 }
         back = malloc(fl[4] ? fl[4] : 1);
-        m = csvrow_unescape(f[4], fl[4], back);
+        m = lossless_unescape(f[4], fl[4], back, LOSSLESS_CSV);
         FUZZ_CHECK(m == (long)want_len && memcmp(back, name + want_off, want_len) == 0,
                    "extension field wrong");
         free(back);

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 """ % (fnv1a(HANG_SEED), fnv1a(OOM_SEED))
 
 # the sources fuzz.sh compiles for the two targets used here
-TARGET_SOURCES = {"config": "engine/config.c", "csv": "common/csvrow.c"}
+TARGET_SOURCES = {"config": ["engine/config.c"], "csv": ["common/csvrow.c", "common/lossless.c"]}
 
 
 def clang():
@@ -76,9 +76,10 @@ def checkout(tmp_path):
     root = tmp_path / "src"
     (root / "scripts").mkdir(parents=True)
     shutil.copy(FUZZ_SH, root / "scripts" / "fuzz.sh")
-    for target, src in TARGET_SOURCES.items():
-        (root / src).parent.mkdir(parents=True, exist_ok=True)
-        (root / src).write_text(f"int fuzz_script_test_{target};\n")
+    for target, srcs in TARGET_SOURCES.items():
+        for i, src in enumerate(srcs):
+            (root / src).parent.mkdir(parents=True, exist_ok=True)
+            (root / src).write_text(f"int fuzz_script_test_{target}_{i};\n")
         (root / "tests" / "fuzz").mkdir(parents=True, exist_ok=True)
         (root / "tests" / "fuzz" / f"{target}_fuzz.c").write_text(STANDIN)
         (root / "tests" / "fuzz" / "corpus" / target).mkdir(parents=True)
