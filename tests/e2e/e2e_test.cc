@@ -266,7 +266,7 @@ TEST_F(E2E, EveryRowMatchesLstatAtAnyThreadCount) {
     for (int threads : {1, 2, 8}) {
         SCOPED_TRACE("threads " + std::to_string(threads));
         std::string out = work_ + "/t" + std::to_string(threads) + ".csv";
-        auto r = harness::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", out))),
+        auto r = RunChild({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", out))),
                            "--threads", std::to_string(threads), Tree::root});
         ASSERT_EQ(r.status, 0) << r.err;
         EXPECT_EQ(r.err, "") << "--quiet and nothing failed: nothing on stderr";
@@ -300,7 +300,7 @@ TEST_F(E2E, EveryRowMatchesLstatAtAnyThreadCount) {
 
 TEST_F(E2E, SnapshotsAreWalkedWhenSkippingIsOff) {
     std::string out = work_ + "/s.csv";
-    auto r = harness::Run({EnginePath(), "-q", "-c",
+    auto r = RunChild({EnginePath(), "-q", "-c",
                        Config(Pipeline("  skip_snapshots: false\n", CsvSink("inv", out))),
                        Tree::root});
     ASSERT_EQ(r.status, 0) << r.err;
@@ -313,7 +313,7 @@ TEST_F(E2E, SnapshotsAreWalkedWhenSkippingIsOff) {
 TEST_F(E2E, OtherSnapshotNamesAreConfigurable) {
     // snapshot_names replaces the list: .snapshot is walked, "b" is not
     std::string out = work_ + "/n.csv";
-    auto r = harness::Run({EnginePath(), "-q", "-c",
+    auto r = RunChild({EnginePath(), "-q", "-c",
                        Config(Pipeline("  snapshot_names: [b, .zfs]\n", CsvSink("inv", out))),
                        Tree::root + "/a"});
     ASSERT_EQ(r.status, 0) << r.err;
@@ -332,7 +332,7 @@ TEST_F(E2E, SeveralRootsAndAFileAsRoot) {
     std::vector<std::string> argv = {EnginePath(), "-q", "-c",
                                      Config(Pipeline("", CsvSink("inv", out)))};
     argv.insert(argv.end(), roots.begin(), roots.end());
-    auto r = harness::Run(argv);
+    auto r = RunChild(argv);
     ASSERT_EQ(r.status, 0) << r.err;
     std::string text = ReadFile(out);
     auto rows = Rows(text);
@@ -355,7 +355,7 @@ TEST_F(E2E, SeveralRootsAndAFileAsRoot) {
 
 TEST_F(E2E, TrailingSlashesOfARootAreDropped) {
     std::string out = work_ + "/sl.csv";
-    auto r = harness::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", out))),
+    auto r = RunChild({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", out))),
                        Tree::root + "/a/b//"});
     ASSERT_EQ(r.status, 0) << r.err;
     ExpectMatchesModel(Rows(ReadFile(out)), {Tree::root + "/a/b"}, {".snapshot"});
@@ -370,10 +370,10 @@ TEST_F(E2E, SymlinkRootIsItsTargetWithOrWithoutSlash) {
     std::string link = work_ + "/lnk";
     ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
     std::string direct = work_ + "/direct.csv", via = work_ + "/via.csv";
-    auto r = harness::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", direct))),
+    auto r = RunChild({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", direct))),
                        target});
     ASSERT_EQ(r.status, 0) << r.err;
-    r = harness::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", via))),
+    r = RunChild({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", via))),
                   link + "/"});
     ASSERT_EQ(r.status, 0) << r.err;
     std::string want = ReadFile(direct);
@@ -384,12 +384,12 @@ TEST_F(E2E, SymlinkRootIsItsTargetWithOrWithoutSlash) {
     EXPECT_EQ(got_lines, want_lines);
 
     std::string plain = work_ + "/plain.csv";
-    r = harness::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", plain))), link});
+    r = RunChild({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", plain))), link});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(SortedLines(ReadFile(plain), true), want_lines);
     ExpectMatchesModel(Rows(ReadFile(plain)), {link}, {".snapshot"});
     // pwalk's command line: the same (pwalk 3.0.0 also walks "lnk")
-    r = harness::Run({EnginePath(), "--NoSnap", "lnk"}, work_);
+    r = RunChild({EnginePath(), "--NoSnap", "lnk"}, work_);
     ASSERT_EQ(r.status, 0) << r.err;
     auto compat = Rows(r.out, false);
     EXPECT_EQ(compat.size(), want_lines.size());
@@ -397,7 +397,7 @@ TEST_F(E2E, SymlinkRootIsItsTargetWithOrWithoutSlash) {
     EXPECT_EQ(compat.at("lnk")[11], "0040755");
 
     std::string one = work_ + "/one.csv";
-    r = harness::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", one))),
+    r = RunChild({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", one))),
                   Tree::root + "/dangling"});
     ASSERT_EQ(r.status, 0) << r.err;
     auto rows = Rows(ReadFile(one));
@@ -410,9 +410,9 @@ TEST_F(E2E, SymlinkRootIsItsTargetWithOrWithoutSlash) {
 TEST_F(E2E, OverlappingRootsGiveEachEntryOnce) {
     std::string link = work_ + "/to_b";
     ASSERT_EQ(symlink((Tree::root + "/a/b").c_str(), link.c_str()), 0);
-    auto alone = harness::Run({EnginePath(), "--NoSnap", Tree::root + "/a"});
+    auto alone = RunChild({EnginePath(), "--NoSnap", Tree::root + "/a"});
     ASSERT_EQ(alone.status, 0) << alone.err;
-    auto r = harness::Run({EnginePath(), "--NoSnap", Tree::root + "/a/b", Tree::root + "/a",
+    auto r = RunChild({EnginePath(), "--NoSnap", Tree::root + "/a/b", Tree::root + "/a",
                        Tree::root + "/a/b/report.tar.gz", link, Tree::root + "/a/"});
     ASSERT_EQ(r.status, 0) << r.err;
     auto want = SortedLines(alone.out, false), got = SortedLines(r.out, false);
@@ -420,7 +420,7 @@ TEST_F(E2E, OverlappingRootsGiveEachEntryOnce) {
     EXPECT_EQ(got, want);
     // a pipeline (lossless names): every row as lstat says, none twice
     std::string out = work_ + "/overlap.csv";
-    r = harness::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", out))),
+    r = RunChild({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", out))),
                   Tree::root + "/a/b/", link, Tree::root + "/a", Tree::root + "/a/b"});
     ASSERT_EQ(r.status, 0) << r.err;
     got = SortedLines(ReadFile(out), true);
@@ -459,7 +459,7 @@ TEST_F(E2E, DepthIsPwalksDepth) {
     for (auto &kv : dey) {
         const std::string n = std::to_string(kv.first);
         SCOPED_TRACE("--depth " + n);
-        auto r = harness::Run({EnginePath(), "--depth", n, "dt"}, work_);
+        auto r = RunChild({EnginePath(), "--depth", n, "dt"}, work_);
         ASSERT_EQ(r.status, 0) << r.err;
         // like pwalk, nothing on stderr when all went well (no summary line
         // in a cron job's mail); UnreadableDirectoryAsUnprivilegedUser checks
@@ -478,14 +478,14 @@ TEST_F(E2E, DepthIsPwalksDepth) {
         ExpectExactLines(SortedLines(r.out, false), rel, Escape::kDey);
         // the pipeline's max_depth means the same
         std::string out = work_ + "/dt" + n + ".csv";
-        auto p = harness::Run({EnginePath(), "-q", "-c",
+        auto p = RunChild({EnginePath(), "-q", "-c",
                            Config(Pipeline("  max_depth: " + n + "\n", CsvSink("inv", out))),
                            "dt", "--set", "inv.escape=dey", "--set", "inv.header=false"},
                           work_);
         ASSERT_EQ(p.status, 0) << p.err;
         EXPECT_EQ(SortedLines(ReadFile(out), false), SortedLines(r.out, false));
         if (dey_bin && *dey_bin) {
-            auto d = harness::Run({dey_bin, "--depth", n, "dt"}, work_);
+            auto d = RunChild({dey_bin, "--depth", n, "dt"}, work_);
             auto no_atime = [](const std::string &text) {
                 std::vector<std::string> lines;
                 for (auto &l : SortedLines(text, false)) {
@@ -506,7 +506,7 @@ TEST_F(E2E, MaxDepthMatchesModel) {
     for (int depth : {1, 2, 3}) {
         SCOPED_TRACE("max_depth " + std::to_string(depth));
         std::string out = work_ + "/d" + std::to_string(depth) + ".csv";
-        auto r = harness::Run({EnginePath(), "-q", "-c",
+        auto r = RunChild({EnginePath(), "-q", "-c",
                            Config(Pipeline("  max_depth: " + std::to_string(depth) + "\n",
                                            CsvSink("inv", out))),
                            Tree::root});
@@ -521,7 +521,7 @@ TEST_F(E2E, MaxDepthMatchesModel) {
     }
     // --depth on the command line overrides the file's max_depth
     std::string out = work_ + "/dd.csv";
-    auto r = harness::Run({EnginePath(), "-q", "-c",
+    auto r = RunChild({EnginePath(), "-q", "-c",
                        Config(Pipeline("  max_depth: 3\n", CsvSink("inv", out))), "--depth",
                        "1", Tree::root});
     ASSERT_EQ(r.status, 0) << r.err;
@@ -548,7 +548,7 @@ TEST_F(E2E, ExcludeGlobsAndPathsMatchModel) {
 
     // in the pipeline file
     std::string out = work_ + "/x.csv";
-    auto r = harness::Run({EnginePath(), "-q", "-c",
+    auto r = RunChild({EnginePath(), "-q", "-c",
                        Config(Pipeline("  exclude: ['" + path + "', '*.img', 'f1234?']\n",
                                        CsvSink("inv", out))),
                        Tree::root});
@@ -561,7 +561,7 @@ TEST_F(E2E, ExcludeGlobsAndPathsMatchModel) {
     std::string ex = work_ + "/exclude.txt";
     WriteFile(ex, "# pwalk exclude file\n" + path + "\n*.img\nf1234?\n");
     std::string out2 = work_ + "/x2.csv";
-    r = harness::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", out2))),
+    r = RunChild({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", out2))),
                   "--exclude", ex, Tree::root});
     ASSERT_EQ(r.status, 0) << r.err;
     ExpectMatchesModel(Rows(ReadFile(out2)), model);
@@ -569,7 +569,7 @@ TEST_F(E2E, ExcludeGlobsAndPathsMatchModel) {
 
 TEST_F(E2E, TwoSinksOneWalkSameRows) {
     std::string a = work_ + "/a.csv", b = work_ + "/b.csv";
-    auto r = harness::Run({EnginePath(), "-q", "-c",
+    auto r = RunChild({EnginePath(), "-q", "-c",
                        Config(Pipeline("", CsvSink("one", a) + CsvSink("two", b))),
                        Tree::root});
     ASSERT_EQ(r.status, 0) << r.err;
@@ -587,7 +587,7 @@ TEST_F(E2E, TwoSinksOneWalkSameRows) {
 TEST_F(E2E, StderrIsOneSummaryLineWhenNotATerminal) {
     // no progress line (stderr is a file here), just the summary
     std::string out = work_ + "/q.csv";
-    auto r = harness::Run({EnginePath(), "-c", Config(Pipeline("", CsvSink("inv", out))),
+    auto r = RunChild({EnginePath(), "-c", Config(Pipeline("", CsvSink("inv", out))),
                        Tree::root + "/a"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -616,7 +616,7 @@ TEST_F(E2E, OutputsInsideTheScannedTreeAreLeftOut) {
         CsvSink("summary", out + "/summary.txt", "template") +
         "  - name: fix\n    plugin: repair-action\n    options: {dry_run: true, log: '" + out +
         "/changes.csv'}\n");
-    auto r = harness::Run({EnginePath(), "-c", p, tree});
+    auto r = RunChild({EnginePath(), "-c", p, tree});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.err.find(" filtered (own-output 5)"), std::string::npos) << r.err;
 
@@ -631,7 +631,7 @@ TEST_F(E2E, OutputsInsideTheScannedTreeAreLeftOut) {
         SCOPED_TRACE(report);
         std::string text = ReadFile(out + "/" + report);
         if (std::string(report) == "scan.csv.gz") {
-            auto z = harness::Run({"/bin/sh", "-c", "gzip -dc '" + out + "/scan.csv.gz'"});
+            auto z = RunChild({"/bin/sh", "-c", "gzip -dc '" + out + "/scan.csv.gz'"});
             ASSERT_EQ(z.status, 0) << z.err;
             text = z.out;
         }
@@ -660,7 +660,7 @@ TEST_F(E2E, OutputsInsideTheScannedTreeAreLeftOut) {
 
 TEST_F(E2E, SetOverridesASinkOption) {
     std::string out = work_ + "/set.csv";
-    auto r = harness::Run({EnginePath(), "-q", "-c",
+    auto r = RunChild({EnginePath(), "-q", "-c",
                        Config(Pipeline("", CsvSink("inv", work_ + "/x.csv"))), "--set",
                        "inv.path=" + out, "--set", "inv.header=false", Tree::root + "/a/b"});
     ASSERT_EQ(r.status, 0) << r.err;
@@ -709,7 +709,7 @@ TEST_F(E2E, PwalkCompatibleCommandLineExactBytes) {
 
     {   // --header; snapshots walked (pwalk skips them only with --NoSnap);
         // the trailing slash is dropped
-        auto r = harness::Run({EnginePath(), "--header", "tame/"}, work_);
+        auto r = RunChild({EnginePath(), "--header", "tame/"}, work_);
         ASSERT_EQ(r.status, 0) << r.err;
         expect_bytes(r.out, ModelOptions(), true);
         EXPECT_NE(r.out.find("\"tame/.snapshot/hourly.txt\""), std::string::npos);
@@ -717,7 +717,7 @@ TEST_F(E2E, PwalkCompatibleCommandLineExactBytes) {
         EXPECT_NE(r.err.find("control bytes removed from name"), std::string::npos) << r.err;
     }
     {   // --NoSnap; no header by default; -x on one filesystem changes nothing
-        auto r = harness::Run({EnginePath(), "--NoSnap", "-x", "--threads", "3", "tame"}, work_);
+        auto r = RunChild({EnginePath(), "--NoSnap", "-x", "--threads", "3", "tame"}, work_);
         ASSERT_EQ(r.status, 0) << r.err;
         ModelOptions o;
         o.skip_dirs = {".snapshot"};
@@ -726,7 +726,7 @@ TEST_F(E2E, PwalkCompatibleCommandLineExactBytes) {
     }
     {   // --depth and --exclude FILE (a path and a glob)
         WriteFile(work_ + "/ex", "tame/sub.d/deeper\n*.csv\n");
-        auto r = harness::Run({EnginePath(), "--NoSnap", "--exclude", work_ + "/ex", "tame"}, work_);
+        auto r = RunChild({EnginePath(), "--NoSnap", "--exclude", work_ + "/ex", "tame"}, work_);
         ASSERT_EQ(r.status, 0) << r.err;
         ModelOptions o;
         o.skip_dirs = {".snapshot"};
@@ -735,14 +735,14 @@ TEST_F(E2E, PwalkCompatibleCommandLineExactBytes) {
         };
         expect_bytes(r.out, o, false);
 
-        r = harness::Run({EnginePath(), "--depth", "2", "tame"}, work_);
+        r = RunChild({EnginePath(), "--depth", "2", "tame"}, work_);
         ASSERT_EQ(r.status, 0) << r.err;
         ModelOptions d;
         d.max_depth = 2;
         expect_bytes(r.out, d, false);
     }
     {   // a hand-checked line, so the test's own formatter is checked too
-        auto r = harness::Run({EnginePath(), "tame/sub.d/f.tar.gz"}, work_);
+        auto r = RunChild({EnginePath(), "tame/sub.d/f.tar.gz"}, work_);
         ASSERT_EQ(r.status, 0) << r.err;
         struct stat st;
         ASSERT_EQ(lstat((t + "/sub.d/f.tar.gz").c_str(), &st), 0);
@@ -769,7 +769,7 @@ TEST_F(E2E, OneFileSystemStaysOnTheRootsDevice) {
     MakeFile(mnt + "/sub/there.txt", 6);
 
     std::string out = work_ + "/ofs.csv";
-    auto r = harness::Run({EnginePath(), "-q", "-c",
+    auto r = RunChild({EnginePath(), "-q", "-c",
                        Config(Pipeline("  one_file_system: true\n", CsvSink("inv", out))), fs});
     ASSERT_EQ(r.status, 0) << r.err;
     ModelOptions o;
@@ -784,7 +784,7 @@ TEST_F(E2E, OneFileSystemStaysOnTheRootsDevice) {
 
     // without it the other filesystem is walked, with its own st_dev
     std::string out2 = work_ + "/all.csv";
-    r = harness::Run({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", out2))), fs});
+    r = RunChild({EnginePath(), "-q", "-c", Config(Pipeline("", CsvSink("inv", out2))), fs});
     ASSERT_EQ(r.status, 0) << r.err;
     auto all = Rows(ReadFile(out2));
     ExpectMatchesModel(all, ModelOf({fs}, ModelOptions()));
@@ -792,7 +792,7 @@ TEST_F(E2E, OneFileSystemStaysOnTheRootsDevice) {
     EXPECT_NE(all.at(mnt)[8], all.at(fs)[8]);
 
     // pwalk's -x
-    r = harness::Run({EnginePath(), "-x", fs});
+    r = RunChild({EnginePath(), "-x", fs});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(SortedLines(r.out, false).size(), 2u) << r.out;  // fs and here.txt
 }
@@ -804,7 +804,7 @@ TEST_F(E2E, CompressedSinksDecodeToTheSameRows) {
                         CsvSink("l", work_ + "/r.csv.lz4", "csv-lz4") +
                         // libzstd's own threads behind each worker's context
                         CsvSink("zw", work_ + "/rw.csv.zst", "csv-zstd", ", workers: 2, level: 5");
-    auto r = harness::Run({EnginePath(), "-q", "-c", Config(Pipeline("", sinks)), Tree::root});
+    auto r = RunChild({EnginePath(), "-q", "-c", Config(Pipeline("", sinks)), Tree::root});
     ASSERT_EQ(r.status, 0) << r.err;
     auto want = ParseCsv(ReadFile(plain));
     std::sort(want.begin() + 1, want.end());
@@ -812,7 +812,7 @@ TEST_F(E2E, CompressedSinksDecodeToTheSameRows) {
                       std::vector<std::string>{"/usr/bin/zstd", "-dc", work_ + "/rw.csv.zst"},
                       std::vector<std::string>{"/usr/bin/gzip", "-dc", work_ + "/r.csv.gz"},
                       std::vector<std::string>{"/usr/bin/lz4", "-dc", work_ + "/r.csv.lz4"}}) {
-        auto d = harness::Run(tool);
+        auto d = RunChild(tool);
         ASSERT_EQ(d.status, 0) << tool[0] << ": " << d.err;
         auto got = ParseCsv(d.out);
         ASSERT_FALSE(got.empty());
@@ -820,9 +820,9 @@ TEST_F(E2E, CompressedSinksDecodeToTheSameRows) {
         std::sort(got.begin() + 1, got.end());
         EXPECT_EQ(got, want) << tool[0];
     }
-    EXPECT_EQ(harness::Run({"/usr/bin/zstd", "-tq", work_ + "/r.csv.zst"}).status, 0);
-    EXPECT_EQ(harness::Run({"/usr/bin/zstd", "-tq", work_ + "/rw.csv.zst"}).status, 0);
-    EXPECT_EQ(harness::Run({"/usr/bin/gzip", "-t", work_ + "/r.csv.gz"}).status, 0);
+    EXPECT_EQ(RunChild({"/usr/bin/zstd", "-tq", work_ + "/r.csv.zst"}).status, 0);
+    EXPECT_EQ(RunChild({"/usr/bin/zstd", "-tq", work_ + "/rw.csv.zst"}).status, 0);
+    EXPECT_EQ(RunChild({"/usr/bin/gzip", "-t", work_ + "/r.csv.gz"}).status, 0);
 }
 
 TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
@@ -879,7 +879,7 @@ TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
     for (auto &c : cases) {
         std::vector<std::string> argv = {EnginePath()};
         argv.insert(argv.end(), c.args.begin(), c.args.end());
-        auto r = harness::Run(argv, work_);
+        auto r = RunChild(argv, work_);
         EXPECT_EQ(r.status, 2) << c.message << "\n" << r.err;
         EXPECT_NE(r.err.find(c.message), std::string::npos) << "want '" << c.message
                                                             << "' in: " << r.err;
@@ -890,12 +890,12 @@ TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
     }
     // YAML errors name file:line:col
     for (auto &f : {bad_yaml, tab_yaml, unknown_key}) {
-        auto r = harness::Run({EnginePath(), "-c", f, Tree::root}, work_);
+        auto r = RunChild({EnginePath(), "-c", f, Tree::root}, work_);
         EXPECT_TRUE(HasFileLineCol(r.err, f)) << r.err;
     }
     std::string automatic =
         Config("version: 1\nscan: {threads: auto}\nsinks:\n" + CsvSink("inv", out));
-    auto slurm = harness::Run({EnginePath(), "-c", automatic, Tree::root}, work_, -1,
+    auto slurm = RunChild({EnginePath(), "-c", automatic, Tree::root}, work_, -1,
                           {"SLURM_CPUS_ON_NODE=garbage", "SLURM_CPUS_PER_TASK="});
     EXPECT_EQ(slurm.status, 2);
     EXPECT_NE(slurm.err.find("SLURM_CPUS_ON_NODE='garbage'"), std::string::npos) << slurm.err;
@@ -903,21 +903,21 @@ TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
 }
 
 TEST_F(E2E, HelpVersionDescribe) {
-    auto h = harness::Run({EnginePath(), "--help"});
+    auto h = RunChild({EnginePath(), "--help"});
     EXPECT_EQ(h.status, 0);
     EXPECT_NE(h.out.find("Usage: pwalk-engine -c PIPELINE.yaml"), std::string::npos);
-    auto v = harness::Run({EnginePath(), "--version"});
+    auto v = RunChild({EnginePath(), "--version"});
     EXPECT_EQ(v.status, 0);
     EXPECT_NE(v.out.find("plugin ABI 1."), std::string::npos);
     for (std::string plugin : {"csv", "csv-zstd"}) {
-        auto d = harness::Run({EnginePath(), "--describe", plugin});
+        auto d = RunChild({EnginePath(), "--describe", plugin});
         EXPECT_EQ(d.status, 0) << d.err;
         for (auto opt : {"path", "header", "escape"})
             EXPECT_NE(d.out.find(opt), std::string::npos) << plugin << ": " << opt;
     }
-    EXPECT_NE(harness::Run({EnginePath(), "--describe", "csv-zstd"}).out.find("level"),
+    EXPECT_NE(RunChild({EnginePath(), "--describe", "csv-zstd"}).out.find("level"),
               std::string::npos);
-    auto nd = harness::Run({EnginePath(), "--describe", "no-such-plugin"});
+    auto nd = RunChild({EnginePath(), "--describe", "no-such-plugin"});
     EXPECT_EQ(nd.status, 2);
 }
 
@@ -956,7 +956,7 @@ TEST_F(E2E, SigkillLeavesNoFinalReportAndNextRunWorks) {
         EXPECT_FALSE(Exists(out));
     }
     unlink(out.c_str());
-    auto r = harness::Run({EnginePath(), "-q", "-c", cfg, Tree::root + "/a"});
+    auto r = RunChild({EnginePath(), "-q", "-c", cfg, Tree::root + "/a"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_TRUE(Exists(out));
 }
@@ -1019,7 +1019,7 @@ TEST_F(E2E, DiskFullIsExitThreeAndNoFinalFile) {
         ASSERT_EQ(mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=8k"), 0);
         MountGuard guard{mnt};
         std::string out = mnt + "/full.out";
-        auto r = harness::Run({EnginePath(), "-q", "-c",
+        auto r = RunChild({EnginePath(), "-q", "-c",
                            Config(Pipeline("", CsvSink("inv", out, plugin))), Tree::root + "/big"});
         std::vector<std::string> left = ListDir(mnt);
         EXPECT_EQ(r.status, 3) << r.err;
@@ -1040,8 +1040,8 @@ TEST_F(E2E, UnreadableDirectoryAsUnprivilegedUser) {
     ASSERT_EQ(mkdir(bin.c_str(), 0755), 0);
     ASSERT_EQ(mkdir((bin + "/plugins").c_str(), 0755), 0);
     ASSERT_EQ(mkdir((bin + "/plugins/csv").c_str(), 0755), 0);
-    ASSERT_EQ(harness::Run({"/bin/cp", EnginePath(), bin + "/pwalk-engine"}).status, 0);
-    ASSERT_EQ(harness::Run({"/bin/cp", PluginDir() + "/csv/csv.so", bin + "/plugins/csv/csv.so"}).status, 0);
+    ASSERT_EQ(RunChild({"/bin/cp", EnginePath(), bin + "/pwalk-engine"}).status, 0);
+    ASSERT_EQ(RunChild({"/bin/cp", PluginDir() + "/csv/csv.so", bin + "/plugins/csv/csv.so"}).status, 0);
     ASSERT_EQ(chmod((bin + "/pwalk-engine").c_str(), 0755), 0);
     ASSERT_EQ(chmod((bin + "/plugins/csv/csv.so").c_str(), 0644), 0);
     std::string t = work_ + "/t";
@@ -1074,7 +1074,7 @@ TEST_F(E2E, UnreadableDirectoryAsUnprivilegedUser) {
     WriteFile(cfg, "version: 1\nscan: {threads: 2, errors: " + outdir + "/errors.csv}\nsinks:\n" +
                        CsvSink("inv", outdir + "/u.csv"));
     chmod(cfg.c_str(), 0644);
-    auto r = harness::Run({bin + "/pwalk-engine", "-c", cfg, t}, outdir, 65534);
+    auto r = RunChild({bin + "/pwalk-engine", "-c", cfg, t}, outdir, 65534);
     EXPECT_EQ(r.status, 1) << r.err;
 
     // the summary line counts the errors; each error has its own line
@@ -1136,7 +1136,7 @@ TEST_F(E2E, UnreadableDirectoryAsUnprivilegedUser) {
 
     // pwalk's command line with --errors: the same, rows on stdout
     std::string efile = outdir + "/compat-errors.csv";
-    auto c = harness::Run({bin + "/pwalk-engine", "--errors", efile, t}, outdir, 65534);
+    auto c = RunChild({bin + "/pwalk-engine", "--errors", efile, t}, outdir, 65534);
     EXPECT_EQ(c.status, 1) << c.err;
     // compatibility mode is silent when all went well, not when entries
     // could not be read: the errors and the summary line are there

@@ -119,17 +119,17 @@ TEST(Summary, ParsesTheLastSummaryLine)
 
 TEST(Process, StatusOutputsAndSignals)
 {
-    Result r = harness::Run(
-        {"/bin/sh", "-c", "echo out; echo err >&2; read x; echo \"[$x]\"; exit 3"});
+    Result r =
+        RunChild({"/bin/sh", "-c", "echo out; echo err >&2; read x; echo \"[$x]\"; exit 3"});
     EXPECT_EQ(r.status, 3);
     EXPECT_EQ(r.out, "out\n[]\n") << "stdin is /dev/null";
     EXPECT_EQ(r.err, "err\n");
-    r = harness::Run({"/bin/sh", "-c", "kill -9 $$"});
+    r = RunChild({"/bin/sh", "-c", "kill -9 $$"});
     EXPECT_TRUE(r.signaled);
     EXPECT_EQ(r.status, 128 + 9);
     Options o;
     o.timeout = 0.2;
-    r = harness::Run({"/bin/sleep", "30"}, o);
+    r = RunChild({"/bin/sleep", "30"}, o);
     EXPECT_TRUE(r.timed_out);
     EXPECT_LT(r.seconds, 20);
 }
@@ -141,7 +141,7 @@ TEST(Process, CwdEnvironmentAndHook)
     o.cwd = t.path();
     o.env = {"HARNESS_X=1"};
     o.in_child = [] { setenv("HARNESS_Y", "2", 1); };
-    Result r = harness::Run({"/bin/sh", "-c", "pwd; echo $HARNESS_X$HARNESS_Y"}, o);
+    Result r = RunChild({"/bin/sh", "-c", "pwd; echo $HARNESS_X$HARNESS_Y"}, o);
     EXPECT_EQ(r.out, t.path() + "\n12\n") << r.Describe();
 }
 
@@ -149,9 +149,9 @@ TEST(Process, RunsAsAnotherUser)
 {
     if (geteuid() != 0)
         GTEST_SKIP() << "needs root to switch to nobody";
-    Result r = harness::Run({"/usr/bin/id", "-u"}, "", 65534);
+    Result r = RunChild({"/usr/bin/id", "-u"}, "", 65534);
     EXPECT_EQ(r.out, "65534\n") << r.Describe();
-    r = harness::Run({"/usr/bin/id", "-G"}, "", 65534);
+    r = RunChild({"/usr/bin/id", "-G"}, "", 65534);
     EXPECT_EQ(r.out, "65534\n") << "no supplementary groups: " << r.out;
 }
 

@@ -185,7 +185,7 @@ static Result Collected(Child *c, bool started, const char *what)
     return r;
 }
 
-Result Run(const std::vector<std::string> &argv, const Options &o)
+Result RunChild(const std::vector<std::string> &argv, const Options &o)
 {
     Child c;
     return Collected(&c, c.StartProgram(argv, o), argv.empty() ? "nothing" : argv[0].c_str());
@@ -197,8 +197,8 @@ Result RunEngine(const std::vector<std::string> &args, const Options &o)
     return Collected(&c, c.Start(args, o), "the engine");
 }
 
-Result Run(const std::vector<std::string> &argv, const std::string &cwd, int uid,
-           const std::vector<std::string> &env_extra)
+Result RunChild(const std::vector<std::string> &argv, const std::string &cwd, int uid,
+                const std::vector<std::string> &env_extra)
 {
     Options o;
     o.cwd = cwd;
@@ -208,7 +208,7 @@ Result Run(const std::vector<std::string> &argv, const std::string &cwd, int uid
         o.uid = (uid_t)uid;
         o.gid = (gid_t)uid;
     }
-    return Run(argv, o);
+    return RunChild(argv, o);
 }
 
 }  // namespace harness

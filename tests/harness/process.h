@@ -80,13 +80,14 @@ class Child {
     double start_ = 0, timeout_ = 300;
 };
 
-// Start and wait.  On a failed start, status -1 and err says so.
-Result Run(const std::vector<std::string> &argv, const Options &o);
+// Start and wait.  On a failed start, status -1 and err says so.  (Not
+// "Run": inside a TEST body that name is testing::Test::Run.)
+Result RunChild(const std::vector<std::string> &argv, const Options &o);
 Result RunEngine(const std::vector<std::string> &args, const Options &o = Options());
 // Shorthand: argv in cwd, as uid (and gid uid) when uid >= 0, with extra
 // environment; no timeout.
-Result Run(const std::vector<std::string> &argv, const std::string &cwd = "", int uid = -1,
-           const std::vector<std::string> &env_extra = {});
+Result RunChild(const std::vector<std::string> &argv, const std::string &cwd = "",
+                int uid = -1, const std::vector<std::string> &env_extra = {});
 
 }  // namespace harness
 
