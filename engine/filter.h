@@ -2,7 +2,7 @@
  * filter.h -- which entries a scan leaves out: snapshot directories,
  * excluded paths and globs, other filesystems, the depth limit.
  * A filtered entry gets no row and is not descended, but still counts in its
- * parent's pw_fcount (csv-format.md).
+ * parent's pw_fcount (plugins/csv/FORMAT.md).
  */
 #ifndef PWALK_ENGINE_FILTER_H
 #define PWALK_ENGINE_FILTER_H

@@ -1,5 +1,5 @@
 /*
- * csv -- John Dey's pwalk CSV report (../shared/notes/csv-format.md),
+ * csv -- John Dey's pwalk CSV report (plugins/csv/FORMAT.md),
  * uncompressed.  Rows are collected per worker and written a buffer at a
  * time, so lines never interleave and no lock is taken per row.  The body
  * (buffers, flushing, atomic output file) is csvsink.c, shared with the

@@ -1,5 +1,5 @@
 """Reading a pwalk CSV report back and checking every row against lstat
-(the format: ../shared/notes/csv-format.md)."""
+(the format: plugins/csv/FORMAT.md)."""
 
 import csv
 import io

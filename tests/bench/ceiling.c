@@ -10,7 +10,7 @@
  * with getdents64 into a 128 KiB buffer, fstatat(dirfd, name,
  * AT_SYMLINK_NOFOLLOW)s every name and appends one CSV line to a 1 MiB
  * per-thread buffer written with one write().  The line has the pwalk CSV
- * format's 17 columns (csv-format.md) -- the same bytes per row the csv sink
+ * format's 17 columns (plugins/csv/FORMAT.md) -- the same bytes per row the csv sink
  * writes, formatted by hand -- but no escaping, and -1,0 where pwalk puts a
  * directory's file count and size sum: the job is writing that report, and
  * a ceiling writing half the bytes (as this one did until 2026-11-25: five

@@ -375,7 +375,7 @@ TEST_F(CsvPluginTest, ExportsOnlyItsEntryPoint) {
 }
 
 TEST_F(CsvPluginTest, TheSpecsRowsByteForByte) {
-    // the worked example of csv-format.md, through the real plugin
+    // the worked example of plugins/csv/FORMAT.md, through the real plugin
     std::string fpath = "root/file.txt", rpath = "root";
     pwalk_entry f{}, r{};
     f.struct_size = r.struct_size = sizeof(pwalk_entry);

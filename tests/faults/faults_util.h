@@ -534,7 +534,7 @@ inline bool ValidUtf8(const std::string &s)
     return true;
 }
 
-// Report columns (csv-format.md).
+// Report columns (plugins/csv/FORMAT.md).
 enum Col {
     kInode = 0, kParentInode, kDepth, kFilename, kExtension, kUid, kGid, kSize, kDev, kBlocks,
     kNlink, kMode, kAtime, kMtime, kCtime, kFcount, kDirsum, kColumns
