@@ -1,0 +1,180 @@
+#!/bin/bash
+# Install a built pwalk under a prefix, as a system library is installed:
+#
+#   bazel run //:install -- --prefix=/usr/local            (the usual way)
+#   bash scripts/install.sh --from DIR --prefix=PREFIX [--destdir=DIR]
+#
+# DIR is a tree laid out like the workspace with the build outputs in it:
+# the runfiles of //:install (what `bazel run` starts this script in), or of
+# a test that has //:install as data (tests/install).  It installs
+#
+#   PREFIX/bin/pwalk-engine, PREFIX/bin/pwalk-mpi (when it was built)
+#   PREFIX/lib/pwalk/plugins/NAME.so        where the engine looks (loader.c)
+#   PREFIX/lib/pwalk/plugin.lds             the plugins' version script
+#   PREFIX/lib/pkgconfig/pwalk.pc           for plugin authors
+#   PREFIX/include/pwalk/...                the public headers
+#   PREFIX/share/pwalk/                     example pipelines, the template plugin
+#   PREFIX/share/man/man1/pwalk-engine.1, man5/pwalk-pipeline.5
+#   PREFIX/share/doc/pwalk/                 README, LICENSE, the CSV format
+#
+# DESTDIR (--destdir=DIR or the environment) stages the same tree under DIR
+# for a package; paths written into files (pwalk.pc) stay PREFIX's.  Files
+# are 0755 (programs, plugins) or 0644, owned by whoever runs this; the
+# directories it creates are 0755, and pwalk's own ones are made 0755 when
+# they exist already: as root the engine refuses plugins in a directory
+# writable by group or others (README, "Plugins when running as root").
+# Existing directories above them (/usr/local/lib) are left as they are.
+# Exit status: 0 installed, 2 bad usage or nothing built to install,
+# 1 a copy failed.
+set -euo pipefail
+
+prog=install.sh
+die() { echo "$prog: $1" >&2; exit "${2:-2}"; }
+
+prefix=/usr/local
+destdir=${DESTDIR:-}
+from=
+while [ $# -gt 0 ]; do
+    case $1 in
+        --prefix=*) prefix=${1#*=} ;;
+        --prefix) [ $# -ge 2 ] || die "--prefix needs a directory"; prefix=$2; shift ;;
+        --destdir=*) destdir=${1#*=} ;;
+        --destdir) [ $# -ge 2 ] || die "--destdir needs a directory"; destdir=$2; shift ;;
+        --from=*) from=${1#*=} ;;
+        --from) [ $# -ge 2 ] || die "--from needs a directory"; from=$2; shift ;;
+        -h|--help) sed -n '2,28s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        *) die "unknown argument '$1' (usage: --prefix=DIR [--destdir=DIR])" ;;
+    esac
+    shift
+done
+
+# `bazel run` starts us in our runfiles with the user's directory in
+# BUILD_WORKING_DIRECTORY: relative paths the user typed mean that one.
+user_dir=${BUILD_WORKING_DIRECTORY:-$PWD}
+absolute() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$user_dir/$1" ;; esac; }
+[ -n "$prefix" ] || die "--prefix is empty"
+prefix=$(absolute "$prefix")
+prefix=${prefix%/}
+[ -z "$destdir" ] || destdir=$(absolute "$destdir")
+destdir=${destdir%/}
+
+if [ -z "$from" ]; then
+    for d in "${RUNFILES_DIR:-}/pwalk" "$0.runfiles/pwalk" "$PWD"; do
+        if [ -x "$d/pwalk-engine" ]; then from=$d; break; fi
+    done
+fi
+[ -n "$from" ] && [ -x "$from/pwalk-engine" ] ||
+    die "no built pwalk-engine found (run it as 'bazel run //:install -- --prefix=DIR', or give --from DIR)"
+
+root=$destdir$prefix
+umask 022
+
+# mkdir -p, but each directory it creates is 0755 whatever the umask
+make_dirs() {
+    local d=$1 up
+    [ -d "$d" ] && return 0
+    up=$(dirname "$d")
+    [ "$up" = "$d" ] || make_dirs "$up"
+    mkdir -m 0755 "$d" || die "cannot create directory $d" 1
+}
+# pwalk's own directories: 0755 even when they existed already
+own_dir() {
+    make_dirs "$1"
+    chmod 0755 "$1" || die "cannot set the mode of $1" 1
+}
+# put FILE as DEST with MODE; install(1) unlinks DEST first, so a scan that
+# is running keeps the old plugin's inode instead of seeing it rewritten.
+# `command -p`: the system's install, never this script's own Bazel target
+# (//:install), which a PATH holding "." would find first in its runfiles.
+put() {
+    command -p install -m "$2" "$1" "$3" || die "cannot install $3" 1
+}
+
+own_dir "$root/bin"
+put "$from/pwalk-engine" 0755 "$root/bin/pwalk-engine"
+if [ -x "$from/pwalk-mpi" ]; then
+    put "$from/pwalk-mpi" 0755 "$root/bin/pwalk-mpi"
+fi
+
+own_dir "$root/lib/pwalk"
+own_dir "$root/lib/pwalk/plugins"
+plugins=()
+for so in "$from"/plugins/*/*.so; do
+    [ -f "$so" ] || continue
+    name=$(basename "$so" .so)
+    # only a plugin's own folder (plugins/csv/csv.so), not a test fixture
+    [ "$(basename "$(dirname "$so")")" = "$name" ] || continue
+    put "$so" 0755 "$root/lib/pwalk/plugins/$name.so"
+    plugins+=("$name")
+done
+[ ${#plugins[@]} -gt 0 ] || die "no plugins under $from/plugins (build //plugins:all_plugins)"
+put "$from/plugins/plugin.lds" 0644 "$root/lib/pwalk/plugin.lds"
+
+# every public header that exists at build time (include/pwalk/**.h)
+(cd "$from/include" && find -L pwalk -name '*.h' -print) | sort | while read -r h; do
+    own_dir "$root/include/$(dirname "$h")"
+    put "$from/include/$h" 0644 "$root/include/$h"
+done
+
+own_dir "$root/share/pwalk"
+for f in "$from"/configs/*; do
+    [ -f "$f" ] && put "$f" 0644 "$root/share/pwalk/$(basename "$f")"
+done
+own_dir "$root/share/pwalk/template"
+for f in template.c README.md; do
+    put "$from/plugins/template/$f" 0644 "$root/share/pwalk/template/$f"
+done
+
+make_dirs "$root/share/man/man1"
+make_dirs "$root/share/man/man5"
+put "$from/engine/man/pwalk-engine.1" 0644 "$root/share/man/man1/pwalk-engine.1"
+put "$from/engine/man/pwalk-pipeline.5" 0644 "$root/share/man/man5/pwalk-pipeline.5"
+
+own_dir "$root/share/doc/pwalk"
+put "$from/README.md" 0644 "$root/share/doc/pwalk/README.md"
+put "$from/LICENSE" 0644 "$root/share/doc/pwalk/LICENSE"
+put "$from/plugins/csv/FORMAT.md" 0644 "$root/share/doc/pwalk/csv-format.md"
+
+# The version the engine reports ("pwalk-engine 0.1.0 (plugin ABI 1.2)").
+version=$("$from/pwalk-engine" --version 2>/dev/null | awk 'NR == 1 {print $2}') || true
+abi=$("$from/pwalk-engine" --version 2>/dev/null | sed -n '1s/.*plugin ABI \([0-9.]*\).*/\1/p') || true
+make_dirs "$root/lib/pkgconfig"
+pc=$(mktemp "$root/lib/pkgconfig/.pwalk.pc.XXXXXX")
+cat > "$pc" <<EOF
+# pwalk $version: the headers a plugin is built against.  A plugin links
+# nothing from pwalk (the engine hands it everything through its host table):
+#   cc \$(pkg-config --cflags pwalk) -shared -fPIC \\
+#      -Wl,--version-script=\$(pkg-config --variable=plugin_version_script pwalk) \\
+#      -o NAME.so NAME.c
+# and goes to \$(pkg-config --variable=plugindir pwalk), or a plugin_path.
+prefix=$prefix
+exec_prefix=\${prefix}
+libdir=\${exec_prefix}/lib
+includedir=\${prefix}/include
+plugindir=\${libdir}/pwalk/plugins
+plugin_version_script=\${libdir}/pwalk/plugin.lds
+plugin_abi=${abi:-1}
+datadir=\${prefix}/share/pwalk
+
+Name: pwalk
+Description: pwalk filesystem scanner: the plugin ABI (pwalk/plugin.h) and the other public headers
+Version: ${version:-0}
+Cflags: -I\${includedir}
+EOF
+chmod 0644 "$pc"
+mv -f "$pc" "$root/lib/pkgconfig/pwalk.pc"
+
+# As root, say now what the engine would refuse at the first scan.
+if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ]; then
+    d=$root/lib/pwalk/plugins
+    while :; do
+        read -r mode owner < <(stat -L -c '%a %u' "$d")
+        if [ "$owner" != 0 ] || [ $((8#$mode & 8#022)) -ne 0 ]; then
+            echo "$prog: warning: $d is mode $mode, owner uid $owner: the engine, run as root, will refuse plugins below it (README, \"Installing\")" >&2
+        fi
+        [ "$d" = / ] && break
+        d=$(dirname "$d")
+    done
+fi
+
+echo "installed pwalk ${version:-} under ${destdir:+$destdir}$prefix: bin/pwalk-engine$([ -x "$from/pwalk-mpi" ] && echo ', bin/pwalk-mpi'), plugins ${plugins[*]}"
