@@ -50,7 +50,7 @@
 #include <unistd.h>
 
 #include "common/lossless.h"
-#include "outfile.h"
+#include "common/outfile.h"
 #include "pwalk/plugin.h"
 
 #define REPAIR_VERSION "1.0.0"
