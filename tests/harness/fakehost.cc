@@ -116,18 +116,6 @@ int OwnOutput(pwalk_host_ctx *ctx, int fd)
 
 void *Attachment(pwalk_host_ctx *ctx) { return ctx->attachment; }
 
-// host->attachment is being added to ABI 1.2 while this is written: the
-// table fills it when the header has it (drop the detour once it is in).
-template <class H>
-auto FillAttachment(H *h, int) -> decltype(h->attachment = Attachment, void())
-{
-    h->attachment = Attachment;
-}
-template <class H>
-void FillAttachment(H *, long)
-{
-}
-
 }  // namespace
 
 pwalk_host FakeHostTable(uint32_t worker_count)
@@ -149,8 +137,21 @@ pwalk_host FakeHostTable(uint32_t worker_count)
     h.sink_name = SinkName;
     h.prune = Prune;           // 1.1
     h.own_output = OwnOutput;  // 1.2
-    FillAttachment(&h, 0);     // 1.2
+    h.attachment = Attachment;  // 1.2
     return h;
+}
+
+void SetOptionGetters(pwalk_host *h, decltype(pwalk_host::opt_string) opt_string,
+                      decltype(pwalk_host::opt_bool) opt_bool,
+                      decltype(pwalk_host::opt_int) opt_int,
+                      decltype(pwalk_host::opt_list_count) opt_list_count,
+                      decltype(pwalk_host::opt_list_item) opt_list_item)
+{
+    h->opt_string = opt_string;
+    h->opt_bool = opt_bool;
+    h->opt_int = opt_int;
+    h->opt_list_count = opt_list_count;
+    h->opt_list_item = opt_list_item;
 }
 
 void EndTableAt(pwalk_host *h, uint32_t minor)

@@ -49,10 +49,10 @@ struct pwalk_host_ctx {
     std::string sink_name = "sink";  // what sink_name() answers
     std::atomic<int> stop{0};        // what stop_requested() answers
     int prune_rc = PWALK_OK;         // what prune() returns
-    void *attachment = nullptr;      // what attachment() answers (when the ABI has it)
+    void *attachment = nullptr;      // what attachment() answers
 
     // The last set_error() message, "" when there was none.
-    std::string last_error() const { return errors.empty() ? "" : errors.back(); }
+    std::string error() const { return errors.empty() ? "" : errors.back(); }
 };
 
 namespace harness {
@@ -70,6 +70,14 @@ struct FakeOptions {
 // A host table of this ABI (PWALK_ABI_MAJOR.PWALK_ABI_MINOR) with every
 // service filled.
 pwalk_host FakeHostTable(uint32_t worker_count = 2);
+
+// Put another option store's getters in *h: a test that binds options with
+// the engine's options.c passes options_get_string, ... (engine/options.h).
+void SetOptionGetters(pwalk_host *h, decltype(pwalk_host::opt_string) opt_string,
+                      decltype(pwalk_host::opt_bool) opt_bool,
+                      decltype(pwalk_host::opt_int) opt_int,
+                      decltype(pwalk_host::opt_list_count) opt_list_count,
+                      decltype(pwalk_host::opt_list_item) opt_list_item);
 
 // Make *h the table an engine of ABI 1.minor passes: struct_size ends at
 // that minor's last field, the later fields are NULL.

@@ -28,6 +28,7 @@ TEST(FakeHost, FillsEveryField)
     }
     EXPECT_TRUE(PWALK_HOST_HAS(&h, prune));
     EXPECT_TRUE(PWALK_HOST_HAS(&h, own_output));
+    EXPECT_TRUE(PWALK_HOST_HAS(&h, attachment));
 }
 
 TEST(FakeHost, ServicesRecordWhatTheyWereAsked)
@@ -41,6 +42,10 @@ TEST(FakeHost, ServicesRecordWhatTheyWereAsked)
     EXPECT_EQ(h.prune(&ctx, "*.tmp"), PWALK_OK);
     EXPECT_STREQ(h.sink_name(&ctx), "inventory");
     EXPECT_EQ(h.stop_requested(&ctx), 0);
+    EXPECT_EQ(h.attachment(&ctx), nullptr);
+    int consumer = 0;
+    ctx.attachment = &consumer;
+    EXPECT_EQ(h.attachment(&ctx), &consumer);
     ctx.stop = 1;
     EXPECT_NE(h.stop_requested(&ctx), 0);
     ctx.prune_rc = PWALK_ERR_NOMEM;
@@ -56,7 +61,7 @@ TEST(FakeHost, ServicesRecordWhatTheyWereAsked)
     EXPECT_EQ(h.own_output(&ctx, fd), PWALK_ERR) << "a closed fd";
 
     EXPECT_EQ(ctx.errors, std::vector<std::string>{"bad value 7"});
-    EXPECT_EQ(ctx.last_error(), "bad value 7");
+    EXPECT_EQ(ctx.error(), "bad value 7");
     EXPECT_EQ(ctx.logs, std::vector<std::string>{"note"});
     ASSERT_EQ(ctx.entry_errors.size(), 1u);
     EXPECT_EQ(ctx.entry_errors[0].path, "/r/x");

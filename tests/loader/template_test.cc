@@ -3,7 +3,6 @@
 // the whole lifecycle with a stand-in host.
 #include <dirent.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -16,75 +15,14 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/harness/fakehost.h"
 
 extern "C" {
 #include "engine/loader.h"
 #include "engine/options.h"
 }
 
-struct pwalk_host_ctx {
-    std::string error;
-    std::vector<std::string> log;
-    std::vector<std::pair<dev_t, ino_t>> own; // files passed to own_output()
-};
-
 namespace {
-
-std::string Vformat(const char *fmt, va_list ap)
-{
-    char buf[1024];
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    return buf;
-}
-
-void HostSetError(pwalk_host_ctx *ctx, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    ctx->error = Vformat(fmt, ap);
-    va_end(ap);
-}
-
-void HostLog(pwalk_host_ctx *ctx, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    ctx->log.push_back(Vformat(fmt, ap));
-    va_end(ap);
-}
-
-void HostEntryError(pwalk_host_ctx *, const char *, int, const char *) {}
-int HostStop(pwalk_host_ctx *) { return 0; }
-int HostOwnOutput(pwalk_host_ctx *ctx, int fd)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return PWALK_ERR;
-    ctx->own.emplace_back(st.st_dev, st.st_ino);
-    return PWALK_OK;
-}
-const char *HostName(pwalk_host_ctx *) { return "summary"; }
-
-pwalk_host MakeHost()
-{
-    pwalk_host h = {};
-    h.struct_size = sizeof h;
-    h.abi_major = PWALK_ABI_MAJOR;
-    h.abi_minor = PWALK_ABI_MINOR;
-    h.worker_count = 2;
-    h.opt_string = options_get_string;
-    h.opt_bool = options_get_bool;
-    h.opt_int = options_get_int;
-    h.opt_list_count = options_get_list_count;
-    h.opt_list_item = options_get_list_item;
-    h.set_error = HostSetError;
-    h.log = HostLog;
-    h.entry_error = HostEntryError;
-    h.stop_requested = HostStop;
-    h.sink_name = HostName;
-    h.own_output = HostOwnOutput;
-    return h;
-}
 
 pwalk_entry Entry(uint32_t mode, int64_t size, uint32_t flags = 0)
 {
@@ -130,7 +68,10 @@ class Template : public ::testing::Test {
         std::string tmpl = std::string(getenv("TEST_TMPDIR")) + "/tplXXXXXX";
         ASSERT_NE(mkdtemp(&tmpl[0]), nullptr);
         dir_ = tmpl;
-        host_ = MakeHost();
+        harness::SetOptionGetters(&host_, options_get_string, options_get_bool,
+                                  options_get_int, options_get_list_count,
+                                  options_get_list_item);
+        ctx_.sink_name = "summary";
     }
     void TearDown() override
     {
@@ -203,7 +144,7 @@ class Template : public ::testing::Test {
 
     loader_plugin lp_ = {};
     pwalk_options *opts_ = nullptr;
-    pwalk_host host_;
+    pwalk_host host_ = harness::FakeHostTable();
     pwalk_host_ctx ctx_;
     std::string dir_;
     char err_[1024] = {0};
@@ -236,13 +177,13 @@ TEST_F(Template, PrepareWritesFinishOnlyRenames)
         SCOPED_TRACE(status);
         const pwalk_plugin *p = lp_.plugin;
         void *inst = nullptr;
-        ASSERT_EQ(p->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error;
+        ASSERT_EQ(p->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error();
         void *ts = nullptr;
         ASSERT_EQ(p->thread_open(inst, 0, &ts), PWALK_OK);
         pwalk_entry a[] = {Entry(S_IFREG | 0644, 100)};
         ASSERT_EQ(p->consume(inst, ts, a, 1), PWALK_OK);
         ASSERT_EQ(p->thread_close(inst, ts), PWALK_OK);
-        ASSERT_EQ(p->prepare(inst), PWALK_OK) << ctx_.error;
+        ASSERT_EQ(p->prepare(inst), PWALK_OK) << ctx_.error();
         std::vector<std::string> names;
         DIR *d = opendir(dir_.c_str());
         ASSERT_NE(d, nullptr);
@@ -255,7 +196,7 @@ TEST_F(Template, PrepareWritesFinishOnlyRenames)
         EXPECT_EQ(names[0].size(), std::string(".summary.txt.pwalk-tmp-XXXXXX").size());
         std::string text = ReadAll(dir_ + "/" + names[0]);
         EXPECT_NE(text.find("total entries 1, bytes 100\n"), std::string::npos) << text;
-        EXPECT_EQ(p->finish(inst, status), PWALK_OK) << ctx_.error;
+        EXPECT_EQ(p->finish(inst, status), PWALK_OK) << ctx_.error();
         p->destroy(inst);
         if (status == 0) {
             EXPECT_EQ(ReadAll(out), text);
@@ -278,10 +219,10 @@ TEST_F(Template, FinishWithoutPrepareIsAnError)
     std::string out = dir_ + "/summary.txt";
     ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
     void *inst = nullptr;
-    ASSERT_EQ(lp_.plugin->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error;
+    ASSERT_EQ(lp_.plugin->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error();
     EXPECT_EQ(lp_.plugin->finish(inst, 0), PWALK_ERR);
     lp_.plugin->destroy(inst);
-    EXPECT_EQ(ctx_.error, "finish(0) without a successful prepare(): " + out + " not written");
+    EXPECT_EQ(ctx_.error(), "finish(0) without a successful prepare(): " + out + " not written");
     EXPECT_EQ(CountFiles(dir_), 0u);
 }
 
@@ -295,7 +236,7 @@ TEST_F(Template, ModeFollowsTheUmask)
         mode_t old = umask(mask);
         int rc = Run(0);
         umask(old);
-        ASSERT_EQ(rc, PWALK_OK) << ctx_.error;
+        ASSERT_EQ(rc, PWALK_OK) << ctx_.error();
         struct stat st;
         ASSERT_EQ(stat(out.c_str(), &st), 0);
         mode_t want = geteuid() == 0 ? 0600 : (0666 & ~mask);
@@ -308,7 +249,7 @@ TEST_F(Template, WritesSummaryAtFinish)
 {
     std::string out = dir_ + "/summary.txt";
     ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
-    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error;
+    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error();
     EXPECT_EQ(ReadAll(out), "regular files 2, bytes 2148\n"
                             "directories 2, bytes 8192\n"
                             "symlinks 1, bytes 7\n"
@@ -321,8 +262,8 @@ TEST_F(Template, WritesSummaryAtFinish)
                             "errors 1\n"
                             "total entries 6, bytes 10347\n");
     EXPECT_EQ(CountFiles(dir_), 1u); // no temporary left behind
-    ASSERT_EQ(ctx_.log.size(), 1u);
-    EXPECT_EQ(ctx_.log[0], "summary written to " + out);
+    ASSERT_EQ(ctx_.logs.size(), 1u);
+    EXPECT_EQ(ctx_.logs[0], "summary written to " + out);
 }
 
 // ABI 1.2: the file it writes is the one it told the engine to leave out
@@ -332,16 +273,15 @@ TEST_F(Template, TellsTheEngineItsOutputFile)
 {
     std::string out = dir_ + "/summary.txt";
     ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
-    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error;
+    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error();
     struct stat st;
     ASSERT_EQ(stat(out.c_str(), &st), 0);
     ASSERT_EQ(ctx_.own.size(), 1u);
     EXPECT_EQ(ctx_.own[0], std::make_pair(st.st_dev, st.st_ino));
 
     ctx_.own.clear();
-    host_.struct_size = offsetof(pwalk_host, own_output); // a 1.1 table
-    host_.own_output = nullptr;
-    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error;
+    harness::EndTableAt(&host_, 1); // a 1.1 table
+    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error();
     EXPECT_TRUE(ctx_.own.empty());
     EXPECT_EQ(stat(out.c_str(), &st), 0);
 }
@@ -379,7 +319,7 @@ TEST_F(Template, AReplacedOutputDirectoryIsNotPublishedInto)
                   }),
               PWALK_ERR_IO);
     ASSERT_EQ(planted.size(), 1u);
-    EXPECT_EQ(ctx_.error, "cannot publish " + out + ": output directory '" + sub +
+    EXPECT_EQ(ctx_.error(), "cannot publish " + out + ": output directory '" + sub +
                               "' was replaced during the scan");
     EXPECT_EQ(names(other), planted);        // no summary.txt there
     EXPECT_EQ(names(old), std::vector<std::string>{}); // temporary removed through the fd
@@ -389,7 +329,7 @@ TEST_F(Template, HumanUnits)
 {
     std::string out = dir_ + "/summary.txt";
     ASSERT_EQ(Bind({{"path", out}, {"units", "human"}}), 0) << err_;
-    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error;
+    ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error();
     std::string text = ReadAll(out);
     EXPECT_NE(text.find("regular files 2, bytes 2.1 KiB\n"), std::string::npos) << text;
     EXPECT_NE(text.find("symlinks 1, bytes 7\n"), std::string::npos) << text;
@@ -409,14 +349,15 @@ TEST_F(Template, UnwritableDirectoryFailsAtCreate)
     ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
     int create_rc = 0;
     EXPECT_EQ(Run(0, &create_rc), PWALK_ERR_IO);
-    EXPECT_EQ(ctx_.error, "cannot create a temporary file beside " + out + ": No such file or directory");
+    EXPECT_EQ(ctx_.error(),
+              "cannot create a temporary file beside " + out + ": No such file or directory");
 }
 
 TEST_F(Template, EmptyPathIsAConfigError)
 {
     ASSERT_EQ(Bind({{"path", ""}}), 0) << err_;
     EXPECT_EQ(Run(0), PWALK_ERR_CONFIG);
-    EXPECT_EQ(ctx_.error, "option 'path' is empty; use \"-\" for standard output");
+    EXPECT_EQ(ctx_.error(), "option 'path' is empty; use \"-\" for standard output");
 }
 
 TEST_F(Template, OptionsAreChecked)
@@ -435,7 +376,7 @@ TEST_F(Template, DefaultsToStdout)
     testing::internal::CaptureStdout();
     int rc = Run(0);
     std::string text = testing::internal::GetCapturedStdout();
-    ASSERT_EQ(rc, PWALK_OK) << ctx_.error;
+    ASSERT_EQ(rc, PWALK_OK) << ctx_.error();
     EXPECT_EQ(text.substr(0, 29), "regular files 2, bytes 2148\nd");
 }
 
