@@ -8,7 +8,7 @@
  * parse) adds a sink of plugin "walk-iterator" to its scan and attaches a
  * pwalk_iter_consumer to that sink before running it:
  *
- *     pwalk_iter_consumer c = {sizeof c, PWALK_ITER_VERSION, me, my_ready};
+ *     pwalk_iter_consumer c = {sizeof c, PWALK_ITER_VERSION, me, my_ready, my_release};
  *     pwalk_scan_add_sink(s, "entries", "walk-iterator", err, sizeof err);
  *     pwalk_scan_attach(s, "entries", &c, err, sizeof err);  (pwalk/sys/attach.h)
  *     pwalk_scan_run(s);             on a thread of its own: see below
@@ -29,19 +29,25 @@
  * scan never hangs on a consumer that stopped reading.
  *
  * Threads and ownership.
- *  - pwalk_scan_run() does not return before the consumer has received
- *    PWALK_ITER_END or called done(): the entries stay readable until
- *    then, and the plugin's code stays loaded.  So read on a different
- *    thread from the one running the scan (the usual shape: run the scan
- *    on a thread you start, consume on yours), and always end with END or
- *    done() once ready() was called.
+ *  - The plugin's destroy() (the scan's thread, at the end of
+ *    pwalk_scan_run()) calls c.release(c.ctx) and frees the queue when it
+ *    returns; the engine may unload the plugin right after.  release()
+ *    must therefore block until the consumer has RETURNED from its last
+ *    call into it/ops -- the next() that gave END, or done() -- and will
+ *    make no other (a flag the consumer sets in its own memory after that
+ *    call, and a wait for it).  So pwalk_scan_run() does not return before
+ *    the consumer is through: read on another thread than the one running
+ *    the scan (the usual shape: run the scan on a thread you start,
+ *    consume on yours), and once ready() was called always end with END or
+ *    done().
  *  - Entries returned by next() are owned by the queue and valid until the
  *    consumer's next call of next() or done(); copy what you keep.  They
  *    count against `capacity` until then.
  *  - After END or done(), it and ops must not be used again.
- *  - ready() must not block or call back into it: store it and ops, wake
- *    your consumer, return.  A consumer that is gone already (it closed
- *    before the scan reached create()) calls ops->done(it) right there.
+ *  - ready() must not block: store it and ops, wake your consumer,
+ *    return.  A consumer that is gone already (it closed before the scan
+ *    reached create()) calls ops->done(it) right there (and is then
+ *    through, for release()).
  *  - Entries arrive in no particular order (parallel traversal), a
  *    directory's own entry after the entries read from it, as in the
  *    report.  An entry the walk could not lstat has no entry: it reaches
@@ -144,8 +150,12 @@ typedef struct pwalk_iter_ops {
 typedef struct pwalk_iter_consumer {
     uint32_t struct_size;   /* sizeof(pwalk_iter_consumer)                */
     uint32_t version;       /* PWALK_ITER_VERSION                         */
-    void *ctx;              /* passed to ready()                          */
+    void *ctx;              /* passed to ready() and release()            */
+    /* From create(), the scan's thread: the queue is ready. */
     void (*ready)(void *ctx, pwalk_iter *it, const pwalk_iter_ops *ops);
+    /* From destroy(), the scan's thread, only after ready(): return once
+     * the consumer is out of the plugin's code for good (see above). */
+    void (*release)(void *ctx);
 } pwalk_iter_consumer;
 
 #ifdef __cplusplus

@@ -14,9 +14,11 @@
  * too.
  *
  * The queue lives in the instance, and the consumer calls functions of
- * this .so: destroy() therefore waits until the consumer is gone (it took
- * END or called done()) before freeing the queue and letting the engine
- * unload the plugin.
+ * this .so: destroy() therefore asks the consumer's release() to wait
+ * until it has returned from its last call (END, or done()) before freeing
+ * the queue and letting the engine unload the plugin.  A flag set inside
+ * next() or done() would not do: the consumer still runs this .so's code
+ * on the way out of that call.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, pthread_cond_timedwait */
 #include <errno.h>
@@ -44,20 +46,20 @@ struct pwalk_iter {
     pthread_mutex_t lock;
     pthread_cond_t readable;    /* consumer: a block, or the end            */
     pthread_cond_t writable;    /* workers: room, or the consumer left      */
-    pthread_cond_t gone_cv;     /* destroy(): the consumer is gone          */
     wi_block *head, *tail;
     wi_block *held;             /* the block the consumer reads now         */
     size_t entries, bytes;      /* queued + held                            */
     size_t capacity, max_bytes;
     int ended;                  /* no block will come any more              */
     int gone;                   /* the consumer took END or called done()   */
-    int attached;               /* ready() was called: destroy() must wait  */
     pwalk_iter_stats st;
 };
 
 typedef struct wi_instance {
     const pwalk_host *host;
     pwalk_host_ctx *ctx;
+    const pwalk_iter_consumer *consumer; /* set once ready() was called:
+                                            destroy() calls its release() */
     size_t batch;               /* entries per block                        */
     size_t batch_bytes;         /* a block's path bytes before it is flushed */
     struct pwalk_iter q;
@@ -191,7 +193,6 @@ static int wi_next(pwalk_iter *q, const pwalk_iter_entry **entries, size_t *coun
         rc = PWALK_ITER_ENTRIES;
     } else if (q->ended || q->gone) {
         q->gone = 1;
-        pthread_cond_broadcast(&q->gone_cv);
         rc = PWALK_ITER_END;
     }
     pthread_mutex_unlock(&q->lock);
@@ -216,7 +217,6 @@ static void wi_done(pwalk_iter *q)
     q->head = q->tail = NULL;
     q->gone = 1;
     pthread_cond_broadcast(&q->writable);
-    pthread_cond_broadcast(&q->gone_cv);
     pthread_mutex_unlock(&q->lock);
     free(old);
     wi_free_blocks(queued);
@@ -356,7 +356,8 @@ static int wi_attached_consumer(const pwalk_host *host, pwalk_host_ctx *ctx,
                              "pwalk.scan()), it writes no file");
         return PWALK_ERR_CONFIG;
     }
-    if (c->struct_size < sizeof *c || c->version != PWALK_ITER_VERSION || !c->ready) {
+    if (c->struct_size < sizeof *c || c->version != PWALK_ITER_VERSION || !c->ready ||
+        !c->release) {
         host->set_error(ctx, "the attached consumer is of walk_iterator.h version %u, this "
                              "plugin speaks version %u",
                         (unsigned)c->version, (unsigned)PWALK_ITER_VERSION);
@@ -393,10 +394,9 @@ static int wi_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_op
     pthread_mutex_init(&in->q.lock, NULL);
     pthread_cond_init(&in->q.readable, NULL);
     pthread_cond_init(&in->q.writable, NULL);
-    pthread_cond_init(&in->q.gone_cv, NULL);
     *instance = in;
-    /* from here destroy() waits for the consumer to be gone */
-    in->q.attached = 1;
+    /* from here destroy() waits for the consumer to be through */
+    in->consumer = c;
     c->ready(c->ctx, &in->q, &wi_ops);
     return PWALK_OK;
 }
@@ -453,14 +453,10 @@ static void wi_destroy(void *instance)
         return;
     struct pwalk_iter *q = &in->q;
     wi_end(q);
-    pthread_mutex_lock(&q->lock);
-    while (q->attached && !q->gone)
-        pthread_cond_wait(&q->gone_cv, &q->lock);
-    wi_block *held = q->held, *queued = q->head;
-    pthread_mutex_unlock(&q->lock);
-    free(held);
-    wi_free_blocks(queued);
-    pthread_cond_destroy(&q->gone_cv);
+    if (in->consumer) /* blocks until the consumer is out for good */
+        in->consumer->release(in->consumer->ctx);
+    free(q->held);
+    wi_free_blocks(q->head);
     pthread_cond_destroy(&q->writable);
     pthread_cond_destroy(&q->readable);
     pthread_mutex_destroy(&q->lock);

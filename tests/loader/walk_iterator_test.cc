@@ -3,7 +3,6 @@
 // options.c, a stand-in host filling every ABI field -- with a consumer on
 // another thread, as pwalk/walk_iterator.h asks.
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +10,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/harness/fakehost.h"
 
 extern "C" {
 #include "engine/loader.h"
@@ -24,64 +26,37 @@ extern "C" {
 #include "pwalk/walk_iterator.h"
 }
 
-struct pwalk_host_ctx {
-    std::string error;
-    void *attachment = nullptr;
-    std::atomic<int> stop{0};
-};
-
 namespace {
 
-void HostSetError(pwalk_host_ctx *ctx, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    ctx->error = buf;
-}
-void HostLog(pwalk_host_ctx *, const char *, ...) {}
-void HostEntryError(pwalk_host_ctx *, const char *, int, const char *) {}
-int HostStop(pwalk_host_ctx *ctx) { return ctx->stop.load(); }
-const char *HostName(pwalk_host_ctx *) { return "entries"; }
-int HostPrune(pwalk_host_ctx *, const char *) { return PWALK_OK; }
-int HostOwnOutput(pwalk_host_ctx *, int) { return PWALK_OK; }
-void *HostAttachment(pwalk_host_ctx *ctx) { return ctx->attachment; }
-
-pwalk_host MakeHost()
-{
-    pwalk_host h = {};
-    h.struct_size = sizeof h;
-    h.abi_major = PWALK_ABI_MAJOR;
-    h.abi_minor = PWALK_ABI_MINOR;
-    h.worker_count = 2;
-    h.opt_string = options_get_string;
-    h.opt_bool = options_get_bool;
-    h.opt_int = options_get_int;
-    h.opt_list_count = options_get_list_count;
-    h.opt_list_item = options_get_list_item;
-    h.set_error = HostSetError;
-    h.log = HostLog;
-    h.entry_error = HostEntryError;
-    h.stop_requested = HostStop;
-    h.sink_name = HostName;
-    h.prune = HostPrune;
-    h.own_output = HostOwnOutput;
-    h.attachment = HostAttachment;
-    return h;
-}
-
-// What ready() hands over, and a flag to wait for it.
+// What ready() hands over; release() waits for Out(), which the consumer
+// calls once it returned from END or done() (walk_iterator.h).
 struct Consumer {
-    pwalk_iter_consumer c = {sizeof(pwalk_iter_consumer), PWALK_ITER_VERSION, this, Ready};
+    pwalk_iter_consumer c = {sizeof(pwalk_iter_consumer), PWALK_ITER_VERSION, this, Ready,
+                             Release};
     std::atomic<pwalk_iter *> it{nullptr};
     const pwalk_iter_ops *ops = nullptr;
+    std::mutex m;
+    std::condition_variable cv;
+    bool out = false;
+    std::atomic<int> released{0};
     static void Ready(void *ctx, pwalk_iter *it, const pwalk_iter_ops *ops)
     {
         Consumer *self = static_cast<Consumer *>(ctx);
         self->ops = ops;
         self->it.store(it);
+    }
+    static void Release(void *ctx)
+    {
+        Consumer *self = static_cast<Consumer *>(ctx);
+        std::unique_lock<std::mutex> g(self->m);
+        self->cv.wait(g, [self] { return self->out; });
+        self->released++;
+    }
+    void Out()
+    {
+        std::lock_guard<std::mutex> g(m);
+        out = true;
+        cv.notify_all();
     }
     // Take everything until END, copying paths.
     std::vector<pwalk_iter_entry> all;
@@ -92,8 +67,10 @@ struct Consumer {
             const pwalk_iter_entry *e;
             size_t n;
             int rc = ops->next(it.load(), &e, &n, -1);
-            if (rc == PWALK_ITER_END)
+            if (rc == PWALK_ITER_END) {
+                Out();
                 return;
+            }
             ASSERT_EQ(rc, PWALK_ITER_ENTRIES);
             for (size_t i = 0; i < n; i++) {
                 all.push_back(e[i]);
@@ -149,7 +126,10 @@ class WalkIterator : public ::testing::Test {
         std::string path = std::string(getenv("TEST_SRCDIR")) +
                            "/pwalk/plugins/walk-iterator/walk-iterator.so";
         ASSERT_EQ(loader_open(path.c_str(), nullptr, 0, &lp_, err_, sizeof err_), 0) << err_;
-        host_ = MakeHost();
+        harness::SetOptionGetters(&host_, options_get_string, options_get_bool,
+                                  options_get_int, options_get_list_count,
+                                  options_get_list_item);
+        ctx_.sink_name = "entries";
     }
     void TearDown() override
     {
@@ -179,7 +159,7 @@ class WalkIterator : public ::testing::Test {
 
     loader_plugin lp_ = {};
     pwalk_options *opts_ = nullptr;
-    pwalk_host host_;
+    pwalk_host host_ = harness::FakeHostTable();
     pwalk_host_ctx ctx_;
     char err_[1024] = {0};
 };
@@ -199,16 +179,16 @@ TEST_F(WalkIterator, RefusesToStartWithoutAConsumer)
     ASSERT_EQ(Bind({}), 0) << err_;
     void *inst = nullptr;
     EXPECT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_ERR_CONFIG);
-    EXPECT_NE(ctx_.error.find("no consumer attached"), std::string::npos) << ctx_.error;
+    EXPECT_NE(ctx_.error().find("no consumer attached"), std::string::npos) << ctx_.error();
     P()->destroy(inst);
 
     // an engine whose host table ends before attachment (an older 1.2)
     host_.struct_size = offsetof(pwalk_host, attachment);
     Consumer c;
     ctx_.attachment = &c.c;
-    ctx_.error.clear();
+    ctx_.errors.clear();
     EXPECT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_ERR_CONFIG);
-    EXPECT_NE(ctx_.error.find("no consumer attached"), std::string::npos) << ctx_.error;
+    EXPECT_NE(ctx_.error().find("no consumer attached"), std::string::npos) << ctx_.error();
 }
 
 TEST_F(WalkIterator, RefusesAnotherConsumerVersion)
@@ -219,7 +199,7 @@ TEST_F(WalkIterator, RefusesAnotherConsumerVersion)
     ctx_.attachment = &c.c;
     void *inst = nullptr;
     EXPECT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_ERR_CONFIG);
-    EXPECT_NE(ctx_.error.find("version"), std::string::npos) << ctx_.error;
+    EXPECT_NE(ctx_.error().find("version"), std::string::npos) << ctx_.error();
     EXPECT_EQ(c.it.load(), nullptr);  // ready() was not called
     P()->destroy(inst);
 }
@@ -232,7 +212,7 @@ TEST_F(WalkIterator, HandsOverEveryColumnAsCopies)
     Consumer c;
     ctx_.attachment = &c.c;
     void *inst = nullptr;
-    ASSERT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error;
+    ASSERT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error();
     ASSERT_NE(c.it.load(), nullptr);
     void *ts = nullptr;
     ASSERT_EQ(P()->thread_open(inst, 0, &ts), PWALK_OK);
@@ -297,7 +277,7 @@ TEST_F(WalkIterator, SlowConsumerBoundsTheQueue)
     Consumer c;
     ctx_.attachment = &c.c;
     void *inst = nullptr;
-    ASSERT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error;
+    ASSERT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error();
     void *ts[2];
     for (uint32_t w = 0; w < 2; w++)
         ASSERT_EQ(P()->thread_open(inst, w, &ts[w]), PWALK_OK);
@@ -347,7 +327,7 @@ TEST_F(WalkIterator, AStoppedScanNeverWaitsForTheConsumer)
     Consumer c;
     ctx_.attachment = &c.c;
     void *inst = nullptr;
-    ASSERT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error;
+    ASSERT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error();
     void *ts;
     ASSERT_EQ(P()->thread_open(inst, 0, &ts), PWALK_OK);
     std::atomic<int> rc{-100};
@@ -391,7 +371,7 @@ TEST_F(WalkIterator, DoneReleasesWorkersAndDropsTheRest)
     Consumer c;
     ctx_.attachment = &c.c;
     void *inst = nullptr;
-    ASSERT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error;
+    ASSERT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error();
     void *ts;
     ASSERT_EQ(P()->thread_open(inst, 0, &ts), PWALK_OK);
     std::atomic<int> rc{-100};
@@ -421,23 +401,26 @@ TEST_F(WalkIterator, DoneReleasesWorkersAndDropsTheRest)
     pwalk_iter_stats st;
     c.ops->stats(c.it.load(), &st);
     c.ops->done(c.it.load());
+    c.Out();
     worker.join();  // no stop request: done() alone releases it
     EXPECT_EQ(rc.load(), PWALK_STOP);
     EXPECT_LE(st.high_water, 3u);
     EXPECT_EQ(P()->thread_close(inst, ts), PWALK_OK);
     EXPECT_EQ(P()->finish(inst, 0), PWALK_OK);
-    P()->destroy(inst);  // the consumer is gone: no wait
+    P()->destroy(inst);  // the consumer is through: no wait
+    EXPECT_EQ(c.released.load(), 1);
 }
 
 // next() with a timeout returns TIMEOUT on an empty queue (the Python
-// consumer polls for Ctrl-C that way); destroy() waits for END.
+// consumer polls for Ctrl-C that way); destroy() waits for the consumer to
+// be through (release()), and only then frees the queue.
 TEST_F(WalkIterator, NextTimesOutAndDestroyWaitsForTheConsumer)
 {
     ASSERT_EQ(Bind({}), 0) << err_;
     Consumer c;
     ctx_.attachment = &c.c;
     void *inst = nullptr;
-    ASSERT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error;
+    ASSERT_EQ(P()->create(&host_, &ctx_, opts_, &inst), PWALK_OK) << ctx_.error();
     const pwalk_iter_entry *e;
     size_t n;
     EXPECT_EQ(c.ops->next(c.it.load(), &e, &n, 10), PWALK_ITER_TIMEOUT);
@@ -451,8 +434,12 @@ TEST_F(WalkIterator, NextTimesOutAndDestroyWaitsForTheConsumer)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     EXPECT_FALSE(destroyed.load());  // the consumer has not taken END yet
     EXPECT_EQ(c.ops->next(c.it.load(), &e, &n, -1), PWALK_ITER_END);
+    EXPECT_EQ(c.ops->next(c.it.load(), &e, &n, 0), PWALK_ITER_END);  // still valid
+    EXPECT_FALSE(destroyed.load());  // ... until the consumer says it is out
+    c.Out();
     engine.join();
     EXPECT_TRUE(destroyed.load());
+    EXPECT_EQ(c.released.load(), 1);
 }
 
 }  // namespace
