@@ -14,18 +14,27 @@
 
 namespace harness {
 
-std::string ReadFile(const std::string &path)
+bool ReadFile(const std::string &path, std::string *data)
 {
-    std::string s;
+    data->clear();
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return s;
+        return false;
     char buf[65536];
     ssize_t n;
     while ((n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
         if (n > 0)
-            s.append(buf, (size_t)n);
+            data->append(buf, (size_t)n);
+    int saved = errno;
     close(fd);
+    errno = saved;
+    return n == 0;
+}
+
+std::string ReadFile(const std::string &path)
+{
+    std::string s;
+    ReadFile(path, &s);
     return s;
 }
 

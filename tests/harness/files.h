@@ -10,9 +10,11 @@
 
 namespace harness {
 
-// The whole file; "" when it cannot be read (tests that need to tell a
-// missing file from an empty one check Exists() first).
+// The whole file; "" when it cannot be read.
 std::string ReadFile(const std::string &path);
+// The same, telling a file that cannot be read (false, errno set) from an
+// empty one.
+bool ReadFile(const std::string &path, std::string *data);
 // Creates or truncates (mode 0666 & ~umask); false on any failure.
 bool WriteFile(const std::string &path, const std::string &data);
 bool Exists(const std::string &path);  // lstat: a dangling symlink exists

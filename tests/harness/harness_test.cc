@@ -1,6 +1,7 @@
 // The harness's own checks: the parsers and escapers agree with the spec's
 // worked examples and with each other, the child runner reports what the
 // child did, RemoveTree copes with trees no path reaches.
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -189,6 +190,12 @@ TEST(Files, TempDirIsRemovedAndListsAreSorted)
         EXPECT_EQ(TempOutputs(p), (std::vector<std::string>{".x.csv.pwalk-tmp-123"}));
         EXPECT_EQ(ReadFile(t / "b"), "2");
         EXPECT_EQ(ReadFile(t / "missing"), "");
+        std::string data = "old";
+        EXPECT_FALSE(ReadFile(t / "missing", &data));
+        EXPECT_EQ(errno, ENOENT);
+        ASSERT_TRUE(WriteFile(t / "empty", ""));
+        EXPECT_TRUE(ReadFile(t / "empty", &data));
+        EXPECT_EQ(data, "");
         EXPECT_FALSE(WriteFile(t / "no/such/dir", "x"));
     }
     EXPECT_FALSE(Exists(p));

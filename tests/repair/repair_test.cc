@@ -37,8 +37,21 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/harness/harness.h"
 
 namespace {
+
+// The harness's; this file's Summary and ParseSummary are the plugin's
+// line, not the engine's.
+using harness::EnginePath;
+using harness::Exists;
+using harness::Lines;
+using harness::Lossless;
+using harness::Options;
+using harness::RemoveTree;
+using harness::Result;
+using harness::RunEngine;
+using harness::SplitCsvLine;
 
 // Owners and groups of the test trees.  alice and bob are accounts made
 // for the suite (pwtest-alice, pwtest-bob), each with a private group of
@@ -77,102 +90,20 @@ bool MakeSuiteAccounts()
 
 // ---- running things ---------------------------------------------------------
 
-std::string EnginePath()
-{
-    const char *srcdir = getenv("TEST_SRCDIR");
-    return std::string(srcdir ? srcdir : ".") + "/pwalk/pwalk-engine";
-}
-
-struct Result {
-    int status = -1;  // exit status, or 128 + signal
-    std::string out, err;
-};
-
-std::string ReadFd(int fd)
+// A file the test made or needs: failing to read or write it is an error
+// of the test, not an empty file.
+std::string MustRead(const std::string &path)
 {
     std::string s;
-    char buf[65536];
-    lseek(fd, 0, SEEK_SET);
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        s.append(buf, (size_t)n);
-    return s;
-}
-
-// Run the engine with args; in_child (if any) runs in the child just before
-// exec, as root (e.g. to enter a mount namespace).
-Result RunEngine(const std::vector<std::string> &args,
-                 const std::function<void()> &in_child = nullptr)
-{
-    Result r;
-    FILE *out = tmpfile(), *err = tmpfile();
-    if (!out || !err)
-        throw std::runtime_error("tmpfile failed");
-    std::string engine = EnginePath();
-    std::vector<char *> argv;
-    argv.push_back(const_cast<char *>(engine.c_str()));
-    for (const auto &a : args)
-        argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
-    fflush(nullptr);
-    pid_t pid = fork();
-    if (pid < 0)
-        throw std::runtime_error("fork failed");
-    if (pid == 0) {
-        dup2(fileno(out), 1);
-        dup2(fileno(err), 2);
-        if (in_child)
-            in_child();
-        execv(argv[0], argv.data());
-        _exit(127);
-    }
-    int ws = 0;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-    }
-    r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-    r.out = ReadFd(fileno(out));
-    r.err = ReadFd(fileno(err));
-    fclose(out);
-    fclose(err);
-    return r;
-}
-
-std::string ReadFile(const std::string &path)
-{
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (!harness::ReadFile(path, &s))
         throw std::runtime_error("cannot read " + path + ": " + strerror(errno));
-    std::string s = ReadFd(fd);
-    close(fd);
     return s;
 }
 
-void WriteFile(const std::string &path, const std::string &data)
+void MustWrite(const std::string &path, const std::string &data)
 {
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, data.data(), data.size()) != (ssize_t)data.size())
+    if (!harness::WriteFile(path, data))
         throw std::runtime_error("cannot write " + path);
-    close(fd);
-}
-
-bool Exists(const std::string &path)
-{
-    struct stat st;
-    return lstat(path.c_str(), &st) == 0;
-}
-
-std::vector<std::string> Lines(const std::string &text)
-{
-    std::vector<std::string> v;
-    size_t start = 0;
-    while (start < text.size()) {
-        size_t nl = text.find('\n', start);
-        if (nl == std::string::npos)
-            nl = text.size();
-        v.push_back(text.substr(start, nl - start));
-        start = nl + 1;
-    }
-    return v;
 }
 
 std::string Octal(unsigned m)
@@ -200,7 +131,7 @@ void MakeDir(const std::string &p, mode_t mode, uid_t u, gid_t g)
 
 void MakeFile(const std::string &p, mode_t mode, uid_t u, gid_t g)
 {
-    WriteFile(p, "data\n");
+    MustWrite(p, "data\n");
     Must(lchown(p.c_str(), u, g) == 0, "chown " + p);
     Must(chmod(p.c_str(), mode) == 0, "chmod " + p);
 }
@@ -231,17 +162,6 @@ void MakeSocket(const std::string &p, uid_t u, gid_t g)
     Must(bind(s, (struct sockaddr *)&a, sizeof a) == 0, "bind " + p);
     close(s);
     Must(lchown(p.c_str(), u, g) == 0, "chown " + p);
-}
-
-int RemoveOne(const char *path, const struct stat *, int, struct FTW *)
-{
-    remove(path);
-    return 0;
-}
-
-void RemoveTree(const std::string &root)
-{
-    nftw(root.c_str(), RemoveOne, 64, FTW_DEPTH | FTW_PHYS);
 }
 
 // What lstat says of every entry under root (root included), for "nothing
@@ -405,92 +325,6 @@ std::ostream &operator<<(std::ostream &os, const LogLine &l)
               << l.new_value << " | " << l.rule << "}";
 }
 
-// One CSV record of the log (no newline inside: paths are escaped).
-std::vector<std::string> ParseCsvLine(const std::string &line, bool *ok)
-{
-    std::vector<std::string> f;
-    std::string cur;
-    size_t i = 0;
-    *ok = true;
-    for (;;) {
-        cur.clear();
-        if (i < line.size() && line[i] == '"') {
-            i++;
-            for (;;) {
-                if (i >= line.size()) {
-                    *ok = false;
-                    return f;
-                }
-                if (line[i] == '"') {
-                    if (i + 1 < line.size() && line[i + 1] == '"') {
-                        cur += '"';
-                        i += 2;
-                        continue;
-                    }
-                    i++;
-                    break;
-                }
-                cur += line[i++];
-            }
-        } else {
-            while (i < line.size() && line[i] != ',') {
-                if (line[i] == '"')
-                    *ok = false;
-                cur += line[i++];
-            }
-        }
-        f.push_back(cur);
-        if (i >= line.size())
-            return f;
-        if (line[i] != ',') {
-            *ok = false;
-            return f;
-        }
-        i++;
-    }
-}
-
-// The lossless text of raw path bytes, written from the csv format notes:
-// '\' doubled, control bytes, 0x7f and bytes outside valid UTF-8 as \xHH.
-std::string Lossless(const std::string &raw)
-{
-    std::string o;
-    const unsigned char *s = (const unsigned char *)raw.data();
-    size_t n = raw.size();
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = 0;
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2;
-        else if (c >= 0xE0 && c <= 0xEF)
-            len = 3;
-        else if (c >= 0xF0 && c <= 0xF4)
-            len = 4;
-        bool valid = len && i + len <= n;
-        for (size_t k = 1; valid && k < len; k++)
-            valid = (s[i + k] & 0xC0) == 0x80;
-        if (valid && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) ||
-                      (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F)))
-            valid = false;
-        if (valid) {
-            o.append(raw, i, len);
-            i += len;
-        } else if (c == '\\') {
-            o += "\\\\";
-            i++;
-        } else if (c < 0x20 || c == 0x7f || c >= 0x80) {
-            char b[8];
-            snprintf(b, sizeof b, "\\x%02x", c);
-            o += b;
-            i++;
-        } else {
-            o += (char)c;
-            i++;
-        }
-    }
-    return o;
-}
-
 std::vector<LogLine> ParseCsvLog(const std::string &text)
 {
     std::vector<LogLine> v;
@@ -500,8 +334,8 @@ std::vector<LogLine> ParseCsvLog(const std::string &text)
         return v;
     EXPECT_EQ(lines[0], "path,what,old,new,rule");
     for (size_t i = 1; i < lines.size(); i++) {
-        bool ok;
-        auto f = ParseCsvLine(lines[i], &ok);
+        std::vector<std::string> f;
+        bool ok = SplitCsvLine(lines[i], &f);
         EXPECT_TRUE(ok && f.size() == 5) << "bad CSV line: " << lines[i];
         if (ok && f.size() == 5)
             v.push_back({f[0], f[1], f[2], f[3], f[4]});
@@ -822,7 +656,7 @@ protected:
              "\nsinks:\n  - name: repair\n    plugin: repair-action\n    options: " +
              options + "\n" + more_sinks;
         std::string path = out_ + "/" + name + ".yaml";
-        WriteFile(path, y);
+        MustWrite(path, y);
         return path;
     }
 
@@ -853,7 +687,7 @@ TEST_F(RepairTest, RealRunSetsGroupAndModeOfEveryEntry)
     ExpectTreeAsWanted(root, nodes);
 
     // the log: exactly the changes and skips the rules call for
-    auto got = ParseCsvLog(ReadFile(log));
+    auto got = ParseCsvLog(MustRead(log));
     std::sort(got.begin(), got.end());
     auto want = ExpectedLog(root, nodes);
     EXPECT_EQ(got, want);
@@ -922,7 +756,7 @@ TEST_F(RepairTest, SecondRunChangesNothing)
     EXPECT_EQ(s.setgid, 0u);
     EXPECT_EQ(s.mode, 0u);
     EXPECT_EQ(s.errors, 0u);
-    for (const auto &l : ParseCsvLog(ReadFile(log)))
+    for (const auto &l : ParseCsvLog(MustRead(log)))
         EXPECT_EQ(l.what, "skip") << l;
     // no chmod/chown at all: every ctime is as the first run left it
     ExpectSameTree(after_first, SnapshotTree(root));
@@ -1007,7 +841,7 @@ TEST_F(RepairTest, DryRunWithLogWritesTheLogNotStdout)
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "");
     ExpectSameTree(before, SnapshotTree(root));
-    auto got = ParseCsvLog(ReadFile(log));
+    auto got = ParseCsvLog(MustRead(log));
     std::sort(got.begin(), got.end());
     EXPECT_EQ(got, ExpectedLog(root, nodes));
 }
@@ -1031,7 +865,7 @@ TEST_F(RepairTest, NothingSuitableAboveIsReportedAndLeftAlone)
     Result r = RunEngine({"-c", cfg, root});
     ASSERT_EQ(r.status, 0) << r.err;
     ExpectTreeAsWanted(root, nodes);
-    auto got = ParseCsvLog(ReadFile(log));
+    auto got = ParseCsvLog(MustRead(log));
     std::sort(got.begin(), got.end());
     EXPECT_EQ(got, ExpectedLog(root, nodes));
     Summary s = ParseSummary(r.err);
@@ -1346,7 +1180,7 @@ TEST_F(RepairTest, JsonLinesLogAndHostileNames)
     Result r = RunEngine({"-c", cfg, root});
     ASSERT_EQ(r.status, 0) << r.err;
 
-    auto got = ParseJsonLog(ReadFile(log));
+    auto got = ParseJsonLog(MustRead(log));
     std::vector<LogLine> want;
     for (const auto &n : names) {
         want.push_back({Lossless(root + "/" + n), "group", std::to_string(A),
@@ -1364,7 +1198,7 @@ TEST_F(RepairTest, JsonLinesLogAndHostileNames)
         MakeFile(root + "/" + n, 0600, A, A);
     r = RunEngine({"-c", cfg2, root});
     ASSERT_EQ(r.status, 0) << r.err;
-    got = ParseCsvLog(ReadFile(csv));
+    got = ParseCsvLog(MustRead(csv));
     std::sort(got.begin(), got.end());
     EXPECT_EQ(got, want);
 }
@@ -1408,7 +1242,7 @@ TEST_F(RepairTest, RepairAndReportInOneWalk)
     Result r = RunEngine({"-c", cfg, root});
     ASSERT_EQ(r.status, 0) << r.err;
     ExpectTreeAsWanted(root, nodes);
-    auto rows = Lines(ReadFile(report));
+    auto rows = Lines(MustRead(report));
     EXPECT_EQ(rows.size(), 1 + nodes.size()) << "header + one row per entry";
 }
 
@@ -1434,7 +1268,7 @@ TEST_F(RepairTest, ManyThreadsBigTree)
     Summary s = ParseSummary(r.err);
     EXPECT_EQ(s.examined, entries);
     EXPECT_EQ(s.group, want_groups);
-    auto lines = ParseCsvLog(ReadFile(log));
+    auto lines = ParseCsvLog(MustRead(log));
     size_t groups = 0;
     for (const auto &l : lines)
         groups += l.what == "group";
@@ -1457,7 +1291,8 @@ TEST_F(RepairTest, OtherFilesystemIsSkipped)
     auto cfg = Pipeline("fs", "{dry_run: false, log: \"" + log + "\"}");
     // a tmpfs on mnt, in a mount namespace of the engine's own, so nothing
     // is left mounted whatever happens
-    Result r = RunEngine({"-c", cfg, root}, [&] {
+    Options o;
+    o.in_child = [&] {
         if (unshare(CLONE_NEWNS) != 0 ||
             mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
             mount("tmpfs", mnt.c_str(), "tmpfs", 0, "mode=0700") != 0)
@@ -1467,11 +1302,12 @@ TEST_F(RepairTest, OtherFilesystemIsSkipped)
         if (fd < 0 || fchown(fd, A, A) != 0 || chown(mnt.c_str(), A, A) != 0)
             _exit(77);
         close(fd);
-    });
+    };
+    Result r = RunEngine({"-c", cfg, root}, o);
     if (r.status == 77)
         GTEST_SKIP() << "cannot mount a tmpfs in a new mount namespace here";
     ASSERT_EQ(r.status, 0) << r.err;
-    auto got = ParseCsvLog(ReadFile(log));
+    auto got = ParseCsvLog(MustRead(log));
     std::set<std::string> skipped;
     for (const auto &l : got)
         if (l.what == "skip" && l.old_value == "other-filesystem")
@@ -1527,7 +1363,7 @@ TEST_F(RepairTest, ErrorsAreCountedAndExitStatusIsOne)
     Summary s = ParseSummary(r.err);
     EXPECT_EQ(s.errors, 1u) << r.err;
     bool logged = false;
-    for (const auto &l : ParseCsvLog(ReadFile(log)))
+    for (const auto &l : ParseCsvLog(MustRead(log)))
         logged |= l.path == stuck && l.what == "error" && l.old_value == "repair: chown";
     EXPECT_TRUE(logged);
 }
