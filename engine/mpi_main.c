@@ -5,8 +5,8 @@
  *
  * Every rank runs the ordinary threaded walk and the pipeline's sinks, each
  * sink writing its own shard (scan.part-0003.csv.zst).  Rank 0 starts with
- * the roots; directories move between ranks as records (walk.h, "Walks
- * shared between processes").
+ * the roots; directories move between ranks as records (remote.h; walk.h,
+ * "Walks shared between processes").
  *
  * Load balancing and termination: rank 0's main thread is the manager.
  * Every rank reports (idle, work messages sent, work messages received) to
@@ -43,6 +43,7 @@
 #include "common/outname.h"
 #include "config.h"
 #include "pipeline.h"
+#include "remote.h"
 #include "shard.h"
 #include "sinks.h"
 #include "threads.h"
@@ -189,7 +190,7 @@ static void coord_give(coord *c, int target)
         max = COORD_GIVE_MAX;
     char *buf = NULL;
     size_t len = 0;
-    long n = walk_remote_export(c->run, max, &buf, &len);
+    long n = remote_export(c->run, max, &buf, &len);
     if (n < 0)
         coord_fail("out of memory while handing work to rank %d", target);
     if (n > 0) {
@@ -278,7 +279,7 @@ static void coord_receive(coord *c)
         if (tag == TAG_WORK) {
             char err[512];
             c->recvd++;
-            if (!c->done && walk_remote_import(c->run, buf, (size_t)len, err, sizeof err) < 0)
+            if (!c->done && remote_import(c->run, buf, (size_t)len, err, sizeof err) < 0)
                 coord_fail("work from rank %d: %s", from, err);
         } else if (tag == TAG_GIVE && len == (int)sizeof(int)) {
             int target;

@@ -15,16 +15,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <errno.h>
+#include <sys/stat.h>
+
 #include "report.h"
 #include "sinks.h"
+#include "summary.h"
 #include "threads.h"
 
-static volatile sig_atomic_t pipeline_stop_signal;
+/* The stop request of callers from before pwalk.h (pwalk-mpi, the Python
+ * extension: pipeline_signal() from a signal handler).  Process-wide, so
+ * only pipeline_run() without o->stop uses it; a pwalk_scan has its own. */
+static int pipeline_legacy_stop;
+static int pipeline_legacy_signal;
 
 void pipeline_signal(int sig)
 {
-    pipeline_stop_signal = sig;
-    walk_request_stop();
+    __atomic_store_n(&pipeline_legacy_signal, sig, __ATOMIC_RELAXED);
+    walk_request_stop(&pipeline_legacy_stop);
 }
 
 static int result_fail(pipeline_result *r, int status, const char *fmt, ...)
@@ -65,159 +73,292 @@ static int own_outputs(sink_set *sinks, report *rep, const pipeline_run_options 
     for (size_t i = 0; i < o->own_fd_count; i++)
         if (sinks_own_fd(sinks, o->own_fds[i], err, errlen) != 0)
             return -1;
+    for (size_t i = 0; i < o->own_id_count; i++)
+        if (sinks_own_id(sinks, o->own_ids[i], err, errlen) != 0)
+            return -1;
     wo->own = sinks_own_files(sinks, &wo->own_count);
     return 0;
 }
 
 void pipeline_clear_signal(void)
 {
-    pipeline_stop_signal = 0;
-    walk_clear_stop();
+    __atomic_store_n(&pipeline_legacy_signal, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&pipeline_legacy_stop, 0, __ATOMIC_RELAXED);
+}
+
+/* What a run holds between its steps. */
+typedef struct pipeline_state {
+    cfg_pipeline *p;
+    const pipeline_run_options *o;
+    pipeline_result *r;
+    int *stop;
+    const int *stop_signal;
+    size_t threads;
+    sink_set *sinks;
+    report *rep;
+    error_tee tee;
+    char **excludes;            /* scan.exclude + the sinks' prunes */
+} pipeline_state;
+
+static int fail_at(pipeline_result *r, int failure, int status, const char *msg)
+{
+    r->failure = failure;
+    return result_fail(r, status, "%s", msg);
+}
+
+/* Roots and the thread count: what can be wrong before anything is loaded. */
+static int pipeline_check_scan(pipeline_state *ps)
+{
+    cfg_pipeline *p = ps->p;
+    pipeline_result *r = ps->r;
+    char err[2048];
+    if (p->scan.root_count == 0) {
+        r->failure = PWALK_FAIL_CONFIG;
+        return result_fail(r, PIPELINE_USAGE,
+                           "%s: no paths to scan: give PATH arguments or scan.roots", p->source);
+    }
+    if (walk_check_roots(p->scan.roots, p->scan.root_count, err, sizeof err) != 0) {
+        for (size_t i = 0; i < p->scan.root_count && !r->failed_path; i++) {
+            struct stat st;
+            if (lstat(p->scan.roots[i], &st) != 0) {
+                r->failed_path = p->scan.roots[i];
+                r->failed_errno = errno;
+            }
+        }
+        return fail_at(r, PWALK_FAIL_ROOT, PIPELINE_USAGE, err);
+    }
+    ps->threads = (size_t)p->scan.threads;
+    if (ps->threads == 0) {
+        const char *from;
+        int n = threads_auto(&from, err, sizeof err);
+        if (n < 0)
+            return fail_at(r, PWALK_FAIL_CONFIG, PIPELINE_USAGE, err);
+        ps->threads = (size_t)n;
+    }
+    return 0;
+}
+
+/* The failed sink, as fields (the message stays the whole line). */
+static void note_sink_failure(pipeline_state *ps, int failure)
+{
+    size_t i;
+    const char *msg;
+    if (ps->r->failure == PWALK_FAIL_NONE)
+        ps->r->failure = failure;
+    if (ps->r->has_failed_sink || !sinks_failure(ps->sinks, &i, &msg))
+        return;
+    ps->r->has_failed_sink = 1;
+    ps->r->failed_sink = i;
+    snprintf(ps->r->failed_message, sizeof ps->r->failed_message, "%s", msg);
+}
+
+static void tee_log(void *ctx, const char *line)
+{
+    error_tee *t = ctx;
+    if (t->o->on_log)
+        t->o->on_log(t->o->on_log_ctx, line);
+}
+
+/* Load the plugins, open the error file, create the sinks' outputs. */
+static int pipeline_open(pipeline_state *ps)
+{
+    const pipeline_run_options *o = ps->o;
+    char err[2048];
+    if (sinks_load_with(ps->p, o->builtin_plugins, o->builtin_plugin_count, &ps->sinks, err,
+                        sizeof err) != 0) {
+        note_sink_failure(ps, PWALK_FAIL_PLUGIN);
+        return result_fail(ps->r, PIPELINE_USAGE, "%s", err);
+    }
+    sinks_set_stop(ps->sinks, ps->stop);
+    if (report_open(&ps->rep, ps->p->scan.errors_path, ps->p->scan.mode, err, sizeof err) != 0) {
+        ps->r->failure = PWALK_FAIL_ERRORS_FILE;
+        return result_fail(ps->r, PIPELINE_USAGE, "errors file: %s", err);
+    }
+    ps->tee.report = report_error_hook(ps->rep);
+    ps->tee.o = o;
+    /* a pwalk_scan (o->stop given) never prints: no on_log, no line */
+    int legacy_log = !o->on_log && !o->stop;
+    sinks_error_hook hook = {&ps->tee, tee_record, legacy_log ? NULL : tee_log};
+    if (sinks_start(ps->sinks, ps->threads, &hook, err, sizeof err) != 0) {
+        char ignored[256];
+        sinks_finish(ps->sinks, PIPELINE_USAGE, ignored, sizeof ignored);
+        report_finish(ps->rep, 0, ignored, sizeof ignored);
+        note_sink_failure(ps, PWALK_FAIL_SINK);
+        return result_fail(ps->r, PIPELINE_USAGE, "%s", err);
+    }
+    return 0;
+}
+
+/* The walk's options from scan: and what the sinks asked for. */
+static int pipeline_walk_options(pipeline_state *ps, walk_options *wo)
+{
+    cfg_pipeline *p = ps->p;
+    char err[2048];
+    memset(wo, 0, sizeof *wo);
+    wo->roots = p->scan.roots;
+    wo->root_count = p->scan.root_count;
+    wo->threads = ps->threads;
+    wo->one_file_system = p->scan.one_file_system;
+    wo->filters.skip_snapshots = p->scan.skip_snapshots;
+    wo->filters.snapshot_names = p->scan.snapshot_names;
+    wo->filters.snapshot_name_count = p->scan.snapshot_name_count;
+    /* scan.exclude, then what sinks pruned in create() */
+    size_t prune_count = 0;
+    char *const *prunes = sinks_prunes(ps->sinks, &prune_count);
+    wo->filters.excludes = p->scan.excludes;
+    if (prune_count) {
+        ps->excludes = calloc(p->scan.exclude_count + prune_count, sizeof *ps->excludes);
+        if (!ps->excludes)
+            return fail_at(ps->r, PWALK_FAIL_WALK, PIPELINE_FAILED, "out of memory");
+        for (size_t i = 0; i < p->scan.exclude_count; i++)
+            ps->excludes[i] = p->scan.excludes[i];
+        for (size_t i = 0; i < prune_count; i++)
+            ps->excludes[p->scan.exclude_count + i] = prunes[i];
+        wo->filters.excludes = ps->excludes;
+    }
+    wo->filters.exclude_count = p->scan.exclude_count + prune_count;
+    wo->filters.max_depth = p->scan.max_depth;
+    wo->progress = ps->o->on_progress;
+    wo->progress_ctx = ps->o->on_progress_ctx;
+    wo->remote = ps->o->remote;
+    wo->stop = ps->stop;
+    if (own_outputs(ps->sinks, ps->rep, ps->o, wo, err, sizeof err) != 0) {
+        ps->r->failure = PWALK_FAIL_ERRORS_FILE;
+        return result_fail(ps->r, PIPELINE_FAILED, "errors file: %s", err);
+    }
+    return 0;
+}
+
+/* Why the walk ended: a stop, a sink, the walk itself, or it completed. */
+static int pipeline_walk_outcome(pipeline_state *ps, int wrc, const char *walk_err)
+{
+    pipeline_result *r = ps->r;
+    char err[2048];
+    int sig = __atomic_load_n(ps->stop_signal, __ATOMIC_RELAXED);
+    if (sig) {
+        r->failure = PWALK_FAIL_SIGNAL;
+        snprintf(r->message, sizeof r->message,
+                 "interrupted by signal %d (%s); no output published", sig, strsignal(sig));
+        return 128 + sig;
+    }
+    if (sinks_failed(ps->sinks, err, sizeof err)) {
+        note_sink_failure(ps, PWALK_FAIL_SINK);
+        snprintf(r->message, sizeof r->message, "%.1900s; no output published", err);
+        return PIPELINE_FAILED;
+    }
+    if (wrc != 0) {
+        r->failure = PWALK_FAIL_WALK;
+        snprintf(r->message, sizeof r->message, "scan %s; no output published", walk_err);
+        return PIPELINE_FAILED;
+    }
+    return PIPELINE_OK;
+}
+
+/* Commit every output (status 0) or abandon them all. */
+static int pipeline_commit(pipeline_state *ps, int status)
+{
+    pipeline_result *r = ps->r;
+    char err[2048];
+    if (status == PIPELINE_OK && report_prepare(ps->rep, err, sizeof err) != 0) {
+        status = PIPELINE_FAILED;
+        r->failure = PWALK_FAIL_ERRORS_FILE;
+        snprintf(r->message, sizeof r->message, "errors file: %.1900s; no output published",
+                 err);
+    }
+    if (sinks_finish(ps->sinks, status, err, sizeof err) != 0 && status == PIPELINE_OK) {
+        status = PIPELINE_FAILED;
+        note_sink_failure(ps, PWALK_FAIL_SINK);
+        snprintf(r->message, sizeof r->message, "%s", err);
+    }
+    if (report_finish(ps->rep, status == PIPELINE_OK, err, sizeof err) != 0 &&
+        status == PIPELINE_OK) {
+        status = PIPELINE_FAILED;
+        r->failure = PWALK_FAIL_ERRORS_FILE;
+        snprintf(r->message, sizeof r->message, "errors file: %.1900s", err);
+    }
+    return status;
+}
+
+/* Counters, the status a complete scan earns, the summary. */
+static void pipeline_results(pipeline_state *ps, int status)
+{
+    pipeline_result *r = ps->r;
+    const pipeline_run_options *o = ps->o;
+    r->errors = report_error_count(ps->rep);
+    r->vanished = report_vanished_count(ps->rep);
+    r->replaced = report_replaced_count(ps->rep);
+    /* entries that vanished are normal on a live filesystem; a strict scan
+     * (scan.strict, --strict) still counts them against the exit status */
+    if (status == PIPELINE_OK &&
+        (r->errors > 0 || (ps->p->scan.strict && r->vanished > 0)))
+        status = PIPELINE_PARTIAL;
+    r->status = status;
+    r->sink_count = sinks_count(ps->sinks);
+    for (size_t i = 0; i < r->sink_count && i < 64; i++)
+        r->sink_rows[i] = sinks_rows(ps->sinks, i);
+    char *text = summary_text(ps->rep, &r->stats, ps->sinks);
+    if (o->keep_summary) {
+        r->summary = text;
+        return;
+    }
+    if (text && (!o->quiet || status != PIPELINE_OK))
+        fputs(text, o->summary ? o->summary : stderr);
+    free(text);
+}
+
+static int pipeline_fail_started(pipeline_state *ps, int status)
+{
+    char ignored[256];
+    sinks_finish(ps->sinks, status, ignored, sizeof ignored);
+    report_finish(ps->rep, 0, ignored, sizeof ignored);
+    return ps->r->status;
+}
+
+int pipeline_check(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result *r)
+{
+    static const pipeline_run_options defaults;
+    if (!o)
+        o = &defaults;
+    memset(r, 0, sizeof *r);
+    pipeline_state ps = {.p = p, .o = o, .r = r};
+    int status = pipeline_check_scan(&ps);
+    char err[2048];
+    if (status == 0 && sinks_load_with(p, o->builtin_plugins, o->builtin_plugin_count,
+                                       &ps.sinks, err, sizeof err) != 0) {
+        note_sink_failure(&ps, PWALK_FAIL_PLUGIN);
+        status = result_fail(r, PIPELINE_USAGE, "%s", err);
+    }
+    sinks_free(ps.sinks);
+    return status;
 }
 
 int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result *r)
 {
     static const pipeline_run_options defaults;
-    char err[2048];
     if (!o)
         o = &defaults;
     memset(r, 0, sizeof *r);
-
-    if (p->scan.root_count == 0)
-        return result_fail(r, PIPELINE_USAGE,
-                           "%s: no paths to scan: give PATH arguments or scan.roots", p->source);
-    if (walk_check_roots(p->scan.roots, p->scan.root_count, err, sizeof err) != 0)
-        return result_fail(r, PIPELINE_USAGE, "%s", err);
-
-    size_t threads = (size_t)p->scan.threads;
-    if (threads == 0) {
-        const char *from;
-        int n = threads_auto(&from, err, sizeof err);
-        if (n < 0)
-            return result_fail(r, PIPELINE_USAGE, "%s", err);
-        threads = (size_t)n;
+    pipeline_state ps = {.p = p, .o = o, .r = r, .stop = o->stop, .stop_signal = o->stop_signal};
+    if (!ps.stop) {
+        ps.stop = &pipeline_legacy_stop;
+        ps.stop_signal = &pipeline_legacy_signal;
     }
-
-    sink_set *sinks = NULL;
-    report *rep = NULL;
-    if (sinks_load_with(p, o->builtin_plugins, o->builtin_plugin_count, &sinks, err,
-                        sizeof err) != 0) {
-        sinks_free(sinks);
-        return result_fail(r, PIPELINE_USAGE, "%s", err);
-    }
-    if (report_open(&rep, p->scan.errors_path, p->scan.mode, err, sizeof err) != 0) {
-        report_free(rep);
-        sinks_free(sinks);
-        return result_fail(r, PIPELINE_USAGE, "errors file: %s", err);
-    }
-    error_tee tee = {report_error_hook(rep), o};
-    sinks_error_hook hook = {&tee, tee_record};
-    if (sinks_start(sinks, threads, &hook, err, sizeof err) != 0) {
-        char ignored[256];
-        sinks_finish(sinks, PIPELINE_USAGE, ignored, sizeof ignored);
-        report_finish(rep, 0, ignored, sizeof ignored);
-        sinks_free(sinks);
-        report_free(rep);
-        return result_fail(r, PIPELINE_USAGE, "%s", err);
-    }
-
+    int status = pipeline_check_scan(&ps);
+    if (status == 0)
+        status = pipeline_open(&ps);
     walk_options wo;
-    memset(&wo, 0, sizeof wo);
-    wo.roots = p->scan.roots;
-    wo.root_count = p->scan.root_count;
-    wo.threads = threads;
-    wo.one_file_system = p->scan.one_file_system;
-    wo.filters.skip_snapshots = p->scan.skip_snapshots;
-    wo.filters.snapshot_names = p->scan.snapshot_names;
-    wo.filters.snapshot_name_count = p->scan.snapshot_name_count;
-    /* scan.exclude, then what sinks pruned in create() */
-    size_t prune_count = 0;
-    char *const *prunes = sinks_prunes(sinks, &prune_count);
-    char **excludes = NULL;
-    if (prune_count) {
-        excludes = calloc(p->scan.exclude_count + prune_count, sizeof *excludes);
-        if (!excludes) {
-            char ignored[256];
-            sinks_finish(sinks, PIPELINE_USAGE, ignored, sizeof ignored);
-            report_finish(rep, 0, ignored, sizeof ignored);
-            sinks_free(sinks);
-            report_free(rep);
-            return result_fail(r, PIPELINE_FAILED, "out of memory");
-        }
-        for (size_t i = 0; i < p->scan.exclude_count; i++)
-            excludes[i] = p->scan.excludes[i];
-        for (size_t i = 0; i < prune_count; i++)
-            excludes[p->scan.exclude_count + i] = prunes[i];
-        wo.filters.excludes = excludes;
-    } else {
-        wo.filters.excludes = p->scan.excludes;
+    if (status == 0 && pipeline_walk_options(&ps, &wo) != 0)
+        status = pipeline_fail_started(&ps, PIPELINE_FAILED);
+    if (status == 0) {
+        walk_sink ws = sinks_walk_sink(ps.sinks);
+        char walk_err[256] = "";
+        int wrc = walk_execute(&wo, &ws, &r->stats, walk_err, sizeof walk_err);
+        status = pipeline_commit(&ps, pipeline_walk_outcome(&ps, wrc, walk_err));
+        pipeline_results(&ps, status);
+        status = r->status;
     }
-    wo.filters.exclude_count = p->scan.exclude_count + prune_count;
-    wo.filters.max_depth = p->scan.max_depth;
-    if (o->progress) {
-        wo.progress = report_progress;
-        wo.progress_ctx = rep;
-    }
-    wo.remote = o->remote;
-    if (own_outputs(sinks, rep, o, &wo, err, sizeof err) != 0) {
-        char ignored[256];
-        free(excludes);
-        sinks_finish(sinks, PIPELINE_FAILED, ignored, sizeof ignored);
-        report_finish(rep, 0, ignored, sizeof ignored);
-        sinks_free(sinks);
-        report_free(rep);
-        return result_fail(r, PIPELINE_FAILED, "errors file: %s", err);
-    }
-    walk_sink ws = sinks_walk_sink(sinks);
-    char walk_err[256] = "";
-    int wrc = walk_execute(&wo, &ws, &r->stats, walk_err, sizeof walk_err);
-    free(excludes); /* the strings belong to the config and the sinks */
-    report_progress_end(rep);
-
-    int status;
-    if (pipeline_stop_signal) {
-        status = 128 + pipeline_stop_signal;
-        snprintf(r->message, sizeof r->message,
-                 "interrupted by signal %d (%s); no output published", (int)pipeline_stop_signal,
-                 strsignal(pipeline_stop_signal));
-    } else if (sinks_failed(sinks, err, sizeof err)) {
-        status = PIPELINE_FAILED;
-        snprintf(r->message, sizeof r->message, "%.1900s; no output published", err);
-    } else if (wrc != 0) {
-        status = PIPELINE_FAILED;
-        snprintf(r->message, sizeof r->message, "scan %s; no output published", walk_err);
-    } else {
-        status = PIPELINE_OK;
-    }
-
-    if (status == PIPELINE_OK && report_prepare(rep, err, sizeof err) != 0) {
-        status = PIPELINE_FAILED;
-        snprintf(r->message, sizeof r->message, "errors file: %.1900s; no output published",
-                 err);
-    }
-    if (sinks_finish(sinks, status, err, sizeof err) != 0 && status == PIPELINE_OK) {
-        status = PIPELINE_FAILED;
-        snprintf(r->message, sizeof r->message, "%s", err);
-    }
-    if (report_finish(rep, status == PIPELINE_OK, err, sizeof err) != 0 &&
-        status == PIPELINE_OK) {
-        status = PIPELINE_FAILED;
-        snprintf(r->message, sizeof r->message, "errors file: %.1900s", err);
-    }
-    r->errors = report_error_count(rep);
-    r->vanished = report_vanished_count(rep);
-    /* entries that vanished are normal on a live filesystem; a strict scan
-     * (scan.strict, --strict) still counts them against the exit status */
-    if (status == PIPELINE_OK && (r->errors > 0 || (p->scan.strict && r->vanished > 0)))
-        status = PIPELINE_PARTIAL;
-    r->status = status;
-    r->sink_count = sinks_count(sinks);
-    for (size_t i = 0; i < r->sink_count && i < 64; i++)
-        r->sink_rows[i] = sinks_rows(sinks, i);
-
-    if (!o->quiet || status != PIPELINE_OK)
-        report_summary(rep, &r->stats, sinks, o->summary ? o->summary : stderr);
-    sinks_free(sinks);
-    report_free(rep);
+    free(ps.excludes); /* the strings belong to the config and the sinks */
+    sinks_free(ps.sinks);
+    report_free(ps.rep);
     return status;
 }

@@ -1,8 +1,9 @@
 /*
  * pipeline.h -- one complete scan: check the roots, load and start the
- * sinks, walk, commit or abandon every output, summarise.  The command line
- * (main.c) and the Python package call this same function, so a scan from
- * Python is the scan the CLI runs.
+ * sinks, walk, commit or abandon every output, summarise.  Pipeline
+ * assembly exists once, here: pwalk_scan_run() (scan.c, the public API)
+ * runs it, and so do, until they move to pwalk.h, pwalk-mpi and the Python
+ * extension through pipeline_run().
  */
 #ifndef PWALK_ENGINE_PIPELINE_H
 #define PWALK_ENGINE_PIPELINE_H
@@ -12,6 +13,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "pwalk/pwalk.h"
 #include "walk.h"
 
 /* Exit statuses (also the CLI's). */
@@ -23,8 +25,23 @@
 
 typedef struct pipeline_run_options {
     int quiet;                  /* no summary unless something failed     */
-    int progress;               /* draw the progress line on stderr       */
+    int progress;               /* ignored (the CLI draws it: on_progress) */
     FILE *summary;              /* where the summary goes (NULL: stderr)  */
+    /* Per scan (pwalk_scan): the stop request and the signal recorded with
+     * it.  NULL: the process-wide ones of pipeline_signal(), for callers
+     * from before pwalk.h. */
+    int *stop;
+    const int *stop_signal;
+    /* keep_summary: the summary goes to r->summary (malloc'ed, the caller
+     * frees it), nothing is printed, quiet and summary are ignored. */
+    int keep_summary;
+    /* About once a second on the calling thread (optional). */
+    void (*on_progress)(void *ctx, const walk_stats *now, uint64_t queued);
+    void *on_progress_ctx;
+    /* A sink's log line, "sink 'NAME': TEXT" (any thread).  NULL and no
+     * stop given: printed on stderr as before; NULL with stop: dropped. */
+    void (*on_log)(void *ctx, const char *line);
+    void *on_log_ctx;
     /* Every error record as it happens (optional; any thread); kind is
      * PWALK_ERROR_* (vanished and replaced entries come here too). */
     void (*on_error)(void *ctx, const char *path, size_t path_len, int error_number,
@@ -40,6 +57,9 @@ typedef struct pipeline_run_options {
      * (pwalk-mpi's manifest), left out of the walk like them. */
     const int *own_fds;
     size_t own_fd_count;
+    /* The same, identified by the caller (pwalk_scan_own_fd()). */
+    const walk_file_id *own_ids;
+    size_t own_id_count;
 } pipeline_run_options;
 
 typedef struct pipeline_result {
@@ -51,6 +71,17 @@ typedef struct pipeline_result {
                                    errors unless scan.strict              */
     size_t sink_count;
     uint64_t sink_rows[64];     /* rows per sink (first 64 sinks)         */
+    uint64_t replaced;          /* of vanished, directories replaced      */
+    char *summary;              /* with keep_summary: the summary text    */
+    /* What failed, as fields: PWALK_FAIL_*; the sink (index, its own
+     * message) for FAIL_PLUGIN/FAIL_SINK; the root and errno for FAIL_ROOT
+     * (failed_path points into the pipeline's roots). */
+    int failure;
+    int has_failed_sink;
+    size_t failed_sink;
+    char failed_message[1024];
+    const char *failed_path;
+    int failed_errno;
 } pipeline_result;
 
 /* Record that signal sig stopped the scan (async-signal-safe); the result's
@@ -60,7 +91,12 @@ typedef struct pipeline_result {
 void pipeline_signal(int sig);
 void pipeline_clear_signal(void);
 
-/* Run p.  Always fills *r; returns r->status. */
+/* What can be checked without writing anything: roots, thread count,
+ * plugins and sink options (status 2 with r->message and r->failure). */
+int pipeline_check(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result *r);
+
+/* Run p.  Always fills *r; returns r->status.  With o->keep_summary the
+ * caller frees r->summary. */
 int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result *r);
 
 #endif

@@ -183,7 +183,7 @@ static void report_record(void *ctx, const char *path, size_t len, int error_num
 
 sinks_error_hook report_error_hook(report *r)
 {
-    sinks_error_hook h = {r, report_record};
+    sinks_error_hook h = {r, report_record, NULL};
     return h;
 }
 
@@ -265,7 +265,7 @@ uint64_t report_replaced_count(report *r)
 
 size_t report_example_count(report *r) { return r->example_count; }
 
-const char *report_example(report *r, size_t i, int *error_number, const char **operation)
+const char *report_example_at(report *r, size_t i, int *error_number, const char **operation)
 {
     *error_number = r->examples[i].error_number;
     *operation = r->examples[i].operation;

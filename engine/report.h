@@ -1,7 +1,7 @@
 /*
- * report.h -- what the user sees of a scan besides the sinks' outputs: the
- * live progress line, the end-of-scan summary on stderr, and the error file
- * (CSV: path,errno,error,operation), written atomically like every output.
+ * report.h -- the error records of a scan: counted by kind and errno (for
+ * the summary, summary.h) and written to the error file (CSV:
+ * path,errno,error,operation,kind), atomically like every output.
  */
 #ifndef PWALK_ENGINE_REPORT_H
 #define PWALK_ENGINE_REPORT_H
@@ -33,11 +33,6 @@ uint64_t report_vanished_count(report *r);
  * it out), or -1 (no error file, or stdout). */
 int report_output_fd(report *r);
 
-/* The live progress line (a walk_options.progress callback); r is the ctx. */
-void report_progress(void *r, const walk_stats *now, uint64_t queued);
-/* Erase the progress line if one was drawn. */
-void report_progress_end(report *r);
-
 /* Write out what is buffered, before any sink commits: a failing error
  * file must fail the scan before a report is published.  Returns 0 or -1
  * with a message. */
@@ -46,8 +41,15 @@ int report_prepare(report *r, char *err, size_t errlen);
 /* Commit (ok != 0) or abandon the error file.  Returns 0 or -1 + message. */
 int report_finish(report *r, int ok, char *err, size_t errlen);
 
-/* The one-line summary and the first few errors. */
-void report_summary(report *r, const walk_stats *st, const sink_set *sinks, FILE *out);
+/* For the summary (summary.c), once the walk ended: records of kind
+ * REPLACED; the distinct errno values of FAILED records (up to 32, in order
+ * of first appearance) and their counts; the first few FAILED records
+ * (path NUL-terminated, owned by r). */
+uint64_t report_replaced_count(report *r);
+size_t report_errno_kinds(report *r);
+void report_errno_kind(report *r, size_t i, int *error_number, uint64_t *count);
+size_t report_example_count(report *r);
+const char *report_example_at(report *r, size_t i, int *error_number, const char **operation);
 
 void report_free(report *r);
 

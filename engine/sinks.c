@@ -61,7 +61,26 @@ struct sink_set {
     int starting;           /* create()/thread_open() running: own_output() */
     walk_file_id *own;      /* files this scan writes (own_output())        */
     size_t own_count;
+    int *stop;              /* the scan's stop request (sinks_set_stop())   */
+    int fail_known;         /* the first sink that failed, for the caller  */
+    size_t fail_index;
+    char fail_message[SINK_MESSAGE_MAX];
 };
+
+/* Remember the first failure of sink i; message is "...sink 'NAME': TEXT"
+ * (the part after that prefix is kept, the caller's field). */
+static void sink_note_failure(sink_set *set, size_t i, const char *message)
+{
+    if (set->fail_known)
+        return;
+    char prefix[SINK_MESSAGE_MAX];
+    snprintf(prefix, sizeof prefix, "sink '%s': ", set->sinks[i].name ? set->sinks[i].name : "");
+    const char *at = strstr(message, prefix);
+    snprintf(set->fail_message, sizeof set->fail_message, "%s",
+             at ? at + strlen(prefix) : message);
+    set->fail_index = i;
+    set->fail_known = 1;
+}
 
 /* ---- host services --------------------------------------------------------- */
 
@@ -90,7 +109,14 @@ static void host_log(pwalk_host_ctx *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "pwalk: sink '%s': %s\n", s->name, line);
+    const sinks_error_hook *h = &ctx->set->hook;
+    if (!h->log) /* pipeline_run()'s callers from before pwalk.h */
+        fprintf(stderr, "pwalk: sink '%s': %s\n", s->name, line);
+    else {
+        char full[SINK_MESSAGE_MAX + 256];
+        snprintf(full, sizeof full, "sink '%s': %s", s->name, line);
+        h->log(h->ctx, full);
+    }
 }
 
 static void host_entry_error(pwalk_host_ctx *ctx, const char *path, int error_number,
@@ -104,7 +130,8 @@ static void host_entry_error(pwalk_host_ctx *ctx, const char *path, int error_nu
 
 static int host_stop_requested(pwalk_host_ctx *ctx)
 {
-    return walk_stop_requested() || atomic_load(&ctx->set->failed);
+    const sink_set *set = ctx->set;
+    return (set->stop && walk_stop_requested(set->stop)) || atomic_load(&set->failed);
 }
 
 static const char *host_sink_name(pwalk_host_ctx *ctx)
@@ -146,13 +173,19 @@ int sinks_own_fd(sink_set *set, int fd, char *err, size_t errlen)
     }
     if (!S_ISREG(st.st_mode))
         return 0; /* stdout on a pipe or terminal: nothing a walk could list */
+    return sinks_own_id(set, (walk_file_id){(uint64_t)st.st_dev, (uint64_t)st.st_ino}, err,
+                        errlen);
+}
+
+int sinks_own_id(sink_set *set, walk_file_id id, char *err, size_t errlen)
+{
     walk_file_id *grown = realloc(set->own, (set->own_count + 1) * sizeof *grown);
     if (!grown) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     set->own = grown;
-    set->own[set->own_count++] = (walk_file_id){(uint64_t)st.st_dev, (uint64_t)st.st_ino};
+    set->own[set->own_count++] = id;
     return 0;
 }
 
@@ -212,25 +245,18 @@ static char *output_key(const char *path)
     return key;
 }
 
-/* The default of a plugin's "path" option ("scan.csv.zst"): a csv-* sink
- * adds its compression suffix to a path ending in .csv (common/outname.h),
- * so "r.csv" and "r.csv.zst" are one file for csv-zstd. */
-static const char *sink_default_path(const pwalk_plugin *pl)
-{
-    for (uint32_t i = 0; pl && pl->options && i < pl->option_count; i++)
-        if (pl->options[i].name && strcmp(pl->options[i].name, "path") == 0)
-            return pl->options[i].default_value;
-    return NULL;
-}
-
 /* Two sinks (or a sink and the error file) writing one file would publish
  * whichever renamed last and silently lose the other: refuse it before
- * anything is opened.  The outputs are the options named "path" and "log"
- * (the csv sinks' report, repair-action's change log). */
+ * anything is opened.  The outputs are the options the plugin declares with
+ * PWALK_OPTION_OUTPUT (for a plugin of ABI 1.0/1.1: those named "path" and
+ * "log", options_is_output()).  A name is compared as the sink will write
+ * it: a csv-* sink, whose default ends in ".zst", writes "r.csv" as
+ * "r.csv.zst" (common/outname.h), so those two are one file. */
 static int check_output_paths(const cfg_pipeline *p, sink_set *set, char *err, size_t errlen)
 {
-    static const char *const output_options[] = {"path", "log"};
-    size_t n = 0, cap = 2 * set->count + 1;
+    size_t n = 0, cap = 1;
+    for (size_t i = 0; i < set->count; i++)
+        cap += set->sinks[i].loaded.plugin->option_count;
     char **keys = calloc(cap, sizeof *keys);
     size_t *owner = calloc(cap, sizeof *owner); /* sink index; count = the error file */
     int rc = 0;
@@ -248,15 +274,16 @@ static int check_output_paths(const cfg_pipeline *p, sink_set *set, char *err, s
         owner[n++] = set->count;
     }
     for (size_t i = 0; i < set->count && rc == 0; i++) {
-        for (size_t k = 0; k < 2; k++) {
+        const pwalk_plugin *pl = set->sinks[i].loaded.plugin;
+        for (uint32_t k = 0; pl->options && k < pl->option_count; k++) {
+            const pwalk_option_spec *spec = &pl->options[k];
             const char *path = NULL;
-            if (options_get_string(set->sinks[i].options, output_options[k], &path) != 0 ||
+            if (!options_is_output(pl, spec) ||
+                options_get_string(set->sinks[i].options, spec->name, &path) != 0 ||
                 !path || !*path || strcmp(path, "-") == 0)
                 continue;
-            char *written =
-                k == 0 ? outname_written(path, sink_default_path(set->sinks[i].loaded.plugin))
-                       : NULL;
-            char *key = k == 0 && !written ? NULL : output_key(written ? written : path);
+            char *written = outname_written(path, spec->default_value);
+            char *key = written ? output_key(written) : NULL;
             free(written);
             if (!key) {
                 snprintf(err, errlen, "out of memory");
@@ -271,12 +298,12 @@ static int check_output_paths(const cfg_pipeline *p, sink_set *set, char *err, s
                     snprintf(err, errlen,
                              "%s:%d:%d: sink '%s': %s '%s' is also the scan's errors file",
                              p->source, cs->mark.line, cs->mark.column, cs->name,
-                             output_options[k], path);
+                             spec->name, path);
                 else
                     snprintf(err, errlen,
                              "%s:%d:%d: sink '%s': %s '%s' is also an output of sink '%s'",
                              p->source, cs->mark.line, cs->mark.column, cs->name,
-                             output_options[k], path, set->sinks[owner[j]].name);
+                             spec->name, path, set->sinks[owner[j]].name);
                 rc = -1;
                 break;
             }
@@ -414,11 +441,29 @@ int sinks_load_with(const cfg_pipeline *p, const pwalk_plugin *const *builtins,
     free_dirs(dirs, p->plugin_path_count);
     return 0;
 fail:
+    /* the sink the message names (a clash of outputs names the second) */
+    for (size_t i = 0; i < set->count && !set->fail_known; i++) {
+        char prefix[SINK_MESSAGE_MAX];
+        snprintf(prefix, sizeof prefix, "sink '%s': ", set->sinks[i].name ? set->sinks[i].name : "");
+        if (set->sinks[i].name && strstr(err, prefix))
+            sink_note_failure(set, i, err);
+    }
     free_dirs(dirs, p->plugin_path_count);
     return -1;
 }
 
 size_t sinks_count(const sink_set *s) { return s ? s->count : 0; }
+
+void sinks_set_stop(sink_set *s, int *stop) { s->stop = stop; }
+
+int sinks_failure(const sink_set *s, size_t *index, const char **message)
+{
+    if (!s || !s->fail_known)
+        return 0;
+    *index = s->fail_index;
+    *message = s->fail_message;
+    return 1;
+}
 const char *sinks_name(const sink_set *s, size_t i) { return s->sinks[i].name; }
 uint64_t sinks_rows(const sink_set *s, size_t i) { return atomic_load(&s->sinks[i].rows); }
 
@@ -431,6 +476,7 @@ static void sink_message(sink *s, int rc, const char *step, char *err, size_t er
     else
         snprintf(err, errlen, "sink '%s': %s failed (code %d)", s->name, step, rc);
     pthread_mutex_unlock(&s->message_lock);
+    sink_note_failure(s->host_ctx.set, s->host_ctx.index, err);
 }
 
 static int sinks_start_each(sink_set *set, size_t workers, char *err, size_t errlen)
@@ -526,7 +572,8 @@ static void sink_error(void *ctx, size_t worker, const pwalk_error *e)
         if (rc < 0) {
             atomic_store(&s->failed, rc);
             atomic_store(&set->failed, 1);
-            walk_request_stop();
+            if (set->stop) /* this scan's walk only */
+                walk_request_stop(set->stop);
         }
     }
 }
@@ -641,14 +688,14 @@ char *const *sinks_prunes(const sink_set *set, size_t *count)
     return set->prunes;
 }
 
-int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, char *err,
+int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, FILE *out, char *err,
                    size_t errlen)
 {
     loader_plugin lp;
     memset(&lp, 0, sizeof lp);
     if (loader_open(plugin, dirs, ndirs, &lp, err, errlen) != 0)
         return -1;
-    options_describe(lp.plugin, lp.path, stdout);
+    options_describe(lp.plugin, lp.path, out);
     loader_close(&lp);
     return 0;
 }

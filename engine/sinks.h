@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "walk.h"
@@ -25,6 +26,10 @@ typedef struct sinks_error_hook {
     void *ctx;
     void (*record)(void *ctx, const char *path, size_t path_len, int error_number,
                    const char *operation, uint32_t kind);
+    /* A sink's host->log() line, "sink 'NAME': TEXT" (any thread).  NULL:
+     * printed on stderr (only pipeline_run()'s callers from before pwalk.h
+     * leave it NULL; the library itself never writes stderr). */
+    void (*log)(void *ctx, const char *line);
 } sinks_error_hook;
 
 /* Load the pipeline's plugins and bind their options; refuse a plugin that
@@ -37,6 +42,17 @@ int sinks_load(const cfg_pipeline *p, sink_set **out, char *err, size_t errlen);
  * dlopen (it is still checked like a loaded one). */
 int sinks_load_with(const cfg_pipeline *p, const pwalk_plugin *const *builtins,
                     size_t builtin_count, sink_set **out, char *err, size_t errlen);
+
+/* The scan's stop request: a sink failing during the walk sets it (so the
+ * walk of this scan, and no other, stops), host->stop_requested() reads
+ * it.  Call before sinks_start(). */
+void sinks_set_stop(sink_set *s, int *stop);
+
+/* The first sink that failed (loading, create, the walk, commit): its
+ * index and its message without the "sink 'NAME': " prefix (owned by the
+ * set).  Returns 0 when no sink failed.  The set may be the one a failed
+ * sinks_load() left. */
+int sinks_failure(const sink_set *s, size_t *index, const char **message);
 
 /* Number of sinks and their names/plugins, for the summary. */
 size_t sinks_count(const sink_set *s);
@@ -54,6 +70,8 @@ const walk_file_id *sinks_own_files(const sink_set *s, size_t *count);
 /* Add the file open on fd (ignored unless a regular file).  Returns 0, or
  * -1 with a message. */
 int sinks_own_fd(sink_set *s, int fd, char *err, size_t errlen);
+/* The same by identity (a file the caller identified earlier). */
+int sinks_own_id(sink_set *s, walk_file_id id, char *err, size_t errlen);
 
 /* Patterns the sinks passed to host->prune() in create(): the walk adds
  * them to scan.exclude.  Owned by the set. */
@@ -85,8 +103,8 @@ void sinks_free(sink_set *s);
 int sinks_probe(const cfg_pipeline *p, size_t i, const char *option, int *mutates,
                 int *declared, char **default_value, char *err, size_t errlen);
 
-/* Load one plugin by name and print its description (--describe). */
-int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, char *err,
+/* Load one plugin by name and print its description to out (--describe). */
+int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, FILE *out, char *err,
                    size_t errlen);
 
 #endif

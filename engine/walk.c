@@ -35,11 +35,11 @@
 #define WALK_DEFAULT_CHUNK 1024
 #define WALK_DENTS_BUFFER (128 * 1024)
 
-static atomic_int walk_stop_flag;
-
-void walk_request_stop(void) { atomic_store(&walk_stop_flag, 1); }
-int walk_stop_requested(void) { return atomic_load(&walk_stop_flag); }
-void walk_clear_stop(void) { atomic_store(&walk_stop_flag, 0); }
+/* The scan's stop request (walk_options.stop), or none. */
+static int walk_stop_asked(const walk_options *opt)
+{
+    return opt->stop && walk_stop_requested(opt->stop);
+}
 
 typedef struct walk_node {
     atomic_int refs;            /* own + one per live child node          */
@@ -137,7 +137,7 @@ static void count_add(atomic_ullong *c, uint64_t n)
 
 static int walk_should_stop(walk_run *run)
 {
-    return atomic_load_explicit(&walk_stop_flag, memory_order_relaxed) ||
+    return walk_stop_asked(run->opt) ||
            atomic_load_explicit(&run->sink_stopped, memory_order_relaxed) ||
            atomic_load_explicit(&run->out_of_memory, memory_order_relaxed);
 }
@@ -728,7 +728,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* ---- walks shared between processes (walk.h) ------------------------------ */
+/* ---- walks shared between processes (walk.h; the records: remote.c) ------ */
 
 /* Re-open an imported directory from its root, one component at a time,
  * never through a symlink.  The caller (open_dir) checks st_ino and
@@ -801,38 +801,15 @@ void walk_remote_end(walk_run *run)
     }
 }
 
-static int append_record(const walk_node *n, char **buf, size_t *len)
-{
-    size_t size = walk_record_size(n->path_len);
-    char *grown = realloc(*buf, *len + size);
-    if (!grown)
-        return -1;
-    *buf = grown;
-    walk_record r;
-    memset(&r, 0, sizeof r);
-    r.size = (uint32_t)size;
-    r.root_index = n->root_index;
-    r.path_len = (uint32_t)n->path_len;
-    r.depth = n->depth;
-    r.parent_ino = n->parent_ino;
-    r.root_dev = n->root_dev;
-    r.root_ino = n->root_ino;
-    r.st = n->st;
-    memset(*buf + *len, 0, size);
-    memcpy(*buf + *len, &r, sizeof r);
-    memcpy(*buf + *len + sizeof r, n->path, n->path_len);
-    *len += size;
-    return 0;
-}
-
-long walk_remote_export(walk_run *run, size_t max, char **buf, size_t *len)
+long walk_remote_take(walk_run *run, size_t max, int (*take)(void *ctx, const walk_dir *dir),
+                      void *ctx)
 {
     /* Chunks of a big directory need its open fd: they stay here.  They
      * are set aside while looking and queued again afterwards. */
     walk_item *kept[64];
     size_t nkept = 0;
     long taken = 0;
-    int oom = 0;
+    int failed = 0;
     while ((size_t)taken < max && nkept < 64) {
         walk_item *it = wq_take_oldest(run->pool);
         if (!it)
@@ -841,9 +818,12 @@ long walk_remote_export(walk_run *run, size_t max, char **buf, size_t *len)
             kept[nkept++] = it;
             continue;
         }
-        if (append_record(it->node, buf, len) != 0) {
+        const walk_node *n = it->node;
+        walk_dir d = {n->path,     n->path_len, n->root_index, n->depth,
+                      n->parent_ino, n->root_dev, n->root_ino,   n->st};
+        if (take(ctx, &d) != 0) {
             kept[nkept++] = it;
-            oom = 1;
+            failed = 1;
             break;
         }
         discard_item(it);
@@ -858,104 +838,44 @@ long walk_remote_export(walk_run *run, size_t max, char **buf, size_t *len)
         }
         wq_done(run->pool);
     }
-    return oom ? -1 : taken;
+    return failed ? -1 : taken;
 }
 
-/* A record's path: root's display path, then "/" (nothing more after
- * "/"), then components that only go down. */
-static int record_path_ok(const char *root, const char *path, size_t len)
+int walk_remote_add(walk_run *run, const walk_dir *d)
 {
-    size_t rl = walk_root_display_len(root);
-    if (len <= rl || memcmp(path, root, rl) != 0 || memchr(path, '\0', len) != NULL)
-        return 0;
-    size_t i = rl;
-    if (!(rl == 1 && root[0] == '/') && path[i++] != '/')
-        return 0;
-    while (i <= len) {
-        const char *comp = path + i;
-        const char *slash = memchr(comp, '/', len - i);
-        size_t n = slash ? (size_t)(slash - comp) : len - i;
-        if (n == 0 || (n == 1 && comp[0] == '.') || (n == 2 && comp[0] == '.' && comp[1] == '.'))
-            return 0;
-        i += n + 1;
-    }
-    return 1;
-}
-
-long walk_remote_check(char *const *roots, size_t root_count, const char *buf, size_t len,
-                       char *err, size_t errlen)
-{
-    long count = 0;
-    for (size_t off = 0; off < len;) {
-        walk_record r;
-        if (len - off < sizeof r) {
-            snprintf(err, errlen, "truncated directory record at byte %zu", off);
-            return -1;
-        }
-        memcpy(&r, buf + off, sizeof r);
-        if (r.path_len == 0 || r.size != walk_record_size(r.path_len) || r.size > len - off) {
-            snprintf(err, errlen, "malformed directory record at byte %zu", off);
-            return -1;
-        }
-        if (r.root_index >= root_count) {
-            snprintf(err, errlen, "directory record at byte %zu names root %u of %zu", off,
-                     r.root_index, root_count);
-            return -1;
-        }
-        if (!S_ISDIR(r.st.st_mode) ||
-            !record_path_ok(roots[r.root_index], buf + off + sizeof r, r.path_len)) {
-            snprintf(err, errlen,
-                     "directory record at byte %zu is not a directory below root %u", off,
-                     r.root_index);
-            return -1;
-        }
-        off += r.size;
-        count++;
-    }
-    return count;
-}
-
-long walk_remote_import(walk_run *run, const char *buf, size_t len, char *err, size_t errlen)
-{
-    /* Check every record before queueing any. */
-    long count = walk_remote_check(run->opt->roots, run->opt->root_count, buf, len, err, errlen);
-    if (count < 0)
+    const char *slash = memrchr(d->path, '/', d->path_len);
+    size_t name_offset = slash ? (size_t)(slash - d->path) + 1 : 0;
+    walk_node *n = node_new(NULL, d->path, d->path_len, name_offset, &d->st);
+    walk_item *it = n ? calloc(1, sizeof *it) : NULL;
+    if (!it) {
+        node_release(n);
+        atomic_store(&run->out_of_memory, 1);
         return -1;
-    for (size_t off = 0; off < len;) {
-        walk_record r;
-        memcpy(&r, buf + off, sizeof r);
-        const char *path = buf + off + sizeof r;
-        const char *slash = memrchr(path, '/', r.path_len);
-        size_t name_offset = slash ? (size_t)(slash - path) + 1 : 0;
-        walk_node *n = node_new(NULL, path, r.path_len, name_offset, &r.st);
-        walk_item *it = n ? calloc(1, sizeof *it) : NULL;
-        if (!it) {
-            node_release(n);
-            atomic_store(&run->out_of_memory, 1);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        n->is_root = 0;
-        n->imported = 1;
-        n->depth = r.depth;
-        n->level = r.depth + 1;
-        n->parent_ino = r.parent_ino;
-        n->root_index = r.root_index;
-        n->root_dev = r.root_dev;
-        n->root_ino = r.root_ino;
-        it->kind = WALK_ITEM_DIR;
-        it->node = n;
-        size_t w = atomic_fetch_add(&run->next_import, 1) % run->worker_count;
-        if (wq_push(run->pool, w, it) != 0) {
-            node_release(n);
-            free(it);
-            atomic_store(&run->out_of_memory, 1);
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        off += r.size;
     }
-    return count;
+    n->is_root = 0;
+    n->imported = 1;
+    n->depth = d->depth;
+    n->level = d->depth + 1;
+    n->parent_ino = d->parent_ino;
+    n->root_index = d->root_index;
+    n->root_dev = d->root_dev;
+    n->root_ino = d->root_ino;
+    it->kind = WALK_ITEM_DIR;
+    it->node = n;
+    size_t w = atomic_fetch_add(&run->next_import, 1) % run->worker_count;
+    if (wq_push(run->pool, w, it) != 0) {
+        node_release(n);
+        free(it);
+        atomic_store(&run->out_of_memory, 1);
+        return -1;
+    }
+    return 0;
+}
+
+char *const *walk_remote_roots(walk_run *run, size_t *count)
+{
+    *count = run->opt->root_count;
+    return run->opt->roots;
 }
 
 /* ---- the whole walk -------------------------------------------------------- */
@@ -1368,7 +1288,7 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
                 opt->progress(opt->progress_ctx, &now, wq_queued(run.pool));
                 next_progress = now_seconds() + 1.0;
             }
-            if (walk_stop_requested() || atomic_load(&run.out_of_memory))
+            if (walk_stop_asked(opt) || atomic_load(&run.out_of_memory))
                 wq_stop(run.pool);
             pthread_mutex_lock(&run.done_lock);
         }
@@ -1386,7 +1306,7 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
         if (atomic_load(&run.out_of_memory)) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
-        } else if (atomic_load(&run.sink_stopped) || walk_stop_requested()) {
+        } else if (atomic_load(&run.sink_stopped) || walk_stop_asked(opt)) {
             snprintf(err, errlen, "%s",
                      atomic_load(&run.sink_stopped) ? "stopped by a sink" : "interrupted");
             rc = 1;

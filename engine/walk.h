@@ -44,6 +44,8 @@ typedef struct walk_options {
      * (filtered, FILTER_OWN_OUTPUT).  Checked only when own_count != 0. */
     const walk_file_id *own;
     size_t own_count;
+    /* The scan's stop request (walk_request_stop() below); NULL: none. */
+    const int *stop;
 } walk_options;
 
 /* Where the walk delivers its results.  Both are called on worker threads,
@@ -81,24 +83,29 @@ typedef struct walk_stats {
 int walk_check_roots(char *const *roots, size_t count, char *err, size_t errlen);
 
 /* Run a whole walk; blocks until done.  Returns 0 when the walk finished,
- * 1 when it was stopped (a sink asked, or walk_request_stop()), -1 when it
+ * 1 when it was stopped (a sink asked, or *opt->stop was set), -1 when it
  * failed (out of memory, no threads); err says which. */
 int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *stats,
                  char *err, size_t errlen);
 
-/* Ask the running walk to stop soon; async-signal-safe.  The request
- * stays until walk_clear_stop(), so one that arrives before the walk starts
- * is not lost. */
-void walk_request_stop(void);
-int walk_stop_requested(void);
-void walk_clear_stop(void);
+/* A scan's stop request (walk_options.stop) is a plain int its owner sets
+ * with lock-free atomics: async-signal-safe, and per scan, so stopping one
+ * scan stops no other.  A request made before the walk starts is kept. */
+static inline void walk_request_stop(int *flag)
+{
+    __atomic_store_n(flag, 1, __ATOMIC_RELAXED);
+}
+static inline int walk_stop_requested(const int *flag)
+{
+    return __atomic_load_n(flag, __ATOMIC_RELAXED);
+}
 
 /* ---- Walks shared between processes ------------------------------------
  *
  * pwalk-mpi runs one walk per rank over the same roots.  Only the ranks
  * that were given the roots start with work (remote->seed); directories
- * then move between ranks as records: the directory's display path, which
- * root it is under, and the lstat the sending walk made of it.  The
+ * then move between ranks as records (remote.h): the directory's display
+ * path, which root it is under, and the lstat the sending walk made of it.  The
  * receiving walk re-opens it from its root one component at a time
  * (O_NOFOLLOW, never through a symlink) and checks st_ino/st_dev against
  * what the sender saw before reading it; a directory replaced in between
@@ -107,9 +114,10 @@ void walk_clear_stop(void);
  * With remote set, running out of local work does not end the walk: the
  * walk ends when tick() calls walk_remote_end() (or on a stop).  tick()
  * runs on the thread that called walk_execute(), every tick_ms, and is the
- * only place the walk_remote_* functions may be called from.  Directory
- * rows carry only their own entries' counts, so a directory can be
- * finished on another rank than its parent without changing any row.
+ * only place the walk_remote_* functions (and remote.h's) may be called
+ * from.  Directory rows carry only their own entries' counts, so a
+ * directory can be finished on another rank than its parent without
+ * changing any row.
  */
 typedef struct walk_run walk_run;
 
@@ -120,50 +128,39 @@ typedef struct walk_remote {
     void (*tick)(void *ctx, walk_run *run);
 } walk_remote;
 
-/* The wire format of a directory moving between walks: this header, the
- * display path (path_len bytes, no NUL), zeros up to a multiple of 8.
- * Both ends are the same build on the same architecture (one MPI job). */
-typedef struct walk_record {
-    uint32_t size;              /* the whole record, padded               */
-    uint32_t root_index;
-    uint32_t path_len;
-    int32_t depth;
+/* A directory as it leaves one walk and enters another: what the
+ * receiving walk needs to re-open it from its root and to check that it is
+ * the directory the sender listed.  How it travels is remote.h's business
+ * (the records pwalk-mpi's ranks exchange). */
+typedef struct walk_dir {
+    const char *path;           /* display path, path_len bytes            */
+    size_t path_len;
+    uint32_t root_index;        /* which of walk_options.roots             */
+    int32_t depth;              /* its row's depth                         */
     uint64_t parent_ino;
-    uint64_t root_dev;
-    uint64_t root_ino;
-    struct stat st;             /* the sender's lstat of the directory    */
-} walk_record;
-
-#define WALK_RECORD_ALIGN 8
-
-static inline size_t walk_record_size(size_t path_len)
-{
-    return (sizeof(walk_record) + path_len + WALK_RECORD_ALIGN - 1) &
-           ~(size_t)(WALK_RECORD_ALIGN - 1);
-}
+    uint64_t root_dev;          /* its root's st_dev and st_ino, as the    */
+    uint64_t root_ino;          /* sender saw them                         */
+    struct stat st;             /* the sender's lstat of the directory     */
+} walk_dir;
 
 /* No local work left: nothing queued, nothing being processed. */
 int walk_remote_idle(walk_run *run);
 /* Directories waiting in this walk's queues. */
 size_t walk_remote_queued(walk_run *run);
 /* Take up to max queued directories (oldest, i.e. biggest subtrees, first)
- * out of this walk and append their records to *buf (realloc'ed; *len
- * grows).  Returns how many were taken (0: none could be), -1 when out of
- * memory. */
-long walk_remote_export(walk_run *run, size_t max, char **buf, size_t *len);
-/* Queue the directories in records exported by another walk.  Returns the
- * number queued, or -1 with a message when walk_remote_check() refuses the
- * records (nothing is queued then). */
-long walk_remote_import(walk_run *run, const char *buf, size_t len, char *err, size_t errlen);
-/* Check records from another process before any is used: each one whole
- * (size = walk_record_size(path_len), inside len), a directory, under a
- * known root, its path that root's display path, '/' (none after "/"),
- * then one or more components that are neither empty, "." nor ".." and
- * hold no NUL -- so re-opening it one component at a time can only go
- * down from the root.  Returns the number of records, or -1 with a
- * message naming the byte offset of the first bad one. */
-long walk_remote_check(char *const *roots, size_t root_count, const char *buf, size_t len,
-                       char *err, size_t errlen);
+ * out of this walk, calling take() for each; d and its path are valid only
+ * during the call.  A directory whose take() fails stays queued and ends
+ * the taking.  Returns how many were taken, -1 when a take() failed. */
+long walk_remote_take(walk_run *run, size_t max, int (*take)(void *ctx, const walk_dir *d),
+                      void *ctx);
+/* Queue a directory another walk took (copied): a worker re-opens it from
+ * its root one component at a time (O_NOFOLLOW) and reads it only if root
+ * and directory are the ones the sender saw.  The caller has checked that
+ * d's path lies strictly below root root_index (remote_check()).  Returns
+ * 0, or -1 when out of memory (the walk then fails). */
+int walk_remote_add(walk_run *run, const walk_dir *d);
+/* This walk's roots (walk_options.roots), for checking what arrives. */
+char *const *walk_remote_roots(walk_run *run, size_t *count);
 
 /* Every process is out of work: let this walk finish. */
 void walk_remote_end(walk_run *run);

@@ -77,6 +77,9 @@ extern "C" {
 #define PWALK_FAILED 3      /* the scan or an output failed: nothing published */
 #define PWALK_SIGNALED 128  /* 128 + N: stopped by pwalk_scan_stop(s, N)      */
 
+/* The most worker threads a scan may have (scan.threads). */
+#define PWALK_THREADS_MAX 4096
+
 /* The library's version ("0.1.0"), for a program linked against a shared
  * libpwalk.  Any thread. */
 const char *pwalk_version(void);

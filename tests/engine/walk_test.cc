@@ -88,7 +88,6 @@ class WalkTest : public ::testing::Test {
         char tmpl[] = "/tmp/pwalk-walk-XXXXXX";
         ASSERT_NE(mkdtemp(tmpl), nullptr);
         root_ = tmpl;
-        walk_clear_stop();
     }
     void TearDown() override {
         std::string cmd = "rm -rf '" + root_ + "'";
@@ -116,6 +115,7 @@ class WalkTest : public ::testing::Test {
         o.one_file_system = one_fs;
         o.own = own_.data();
         o.own_count = own_.size();
+        o.stop = &stop_;
         walk_sink s{&c, CaptureRows, CaptureError};
         char err[256] = "";
         int rc = walk_execute(&o, &s, &stats_, err, sizeof err);
@@ -226,6 +226,7 @@ class WalkTest : public ::testing::Test {
     std::string root_, err_;
     walk_stats stats_;
     std::vector<walk_file_id> own_;  // walk_options.own
+    int stop_ = 0;                   // walk_options.stop
 };
 
 TEST_F(WalkTest, EveryEntryOneRowMatchingLstat) {
@@ -500,12 +501,11 @@ TEST_F(WalkTest, SinkStopEndsTheWalk) {
 
 TEST_F(WalkTest, StopRequestedBeforeStart) {
     for (int i = 0; i < 10; i++) Mkdir("d" + std::to_string(i));
-    walk_request_stop();
+    walk_request_stop(&stop_);
     Capture c;
     EXPECT_EQ(Walk(c, 2), 1);
     EXPECT_EQ(err_, "interrupted");
     EXPECT_TRUE(c.rows.empty());
-    walk_clear_stop();
 }
 
 TEST_F(WalkTest, EntryVanishedIsAnErrorNotAStop) {
@@ -662,77 +662,6 @@ TEST(WalkRoots, DisplayLength) {
     EXPECT_EQ(walk_root_display_len("a/"), 1u);
     EXPECT_EQ(walk_root_display_len("a/b//"), 3u);
     EXPECT_EQ(walk_root_display_len("."), 1u);
-}
-
-// Directory records from another rank (pwalk-mpi): only whole records of
-// directories strictly below a known root pass, so re-opening one from its
-// root component by component can only go down.
-std::string Record(uint32_t root_index, const std::string &path, mode_t mode = S_IFDIR | 0755) {
-    walk_record r;
-    memset(&r, 0, sizeof r);
-    r.size = (uint32_t)walk_record_size(path.size());
-    r.root_index = root_index;
-    r.path_len = (uint32_t)path.size();
-    r.st.st_mode = mode;
-    std::string out(reinterpret_cast<const char *>(&r), sizeof r);
-    out += path;
-    out.resize(r.size, '\0');
-    return out;
-}
-
-long Check(const std::string &buf, std::string *err = nullptr) {
-    char data[] = "/data", slash[] = "/", rel[] = "rel/dir//";
-    char *roots[] = {data, slash, rel};
-    char msg[256] = "";
-    long n = walk_remote_check(roots, 3, buf.data(), buf.size(), msg, sizeof msg);
-    if (err)
-        *err = msg;
-    return n;
-}
-
-TEST(WalkRemote, RecordsBelowTheirRootPass) {
-    EXPECT_EQ(Check(""), 0);
-    EXPECT_EQ(Check(Record(0, "/data/a") + Record(1, "/etc") + Record(2, "rel/dir/x/y") +
-                    Record(0, "/data/..a/.b/a..")),
-              4);
-}
-
-TEST(WalkRemote, PathsThatLeaveOrMissTheRootAreRefused) {
-    const std::vector<std::pair<uint32_t, std::string>> refused = {
-        {0, "/data"},       {0, "/data/"},   {0, "/database"}, {0, "/data/.."},
-        {0, "/data/a/../../etc"}, {0, "/data/./a"}, {0, "/data//a"}, {0, "/data/a/"},
-        {0, "/dat"},        {1, "/"},        {1, "//etc"},     {1, "/.."},
-        {2, "rel/dir//x"},  {2, "rel/dirx"}, {2, "rel/dir"},
-    };
-    const size_t first = Record(0, "/data/ok").size();
-    for (const auto &[root, path] : refused) {
-        std::string err;
-        EXPECT_EQ(Check(Record(0, "/data/ok") + Record(root, path), &err), -1) << path;
-        EXPECT_EQ(err, "directory record at byte " + std::to_string(first) +
-                           " is not a directory below root " + std::to_string(root))
-            << path;
-    }
-    std::string with_nul("/data/a\0b", 9);
-    EXPECT_EQ(Check(Record(0, with_nul)), -1);
-}
-
-TEST(WalkRemote, MalformedRecordsAreRefusedWithTheirOffset) {
-    std::string err;
-    std::string good = Record(0, "/data/a");
-    EXPECT_EQ(Check(good + good.substr(0, 10), &err), -1);
-    EXPECT_EQ(err, "truncated directory record at byte " + std::to_string(good.size()));
-    EXPECT_EQ(Check(good.substr(0, good.size() - 8), &err), -1);  // shorter than its size
-    EXPECT_EQ(err, "malformed directory record at byte 0");
-    std::string bad = good;
-    bad[0] ^= 8;  // size no longer matches path_len
-    EXPECT_EQ(Check(bad, &err), -1);
-    EXPECT_EQ(err, "malformed directory record at byte 0");
-    EXPECT_EQ(Check(Record(3, "/data/a"), &err), -1);
-    EXPECT_EQ(err, "directory record at byte 0 names root 3 of 3");
-    EXPECT_EQ(Check(Record(0, "/data/f", S_IFREG | 0644), &err), -1);
-    EXPECT_EQ(err, "directory record at byte 0 is not a directory below root 0");
-    EXPECT_EQ(Check(Record(0, "", S_IFDIR), &err), -1);
-    EXPECT_EQ(err, "malformed directory record at byte 0");
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 /*
- * cli_fuzz.c -- the command line (parse_cli and apply_cli in engine/main.c)
+ * cli_fuzz.c -- the command line (parse_cli and apply_cli in engine/cli/main.c)
  * on any argument vector: getopt_long with unknown, repeated and missing
  * options, numbers of every shape for --threads/--depth, --set assignments.
  *
@@ -9,7 +9,7 @@
  * exclude and config targets fuzz those readers).
  *
  * Properties: no crash/leak/UB; a refused command line has exit status 2;
- * an accepted one has --threads in 1..THREADS_MAX and --depth >= 0, equal
+ * an accepted one has --threads in 1..PWALK_THREADS_MAX and --depth >= 0, equal
  * to what strtol's documented syntax gives (blanks, sign, decimal digits,
  * nothing after), and applying it to the compat pipeline leaves that
  * pipeline consistent.
@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #define main pwalk_engine_main
-#include "engine/main.c"
+#include "engine/cli/main.c"
+#include "engine/scan_impl.h"
 #undef main
 
 #include "tests/fuzz/fuzz_check.h"
@@ -128,15 +129,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     optind = 0; /* GNU getopt: start over */
     int rc = parse_cli(argc, argv, &c, &exit_now);
 
-    cfg_pipeline p;
+    pwalk_scan *s = NULL;
     int applied = -1, built = 0;
     char err[2048];
     err[0] = '\0';
     if (rc == 0 && exit_now < 0 && !c.exclude_file) {
         built = 1;
-        applied = build_compat_pipeline(&p, &c, err, sizeof err);
+        applied = build_compat_scan(&s, &c, err, sizeof err);
         if (applied == 0)
-            applied = apply_cli(&p, &c, argv + optind, (size_t)(argc - optind), err, sizeof err);
+            applied = apply_cli(s, &c, argv + optind, (size_t)(argc - optind), err, sizeof err);
     }
     fflush(stdout);
     fflush(stderr);
@@ -147,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     FUZZ_CHECK(rc == 0 || rc == EXIT_USAGE, "parse_cli returned %d", rc);
     if (rc == 0 && exit_now < 0) {
-        FUZZ_CHECK(c.threads == 0 || (c.threads >= 1 && c.threads <= THREADS_MAX),
+        FUZZ_CHECK(c.threads == 0 || (c.threads >= 1 && c.threads <= PWALK_THREADS_MAX),
                    "threads %ld accepted", c.threads);
         FUZZ_CHECK(c.depth >= -1, "depth %ld accepted", c.depth);
     }
@@ -159,23 +160,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         long want;
         if (rc == 0 && exit_now < 0) {
             if (tv)
-                FUZZ_CHECK(ref_number(tv, 1, THREADS_MAX, &want) && want == c.threads,
+                FUZZ_CHECK(ref_number(tv, 1, PWALK_THREADS_MAX, &want) && want == c.threads,
                            "--threads '%s' gave %ld", tv, c.threads);
             if (dv)
                 FUZZ_CHECK(ref_number(dv, 0, INT_MAX, &want) && want == c.depth,
                            "--depth '%s' gave %ld", dv, c.depth);
         }
     }
-    if (built) {
+    if (built && s) {
+        const cfg_pipeline p = s->p;
         if (applied != 0)
             fuzz_check_message(err, sizeof err);
         else {
-            FUZZ_CHECK(p.scan.threads >= 0 && p.scan.threads <= THREADS_MAX, "threads %d",
+            FUZZ_CHECK(p.scan.threads >= 0 && p.scan.threads <= PWALK_THREADS_MAX, "threads %d",
                        p.scan.threads);
             FUZZ_CHECK(p.scan.max_depth >= 0, "max_depth %d", p.scan.max_depth);
             FUZZ_CHECK(p.sink_count == 1, "%zu sinks", p.sink_count);
         }
-        cfg_free(&p);
+        pwalk_scan_free(s);
     }
     free(c.sets);
     free(argv);

@@ -19,7 +19,8 @@
 
 /* main.c defines main(); the replay test and libFuzzer bring their own. */
 #define main pwalk_engine_main
-#include "engine/main.c"
+#include "engine/cli/main.c"
+#include "engine/scan_impl.h"
 #undef main
 
 #include "tests/fuzz/fuzz_check.h"
@@ -58,13 +59,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", memfd);
 
-    cfg_pipeline p;
-    cfg_init_defaults(&p);
+    pwalk_scan *s = NULL;
+    if (pwalk_scan_new(&s) != 0)
+        return 0;
+    cfg_pipeline p = s->p; /* a view: s owns it */
     char err[256];
-    int rc = read_exclude_file(&p, path, err, sizeof err);
+    int rc = read_exclude_file(s, path, err, sizeof err);
+    p = s->p;
     if (rc != 0) {
         fuzz_check_message(err, sizeof err);
-        cfg_free(&p);
+        pwalk_scan_free(s);
         return 0;
     }
 
@@ -103,6 +107,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < nwant; i++)
         free(want[i]);
     free(want);
-    cfg_free(&p);
+    pwalk_scan_free(s);
     return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * remote_fuzz.c -- the check of directory records that pwalk-mpi ranks send
- * each other (walk_remote_check, engine/walk.c) against a reference written
- * from the format in engine/walk.h.
+ * each other (remote_check, engine/remote.c) against a reference written
+ * from the format in engine/remote.h.
  *
  * A record names a directory for the receiving rank to re-open from its
  * root, one component at a time.  The ranks are one job, but the check is
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/walk.h"
+#include "engine/remote.h"
 #include "tests/fuzz/fuzz_check.h"
 
 static char root_data[] = "/data", root_slash[] = "/", root_rel[] = "rel/dir//";
@@ -53,7 +53,7 @@ static long ref_check(const uint8_t *data, size_t size)
     long count = 0;
     size_t off = 0;
     while (off < size) {
-        walk_record r;
+        remote_record r;
         if (size - off < sizeof r)
             return -1;
         memcpy(&r, data + off, sizeof r);
@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(buf, data, size);
     char err[256] = "";
-    long got = walk_remote_check(roots, ROOT_COUNT, buf, size, err, sizeof err);
+    long got = remote_check(roots, ROOT_COUNT, buf, size, err, sizeof err);
     long want = ref_check(data, size);
     FUZZ_CHECK(got == want, "%zu bytes: check gave %ld (%s), the reference %ld", size, got,
                err, want);

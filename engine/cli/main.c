@@ -1,5 +1,8 @@
 /*
- * main.c -- the pwalk-engine command line.
+ * cli/main.c -- the pwalk-engine command line: a driver of libpwalk that
+ * includes only the public headers (pwalk/pwalk.h; pwalk/plugin.h for the
+ * ABI version it prints).  It draws the progress line and prints the
+ * summary and messages; the library writes nothing itself.
  *
  *   pwalk-engine -c PIPELINE.yaml [PATH ...]     run a pipeline
  *   pwalk-engine [pwalk options] PATH ...        pwalk-compatible CSV on stdout
@@ -21,17 +24,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "pipeline.h"
-#include "sinks.h"
-#include "threads.h"
-#include "walk.h"
+#include "pwalk/plugin.h"
+#include "pwalk/pwalk.h"
 
-#ifndef PWALK_VERSION
-#define PWALK_VERSION "0.1.0"
-#endif
-
-#define EXIT_USAGE PIPELINE_USAGE
+#define PWALK_VERSION PWALK_VERSION_STRING
+#define EXIT_USAGE PWALK_USAGE
 
 static const char usage_text[] =
     "Usage: pwalk-engine -c PIPELINE.yaml [OPTIONS] [PATH ...]\n"
@@ -113,7 +110,21 @@ typedef struct cli {
     int strict;
 } cli;
 
-static void on_stop_signal(int sig) { pipeline_signal(sig); }
+/* The scan a signal stops, once there is one; a signal before that is
+ * kept in cli_pending and passed on when the scan exists (a Ctrl-C during
+ * set-up still ends in a clean exit).  A program's own state, not the
+ * library's: the handler is the only writer besides main(). */
+static pwalk_scan *volatile cli_scan;
+static volatile sig_atomic_t cli_pending;
+
+static void on_stop_signal(int sig)
+{
+    pwalk_scan *s = cli_scan;
+    if (s)
+        pwalk_scan_stop(s, sig);
+    else
+        cli_pending = sig;
+}
 
 /* Messages quote names from the command line and the pipeline, which may
  * hold any byte: control bytes are shown as \xHH so a message stays one
@@ -156,7 +167,7 @@ static int parse_number(const char *s, long lo, long hi, long *out)
 
 /* pwalk's exclude file: one path or glob per line; blank lines and lines
  * starting with '#' are ignored. */
-static int read_exclude_file(cfg_pipeline *p, const char *path, char *err, size_t errlen)
+static int read_exclude_file(pwalk_scan *s, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -172,18 +183,11 @@ static int read_exclude_file(cfg_pipeline *p, const char *path, char *err, size_
             line[--n] = '\0';
         if (n == 0 || line[0] == '#')
             continue;
-        char **grown = realloc(p->scan.excludes, (p->scan.exclude_count + 1) * sizeof *grown);
-        char *copy = strdup(line);
-        if (!grown || !copy) {
-            free(copy);
-            if (grown)
-                p->scan.excludes = grown;
+        if (pwalk_scan_add_exclude(s, line) != 0) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
             break;
         }
-        p->scan.excludes = grown;
-        p->scan.excludes[p->scan.exclude_count++] = copy;
     }
     if (rc == 0 && ferror(f)) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -194,22 +198,22 @@ static int read_exclude_file(cfg_pipeline *p, const char *path, char *err, size_
     return rc;
 }
 
-static int build_compat_pipeline(cfg_pipeline *p, const cli *c, char *err, size_t errlen)
+/* pwalk's output: one csv sink writing Dey-escaped rows to stdout. */
+static int build_compat_scan(pwalk_scan **out, const cli *c, char *err, size_t errlen)
 {
-    cfg_init_defaults(p);
-    char *source = strdup("<command line>");
-    if (source) {
-        free(p->source);
-        p->source = source;
-    }
-    p->scan.skip_snapshots = c->nosnap;
-    cfg_sink *s = cfg_add_sink(p, "csv", "csv");
-    if (!source || !s || cfg_sink_set(s, "path", "-") ||
-        cfg_sink_set(s, "header", c->header ? "true" : "false") ||
-        cfg_sink_set(s, "escape", "dey")) {
+    if (pwalk_scan_new(out) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    pwalk_scan *s = *out;
+    if (pwalk_scan_add_sink(s, "csv", "csv", err, errlen) != 0 ||
+        pwalk_scan_set(s, c->nosnap ? "scan.skip_snapshots=true" : "scan.skip_snapshots=false",
+                       err, errlen) != 0 ||
+        pwalk_scan_set(s, "csv.path=-", err, errlen) != 0 ||
+        pwalk_scan_set(s, c->header ? "csv.header=true" : "csv.header=false", err, errlen) !=
+            0 ||
+        pwalk_scan_set(s, "csv.escape=dey", err, errlen) != 0)
+        return -1;
     return 0;
 }
 
@@ -232,9 +236,9 @@ static int parse_cli(int argc, char **argv, cli *c, int *exit_now)
             break;
         }
         case 't':
-            if (parse_number(optarg, 1, THREADS_MAX, &c->threads))
+            if (parse_number(optarg, 1, PWALK_THREADS_MAX, &c->threads))
                 return fail_usage("--threads: '%s' is not a number from 1 to %d", optarg,
-                                  THREADS_MAX);
+                                  PWALK_THREADS_MAX);
             break;
         case 'd':
             if (parse_number(optarg, 0, INT_MAX, &c->depth))
@@ -282,36 +286,37 @@ static int parse_cli(int argc, char **argv, cli *c, int *exit_now)
     return 0;
 }
 
+/* A scan setting from a command-line option ("max_depth", "7"). */
+static int set_scan(pwalk_scan *s, const char *key, const char *value, char *err, size_t errlen)
+{
+    return pwalk_scan_set_value(s, "scan", 4, key, strlen(key), value, strlen(value), err,
+                                errlen);
+}
+
 /* Everything from the command line that changes the pipeline. */
-static int apply_cli(cfg_pipeline *p, const cli *c, char **roots, size_t root_count, char *err,
+static int apply_cli(pwalk_scan *s, const cli *c, char **roots, size_t root_count, char *err,
                      size_t errlen)
 {
+    char num[32];
     for (size_t i = 0; i < c->set_count; i++)
-        if (cfg_apply_set(p, c->sets[i], err, errlen) != 0)
+        if (pwalk_scan_set(s, c->sets[i], err, errlen) != 0)
             return -1;
-    if (root_count && cfg_set_roots(p, roots, root_count) != 0) {
+    if (root_count && pwalk_scan_set_roots(s, (const char *const *)roots, root_count) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (c->threads)
-        p->scan.threads = (int)c->threads;
-    if (c->depth >= 0)
-        p->scan.max_depth = (int)c->depth;
-    if (c->one_fs)
-        p->scan.one_file_system = 1;
-    if (c->strict)
-        p->scan.strict = 1;
-    if (c->nosnap)
-        p->scan.skip_snapshots = 1;
-    if (c->errors) {
-        free(p->scan.errors_path);
-        p->scan.errors_path = strdup(c->errors);
-        if (!p->scan.errors_path) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-    }
-    if (c->exclude_file && read_exclude_file(p, c->exclude_file, err, errlen) != 0)
+    if (c->threads && (snprintf(num, sizeof num, "%ld", c->threads),
+                       set_scan(s, "threads", num, err, errlen) != 0))
+        return -1;
+    if (c->depth >= 0 && (snprintf(num, sizeof num, "%ld", c->depth),
+                          set_scan(s, "max_depth", num, err, errlen) != 0))
+        return -1;
+    if ((c->one_fs && set_scan(s, "one_file_system", "true", err, errlen) != 0) ||
+        (c->strict && set_scan(s, "strict", "true", err, errlen) != 0) ||
+        (c->nosnap && set_scan(s, "skip_snapshots", "true", err, errlen) != 0) ||
+        (c->errors && set_scan(s, "errors", c->errors, err, errlen) != 0))
+        return -1;
+    if (c->exclude_file && read_exclude_file(s, c->exclude_file, err, errlen) != 0)
         return -1;
     return 0;
 }
@@ -319,16 +324,17 @@ static int apply_cli(cfg_pipeline *p, const cli *c, char **roots, size_t root_co
 static int describe(const cli *c)
 {
     char err[2048];
-    cfg_pipeline p;
-    if (!c->config)
-        cfg_init_defaults(&p);
-    else if (cfg_load_file(c->config, &p, err, sizeof err) != 0) {
-        cfg_free(&p);
+    pwalk_scan *s = NULL;
+    int rc = c->config ? pwalk_scan_from_file(&s, c->config, err, sizeof err) : pwalk_scan_new(&s);
+    if (rc != 0)
+        return fail_usage("%s", s || c->config ? err : "out of memory");
+    char *text = pwalk_scan_describe(s, c->describe, err, sizeof err);
+    pwalk_scan_free(s);
+    if (!text)
         return fail_usage("%s", err);
-    }
-    int rc = sinks_describe(c->describe, p.plugin_path, p.plugin_path_count, err, sizeof err);
-    cfg_free(&p);
-    return rc ? fail_usage("%s", err) : 0;
+    fputs(text, stdout);
+    pwalk_free(text);
+    return 0;
 }
 
 static void install_signals(void)
@@ -345,20 +351,63 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static int run(cfg_pipeline *p, const cli *c)
+/* 1234 -> "1234", 1234567 -> "1.23M": the progress line must stay short */
+static void human(char *out, size_t len, double v)
 {
-    pipeline_run_options o;
-    memset(&o, 0, sizeof o);
+    if (v >= 1e9)
+        snprintf(out, len, "%.2fG", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(out, len, "%.2fM", v / 1e6);
+    else if (v >= 1e4)
+        snprintf(out, len, "%.1fk", v / 1e3);
+    else
+        snprintf(out, len, "%.0f", v);
+}
+
+/* The live progress line on a terminal (on_progress: the thread running
+ * the scan, i.e. main's). */
+static void draw_progress(void *ctx, const pwalk_progress *p)
+{
+    int *drawn = ctx;
+    char entries[32], rate[32];
+    human(entries, sizeof entries, (double)p->entries);
+    human(rate, sizeof rate, p->seconds > 0 ? (double)p->entries / p->seconds : 0);
+    fprintf(stderr, "\rpwalk: %s entries, %s/s, %llu queued, %llu errors\033[K", entries,
+            rate, (unsigned long long)p->queued, (unsigned long long)p->errors);
+    fflush(stderr);
+    *drawn = 1;
+}
+
+/* A sink's log line (any worker thread; one fprintf is one locked write). */
+static void print_log(void *ctx, int level, const char *line)
+{
+    (void)ctx;
+    (void)level;
+    fprintf(stderr, "pwalk: %s\n", line);
+}
+
+static int run(pwalk_scan *s, const cli *c)
+{
     /* pwalk's command line in a cron job or script: pwalk wrote nothing on
      * stderr when all went well, so neither does compatibility mode (the
      * summary still comes when something went wrong, and on a terminal) */
     int tty = isatty(STDERR_FILENO);
-    o.quiet = c->quiet || (!c->config && !tty);
-    o.progress = !c->quiet && tty;
-    pipeline_result r;
-    int status = pipeline_run(p, &o, &r);
-    if (r.message[0])
-        print_message(r.message);
+    int quiet = c->quiet || (!c->config && !tty);
+    int drawn = 0;
+    pwalk_callbacks cb = {
+        .struct_size = sizeof cb,
+        .ctx = &drawn,
+        .on_progress = !c->quiet && tty ? draw_progress : NULL,
+        .on_log = print_log,
+    };
+    pwalk_scan_set_callbacks(s, &cb);
+    int status = pwalk_scan_run(s);
+    if (drawn)
+        fputs("\r\033[K", stderr);
+    if (!quiet || status != PWALK_OK)
+        fputs(pwalk_scan_summary(s), stderr);
+    if (pwalk_scan_message(s)[0])
+        print_message(pwalk_scan_message(s));
     return status;
 }
 
@@ -386,7 +435,7 @@ int main(int argc, char **argv)
     }
 
     char err[2048];
-    cfg_pipeline p;
+    pwalk_scan *s = NULL;
     int rc;
     if (c.config && c.header) {
         /* a pipeline can hold several sinks, or none that has a header:
@@ -396,19 +445,23 @@ int main(int argc, char **argv)
                           "option: --set SINK.header=true");
     }
     if (c.config)
-        rc = cfg_load_file(c.config, &p, err, sizeof err);
+        rc = pwalk_scan_from_file(&s, c.config, err, sizeof err);
     else
-        rc = build_compat_pipeline(&p, &c, err, sizeof err);
+        rc = build_compat_scan(&s, &c, err, sizeof err);
     if (rc == 0)
-        rc = apply_cli(&p, &c, argv + optind, (size_t)(argc - optind), err, sizeof err);
+        rc = apply_cli(s, &c, argv + optind, (size_t)(argc - optind), err, sizeof err);
     if (rc != 0) {
-        cfg_free(&p);
+        pwalk_scan_free(s);
         free(c.sets);
         return fail_usage("%s", err);
     }
 
-    int status = run(&p, &c);
-    cfg_free(&p);
+    cli_scan = s;
+    if (cli_pending)
+        pwalk_scan_stop(s, cli_pending);
+    int status = run(s, &c);
+    cli_scan = NULL;
+    pwalk_scan_free(s);
     free(c.sets);
     return status;
 }
