@@ -1,0 +1,4 @@
+/* A layering probe: the build of its target is what is checked, not this
+ * code (tools/layering/BUILD). */
+int layering_probe_library(void);
+int layering_probe_library(void) { return 0; }
