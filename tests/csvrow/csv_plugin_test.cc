@@ -1,11 +1,10 @@
 // The bazel-built csv.so, loaded the way the engine loads it and driven
-// through its whole lifecycle by a small fake host: two workers consuming
-// concurrently, then the report checked row by row.
+// through its whole lifecycle by the fake host (tests/harness:fakehost): two
+// workers consuming concurrently, then the report checked row by row.
 #include <gtest/gtest.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,119 +12,22 @@
 
 #include <algorithm>
 #include <deque>
-#include <fstream>
 #include <map>
-#include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/csvrow.h"
 #include "pwalk/plugin.h"
-
-// The host's opaque handles, as this fake host defines them.
-struct pwalk_options {
-    std::map<std::string, std::string> strings;
-    std::map<std::string, int> bools;
-    std::map<std::string, int64_t> ints;
-};
-
-struct pwalk_host_ctx {
-    std::mutex mu;
-    std::vector<std::string> errors;
-    std::vector<std::string> logs;
-    std::vector<std::pair<dev_t, ino_t>> own;  // files passed to own_output()
-};
+#include "tests/harness/fakehost.h"
+#include "tests/harness/files.h"
 
 namespace {
 
-int OptString(const pwalk_options *o, const char *name, const char **value) {
-    auto it = o->strings.find(name);
-    if (it == o->strings.end()) return -1;
-    *value = it->second.c_str();
-    return 0;
-}
+using harness::ListDir;
+using harness::ReadFile;
 
-int OptBool(const pwalk_options *o, const char *name, int *value) {
-    auto it = o->bools.find(name);
-    if (it == o->bools.end()) return -1;
-    *value = it->second;
-    return 0;
-}
-
-int OptInt(const pwalk_options *o, const char *name, int64_t *value) {
-    auto it = o->ints.find(name);
-    if (it == o->ints.end()) return -1;
-    *value = it->second;
-    return 0;
-}
-
-int OptListCount(const pwalk_options *, const char *, size_t *) { return -1; }
-int OptListItem(const pwalk_options *, const char *, size_t, const char **) { return -1; }
-
-std::string VFormat(const char *fmt, va_list ap) {
-    char buf[8192];
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    return buf;
-}
-
-void SetError(pwalk_host_ctx *ctx, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    std::string m = VFormat(fmt, ap);
-    va_end(ap);
-    std::lock_guard<std::mutex> g(ctx->mu);
-    ctx->errors.push_back(m);
-}
-
-void Log(pwalk_host_ctx *ctx, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    std::string m = VFormat(fmt, ap);
-    va_end(ap);
-    std::lock_guard<std::mutex> g(ctx->mu);
-    ctx->logs.push_back(m);
-}
-
-void EntryError(pwalk_host_ctx *, const char *, int, const char *) {}
-int StopRequested(pwalk_host_ctx *) { return 0; }
-const char *SinkName(pwalk_host_ctx *) { return "inventory"; }
-int OwnOutput(pwalk_host_ctx *ctx, int fd) {
-    struct stat st;
-    if (fstat(fd, &st) != 0) return PWALK_ERR;
-    std::lock_guard<std::mutex> g(ctx->mu);
-    ctx->own.emplace_back(st.st_dev, st.st_ino);
-    return PWALK_OK;
-}
-
-pwalk_host MakeHost() {
-    pwalk_host h{};
-    h.struct_size = sizeof h;
-    h.abi_major = PWALK_ABI_MAJOR;
-    h.abi_minor = PWALK_ABI_MINOR;
-    h.worker_count = 2;
-    h.opt_string = OptString;
-    h.opt_bool = OptBool;
-    h.opt_int = OptInt;
-    h.opt_list_count = OptListCount;
-    h.opt_list_item = OptListItem;
-    h.set_error = SetError;
-    h.log = Log;
-    h.entry_error = EntryError;
-    h.stop_requested = StopRequested;
-    h.sink_name = SinkName;
-    h.own_output = OwnOutput;
-    return h;
-}
-
-std::string ReadFile(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
+// The report's lines, each with its newline (the last one must have one).
 std::vector<std::string> Lines(const std::string &s) {
     std::vector<std::string> v;
     size_t start = 0;
@@ -135,16 +37,6 @@ std::vector<std::string> Lines(const std::string &s) {
             start = i + 1;
         }
     EXPECT_EQ(start, s.size()) << "last line has no newline";
-    return v;
-}
-
-std::vector<std::string> Names(const std::string &dir) {
-    std::vector<std::string> v;
-    DIR *d = opendir(dir.c_str());
-    while (struct dirent *de = readdir(d))
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) v.push_back(de->d_name);
-    closedir(d);
-    std::sort(v.begin(), v.end());
     return v;
 }
 
@@ -222,19 +114,15 @@ class CsvPluginTest : public ::testing::Test {
         ASSERT_NE(entry, nullptr) << dlerror();
         plugin_ = entry();
         ASSERT_NE(plugin_, nullptr);
-        char t[] = "/tmp/pwalk-csvso-XXXXXX";
-        ASSERT_NE(mkdtemp(t), nullptr);
-        dir_ = t;
-        host_ = MakeHost();
+        dir_ = harness::MakeTempDir("csvso", "/tmp", 0700);
+        ctx_.sink_name = "inventory";
         opts_.strings["path"] = dir_ + "/scan.csv";
         opts_.bools["header"] = 1;
         opts_.strings["escape"] = "lossless";
         opts_.ints["buffer_kib"] = 1024;
     }
     void TearDown() override {
-        if (!dir_.empty()) {
-            ASSERT_EQ(system(("rm -rf " + dir_).c_str()), 0);
-        }
+        harness::RemoveTree(dir_);
         if (handle_) dlclose(handle_);
     }
 
@@ -242,8 +130,8 @@ class CsvPluginTest : public ::testing::Test {
     // slices of `slice` entries on its own thread.  finish/destroy are the
     // caller's, so it can look at the directory in between.
     void CreateAndConsume(Batch *w0, Batch *w1, size_t slice) {
-        ASSERT_EQ(plugin_->create(&host_, &ctx_, &opts_, &instance_), PWALK_OK)
-            << (ctx_.errors.empty() ? "" : ctx_.errors.back());
+        ASSERT_EQ(plugin_->create(&host_, &ctx_, opts_.get(), &instance_), PWALK_OK)
+            << ctx_.error();
         void *ts[2] = {nullptr, nullptr};
         ASSERT_EQ(plugin_->thread_open(instance_, 0, &ts[0]), PWALK_OK);
         ASSERT_EQ(plugin_->thread_open(instance_, 1, &ts[1]), PWALK_OK);
@@ -306,9 +194,9 @@ class CsvPluginTest : public ::testing::Test {
     void *handle_ = nullptr;
     const pwalk_plugin *plugin_ = nullptr;
     std::string dir_;
-    pwalk_host host_;
+    pwalk_host host_ = harness::FakeHostTable(2);
     pwalk_host_ctx ctx_;
-    pwalk_options opts_;
+    harness::FakeOptions opts_;
     void *instance_ = nullptr;
 };
 
@@ -407,7 +295,7 @@ TEST_F(CsvPluginTest, TheSpecsRowsByteForByte) {
     r.fcount = 12;
     r.dirsum = 12316;
     pwalk_entry both[2] = {f, r};  // a directory's row after its entries
-    ASSERT_EQ(plugin_->create(&host_, &ctx_, &opts_, &instance_), PWALK_OK);
+    ASSERT_EQ(plugin_->create(&host_, &ctx_, opts_.get(), &instance_), PWALK_OK);
     void *ts = nullptr;
     ASSERT_EQ(plugin_->thread_open(instance_, 0, &ts), PWALK_OK);
     ASSERT_EQ(plugin_->consume(instance_, ts, both, 2), PWALK_OK);
@@ -434,12 +322,12 @@ TEST_F(CsvPluginTest, TwoWorkersWriteEveryRowWhole) {
     Fill(&w1, 1, 3000);
     CreateAndConsume(&w0, &w1, 37);
     // nothing under the final name until the scan is committed
-    std::vector<std::string> names = Names(dir_);
+    std::vector<std::string> names = ListDir(dir_);
     ASSERT_EQ(names.size(), 1u);
     EXPECT_EQ(names[0].rfind(".scan.csv.pwalk-tmp-", 0), 0u) << names[0];
     ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
     Destroy();
-    EXPECT_EQ(Names(dir_), std::vector<std::string>{"scan.csv"});
+    EXPECT_EQ(ListDir(dir_), std::vector<std::string>{"scan.csv"});
     ExpectRows(ReadFile(dir_ + "/scan.csv"), true, w0, w1, CSVROW_ESCAPE_LOSSLESS);
     EXPECT_TRUE(ctx_.errors.empty());
     EXPECT_TRUE(ctx_.logs.empty());  // lossless drops nothing
@@ -524,7 +412,7 @@ TEST_F(CsvPluginTest, AFailedScanPublishesNothing) {
     CreateAndConsume(&w0, &w1, 10);
     ASSERT_EQ(plugin_->finish(instance_, 2), PWALK_OK);
     Destroy();
-    EXPECT_TRUE(Names(dir_).empty());
+    EXPECT_TRUE(ListDir(dir_).empty());
 }
 
 // ABI 1.2: the sink tells the engine which file it writes (its temporary,
@@ -545,8 +433,7 @@ TEST_F(CsvPluginTest, TellsTheEngineItsOutputFile) {
     EXPECT_EQ(ctx_.own[0], std::make_pair(st.st_dev, st.st_ino));
 
     ctx_.own.clear();
-    host_.struct_size = offsetof(pwalk_host, own_output);  // a 1.1 engine
-    host_.own_output = nullptr;
+    harness::EndTableAt(&host_, 1);  // a 1.1 engine
     CreateAndConsume(&w0, &w1, 5);
     ASSERT_EQ(plugin_->prepare(instance_), PWALK_OK);
     ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
@@ -561,26 +448,26 @@ TEST_F(CsvPluginTest, DestroyWithoutFinishRemovesTheTemporary) {
     Fill(&w1, 1, 20);
     CreateAndConsume(&w0, &w1, 10);
     Destroy();  // e.g. another sink failed to create: finish never ran
-    EXPECT_TRUE(Names(dir_).empty());
+    EXPECT_TRUE(ListDir(dir_).empty());
 }
 
 TEST_F(CsvPluginTest, AnUncreatableFileIsAnIoErrorNamingIt) {
     std::string path = dir_ + "/missing/scan.csv";
     opts_.strings["path"] = path;
-    EXPECT_EQ(plugin_->create(&host_, &ctx_, &opts_, &instance_), PWALK_ERR_IO);
+    EXPECT_EQ(plugin_->create(&host_, &ctx_, opts_.get(), &instance_), PWALK_ERR_IO);
     ASSERT_EQ(ctx_.errors.size(), 1u);
     EXPECT_EQ(ctx_.errors[0], "cannot create '" + path + "': No such file or directory");
     Destroy();  // destroy always runs, also after a failed create
-    EXPECT_TRUE(Names(dir_).empty());
+    EXPECT_TRUE(ListDir(dir_).empty());
 }
 
 TEST_F(CsvPluginTest, AnUnknownEscapeIsAConfigError) {
     opts_.strings["escape"] = "raw";
-    EXPECT_EQ(plugin_->create(&host_, &ctx_, &opts_, &instance_), PWALK_ERR_CONFIG);
+    EXPECT_EQ(plugin_->create(&host_, &ctx_, opts_.get(), &instance_), PWALK_ERR_CONFIG);
     ASSERT_EQ(ctx_.errors.size(), 1u);
     EXPECT_NE(ctx_.errors[0].find("raw"), std::string::npos) << ctx_.errors[0];
     Destroy();
-    EXPECT_TRUE(Names(dir_).empty());
+    EXPECT_TRUE(ListDir(dir_).empty());
 }
 
 TEST_F(CsvPluginTest, ACommitThatFailsIsAnIoError) {
@@ -597,7 +484,7 @@ TEST_F(CsvPluginTest, ACommitThatFailsIsAnIoError) {
     EXPECT_NE(ctx_.errors[0].find("'" + sub + "/scan.csv'"), std::string::npos)
         << ctx_.errors[0];
     Destroy();
-    EXPECT_TRUE(Names(dir_).empty());
+    EXPECT_TRUE(ListDir(dir_).empty());
 }
 
 TEST_F(CsvPluginTest, DashWritesToStdout) {
@@ -619,7 +506,7 @@ TEST_F(CsvPluginTest, DashWritesToStdout) {
     dup2(saved, STDOUT_FILENO);
     close(saved);
     EXPECT_EQ(rc, PWALK_OK);
-    EXPECT_EQ(Names(dir_), std::vector<std::string>{"captured"});
+    EXPECT_EQ(ListDir(dir_), std::vector<std::string>{"captured"});
     ExpectRows(ReadFile(cap), true, w0, w1, CSVROW_ESCAPE_LOSSLESS);
 }
 
@@ -632,7 +519,7 @@ TEST_F(CsvPluginTest, ACompressionSuffixOnPlainCsvIsRefused) {
         opts_.strings["path"] = given;
         ctx_.errors.clear();
         void *inst = nullptr;
-        EXPECT_EQ(plugin_->create(&host_, &ctx_, &opts_, &inst), PWALK_ERR_CONFIG);
+        EXPECT_EQ(plugin_->create(&host_, &ctx_, opts_.get(), &inst), PWALK_ERR_CONFIG);
         plugin_->destroy(inst);
         ASSERT_EQ(ctx_.errors.size(), 1u);
         EXPECT_NE(ctx_.errors[0].find("path '" + given + "' ends in '"), std::string::npos);
@@ -640,7 +527,7 @@ TEST_F(CsvPluginTest, ACompressionSuffixOnPlainCsvIsRefused) {
                                       "/scan.csv', or use a compressing plugin"),
                   std::string::npos)
             << ctx_.errors[0];
-        EXPECT_TRUE(Names(dir_).empty());
+        EXPECT_TRUE(ListDir(dir_).empty());
     }
     // a hidden file named like a suffix is no compressed name
     opts_.strings["path"] = dir_ + "/.gz";
@@ -648,7 +535,7 @@ TEST_F(CsvPluginTest, ACompressionSuffixOnPlainCsvIsRefused) {
     CreateAndConsume(&w0, &w1, 1);
     ASSERT_EQ(plugin_->finish(instance_, 0), PWALK_OK);
     Destroy();
-    EXPECT_EQ(Names(dir_), std::vector<std::string>{".gz"});
+    EXPECT_EQ(ListDir(dir_), std::vector<std::string>{".gz"});
 }
 
 // ---- the compressing plugins ---------------------------------------------------
@@ -692,10 +579,8 @@ class CompressedSinkTest : public ::testing::TestWithParam<Codec> {
             dlsym(handle_, PWALK_PLUGIN_ENTRY_SYMBOL));
         ASSERT_NE(entry, nullptr) << dlerror();
         plugin_ = entry();
-        char t[] = "/tmp/pwalk-csvz-XXXXXX";
-        ASSERT_NE(mkdtemp(t), nullptr);
-        dir_ = t;
-        host_ = MakeHost();
+        dir_ = harness::MakeTempDir("csvz", "/tmp", 0700);
+        ctx_.sink_name = "inventory";
         opts_.bools["header"] = 0;
         opts_.strings["escape"] = "lossless";
         opts_.ints["buffer_kib"] = 1024;
@@ -703,16 +588,14 @@ class CompressedSinkTest : public ::testing::TestWithParam<Codec> {
         opts_.ints["workers"] = 0;
     }
     void TearDown() override {
-        if (!dir_.empty()) {
-            ASSERT_EQ(system(("rm -rf " + dir_).c_str()), 0);
-        }
+        harness::RemoveTree(dir_);
         if (handle_) dlclose(handle_);
     }
     // The whole lifecycle with `workers` workers that get no rows at all.
     void RunEmpty(int workers, bool prepare) {
         void *inst = nullptr;
-        ASSERT_EQ(plugin_->create(&host_, &ctx_, &opts_, &inst), PWALK_OK)
-            << (ctx_.errors.empty() ? "" : ctx_.errors.back());
+        ASSERT_EQ(plugin_->create(&host_, &ctx_, opts_.get(), &inst), PWALK_OK)
+            << ctx_.error();
         std::vector<void *> ts(workers);
         for (int w = 0; w < workers; w++)
             ASSERT_EQ(plugin_->thread_open(inst, (uint32_t)w, &ts[w]), PWALK_OK);
@@ -726,9 +609,9 @@ class CompressedSinkTest : public ::testing::TestWithParam<Codec> {
     void *handle_ = nullptr;
     const pwalk_plugin *plugin_ = nullptr;
     std::string dir_;
-    pwalk_host host_;
+    pwalk_host host_ = harness::FakeHostTable(2);
     pwalk_host_ctx ctx_;
-    pwalk_options opts_;
+    harness::FakeOptions opts_;
 };
 
 // No header and no rows (an idle MPI rank's shard) wrote a 0-byte file,
@@ -781,7 +664,7 @@ TEST_P(CompressedSinkTest, TheFileNameSaysWhatTheDataIs) {
         SCOPED_TRACE(k.first);
         opts_.strings["path"] = dir_ + "/" + k.first;
         RunEmpty(1, true);
-        EXPECT_EQ(Names(dir_), std::vector<std::string>{k.second});
+        EXPECT_EQ(ListDir(dir_), std::vector<std::string>{k.second});
         int status = -1;
         RunTool(std::string(c.tool) + " -tq '" + dir_ + "/" + k.second + "' 2>&1", &status);
         EXPECT_EQ(status, 0);
@@ -796,7 +679,7 @@ TEST_P(CompressedSinkTest, TheFileNameSaysWhatTheDataIs) {
         opts_.strings["path"] = given;
         ctx_.errors.clear();
         void *inst = nullptr;
-        EXPECT_EQ(plugin_->create(&host_, &ctx_, &opts_, &inst), PWALK_ERR_CONFIG);
+        EXPECT_EQ(plugin_->create(&host_, &ctx_, opts_.get(), &inst), PWALK_ERR_CONFIG);
         plugin_->destroy(inst);
         ASSERT_EQ(ctx_.errors.size(), 1u);
         EXPECT_EQ(ctx_.errors[0], "path '" + given + "' ends in '" + lower +
@@ -804,7 +687,7 @@ TEST_P(CompressedSinkTest, TheFileNameSaysWhatTheDataIs) {
                                       std::string(c.plugin).substr(4) + " data: name it '" +
                                       dir_ + "/scan.csv" + c.suffix +
                                       "' (a name ending in .csv gets '" + c.suffix + "' added)");
-        EXPECT_TRUE(Names(dir_).empty());
+        EXPECT_TRUE(ListDir(dir_).empty());
     }
 }
 

@@ -43,7 +43,6 @@ namespace {
 
 // The harness's; this file's Summary and ParseSummary are the plugin's
 // line, not the engine's.
-using harness::EnginePath;
 using harness::Exists;
 using harness::Lines;
 using harness::Lossless;
