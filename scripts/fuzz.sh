@@ -71,10 +71,10 @@ sources_of() {
     case "$1" in
         config)  echo engine/config.c ;;
         options) echo engine/options.c engine/config.c ;;
-        csv)     echo common/csvrow.c ;;
+        csv)     echo common/csvrow.c common/lossless.c ;;
         slurm)   echo engine/threads.c ;;
         remote)  echo engine/remote.c engine/walk.c engine/queue.c engine/filter.c engine/threads.c ;;
-        exclude|cli) echo "${engine_all[@]}" common/csvrow.c common/outfile.c ;;
+        exclude|cli) echo "${engine_all[@]}" common/csvrow.c common/lossless.c common/outfile.c ;;
         *)       return 1 ;;
     esac
 }
