@@ -51,7 +51,10 @@ done
 # `bazel run` starts us in our runfiles with the user's directory in
 # BUILD_WORKING_DIRECTORY: relative paths the user typed mean that one.
 user_dir=${BUILD_WORKING_DIRECTORY:-$PWD}
-absolute() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$user_dir/$1" ;; esac; }
+# (`..` folded, symlinks kept: pwalk.pc names the prefix as the user spelled it)
+absolute() {
+    case $1 in /*) realpath -m -s -- "$1" ;; *) realpath -m -s -- "$user_dir/$1" ;; esac
+}
 [ -n "$prefix" ] || die "--prefix is empty"
 prefix=$(absolute "$prefix")
 prefix=${prefix%/}
@@ -90,7 +93,7 @@ put() {
     command -p install -m "$2" "$1" "$3" || die "cannot install $3" 1
 }
 
-own_dir "$root/bin"
+make_dirs "$root/bin"
 put "$from/pwalk-engine" 0755 "$root/bin/pwalk-engine"
 if [ -x "$from/pwalk-mpi" ]; then
     put "$from/pwalk-mpi" 0755 "$root/bin/pwalk-mpi"
