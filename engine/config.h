@@ -32,6 +32,8 @@ typedef struct cfg_sink {
     cfg_option *options;
     size_t option_count;
     cfg_mark mark;
+    void *attachment;   /* not from YAML: pwalk_scan_attach()'s pointer,
+                           host->attachment() (pwalk/sys/attach.h)    */
 } cfg_sink;
 
 typedef struct cfg_scan {

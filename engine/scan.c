@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "pwalk/sys/attach.h"
 #include "pwalk/sys/builtin.h"
 #include "sinks.h"
 #include "threads.h"
@@ -211,6 +212,20 @@ int pwalk_scan_add_builtin_plugin(pwalk_scan *s, const pwalk_plugin *plugin)
     s->builtins = grown;
     s->builtins[s->builtin_count++] = plugin;
     return 0;
+}
+
+/* pwalk/sys/attach.h: the pointer rides on the sink's configuration, so
+ * the loaded sink finds it whenever the pipeline is loaded (check or run). */
+int pwalk_scan_attach(pwalk_scan *s, const char *sink, void *ptr, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->p.sink_count; i++)
+        if (strcmp(s->p.sinks[i].name, sink) == 0) {
+            s->p.sinks[i].attachment = ptr;
+            return 0;
+        }
+    if (errlen)
+        snprintf(err, errlen, "%s: no sink named '%s' to attach to", s->p.source, sink);
+    return PWALK_USAGE;
 }
 
 int pwalk_scan_set_callbacks(pwalk_scan *s, const pwalk_callbacks *cb)

@@ -45,6 +45,7 @@ typedef struct sink {
     pthread_mutex_t message_lock;
     char message[SINK_MESSAGE_MAX];
     int finished;
+    void *attachment;       /* the embedder's, for host->attachment()      */
 } sink;
 
 struct sink_set {
@@ -205,6 +206,12 @@ static int host_own_output(pwalk_host_ctx *ctx, int fd)
     return PWALK_OK;
 }
 
+/* The pointer the embedder attached to this sink (pwalk/sys/attach.h). */
+static void *host_attachment(pwalk_host_ctx *ctx)
+{
+    return ctx->set->sinks[ctx->index].attachment;
+}
+
 static const pwalk_host sink_host = {
     .struct_size = sizeof(pwalk_host),
     .abi_major = PWALK_ABI_MAJOR,
@@ -222,6 +229,7 @@ static const pwalk_host sink_host = {
     .sink_name = host_sink_name,
     .prune = host_prune,
     .own_output = host_own_output,
+    .attachment = host_attachment,
 };
 
 
@@ -405,6 +413,7 @@ int sinks_load_with(const cfg_pipeline *p, const pwalk_plugin *const *builtins,
         set->count = i + 1;
         s->host_ctx.set = set;
         s->host_ctx.index = i;
+        s->attachment = cs->attachment;
         pthread_mutex_init(&s->serial_lock, NULL);
         pthread_mutex_init(&s->message_lock, NULL);
         s->name = strdup(cs->name);

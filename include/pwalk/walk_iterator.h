@@ -56,7 +56,9 @@
  * End.  next() returns END once the walk is over and every entry was
  * taken, whether the scan completed or not: pwalk_scan_run()'s status (on
  * the scan's thread) says which.  A consumer that calls done() early makes
- * the plugin stop the scan (PWALK_STOP: an early end, not a failure).
+ * the plugin stop the scan (PWALK_STOP): pwalk_scan_run() then returns
+ * PWALK_FAILED, "scan stopped by a sink", and the scan's other sinks, if
+ * any, publish nothing.
  *
  * Versions.  The plugin refuses (configuration error, exit status 2) a
  * consumer whose version is not PWALK_ITER_VERSION; a change to these
@@ -138,7 +140,7 @@ typedef struct pwalk_iter_ops {
     int (*next)(pwalk_iter *it, const pwalk_iter_entry **entries, size_t *count,
                 int timeout_ms);
     /* The consumer leaves early: queued entries are dropped, waiting
-     * workers return and the scan ends (not an error).  Consumer thread;
+     * workers return and the scan ends (status 3, see End).  Consumer thread;
      * no call on it after this. */
     void (*done)(pwalk_iter *it);
     /* Counters so far; any thread while it is valid. */

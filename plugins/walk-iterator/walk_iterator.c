@@ -442,7 +442,8 @@ static int wi_thread_close(void *instance, void *tstate)
 static int wi_finish(void *instance, int32_t scan_status)
 {
     (void)scan_status;
-    wi_end(&((wi_instance *)instance)->q);
+    if (instance) /* the engine finishes a sink whose create() failed too */
+        wi_end(&((wi_instance *)instance)->q);
     return PWALK_OK;
 }
 
