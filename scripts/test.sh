@@ -168,35 +168,41 @@ rm -f "$bep"
 read -r total_pass total_fail < "$PWALK_COUNTS" || { total_pass=0; total_fail=1; }
 rm -f "$PWALK_COUNTS"
 
+# Each later stage adds its own "N passed, N failed" to the totals.
+stage() {  # NAME COMMAND...: add the stage's "N passed, N failed"
+    local name=$1 log line p f
+    shift
+    log=$(mktemp /tmp/pwalk-stage.XXXXXX)
+    "$@" >"$log" 2>&1
+    local status=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+    if [[ -n "$line" ]]; then
+        p=${line%% passed*}
+        f=${line#*, }
+        f=${f%% failed}
+    else  # a stage without counts is one test
+        p=$((status == 0 ? 1 : 0))
+        f=0
+    fi
+    if [[ $status -ne 0 && $f -eq 0 ]]; then
+        f=1
+    fi
+    # the stage's summary, and the reports behind any failure
+    tail -n 200 "$log"
+    echo "$name: $p passed, $f failed"
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    rm -f "$log"
+}
+
+# The layering: wrong-way dependencies must not build (tools/layering/BUILD);
+# analysis only, so it runs in the quick loop too.
+stage "layering (wrong-way dependencies refused)" bash scripts/check_layering.sh
+
 # The same suites under AddressSanitizer+UBSan and ThreadSanitizer, and a
 # short fuzz run of every libFuzzer target over the corpus in tests/fuzz
 # (PWALK_QUICK=1 skips both, for a fast local loop).
 if [[ -z "${PWALK_QUICK:-}" ]]; then
-    stage() {  # NAME COMMAND...: add the stage's "N passed, N failed"
-        local name=$1 log line p f
-        shift
-        log=$(mktemp /tmp/pwalk-stage.XXXXXX)
-        "$@" >"$log" 2>&1
-        local status=$?
-        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
-        if [[ -n "$line" ]]; then
-            p=${line%% passed*}
-            f=${line#*, }
-            f=${f%% failed}
-        else  # a stage without counts is one test
-            p=$((status == 0 ? 1 : 0))
-            f=0
-        fi
-        if [[ $status -ne 0 && $f -eq 0 ]]; then
-            f=1
-        fi
-        # the stage's summary, and the reports behind any failure
-        tail -n 200 "$log"
-        echo "$name: $p passed, $f failed"
-        total_pass=$((total_pass + p))
-        total_fail=$((total_fail + f))
-        rm -f "$log"
-    }
     stage "sanitizers (asan, tsan)" bash scripts/sanitize.sh
     # the sanitizer builds must leave bazel-bin at the plain build (README);
     # skipped when this run itself was a sanitizer build (--config=asan)
