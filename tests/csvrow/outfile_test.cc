@@ -14,26 +14,18 @@
 #include <vector>
 
 #include "common/outfile.h"
+#include "tests/harness/files.h"
 
 namespace {
 
-std::vector<std::string> Names(const std::string &dir) {
-    std::vector<std::string> v;
-    DIR *d = opendir(dir.c_str());
-    while (struct dirent *de = readdir(d))
-        if (de->d_name[0] != '.' || (de->d_name[1] && de->d_name[1] != '.')) v.push_back(de->d_name);
-    closedir(d);
-    return v;
-}
+using harness::ListDir;
 
 class OutfileTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        char t[] = "/tmp/pwalk-outfile-XXXXXX";
-        ASSERT_NE(mkdtemp(t), nullptr);
-        dir_ = t;
+        dir_ = harness::MakeTempDir("outfile", "/tmp", 0700);
     }
-    void TearDown() override { ASSERT_EQ(system(("rm -rf " + dir_).c_str()), 0); }
+    void TearDown() override { harness::RemoveTree(dir_); }
     std::string dir_;
 };
 
@@ -42,7 +34,7 @@ TEST_F(OutfileTest, TemporaryThenFinalOnCommit) {
     char err[256];
     std::string path = dir_ + "/scan.csv";
     ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
-    auto names = Names(dir_);
+    auto names = ListDir(dir_);
     ASSERT_EQ(names.size(), 1u);
     EXPECT_EQ(names[0].rfind(".scan.csv.pwalk-tmp-", 0), 0u) << names[0];
     ASSERT_EQ(outfile_write(&f, "a,b\n", 4, err, sizeof err), 0);
@@ -53,7 +45,7 @@ TEST_F(OutfileTest, TemporaryThenFinalOnCommit) {
     std::stringstream ss;
     ss << in.rdbuf();
     EXPECT_EQ(ss.str(), "a,b\nc,d\n");
-    EXPECT_EQ(Names(dir_), std::vector<std::string>{"scan.csv"});
+    EXPECT_EQ(ListDir(dir_), std::vector<std::string>{"scan.csv"});
     struct stat st;
     ASSERT_EQ(stat(path.c_str(), &st), 0);
     mode_t mask = umask(0);
@@ -77,16 +69,16 @@ TEST_F(OutfileTest, PrepareKeepsTheTemporaryNameUntilCommitOrAbort) {
         ASSERT_EQ(outfile_write(&f, "x\n", 2, err, sizeof err), 0);
         ASSERT_EQ(outfile_prepare(&f, err, sizeof err), 0) << err;
         ASSERT_EQ(outfile_prepare(&f, err, sizeof err), 0) << "twice is harmless: " << err;
-        auto names = Names(dir_);
+        auto names = ListDir(dir_);
         ASSERT_EQ(names.size(), 1u);
         EXPECT_EQ(names[0].rfind(".two.csv.pwalk-tmp-", 0), 0u) << names[0];
         if (commit) {
             ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
-            EXPECT_EQ(Names(dir_), std::vector<std::string>{"two.csv"});
+            EXPECT_EQ(ListDir(dir_), std::vector<std::string>{"two.csv"});
             unlink(path.c_str());
         } else {
             outfile_abort(&f);
-            EXPECT_TRUE(Names(dir_).empty());
+            EXPECT_TRUE(ListDir(dir_).empty());
         }
     }
 }
@@ -103,7 +95,7 @@ TEST_F(OutfileTest, PrepareFailsAfterAFailedWrite) {
     f.fd = -1;
     EXPECT_EQ(outfile_prepare(&f, err, sizeof err), -1);
     EXPECT_EQ(std::string(err), "write to '" + path + "' failed: Bad file descriptor");
-    EXPECT_TRUE(Names(dir_).empty());
+    EXPECT_TRUE(ListDir(dir_).empty());
     outfile_abort(&f);
 }
 
@@ -138,7 +130,7 @@ TEST_F(OutfileTest, AbortLeavesNothing) {
     ASSERT_EQ(outfile_write(&f, "x", 1, err, sizeof err), 0);
     outfile_abort(&f);
     outfile_abort(&f);
-    EXPECT_TRUE(Names(dir_).empty());
+    EXPECT_TRUE(ListDir(dir_).empty());
 }
 
 TEST_F(OutfileTest, MissingDirectoryNamesThePath) {
@@ -213,7 +205,7 @@ TEST_F(OutfileTest, WriteErrorIsStickyAndNamesTheFile) {
     f.fd = -1;
     EXPECT_EQ(outfile_commit(&f, err, sizeof err), -1);
     EXPECT_EQ(std::string(err), "write to '" + path + "' failed: Bad file descriptor");
-    EXPECT_TRUE(Names(dir_).empty());
+    EXPECT_TRUE(ListDir(dir_).empty());
     outfile_abort(&f);
 }
 
@@ -224,12 +216,12 @@ TEST_F(OutfileTest, RelativePathKeepsTheTemporaryInTheSameDirectory) {
     outfile f;
     char err[256];
     ASSERT_EQ(outfile_open(&f, "rel.csv", err, sizeof err), 0) << err;
-    auto names = Names(".");
+    auto names = ListDir(".");
     ASSERT_EQ(names.size(), 1u);
     EXPECT_EQ(names[0].rfind(".rel.csv.pwalk-tmp-", 0), 0u) << names[0];
     EXPECT_EQ(names[0].size(), std::string(".rel.csv.pwalk-tmp-XXXXXX").size());
     ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
-    EXPECT_EQ(Names("."), std::vector<std::string>{"rel.csv"});
+    EXPECT_EQ(ListDir("."), std::vector<std::string>{"rel.csv"});
     ASSERT_EQ(chdir(cwd), 0);
 }
 
@@ -240,7 +232,7 @@ TEST_F(OutfileTest, ADirectoryIsRefusedAtOpenNotAfterTheScan) {
     EXPECT_EQ(std::string(err), "cannot create '" + dir_ + "': Is a directory");
     EXPECT_EQ(outfile_open(&f, (dir_ + "/").c_str(), err, sizeof err), -1);
     EXPECT_NE(std::string(err).find("'" + dir_ + "/'"), std::string::npos) << err;
-    EXPECT_TRUE(Names(dir_).empty());
+    EXPECT_TRUE(ListDir(dir_).empty());
 }
 
 TEST_F(OutfileTest, ALongFinalNameStillGetsATemporary) {
@@ -250,13 +242,13 @@ TEST_F(OutfileTest, ALongFinalNameStillGetsATemporary) {
     std::string name(250, 'n');
     std::string path = dir_ + "/" + name;
     ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
-    auto names = Names(dir_);
+    auto names = ListDir(dir_);
     ASSERT_EQ(names.size(), 1u);
     EXPECT_EQ(names[0][0], '.');
     EXPECT_NE(names[0].find(".pwalk-tmp-"), std::string::npos);
     ASSERT_EQ(outfile_write(&f, "z\n", 2, err, sizeof err), 0);
     ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
-    EXPECT_EQ(Names(dir_), std::vector<std::string>{name});
+    EXPECT_EQ(ListDir(dir_), std::vector<std::string>{name});
 }
 
 TEST_F(OutfileTest, ANameLongerThanTheFilesystemTakesIsRefusedAtOpen) {
@@ -267,7 +259,7 @@ TEST_F(OutfileTest, ANameLongerThanTheFilesystemTakesIsRefusedAtOpen) {
     std::string path = dir_ + "/" + std::string(256, 'n');
     ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), -1);
     EXPECT_EQ(std::string(err), "cannot create '" + path + "': File name too long");
-    EXPECT_TRUE(Names(dir_).empty());
+    EXPECT_TRUE(ListDir(dir_).empty());
 }
 
 TEST_F(OutfileTest, ExplicitModeIsAppliedAsGivenAndParsed) {
@@ -305,7 +297,7 @@ TEST_F(OutfileTest, ADirectorySwappedForASymlinkIsNotPublishedInto) {
     std::string path = sub + "/scan.csv";
     ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
     ASSERT_EQ(outfile_write(&f, "forged?\n", 8, err, sizeof err), 0);
-    auto tmp = Names(sub);
+    auto tmp = ListDir(sub);
     ASSERT_EQ(tmp.size(), 1u);
     // the planted file of the temporary's name, in the other directory
     { std::ofstream(other + "/" + tmp[0]) << "forged\n"; }
@@ -318,8 +310,8 @@ TEST_F(OutfileTest, ADirectorySwappedForASymlinkIsNotPublishedInto) {
     std::string victim;
     std::getline(in, victim);
     EXPECT_EQ(victim, "victim");
-    EXPECT_TRUE(Names(moved).empty()) << "the temporary is removed through the fd";
-    EXPECT_EQ(Names(other).size(), 2u);
+    EXPECT_TRUE(ListDir(moved).empty()) << "the temporary is removed through the fd";
+    EXPECT_EQ(ListDir(other).size(), 2u);
     outfile_abort(&f);
 }
 
@@ -341,8 +333,8 @@ TEST_F(OutfileTest, PrepareFailsOnAReplacedDirectory) {
     EXPECT_EQ(outfile_prepare(&f, err, sizeof err), -1);
     EXPECT_EQ(std::string(err), "cannot rename into '" + path + "': output directory '" + sub +
                                     "' was replaced during the scan");
-    EXPECT_TRUE(Names(dir_ + "/old").empty());
-    EXPECT_TRUE(Names(sub).empty());
+    EXPECT_TRUE(ListDir(dir_ + "/old").empty());
+    EXPECT_TRUE(ListDir(sub).empty());
     outfile_abort(&f);
 }
 
@@ -355,7 +347,7 @@ TEST_F(OutfileTest, ASymlinkOnThePathAtTheStartIsFollowed) {
     char err[512];
     ASSERT_EQ(outfile_open(&f, (link + "/x.csv").c_str(), err, sizeof err), 0) << err;
     ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
-    EXPECT_EQ(Names(real), std::vector<std::string>{"x.csv"});
+    EXPECT_EQ(ListDir(real), std::vector<std::string>{"x.csv"});
 }
 
 TEST_F(OutfileTest, AReplacedTemporaryIsNotPublished) {
@@ -363,7 +355,7 @@ TEST_F(OutfileTest, AReplacedTemporaryIsNotPublished) {
     char err[512];
     std::string path = dir_ + "/x.csv";
     ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
-    auto tmp = Names(dir_);
+    auto tmp = ListDir(dir_);
     ASSERT_EQ(tmp.size(), 1u);
     ASSERT_EQ(unlink((dir_ + "/" + tmp[0]).c_str()), 0);
     { std::ofstream(dir_ + "/" + tmp[0]) << "someone else's\n"; }
@@ -380,7 +372,7 @@ TEST_F(OutfileTest, CommitWithASuffixKeepsTheDataUnderAnotherName) {
     ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
     ASSERT_EQ(outfile_write(&f, "a\n", 2, err, sizeof err), 0);
     ASSERT_EQ(outfile_commit_suffix(&f, ".incomplete", err, sizeof err), 0) << err;
-    EXPECT_EQ(Names(dir_), std::vector<std::string>{"log.csv.incomplete"});
+    EXPECT_EQ(ListDir(dir_), std::vector<std::string>{"log.csv.incomplete"});
 }
 
 TEST_F(OutfileTest, ExistingFinalFileIsReplacedOnlyAtCommit) {
@@ -431,7 +423,7 @@ TEST_F(OutfileTest, DashIsStdoutWithoutTemporaryOrRename) {
     std::stringstream ss;
     ss << in.rdbuf();
     EXPECT_EQ(ss.str(), "to stdout\n");
-    EXPECT_EQ(Names(dir_), std::vector<std::string>{"captured"});
+    EXPECT_EQ(ListDir(dir_), std::vector<std::string>{"captured"});
 }
 
 TEST_F(OutfileTest, ConcurrentWritersOnAPipeNeverInterleave) {

@@ -10,11 +10,12 @@
 #include <cstddef>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/harness/files.h"
+#include "tests/harness/process.h"
 
 extern "C" {
 #include "engine/loader.h"
@@ -24,36 +25,19 @@ namespace {
 
 const std::string kV1 = PWALK_PLUGIN_ENTRY_SYMBOL;
 
-std::string Runfile(const std::string &name)
-{
-    const char *srcdir = getenv("TEST_SRCDIR");
-    return std::string(srcdir ? srcdir : ".") + "/pwalk/tests/loader/" + name;
-}
+std::string Runfile(const std::string &name) { return harness::Runfile("tests/loader/" + name); }
 
 std::string MakeTempDir()
 {
     const char *base = getenv("TEST_TMPDIR");
-    std::string tmpl = std::string(base ? base : "/tmp") + "/loaderXXXXXX";
-    char *d = mkdtemp(&tmpl[0]);
-    EXPECT_NE(d, nullptr);
-    return tmpl;
-}
-
-std::string ReadAll(const std::string &path)
-{
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return harness::MakeTempDir("loader", base && *base ? base : "/tmp", 0700);
 }
 
 void CopyFile(const std::string &from, const std::string &to, mode_t mode = 0755)
 {
-    std::string bytes = ReadAll(from);
+    std::string bytes = harness::ReadFile(from);
     ASSERT_FALSE(bytes.empty()) << from;
-    std::ofstream out(to, std::ios::binary | std::ios::trunc);
-    out << bytes;
-    out.close();
+    ASSERT_TRUE(harness::WriteFile(to, bytes)) << to;
     ASSERT_EQ(chmod(to.c_str(), mode), 0) << to;
 }
 

@@ -8,14 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <functional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/harness/fakehost.h"
+#include "tests/harness/files.h"
 
 extern "C" {
 #include "engine/loader.h"
@@ -36,14 +35,6 @@ pwalk_entry Entry(uint32_t mode, int64_t size, uint32_t flags = 0)
     e.mode = mode;
     e.size = size;
     return e;
-}
-
-std::string ReadAll(const std::string &path)
-{
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 size_t CountFiles(const std::string &dir)
@@ -194,12 +185,12 @@ TEST_F(Template, PrepareWritesFinishOnlyRenames)
         ASSERT_EQ(names.size(), 1u);
         EXPECT_EQ(names[0].rfind(".summary.txt.pwalk-tmp-", 0), 0u) << names[0];
         EXPECT_EQ(names[0].size(), std::string(".summary.txt.pwalk-tmp-XXXXXX").size());
-        std::string text = ReadAll(dir_ + "/" + names[0]);
+        std::string text = harness::ReadFile(dir_ + "/" + names[0]);
         EXPECT_NE(text.find("total entries 1, bytes 100\n"), std::string::npos) << text;
         EXPECT_EQ(p->finish(inst, status), PWALK_OK) << ctx_.error();
         p->destroy(inst);
         if (status == 0) {
-            EXPECT_EQ(ReadAll(out), text);
+            EXPECT_EQ(harness::ReadFile(out), text);
             EXPECT_EQ(CountFiles(dir_), 1u);
             ASSERT_EQ(unlink(out.c_str()), 0);
         }
@@ -250,7 +241,7 @@ TEST_F(Template, WritesSummaryAtFinish)
     std::string out = dir_ + "/summary.txt";
     ASSERT_EQ(Bind({{"path", out}}), 0) << err_;
     ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error();
-    EXPECT_EQ(ReadAll(out), "regular files 2, bytes 2148\n"
+    EXPECT_EQ(harness::ReadFile(out), "regular files 2, bytes 2148\n"
                             "directories 2, bytes 8192\n"
                             "symlinks 1, bytes 7\n"
                             "fifos 1, bytes 0\n"
@@ -330,7 +321,7 @@ TEST_F(Template, HumanUnits)
     std::string out = dir_ + "/summary.txt";
     ASSERT_EQ(Bind({{"path", out}, {"units", "human"}}), 0) << err_;
     ASSERT_EQ(Run(0), PWALK_OK) << ctx_.error();
-    std::string text = ReadAll(out);
+    std::string text = harness::ReadFile(out);
     EXPECT_NE(text.find("regular files 2, bytes 2.1 KiB\n"), std::string::npos) << text;
     EXPECT_NE(text.find("symlinks 1, bytes 7\n"), std::string::npos) << text;
 }
