@@ -34,6 +34,20 @@ def big_tree(tmp_path_factory):
     return str(top)
 
 
+@pytest.fixture(scope="module")
+def many_trees(big_tree):
+    """40 copies of big_tree (directories made anew, files hard-linked:
+    ~800k entries).  Roots inside other roots, or given twice, are scanned
+    once, so a long scan needs distinct trees, not [big_tree] * 400."""
+    base = os.path.dirname(big_tree)
+    copies = []
+    for i in range(40):
+        dst = os.path.join(base, f"copy{i:02d}")
+        subprocess.run(["cp", "-al", big_tree, dst], check=True)
+        copies.append(dst)
+    return copies
+
+
 def run_child(code, delay):
     """Start code in a child, send SIGINT `delay` seconds after it prints
     "started", return (its JSON result, seconds from SIGINT to its exit)."""
@@ -86,7 +100,7 @@ def test_ctrl_c_during_walk_stops_the_readers(big_tree):
 REPORT_CHILD = r"""
 import gc, json, os, sys, time
 import pwalk
-top, out = TOP, OUT
+roots, out = ROOTS, OUT
 tasks = lambda: len(os.listdir("/proc/self/task"))
 before = tasks()
 cfg = {"version": 1, "scan": {"threads": 2},
@@ -95,7 +109,7 @@ print("started", flush=True)
 interrupted = None
 t0 = time.monotonic()
 try:
-    pwalk.run(cfg, [top] * 400)
+    pwalk.run(cfg, roots)
 except KeyboardInterrupt:
     interrupted = time.monotonic()
 print(json.dumps({"before": before, "after": tasks(), "at": interrupted,
@@ -103,9 +117,9 @@ print(json.dumps({"before": before, "after": tasks(), "at": interrupted,
 """
 
 
-def test_ctrl_c_during_report_stops_the_engine(big_tree, tmp_path):
+def test_ctrl_c_during_report_stops_the_engine(many_trees, tmp_path):
     out = str(tmp_path / "r.csv.gz")
-    res, elapsed = run_child(REPORT_CHILD.replace("TOP", repr(big_tree)).replace(
+    res, elapsed = run_child(REPORT_CHILD.replace("ROOTS", repr(many_trees)).replace(
         "OUT", repr(out)), 1.0)
     assert res["at"] is not None, res
     assert res["after"] == res["before"]
@@ -114,11 +128,12 @@ def test_ctrl_c_during_report_stops_the_engine(big_tree, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_report_from_python_helper_is_interruptible_too(big_tree, tmp_path):
-    code = REPORT_CHILD.replace("pwalk.run(cfg, [top] * 400)",
-                                "pwalk.report([top] * 400, out, 'gzip', max_threads=1)")
+def test_report_from_python_helper_is_interruptible_too(many_trees, tmp_path):
+    code = REPORT_CHILD.replace("pwalk.run(cfg, roots)",
+                                "pwalk.report(roots, out, 'gzip', max_threads=1)")
+    assert code != REPORT_CHILD
     out = str(tmp_path / "scan.csv.gz")
-    res, elapsed = run_child(code.replace("TOP", repr(big_tree)).replace("OUT", repr(out)),
+    res, elapsed = run_child(code.replace("ROOTS", repr(many_trees)).replace("OUT", repr(out)),
                              0.8)
     assert res["at"] is not None and res["after"] == res["before"]
     assert os.listdir(tmp_path) == []
