@@ -1,8 +1,7 @@
 // csv.h -- reading pwalk's outputs back: the CSV report, the error file,
 // the end-of-scan summary line; and the report's escaping, written from
-// plugins/csv/FORMAT.md and sharing no code
-// with the engine, so a bug in the engine's writer cannot hide itself by
-// being reused here.
+// plugins/csv/FORMAT.md and sharing no code with the engine, so a bug in
+// the engine's writer cannot hide itself by being reused here.
 #ifndef PWALK_TESTS_HARNESS_CSV_H
 #define PWALK_TESTS_HARNESS_CSV_H
 
