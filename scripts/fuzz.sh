@@ -61,11 +61,8 @@ CFLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer
         -I"$ROOT" -I"$ROOT/include" -I"$ROOT/engine"
         -Wno-unused-function)
 
-engine_all=()   # everything the exclude/cli targets link: the engine without its two mains
-                # (pwalk-mpi's needs mpi.h, which clang is not pointed at)
-for f in engine/*.c; do
-    case "$f" in engine/main.c|engine/mpi_main.c) ;; *) engine_all+=("$f") ;; esac
-done
+engine_all=(engine/*.c)  # everything the exclude/cli targets link: the library (the
+                         # drivers' mains are in engine/cli and engine/mpi, below it)
 
 sources_of() {
     case "$1" in

@@ -26,15 +26,10 @@ LIMIT = 80
 
 # engine-relative path -> {function: why it is still long}
 LEFT = {
-    "mpi_main.c": {
-        "prepare": "pwalk-mpi's driver, being moved onto the public API (issue 14)",
-        "main": "pwalk-mpi's driver, being moved onto the public API (issue 14)",
-    },
     "walk.c": {
         "process_names": "the walk, being restructured (issue 14)",
         "walk_execute": "the walk, being restructured (issue 14)",
     },
-    "shard.c": {"write_body": "MPI manifest writer, being moved with the MPI split (issue 14)"},
 }
 
 NAME_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")

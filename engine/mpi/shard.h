@@ -1,18 +1,18 @@
 /*
- * shard.h -- what a scan split over MPI ranks leaves on disk: one output
+ * engine/mpi/shard.h -- what a scan split over MPI ranks leaves on disk: one output
  * file per rank and sink ("shards": scan.part-0003.csv.zst) and, written
  * last by rank 0, a manifest that says the set is complete.  No manifest
  * means the shards are not a report.  Kept apart from the MPI code so the
  * names and the manifest are tested without MPI.
  */
-#ifndef PWALK_ENGINE_SHARD_H
-#define PWALK_ENGINE_SHARD_H
+#ifndef PWALK_MPI_SHARD_H
+#define PWALK_MPI_SHARD_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
 #include "common/outfile.h"
+#include "pwalk/pwalk.h"
 
 #define SHARD_MAX_SINKS 64
 
@@ -28,7 +28,7 @@ int shard_manifest_path(const char *path, char *out, size_t outlen);
 
 /* What one rank reports when its part of the scan is done. */
 typedef struct shard_rank_result {
-    int32_t status;             /* PIPELINE_* of that rank                */
+    int32_t status;             /* PWALK_* status of that rank            */
     int32_t sink_count;
     double seconds;
     uint64_t entries, rows, errors, dirs, filtered;
@@ -36,7 +36,7 @@ typedef struct shard_rank_result {
 } shard_rank_result;
 
 typedef struct shard_manifest {
-    const cfg_pipeline *pipeline;   /* roots, scan options, sinks        */
+    const pwalk_scan *scan;         /* roots, scan options, sinks        */
     char *const *sink_paths;        /* each sink's path before sharding  */
     const char *errors_path;        /* scan.errors before sharding, or NULL */
     int ranks;

@@ -1,12 +1,15 @@
 /*
- * mpi_main.c -- pwalk-mpi: one scan spread over the ranks of an MPI job.
+ * engine/mpi/main.c -- pwalk-mpi: one scan spread over the ranks of an MPI
+ * job.  A driver: it links libpwalk and includes only the public headers
+ * (pwalk/pwalk.h, and pwalk/sys/remote.h for the shared walk).
  *
  *   mpirun -np 4 pwalk-mpi -c PIPELINE.yaml [--set K=V] [-t N] [PATH ...]
  *
  * Every rank runs the ordinary threaded walk and the pipeline's sinks, each
  * sink writing its own shard (scan.part-0003.csv.zst).  Rank 0 starts with
- * the roots; directories move between ranks as records (remote.h; walk.h,
- * "Walks shared between processes").
+ * the roots; directories move between ranks as records (pwalk/sys/remote.h:
+ * this file decides who gives work to whom and when everyone is done; the
+ * library exports, checks and imports the records).
  *
  * Load balancing and termination: rank 0's main thread is the manager.
  * Every rank reports (idle, work messages sent, work messages received) to
@@ -18,7 +21,7 @@
  * Rank 0 then sends DONE; every walk ends and commits its shards.
  *
  * Only the main thread of each rank calls MPI (MPI_THREAD_FUNNELED): the
- * walk calls tick() on it every few milliseconds.
+ * library calls the hook's tick on it every few milliseconds.
  *
  * After the walk the ranks gather their results at rank 0, which writes the
  * manifest last, only when every rank committed its shards.  A rank that
@@ -40,14 +43,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/outfile.h"
 #include "common/outname.h"
-#include "config.h"
-#include "pipeline.h"
-#include "remote.h"
-#include "shard.h"
-#include "sinks.h"
-#include "threads.h"
-#include "walk.h"
+#include "engine/mpi/shard.h"
+#include "pwalk/pwalk.h"
+#include "pwalk/sys/remote.h"
 
 enum mpi_tag { TAG_STATUS = 1, TAG_WORK, TAG_GIVE, TAG_NOWORK, TAG_DONE };
 
@@ -86,7 +86,7 @@ typedef struct pending_send {
 
 typedef struct coord {
     int rank, size;
-    walk_run *run;
+    pwalk_remote_walk *run;
     int done;
     /* this rank's counters and what it last told the manager */
     unsigned long long sent, recvd;
@@ -116,8 +116,8 @@ static void coord_fail(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-    MPI_Abort(MPI_COMM_WORLD, PIPELINE_FAILED);
-    exit(PIPELINE_FAILED);
+    MPI_Abort(MPI_COMM_WORLD, PWALK_FAILED);
+    exit(PWALK_FAILED);
 }
 
 /* Send without blocking; buf (malloc'ed) is freed once MPI is done with it. */
@@ -183,14 +183,14 @@ static void coord_give(coord *c, int target)
 {
     if (c->done || target == c->rank)
         return;
-    size_t max = walk_remote_queued(c->run) / 2;
+    size_t max = pwalk_remote_queued(c->run) / 2;
     if (max < 1)
         max = 1;
     if (max > COORD_GIVE_MAX)
         max = COORD_GIVE_MAX;
     char *buf = NULL;
     size_t len = 0;
-    long n = remote_export(c->run, max, &buf, &len);
+    long n = pwalk_remote_export(c->run, max, &buf, &len);
     if (n < 0)
         coord_fail("out of memory while handing work to rank %d", target);
     if (n > 0) {
@@ -210,7 +210,7 @@ static void coord_give(coord *c, int target)
 static void coord_end(coord *c)
 {
     c->done = 1;
-    walk_remote_end(c->run);
+    pwalk_remote_end(c->run);
 }
 
 static void manager_step(coord *c)
@@ -279,7 +279,7 @@ static void coord_receive(coord *c)
         if (tag == TAG_WORK) {
             char err[512];
             c->recvd++;
-            if (!c->done && remote_import(c->run, buf, (size_t)len, err, sizeof err) < 0)
+            if (!c->done && pwalk_remote_import(c->run, buf, (size_t)len, err, sizeof err) < 0)
                 coord_fail("work from rank %d: %s", from, err);
         } else if (tag == TAG_GIVE && len == (int)sizeof(int)) {
             int target;
@@ -306,7 +306,7 @@ static void coord_receive(coord *c)
 }
 
 /* Called by the walk on this rank's main thread every few milliseconds. */
-static void coord_tick(void *ctx, walk_run *run)
+static void coord_tick(void *ctx, pwalk_remote_walk *run)
 {
     coord *c = ctx;
     c->run = run;
@@ -316,7 +316,7 @@ static void coord_tick(void *ctx, walk_run *run)
     coord_receive(c);
     if (c->done)
         return;
-    int idle = walk_remote_idle(run);
+    int idle = pwalk_remote_idle(run);
     if (idle != c->last_idle || c->sent != c->last_sent || c->recvd != c->last_recvd) {
         c->last_idle = idle;
         c->last_sent = c->sent;
@@ -391,12 +391,39 @@ typedef struct mpi_cli {
     const char *config;
     char **sets;
     size_t set_count;
-    long threads;
+    const char *threads;        /* -t, checked to be a positive number    */
     const char *manifest;
     int quiet;
 } mpi_cli;
 
 enum { OPT_SET = 256, OPT_MANIFEST };
+
+static int cli_add_set(mpi_cli *c, char *value, char *err, size_t errlen)
+{
+    char **grown = realloc(c->sets, (c->set_count + 1) * sizeof *grown);
+    if (!grown) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    c->sets = grown;
+    c->sets[c->set_count++] = value;
+    return 0;
+}
+
+/* -t N: a positive number here; its upper bound is scan.threads's, checked
+ * by the library when it is set. */
+static int cli_threads(mpi_cli *c, const char *value, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno || *end || end == value || v < 1 || v > INT_MAX) {
+        snprintf(err, errlen, "--threads: '%s' is not a number of threads (1 or more)", value);
+        return -1;
+    }
+    c->threads = value;
+    return 0;
+}
 
 /* Parse the command line; -1 with a message on bad usage, 1 for --help. */
 static int parse_cli(int argc, char **argv, mpi_cli *c, char *err, size_t errlen)
@@ -410,43 +437,16 @@ static int parse_cli(int argc, char **argv, mpi_cli *c, char *err, size_t errlen
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int opt;
+    int opt, rc = 0;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":c:t:qh", longs, NULL)) != -1) {
+    while (rc == 0 && (opt = getopt_long(argc, argv, ":c:t:qh", longs, NULL)) != -1) {
         switch (opt) {
-        case 'c':
-            c->config = optarg;
-            break;
-        case OPT_SET: {
-            char **grown = realloc(c->sets, (c->set_count + 1) * sizeof *grown);
-            if (!grown) {
-                snprintf(err, errlen, "out of memory");
-                return -1;
-            }
-            c->sets = grown;
-            c->sets[c->set_count++] = optarg;
-            break;
-        }
-        case 't': {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 1 || v > THREADS_MAX) {
-                snprintf(err, errlen, "--threads: '%s' is not a number from 1 to %d", optarg,
-                         THREADS_MAX);
-                return -1;
-            }
-            c->threads = v;
-            break;
-        }
-        case OPT_MANIFEST:
-            c->manifest = optarg;
-            break;
-        case 'q':
-            c->quiet = 1;
-            break;
-        case 'h':
-            return 1;
+        case 'c': c->config = optarg; break;
+        case OPT_SET: rc = cli_add_set(c, optarg, err, errlen); break;
+        case 't': rc = cli_threads(c, optarg, err, errlen); break;
+        case OPT_MANIFEST: c->manifest = optarg; break;
+        case 'q': c->quiet = 1; break;
+        case 'h': return 1;
         case ':':
             snprintf(err, errlen, "option '%s' needs a value (see --help)", argv[optind - 1]);
             return -1;
@@ -455,139 +455,165 @@ static int parse_cli(int argc, char **argv, mpi_cli *c, char *err, size_t errlen
             return -1;
         }
     }
-    if (!c->config) {
+    if (rc == 0 && !c->config) {
         snprintf(err, errlen, "-c PIPELINE.yaml is required (see --help)");
         return -1;
     }
-    return 0;
+    return rc;
 }
 
-static int set_sink_path(cfg_sink *s, const char *path, char *err, size_t errlen)
+/* What the set-up leaves for the run and the manifest. */
+typedef struct mpi_setup {
+    pwalk_scan *scan;
+    pwalk_scan_settings settings;
+    char **sink_paths;          /* each sink's output, before sharding    */
+    char *errors_path;          /* scan.errors before sharding, or NULL   */
+    char manifest[PATH_MAX];
+} mpi_setup;
+
+static int set_value(pwalk_scan *s, const char *target, const char *key, const char *value,
+                     char *err, size_t errlen)
 {
-    if (cfg_sink_set(s, "path", path) != 0) {
+    return pwalk_scan_set_value(s, target, strlen(target), key, strlen(key), value,
+                                strlen(value), err, errlen) != 0 ? -1 : 0;
+}
+
+/* The pipeline with the command line applied. */
+static int load_scan(int argc, char **argv, const mpi_cli *c, mpi_setup *m, char *err,
+                     size_t errlen)
+{
+    if (pwalk_scan_from_file(&m->scan, c->config, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < c->set_count; i++)
+        if (pwalk_scan_set(m->scan, c->sets[i], err, errlen) != 0)
+            return -1;
+    if (optind < argc && pwalk_scan_set_roots(m->scan, (const char *const *)argv + optind,
+                                              (size_t)(argc - optind)) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (c->threads && set_value(m->scan, "scan", "threads", c->threads, err, errlen) != 0)
+        return -1;
+    m->settings.struct_size = sizeof m->settings;
+    pwalk_scan_get_settings(m->scan, &m->settings);
+    const char *src = m->settings.source;
+    if (pwalk_scan_root_count(m->scan) == 0) {
+        snprintf(err, errlen, "%s: no paths to scan: give PATH arguments or scan.roots", src);
+        return -1;
+    }
+    size_t n = pwalk_scan_sink_count(m->scan);
+    if (n == 0 || n > SHARD_MAX_SINKS) {
+        snprintf(err, errlen, "%s: pwalk-mpi needs 1 to %d sinks", src, SHARD_MAX_SINKS);
+        return -1;
+    }
+    m->sink_paths = calloc(n, sizeof *m->sink_paths);
+    if (!m->sink_paths) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     return 0;
 }
 
-static const char *sink_option(const cfg_sink *s, const char *key)
+/* Why sink i cannot have one output per rank, or NULL when it can. */
+static const char *sink_unshardable(int mutates, int declared, const char *path)
 {
-    for (size_t i = 0; i < s->option_count; i++)
-        if (strcmp(s->options[i].key, key) == 0 && !s->options[i].is_list)
-            return s->options[i].scalar;
+    if (mutates)
+        return "changes the filesystem; repairs run on one node (pwalk-engine), not under "
+               "pwalk-mpi";
+    if (!declared || !path)
+        return "has no 'path' option; pwalk-mpi gives each rank its own output file "
+               "through it";
+    if (strcmp(path, "-") == 0)
+        return "writes to path '-' (standard output), which cannot be split into one shard "
+               "per rank; give a file name";
     return NULL;
 }
 
-/* Everything that can be wrong before the scan: the config, the sinks
- * (none may change the filesystem; each must write a file), the shard and
- * manifest names.  Fills sink_paths (unsharded) and rewrites each sink's
- * path and scan.errors to this rank's shard. */
-static int prepare(int argc, char **argv, int rank, cfg_pipeline *p, char ***sink_paths,
-                   char **errors_path, char *manifest, size_t manifest_len, mpi_cli *c,
-                   char *err, size_t errlen)
+/* Point sink i at this rank's shard of its output; keep the unsharded
+ * name (as the sink will write it: csv-zstd completes "out/scan.csv" to
+ * "out/scan.csv.zst") for the shard globs and the manifest. */
+static int shard_sink(mpi_setup *m, size_t i, int rank, char *err, size_t errlen)
 {
-    cfg_init_defaults(p);
+    pwalk_scan *s = m->scan;
+    const char *name = pwalk_scan_sink_name(s, i);
+    int mutates = 0, declared = 0;
+    char *def = NULL;
+    if (pwalk_scan_sink_probe(s, i, "path", &mutates, &declared, &def, err, errlen) != 0)
+        return -1;
+    const char *path = pwalk_scan_sink_option(s, i, "path");
+    if (!path)
+        path = def;
+    const char *why = sink_unshardable(mutates, declared, path);
+    if (why) {
+        snprintf(err, errlen, "%s: sink '%s': plugin '%s' %s", m->settings.source, name,
+                 pwalk_scan_sink_plugin(s, i), why);
+        pwalk_free(def);
+        return -1;
+    }
+    m->sink_paths[i] = outname_written(path, def);
+    pwalk_free(def);
+    char shard[PATH_MAX + 32];
+    if (!m->sink_paths[i] || shard_name(m->sink_paths[i], rank, shard, sizeof shard) != 0) {
+        snprintf(err, errlen, "%s: sink '%s': path too long", m->settings.source, name);
+        return -1;
+    }
+    return set_value(s, name, "path", shard, err, errlen);
+}
+
+/* scan.errors: one error file per rank, like the sinks' shards. */
+static int shard_errors(mpi_setup *m, int rank, char *err, size_t errlen)
+{
+    const char *e = pwalk_scan_errors_path(m->scan);
+    if (!e)
+        return 0;
+    char shard[PATH_MAX + 32];
+    m->errors_path = strdup(e);
+    if (!m->errors_path || shard_name(m->errors_path, rank, shard, sizeof shard) != 0) {
+        snprintf(err, errlen, "%s: scan.errors: path too long", m->settings.source);
+        return -1;
+    }
+    return set_value(m->scan, "scan", "errors", shard, err, errlen);
+}
+
+/* Everything that can be wrong before the scan: the command line, the
+ * config, the sinks (none may change the filesystem; each must write a
+ * file), the shard and manifest names.  Each sink's path and scan.errors
+ * are rewritten to this rank's shard. */
+static int prepare(int argc, char **argv, int rank, mpi_cli *c, mpi_setup *m, char *err,
+                   size_t errlen)
+{
     int rc = parse_cli(argc, argv, c, err, errlen);
     if (rc != 0)
         return rc;
-    cfg_free(p);  /* cfg_load_file() overwrites without freeing */
-    if (cfg_load_file(c->config, p, err, errlen) != 0)
+    if (load_scan(argc, argv, c, m, err, errlen) != 0)
         return -1;
-    for (size_t i = 0; i < c->set_count; i++)
-        if (cfg_apply_set(p, c->sets[i], err, errlen) != 0)
+    for (size_t i = 0; i < pwalk_scan_sink_count(m->scan); i++)
+        if (shard_sink(m, i, rank, err, errlen) != 0)
             return -1;
-    if (optind < argc && cfg_set_roots(p, argv + optind, (size_t)(argc - optind)) != 0) {
-        snprintf(err, errlen, "out of memory");
+    if (shard_errors(m, rank, err, errlen) != 0)
         return -1;
-    }
-    if (c->threads)
-        p->scan.threads = (int)c->threads;
-    if (p->scan.root_count == 0) {
-        snprintf(err, errlen, "%s: no paths to scan: give PATH arguments or scan.roots",
-                 p->source);
-        return -1;
-    }
-    if (p->sink_count == 0 || p->sink_count > SHARD_MAX_SINKS) {
-        snprintf(err, errlen, "%s: pwalk-mpi needs 1 to %d sinks", p->source, SHARD_MAX_SINKS);
-        return -1;
-    }
-    *sink_paths = calloc(p->sink_count, sizeof **sink_paths);
-    if (!*sink_paths) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < p->sink_count; i++) {
-        cfg_sink *s = &p->sinks[i];
-        int mutates = 0, declared = 0;
-        char *def = NULL;
-        if (sinks_probe(p, i, "path", &mutates, &declared, &def, err, errlen) != 0)
-            return -1;
-        if (mutates) {
-            free(def);
-            snprintf(err, errlen,
-                     "%s: sink '%s': plugin '%s' changes the filesystem; repairs run on "
-                     "one node (pwalk-engine), not under pwalk-mpi",
-                     p->source, s->name, s->plugin);
-            return -1;
-        }
-        const char *path = sink_option(s, "path");
-        if (!path)
-            path = def;
-        if (!declared || !path) {
-            free(def);
-            snprintf(err, errlen,
-                     "%s: sink '%s': plugin '%s' has no 'path' option; pwalk-mpi gives "
-                     "each rank its own output file through it",
-                     p->source, s->name, s->plugin);
-            return -1;
-        }
-        if (strcmp(path, "-") == 0) {
-            free(def);
-            snprintf(err, errlen,
-                     "%s: sink '%s': path '-' (standard output) cannot be split into one "
-                     "shard per rank; give a file name",
-                     p->source, s->name);
-            return -1;
-        }
-        /* shards and the manifest are named after the file the sink will
-         * write: csv-zstd completes "out/scan.csv" to "out/scan.csv.zst" */
-        (*sink_paths)[i] = outname_written(path, def);
-        free(def);
-        char shard[PATH_MAX + 32];
-        if (!(*sink_paths)[i] || shard_name((*sink_paths)[i], rank, shard, sizeof shard) != 0) {
-            snprintf(err, errlen, "%s: sink '%s': path too long", p->source, s->name);
-            return -1;
-        }
-        if (set_sink_path(s, shard, err, errlen) != 0)
-            return -1;
-    }
-    if (p->scan.errors_path) {
-        char shard[PATH_MAX + 32];
-        *errors_path = strdup(p->scan.errors_path);
-        if (!*errors_path || shard_name(*errors_path, rank, shard, sizeof shard) != 0) {
-            snprintf(err, errlen, "%s: scan.errors: path too long", p->source);
-            return -1;
-        }
-        free(p->scan.errors_path);
-        p->scan.errors_path = strdup(shard);
-        if (!p->scan.errors_path) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-    }
-    const char *m = c->manifest;
-    if (m) {
-        if (strlen(m) >= manifest_len) {
+    if (c->manifest) {
+        if (strlen(c->manifest) >= sizeof m->manifest) {
             snprintf(err, errlen, "--manifest: path too long");
             return -1;
         }
-        strcpy(manifest, m);
-    } else if (shard_manifest_path((*sink_paths)[0], manifest, manifest_len) != 0) {
-        snprintf(err, errlen, "%s: manifest path too long", p->source);
+        strcpy(m->manifest, c->manifest);
+    } else if (shard_manifest_path(m->sink_paths[0], m->manifest, sizeof m->manifest) != 0) {
+        snprintf(err, errlen, "%s: manifest path too long", m->settings.source);
         return -1;
     }
     return 0;
+}
+
+static void setup_free(mpi_setup *m, mpi_cli *c)
+{
+    size_t n = m->scan ? pwalk_scan_sink_count(m->scan) : 0;
+    for (size_t i = 0; m->sink_paths && i < n; i++)
+        free(m->sink_paths[i]);
+    free(m->sink_paths);
+    free(m->errors_path);
+    pwalk_scan_free(m->scan);
+    free(c->sets);
 }
 
 /* Remove path's shards numbered >= ranks (scan.part-0007.csv.zst). */
@@ -611,178 +637,216 @@ static void remove_extra_shards(const char *path, int ranks)
     globfree(&g);
 }
 
-static int remove_stale(const cfg_pipeline *p, char *const *sink_paths, const char *errors_path,
-                        const char *manifest, int ranks, char *err, size_t errlen)
+/* A manifest left by an earlier scan would vouch for this one's shards
+ * before they are complete, and shards of ranks this job does not have
+ * would join the glob: both go before anything is written. */
+static int remove_stale(const mpi_setup *m, int ranks, char *err, size_t errlen)
 {
-    if (unlink(manifest) != 0 && errno != ENOENT) {
-        snprintf(err, errlen, "cannot remove the manifest of an earlier scan, %.1900s: %s", manifest,
-                 strerror(errno));
+    if (unlink(m->manifest) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "cannot remove the manifest of an earlier scan, %.1900s: %s",
+                 m->manifest, strerror(errno));
         return -1;
     }
-    for (size_t i = 0; i < p->sink_count; i++)
-        remove_extra_shards(sink_paths[i], ranks);
-    if (errors_path)
-        remove_extra_shards(errors_path, ranks);
+    for (size_t i = 0; i < pwalk_scan_sink_count(m->scan); i++)
+        remove_extra_shards(m->sink_paths[i], ranks);
+    if (m->errors_path)
+        remove_extra_shards(m->errors_path, ranks);
     return 0;
 }
 
-static void on_signal(int sig) { pipeline_signal(sig); }
+/* ---- the run ------------------------------------------------------------------ */
 
-int main(int argc, char **argv)
+/* The scan a signal stops: a driver's one piece of process state, set
+ * before the handlers are installed (pwalk_scan_stop() is
+ * async-signal-safe). */
+static pwalk_scan *volatile mpi_signal_scan;
+
+static void on_signal(int sig)
 {
-    int provided = 0;
-    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
-        fprintf(stderr, "pwalk-mpi: MPI_Init_thread failed\n");
-        return PIPELINE_FAILED;
-    }
-    int rank = 0, size = 1;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (mpi_signal_scan)
+        pwalk_scan_stop(mpi_signal_scan, sig);
+}
 
-    cfg_pipeline p;
-    mpi_cli cli;
-    memset(&cli, 0, sizeof cli);
-    char **sink_paths = NULL, *errors_path = NULL;
-    char manifest[PATH_MAX];
-    char err[2048] = "";
-    int rc = prepare(argc, argv, rank, &p, &sink_paths, &errors_path, manifest, sizeof manifest,
-                     &cli, err, sizeof err);
-    /* A manifest left by an earlier scan would vouch for this one's shards
-     * before they are complete, and shards of ranks this job does not have
-     * would join the glob: both go before anything is written (the
-     * agreement below keeps every rank from writing until then). */
-    if (rc == 0 && rank == 0)
-        rc = remove_stale(&p, sink_paths, errors_path, manifest, size, err, sizeof err);
-    /* The manifest is an output like the shards: its directory is opened
-     * and its temporary created now, its name checked before any rank
-     * walks, and it is renamed at the end relative to that directory. */
-    outfile mf;
-    int mf_open = 0;
-    if (rc == 0 && rank == 0) {
-        if (outfile_open_mode(&mf, manifest, p.scan.mode, err, sizeof err) != 0)
-            rc = -1;
-        else
-            mf_open = 1;
-    }
-    /* Every rank checks the same inputs; they agree to go on or not, and the
-     * lowest failing rank says why. */
-    int bad = rc == 0 ? size : rank, first_bad = size;
-    MPI_Allreduce(&bad, &first_bad, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (first_bad < size || rc != 0) {
-        if (rc == 1 && rank == 0)
-            fputs(usage_text, stdout);
-        else if (rank == first_bad && rc != 0)
-            fprintf(stderr, "pwalk-mpi: %s\n", err);
-        if (mf_open)
-            outfile_abort(&mf);
-        cfg_free(&p);
-        MPI_Finalize();
-        return rc == 1 ? 0 : PIPELINE_USAGE;
-    }
-    if (provided < MPI_THREAD_FUNNELED) {
-        if (rank == 0)
-            fprintf(stderr, "pwalk-mpi: this MPI cannot be used from a threaded program "
-                            "(MPI_THREAD_FUNNELED not provided)\n");
-        if (mf_open)
-            outfile_abort(&mf);
-        MPI_Finalize();
-        return PIPELINE_FAILED;
-    }
-
+static void install_signals(pwalk_scan *s)
+{
+    mpi_signal_scan = s;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+/* A sink's log line (any thread): said on stderr, naming the rank. */
+static void on_log(void *ctx, int level, const char *line)
+{
+    (void)level;
+    fprintf(stderr, "pwalk-mpi: rank %d: %s\n", *(const int *)ctx, line);
+}
+
+/* This rank's part of the scan, as the manifest records it. */
+static void rank_result(const pwalk_scan *s, int status, double seconds, shard_rank_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->status = status;
+    r->sink_count = (int32_t)pwalk_scan_sink_count(s);
+    r->seconds = seconds;
+    r->entries = pwalk_scan_counter(s, PWALK_COUNT_ENTRIES);
+    r->rows = pwalk_scan_counter(s, PWALK_COUNT_ROWS);
+    r->errors = pwalk_scan_counter(s, PWALK_COUNT_ERRORS);
+    r->dirs = pwalk_scan_counter(s, PWALK_COUNT_DIRS);
+    r->filtered = pwalk_scan_counter(s, PWALK_COUNT_FILTERED);
+    for (size_t i = 0; i < (size_t)r->sink_count && i < SHARD_MAX_SINKS; i++)
+        r->sink_rows[i] = pwalk_scan_sink_rows(s, i);
+}
+
+/* Run this rank's walk as part of the shared one.  Returns the scan's
+ * status; a rank that fails aborts the whole job (the others may be
+ * waiting for its work), so only 0 and 1 return. */
+static int run_rank(mpi_setup *m, coord *c, int rank, outfile *mf)
+{
+    char err[1024];
+    pwalk_remote remote = {sizeof remote, c, 5, rank == 0, coord_tick};
+    pwalk_callbacks cb = {.struct_size = sizeof cb, .ctx = &c->rank, .on_log = on_log};
+    if (pwalk_scan_set_remote(m->scan, &remote, err, sizeof err) != 0 ||
+        pwalk_scan_set_callbacks(m->scan, &cb) != 0 ||
+        (mf && pwalk_scan_own_fd(m->scan, mf->fd, err, sizeof err) != 0))
+        coord_fail("%s", err);  /* the manifest's temporary is not a row */
+    int status = pwalk_scan_run(m->scan);
+    if (status != PWALK_OK && status != PWALK_PARTIAL) {
+        const char *why = pwalk_scan_message(m->scan);
+        fprintf(stderr, "pwalk-mpi: rank %d: %s\n", rank, why[0] ? why : "scan failed");
+        if (mf)
+            outfile_abort(mf);
+        MPI_Abort(MPI_COMM_WORLD, status);
+        exit(status);
+    }
+    return status;
+}
+
+/* Rank 0, every rank's result in: the manifest last, then the summary.
+ * Returns the job's exit status. */
+static int finish_job(mpi_setup *m, coord *c, int size, const shard_rank_result *all,
+                      outfile *mf, int status, const mpi_cli *cli, double t0, time_t started)
+{
+    char err[2048];
+    shard_manifest man = {m->scan, m->sink_paths, m->errors_path, size, all,
+                          m->settings.threads > 0 ? (size_t)m->settings.threads : 0,
+                          MPI_Wtime() - t0, (int64_t)started};
+    uint64_t entries = 0, rows = 0, errors = 0;
+    for (int k = 0; k < size; k++) {
+        entries += all[k].entries;
+        rows += all[k].rows;
+        errors += all[k].errors;
+        if (all[k].status == PWALK_PARTIAL)
+            status = PWALK_PARTIAL;
+    }
+    if (shard_write_manifest(mf, &man, err, sizeof err) != 0) {
+        fprintf(stderr, "pwalk-mpi: manifest: %s; the shards are not a complete report\n",
+                err);
+        return PWALK_FAILED;
+    }
+    /* stdout carries one line, the manifest's path, for scripts (and the
+     * Python package) to find the report by */
+    printf("%s\n", m->manifest);
+    fflush(stdout);
+    if (!cli->quiet || status != PWALK_OK) {
+        double secs = MPI_Wtime() - t0;
+        fprintf(stderr,
+                "pwalk-mpi: %d ranks: %llu entries, %llu rows, %llu errors in %.2f s "
+                "(%.0f rows/s, %llu work moves); manifest %s\n",
+                size, (unsigned long long)entries, (unsigned long long)rows,
+                (unsigned long long)errors, secs, secs > 0 ? (double)rows / secs : 0.0,
+                c->moves, m->manifest);
+    }
+    return status;
+}
+
+/* Every rank checked the same inputs; they agree to go on or not, and the
+ * lowest failing rank says why.  Returns 0 to go on, else the exit status
+ * (everything released). */
+static int agree(int rc, int rank, int size, const char *err, mpi_setup *m, mpi_cli *cli,
+                 outfile *mf)
+{
+    int bad = rc == 0 ? size : rank, first_bad = size;
+    MPI_Allreduce(&bad, &first_bad, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (first_bad == size && rc == 0)
+        return 0;
+    if (rc == 1 && rank == 0)
+        fputs(usage_text, stdout);
+    else if (rank == first_bad && rc != 0)
+        fprintf(stderr, "pwalk-mpi: %s\n", err);
+    if (mf)
+        outfile_abort(mf);
+    setup_free(m, cli);
+    MPI_Finalize();
+    return rc == 1 ? 0 : PWALK_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    int provided = 0;
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "pwalk-mpi: MPI_Init_thread failed\n");
+        return PWALK_FAILED;
+    }
+    int rank = 0, size = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+
+    mpi_cli cli;
+    mpi_setup m;
+    memset(&cli, 0, sizeof cli);
+    memset(&m, 0, sizeof m);
+    char err[2048] = "";
+    int rc = prepare(argc, argv, rank, &cli, &m, err, sizeof err);
+    if (rc == 0 && rank == 0)
+        rc = remove_stale(&m, size, err, sizeof err);
+    /* The manifest is an output like the shards: its directory is opened
+     * and its temporary created now, its name checked before any rank
+     * walks, and it is renamed at the end relative to that directory. */
+    outfile mf, *mfp = NULL;
+    if (rc == 0 && rank == 0) {
+        if (outfile_open_mode(&mf, m.manifest, m.settings.mode, err, sizeof err) != 0)
+            rc = -1;
+        else
+            mfp = &mf;
+    }
+    int status = agree(rc, rank, size, err, &m, &cli, mfp);
+    if (status != 0 || rc != 0)
+        return status;
+    if (provided < MPI_THREAD_FUNNELED) {
+        if (rank == 0)
+            fprintf(stderr, "pwalk-mpi: this MPI cannot be used from a threaded program "
+                            "(MPI_THREAD_FUNNELED not provided)\n");
+        if (mfp)
+            outfile_abort(mfp);
+        MPI_Finalize();
+        return PWALK_FAILED;
+    }
+    install_signals(m.scan);
 
     coord c;
     if (coord_init(&c, rank, size) != 0)
         coord_fail("out of memory");
-    walk_remote remote = {&c, 5, rank == 0, coord_tick};
-    pipeline_run_options o;
-    memset(&o, 0, sizeof o);
-    o.quiet = 1;
-    o.remote = &remote;
-    if (mf_open) { /* the manifest's temporary is not a row of the scan */
-        o.own_fds = &mf.fd;
-        o.own_fd_count = 1;
-    }
     time_t started = time(NULL);
     double t0 = now_seconds();
-    pipeline_result r;
-    int status = pipeline_run(&p, &o, &r);
-    if (status != PIPELINE_OK && status != PIPELINE_PARTIAL) {
-        /* the others may be waiting for this rank's work: end the job */
-        fprintf(stderr, "pwalk-mpi: rank %d: %s\n", rank,
-                r.message[0] ? r.message : "scan failed");
-        if (mf_open)
-            outfile_abort(&mf);
-        MPI_Abort(MPI_COMM_WORLD, status);
-        return status;
-    }
+    status = run_rank(&m, &c, rank, mfp);
     coord_drain(&c);
 
     shard_rank_result mine;
-    memset(&mine, 0, sizeof mine);
-    mine.status = status;
-    mine.sink_count = (int32_t)r.sink_count;
-    mine.seconds = now_seconds() - t0;
-    mine.entries = r.stats.entries;
-    mine.rows = r.stats.rows;
-    mine.errors = r.errors;
-    mine.dirs = r.stats.dirs;
-    for (int k = 0; k < FILTER_REASON_COUNT; k++)
-        mine.filtered += r.stats.filtered[k];
-    for (size_t i = 0; i < r.sink_count && i < SHARD_MAX_SINKS; i++)
-        mine.sink_rows[i] = r.sink_rows[i];
+    rank_result(m.scan, status, now_seconds() - t0, &mine);
     shard_rank_result *all = rank == 0 ? calloc((size_t)size, sizeof *all) : NULL;
     if (rank == 0 && !all)
         coord_fail("out of memory");
     MPI_Gather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, 0, MPI_COMM_WORLD);
-
-    int exit_status = status;
-    if (rank == 0) {
-        shard_manifest m = {&p, sink_paths, errors_path, size, all,
-                            p.scan.threads > 0 ? (size_t)p.scan.threads : 0,
-                            now_seconds() - t0, (int64_t)started};
-        uint64_t entries = 0, rows = 0, errors = 0;
-        for (int k = 0; k < size; k++) {
-            entries += all[k].entries;
-            rows += all[k].rows;
-            errors += all[k].errors;
-            if (all[k].status == PIPELINE_PARTIAL)
-                exit_status = PIPELINE_PARTIAL;
-        }
-        mf_open = 0; /* released by shard_write_manifest() either way */
-        if (shard_write_manifest(&mf, &m, err, sizeof err) != 0) {
-            fprintf(stderr, "pwalk-mpi: manifest: %s; the shards are not a complete report\n",
-                    err);
-            exit_status = PIPELINE_FAILED;
-        } else {
-            /* stdout carries one line, the manifest's path, for scripts
-             * (and the Python package) to find the report by */
-            printf("%s\n", manifest);
-            fflush(stdout);
-        }
-        if (exit_status != PIPELINE_FAILED && (!cli.quiet || exit_status != PIPELINE_OK)) {
-            double secs = now_seconds() - t0;
-            fprintf(stderr,
-                    "pwalk-mpi: %d ranks: %llu entries, %llu rows, %llu errors in %.2f s "
-                    "(%.0f rows/s, %llu work moves); manifest %s\n",
-                    size, (unsigned long long)entries, (unsigned long long)rows,
-                    (unsigned long long)errors, secs, secs > 0 ? (double)rows / secs : 0.0,
-                    c.moves, manifest);
-        }
-    }
+    if (rank == 0) /* releases the manifest's outfile either way */
+        status = finish_job(&m, &c, size, all, mfp, status, &cli, t0, started);
     free(all);
     coord_free(&c);
-    for (size_t i = 0; sink_paths && i < p.sink_count; i++)
-        free(sink_paths[i]);
-    free(sink_paths);
-    free(errors_path);
-    cfg_free(&p);
-    free(cli.sets);
+    mpi_signal_scan = NULL;
+    setup_free(&m, &cli);
     MPI_Finalize();
-    return exit_status;
+    return status;
 }

@@ -1,12 +1,14 @@
 /*
- * shard.c -- shard file names and the manifest of a scan split over MPI
- * ranks; see shard.h.
+ * engine/mpi/shard.c -- shard file names and the manifest of a scan split
+ * over MPI ranks; see shard.h.  The scan is read through the public API
+ * (pwalk.h, pwalk/sys/remote.h for the settings pwalk.h has no getter for).
  */
 #define _GNU_SOURCE
 #include "shard.h"
 
 #include "common/lossless.h"
 #include "common/outname.h"
+#include "pwalk/sys/remote.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,13 +75,26 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void json_string_list(FILE *f, char *const *items, size_t n)
+static void json_string_list(FILE *f, const char *const *items, size_t n)
 {
     fputc('[', f);
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputs(", ", f);
         json_string(f, items[i]);
+    }
+    fputc(']', f);
+}
+
+/* The same for a list the scan hands out by index (roots, snapshot names). */
+static void json_scan_list(FILE *f, const pwalk_scan *s, size_t n,
+                           const char *(*item)(const pwalk_scan *, size_t))
+{
+    fputc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputs(", ", f);
+        json_string(f, item(s, i));
     }
     fputc(']', f);
 }
@@ -120,10 +135,12 @@ static int shard_absolute(const char *path, int rank, char *out, size_t outlen, 
     return 0;
 }
 
-static int write_body(FILE *f, const shard_manifest *m, char *err, size_t errlen)
+/* What the scan was: when, which roots, the scan settings, the totals. */
+static void write_head(FILE *f, const shard_manifest *m)
 {
-    const cfg_pipeline *p = m->pipeline;
-    const cfg_scan *sc = &p->scan;
+    const pwalk_scan *s = m->scan;
+    pwalk_scan_settings st = {.struct_size = sizeof st};
+    pwalk_scan_get_settings(s, &st);
     uint64_t entries = 0, rows = 0, errors = 0, dirs = 0, filtered = 0;
     for (int r = 0; r < m->ranks; r++) {
         entries += m->results[r].entries;
@@ -137,47 +154,55 @@ static int write_body(FILE *f, const shard_manifest *m, char *err, size_t errlen
     fprintf(f, "  \"started\": %lld,\n  \"seconds\": %.3f,\n", (long long)m->started,
             m->seconds);
     fputs("  \"config\": ", f);
-    json_string(f, p->source);
+    json_string(f, st.source);
     fputs(",\n  \"roots\": ", f);
-    json_string_list(f, sc->roots, sc->root_count);
+    json_scan_list(f, s, pwalk_scan_root_count(s), pwalk_scan_root);
     fprintf(f, ",\n  \"scan\": {\"one_file_system\": %s, \"skip_snapshots\": %s, "
                "\"snapshot_names\": ",
-            sc->one_file_system ? "true" : "false", sc->skip_snapshots ? "true" : "false");
-    json_string_list(f, sc->snapshot_names, sc->snapshot_name_count);
+            st.one_file_system ? "true" : "false", st.skip_snapshots ? "true" : "false");
+    json_scan_list(f, s, pwalk_scan_snapshot_name_count(s), pwalk_scan_snapshot_name);
     fputs(", \"exclude\": ", f);
-    json_string_list(f, sc->excludes, sc->exclude_count);
-    fprintf(f, ", \"max_depth\": %d},\n", sc->max_depth);
+    json_string_list(f, st.excludes, st.exclude_count);
+    fprintf(f, ", \"max_depth\": %d},\n", st.max_depth);
     fprintf(f, "  \"totals\": {\"entries\": %llu, \"rows\": %llu, \"errors\": %llu, "
                "\"dirs\": %llu, \"filtered\": %llu},\n",
             (unsigned long long)entries, (unsigned long long)rows, (unsigned long long)errors,
             (unsigned long long)dirs, (unsigned long long)filtered);
+}
 
+/* One sink: its glob and every rank's shard. */
+static int write_sink(FILE *f, const shard_manifest *m, size_t i, char *err, size_t errlen)
+{
     char abs[PATH_MAX + 64];
-    fputs("  \"sinks\": [", f);
-    for (size_t s = 0; s < p->sink_count && s < SHARD_MAX_SINKS; s++) {
-        uint64_t sink_total = 0;
-        for (int r = 0; r < m->ranks; r++)
-            sink_total += m->results[r].sink_rows[s];
-        fprintf(f, "%s\n    {\"name\": ", s ? "," : "");
-        json_string(f, p->sinks[s].name);
-        fputs(", \"plugin\": ", f);
-        json_string(f, p->sinks[s].plugin);
-        if (shard_absolute(m->sink_paths[s], -1, abs, sizeof abs, err, errlen) != 0)
+    uint64_t sink_total = 0;
+    for (int r = 0; r < m->ranks; r++)
+        sink_total += m->results[r].sink_rows[i];
+    fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
+    json_string(f, pwalk_scan_sink_name(m->scan, i));
+    fputs(", \"plugin\": ", f);
+    json_string(f, pwalk_scan_sink_plugin(m->scan, i));
+    if (shard_absolute(m->sink_paths[i], -1, abs, sizeof abs, err, errlen) != 0)
+        return -1;
+    fputs(", \"glob\": ", f);
+    json_string(f, abs);
+    fprintf(f, ", \"rows\": %llu, \"shards\": [", (unsigned long long)sink_total);
+    for (int r = 0; r < m->ranks; r++) {
+        if (shard_absolute(m->sink_paths[i], r, abs, sizeof abs, err, errlen) != 0)
             return -1;
-        fputs(", \"glob\": ", f);
+        fprintf(f, "%s\n      {\"rank\": %d, \"path\": ", r ? "," : "", r);
         json_string(f, abs);
-        fprintf(f, ", \"rows\": %llu, \"shards\": [", (unsigned long long)sink_total);
-        for (int r = 0; r < m->ranks; r++) {
-            if (shard_absolute(m->sink_paths[s], r, abs, sizeof abs, err, errlen) != 0)
-                return -1;
-            fprintf(f, "%s\n      {\"rank\": %d, \"path\": ", r ? "," : "", r);
-            json_string(f, abs);
-            fprintf(f, ", \"rows\": %llu, \"errors\": %llu}",
-                    (unsigned long long)m->results[r].sink_rows[s],
-                    (unsigned long long)m->results[r].errors);
-        }
-        fputs("]}", f);
+        fprintf(f, ", \"rows\": %llu, \"errors\": %llu}",
+                (unsigned long long)m->results[r].sink_rows[i],
+                (unsigned long long)m->results[r].errors);
     }
+    fputs("]}", f);
+    return 0;
+}
+
+/* Every rank's error file (null without scan.errors), every rank's counts. */
+static int write_ranks(FILE *f, const shard_manifest *m, char *err, size_t errlen)
+{
+    char abs[PATH_MAX + 64];
     fputs("\n  ],\n  \"errors_files\": ", f);
     if (!m->errors_path) {
         fputs("null", f);
@@ -203,6 +228,17 @@ static int write_body(FILE *f, const shard_manifest *m, char *err, size_t errlen
     }
     fputs("\n  ]\n}\n", f);
     return 0;
+}
+
+static int write_body(FILE *f, const shard_manifest *m, char *err, size_t errlen)
+{
+    write_head(f, m);
+    fputs("  \"sinks\": [", f);
+    size_t n = pwalk_scan_sink_count(m->scan);
+    for (size_t i = 0; i < n && i < SHARD_MAX_SINKS; i++)
+        if (write_sink(f, m, i, err, errlen) != 0)
+            return -1;
+    return write_ranks(f, m, err, errlen);
 }
 
 int shard_write_manifest(outfile *f, const shard_manifest *m, char *err, size_t errlen)

@@ -1,5 +1,6 @@
-// Shard names and the manifest of a scan over MPI ranks (engine/shard.c):
-// tested without MPI.
+// Shard names and the manifest of a scan over MPI ranks (engine/mpi/shard.c,
+// pwalk-mpi's part that needs no MPI): the manifest states the scan as the
+// public API reports it (pwalk.h and pwalk/sys/remote.h's settings).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -9,9 +10,11 @@
 #include <sstream>
 #include <string>
 
+#include "pwalk/pwalk.h"
+
 extern "C" {
-#include "engine/config.h"
-#include "engine/shard.h"
+#include "common/outfile.h"
+#include "engine/mpi/shard.h"
 }
 
 namespace {
@@ -63,18 +66,21 @@ TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
     char dir[] = "/tmp/pwalk-shard-XXXXXX";
     ASSERT_NE(mkdtemp(dir), nullptr);
     std::string d = dir;
-    cfg_pipeline p;
-    cfg_init_defaults(&p);
+    pwalk_scan *p = nullptr;
+    ASSERT_EQ(pwalk_scan_new(&p), 0);
     // a literal backslash-x next to a real 0xff byte: both must stay apart
     std::string root = "/r/a\"b\n\xff\xc3\xa9\\xff";
     // byte sequences a loose decoder lets through: F5 lead, a surrogate
     // (ED A0 80), overlong 3- and 4-byte forms, past U+10FFFF (F4 90)
     std::string loose = "/s/\xf5\x80\x80\x80|\xed\xa0\x80|\xe0\x80\xaf|\xf0\x80\x80\xaf|"
                         "\xf4\x90\x80\x80|\xf0\x9f\x98\x80";
-    char *roots[] = {const_cast<char *>(root.c_str()), const_cast<char *>(loose.c_str())};
-    ASSERT_EQ(cfg_set_roots(&p, roots, 2), 0);
-    cfg_sink *s = cfg_add_sink(&p, "z", "csv-zstd");
-    ASSERT_NE(s, nullptr);
+    const char *roots[] = {root.c_str(), loose.c_str()};
+    ASSERT_EQ(pwalk_scan_set_roots(p, roots, 2), 0);
+    char err[512] = "";
+    ASSERT_EQ(pwalk_scan_add_sink(p, "z", "csv-zstd", err, sizeof err), 0) << err;
+    ASSERT_EQ(pwalk_scan_set(p, "scan.max_depth=3", err, sizeof err), 0) << err;
+    ASSERT_EQ(pwalk_scan_set(p, "scan.one_file_system=true", err, sizeof err), 0) << err;
+    ASSERT_EQ(pwalk_scan_add_exclude(p, "/r/skip*"), 0);
     std::string out = d + "/scan.csv.zst";
     char *paths[] = {const_cast<char *>(out.c_str())};
     shard_rank_result results[2] = {};
@@ -85,9 +91,8 @@ TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
     results[1].entries = 7;
     results[1].errors = 2;
     results[1].sink_rows[0] = 7;
-    shard_manifest m = {&p, paths, nullptr, 2, results, 2, 1.5, 1700000000};
+    shard_manifest m = {p, paths, nullptr, 2, results, 2, 1.5, 1700000000};
     std::string mpath = d + "/scan.manifest.json";
-    char err[512] = "";
     outfile mf;
     ASSERT_EQ(outfile_open(&mf, mpath.c_str(), err, sizeof err), 0) << err;
     ASSERT_EQ(shard_write_manifest(&mf, &m, err, sizeof err), 0) << err;
@@ -97,6 +102,14 @@ TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
     std::string text = ss.str();
     EXPECT_NE(text.find("\"complete\": true"), std::string::npos) << text;
     EXPECT_NE(text.find("\"ranks\": 2"), std::string::npos);
+    // the scan's settings as the scan holds them, the sink by name and plugin
+    EXPECT_NE(text.find("\"config\": \"<command line>\""), std::string::npos) << text;
+    EXPECT_NE(text.find("\"scan\": {\"one_file_system\": true, \"skip_snapshots\": "),
+              std::string::npos) << text;
+    EXPECT_NE(text.find("\"exclude\": [\"/r/skip*\"], \"max_depth\": 3}"),
+              std::string::npos) << text;
+    EXPECT_NE(text.find("{\"name\": \"z\", \"plugin\": \"csv-zstd\""), std::string::npos)
+        << text;
     // lossless text as in the csv reports, then JSON: the quote \", the
     // newline and the lone 0xff as the text \x0a and \xff, é kept, the
     // literal backslash doubled
@@ -130,7 +143,7 @@ TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
     m.sink_paths = gone_paths;
     EXPECT_EQ(shard_write_manifest(&mf, &m, err, sizeof err), -1);
     EXPECT_NE(std::string(err).find(gone), std::string::npos) << err;
-    cfg_free(&p);
+    pwalk_scan_free(p);
     unlink(mpath.c_str());
     EXPECT_EQ(rmdir(dir), 0) << "something besides the manifest was left in " << d;
 }
