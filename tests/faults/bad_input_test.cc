@@ -397,6 +397,67 @@ TEST_F(BadInput, SlurmGarbageWithThreadsAuto)
     EXPECT_EQ(r.status, 0) << r.Describe();
 }
 
+// ABI 1.2: a plugin declares which options are files it writes
+// (PWALK_OPTION_OUTPUT), and the same-file check covers them whatever their
+// name -- here destsink's `dest`.
+TEST_F(BadInput, DeclaredOutputNotNamedPathIsChecked)
+{
+    std::string head = "version: 1\nplugin_path: [" + FixtureDir() + "]\n" + Scan();
+    std::string p = Pipeline(head + Sinks() + "  - {name: count, plugin: destsink, options: "
+                             "{dest: " + work_ / "report.csv" + "}}\n");
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}),
+                    "sink 'count': dest '" + work_ / "report.csv" +
+                        "' is also an output of sink 'inventory'");
+    p = Pipeline(head + "sinks:\n  - {name: count, plugin: destsink, options: {dest: " +
+                 work_ / "errors.csv" + "}}\n");
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}),
+                    "sink 'count': dest '" + work_ / "errors.csv" +
+                        "' is also the scan's errors file");
+    p = Pipeline(head + "sinks:\n  - {name: one, plugin: destsink, options: {dest: " +
+                 work_ / "n.txt" + "}}\n  - {name: two, plugin: destsink, options: {dest: " +
+                 work_.path() + "/./n.txt}}\n");
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}),
+                    "sink 'two': dest '" + work_.path() + "/./n.txt' is also an output of "
+                    "sink 'one'");
+}
+
+// ...and an option it does not declare is no output, even when called path:
+// destsink's `path` is a label, so naming the report there is no collision.
+TEST_F(BadInput, UndeclaredOptionNamedPathIsNoOutput)
+{
+    std::string p = Pipeline("version: 1\nplugin_path: [" + FixtureDir() + "]\n" + Scan() +
+                             Sinks() + "  - {name: count, plugin: destsink, options: {dest: " +
+                             work_ / "count.txt" + ", path: " + work_ / "report.csv" + "}}\n");
+    Options o;
+    o.cwd = work_.path();
+    Result r = RunEngine({"-c", p, tree_}, o);
+    EXPECT_EQ(r.status, 0) << r.Describe();
+    EXPECT_EQ(ReadFile(work_ / "count.txt"), "2 entries\n"); // the root and its file
+    EXPECT_EQ(ReadFile(work_ / "report.csv").substr(0, 6), "inode,") << r.Describe();
+}
+
+// A plugin built before 1.2 (olddest: destsink declaring abi_minor 1) had a
+// reserved field where the flags are now: it still loads, the field is not
+// read, and its options named path and log are outputs, as they always
+// were.
+TEST_F(BadInput, OlderMinorPluginLoadsAndItsPathIsStillChecked)
+{
+    std::string head = "version: 1\nplugin_path: [" + FixtureDir() + "]\n" + Scan();
+    std::string p = Pipeline(head + Sinks() + "  - {name: old, plugin: olddest, options: "
+                             "{dest: " + work_ / "old.txt" + ", path: " + work_ / "report.csv" +
+                             "}}\n");
+    EXPECT_MENTIONS(ExpectRefused({"-c", p, tree_}),
+                    "sink 'old': path '" + work_ / "report.csv" +
+                        "' is also an output of sink 'inventory'");
+    p = Pipeline(head + Sinks() + "  - {name: old, plugin: olddest, options: {dest: " +
+                 work_ / "old.txt" + "}}\n");
+    Options o;
+    o.cwd = work_.path();
+    Result r = RunEngine({"-c", p, tree_}, o);
+    EXPECT_EQ(r.status, 0) << r.Describe();
+    EXPECT_EQ(ReadFile(work_ / "old.txt"), "2 entries\n");
+}
+
 TEST_F(BadInput, MessagesEscapeControlBytes)
 {
     // a sink name with an escape sequence must not reach the terminal raw
