@@ -804,8 +804,11 @@ void walk_remote_end(walk_run *run)
 long walk_remote_take(walk_run *run, size_t max, int (*take)(void *ctx, const walk_dir *dir),
                       void *ctx)
 {
-    /* Chunks of a big directory need its open fd: they stay here.  They
-     * are set aside while looking and queued again afterwards. */
+    /* Chunks of a big directory need its open fd: they stay here.  So do
+     * roots not yet read (a busy or slow start leaves them queued when the
+     * first request comes): a record names a directory strictly below its
+     * root, and a root's row is the seeding walk's.  Both are set aside
+     * while looking and queued again afterwards. */
     walk_item *kept[64];
     size_t nkept = 0;
     long taken = 0;
@@ -814,7 +817,7 @@ long walk_remote_take(walk_run *run, size_t max, int (*take)(void *ctx, const wa
         walk_item *it = wq_take_oldest(run->pool);
         if (!it)
             break;
-        if (it->kind != WALK_ITEM_DIR) {
+        if (it->kind != WALK_ITEM_DIR || it->node->is_root) {
             kept[nkept++] = it;
             continue;
         }

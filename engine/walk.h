@@ -149,7 +149,8 @@ int walk_remote_idle(walk_run *run);
 size_t walk_remote_queued(walk_run *run);
 /* Take up to max queued directories (oldest, i.e. biggest subtrees, first)
  * out of this walk, calling take() for each; d and its path are valid only
- * during the call.  A directory whose take() fails stays queued and ends
+ * during the call.  Roots not yet read stay (a record names a directory
+ * below its root), as do the chunks of a directory being read.  A directory whose take() fails stays queued and ends
  * the taking.  Returns how many were taken, -1 when a take() failed. */
 long walk_remote_take(walk_run *run, size_t max, int (*take)(void *ctx, const walk_dir *d),
                       void *ctx);

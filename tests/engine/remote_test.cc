@@ -216,11 +216,13 @@ class RemoteWalk : public ::testing::Test {
 
     // One walk over root_ with one worker; tick NULL: an ordinary walk.
     int Walk(Capture &c, walk_stats &stats, void (*tick)(void *, walk_run *) = nullptr,
-             void *tick_ctx = nullptr, int seed = 1) {
-        char *roots[] = {const_cast<char *>(root_.c_str())};
+             void *tick_ctx = nullptr, int seed = 1, std::vector<std::string> paths = {}) {
+        if (paths.empty()) paths.push_back(root_);
+        std::vector<char *> roots;
+        for (auto &p : paths) roots.push_back(const_cast<char *>(p.c_str()));
         walk_options o{};
-        o.roots = roots;
-        o.root_count = 1;
+        o.roots = roots.data();
+        o.root_count = roots.size();
         o.threads = 1;
         walk_remote remote{tick_ctx, 1, seed, tick};
         if (tick) o.remote = &remote;
@@ -346,6 +348,46 @@ TEST_F(RemoteWalk, ReplacedDirectoriesAndRootAreNotReadFromRecords) {
         EXPECT_EQ(op, "opendir") << path;
         EXPECT_EQ(kind, PWALK_ERROR_REPLACED) << path;
     }
+}
+
+// A root still queued when the first request comes stays with the seeding
+// walk.  Here the only worker reads the second root first (the newest item)
+// and is held at its rows while the first root waits in the queue: handing
+// that root over made a record the receiver refuses (a record names a
+// directory strictly below its root), and the root's entries were lost --
+// pwalk-mpi aborted the job when a loaded machine answered a request before
+// a worker had started on the roots.
+TEST_F(RemoteWalk, RootsNotYetReadStayWithTheSeedingWalk) {
+    std::string other = base_ + "/other";
+    MakeTree(other);
+    const std::vector<std::string> roots = {root_, other};
+    Capture alone;
+    walk_stats alone_stats;
+    ASSERT_EQ(Walk(alone, alone_stats, nullptr, nullptr, 1, roots), 0) << err_;
+
+    Capture a, b;
+    Exporter x;
+    walk_stats sa, sb;
+    a.hold = true;
+    x.capture = &a;
+    x.want = kDirs + 1;  // the first root and the second one's subdirectories
+    ASSERT_EQ(Walk(a, sa, ExportTick, &x, 1, roots), 0) << err_;
+    EXPECT_EQ(x.exported, kDirs);  // the subdirectories only
+    char *argv[] = {const_cast<char *>(root_.c_str()), const_cast<char *>(other.c_str())};
+    char err[256] = "";
+    EXPECT_EQ(remote_check(argv, 2, x.message.data(), x.message.size(), err, sizeof err), kDirs)
+        << err;
+    Importer m{x.message};
+    ASSERT_EQ(Walk(b, sb, ImportTick, &m, /*seed=*/0, roots), 0) << err_;
+    EXPECT_EQ(m.imported, kDirs) << m.err;
+
+    EXPECT_EQ(a.rows.count(root_), 1u);
+    EXPECT_EQ(a.rows.count(other), 1u);
+    EXPECT_TRUE(a.duplicates.empty() && b.duplicates.empty());
+    std::map<std::string, pwalk_entry> both = a.rows;
+    for (const auto &[path, e] : b.rows) EXPECT_TRUE(both.emplace(path, e).second) << path;
+    EXPECT_EQ(both.size(), alone.rows.size());
+    for (const auto &[path, e] : alone.rows) EXPECT_EQ(both.count(path), 1u) << path;
 }
 
 // A message with one bad record queues none of its records.

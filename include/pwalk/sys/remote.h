@@ -92,8 +92,10 @@ size_t pwalk_remote_queued(pwalk_remote_walk *walk);
 /* Take up to max queued directories (oldest first: the biggest subtrees)
  * out of this walk and append their records to the message *buf, *len
  * bytes long (*buf is realloc()ed: start with NULL and 0, free it with
- * free()).  Directories being read stay.  Returns the number taken (0:
- * nothing could be), or -1 when out of memory (the walk then fails). */
+ * free()).  Directories being read stay, and so do roots not yet read: a
+ * root is read by the process that was seeded with it.  Returns the number
+ * taken (0: nothing could be), or -1 when out of memory (the walk then
+ * fails). */
 long pwalk_remote_export(pwalk_remote_walk *walk, size_t max, char **buf, size_t *len);
 
 /* Queue the directories of a message another process's
