@@ -8,9 +8,11 @@
 // files and a header printed before the error was noticed.
 #include <sys/stat.h>
 
-#include "tests/faults/faults_util.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
 
 namespace faults {
+using namespace harness;
 namespace {
 
 class BadInput : public ::testing::Test {

@@ -7,11 +7,17 @@
 //
 // Set PWALK_SKIP_BIG_DIR=1 to skip it on a machine without tmpfs or memory
 // to spare (~300 MB for the links and the report).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <vector>
 
-#include "tests/faults/faults_util.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
 
 namespace faults {
+using namespace harness;
 namespace {
 
 constexpr int kEntries = 1000000;

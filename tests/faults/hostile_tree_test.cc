@@ -1,11 +1,16 @@
 // Trees users can make to break a scanner: deeper than any path the kernel
 // accepts, names of the longest length and of every byte value, and parts
 // (or the root) the scanning user may not read.
+#include <fcntl.h>
 #include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "tests/faults/faults_util.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
 
 namespace faults {
+using namespace harness;
 namespace {
 
 // Depth of a row's path below root, as the report defines it: the root is
@@ -264,7 +269,7 @@ class Unprivileged : public ::testing::Test {
         mkdir((bin + "/plugins").c_str(), 0755);
         mkdir((bin + "/plugins/csv").c_str(), 0755);
         engine_ = bin + "/pwalk-engine";
-        WriteFile(engine_, ReadFile(Engine()));
+        WriteFile(engine_, ReadFile(EnginePath()));
         chmod(engine_.c_str(), 0755);
         std::string csv = bin + "/plugins/csv/csv.so";
         WriteFile(csv, ReadFile(Runfile("plugins/csv/csv.so")));

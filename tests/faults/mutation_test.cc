@@ -12,6 +12,7 @@
 //     rows + (records of operation lstat) + filtered == entries
 // (a directory that vanished or was replaced after it was listed still has
 // its row, with pw_fcount -1, plus a record of operation opendir).
+#include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -20,9 +21,11 @@
 #include <random>
 #include <set>
 
-#include "tests/faults/faults_util.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
 
 namespace faults {
+using namespace harness;
 namespace {
 
 constexpr int kTop = 8, kSub = 10, kSlots = 40;

@@ -4,9 +4,15 @@
 // the scan starts), a message naming the file or the sink, and no output
 // under its final name -- not from the failing sink, not from any other
 // sink of the pipeline, not the error file -- and no temporary left behind.
-#include "tests/faults/faults_util.h"
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
 
 namespace faults {
+using namespace harness;
 namespace {
 
 class OutputFailure : public ::testing::Test {

@@ -9,11 +9,16 @@
 //    (exit 2), not by the rename after it (exit 3).
 // The scans that are attacked mid-way are stopped with SIGSTOP while the
 // directory is swapped, so nothing depends on how fast the walk is.
+#include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
+#include <unistd.h>
 
-#include "tests/faults/faults_util.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
 
 namespace faults {
+using namespace harness;
 namespace {
 
 #define EXPECT_MENTIONS(msg, text) \

@@ -4,9 +4,11 @@
 // leaves no temporary behind.  SIGKILL cannot be handled: only the hidden
 // temporaries (.NAME.pwalk-tmp-*) remain, and the next run publishes its
 // report normally, undisturbed by them.
-#include "tests/faults/faults_util.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
 
 namespace faults {
+using namespace harness;
 namespace {
 
 class Signals : public ::testing::Test {
