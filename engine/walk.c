@@ -423,6 +423,66 @@ static void dirsum_add(atomic_llong *sum, long long part)
         ;
 }
 
+/* Why the entry `name` of d gets no row, as far as its lstat tells
+ * before its path is built: on another device (one_file_system), a
+ * snapshot directory, past the depth limit. */
+static enum filter_reason early_filter(const walk_options *opt, const walk_node *d,
+                                       const char *name, const struct stat *st, int level)
+{
+    int is_dir = S_ISDIR(st->st_mode);
+    if (opt->one_file_system && (uint64_t)st->st_dev != d->root_dev)
+        return FILTER_OTHER_DEVICE;
+    if (is_dir && filter_is_snapshot(&opt->filters, name))
+        return FILTER_SNAPSHOT;
+    if (filter_depth_stops(&opt->filters, level, is_dir))
+        return FILTER_DEPTH;
+    return FILTER_NONE;
+}
+
+/* The directory whose row e was just added to the batch becomes a node
+ * queued for reading instead: its row comes when it has been read.  -1:
+ * out of memory (or the queue refused it), the chunk stops there. */
+static int queue_child_dir(walk_worker *w, walk_node *d, const pwalk_entry *e,
+                           const struct stat *st)
+{
+    size_t plen = e->path_len, noff = e->name_offset;
+    const char *full = w->arena + (uintptr_t)e->path;
+    walk_node *child = node_new(d, full, plen, noff, st);
+    w->batch_count--;
+    w->arena_len = (uintptr_t)e->path;
+    walk_item *it = child ? calloc(1, sizeof *it) : NULL;
+    if (!it) {
+        if (child) {
+            node_fd_release(d);
+            node_release(child);
+        }
+        worker_oom(w);
+        return -1;
+    }
+    it->kind = WALK_ITEM_DIR;
+    it->node = child;
+    if (push_item(w, it)) {
+        free(it);
+        node_fd_release(d);
+        node_release(child);
+        return -1;
+    }
+    return 0;
+}
+
+/* The row of a non-directory entry of d. */
+static void fill_child_row(pwalk_entry *e, const walk_node *d, const struct stat *st)
+{
+    fill_stat(e, st);
+    e->depth = d->depth + 1;
+    e->parent_ino = (uint64_t)d->st.st_ino;
+    e->parent_fd = d->fd;
+    e->root_dev = d->root_dev;
+    e->self_fd = -1;
+    e->fcount = -1;
+    e->dirsum = 0;
+}
+
 /* stat every name of a chunk relative to the directory's fd */
 static void process_names(walk_worker *w, walk_node *d, const char *names, size_t count)
 {
@@ -447,17 +507,9 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
             count_add(&w->ctr->filtered[FILTER_OWN_OUTPUT], 1);
             continue;
         }
-        int other_dev = (uint64_t)st.st_dev != d->root_dev;
-        if (!(opt->one_file_system && other_dev))
+        if (!(opt->one_file_system && (uint64_t)st.st_dev != d->root_dev))
             sum = dirsum_sat(sum, (long long)st.st_size);
-        int is_dir = S_ISDIR(st.st_mode);
-        enum filter_reason why = FILTER_NONE;
-        if (opt->one_file_system && other_dev)
-            why = FILTER_OTHER_DEVICE;
-        else if (is_dir && filter_is_snapshot(rules, name))
-            why = FILTER_SNAPSHOT;
-        else if (filter_depth_stops(rules, level, is_dir))
-            why = FILTER_DEPTH;
+        enum filter_reason why = early_filter(opt, d, name, &st, level);
 
         pwalk_entry *e = NULL;
         if (why == FILTER_NONE) {
@@ -478,40 +530,12 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
             count_add(&w->ctr->filtered[why], 1);
             continue;
         }
-        if (is_dir) {
-            /* the row comes when the directory has been read */
-            size_t plen = e->path_len, noff = e->name_offset;
-            const char *full = w->arena + (uintptr_t)e->path;
-            walk_node *child = node_new(d, full, plen, noff, &st);
-            w->batch_count--;
-            w->arena_len = (uintptr_t)e->path;
-            walk_item *it = child ? calloc(1, sizeof *it) : NULL;
-            if (!it) {
-                if (child) {
-                    node_fd_release(d);
-                    node_release(child);
-                }
-                worker_oom(w);
+        if (S_ISDIR(st.st_mode)) {
+            if (queue_child_dir(w, d, e, &st) != 0)
                 return;
-            }
-            it->kind = WALK_ITEM_DIR;
-            it->node = child;
-            if (push_item(w, it)) {
-                free(it);
-                node_fd_release(d);
-                node_release(child);
-                return;
-            }
             continue;
         }
-        fill_stat(e, &st);
-        e->depth = d->depth + 1;
-        e->parent_ino = (uint64_t)d->st.st_ino;
-        e->parent_fd = d->fd;
-        e->root_dev = d->root_dev;
-        e->self_fd = -1;
-        e->fcount = -1;
-        e->dirsum = 0;
+        fill_child_row(e, d, &st);
     }
     dirsum_add(&d->dirsum, sum);
 }
@@ -1155,6 +1179,174 @@ static int emit_root_file(walk_run *run, const char *root, const struct stat *st
     return 0;
 }
 
+/* The workers, their counters and their getdents buffers. */
+static int walk_run_alloc(walk_run *run, size_t n)
+{
+    run->workers = calloc(n, sizeof *run->workers);
+    run->counters = aligned_alloc(64, ((n * sizeof(walk_counters) + 63) / 64) * 64);
+    if (!run->workers || !run->counters)
+        return -1;
+    memset(run->counters, 0, n * sizeof(walk_counters));
+    for (size_t i = 0; i < n; i++) {
+        run->workers[i].run = run;
+        run->workers[i].index = i;
+        run->workers[i].ctr = &run->counters[i];
+        run->workers[i].dents = malloc(WALK_DENTS_BUFFER);
+        if (!run->workers[i].dents)
+            return -1;
+    }
+    return 0;
+}
+
+/* Root r, a directory, as the first item of worker r % n's queue. */
+static int walk_seed_dir(walk_run *run, size_t r, const struct stat *st)
+{
+    const char *root = run->opt->roots[r];
+    walk_node *node = node_new(NULL, root, walk_root_display_len(root), 0, st);
+    if (node)
+        node->root_index = (uint32_t)r;
+    walk_item *it = node ? calloc(1, sizeof *it) : NULL;
+    if (!it) {
+        node_release(node);
+        return -1;
+    }
+    count_add(&run->counters[0].entries, 1);
+    it->kind = WALK_ITEM_DIR;
+    it->node = node;
+    if (wq_push(run->pool, r % run->worker_count, it) != 0) {
+        node_release(node);
+        free(it);
+        return -1;
+    }
+    return 0;
+}
+
+/* The roots this process starts from: in a shared walk only the seeding
+ * process starts from them.  *covered (freed by the caller) marks the
+ * roots another root's walk gives.  -1: out of memory. */
+static int walk_seed_roots(walk_run *run, unsigned char **covered)
+{
+    const walk_options *opt = run->opt;
+    size_t seeded_roots = opt->remote && !opt->remote->seed ? 0 : opt->root_count;
+    *covered = seeded_roots ? roots_covered(opt->roots, seeded_roots) : NULL;
+    for (size_t r = 0; r < seeded_roots; r++) {
+        const char *root = opt->roots[r];
+        struct stat st;
+        if (*covered && (*covered)[r])
+            continue; /* another root's walk gives its entries */
+        if (root_stat(root, &st) != 0) {
+            /* vanished since walk_check_roots: an error, not a stop */
+            count_add(&run->counters[0].entries, 1);
+            count_add(&run->counters[0].stat_errors, 1);
+            report_error(&run->workers[0], root, walk_root_display_len(root), NULL, errno,
+                         "lstat");
+            continue;
+        }
+        if (S_ISDIR(st.st_mode) ? walk_seed_dir(run, r, &st) != 0
+                                : emit_root_file(run, root, &st) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Starts the workers (a shared walk's pool held open first); returns how
+ * many started. */
+static size_t walk_start_workers(walk_run *run)
+{
+    size_t n = run->worker_count;
+    if (run->opt->remote) {
+        wq_hold(run->pool);
+        run->held = 1;
+    }
+    atomic_store(&run->running, (int)n);
+    size_t started = 0;
+    for (; started < n; started++) {
+        if (pthread_create(&run->workers[started].thread, NULL, worker_main,
+                           &run->workers[started]) != 0)
+            break;
+    }
+    /* the workers that did start finish the walk; fewer threads is
+     * slower, not wrong */
+    if (started < n)
+        atomic_fetch_sub(&run->running, (int)(n - started));
+    return started;
+}
+
+/* The calling thread while the workers run: draws progress and runs the
+ * remote ticks, stops the pool when asked to or out of memory. */
+static void walk_supervise(walk_run *run, double t0)
+{
+    const walk_options *opt = run->opt;
+    const walk_remote *remote = opt->remote;
+    long tick_ns = remote ? (long)(remote->tick_ms ? remote->tick_ms : 5) * 1000000L
+                          : 1000000000L;
+    double next_progress = now_seconds() + 1.0;
+    pthread_mutex_lock(&run->done_lock);
+    while (atomic_load(&run->running) > 0) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += tick_ns;
+        deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+        deadline.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&run->done_cond, &run->done_lock, &deadline);
+        if (atomic_load(&run->running) == 0)
+            break;
+        pthread_mutex_unlock(&run->done_lock);
+        if (remote && run->held)
+            remote->tick(remote->ctx, run);
+        if (opt->progress && now_seconds() >= next_progress) {
+            walk_stats now;
+            sum_stats(run, &now, run->worker_count);
+            now.seconds = now_seconds() - t0;
+            opt->progress(opt->progress_ctx, &now, wq_queued(run->pool));
+            next_progress = now_seconds() + 1.0;
+        }
+        if (walk_stop_asked(opt) || atomic_load(&run->out_of_memory))
+            wq_stop(run->pool);
+        pthread_mutex_lock(&run->done_lock);
+    }
+    pthread_mutex_unlock(&run->done_lock);
+}
+
+/* After the workers are joined: how the walk ended (0 whole, 1 stopped,
+ * -1 out of memory), with the reason in err. */
+static int walk_outcome(walk_run *run, char *err, size_t errlen)
+{
+    if (atomic_load(&run->out_of_memory)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (atomic_load(&run->sink_stopped) || walk_stop_asked(run->opt)) {
+        snprintf(err, errlen, "%s",
+                 atomic_load(&run->sink_stopped) ? "stopped by a sink" : "interrupted");
+        return 1;
+    }
+    return 0;
+}
+
+/* What walk_execute allocated, as far as it got. */
+static void walk_run_free(walk_run *run)
+{
+    if (run->workers) {
+        for (size_t i = 0; i < run->worker_count; i++) {
+            walk_worker *w = &run->workers[i];
+            for (size_t k = 0; k < w->release_count; k++) {
+                node_fd_release(w->release[k]);
+                node_release(w->release[k]);
+            }
+            free(w->batch);
+            free(w->arena);
+            free(w->release);
+            free(w->dents);
+        }
+    }
+    free(run->workers);
+    free(run->counters);
+    wq_free(run->pool);
+    pthread_mutex_destroy(&run->done_lock);
+    pthread_cond_destroy(&run->done_cond);
+}
+
 int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *stats,
                  char *err, size_t errlen)
 {
@@ -1165,7 +1357,6 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
     run.sink = sink;
     run.chunk_names = opt->chunk_names ? opt->chunk_names : WALK_DEFAULT_CHUNK;
     run.worker_count = n;
-    const walk_remote *remote = opt->remote;
     pthread_mutex_init(&run.done_lock, NULL);
     pthread_cond_init(&run.done_cond, NULL);
     memset(stats, 0, sizeof *stats);
@@ -1179,124 +1370,20 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    run.workers = calloc(n, sizeof *run.workers);
-    run.counters = aligned_alloc(64, ((n * sizeof(walk_counters) + 63) / 64) * 64);
-    if (!run.workers || !run.counters) {
+    if (walk_run_alloc(&run, n) != 0 || walk_seed_roots(&run, &covered) != 0) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
         goto out;
     }
-    memset(run.counters, 0, n * sizeof(walk_counters));
-    for (size_t i = 0; i < n; i++) {
-        run.workers[i].run = &run;
-        run.workers[i].index = i;
-        run.workers[i].ctr = &run.counters[i];
-        run.workers[i].dents = malloc(WALK_DENTS_BUFFER);
-        if (!run.workers[i].dents) {
-            snprintf(err, errlen, "out of memory");
-            rc = -1;
-            goto out;
-        }
-    }
 
-    /* In a shared walk only the seeding process starts from the roots. */
-    size_t seeded_roots = remote && !remote->seed ? 0 : opt->root_count;
-    covered = seeded_roots ? roots_covered(opt->roots, seeded_roots) : NULL;
-    for (size_t r = 0; r < seeded_roots; r++) {
-        const char *root = opt->roots[r];
-        struct stat st;
-        if (covered && covered[r])
-            continue; /* another root's walk gives its entries */
-        if (root_stat(root, &st) != 0) {
-            /* vanished since walk_check_roots: an error, not a stop */
-            count_add(&run.counters[0].entries, 1);
-            count_add(&run.counters[0].stat_errors, 1);
-            report_error(&run.workers[0], root, walk_root_display_len(root), NULL, errno,
-                         "lstat");
-            continue;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-            if (emit_root_file(&run, root, &st) != 0) {
-                snprintf(err, errlen, "out of memory");
-                rc = -1;
-                goto out;
-            }
-            continue;
-        }
-        walk_node *node = node_new(NULL, root, walk_root_display_len(root), 0, &st);
-        if (node)
-            node->root_index = (uint32_t)r;
-        walk_item *it = node ? calloc(1, sizeof *it) : NULL;
-        if (!it) {
-            node_release(node);
-            snprintf(err, errlen, "out of memory");
-            rc = -1;
-            goto out;
-        }
-        count_add(&run.counters[0].entries, 1);
-        it->kind = WALK_ITEM_DIR;
-        it->node = node;
-        if (wq_push(run.pool, r % n, it) != 0) {
-            node_release(node);
-            free(it);
-            snprintf(err, errlen, "out of memory");
-            rc = -1;
-            goto out;
-        }
+    size_t started = walk_start_workers(&run);
+    if (started == 0) {
+        snprintf(err, errlen, "cannot start worker threads: %s", strerror(errno));
+        wq_stop(run.pool);
+        rc = -1;
     }
-
-    if (remote) {
-        wq_hold(run.pool);
-        run.held = 1;
-    }
-    atomic_store(&run.running, (int)n);
-    size_t started = 0;
-    for (; started < n; started++) {
-        if (pthread_create(&run.workers[started].thread, NULL, worker_main,
-                           &run.workers[started]) != 0)
-            break;
-    }
-    if (started < n) {
-        /* the workers that did start finish the walk; fewer threads is
-         * slower, not wrong */
-        atomic_fetch_sub(&run.running, (int)(n - started));
-        if (started == 0) {
-            snprintf(err, errlen, "cannot start worker threads: %s", strerror(errno));
-            wq_stop(run.pool);
-            rc = -1;
-        }
-    }
-    if ((opt->progress || remote) && started) {
-        /* the calling thread draws progress and runs the remote ticks */
-        long tick_ns = remote ? (long)(remote->tick_ms ? remote->tick_ms : 5) * 1000000L
-                              : 1000000000L;
-        double next_progress = now_seconds() + 1.0;
-        pthread_mutex_lock(&run.done_lock);
-        while (atomic_load(&run.running) > 0) {
-            struct timespec deadline;
-            clock_gettime(CLOCK_REALTIME, &deadline);
-            deadline.tv_nsec += tick_ns;
-            deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-            deadline.tv_nsec %= 1000000000L;
-            pthread_cond_timedwait(&run.done_cond, &run.done_lock, &deadline);
-            if (atomic_load(&run.running) == 0)
-                break;
-            pthread_mutex_unlock(&run.done_lock);
-            if (remote && run.held)
-                remote->tick(remote->ctx, &run);
-            if (opt->progress && now_seconds() >= next_progress) {
-                walk_stats now;
-                sum_stats(&run, &now, n);
-                now.seconds = now_seconds() - t0;
-                opt->progress(opt->progress_ctx, &now, wq_queued(run.pool));
-                next_progress = now_seconds() + 1.0;
-            }
-            if (walk_stop_asked(opt) || atomic_load(&run.out_of_memory))
-                wq_stop(run.pool);
-            pthread_mutex_lock(&run.done_lock);
-        }
-        pthread_mutex_unlock(&run.done_lock);
-    }
+    if ((opt->progress || opt->remote) && started)
+        walk_supervise(&run, t0);
     for (size_t i = 0; i < started; i++)
         pthread_join(run.workers[i].thread, NULL);
 
@@ -1304,39 +1391,13 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
     walk_item *left;
     while ((left = wq_drain(run.pool)) != NULL)
         discard_item(left);
-
-    if (rc == 0) {
-        if (atomic_load(&run.out_of_memory)) {
-            snprintf(err, errlen, "out of memory");
-            rc = -1;
-        } else if (atomic_load(&run.sink_stopped) || walk_stop_asked(opt)) {
-            snprintf(err, errlen, "%s",
-                     atomic_load(&run.sink_stopped) ? "stopped by a sink" : "interrupted");
-            rc = 1;
-        }
-    }
+    if (rc == 0)
+        rc = walk_outcome(&run, err, errlen);
 out:
     if (run.counters)
         sum_stats(&run, stats, run.workers ? n : 0);
     stats->seconds = now_seconds() - t0;
-    if (run.workers) {
-        for (size_t i = 0; i < n; i++) {
-            walk_worker *w = &run.workers[i];
-            for (size_t k = 0; k < w->release_count; k++) {
-                node_fd_release(w->release[k]);
-                node_release(w->release[k]);
-            }
-            free(w->batch);
-            free(w->arena);
-            free(w->release);
-            free(w->dents);
-        }
-    }
     free(covered);
-    free(run.workers);
-    free(run.counters);
-    wq_free(run.pool);
-    pthread_mutex_destroy(&run.done_lock);
-    pthread_cond_destroy(&run.done_cond);
+    walk_run_free(&run);
     return rc;
 }
