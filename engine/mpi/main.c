@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -763,6 +764,42 @@ static int finish_job(mpi_setup *m, coord *c, int size, const shard_rank_result 
     return status;
 }
 
+/* Ranks must see the same tree at the same path: a root that names another
+ * directory here than on rank 0 (a node-local /scratch, another mount)
+ * would make every directory handed to this rank an error record of kind
+ * replaced -- a report with holes and exit 0.  So before any rank walks,
+ * each directory root's inode is compared with rank 0's (st_dev may differ
+ * between nodes; the library's re-open check allows for that too).
+ * Collective: every rank calls it with the same roots. */
+static int same_roots(const mpi_setup *m, int rank, char *err, size_t errlen)
+{
+    size_t n = pwalk_scan_root_count(m->scan);
+    unsigned long long *ino = calloc(n ? n : 1, sizeof *ino);
+    unsigned long long *ref = calloc(n ? n : 1, sizeof *ref);
+    if (!ino || !ref)
+        coord_fail("out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(pwalk_scan_root(m->scan, i), &st) == 0 && S_ISDIR(st.st_mode))
+            ino[i] = (unsigned long long)st.st_ino;
+    }
+    memcpy(ref, ino, n * sizeof *ref);
+    MPI_Bcast(ref, (int)n, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (ref[i] == 0 || ino[i] == ref[i])
+            continue; /* not a directory on rank 0: nothing below it moves */
+        snprintf(err, errlen,
+                 "rank %d: root '%s' is another directory here than on rank 0 (inode %llu, "
+                 "rank 0: %llu); every rank must see the tree at the same path",
+                 rank, pwalk_scan_root(m->scan, i), ino[i], ref[i]);
+        rc = -1;
+    }
+    free(ino);
+    free(ref);
+    return rc;
+}
+
 /* Every rank checked the same inputs; they agree to go on or not, and the
  * lowest failing rank says why.  Returns 0 to go on, else the exit status
  * (everything released). */
@@ -814,6 +851,10 @@ int main(int argc, char **argv)
             mfp = &mf;
     }
     int status = agree(rc, rank, size, err, &m, &cli, mfp);
+    if (status == 0 && rc == 0) { /* a second round: the roots are the same tree */
+        rc = same_roots(&m, rank, err, sizeof err);
+        status = agree(rc, rank, size, err, &m, &cli, mfp);
+    }
     if (status != 0 || rc != 0)
         return status;
     if (provided < MPI_THREAD_FUNNELED) {

@@ -23,9 +23,21 @@ pytestmark = pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun n
 
 
 def mpirun(np, *args, timeout=TIMEOUT):
-    argv = ["mpirun", "--oversubscribe", "-np", str(np)]
+    return run_mpirun(["-np", str(np), MPI] + list(args), timeout)
+
+
+def mpirun_mpmd(apps, timeout=TIMEOUT):
+    """One rank per (working directory, args): mpirun's A : B form."""
+    argv = []
+    for wdir, args in apps:
+        argv += ([":"] if argv else []) + ["-np", "1", "--wdir", wdir, MPI] + list(args)
+    return run_mpirun(argv, timeout)
+
+
+def run_mpirun(tail, timeout):
+    argv = ["mpirun", "--oversubscribe"]
     if os.geteuid() == 0:
-        argv.insert(1, "--allow-run-as-root")
+        argv.append("--allow-run-as-root")
     env = dict(os.environ)
     if "ASAN_OPTIONS" in env:
         # Under --config=asan: Open MPI's components are dlclose()d at
@@ -37,8 +49,7 @@ def mpirun(np, *args, timeout=TIMEOUT):
         # under --config=tsan: Open MPI's internals are not ours (tsan.supp)
         env["TSAN_OPTIONS"] += ":suppressions=" + os.path.join(RUNFILES, "tests", "mpi",
                                                                "tsan.supp")
-    return subprocess.run(argv + [MPI] + list(args), capture_output=True, timeout=timeout,
-                          env=env)
+    return subprocess.run(argv + tail, capture_output=True, timeout=timeout, env=env)
 
 
 def write_config(path, sinks, scan="{threads: 2}", plugin_path=None):
@@ -317,6 +328,36 @@ def test_a_rank_that_dies_leaves_no_manifest(tree, tmp):
     left = os.listdir(out)
     assert "scan.manifest.json" not in left, left
     assert "scan.part-0001.csv" not in left, left  # the dead rank published nothing
+
+
+def test_a_root_that_is_another_directory_on_a_rank_is_refused_before_the_scan(tmp):
+    # Two ranks started in different working directories: the relative root
+    # "tree" is a/tree on rank 0 and b/tree on rank 1 (as a node-local path
+    # would be).  Walked, every directory handed to rank 1 would be an error
+    # record of kind replaced: a report with holes and exit 0.
+    for d in ("a", "b"):
+        os.makedirs(os.path.join(tmp, d, "tree", "sub"))
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    cfg = write_config(os.path.join(tmp, "p.yaml"),
+                       [f"{{name: r, plugin: csv, options: {{path: '{out}/scan.csv'}}}}"])
+    args = ["-q", "-c", cfg, "tree"]
+    r = mpirun_mpmd([(os.path.join(tmp, "a"), args), (os.path.join(tmp, "b"), args)])
+    assert r.returncode == 2, r.stderr
+    ours = [l for l in r.stderr.decode(errors="replace").splitlines()
+            if l.startswith("pwalk-mpi:")]
+    assert len(ours) == 1, ours  # said once, by the rank that sees another tree
+    assert ours[0].startswith("pwalk-mpi: rank 1: root 'tree' is another directory here "
+                              "than on rank 0 (inode "), ours
+    assert os.listdir(out) == []  # nothing written, no manifest
+    # the same directory under another spelling is the same tree: b/tree a
+    # symlink to a/tree, and the scan runs, every entry once
+    shutil.rmtree(os.path.join(tmp, "b", "tree"))
+    os.symlink(os.path.join(tmp, "a", "tree"), os.path.join(tmp, "b", "tree"))
+    r = mpirun_mpmd([(os.path.join(tmp, "a"), args), (os.path.join(tmp, "b"), args)])
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    got = lines_of([os.path.join(out, f"scan.part-{k:04d}.csv") for k in range(2)])
+    assert len(got) == 2 and manifest(out)["totals"]["rows"] == 2
 
 
 def test_stale_manifest_and_extra_shards_are_removed_first(tmp):
