@@ -50,6 +50,10 @@ path, errors = pwalk.report(src, "smoke.csv.zst")
 assert errors == [] and path == "smoke.csv.zst"
 csv = subprocess.run(["zstd", "-dc", path], check=True, capture_output=True).stdout
 assert csv.startswith(b"inode,parent-inode,") and csv.count(b"\n") > 100
+# scan(): the walk-iterator plugin built by pip, one entry per report row
+rows = csv.count(b"\n") - 1
+assert "walk-iterator" in plugins, plugins
+assert sum(1 for _ in pwalk.scan(src)) == rows
 print("installed", here, "with plugins", ", ".join(plugins))
 PY
 "$work/venv/bin/pwalk" --version

@@ -6,18 +6,18 @@
 (PyPI is never needed: setuptools and wheel come from Debian's
 python3-setuptools / python3-wheel.)
 
-The extension pwalk._pwalk is compiled from the engine's own sources
-(../engine/*.c, the same files Bazel builds pwalk-engine from), so a scan
-from Python is the CLI's scan.  A custom build_ext also builds every
-plugin under ../plugins/NAME/NAME.c into pwalk/plugins/NAME/NAME.so, where
-the package tells the engine to look.
+The extension pwalk._pwalk is compiled from libpwalk's own sources, the
+files Bazel builds pwalk-engine's library from, as listed in
+extension_sources.txt (written by Bazel, checked by //python:sources_test),
+so a scan from Python is the CLI's scan.  A custom build_ext also builds every
+plugin listed there (//plugins:all_plugins but the template) into
+pwalk/plugins/NAME/NAME.so, where the package tells the engine to look.
 
 This file reaches ../ : pip >= 21.3 builds in the source tree, so it can.
 An older pip that copies ./python elsewhere first gets a clear error.
 """
 
 import os
-import re
 import shutil
 import sys
 
@@ -26,89 +26,71 @@ from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-ENGINE = os.path.join(REPO, "engine")
 PLUGINS = os.path.join(REPO, "plugins")
-COMMON = os.path.join(PLUGINS, "csv_common")
-WALKAHEAD = os.path.join(PLUGINS, "walk-iterator")
-INCLUDE = os.path.join(REPO, "include")
-SHARED = os.path.join(REPO, "common")  # neutral code, "common/x.h" from REPO
 VERSION_SCRIPT = os.path.join(PLUGINS, "plugin.lds")
 
-if not os.path.isfile(os.path.join(ENGINE, "pipeline.c")):
-    sys.exit("setup.py: the engine sources are not at %s; build from a pwalk checkout "
-             "(pip >= 21.3 builds ./python in place: pip install --no-build-isolation "
-             "./python)" % ENGINE)
+# What the extension and each plugin the package ships are compiled from:
+# sources, headers, include directories, defines and link options.  Not a
+# list kept here by hand: Bazel writes it from the targets it builds
+# pwalk/_pwalk.so (libpwalk, the neutral code in common/, the walk()
+# read-ahead, src/_pwalk.c) and //plugins:all_plugins from
+# (//python:sources_manifest, python/bazel/cc_sources.bzl), and
+# //python:sources_test fails when this checked-in copy differs from them.
+MANIFEST = os.path.join(HERE, "extension_sources.txt")
 
-# The engine as engine/BUILD's :pipeline and its dependencies (main.c is the
-# CLI and stays out), plus the common/ files report.c writes the error
-# file with.
-ENGINE_SOURCES = [os.path.join(ENGINE, f + ".c") for f in (
-    "config", "filter", "queue", "threads", "walk", "loader", "options", "sinks",
-    "pipeline", "report")]
-ENGINE_SOURCES += [os.path.join(SHARED, f) for f in ("csvrow.c", "outfile.c")]
-ENGINE_SOURCES += [os.path.join(WALKAHEAD, "walkahead.c")]
+
+def read_manifest(path=MANIFEST):
+    """{section: {"src": [...], "hdr": [...], "include": [...], "define":
+    [...], "link": [...]}}, sections "extension" and "plugin NAME", paths
+    relative to REPO."""
+    sections, kinds = {}, None
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("[") and line.endswith("]"):
+                kinds = sections.setdefault(line[1:-1], {
+                    "src": [], "hdr": [], "include": [], "define": [], "link": []})
+                continue
+            kind, _, value = line.partition(" ")
+            if kinds is None or kind not in kinds or not value:
+                sys.exit("setup.py: %s:%d: not a manifest line: %r" % (path, number, line))
+            kinds[kind].append(value)
+    return sections
+
+
+MANIFEST_SECTIONS = read_manifest()
+SOURCES = MANIFEST_SECTIONS["extension"]
+_missing = [f for s in MANIFEST_SECTIONS.values() for f in s["src"]
+            if not os.path.isfile(os.path.join(REPO, f))]
+if _missing:
+    sys.exit("setup.py: the engine sources are not at %s (%s missing); build from a pwalk "
+             "checkout (pip >= 21.3 builds ./python in place: pip install "
+             "--no-build-isolation ./python)" % (REPO, _missing[0]))
 
 # Same language level and warnings as .bazelrc; -O2 for speed.
 CFLAGS = ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-pthread"]
 
-# Plugins that are examples rather than something the package ships.
-SKIP_PLUGINS = {"template"}
 
-# Which system libraries a csv_common source needs.
-LIBS_OF = {"codec.c": ["zstd", "z", "lz4"]}
-
-_INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+def _in_repo(paths):
+    return [os.path.join(REPO, p) for p in paths]
 
 
-def _includes(path):
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return _INCLUDE_RE.findall(f.read())
+def _split_link(options):
+    """Link options -> (libraries, other flags)."""
+    return ([o[2:] for o in options if o.startswith("-l")],
+            [o for o in options if not o.startswith("-l")])
 
 
-def _plugin_sources(plugin_dir):
-    """A plugin's own .c files plus the csv_common and common/ sources it reaches
-    through #include "x.h" (x.c beside x.h), following headers and sources
-    transitively."""
-    own = sorted(os.path.join(plugin_dir, f) for f in os.listdir(plugin_dir)
-                 if f.endswith(".c") and not f.endswith("_test.c"))
-    sources, libs = list(own), []
-    todo, seen = list(own), set(own)
-    while todo:
-        for header in _includes(todo.pop()):
-            name = os.path.basename(header)
-            for d in (plugin_dir, COMMON, SHARED):
-                h = os.path.join(d, name)
-                if not os.path.exists(h):
-                    continue
-                c = os.path.splitext(h)[0] + ".c"
-                for f in (h, c):
-                    if os.path.exists(f) and f not in seen:
-                        seen.add(f)
-                        todo.append(f)
-                        if f.endswith(".c"):
-                            sources.append(f)
-                            libs += LIBS_OF.get(os.path.basename(f), [])
-                break
-    return sources, sorted(set(libs))
+def _defines(defines):
+    return [tuple(d.split("=", 1)) if "=" in d else (d, None) for d in defines]
 
 
-def discover_plugins():
-    """Every plugins/NAME/ whose BUILD makes NAME.so is a plugin (csv,
-    csv-zstd, ..., repair-action): its .c files (tests aside) plus what they
-    include from csv_common."""
-    found = []
-    for name in sorted(os.listdir(PLUGINS)):
-        d = os.path.join(PLUGINS, name)
-        build = os.path.join(d, "BUILD")
-        if name in SKIP_PLUGINS or not os.path.isfile(build):
-            continue
-        with open(build, encoding="utf-8", errors="replace") as f:
-            if '"%s.so"' % name not in f.read():
-                continue
-        sources, libs = _plugin_sources(d)
-        if sources:
-            found.append((name, d, sources, libs))
-    return found
+def manifest_plugins():
+    """(name, its manifest section) for every plugin the package ships."""
+    return [(title.split(" ", 1)[1], kinds) for title, kinds in MANIFEST_SECTIONS.items()
+            if title.startswith("plugin ")]
 
 
 class BuildExt(build_ext):
@@ -122,24 +104,27 @@ class BuildExt(build_ext):
         # since an earlier build would otherwise stay in build/lib and be
         # packaged (and loaded) as if it were current.
         shutil.rmtree(self._plugin_root(), ignore_errors=True)
-        for name, plugin_dir, sources, libs in discover_plugins():
-            self._build_plugin(name, plugin_dir, sources, libs)
+        for name, kinds in manifest_plugins():
+            self._build_plugin(name, kinds)
 
     def _plugin_root(self):
         if self.inplace:
             return os.path.join(HERE, "pwalk", "plugins")
         return os.path.join(self.build_lib, "pwalk", "plugins")
 
-    def _build_plugin(self, name, plugin_dir, sources, libs):
+    def _build_plugin(self, name, kinds):
         target = os.path.join(self._plugin_root(), name, name + ".so")
         os.makedirs(os.path.dirname(target), exist_ok=True)
         objects = self.compiler.compile(
-            sources,
+            _in_repo(kinds["src"]),
             output_dir=os.path.join(self.build_temp, "plugins", name),
-            include_dirs=[REPO, INCLUDE, COMMON, plugin_dir],
+            macros=_defines(kinds["define"]),
+            include_dirs=[REPO] + _in_repo(kinds["include"]),
             extra_postargs=CFLAGS + ["-fPIC", "-fvisibility=hidden"],
+            depends=_in_repo(kinds["hdr"]),
             debug=self.debug)
-        link = ["-pthread", "-Wl,--as-needed"]
+        libs, flags = _split_link(kinds["link"])
+        link = flags + ["-Wl,--as-needed"]
         if os.path.isfile(VERSION_SCRIPT):
             # export only the entry point, as Bazel links plugins
             link.append("-Wl,--version-script=" + VERSION_SCRIPT)
@@ -150,25 +135,20 @@ class BuildExt(build_ext):
         return super().get_outputs() + list(getattr(self, "_plugin_outputs", []))
 
 
-def _headers(*dirs):
-    """The .h files of dirs: build_ext rebuilds _pwalk only when a source
-    or one of its depends is newer than it, and it includes headers from
-    all of these (the plugin API, common/, csv_common, the walk read-ahead)."""
-    return sorted(os.path.join(d, h) for d in dirs for h in os.listdir(d) if h.endswith(".h"))
-
-
 extension = Extension(
     "pwalk._pwalk",
-    sources=[os.path.join("src", "_pwalk.c")] + ENGINE_SOURCES,
-    # "engine/x.h" from the repository root, as Bazel compiles it
-    include_dirs=[REPO, INCLUDE, COMMON],
-    libraries=["yaml", "dl", "pthread"],
+    sources=_in_repo(SOURCES["src"]),
+    # "engine/x.h" from the repository root, as Bazel compiles it, and each
+    # library's own include directories ("pwalk/pwalk.h" from include/)
+    include_dirs=[REPO] + _in_repo(SOURCES["include"]),
+    define_macros=_defines(SOURCES["define"]),
+    libraries=_split_link(SOURCES["link"])[0],
     extra_compile_args=CFLAGS,
     # only PyInit__pwalk is exported: the engine stays inside the extension
-    extra_link_args=["-pthread", "-Wl,--version-script=" + os.path.join(HERE, "src",
-                                                                        "_pwalk.lds")],
-    depends=_headers(ENGINE, os.path.join(INCLUDE, "pwalk"), SHARED, COMMON, WALKAHEAD) +
-    [os.path.join(HERE, "src", "_pwalk.lds")],
+    extra_link_args=_split_link(SOURCES["link"])[1] + [
+        "-Wl,--version-script=" + os.path.join(HERE, "src", "_pwalk.lds")],
+    # build_ext rebuilds _pwalk only when a source or one of these is newer
+    depends=_in_repo(SOURCES["hdr"]) + [MANIFEST, os.path.join(HERE, "src", "_pwalk.lds")],
 )
 
 setup(

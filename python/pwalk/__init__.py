@@ -1,29 +1,33 @@
 """pwalk: the pwalk engine (a parallel filesystem metadata scanner) from Python.
 
     walk(top, ...)          os.walk(), with directories read ahead by threads
+    scan(top, ...)          the engine's entries as they are found (Entry:
+                            the report's columns), memory bounded
     report(top, ...)        John Dey's pwalk CSV report (zstd/gzip/lz4/plain)
     repair(top, ...)        group ownership/permission repair (repair-action)
     run(config, ...)        any YAML pipeline (file or dict), as pwalk-engine -c
     read_manifest(path)     the shards of a scan over MPI ranks (run/report
                             with ranks=N), refused without their manifest
 
-report(), repair() and run() go through the engine's pipeline_run(), the
-function the pwalk-engine command line runs, with the same plugins; the GIL
-is released while the engine works and Ctrl-C stops it.
+report(), repair() and run() go through libpwalk (pwalk/pwalk.h), the
+library the pwalk-engine command line runs, with the same plugins; the GIL
+is released while the engine works, Ctrl-C stops it, and scans from several
+threads run at the same time.
 """
 
-from ._types import (ConfigError, EntryError, Error, PluginError, RepairChange, RepairResult,
-                     RepairSkip, ScanError, Summary)
+from ._types import (ConfigError, EntryError, Error, PluginError, Progress, RepairChange,
+                     RepairResult, RepairSkip, ScanError, Summary)
 from ._walk import walk
+from ._scan import Entry, scan
 from ._api import PLUGIN_DIR, report, repair, run, unescape
 from ._mpi import IncompleteScanError, Manifest, SinkShards, read_manifest
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "walk", "report", "repair", "run", "unescape", "read_manifest",
+    "walk", "scan", "Entry", "report", "repair", "run", "unescape", "read_manifest",
     "IncompleteScanError", "Manifest", "SinkShards",
     "Error", "ConfigError", "PluginError", "ScanError",
-    "EntryError", "Summary", "RepairResult", "RepairChange", "RepairSkip",
+    "EntryError", "Summary", "Progress", "RepairResult", "RepairChange", "RepairSkip",
     "PLUGIN_DIR", "__version__",
 ]

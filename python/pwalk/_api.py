@@ -1,5 +1,5 @@
-"""report(), run() and repair(): pipelines run by the engine's pipeline_run(),
-the function the pwalk-engine command line runs."""
+"""report(), run() and repair(): pipelines run by libpwalk (pwalk/pwalk.h),
+the library the pwalk-engine command line runs."""
 
 import csv
 import io
@@ -10,8 +10,8 @@ import tempfile
 
 from . import _mpi, _pwalk, _yaml
 from ._text import unescape
-from ._types import (ConfigError, EntryError, PluginError, RepairChange, RepairResult,
-                     RepairSkip, ScanError, Summary, fs_like)
+from ._types import (ConfigError, EntryError, PluginError, Progress, RepairChange,
+                     RepairResult, RepairSkip, ScanError, Summary, fs_like)
 
 # The package's own plugins: pwalk/plugins/<name>/<name>.so, built by
 # setup.py (or by Bazel into the same layout).  They are searched after a
@@ -94,9 +94,9 @@ def _raise_for(res, like_str):
     status, message, summary = res["status"], res["message"], res["summary"]
     if status in (0, 1):
         return
-    if message.startswith("sink '"):
-        sink = message[6:message.find("'", 6)] if "'" in message[6:] else None
-        raise PluginError(message, status=status, summary=summary, sink=sink)
+    if res["failure"] == _pwalk.FAIL_SINK:
+        # the library names the sink in a field: no need to read the message
+        raise PluginError(message, status=status, summary=summary, sink=res["failed_sink"])
     raise ScanError(message or f"the scan failed (status {status})", status=status,
                     summary=summary)
 
@@ -106,6 +106,23 @@ def _entry_error(p, e, op, kind, like_str):
     message = os.strerror(e) if e or kind != _pwalk.ERROR_REPLACED else \
         "replaced by another directory"
     return EntryError(fs_like(p, like_str), e, message, op)
+
+
+# the error file's kind column, by PWALK_RECORD_* value
+_KINDS = {_pwalk.ERROR_FAILED: "error", _pwalk.ERROR_VANISHED: "vanished",
+          _pwalk.ERROR_REPLACED: "replaced"}
+
+
+def _callbacks(on_error, progress, like_str):
+    """run()'s callbacks as _pwalk.run_pipeline() calls them."""
+    kw = {}
+    if on_error is not None:
+        def error_hook(p, e, op, kind):
+            on_error(_entry_error(p, e, op, kind, like_str), _KINDS.get(kind, "error"))
+        kw["on_error"] = error_hook
+    if progress is not None:
+        kw["on_progress"] = lambda t: progress(Progress(*t))
+    return kw
 
 
 def _summary(res, like_str):
@@ -141,11 +158,11 @@ def _config_file(config):
     return path
 
 
-def _run(config, roots=None, like_str=True, threads=0, sets=()):
+def _run(config, roots=None, like_str=True, threads=0, sets=(), callbacks=None):
     """Run a pipeline: config is a dict, a YAML file path, or None (the
     engine's defaults; sinks then come from sets)."""
     kw = dict(roots=roots, sets=list(sets), threads=threads, plugin_dirs=[
-        os.fsencode(PLUGIN_DIR)])
+        os.fsencode(PLUGIN_DIR)], **(callbacks or {}))
     if isinstance(config, dict):
         kw["yaml"] = _yaml.dump(config).encode("utf-8")
         kw["name"] = "<dict>"
@@ -156,7 +173,8 @@ def _run(config, roots=None, like_str=True, threads=0, sets=()):
     return _summary(res, like_str)
 
 
-def run(config, roots=None, *, max_threads=None, sets=(), ranks=None, launcher=None):
+def run(config, roots=None, *, max_threads=None, sets=(), ranks=None, launcher=None,
+        on_error=None, progress=None):
     """Run any pipeline (a YAML file path, or a dict with the same shape)
     through the engine, exactly as `pwalk-engine -c FILE [ROOTS]` would.
 
@@ -175,6 +193,16 @@ def run(config, roots=None, *, max_threads=None, sets=(), ranks=None, launcher=N
     rank writes its own shard of every output) and return the scan's
     Manifest instead; launcher replaces "mpirun -np N" (e.g. ["srun"]).
     A scan that did not complete raises IncompleteScanError or ScanError.
+
+    on_error(error, kind): called for every error record as it happens,
+    error an EntryError, kind "error", "vanished" or "replaced" (the error
+    file's kind column).  progress(Progress): about once a second while the
+    walk runs.  Both run on the engine's threads (holding the GIL, so keep
+    them short); an exception either raises stops the scan (nothing is
+    published) and propagates from run().  Not with ranks.
+
+    Scans from several Python threads run at the same time: each has its
+    own engine state, and a sink failing or Ctrl-C stops only its own scan.
     """
     like_str = True
     root_list = None
@@ -184,11 +212,14 @@ def run(config, roots=None, *, max_threads=None, sets=(), ranks=None, launcher=N
         sets = [sets]
     encoded = [s if isinstance(s, bytes) else os.fsencode(s) for s in sets]
     if ranks is not None:
+        if on_error is not None or progress is not None:
+            raise ValueError("run(): on_error and progress cannot be given with ranks")
         if not isinstance(config, dict):
             config = _config_file(config)
         return _mpi.run_sharded(config, root_list, ranks, _threads(max_threads), encoded,
                                 launcher)
-    return _run(config, root_list, like_str, _threads(max_threads), encoded)
+    return _run(config, root_list, like_str, _threads(max_threads), encoded,
+                _callbacks(on_error, progress, like_str))
 
 
 def _codec(output, compress):

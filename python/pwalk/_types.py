@@ -78,6 +78,18 @@ class Summary(NamedTuple):
         return self.status == 0
 
 
+class Progress(NamedTuple):
+    """A running scan's counters, passed to run(progress=...)."""
+
+    entries: int        #: names read so far, plus the roots
+    rows: int
+    dirs: int
+    errors: int         #: error records (unreadable entries)
+    vanished: int       #: entries gone or replaced since they were listed
+    queued: int         #: directories waiting to be read
+    seconds: float      #: since the walk started
+
+
 class RepairChange(NamedTuple):
     """One change repair() made, or would make in a dry run."""
 

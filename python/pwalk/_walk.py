@@ -4,7 +4,7 @@ The generator below follows os.walk() of the running Python line by line
 (3.11's recursive walk, 3.12's stack); the only difference is where a
 listing comes from.  os.walk() calls os.scandir(path) when it gets to a
 directory; here Walker.scan(path) returns the listing that reader threads
-(plugins/walk-iterator/walkahead.c) made while the caller was busy with the
+(python/src/oswalk_readahead.c) made while the caller was busy with the
 previous directories, with the same names in the same order, the same
 is_dir()/is_symlink() answers and the same errno when os.scandir() would
 have failed.  Reader threads never call into Python: they fill a bounded

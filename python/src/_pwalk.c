@@ -5,19 +5,22 @@
  *
  * Two services:
  *
- *  run_pipeline()  one whole scan through engine/pipeline.c, the function
- *                  the pwalk-engine command line runs, so a report made from
- *                  Python is byte for byte the CLI's.  The scan runs on a
- *                  thread of its own with every signal blocked; this thread
- *                  waits with the GIL released and looks at Python's signal
- *                  flags every 50 ms, so Ctrl-C stops the engine (outputs
+ *  run_pipeline()  one whole scan through libpwalk's public API
+ *                  (pwalk/pwalk.h, the only engine header used here), the
+ *                  library pwalk-engine runs, so a report made from Python
+ *                  is byte for byte the CLI's.  The scan runs on a thread of
+ *                  its own with every signal blocked; this thread waits with
+ *                  the GIL released and looks at Python's signal flags every
+ *                  50 ms, so Ctrl-C stops this scan (pwalk_scan_stop: outputs
  *                  abandoned, like the CLI's exit 130) and then raises
- *                  KeyboardInterrupt here.  Error records arrive on engine
- *                  threads and are only copied into a C array there: no
- *                  engine thread ever touches a Python object.
+ *                  KeyboardInterrupt here.  Each call has its own handle and
+ *                  no lock, so Python threads run scans concurrently.  Error
+ *                  records arrive on walk threads and are copied into a C
+ *                  array there; only the optional Python callbacks take the
+ *                  GIL.
  *
  *  Walker          the read-ahead listings behind pwalk.walk()
- *                  (plugins/walk-iterator/walkahead.c) turned into the lists
+ *                  (src/oswalk_readahead.c) turned into the lists
  *                  os.walk() yields.  The generator logic itself is Python
  *                  (pwalk/_walk.py), so it can follow os.walk() line by line.
  */
@@ -33,12 +36,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "engine/config.h"
-#include "engine/pipeline.h"
-#include "engine/sinks.h"
-#include "engine/threads.h"
-#include "engine/walk.h"
-#include "plugins/walk-iterator/walkahead.h"
+#include "oswalk_readahead.h"
+#include "pwalk/plugin.h"
+#include "pwalk/pwalk.h"
+#include "pwalk/sys/attach.h"
+#include "scan_iter.h"
 
 #define PW_POLL_NS (50 * 1000 * 1000L)
 
@@ -492,13 +494,16 @@ typedef struct pw_err {
     size_t len;
     int error_number;
     char operation[32];
-    unsigned kind;              /* PWALK_ERROR_* */
+    unsigned kind;              /* PWALK_RECORD_* */
 } pw_err;
 
+/* One scan from Python.  Everything but the callbacks' Python calls runs
+ * without the GIL; the handle is the scan's own, so scans from different
+ * Python threads run at the same time (the library keeps no process-wide
+ * state) and a failing sink or a Ctrl-C stops only this one. */
 typedef struct pw_job {
-    cfg_pipeline *p;
-    pipeline_run_options o;
-    pipeline_result r;
+    pwalk_scan *s;
+    int status;
     pthread_mutex_t m;
     pthread_cond_t cv;
     int done;
@@ -506,51 +511,99 @@ typedef struct pw_job {
     pw_err *errs;
     size_t nerrs, caperrs;
     uint64_t lost;              /* records not kept (out of memory) */
+    PyObject *on_error;         /* Python callables or NULL (borrowed: the */
+    PyObject *on_progress;      /* caller's arguments outlive the scan)    */
+    /* the first exception a callback raised (GIL held to touch these) */
+    PyObject *exc_type, *exc_value, *exc_tb;
 } pw_job;
 
-/* The engine serialises nothing across pipelines (its stop flags are
- * global), so one scan at a time per process. */
-static pthread_mutex_t pw_run_lock = PTHREAD_MUTEX_INITIALIZER;
+/* A callback raised: keep the first exception (run_pipeline re-raises it)
+ * and stop this scan, so nothing is published.  GIL held. */
+static void pw_callback_failed(pw_job *j)
+{
+    if (!j->exc_type)
+        PyErr_Fetch(&j->exc_type, &j->exc_value, &j->exc_tb);
+    else
+        PyErr_Clear();
+    pwalk_scan_stop(j->s, SIGINT);
+}
 
-/* Engine threads: copy the record, nothing else (no Python here). */
+static void pw_call_on_error(pw_job *j, const char *path, size_t len, int error_number,
+                             const char *operation, unsigned kind)
+{
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (!j->exc_type) {
+        PyObject *r = PyObject_CallFunction(j->on_error, "y#isI", path, (Py_ssize_t)len,
+                                            error_number, operation ? operation : "", kind);
+        if (r)
+            Py_DECREF(r);
+        else
+            pw_callback_failed(j);
+    }
+    PyGILState_Release(g);
+}
+
+/* Walk worker threads, concurrently: copy the record (no Python here unless
+ * the caller asked for on_error). */
 static void pw_on_error(void *ctx, const char *path, size_t len, int error_number,
-                        const char *operation, uint32_t kind)
+                        const char *operation, unsigned kind)
 {
     pw_job *j = ctx;
+    char *copy = malloc(len + 1);
     pthread_mutex_lock(&j->elock);
-    if (j->nerrs == j->caperrs) {
+    if (copy && j->nerrs == j->caperrs) {
         size_t cap = j->caperrs ? j->caperrs * 2 : 64;
         pw_err *g = realloc(j->errs, cap * sizeof *g);
-        if (!g) {
-            j->lost++;
-            pthread_mutex_unlock(&j->elock);
-            return;
+        if (g) {
+            j->errs = g;
+            j->caperrs = cap;
+        } else {
+            free(copy);
+            copy = NULL;
         }
-        j->errs = g;
-        j->caperrs = cap;
     }
-    char *copy = malloc(len + 1);
-    if (!copy) {
+    if (copy) {
+        memcpy(copy, path, len);
+        copy[len] = '\0';
+        pw_err *e = &j->errs[j->nerrs++];
+        e->path = copy;
+        e->len = len;
+        e->error_number = error_number;
+        e->kind = kind;
+        snprintf(e->operation, sizeof e->operation, "%s", operation ? operation : "");
+    } else {
         j->lost++;
-        pthread_mutex_unlock(&j->elock);
-        return;
     }
-    memcpy(copy, path, len);
-    copy[len] = '\0';
-    pw_err *e = &j->errs[j->nerrs++];
-    e->path = copy;
-    e->len = len;
-    e->error_number = error_number;
-    e->kind = kind;
-    snprintf(e->operation, sizeof e->operation, "%s", operation ? operation : "");
     pthread_mutex_unlock(&j->elock);
+    if (j->on_error)
+        pw_call_on_error(j, path, len, error_number, operation, kind);
+}
+
+/* The thread running pwalk_scan_run(), about once a second. */
+static void pw_on_progress(void *ctx, const pwalk_progress *p)
+{
+    pw_job *j = ctx;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (!j->exc_type) {
+        PyObject *r = PyObject_CallFunction(
+            j->on_progress, "((KKKKKKd))", (unsigned long long)p->entries,
+            (unsigned long long)p->rows, (unsigned long long)p->dirs,
+            (unsigned long long)p->errors, (unsigned long long)p->vanished,
+            (unsigned long long)p->queued, p->seconds);
+        if (r)
+            Py_DECREF(r);
+        else
+            pw_callback_failed(j);
+    }
+    PyGILState_Release(g);
 }
 
 static void *pw_job_main(void *arg)
 {
     pw_job *j = arg;
-    pipeline_run(j->p, &j->o, &j->r);
+    int status = pwalk_scan_run(j->s);
     pthread_mutex_lock(&j->m);
+    j->status = status;
     j->done = 1;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->m);
@@ -564,24 +617,6 @@ static void pw_deadline(struct timespec *t)
     if (t->tv_nsec >= 1000000000L) {
         t->tv_sec++;
         t->tv_nsec -= 1000000000L;
-    }
-}
-
-/* Take the one-scan-at-a-time lock, waiting with the GIL released and
- * responding to Ctrl-C. */
-static int pw_lock_run(void)
-{
-    for (;;) {
-        int rc;
-        Py_BEGIN_ALLOW_THREADS
-        struct timespec t;
-        pw_deadline(&t);
-        rc = pthread_mutex_timedlock(&pw_run_lock, &t);
-        Py_END_ALLOW_THREADS
-        if (rc == 0)
-            return 0;
-        if (PyErr_CheckSignals() < 0)
-            return -1;
     }
 }
 
@@ -639,350 +674,428 @@ static void pw_strv_free(char **v, size_t n)
     free(v);
 }
 
-/* Append dirs to the pipeline's plugin_path (the package's own plugins). */
-static int pw_add_plugin_dirs(cfg_pipeline *p, char **dirs, size_t n)
-{
-    if (!n)
-        return 0;
-    char **g = realloc(p->plugin_path, (p->plugin_path_count + n) * sizeof *g);
-    if (!g)
-        return -1;
-    p->plugin_path = g;
-    for (size_t i = 0; i < n; i++) {
-        char *d = strdup(dirs[i]);
-        if (!d)
-            return -1;
-        p->plugin_path[p->plugin_path_count++] = d;
-    }
-    return 0;
-}
-
 /* What the preparation found, for Python to turn into an exception. */
 enum { PW_STAGE_OK = 0, PW_STAGE_CONFIG, PW_STAGE_ROOT, PW_STAGE_MEMORY };
 
-static PyObject *pw_options_dict(const cfg_sink *s)
+/* A run_pipeline() call's inputs, copied out of Python objects so the
+ * scan can be built without the GIL. */
+typedef struct pw_args {
+    char *text, *fpath, *src_name;
+    size_t text_len;
+    char **roots, **sets, **dirs;
+    size_t nroots, nsets, ndirs;
+    int threads;
+    char **attach_names;        /* attach=[(sink, capsule)]: the capsules */
+    void **attach_ptrs;         /* live in the caller's list              */
+    size_t nattach;
+} pw_args;
+
+static void pw_args_free(pw_args *a)
+{
+    pw_strv_free(a->roots, a->nroots);
+    pw_strv_free(a->sets, a->nsets);
+    pw_strv_free(a->dirs, a->ndirs);
+    free(a->text);
+    free(a->fpath);
+    free(a->src_name);
+    pw_strv_free(a->attach_names, a->nattach);
+    free(a->attach_ptrs);
+}
+
+/* attach: [(sink name bytes, consumer capsule)] (pwalk.scan()'s queue). */
+static int pw_attach_from(PyObject *list, pw_args *a)
+{
+    if (list == Py_None)
+        return 0;
+    PyObject *seq = PySequence_Fast(list, "attach must be a list of (sink, capsule)");
+    if (!seq)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    a->attach_names = calloc((size_t)n + 1, sizeof *a->attach_names);
+    a->attach_ptrs = calloc((size_t)n + 1, sizeof *a->attach_ptrs);
+    int rc = a->attach_names && a->attach_ptrs ? 0 : (PyErr_NoMemory(), -1);
+    for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
+        const char *name;
+        PyObject *cap;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "yO", &name, &cap) ||
+            !(a->attach_ptrs[i] = scan_iter_consumer_of(cap)) ||
+            !(a->attach_names[i] = strdup(name)))
+            rc = PyErr_Occurred() ? -1 : (PyErr_NoMemory(), -1);
+        else
+            a->nattach = (size_t)i + 1;
+    }
+    Py_DECREF(seq);
+    return rc;
+}
+
+/* Build the handle from a (no GIL): the pipeline, then the sets, roots,
+ * threads and plugin directories, as the command line applies them.
+ * Returns a PW_STAGE_*; err says why for CONFIG. */
+static int pw_build(const pw_args *a, pwalk_scan **out, char *err, size_t errlen)
+{
+    pwalk_scan *s = NULL;
+    int rc;
+    *out = NULL;
+    if (a->text)
+        rc = pwalk_scan_from_string(&s, a->text, a->text_len, a->src_name, err, errlen);
+    else if (a->fpath)
+        rc = pwalk_scan_from_file(&s, a->fpath, err, errlen);
+    else
+        rc = pwalk_scan_new(&s);
+    if (rc != 0)
+        return s || a->text || a->fpath ? PW_STAGE_CONFIG : PW_STAGE_MEMORY;
+    *out = s;
+    for (size_t i = 0; i < a->nsets; i++)
+        if (pwalk_scan_set(s, a->sets[i], err, errlen) != 0)
+            return PW_STAGE_CONFIG;
+    if (a->nroots && pwalk_scan_set_roots(s, (const char *const *)a->roots, a->nroots) != 0)
+        return PW_STAGE_MEMORY;
+    if (a->threads > 0) {
+        char set[64];
+        snprintf(set, sizeof set, "scan.threads=%d", a->threads);
+        if (pwalk_scan_set(s, set, err, errlen) != 0)
+            return PW_STAGE_CONFIG;
+    }
+    for (size_t i = 0; i < a->ndirs; i++)
+        if (pwalk_scan_add_plugin_dir(s, a->dirs[i]) != 0)
+            return PW_STAGE_MEMORY;
+    for (size_t i = 0; i < a->nattach; i++)
+        if (pwalk_scan_attach(s, a->attach_names[i], a->attach_ptrs[i], err, errlen) != 0)
+            return PW_STAGE_CONFIG;
+    if (pwalk_scan_root_count(s) == 0) {
+        snprintf(err, errlen, "%s: no paths to scan: give roots or scan.roots",
+                 a->text ? a->src_name : a->fpath ? a->fpath : "<defaults>");
+        return PW_STAGE_CONFIG;
+    }
+    return PW_STAGE_OK;
+}
+
+/* Run j->s on a thread of its own with every signal blocked, so Ctrl-C
+ * reaches this (Python) thread, which stops the scan (pwalk_scan_stop: this
+ * scan only) and never interrupts a system call of the library's.  Called
+ * with the GIL released (*ts); returns 1 when a signal handler raised. */
+static int pw_run_job(pw_job *j, PyThreadState **ts)
+{
+    int interrupted = 0;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t th;
+    int started = pthread_create(&th, NULL, pw_job_main, j) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!started) {
+        pw_job_main(j); /* no thread: run here, without Ctrl-C */
+        return 0;
+    }
+    pthread_mutex_lock(&j->m);
+    while (!j->done) {
+        struct timespec t;
+        pw_deadline(&t);
+        pthread_cond_timedwait(&j->cv, &j->m, &t);
+        if (j->done || interrupted)
+            continue;
+        pthread_mutex_unlock(&j->m);
+        PyEval_RestoreThread(*ts);
+        if (PyErr_CheckSignals() < 0)
+            interrupted = 1;
+        *ts = PyEval_SaveThread();
+        if (interrupted)
+            pwalk_scan_stop(j->s, SIGINT); /* kept if the run has not started yet */
+        pthread_mutex_lock(&j->m);
+    }
+    pthread_mutex_unlock(&j->m);
+    pthread_join(th, NULL);
+    return interrupted;
+}
+
+static PyObject *pw_options_dict(const pwalk_scan *s, size_t i)
 {
     PyObject *d = PyDict_New();
-    if (!d)
-        return NULL;
-    for (size_t i = 0; i < s->option_count; i++) {
-        const cfg_option *o = &s->options[i];
+    size_t n = pwalk_scan_sink_option_count(s, i);
+    for (size_t k = 0; d && k < n; k++) {
+        const char *value = NULL;
+        const char *const *items = NULL;
+        size_t count = 0;
+        const char *key = pwalk_scan_sink_option_at(s, i, k, &value, &items, &count);
         PyObject *v;
-        if (o->is_list) {
-            v = PyList_New((Py_ssize_t)o->item_count);
-            for (size_t k = 0; v && k < o->item_count; k++) {
-                PyObject *it = PyBytes_FromString(o->items[k]);
+        if (!key)
+            continue;
+        if (items) {
+            v = PyList_New((Py_ssize_t)count);
+            for (size_t m = 0; v && m < count; m++) {
+                PyObject *it = PyBytes_FromString(items[m]);
                 if (!it) {
                     Py_CLEAR(v);
                     break;
                 }
-                PyList_SET_ITEM(v, (Py_ssize_t)k, it);
+                PyList_SET_ITEM(v, (Py_ssize_t)m, it);
             }
         } else {
-            v = PyBytes_FromString(o->scalar ? o->scalar : "");
+            v = PyBytes_FromString(value ? value : "");
         }
-        if (!v || PyDict_SetItemString(d, o->key, v) != 0) {
-            Py_XDECREF(v);
-            Py_DECREF(d);
-            return NULL;
-        }
-        Py_DECREF(v);
+        if (!v || PyDict_SetItemString(d, key, v) != 0)
+            Py_CLEAR(d);
+        Py_XDECREF(v);
     }
     return d;
 }
 
-static PyObject *pw_result(const cfg_pipeline *p, pw_job *j, const char *summary)
+static PyObject *pw_bytes_or_none(const char *p)
 {
-    const pipeline_result *r = &j->r;
+    if (!p)
+        Py_RETURN_NONE;
+    return PyBytes_FromString(p);
+}
+
+/* The counters of the filter reasons, by the names the summary uses. */
+static PyObject *pw_filtered(const pwalk_scan *s)
+{
     PyObject *filtered = PyDict_New();
-    if (!filtered)
-        return NULL;
-    for (int i = 1; i < FILTER_REASON_COUNT; i++) {
-        PyObject *v = PyLong_FromUnsignedLongLong(r->stats.filtered[i]);
-        if (!v || PyDict_SetItemString(filtered, filter_reason_name((enum filter_reason)i),
-                                       v) != 0) {
-            Py_XDECREF(v);
-            Py_DECREF(filtered);
-            return NULL;
-        }
-        Py_DECREF(v);
+    for (int c = PWALK_COUNT_FILTERED_SNAPSHOT; filtered && c <= PWALK_COUNT_FILTERED_OWN_OUTPUT;
+         c++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(pwalk_scan_counter(s, (pwalk_counter)c));
+        if (!v || PyDict_SetItemString(filtered, pwalk_counter_name((pwalk_counter)c), v) != 0)
+            Py_CLEAR(filtered);
+        Py_XDECREF(v);
     }
+    return filtered;
+}
+
+static PyObject *pw_errors_list(const pw_job *j)
+{
     PyObject *errors = PyList_New((Py_ssize_t)j->nerrs);
-    if (!errors) {
-        Py_DECREF(filtered);
-        return NULL;
-    }
-    for (size_t i = 0; i < j->nerrs; i++) {
-        pw_err *e = &j->errs[i];
+    for (size_t i = 0; errors && i < j->nerrs; i++) {
+        const pw_err *e = &j->errs[i];
         PyObject *t = Py_BuildValue("(y#isI)", e->path, (Py_ssize_t)e->len, e->error_number,
                                     e->operation, e->kind);
-        if (!t) {
-            Py_DECREF(errors);
-            Py_DECREF(filtered);
-            return NULL;
-        }
-        PyList_SET_ITEM(errors, (Py_ssize_t)i, t);
+        if (!t)
+            Py_CLEAR(errors);
+        else
+            PyList_SET_ITEM(errors, (Py_ssize_t)i, t);
     }
-    PyObject *sinks = PyList_New((Py_ssize_t)p->sink_count);
-    if (!sinks) {
-        Py_DECREF(errors);
-        Py_DECREF(filtered);
-        return NULL;
-    }
-    for (size_t i = 0; i < p->sink_count; i++) {
-        PyObject *opts = pw_options_dict(&p->sinks[i]);
-        PyObject *t = opts ? Py_BuildValue("(ssKN)", p->sinks[i].name, p->sinks[i].plugin,
-                                           (unsigned long long)(i < 64 ? r->sink_rows[i] : 0),
-                                           opts)
+    return errors;
+}
+
+static PyObject *pw_sinks_list(const pwalk_scan *s)
+{
+    size_t n = pwalk_scan_sink_count(s);
+    PyObject *sinks = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; sinks && i < n; i++) {
+        PyObject *opts = pw_options_dict(s, i);
+        PyObject *t = opts ? Py_BuildValue("(ssKN)", pwalk_scan_sink_name(s, i),
+                                           pwalk_scan_sink_plugin(s, i),
+                                           (unsigned long long)pwalk_scan_sink_rows(s, i), opts)
                            : NULL;
-        if (!t) {
-            Py_DECREF(sinks);
-            Py_DECREF(errors);
-            Py_DECREF(filtered);
-            return NULL;
-        }
-        PyList_SET_ITEM(sinks, (Py_ssize_t)i, t);
+        if (!t)
+            Py_CLEAR(sinks);
+        else
+            PyList_SET_ITEM(sinks, (Py_ssize_t)i, t);
     }
-    PyObject *errpath = p->scan.errors_path ? PyBytes_FromString(p->scan.errors_path)
-                                            : (Py_INCREF(Py_None), Py_None);
+    return sinks;
+}
+
+static unsigned long long pw_count(const pwalk_scan *s, pwalk_counter c)
+{
+    return (unsigned long long)pwalk_scan_counter(s, c);
+}
+
+/* The finished scan as a dict: every number and name comes from the
+ * handle's fields (failure, failed_sink: no message parsing). */
+static PyObject *pw_result(const pwalk_scan *s, const pw_job *j)
+{
+    PyObject *filtered = pw_filtered(s);
+    PyObject *errors = filtered ? pw_errors_list(j) : NULL;
+    PyObject *sinks = errors ? pw_sinks_list(s) : NULL;
+    PyObject *errpath = sinks ? pw_bytes_or_none(pwalk_scan_errors_path(s)) : NULL;
     if (!errpath) {
-        Py_DECREF(sinks);
-        Py_DECREF(errors);
-        Py_DECREF(filtered);
+        Py_XDECREF(sinks);
+        Py_XDECREF(errors);
+        Py_XDECREF(filtered);
         return NULL;
     }
+    const char *fsink = pwalk_scan_failed_sink(s), *fmsg = pwalk_scan_failed_message(s);
     return Py_BuildValue(
-        "{sisisNsNsKsKsKsKsKsKsKsKsdsNsNsNsKsN}", "stage", PW_STAGE_OK, "status", r->status,
-        "message", pw_message(r->message), "summary", pw_message(summary ? summary : ""),
-        "entries", (unsigned long long)r->stats.entries, "rows",
-        (unsigned long long)r->stats.rows, "dirs", (unsigned long long)r->stats.dirs,
-        "error_count", (unsigned long long)r->errors, "vanished_count",
-        (unsigned long long)r->vanished, "walk_errors",
-        (unsigned long long)r->stats.errors, "stat_errors",
-        (unsigned long long)r->stats.stat_errors, "read_errors",
-        (unsigned long long)r->stats.read_errors, "seconds", r->stats.seconds, "filtered",
-        filtered, "errors", errors, "sinks", sinks, "errors_lost",
-        (unsigned long long)j->lost, "errors_path", errpath);
+        "{sisisNsNsKsKsKsKsKsKsKsKsdsNsNsNsKsNsisNsN}", "stage", PW_STAGE_OK, "status",
+        pwalk_scan_status(s), "message", pw_message(pwalk_scan_message(s)), "summary",
+        pw_message(pwalk_scan_summary(s)), "entries", pw_count(s, PWALK_COUNT_ENTRIES),
+        "rows", pw_count(s, PWALK_COUNT_ROWS), "dirs", pw_count(s, PWALK_COUNT_DIRS),
+        "error_count", pw_count(s, PWALK_COUNT_ERRORS), "vanished_count",
+        pw_count(s, PWALK_COUNT_VANISHED), "walk_errors", pw_count(s, PWALK_COUNT_WALK_ERRORS),
+        "stat_errors", pw_count(s, PWALK_COUNT_STAT_ERRORS), "read_errors",
+        pw_count(s, PWALK_COUNT_READ_ERRORS), "seconds", pwalk_scan_seconds(s), "filtered",
+        filtered, "errors", errors, "sinks", sinks, "errors_lost", (unsigned long long)j->lost,
+        "errors_path", errpath, "failure", (int)pwalk_scan_failure(s), "failed_sink",
+        fsink ? pw_message(fsink) : (Py_INCREF(Py_None), Py_None), "failed_message",
+        fmsg ? pw_message(fmsg) : (Py_INCREF(Py_None), Py_None));
+}
+
+/* What a scan that did not get to walk says (config, root, plugin). */
+static PyObject *pw_early_result(int stage, const char *err, const pwalk_scan *s)
+{
+    if (stage == PW_STAGE_MEMORY)
+        return PyErr_NoMemory();
+    if (stage == PW_STAGE_CONFIG)
+        return Py_BuildValue("{sisN}", "stage", stage, "message", pw_message(err));
+    pwalk_failure f = pwalk_scan_failure(s);
+    if (f == PWALK_FAIL_ROOT)
+        return Py_BuildValue("{sisisy}", "stage", PW_STAGE_ROOT, "errno",
+                             pwalk_scan_failed_errno(s), "root", pwalk_scan_failed_path(s));
+    return Py_BuildValue("{sisN}", "stage", PW_STAGE_CONFIG, "message",
+                         pw_message(pwalk_scan_message(s)));
+}
+
+static int pw_args_from(PyObject *yaml, PyObject *file, const char *name, PyObject *roots,
+                        PyObject *sets, PyObject *dirs, pw_args *a)
+{
+    if ((yaml != Py_None && !PyBytes_Check(yaml)) || (file != Py_None && !PyBytes_Check(file))) {
+        PyErr_SetString(PyExc_TypeError, "yaml and file must be bytes");
+        return -1;
+    }
+    if (pw_strv_from(roots, &a->roots, &a->nroots, "roots") ||
+        pw_strv_from(sets, &a->sets, &a->nsets, "sets") ||
+        pw_strv_from(dirs, &a->dirs, &a->ndirs, "plugin_dirs"))
+        return -1;
+    if (yaml != Py_None) {
+        a->text_len = (size_t)PyBytes_GET_SIZE(yaml);
+        a->text = malloc(a->text_len + 1);
+        if (a->text)
+            memcpy(a->text, PyBytes_AS_STRING(yaml), a->text_len + 1);
+    }
+    if (file != Py_None)
+        a->fpath = strdup(PyBytes_AS_STRING(file));
+    a->src_name = strdup(name ? name : "<python>");
+    if ((yaml != Py_None && !a->text) || (file != Py_None && !a->fpath) || !a->src_name) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static int pw_callable_or_none(PyObject **o, const char *what)
+{
+    if (*o == Py_None) {
+        *o = NULL;
+        return 0;
+    }
+    if (!PyCallable_Check(*o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be callable or None", what);
+        return -1;
+    }
+    return 0;
+}
+
+/* GIL held; the scan is over. */
+static void pw_job_free(pw_job *j)
+{
+    pthread_mutex_destroy(&j->m);
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->elock);
+    for (size_t i = 0; i < j->nerrs; i++)
+        free(j->errs[i].path);
+    free(j->errs);
+    Py_BEGIN_ALLOW_THREADS
+    pwalk_scan_free(j->s); /* unloads the plugins */
+    Py_END_ALLOW_THREADS
 }
 
 /* run_pipeline(yaml=None, file=None, name=None, roots=None, sets=None,
- *              threads=0, plugin_dirs=None) -> dict
+ *              threads=0, plugin_dirs=None, on_error=None,
+ *              on_progress=None) -> dict
  *
  * yaml: the pipeline as YAML text (bytes); file: a pipeline file (bytes
  * path); neither: the built-in defaults.  roots replace scan.roots; sets
  * are "SINK.KEY=VALUE" / "scan.KEY=VALUE" assignments (the CLI's --set);
- * plugin_dirs are appended to plugin_path.
+ * plugin_dirs are appended to plugin_path.  on_error(path, errno,
+ * operation, kind) is called for every error record as it happens, on a
+ * walk thread holding the GIL; on_progress((entries, rows, dirs, errors,
+ * vanished, queued, seconds)) about once a second.  An exception a
+ * callback raises stops the scan (nothing published) and propagates.
  *
- * The dict's "stage" says how far it got: CONFIG (message: the engine's,
- * naming file:line:column and key), ROOT (errno, root), or OK with the
- * scan's status and counters.  KeyboardInterrupt (or whatever a signal
- * handler raised) propagates after the engine stopped. */
+ * The dict's "stage" says how far it got: CONFIG (message: the library's,
+ * naming file:line:column and key, or a plugin or option), ROOT (errno,
+ * root), or OK with the scan's status, counters, failure (PWALK_FAIL_*)
+ * and failed_sink.  KeyboardInterrupt (or whatever a signal handler
+ * raised) propagates after the scan stopped.  No lock: concurrent calls
+ * from several Python threads run concurrent scans. */
 static PyObject *pw_run_pipeline(PyObject *mod, PyObject *args, PyObject *kw)
 {
     (void)mod;
-    static char *kwlist[] = {"yaml", "file", "name", "roots", "sets", "threads", "plugin_dirs",
-                             NULL};
+    static char *kwlist[] = {"yaml",        "file",     "name",        "roots", "sets",
+                             "threads",     "plugin_dirs", "on_error", "on_progress",
+                             "attach",      NULL};
     PyObject *yaml = Py_None, *file = Py_None, *roots_o = Py_None, *sets_o = Py_None,
-             *dirs_o = Py_None;
+             *dirs_o = Py_None, *on_error = Py_None, *on_progress = Py_None,
+             *attach_o = Py_None;
     const char *name = NULL;
     int threads = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOzOOiO", kwlist, &yaml, &file, &name,
-                                     &roots_o, &sets_o, &threads, &dirs_o))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOzOOiOOOO", kwlist, &yaml, &file, &name,
+                                     &roots_o, &sets_o, &threads, &dirs_o, &on_error,
+                                     &on_progress, &attach_o))
         return NULL;
-    if ((yaml != Py_None && !PyBytes_Check(yaml)) || (file != Py_None && !PyBytes_Check(file))) {
-        PyErr_SetString(PyExc_TypeError, "yaml and file must be bytes");
-        return NULL;
-    }
-    if (threads < 0 || threads > THREADS_MAX) {
-        PyErr_Format(PyExc_ValueError, "threads must be from 1 to %d", THREADS_MAX);
+    if (threads < 0) {
+        PyErr_SetString(PyExc_ValueError, "threads must be >= 1 (0: automatic)");
         return NULL;
     }
-    char **roots = NULL, **sets = NULL, **dirs = NULL;
-    size_t nroots = 0, nsets = 0, ndirs = 0;
-    if (pw_strv_from(roots_o, &roots, &nroots, "roots") ||
-        pw_strv_from(sets_o, &sets, &nsets, "sets") ||
-        pw_strv_from(dirs_o, &dirs, &ndirs, "plugin_dirs")) {
-        pw_strv_free(roots, nroots);
-        pw_strv_free(sets, nsets);
+    if (pw_callable_or_none(&on_error, "on_error") ||
+        pw_callable_or_none(&on_progress, "on_progress"))
         return NULL;
-    }
-    char *text = NULL, *fpath = NULL;
-    size_t text_len = 0;
-    if (yaml != Py_None) {
-        text_len = (size_t)PyBytes_GET_SIZE(yaml);
-        text = malloc(text_len + 1);
-        if (text)
-            memcpy(text, PyBytes_AS_STRING(yaml), text_len + 1);
-    }
-    if (file != Py_None)
-        fpath = strdup(PyBytes_AS_STRING(file));
-    char *src_name = strdup(name ? name : "<python>");
-
-    if (pw_lock_run() != 0) {
-        pw_strv_free(roots, nroots);
-        pw_strv_free(sets, nsets);
-        pw_strv_free(dirs, ndirs);
-        free(text);
-        free(fpath);
-        free(src_name);
+    pw_args a;
+    memset(&a, 0, sizeof a);
+    a.threads = threads;
+    if (pw_args_from(yaml, file, name, roots_o, sets_o, dirs_o, &a) != 0 ||
+        pw_attach_from(attach_o, &a) != 0) {
+        pw_args_free(&a);
         return NULL;
     }
 
-    /* Everything from here to the end of the scan runs without the GIL. */
-    cfg_pipeline p;
     pw_job job;
-    int job_ready = 0;
-    char err[2048] = "";
-    int stage = PW_STAGE_OK, root_errno = 0;
-    const char *bad_root = NULL;
-    int started = 0;
-    char *summary = NULL;
-    size_t summary_len = 0;
-    FILE *summary_f = NULL;
-    int interrupted = 0;
-    PyThreadState *ts = PyEval_SaveThread();
-
     memset(&job, 0, sizeof job);
-    int rc;
-    if ((yaml != Py_None && !text) || (file != Py_None && !fpath) || !src_name) {
-        cfg_init_defaults(&p);
-        stage = PW_STAGE_MEMORY;
-        goto prepared;
-    }
-    if (text)
-        rc = cfg_load_string(text, text_len, src_name, &p, err, sizeof err);
-    else if (fpath)
-        rc = cfg_load_file(fpath, &p, err, sizeof err);
-    else {
-        cfg_init_defaults(&p);
-        rc = p.source ? 0 : -1;
-        if (rc)
-            snprintf(err, sizeof err, "out of memory");
-    }
-    for (size_t i = 0; rc == 0 && i < nsets; i++)
-        rc = cfg_apply_set(&p, sets[i], err, sizeof err);
-    if (rc == 0 && nroots && cfg_set_roots(&p, roots, nroots) != 0) {
-        snprintf(err, sizeof err, "out of memory");
-        rc = -1;
-    }
-    if (rc == 0 && threads > 0)
-        p.scan.threads = threads;
-    if (rc == 0 && pw_add_plugin_dirs(&p, dirs, ndirs) != 0) {
-        snprintf(err, sizeof err, "out of memory");
-        rc = -1;
-    }
-    if (rc == 0 && p.scan.root_count == 0) {
-        snprintf(err, sizeof err, "%s: no paths to scan: give roots or scan.roots", p.source);
-        rc = -1;
-    }
-    if (rc != 0) {
-        stage = PW_STAGE_CONFIG;
-        goto prepared;
-    }
-    /* the CLI's order: roots first (FileNotFoundError), then the sinks */
-    for (size_t i = 0; i < p.scan.root_count; i++) {
-        struct stat st;
-        if (lstat(p.scan.roots[i], &st) != 0) {
-            root_errno = errno;
-            bad_root = p.scan.roots[i];
-            stage = PW_STAGE_ROOT;
-            goto prepared;
-        }
-    }
-    {
-        /* load and check every plugin and option now, so a bad pipeline
-         * is told apart (ValueError) from a sink failing while it runs */
-        sink_set *check = NULL;
-        if (sinks_load(&p, &check, err, sizeof err) != 0)
-            stage = PW_STAGE_CONFIG;
-        sinks_free(check);
-        if (stage != PW_STAGE_OK)
-            goto prepared;
-    }
-
-    summary_f = open_memstream(&summary, &summary_len);
-    job.p = &p;
-    /* not quiet: Summary.summary holds the summary after every run, not
-     * only after a failed one (it goes to summary_f, never to stderr) */
-    job.o.quiet = 0;
-    job.o.progress = 0;
-    job.o.summary = summary_f;
-    job.o.on_error = pw_on_error;
-    job.o.on_error_ctx = &job;
+    job.on_error = on_error;
+    job.on_progress = on_progress;
     pthread_mutex_init(&job.m, NULL);
     pthread_cond_init(&job.cv, NULL);
     pthread_mutex_init(&job.elock, NULL);
-    job_ready = 1;
-    {
-        /* The scan's threads block every signal, so Ctrl-C reaches the
-         * Python thread (which stops the scan) and never interrupts an
-         * engine system call. */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        pthread_t th;
-        started = pthread_create(&th, NULL, pw_job_main, &job) == 0;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (!started) {
-            pw_job_main(&job); /* no thread: run here, without Ctrl-C */
-        } else {
-            pthread_mutex_lock(&job.m);
-            while (!job.done) {
-                struct timespec t;
-                pw_deadline(&t);
-                pthread_cond_timedwait(&job.cv, &job.m, &t);
-                if (job.done)
-                    break;
-                pthread_mutex_unlock(&job.m);
-                PyEval_RestoreThread(ts);
-                if (!interrupted && PyErr_CheckSignals() < 0)
-                    interrupted = 1;
-                ts = PyEval_SaveThread();
-                /* repeated: the request must outlive pipeline_run()'s
-                 * clearing of it on entry */
-                if (interrupted)
-                    pipeline_signal(SIGINT);
-                pthread_mutex_lock(&job.m);
-            }
-            pthread_mutex_unlock(&job.m);
-            pthread_join(th, NULL);
+    char err[2048] = "";
+    int interrupted = 0, ran = 0;
+
+    /* Everything from here to the end of the scan runs without the GIL. */
+    PyThreadState *ts = PyEval_SaveThread();
+    int stage = pw_build(&a, &job.s, err, sizeof err);
+    /* the roots, plugins and options first, so a bad pipeline is told
+     * apart (ConfigError, FileNotFoundError) from a sink failing as it runs */
+    if (stage == PW_STAGE_OK && pwalk_scan_check(job.s) != 0)
+        stage = PW_STAGE_ROOT; /* pw_early_result() reads the failure */
+    if (stage == PW_STAGE_OK) {
+        pwalk_callbacks cb;
+        memset(&cb, 0, sizeof cb);
+        cb.struct_size = sizeof cb;
+        cb.ctx = &job;
+        cb.on_error = pw_on_error;
+        cb.on_progress = on_progress ? pw_on_progress : NULL;
+        if (pwalk_scan_set_callbacks(job.s, &cb) != 0)
+            stage = PW_STAGE_MEMORY;
+        else {
+            interrupted = pw_run_job(&job, &ts);
+            ran = 1;
         }
     }
-    if (summary_f)
-        fclose(summary_f);
-
-prepared:
-    pthread_mutex_unlock(&pw_run_lock);
     PyEval_RestoreThread(ts);
 
     PyObject *res = NULL;
     if (interrupted) {
         /* the exception a signal handler raised is already set */
-    } else if (stage == PW_STAGE_MEMORY) {
-        PyErr_NoMemory();
-    } else if (stage == PW_STAGE_CONFIG) {
-        res = Py_BuildValue("{sisN}", "stage", stage, "message", pw_message(err));
-    } else if (stage == PW_STAGE_ROOT) {
-        res = Py_BuildValue("{sisisy}", "stage", stage, "errno", root_errno, "root", bad_root);
+        Py_XDECREF(job.exc_type);
+        Py_XDECREF(job.exc_value);
+        Py_XDECREF(job.exc_tb);
+    } else if (job.exc_type) {
+        PyErr_Restore(job.exc_type, job.exc_value, job.exc_tb);
+    } else if (!ran) {
+        res = pw_early_result(stage, err, job.s);
     } else {
-        res = pw_result(&p, &job, summary);
+        res = pw_result(job.s, &job);
     }
-    if (job_ready) {
-        pthread_mutex_destroy(&job.m);
-        pthread_cond_destroy(&job.cv);
-        pthread_mutex_destroy(&job.elock);
-    }
-    for (size_t i = 0; i < job.nerrs; i++)
-        free(job.errs[i].path);
-    free(job.errs);
-    free(summary);
-    cfg_free(&p);
-    pw_strv_free(roots, nroots);
-    pw_strv_free(sets, nsets);
-    pw_strv_free(dirs, ndirs);
-    free(text);
-    free(fpath);
-    free(src_name);
+    pw_job_free(&job);
+    pw_args_free(&a);
     return res;
 }
 
@@ -994,31 +1107,31 @@ static PyObject *pw_auto_threads(PyObject *mod, PyObject *unused)
     (void)unused;
     const char *from = "";
     char err[512];
-    int n = threads_auto(&from, err, sizeof err);
+    int n = pwalk_auto_threads(&from, err, sizeof err);
     if (n < 0) {
         PyErr_SetString(PyExc_ValueError, err);
         return NULL;
     }
-    return Py_BuildValue("(is)", n, from);
+    return Py_BuildValue("(is)", n, from ? from : "");
 }
 
-/* The engine's default snapshot directory names (scan.snapshot_names). */
+/* The library's default snapshot directory names (scan.snapshot_names). */
 static PyObject *pw_snapshot_names(PyObject *mod, PyObject *unused)
 {
     (void)mod;
     (void)unused;
-    cfg_pipeline p;
-    cfg_init_defaults(&p);
+    pwalk_scan *s = NULL;
+    if (pwalk_scan_new(&s) != 0)
+        return PyErr_NoMemory();
     PyObject *l = PyList_New(0);
-    for (size_t i = 0; l && i < p.scan.snapshot_name_count; i++) {
-        PyObject *s = PyUnicode_DecodeFSDefault(p.scan.snapshot_names[i]);
-        if (!s || PyList_Append(l, s) != 0) {
-            Py_XDECREF(s);
+    size_t n = pwalk_scan_snapshot_name_count(s);
+    for (size_t i = 0; l && i < n; i++) {
+        PyObject *name = PyUnicode_DecodeFSDefault(pwalk_scan_snapshot_name(s, i));
+        if (!name || PyList_Append(l, name) != 0)
             Py_CLEAR(l);
-        }
-        Py_XDECREF(s);
+        Py_XDECREF(name);
     }
-    cfg_free(&p);
+    pwalk_scan_free(s);
     return l;
 }
 
@@ -1046,6 +1159,10 @@ PyMODINIT_FUNC PyInit__pwalk(void)
     PyObject *m = PyModule_Create(&pw_module);
     if (!m)
         return NULL;
+    if (scan_iter_add_types(m) != 0) { /* pwalk.scan()'s Entry and queue */
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(&WalkerType);
     if (PyModule_AddObject(m, "Walker", (PyObject *)&WalkerType) < 0 ||
         PyModule_AddIntConstant(m, "STAGE_OK", PW_STAGE_OK) < 0 ||
@@ -1053,8 +1170,11 @@ PyMODINIT_FUNC PyInit__pwalk(void)
         PyModule_AddIntConstant(m, "STAGE_ROOT", PW_STAGE_ROOT) < 0 ||
         PyModule_AddIntConstant(m, "ABI_MAJOR", PWALK_ABI_MAJOR) < 0 ||
         PyModule_AddIntConstant(m, "ABI_MINOR", PWALK_ABI_MINOR) < 0 ||
-        PyModule_AddIntConstant(m, "ERROR_FAILED", PWALK_ERROR_FAILED) < 0 ||
-        PyModule_AddIntConstant(m, "ERROR_REPLACED", PWALK_ERROR_REPLACED) < 0) {
+        PyModule_AddIntConstant(m, "ERROR_FAILED", PWALK_RECORD_FAILED) < 0 ||
+        PyModule_AddIntConstant(m, "ERROR_VANISHED", PWALK_RECORD_VANISHED) < 0 ||
+        PyModule_AddIntConstant(m, "ERROR_REPLACED", PWALK_RECORD_REPLACED) < 0 ||
+        PyModule_AddIntConstant(m, "FAIL_SINK", PWALK_FAIL_SINK) < 0 ||
+        PyModule_AddStringConstant(m, "LIBRARY_VERSION", pwalk_version()) < 0) {
         Py_DECREF(m);
         return NULL;
     }

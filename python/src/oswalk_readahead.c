@@ -1,5 +1,5 @@
 /*
- * walkahead.c -- see walkahead.h.
+ * oswalk_readahead.c -- see oswalk_readahead.h.
  *
  * SPDX-License-Identifier: GPL-2.0-only
  *
@@ -21,7 +21,7 @@
  * never per name, and never while a directory is read.
  */
 #define _GNU_SOURCE
-#include "walkahead.h"
+#include "oswalk_readahead.h"
 
 #include <dirent.h>
 #include <errno.h>

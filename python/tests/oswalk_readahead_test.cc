@@ -1,7 +1,7 @@
-// walkahead_test.cc -- the read-ahead behind pwalk.walk(), in C: listings
+// oswalk_readahead_test.cc -- the read-ahead behind pwalk.walk(), in C: listings
 // match readdir, read-ahead happens and stays bounded, pruning cancels it,
 // and any number of readers gives the same walk as none.
-#include "plugins/walk-iterator/walkahead.h"
+#include "python/src/oswalk_readahead.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /*
- * walkahead.h -- directory listings read ahead of an os.walk()-style
+ * oswalk_readahead.h -- directory listings read ahead of an os.walk()-style
  * consumer, for the Python package's pwalk.walk().
  *
  * SPDX-License-Identifier: GPL-2.0-only
@@ -25,8 +25,8 @@
  *
  * Pure C (no Python): the extension in python/ converts listings to lists.
  */
-#ifndef PWALK_WALKAHEAD_H
-#define PWALK_WALKAHEAD_H
+#ifndef PWALK_PYTHON_OSWALK_READAHEAD_H
+#define PWALK_PYTHON_OSWALK_READAHEAD_H
 
 #include <stddef.h>
 #include <stdint.h>
