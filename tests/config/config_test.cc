@@ -17,6 +17,8 @@ extern "C" {
 #include "engine/config.h"
 }
 
+#include "tests/harness/files.h"
+
 namespace {
 
 // Owns a pipeline so that every test path frees it, even on ASSERT failure.
@@ -774,16 +776,9 @@ class ConfigFile : public ::testing::Test {
   protected:
     std::string dir_;
     void SetUp() override {
-        std::string tmpl = ::testing::TempDir() + "/cfgXXXXXX";
-        std::vector<char> buf(tmpl.begin(), tmpl.end());
-        buf.push_back('\0');
-        ASSERT_NE(mkdtemp(buf.data()), nullptr);
-        dir_ = buf.data();
+        dir_ = harness::MakeTempDir("cfg", ::testing::TempDir(), 0700);
     }
-    void TearDown() override {
-        std::string cmd = "rm -rf '" + dir_ + "'";
-        ASSERT_EQ(std::system(cmd.c_str()), 0);
-    }
+    void TearDown() override { harness::RemoveTree(dir_); }
     std::string Write(const char *name, const std::string &text) {
         std::string path = dir_ + "/" + name;
         FILE *f = std::fopen(path.c_str(), "wb");

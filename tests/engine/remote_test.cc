@@ -25,6 +25,8 @@ extern "C" {
 #include "engine/remote.h"
 }
 
+#include "tests/harness/files.h"
+
 namespace {
 
 // Records from another rank: only whole records of directories strictly
@@ -184,16 +186,11 @@ class RemoteWalk : public ::testing::Test {
     static constexpr int kDirs = 8;
 
     void SetUp() override {
-        char tmpl[] = "/tmp/pwalk-remote-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        base_ = tmpl;
+        base_ = harness::MakeTempDir("remote", "/tmp", 0700);
         root_ = base_ + "/root";
         MakeTree(root_);
     }
-    void TearDown() override {
-        std::string cmd = "rm -rf '" + base_ + "'";
-        ASSERT_EQ(system(cmd.c_str()), 0);
-    }
+    void TearDown() override { harness::RemoveTree(base_); }
     static void File(const std::string &path, off_t size) {
         int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
         ASSERT_GE(fd, 0) << path;

@@ -23,6 +23,8 @@ extern "C" {
 #include "engine/walk.h"
 }
 
+#include "tests/harness/files.h"
+
 namespace {
 
 struct Row {
@@ -85,14 +87,9 @@ void CaptureError(void *ctx, size_t, const pwalk_error *e) {
 class WalkTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        char tmpl[] = "/tmp/pwalk-walk-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        root_ = tmpl;
+        root_ = harness::MakeTempDir("walk", "/tmp", 0700);
     }
-    void TearDown() override {
-        std::string cmd = "rm -rf '" + root_ + "'";
-        ASSERT_EQ(system(cmd.c_str()), 0);
-    }
+    void TearDown() override { harness::RemoveTree(root_); }
     void Mkdir(const std::string &rel) { ASSERT_EQ(mkdir((root_ + "/" + rel).c_str(), 0755), 0); }
     void File(const std::string &rel, off_t size) {
         int fd = open((root_ + "/" + rel).c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
@@ -430,8 +427,7 @@ TEST_F(WalkTest, DirsumSaturatesAtInt64Max) {
             EXPECT_EQ(c.rows.at(dir).e.fcount, 3);
         }
     }
-    std::string cmd = "rm -rf '" + dir + "'";
-    ASSERT_EQ(system(cmd.c_str()), 0);
+    harness::RemoveTree(dir);
     if (!big) GTEST_SKIP() << "this filesystem refuses 2^63-byte sparse files";
 }
 
