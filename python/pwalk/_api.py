@@ -96,7 +96,8 @@ def _raise_for(res, like_str):
         return
     if res["failure"] == _pwalk.FAIL_SINK:
         # the library names the sink in a field: no need to read the message
-        raise PluginError(message, status=status, summary=summary, sink=res["failed_sink"])
+        raise PluginError(message, status=status, summary=summary, sink=res["failed_sink"],
+                          sink_message=res["failed_message"])
     raise ScanError(message or f"the scan failed (status {status})", status=status,
                     summary=summary)
 

@@ -31,11 +31,14 @@ class ConfigError(Error, ValueError):
 
 class PluginError(Error):
     """A sink's plugin failed (could not create its output, a write failed,
-    ...).  ``sink`` names the sink; the message is the plugin's."""
+    ...).  ``sink`` names the sink and ``sink_message`` is the plugin's own
+    message (both fields of the engine's result, not read from the text);
+    the message is the engine's line, "sink 'NAME': ...; no output published"."""
 
-    def __init__(self, message, status=None, summary="", sink=None):
+    def __init__(self, message, status=None, summary="", sink=None, sink_message=None):
         super().__init__(message, status, summary)
         self.sink = sink
+        self.sink_message = sink_message
 
 
 class ScanError(Error):

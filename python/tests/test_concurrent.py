@@ -10,6 +10,7 @@ a global lock the second scan could not start while the first waits: the
 waits time out and the tests fail instead of hanging."""
 
 import os
+import re
 import threading
 
 import pytest
@@ -131,7 +132,9 @@ def test_a_failing_sink_stops_only_its_own_scan(tmp_path):
                                   "options": {"fail_in": "consume"}}]})
         # the sink's name comes from the library's field
         assert e.value.sink == "boom" and e.value.status == 3
-        assert "failing in consume" in str(e.value)
+        assert re.fullmatch(r"failsink: failing in consume after \d+ rows as asked",
+                            e.value.sink_message), e.value.sink_message
+        assert str(e.value).startswith("sink 'boom': " + e.value.sink_message)
         assert not out_a.exists()
     finally:
         a_done.set()

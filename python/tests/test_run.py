@@ -131,6 +131,9 @@ def test_sink_failure_is_a_plugin_error(tmp_path):
             "path": str(tmp_path / "missing-dir" / "o.csv")}}]}, str(tmp_path))
     assert e.value.sink == "out" and e.value.status == 2
     assert "missing-dir" in str(e.value)
+    # the plugin's own words, a field of the result (not cut out of the text)
+    assert "missing-dir" in e.value.sink_message
+    assert str(e.value).startswith("sink 'out': ") and not e.value.sink_message.startswith("sink")
 
 
 def test_concurrent_runs_from_threads(tree, tmp_path):
