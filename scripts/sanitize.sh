@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/sanitize.sh [TARGET ...] -- run the C/C++ test suites (default
-# //tests/... and //plugins/..., the walk-iterator read-ahead test with it)
+# //tests/..., //plugins/... and the Python package's os.walk read-ahead test,
+# //python:oswalk_readahead_test)
 # under AddressSanitizer + UndefinedBehaviorSanitizer (--config=asan), then
 # under ThreadSanitizer (--config=tsan); both configs are in .bazelrc.
 #
@@ -28,7 +29,7 @@ cd "$(dirname "$0")/.."
 OUTPUT_BASE=${PWALK_SAN_OUTPUT_BASE:-${HOME:-/root}/.cache/bazel-san-$(pwd | md5sum | cut -c1-8)}
 CONFIGS=${PWALK_SAN_CONFIGS:-asan tsan}
 LOGDIR=${PWALK_SAN_LOGS:-$OUTPUT_BASE-logs}
-if [ $# -gt 0 ]; then targets=("$@"); else targets=(//tests/... //plugins/...); fi
+if [ $# -gt 0 ]; then targets=("$@"); else targets=(//tests/... //plugins/... //python:oswalk_readahead_test); fi
 mkdir -p "$LOGDIR"
 
 total_pass=0

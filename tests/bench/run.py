@@ -24,6 +24,7 @@ results.json, and bench.dat + bench.gp rendered to bench.png by gnuplot
 PWALK_BIN=DIR takes the binaries from DIR instead of bazel-bin.
 """
 import argparse
+import atexit
 import datetime
 import json
 import os
@@ -95,9 +96,18 @@ def pipeline(tmp, plugin, path, threads):
 # walk() against os.walk in a fresh interpreter each: every entry is touched
 # (the lists are consumed), nothing else is done, so the two differ only in
 # the walker.  Run with argv: WALKER TREE [digest]; prints "entries [sha256]".
+# WALKER "scan:T": pwalk.scan() with T threads, every Entry taken (its path
+# read), to compare with the csv sink writing the same rows.
 WALK_SCRIPT = r"""
 import hashlib, os, sys
 walker, tree = sys.argv[1], sys.argv[2]
+if walker.startswith("scan:"):
+    import pwalk
+    n = 0
+    for e in pwalk.scan(tree, max_threads=int(walker[5:])):
+        n += e.path is not None
+    print(n, "")
+    sys.exit(0)
 if walker == "pwalk":
     import pwalk
     it = pwalk.walk(tree, ignore_snapshots=False)
@@ -119,6 +129,12 @@ def python_package(tmp):
     so = os.path.join(PY_BUILT, "_pwalk.so")
     if not os.path.exists(so):
         return None
+    if os.geteuid() == 0:
+        # as root the engine loads no plugin from under a world-writable
+        # directory such as /var/tmp (pwalk.scan() needs walk-iterator.so):
+        # keep this copy under root's home, removed with the rest
+        tmp = tempfile.mkdtemp(prefix="pwalk-bench-py-", dir=os.path.expanduser("~"))
+        atexit.register(shutil.rmtree, tmp, True)
     pkg = os.path.join(tmp, "py", "pwalk")
     shutil.copytree(os.path.join(REPO, "python", "pwalk"), pkg,
                     ignore=shutil.ignore_patterns("__pycache__", "*.so"))
@@ -370,6 +386,10 @@ def run_all(args, paths, tmp, outdir, meta):
                       "other", None))
         cases.append((f"pwalk.walk() ({tk}; ratio to os.walk)", tk, [sys.executable, walk_script, "pwalk", main_tree],
                       f"os.walk ({tk})", "pwalk", None))
+        # the same rows as the csv sink, handed to Python instead of a file
+        cases.append((f"pwalk.scan() ({tk}, {t} threads; ratio to csv)", tk,
+                      [sys.executable, walk_script, f"scan:{t}", main_tree],
+                      f"pwalk csv ({tk}, {t} threads)", "pwalk", None))
     else:
         print(f"walk(): skipped ({PY_BUILT}/_pwalk.so missing: bazel build //python:pwalk)")
     cases.append((f"find -printf ({tk})", tk, ["find", main_tree, "-printf", FIND_FMT], ceil, "other", None))
@@ -380,9 +400,10 @@ def run_all(args, paths, tmp, outdir, meta):
     # cases alike instead of on whichever case was running.
     for label, key, argv, base, kind, csv_out in cases:
         env = walk_env if argv[0] == sys.executable else None
-        _, _, so = run_timed(argv, stdout=subprocess.PIPE if kind == "ceiling" else subprocess.DEVNULL,
+        counted = kind == "ceiling" or argv[2:3] == [f"scan:{t}"]
+        _, _, so = run_timed(argv, stdout=subprocess.PIPE if counted else subprocess.DEVNULL,
                              env=env)
-        if kind == "ceiling":  # it prints "N rows"
+        if counted:  # it prints "N rows" (scan(): "N ")
             check_rows(label, entries[key], int(so.split()[0]) if so and so.split()[0].isdigit() else -1)
         if csv_out:  # header + one line per entry
             check_rows(label, entries[key], count_lines(csv_out) - 1)
