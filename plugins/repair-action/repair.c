@@ -1097,38 +1097,11 @@ static int repair_open_log(repair_instance *r, const char *path, int mode)
     return PWALK_OK;
 }
 
-static int repair_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_options *opts,
-                         void **instance)
+/* change_gids: the groups whose files are changed besides private ones. */
+static int repair_read_change_gids(repair_instance *r, const pwalk_options *opts)
 {
-    repair_instance *r = calloc(1, sizeof *r);
-    if (!r) {
-        host->set_error(ctx, "out of memory");
-        return PWALK_ERR_NOMEM;
-    }
-    *instance = r; /* destroy() frees a half-built instance */
-    r->host = host;
-    r->ctx = ctx;
-    r->log_fd = -1;
-    if (pthread_mutex_init(&r->out_lock, NULL) != 0) {
-        host->set_error(ctx, "cannot create a mutex");
-        return PWALK_ERR;
-    }
-    r->out_lock_ready = 1;
-
-    r->dry_run = 1;
-    r->mirror_exec = 1;
-    host->opt_bool(opts, "dry_run", &r->dry_run);
-    host->opt_bool(opts, "force_group_writable", &r->force_writable);
-    host->opt_bool(opts, "mirror_user_exec", &r->mirror_exec);
-    const char *private_group = NULL;
-    host->opt_string(opts, "private_group", &private_group);
-    r->uid_equals_gid = private_group && strcmp(private_group, "uid-equals-gid") == 0;
-    if (pthread_mutex_init(&r->gid_lock, NULL) != 0) {
-        host->set_error(ctx, "cannot create a mutex");
-        return PWALK_ERR;
-    }
-    r->gid_lock_ready = 1;
-
+    const pwalk_host *host = r->host;
+    pwalk_host_ctx *ctx = r->ctx;
     size_t n = 0;
     if (host->opt_list_count(opts, "change_gids", &n) == 0 && n) {
         r->change_gids = calloc(n, sizeof *r->change_gids);
@@ -1147,8 +1120,16 @@ static int repair_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwal
         }
         r->change_gid_count = n;
     }
+    return PWALK_OK;
+}
 
-    n = 0;
+/* exclude: patterns kept out of every change, and pruned from the walk
+ * when the engine can. */
+static int repair_read_excludes(repair_instance *r, const pwalk_options *opts)
+{
+    const pwalk_host *host = r->host;
+    pwalk_host_ctx *ctx = r->ctx;
+    size_t n = 0;
     if (host->opt_list_count(opts, "exclude", &n) == 0 && n) {
         r->excludes = calloc(n, sizeof *r->excludes);
         if (!r->excludes) {
@@ -1185,6 +1166,72 @@ static int repair_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwal
             }
         }
     }
+    return PWALK_OK;
+}
+
+/* Where changes and skips go: the log file (its mode), else stdout. */
+static int repair_open_output(repair_instance *r, const pwalk_options *opts)
+{
+    const pwalk_host *host = r->host;
+    pwalk_host_ctx *ctx = r->ctx;
+    const char *log = NULL, *mode_text = NULL;
+    int mode = OUTFILE_MODE_DEFAULT;
+    host->opt_string(opts, "mode", &mode_text);
+    if (mode_text && outfile_parse_mode(mode_text, &mode) != 0) {
+        host->set_error(ctx, "mode: '%s' is not octal permission bits such as \"0640\"",
+                        mode_text);
+        return PWALK_ERR_CONFIG;
+    }
+    if (host->opt_string(opts, "log", &log) == 0 && log) {
+        if (log[0] == '\0') {
+            host->set_error(ctx, "option 'log' is empty");
+            return PWALK_ERR_CONFIG;
+        }
+        return repair_open_log(r, log, mode);
+    }
+    /* without a log every change and skip is printed, real runs included:
+     * an administrator must be able to tell what root did */
+    r->out_kind = REPAIR_OUT_STDOUT;
+    return PWALK_OK;
+}
+
+static int repair_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_options *opts,
+                         void **instance)
+{
+    repair_instance *r = calloc(1, sizeof *r);
+    if (!r) {
+        host->set_error(ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    *instance = r; /* destroy() frees a half-built instance */
+    r->host = host;
+    r->ctx = ctx;
+    r->log_fd = -1;
+    if (pthread_mutex_init(&r->out_lock, NULL) != 0) {
+        host->set_error(ctx, "cannot create a mutex");
+        return PWALK_ERR;
+    }
+    r->out_lock_ready = 1;
+
+    r->dry_run = 1;
+    r->mirror_exec = 1;
+    host->opt_bool(opts, "dry_run", &r->dry_run);
+    host->opt_bool(opts, "force_group_writable", &r->force_writable);
+    host->opt_bool(opts, "mirror_user_exec", &r->mirror_exec);
+    const char *private_group = NULL;
+    host->opt_string(opts, "private_group", &private_group);
+    r->uid_equals_gid = private_group && strcmp(private_group, "uid-equals-gid") == 0;
+    if (pthread_mutex_init(&r->gid_lock, NULL) != 0) {
+        host->set_error(ctx, "cannot create a mutex");
+        return PWALK_ERR;
+    }
+    r->gid_lock_ready = 1;
+
+    int rc = repair_read_change_gids(r, opts);
+    if (rc == PWALK_OK)
+        rc = repair_read_excludes(r, opts);
+    if (rc != PWALK_OK)
+        return rc;
 
     struct stat slash;
     if (stat("/", &slash) != 0) {
@@ -1205,25 +1252,7 @@ static int repair_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwal
         close(pfd);
     }
 
-    const char *log = NULL, *mode_text = NULL;
-    int mode = OUTFILE_MODE_DEFAULT;
-    host->opt_string(opts, "mode", &mode_text);
-    if (mode_text && outfile_parse_mode(mode_text, &mode) != 0) {
-        host->set_error(ctx, "mode: '%s' is not octal permission bits such as \"0640\"",
-                        mode_text);
-        return PWALK_ERR_CONFIG;
-    }
-    if (host->opt_string(opts, "log", &log) == 0 && log) {
-        if (log[0] == '\0') {
-            host->set_error(ctx, "option 'log' is empty");
-            return PWALK_ERR_CONFIG;
-        }
-        return repair_open_log(r, log, mode);
-    }
-    /* without a log every change and skip is printed, real runs included:
-     * an administrator must be able to tell what root did */
-    r->out_kind = REPAIR_OUT_STDOUT;
-    return PWALK_OK;
+    return repair_open_output(r, opts);
 }
 
 static int repair_thread_open(void *instance, uint32_t worker, void **tstate)
