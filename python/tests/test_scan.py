@@ -4,6 +4,7 @@ the queue whatever the consumer's speed, an early close stopping the scan,
 errors raised as the rest of the package raises them."""
 
 import os
+import signal
 import stat
 import subprocess
 import threading
@@ -201,6 +202,32 @@ def test_two_scans_at_once_from_one_thread(tree, flat):
     nb += sum(1 for _ in b)
     assert nb == 3004
     assert na == len(reportcheck.expected_entries([tree]))
+
+
+FAILSINK_DIR = os.path.join(os.environ.get("TEST_SRCDIR", ""), "pwalk", "tests", "faults",
+                            "fixtures")
+
+
+def test_ctrl_c_while_waiting_for_entries_stops_the_scan(flat):
+    """Ctrl-C reaches the iterating thread while it waits in C for entries
+    (a second sink sleeps in every call, so the queue stays empty): the
+    scan is stopped, its threads joined, KeyboardInterrupt raised."""
+    if not os.path.exists(os.path.join(FAILSINK_DIR, "failsink.so")):
+        pytest.skip("the failsink fixture plugin is built only by Bazel (//tests/faults)")
+    cfg = {"version": 1, "plugin_path": [FAILSINK_DIR],
+           "sinks": [{"name": "slow", "plugin": "failsink", "options": {"delay_us": 300000}}]}
+    before = thread_count()
+    it = pwalk.scan(flat, config=cfg, max_threads=2)
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    n = 0
+    with pytest.raises(KeyboardInterrupt):
+        for _ in it:
+            n += 1
+    timer.join()
+    assert n < 3004
+    assert it.summary is None
+    assert _threads_back_to(before) == before
 
 
 def test_missing_root_raises_file_not_found(tmp_path):
