@@ -23,6 +23,9 @@
  *                  (src/oswalk_readahead.c) turned into the lists
  *                  os.walk() yields.  The generator logic itself is Python
  *                  (pwalk/_walk.py), so it can follow os.walk() line by line.
+ *
+ * and, from scan_iter.c, Entry and EntryQueue behind pwalk.scan(): the
+ * consumer of a walk-iterator sink, attached with run_pipeline(attach=).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
