@@ -48,9 +48,18 @@
  *                                            create() or any step failed
  *                                            (instance may then be NULL)
  *
- * Errors: every int-returning callback returns PWALK_OK (0), a negative
+ * A failed create() is still followed by finish(instance, non-zero) and
+ * destroy(instance), with instance as create() left it: NULL unless it
+ * stored one before failing.  So finish() and destroy() must accept NULL,
+ * and create() may leave a half-made instance for them to clean up.
+ *
+ * Errors: every int-returning callback returns PWALK_OK (0) or a negative
  * PWALK_ERR_* code for a failure of the whole sink (the scan stops, exit
- * status 3), or PWALK_STOP to end the scan early without an error.  Put the
+ * status 3, the sink named as the failed one).  consume() may also return
+ * PWALK_STOP to end the scan early: the walk stops, no sink counts as
+ * failed, but the scan is incomplete, so it ends with status 3 (PWALK_FAILED,
+ * "scan stopped by a sink") and no sink publishes its output (finish() gets
+ * a non-zero status).  Other callbacks have no use for PWALK_STOP.  Put the
  * message in host->set_error(ctx, ...) first: the engine prints it prefixed
  * with the sink's name.  A problem with ONE entry (a file the sink could not
  * act on) is not a sink failure: report it with host->entry_error() and go on.
@@ -99,7 +108,8 @@ extern "C" {
 
 /* ---- Return codes ------------------------------------------------------ */
 #define PWALK_OK 0
-#define PWALK_STOP 1            /* stop the scan early; not an error      */
+#define PWALK_STOP 1            /* consume(): end the scan early (status 3,
+                                   no output published, no sink failed) */
 #define PWALK_ERR -1            /* generic failure of the sink            */
 #define PWALK_ERR_NOMEM -2      /* out of memory                          */
 #define PWALK_ERR_IO -3         /* write/rename/fsync failed (disk full)  */
@@ -369,7 +379,8 @@ typedef struct pwalk_plugin {
      * e.g. rename the temporary file); non-zero = it failed or was
      * interrupted (remove temporary files, never publish).  Optional. */
     int (*finish)(void *instance, int32_t scan_status);
-    /* Main thread, always last; instance may be NULL.  Optional. */
+    /* Main thread, always last; instance may be NULL (a create() that
+     * failed before storing one).  Optional. */
     void (*destroy)(void *instance);
 
     /* ---- ABI 1.1 ---- (the engine reads it only when struct_size says

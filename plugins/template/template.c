@@ -280,7 +280,8 @@ static int template_thread_open(void *instance, uint32_t worker, void **tstate)
  * Worker threads, concurrently, each with its own tstate.  entries[] and
  * everything they point to are borrowed for this call only: copy what you
  * keep.  Keep it cheap; it runs for every entry of the scan.  Return
- * PWALK_STOP to end the scan early without an error.
+ * PWALK_STOP to end the scan early: no sink counts as failed, but the scan
+ * is incomplete, so it ends with status 3 and nothing is published.
  */
 static int template_consume(void *instance, void *tstate, const pwalk_entry *entries,
                             size_t count)
