@@ -18,6 +18,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,52 @@ static char *loader_plugin_dir_of(char *bindir)
     return beside;
 }
 
+/* An embedding program linked against an installed libpwalk.so lives
+ * anywhere (a site's tool in /opt/site/bin, /usr/bin/python3): when nothing
+ * is found beside the executable, the plugins of the prefix the library
+ * itself sits in.  dladdr1() on one of its functions gives the library's
+ * link map: PREFIX/lib/libpwalk.so.0 -> PREFIX/lib/pwalk/plugins (and a
+ * build tree's bazel-bin/libpwalk.so -> bazel-bin/plugins).  Linked into the
+ * executable itself (the drivers, the tests), the map is the main
+ * program's, with an empty name: the executable was already tried.
+ * Returns NULL unless that directory exists. */
+static char *loader_library_plugin_dir(void)
+{
+    Dl_info info;
+    struct link_map *map = NULL;
+    if (!dladdr1((void *)loader_builtin_dir, &info, (void **)&map, RTLD_DL_LINKMAP) ||
+        !map || !map->l_name || !map->l_name[0])
+        return NULL;
+    char *lib = realpath(map->l_name, NULL);
+    char *slash = lib ? strrchr(lib, '/') : NULL;
+    char *dir = NULL;
+    struct stat st;
+    if (slash) {
+        *slash = '\0';
+        dir = loader_plugin_dir_of(lib);
+    }
+    free(lib);
+    if (dir && !(stat(dir, &st) == 0 && S_ISDIR(st.st_mode))) {
+        free(dir);
+        dir = NULL;
+    }
+    return dir;
+}
+
+/* The executable's plugin directory DIR when it exists, else the
+ * library's when that one does, else DIR (the one "not found" names). */
+static char *loader_exe_or_library_dir(char *dir)
+{
+    struct stat st;
+    if (!dir || (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)))
+        return dir;
+    char *lib = loader_library_plugin_dir();
+    if (!lib)
+        return dir;
+    free(dir);
+    return lib;
+}
+
 char *loader_builtin_dir(void)
 {
     /* /proc/self/exe rather than argv[0]: the engine may be started through
@@ -121,7 +168,7 @@ char *loader_builtin_dir(void)
         ssize_t n = readlink("/proc/self/exe", buf, cap);
         if (n < 0) {
             free(buf);
-            return NULL;
+            return loader_library_plugin_dir();
         }
         if ((size_t)n < cap) {
             buf[n] = '\0';
@@ -133,7 +180,7 @@ char *loader_builtin_dir(void)
             *slash = '\0';
             char *dir = loader_plugin_dir_of(buf);
             free(buf);
-            return dir;
+            return loader_exe_or_library_dir(dir);
         }
         free(buf);
         if (cap > (size_t)1 << 20)

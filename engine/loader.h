@@ -31,7 +31,11 @@ typedef struct loader_plugin {
 
 /* Where the engine's own plugins live: "<dir of /proc/self/exe>/plugins"
  * (the build tree), else "<its parent>/lib/pwalk/plugins" when that
- * directory exists (an installed prefix).  Returns a malloc'd string or NULL. */
+ * directory exists (an installed prefix); when neither exists and the
+ * library is a shared libpwalk.so (an embedding program elsewhere), the
+ * same two places relative to the library's own directory, so
+ * PREFIX/lib/libpwalk.so.0 finds PREFIX/lib/pwalk/plugins.  Returns a
+ * malloc'd string or NULL. */
 char *loader_builtin_dir(void);
 
 /* Find NAME's file.  dirs[0..ndirs-1] come first (the pipeline's

@@ -9,9 +9,12 @@
 # a test that has //:install as data (tests/install).  It installs
 #
 #   PREFIX/bin/pwalk-engine, PREFIX/bin/pwalk-mpi (when it was built)
+#   PREFIX/lib/libpwalk.so.VERSION          libpwalk for embedders (pwalk.h),
+#   PREFIX/lib/libpwalk.so.0, libpwalk.so   its SONAME and link-time names
 #   PREFIX/lib/pwalk/plugins/NAME.so        where the engine looks (loader.c)
 #   PREFIX/lib/pwalk/plugin.lds             the plugins' version script
-#   PREFIX/lib/pkgconfig/pwalk.pc           for plugin authors
+#   PREFIX/lib/pkgconfig/pwalk.pc           for plugin authors (--cflags)
+#                                           and embedders (--cflags --libs)
 #   PREFIX/include/pwalk/...                the public headers
 #   PREFIX/share/pwalk/                     example pipelines, the template plugin
 #   PREFIX/share/man/man1/pwalk-engine.1, man5/pwalk-pipeline.5
@@ -19,7 +22,8 @@
 #
 # DESTDIR (--destdir=DIR or the environment) stages the same tree under DIR
 # for a package; paths written into files (pwalk.pc) stay PREFIX's.  Files
-# are 0755 (programs, plugins) or 0644, owned by whoever runs this; the
+# are 0755 (programs, plugins) or 0644 (libpwalk.so too, as shared libraries
+# are), owned by whoever runs this; the
 # directories it creates are 0755, and pwalk's own ones are made 0755 when
 # they exist already: as root the engine refuses plugins in a directory
 # writable by group or others (README, "Plugins when running as root").
@@ -42,7 +46,7 @@ while [ $# -gt 0 ]; do
         --destdir) [ $# -ge 2 ] || die "--destdir needs a directory"; destdir=$2; shift ;;
         --from=*) from=${1#*=} ;;
         --from) [ $# -ge 2 ] || die "--from needs a directory"; from=$2; shift ;;
-        -h|--help) sed -n '2,28s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,32s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (usage: --prefix=DIR [--destdir=DIR])" ;;
     esac
     shift
@@ -141,15 +145,33 @@ put "$from/plugins/csv/FORMAT.md" 0644 "$root/share/doc/pwalk/csv-format.md"
 # The version the engine reports ("pwalk-engine 0.1.0 (plugin ABI 1.2)").
 version=$("$from/pwalk-engine" --version 2>/dev/null | awk 'NR == 1 {print $2}') || true
 abi=$("$from/pwalk-engine" --version 2>/dev/null | sed -n '1s/.*plugin ABI \([0-9.]*\).*/\1/p') || true
+# libpwalk for embedding programs: the file under its full version, the
+# SONAME the dynamic loader looks for (libpwalk.so.MAJOR, //:libpwalk.so's
+# -soname) and the name `-lpwalk` links; each link replaced in one rename.
+[ -f "$from/libpwalk.so" ] || die "no built libpwalk.so under $from (build //:libpwalk.so)"
+lib=libpwalk.so.${version:-0}
+put "$from/libpwalk.so" 0644 "$root/lib/$lib"
+put_link() { # put_link TARGET NAME: NAME -> TARGET in $root/lib
+    ln -sfn "$1" "$root/lib/.$2.tmp" && mv -Tf "$root/lib/.$2.tmp" "$root/lib/$2" ||
+        die "cannot link $root/lib/$2" 1
+}
+put_link "$lib" "libpwalk.so.${version%%.*}"
+put_link "$lib" libpwalk.so
+
 make_dirs "$root/lib/pkgconfig"
 pc=$(mktemp "$root/lib/pkgconfig/.pwalk.pc.XXXXXX")
 cat > "$pc" <<EOF
-# pwalk $version: the headers a plugin is built against.  A plugin links
-# nothing from pwalk (the engine hands it everything through its host table):
+# pwalk $version.  A plugin is built against the headers only and links
+# nothing from pwalk (the engine hands it everything through its host
+# table): --cflags, never --libs:
 #   cc \$(pkg-config --cflags pwalk) -shared -fPIC \\
 #      -Wl,--version-script=\$(pkg-config --variable=plugin_version_script pwalk) \\
 #      -o NAME.so NAME.c
 # and goes to \$(pkg-config --variable=plugindir pwalk), or a plugin_path.
+# A program embedding scans (pwalk/pwalk.h) links libpwalk: --cflags --libs:
+#   cc -o prog prog.c \$(pkg-config --cflags --libs pwalk)
+# (add -Wl,-rpath,\$(pkg-config --variable=libdir pwalk) when libdir is not
+# on the loader's path); the library finds the plugins in plugindir itself.
 prefix=$prefix
 exec_prefix=\${prefix}
 libdir=\${exec_prefix}/lib
@@ -160,12 +182,21 @@ plugin_abi=${abi:-1}
 datadir=\${prefix}/share/pwalk
 
 Name: pwalk
-Description: pwalk filesystem scanner: the plugin ABI (pwalk/plugin.h) and the other public headers
+Description: pwalk filesystem scanner: libpwalk (pwalk/pwalk.h) for embedders, the plugin ABI (pwalk/plugin.h) for plugins
 Version: ${version:-0}
 Cflags: -I\${includedir}
+Libs: -L\${libdir} -lpwalk
 EOF
 chmod 0644 "$pc"
 mv -f "$pc" "$root/lib/pkgconfig/pwalk.pc"
+
+# As root in a directory the dynamic loader already searches
+# (/usr/local/lib on Debian), refresh its cache so `-lpwalk` programs start
+# at once; any other prefix is the embedder's -Wl,-rpath or LD_LIBRARY_PATH.
+if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ] && command -v ldconfig > /dev/null &&
+    ldconfig -v -N -X 2> /dev/null | cut -d: -f1 | grep -qxF "$root/lib"; then
+    ldconfig || echo "$prog: warning: ldconfig failed; run it before starting programs linked with -lpwalk" >&2
+fi
 
 # As root, say now what the engine would refuse at the first scan.
 if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ]; then
@@ -180,4 +211,4 @@ if [ -z "$destdir" ] && [ "$(id -u)" -eq 0 ]; then
     done
 fi
 
-echo "installed pwalk ${version:-} under ${destdir:+$destdir}$prefix: bin/pwalk-engine$([ -x "$from/pwalk-mpi" ] && echo ', bin/pwalk-mpi'), plugins ${plugins[*]}"
+echo "installed pwalk ${version:-} under ${destdir:+$destdir}$prefix: bin/pwalk-engine$([ -x "$from/pwalk-mpi" ] && echo ', bin/pwalk-mpi'), lib/$lib, plugins ${plugins[*]}"

@@ -164,6 +164,55 @@ grep -q '^regular files 3, bytes 3$' "$work/sitesum.txt" 2>/dev/null ||
 [ "$(($(wc -l < "$work/site.csv") - 1))" -eq "$expected" ] 2>/dev/null ||
     fail "the csv sink next to sitesum wrote a wrong report"
 
+# ---- libpwalk for embedders: the library, its exports, a program using it --
+version_file=$prefix/lib/libpwalk.so.$version
+mode_is 644 "$version_file"
+for link in libpwalk.so.0 libpwalk.so; do
+    [ "$(readlink "$prefix/lib/$link")" = "libpwalk.so.$version" ] ||
+        fail "lib/$link -> '$(readlink "$prefix/lib/$link")', want libpwalk.so.$version"
+done
+soname=$(readelf -d "$version_file" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+[ "$soname" = libpwalk.so.0 ] || fail "libpwalk's SONAME is '$soname', want libpwalk.so.0"
+# The API and nothing else: every function a public header declares (pwalk.h,
+# pwalk/sys/), and no internal symbol (walk_*, cfg_*, csvrow_*, ...).
+exported=$(nm -D --defined-only "$version_file" | awk '{print $3}' | sort)
+declared=$(cat "$prefix"/include/pwalk/pwalk.h "$prefix"/include/pwalk/sys/*.h |
+    grep -o '\bpwalk_[a-z0-9_]*(' | tr -d '(' | sort -u)
+leaked=$(grep -v '^pwalk_' <<<"$exported")
+[ -z "$leaked" ] || fail "libpwalk.so exports non-API symbols: $(echo $leaked)"
+[ "$exported" = "$declared" ] ||
+    fail "libpwalk.so's exports differ from the public headers: $(diff <(echo "$declared") <(echo "$exported") | grep '^[<>]' | tr '\n' ' ')"
+[ "$(pkg-config --libs pwalk)" = "-L$prefix/lib -lpwalk " ] || [ "$(pkg-config --libs pwalk)" = "-L$prefix/lib -lpwalk" ] ||
+    fail "pkg-config --libs pwalk: '$(pkg-config --libs pwalk)'"
+# A site's program in a directory of its own, built from the prefix alone
+# (tests/install/embed.c: a YAML string pipeline, one csv sink).  Nothing of
+# pwalk is beside it: the library finds its plugins relative to itself.
+app=$work/app
+mkdir "$app"
+if ! (cd "$app" && cc -std=c11 -Wall -Wextra -Werror -o embed "$src/tests/install/embed.c" \
+        $(pkg-config --cflags --libs pwalk) -Wl,-rpath,"$prefix/lib") 2> "$work/embed-cc.err"; then
+    fail "building an embedder with pkg-config --cflags --libs: $(cat "$work/embed-cc.err")"
+fi
+readelf -d "$app/embed" | grep -q 'NEEDED.*\[libpwalk\.so\.0\]' || fail "embed does not need libpwalk.so.0"
+embed_out=$(cd "$app" && ./embed "$tree" "$work/embed.csv" 2> "$work/embed.err")
+rc=$?
+[ $rc -eq 0 ] || fail "embed exited $rc: $(cat "$work/embed.err")"
+grep -qx "version: $version matches" <<<"$embed_out" || fail "embed's library version: $embed_out"
+grep -qx "csv-plugin: $prefix/lib/pwalk/plugins/csv.so" <<<"$embed_out" ||
+    fail "embed's library did not find the prefix's csv plugin: $embed_out $(cat "$work/embed.err")"
+grep -qx "entries: $expected" <<<"$embed_out" || fail "embed: entries, want $expected: $embed_out"
+grep -qx "rows: $expected" <<<"$embed_out" || fail "embed: rows, want $expected: $embed_out"
+if [ -f "$work/embed.csv" ]; then
+    [ "$(($(wc -l < "$work/embed.csv") - 1))" -eq "$expected" ] ||
+        fail "embed.csv: $(($(wc -l < "$work/embed.csv") - 1)) rows, the tree $expected entries"
+    # one row against lstat: inode, depth, size, nlink, mode
+    ino=$(stat -c %i "$tree/a/one.txt")
+    grep -q "^$ino,$(stat -c %i "$tree/a"),1,\"$tree/a/one.txt\",\"txt\",$(stat -c '%u,%g,%s,%d,%b,%h' "$tree/a/one.txt"),\"0100$(stat -c %a "$tree/a/one.txt")\"," "$work/embed.csv" ||
+        fail "embed.csv's row for a/one.txt does not match lstat: $(grep "one.txt" "$work/embed.csv")"
+else
+    fail "embed wrote no $work/embed.csv"
+fi
+
 # ---- man pages: lint, and man(1) finds them under the prefix --------------
 for page in man1/pwalk-engine.1 man5/pwalk-pipeline.5; do
     f=$prefix/share/man/$page
@@ -193,6 +242,11 @@ mv "$prefix" "$work/moved"
 desc=$("$work"/moved/bin/pwalk-engine --describe csv 2>&1) || fail "moved prefix: $desc"
 grep -qx "file: *$work/moved/lib/pwalk/plugins/csv.so" <<<"$desc" ||
     fail "moved prefix: --describe csv did not load from the moved prefix: $desc"
+# and so does the library, wherever the loader finds it
+embed_out=$(cd "$app" && LD_LIBRARY_PATH=$work/moved/lib ./embed "$tree" "$work/embed2.csv" 2>&1)
+grep -qx "csv-plugin: $work/moved/lib/pwalk/plugins/csv.so" <<<"$embed_out" &&
+    grep -qx "rows: $expected" <<<"$embed_out" ||
+    fail "moved prefix: embed through LD_LIBRARY_PATH: $embed_out"
 
 # ---- as root, a prefix others can write is refused (README, Installing) ---
 if [ "$(id -u)" -eq 0 ]; then
