@@ -861,6 +861,159 @@ static int repair_chmod(int fd, int real_fd, mode_t mode)
     return chmod(link, mode);
 }
 
+/* What the row says is enough to leave an entry alone: a skip reason, or
+ * -1 to go on. */
+static int repair_row_skip(const pwalk_entry *e, mode_t type)
+{
+    int why = repair_type_skip(type);
+    if (why < 0 && e->dev != e->root_dev)
+        why = REPAIR_SKIP_OTHER_FS;
+    if (why < 0 && S_ISREG(type) && e->nlink > 1)
+        why = REPAIR_SKIP_HARDLINK;
+    if (why < 0 && S_ISREG(type) && (e->mode & (S_ISUID | S_ISGID)))
+        why = REPAIR_SKIP_SETID;
+    return why;
+}
+
+/* An fd for exactly the inode the walk saw.  Returns a skip reason when
+ * there is no safe handle, else -1 with *fd set (< 0 with errno from the
+ * open when it failed), *own when the fd is ours to close, *real_fd when
+ * it is not an O_PATH fd. */
+static int repair_open_entry(const pwalk_entry *e, mode_t type, int *fd, int *own, int *real_fd)
+{
+    int is_root = (e->flags & PWALK_ENTRY_ROOT) != 0;
+    if (S_ISDIR(type) && e->self_fd >= 0) {
+        *fd = e->self_fd;
+        *real_fd = 1;
+    } else if (S_ISDIR(type) && is_root) {
+        /* an unreadable root: the path is what the administrator gave */
+        *fd = open(e->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        *real_fd = *fd >= 0;
+        if (*fd < 0)
+            *fd = open(e->path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        *own = 1;
+    } else if (S_ISDIR(type)) {
+        /* the engine could not open it (or it was swapped): no safe handle */
+        return REPAIR_SKIP_UNREADABLE;
+    } else if (e->parent_fd >= 0) {
+        *fd = openat(e->parent_fd, e->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        *own = 1;
+    } else if (is_root) {
+        *fd = open(e->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        *own = 1;
+    } else {
+        return REPAIR_SKIP_UNREADABLE;
+    }
+    return -1;
+}
+
+/* repair_check() with its outcome reported: 0 to go on (st filled), else
+ * 1 with *rc the entry's result (fstat failed, or the inode is not the
+ * one the walk saw any more). */
+static int repair_checked(repair_instance *r, repair_tstate *ts, const pwalk_entry *e, int fd,
+                          struct stat *st, int *rc)
+{
+    int why = repair_check(fd, e, st);
+    if (why == -2) {
+        *rc = repair_fail(r, ts, e, errno, "repair: fstat");
+        return 1;
+    }
+    if (why >= 0) {
+        *rc = repair_skip(r, ts, e, (enum repair_skip)why);
+        return 1;
+    }
+    return 0;
+}
+
+/* Step 1, the group; chown first, since it can clear mode bits.  0 to go
+ * on to the mode (*chowned when the group was changed, st as it is now),
+ * else 1 with *rc the entry's result. */
+static int repair_fix_group(repair_instance *r, repair_tstate *ts, const pwalk_entry *e, int fd,
+                            struct stat *st, int *chowned, int *rc)
+{
+    gid_t want_gid = st->st_gid;
+    const char *group_rule; /* why the group is not a project group */
+    if (repair_not_project(r, ts, (uint32_t)st->st_gid, (uint32_t)st->st_uid, &group_rule) != 0) {
+        *rc = repair_fail(r, ts, e, errno, "repair: group lookup");
+        return 1;
+    }
+    if (group_rule) {
+        int64_t g;
+        if (repair_find_group(r, ts, e, fd, &g) != 0) {
+            *rc = repair_fail(r, ts, e, errno, "repair: find group");
+            return 1;
+        }
+        if (g == REPAIR_NO_GROUP) {
+            /* Reported, not guessed: and no mode change either, since g+r
+             * or setgid on root's or a private group is not what anyone
+             * asked for. */
+            *rc = repair_skip_rule(r, ts, e, REPAIR_SKIP_NO_GROUP, group_rule);
+            return 1;
+        }
+        want_gid = (gid_t)g;
+    }
+    if (want_gid == st->st_gid)
+        return 0;
+    if (!r->dry_run) {
+        if (repair_checked(r, ts, e, fd, st, rc))
+            return 1;
+        if (fchownat(fd, "", (uid_t)-1, want_gid, AT_EMPTY_PATH) != 0) {
+            *rc = repair_fail(r, ts, e, errno, "repair: chown");
+            return 1;
+        }
+        *chowned = 1;
+    }
+    ts->c.changed[REPAIR_GROUP]++;
+    char old[32], now[32];
+    snprintf(old, sizeof old, "%" PRIu32, (uint32_t)st->st_gid);
+    snprintf(now, sizeof now, "%" PRIu32, (uint32_t)want_gid);
+    *rc = repair_note(r, ts, e, "group", old, now, group_rule);
+    return *rc != PWALK_OK;
+}
+
+/* Step 2, setgid and group permissions, in one chmod.  The entry's
+ * result. */
+static int repair_fix_mode(repair_instance *r, repair_tstate *ts, const pwalk_entry *e, int fd,
+                           int real_fd, struct stat *st, int chowned)
+{
+    int rc = PWALK_OK;
+    mode_t perm = st->st_mode & 07777;
+    mode_t want = repair_wanted_mode(r, st->st_mode);
+    if (!r->dry_run && (chowned || want != perm)) {
+        /* checked again right before the chmod, and the mode taken from
+         * what is there now (as chown left it) */
+        if (repair_checked(r, ts, e, fd, st, &rc))
+            return rc;
+        perm = st->st_mode & 07777;
+        want = repair_wanted_mode(r, st->st_mode);
+        if (want != perm && repair_chmod(fd, real_fd, want) != 0)
+            return repair_fail(r, ts, e, errno, "repair: chmod");
+    }
+    if (want == perm)
+        return PWALK_OK;
+    char old[32], now[32];
+    mode_t with_setgid = perm | (want & S_ISGID);
+    if (with_setgid != perm) {
+        ts->c.changed[REPAIR_SETGID]++;
+        snprintf(old, sizeof old, "%04o", (unsigned)perm);
+        snprintf(now, sizeof now, "%04o", (unsigned)with_setgid);
+        if ((rc = repair_note(r, ts, e, "setgid", old, now, "directory-setgid")) != PWALK_OK)
+            return rc;
+    }
+    if (want != with_setgid) {
+        ts->c.changed[REPAIR_MODE]++;
+        char rule[64];
+        snprintf(old, sizeof old, "%04o", (unsigned)with_setgid);
+        snprintf(now, sizeof now, "%04o", (unsigned)want);
+        repair_mode_rule(st->st_mode, with_setgid, want, rule, sizeof rule);
+        rc = repair_note(r, ts, e, "mode", old, now, rule);
+    }
+    return rc;
+}
+
+/* One entry: excluded, skipped on what its row says, opened as exactly
+ * the inode the walk saw, checked, then its group and mode fixed -- each
+ * change re-checked right before it is made. */
 static int repair_entry(repair_instance *r, repair_tstate *ts, const pwalk_entry *e)
 {
     ts->c.examined++;
@@ -877,43 +1030,15 @@ static int repair_entry(repair_instance *r, repair_tstate *ts, const pwalk_entry
         }
     }
 
-    /* what the row says is enough to leave an entry alone */
     mode_t type = (mode_t)e->mode & S_IFMT;
-    int why = repair_type_skip(type);
-    if (why < 0 && e->dev != e->root_dev)
-        why = REPAIR_SKIP_OTHER_FS;
-    if (why < 0 && S_ISREG(type) && e->nlink > 1)
-        why = REPAIR_SKIP_HARDLINK;
-    if (why < 0 && S_ISREG(type) && (e->mode & (S_ISUID | S_ISGID)))
-        why = REPAIR_SKIP_SETID;
+    int why = repair_row_skip(e, type);
     if (why >= 0)
         return repair_skip(r, ts, e, (enum repair_skip)why);
 
-    /* an fd for exactly the inode the walk saw */
     int fd = -1, own = 0, real_fd = 0;
-    int is_root = (e->flags & PWALK_ENTRY_ROOT) != 0;
-    if (S_ISDIR(type) && e->self_fd >= 0) {
-        fd = e->self_fd;
-        real_fd = 1;
-    } else if (S_ISDIR(type) && is_root) {
-        /* an unreadable root: the path is what the administrator gave */
-        fd = open(e->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        real_fd = fd >= 0;
-        if (fd < 0)
-            fd = open(e->path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        own = 1;
-    } else if (S_ISDIR(type)) {
-        /* the engine could not open it (or it was swapped): no safe handle */
-        return repair_skip(r, ts, e, REPAIR_SKIP_UNREADABLE);
-    } else if (e->parent_fd >= 0) {
-        fd = openat(e->parent_fd, e->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        own = 1;
-    } else if (is_root) {
-        fd = open(e->path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        own = 1;
-    } else {
-        return repair_skip(r, ts, e, REPAIR_SKIP_UNREADABLE);
-    }
+    why = repair_open_entry(e, type, &fd, &own, &real_fd);
+    if (why >= 0)
+        return repair_skip(r, ts, e, (enum repair_skip)why);
     if (fd < 0) {
         if (errno == ENOENT) /* removed since the walk saw it */
             return repair_skip(r, ts, e, REPAIR_SKIP_CHANGED);
@@ -922,106 +1047,10 @@ static int repair_entry(repair_instance *r, repair_tstate *ts, const pwalk_entry
 
     int rc = PWALK_OK;
     struct stat st;
-    why = repair_check(fd, e, &st);
-    if (why == -2) {
-        rc = repair_fail(r, ts, e, errno, "repair: fstat");
-        goto out;
-    }
-    if (why >= 0) {
-        rc = repair_skip(r, ts, e, (enum repair_skip)why);
-        goto out;
-    }
-
-    /* 1. the group; chown first, since it can clear mode bits */
-    gid_t want_gid = st.st_gid;
-    const char *group_rule; /* why the group is not a project group */
-    if (repair_not_project(r, ts, (uint32_t)st.st_gid, (uint32_t)st.st_uid, &group_rule) != 0) {
-        rc = repair_fail(r, ts, e, errno, "repair: group lookup");
-        goto out;
-    }
-    if (group_rule) {
-        int64_t g;
-        if (repair_find_group(r, ts, e, fd, &g) != 0) {
-            rc = repair_fail(r, ts, e, errno, "repair: find group");
-            goto out;
-        }
-        if (g == REPAIR_NO_GROUP) {
-            /* Reported, not guessed: and no mode change either, since g+r
-             * or setgid on root's or a private group is not what anyone
-             * asked for. */
-            rc = repair_skip_rule(r, ts, e, REPAIR_SKIP_NO_GROUP, group_rule);
-            goto out;
-        }
-        want_gid = (gid_t)g;
-    }
-    char old[32], now[32];
     int chowned = 0;
-    if (want_gid != st.st_gid) {
-        if (!r->dry_run) {
-            why = repair_check(fd, e, &st);
-            if (why == -2) {
-                rc = repair_fail(r, ts, e, errno, "repair: fstat");
-                goto out;
-            }
-            if (why >= 0) {
-                rc = repair_skip(r, ts, e, (enum repair_skip)why);
-                goto out;
-            }
-            if (fchownat(fd, "", (uid_t)-1, want_gid, AT_EMPTY_PATH) != 0) {
-                rc = repair_fail(r, ts, e, errno, "repair: chown");
-                goto out;
-            }
-            chowned = 1;
-        }
-        ts->c.changed[REPAIR_GROUP]++;
-        snprintf(old, sizeof old, "%" PRIu32, (uint32_t)st.st_gid);
-        snprintf(now, sizeof now, "%" PRIu32, (uint32_t)want_gid);
-        if ((rc = repair_note(r, ts, e, "group", old, now, group_rule)) != PWALK_OK)
-            goto out;
-    }
-
-    /* 2. setgid and group permissions, in one chmod */
-    mode_t perm = st.st_mode & 07777;
-    mode_t want = repair_wanted_mode(r, st.st_mode);
-    if (!r->dry_run && (chowned || want != perm)) {
-        /* checked again right before the chmod, and the mode taken from
-         * what is there now (as chown left it) */
-        why = repair_check(fd, e, &st);
-        if (why == -2) {
-            rc = repair_fail(r, ts, e, errno, "repair: fstat");
-            goto out;
-        }
-        if (why >= 0) {
-            rc = repair_skip(r, ts, e, (enum repair_skip)why);
-            goto out;
-        }
-        perm = st.st_mode & 07777;
-        want = repair_wanted_mode(r, st.st_mode);
-        if (want != perm && repair_chmod(fd, real_fd, want) != 0) {
-            rc = repair_fail(r, ts, e, errno, "repair: chmod");
-            goto out;
-        }
-    }
-    if (want != perm) {
-        mode_t with_setgid = perm | (want & S_ISGID);
-        if (with_setgid != perm) {
-            ts->c.changed[REPAIR_SETGID]++;
-            snprintf(old, sizeof old, "%04o", (unsigned)perm);
-            snprintf(now, sizeof now, "%04o", (unsigned)with_setgid);
-            if ((rc = repair_note(r, ts, e, "setgid", old, now, "directory-setgid")) != PWALK_OK)
-                goto out;
-        }
-        if (want != with_setgid) {
-            ts->c.changed[REPAIR_MODE]++;
-            char rule[64];
-            snprintf(old, sizeof old, "%04o", (unsigned)with_setgid);
-            snprintf(now, sizeof now, "%04o", (unsigned)want);
-            repair_mode_rule(st.st_mode, with_setgid, want, rule, sizeof rule);
-            if ((rc = repair_note(r, ts, e, "mode", old, now, rule)) != PWALK_OK)
-                goto out;
-        }
-    }
-out:
+    if (!repair_checked(r, ts, e, fd, &st, &rc) &&
+        !repair_fix_group(r, ts, e, fd, &st, &chowned, &rc))
+        rc = repair_fix_mode(r, ts, e, fd, real_fd, &st, chowned);
     if (own)
         close(fd);
     return rc;
