@@ -12,7 +12,7 @@ with its line.  The probes under tools/layering/probes must each be caught
 Sides and what each may include besides its own files and system headers:
   common   include/, common/
   library  include/, common/            (engine/*, not its subfolders)
-  drivers  include/, common/, plugins/  (engine/cli, engine/mpi, python/src)
+  drivers  include/, common/            (engine/cli, engine/mpi, python/src)
   plugins  include/, common/, plugins/
 The real tree is read through the runfiles' link to it: the target is
 tagged "external" so it runs every time, not from a cache that would not
@@ -30,7 +30,7 @@ SOURCE_EXT = (".c", ".h", ".cc")
 ALLOWED = {
     "common": {"include"},
     "library": {"include", "common"},
-    "drivers": {"include", "common", "plugins"},
+    "drivers": {"include", "common"},
     "plugins": {"include", "common"},
 }
 
@@ -143,6 +143,19 @@ def test_the_probes_are_caught(probe, side):
     assert side_of(rel) == side
     bad = violations(ROOT, [rel])
     assert [(inc, tside) for _, _, inc, tside, _ in bad] == [("engine/walk.h", "library")]
+
+
+def test_a_driver_including_plugin_code_is_caught(tmp_path):
+    # the Python extension once compiled the read-ahead from
+    # plugins/walk-iterator; it lives in python/src now
+    (tmp_path / "python" / "src").mkdir(parents=True)
+    (tmp_path / "plugins" / "walk-iterator").mkdir(parents=True)
+    (tmp_path / "plugins" / "walk-iterator" / "walkahead.h").write_text("")
+    (tmp_path / "python" / "src" / "_pwalk.c").write_text(
+        '#include "plugins/walk-iterator/walkahead.h"\n')
+    bad = violations(str(tmp_path), ["python/src/_pwalk.c"])
+    assert [(inc, t, s) for _, _, inc, t, s in bad] == [
+        ("plugins/walk-iterator/walkahead.h", "plugins", "drivers")]
 
 
 def test_a_bare_name_reaching_another_side_is_caught(tmp_path):
