@@ -232,6 +232,93 @@ static int walker_check(WalkerObject *self)
  * DirEntry.path is, which is not always os.path.join(path, name) for str
  * paths holding surrogate escapes.  On success the directory stays held
  * (prune()/pop() act on the most recent one). */
+/* Append entry.path of p[0..len)'s subdirectory nm[0..nlen) to into,
+ * joined in *joined (grown as needed).  0, or -1 with an exception set. */
+static int walker_walk_into(PyObject *into, char **joined, size_t *joined_cap, const char *p,
+                            size_t len, const char *nm, size_t nlen, int as_str, int ascii)
+{
+    int sep = len > 0 && p[len - 1] != '/';
+    size_t need = len + 1 + nlen;
+    if (need > *joined_cap) {
+        char *g = realloc(*joined, need);
+        if (!g) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        *joined = g;
+        *joined_cap = need;
+    }
+    memcpy(*joined, p, len);
+    if (sep)
+        (*joined)[len] = '/';
+    memcpy(*joined + len + sep, nm, nlen);
+    PyObject *jp = pw_name(*joined, len + (size_t)sep + nlen, as_str, ascii);
+    if (!jp || PyList_Append(into, jp) != 0) {
+        Py_XDECREF(jp);
+        return -1;
+    }
+    Py_DECREF(jp);
+    return 0;
+}
+
+/* The listing L of directory p[0..len) as out[] = (dirnames, filenames,
+ * walk_into or None).  0, or -1 with an exception set and out[] unset. */
+static int walker_lists(WalkerObject *self, const wa_listing *L, const char *p, size_t len,
+                        int as_str, int bottomup, PyObject *out[3])
+{
+    PyObject *dirs = PyList_New((Py_ssize_t)L->ndirs);
+    PyObject *files = PyList_New((Py_ssize_t)(L->count - L->ndirs));
+    PyObject *into = bottomup ? PyList_New(0) : (Py_INCREF(Py_None), Py_None);
+    char *joined = NULL;
+    size_t joined_cap = 0;
+    int path_ascii = pw_is_ascii(p, len);
+    if (!dirs || !files || !into)
+        goto fail;
+    const char *nm = L->names;
+    Py_ssize_t di = 0, fi = 0;
+    for (size_t i = 0; i < L->count; nm += L->lens[i] + 1, i++) {
+        uint8_t fl = L->flags[i];
+        PyObject *o = pw_name(nm, L->lens[i], as_str, fl & WA_ASCII);
+        if (!o)
+            goto fail;
+        if (fl & WA_DIR)
+            PyList_SET_ITEM(dirs, di++, o);
+        else
+            PyList_SET_ITEM(files, fi++, o);
+        if (bottomup && (fl & WA_DIR) && (self->followlinks || !(fl & WA_LINK)) &&
+            walker_walk_into(into, &joined, &joined_cap, p, len, nm, L->lens[i], as_str,
+                             path_ascii && (fl & WA_ASCII)) != 0)
+            goto fail;
+    }
+    free(joined);
+    out[0] = dirs;
+    out[1] = files;
+    out[2] = into;
+    return 0;
+fail:
+    free(joined);
+    Py_XDECREF(dirs);
+    Py_XDECREF(files);
+    Py_XDECREF(into);
+    return -1;
+}
+
+/* Room for one more held directory.  0, or -1 with MemoryError set. */
+static int walker_reserve_open(WalkerObject *self)
+{
+    if (self->nopen < self->capopen)
+        return 0;
+    size_t cap = self->capopen ? self->capopen * 2 : 64;
+    wa_node **grown = realloc(self->open, cap * sizeof *grown);
+    if (!grown) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->open = grown;
+    self->capopen = cap;
+    return 0;
+}
+
 static PyObject *Walker_scan(WalkerObject *self, PyObject *args)
 {
     PyObject *path;
@@ -249,15 +336,9 @@ static PyObject *Walker_scan(WalkerObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "scandir: embedded null character in path");
         return NULL;
     }
-    if (self->nopen == self->capopen) {
-        size_t cap = self->capopen ? self->capopen * 2 : 64;
-        wa_node **grown = realloc(self->open, cap * sizeof *grown);
-        if (!grown) {
-            Py_DECREF(enc);
-            return PyErr_NoMemory();
-        }
-        self->open = grown;
-        self->capopen = cap;
+    if (walker_reserve_open(self) != 0) {
+        Py_DECREF(enc);
+        return NULL;
     }
 
     PyThreadState *ts = PyEval_SaveThread();
@@ -279,65 +360,16 @@ static PyObject *Walker_scan(WalkerObject *self, PyObject *args)
         Py_DECREF(enc);
         return Py_BuildValue("(iOOO)", L.error, Py_None, Py_None, Py_None);
     }
-
-    PyObject *dirs = PyList_New((Py_ssize_t)L.ndirs);
-    PyObject *files = PyList_New((Py_ssize_t)(L.count - L.ndirs));
-    PyObject *into = bottomup ? PyList_New(0) : (Py_INCREF(Py_None), Py_None);
-    char *joined = NULL;
-    size_t joined_cap = 0;
-    int sep = len > 0 && p[len - 1] != '/';
-    int path_ascii = pw_is_ascii(p, len);
-    if (!dirs || !files || !into)
-        goto fail;
-    const char *nm = L.names;
-    Py_ssize_t di = 0, fi = 0;
-    for (size_t i = 0; i < L.count; nm += L.lens[i] + 1, i++) {
-        uint8_t fl = L.flags[i];
-        PyObject *o = pw_name(nm, L.lens[i], as_str, fl & WA_ASCII);
-        if (!o)
-            goto fail;
-        if (fl & WA_DIR)
-            PyList_SET_ITEM(dirs, di++, o);
-        else
-            PyList_SET_ITEM(files, fi++, o);
-        if (bottomup && (fl & WA_DIR) && (self->followlinks || !(fl & WA_LINK))) {
-            size_t need = len + 1 + L.lens[i];
-            if (need > joined_cap) {
-                char *g = realloc(joined, need);
-                if (!g) {
-                    PyErr_NoMemory();
-                    goto fail;
-                }
-                joined = g;
-                joined_cap = need;
-            }
-            memcpy(joined, p, len);
-            if (sep)
-                joined[len] = '/';
-            memcpy(joined + len + sep, nm, L.lens[i]);
-            PyObject *jp = pw_name(joined, len + (size_t)sep + L.lens[i], as_str,
-                                   path_ascii && (fl & WA_ASCII));
-            if (!jp || PyList_Append(into, jp) != 0) {
-                Py_XDECREF(jp);
-                goto fail;
-            }
-            Py_DECREF(jp);
-        }
-    }
-    free(joined);
+    PyObject *lists[3];
+    int rc = walker_lists(self, &L, p, len, as_str, bottomup, lists);
     Py_DECREF(enc);
+    if (rc != 0) {
+        wa_release(self->w, n);
+        return NULL;
+    }
     wa_drop_listing(self->w, n);
     self->open[self->nopen++] = n;
-    PyObject *res = Py_BuildValue("(iNNN)", 0, dirs, files, into);
-    return res;
-fail:
-    free(joined);
-    Py_DECREF(enc);
-    Py_XDECREF(dirs);
-    Py_XDECREF(files);
-    Py_XDECREF(into);
-    wa_release(self->w, n);
-    return NULL;
+    return Py_BuildValue("(iNNN)", 0, lists[0], lists[1], lists[2]);
 }
 
 /* prune(names): the most recent directory's subdirectories will be visited
@@ -1001,6 +1033,28 @@ static void pw_job_free(pw_job *j)
     Py_END_ALLOW_THREADS
 }
 
+/* GIL held, the scan over: the exception a callback or signal handler
+ * raised (NULL returned), the early result of a scan that did not get to
+ * walk (ran 0), or the finished scan's dict.  Takes job's exception. */
+static PyObject *pw_job_result(pw_job *job, int interrupted, int ran, int stage,
+                               const char *err)
+{
+    if (interrupted) {
+        /* the exception a signal handler raised is already set */
+        Py_XDECREF(job->exc_type);
+        Py_XDECREF(job->exc_value);
+        Py_XDECREF(job->exc_tb);
+        return NULL;
+    }
+    if (job->exc_type) {
+        PyErr_Restore(job->exc_type, job->exc_value, job->exc_tb);
+        return NULL;
+    }
+    if (!ran)
+        return pw_early_result(stage, err, job->s);
+    return pw_result(job->s, job);
+}
+
 /* run_pipeline(yaml=None, file=None, name=None, roots=None, sets=None,
  *              threads=0, plugin_dirs=None, on_error=None,
  *              on_progress=None) -> dict
@@ -1084,19 +1138,7 @@ static PyObject *pw_run_pipeline(PyObject *mod, PyObject *args, PyObject *kw)
     }
     PyEval_RestoreThread(ts);
 
-    PyObject *res = NULL;
-    if (interrupted) {
-        /* the exception a signal handler raised is already set */
-        Py_XDECREF(job.exc_type);
-        Py_XDECREF(job.exc_value);
-        Py_XDECREF(job.exc_tb);
-    } else if (job.exc_type) {
-        PyErr_Restore(job.exc_type, job.exc_value, job.exc_tb);
-    } else if (!ran) {
-        res = pw_early_result(stage, err, job.s);
-    } else {
-        res = pw_result(job.s, &job);
-    }
+    PyObject *res = pw_job_result(&job, interrupted, ran, stage, err);
     pw_job_free(&job);
     pw_args_free(&a);
     return res;

@@ -372,24 +372,42 @@ static uint8_t wa_ascii(const char *p, size_t n)
     return WA_ASCII;
 }
 
-/* Read n (state READING, so no other thread touches its listing) into its
- * listing and build, unlinked, the nodes of its subdirectories.  No lock is
- * held.  Failures become n->error, as opendir/readdir failures would. */
-static void wa_read(wa_walker *w, wa_scratch *s, wa_node *n)
+/* One entry read from n's directory into the scratch listing, or left
+ * out ("." and "..", a skipped directory).  0, or ENOMEM. */
+static int wa_add_entry(wa_walker *w, wa_scratch *s, const wa_node *n, int sep, const char *nm,
+                        unsigned char type, size_t *ndirs)
 {
-    s->count = 0;
-    s->names_len = 0;
-    size_t ndirs = 0;
-    int err = 0;
-    int sep = n->path_len > 0 && n->path[n->path_len - 1] != '/';
+    if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0')))
+        return 0;
+    size_t len = strlen(nm);
+    uint8_t fl = wa_classify(s, n, sep, nm, len, type);
+    if ((fl & WA_DIR) && w->opt.skip_dir_count && wa_skipped(w, nm))
+        return 0;
+    size_t cap = s->cap;
+    if (wa_grow((void **)&s->names, &s->names_cap, s->names_len + len + 1, 1) ||
+        wa_grow((void **)&s->lens, &cap, s->count + 1, sizeof *s->lens) ||
+        wa_grow((void **)&s->flags, &s->cap, s->count + 1, 1))
+        return ENOMEM;
+    memcpy(s->names + s->names_len, nm, len + 1);
+    s->names_len += len + 1;
+    s->lens[s->count] = (uint32_t)len;
+    s->flags[s->count] = (uint8_t)(fl | wa_ascii(nm, len));
+    s->count++;
+    if (fl & WA_DIR)
+        (*ndirs)++;
+    return 0;
+}
 
+/* Read n's directory into the scratch listing.  0, or the errno
+ * opendir/readdir would have failed with. */
+static int wa_list(wa_walker *w, wa_scratch *s, const wa_node *n, int sep, size_t *ndirs)
+{
+    int err = 0;
     /* glibc's opendir() flags: O_NONBLOCK keeps a FIFO from blocking
      * (O_DIRECTORY already refuses it) */
     int fd = open(n->path, O_RDONLY | O_NONBLOCK | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        err = errno;
-        goto out;
-    }
+    if (fd < 0)
+        return errno;
     for (;;) {
         long got = syscall(SYS_getdents64, fd, s->dents, WA_DENTS);
         if (got == 0)
@@ -408,39 +426,20 @@ static void wa_read(wa_walker *w, wa_scratch *s, wa_node *n)
             off += de->d_reclen;
             if (de->d_ino == 0) /* glibc 2.36's readdir skips these */
                 continue;
-            const char *nm = de->d_name;
-            if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0')))
-                continue;
-            size_t len = strlen(nm);
-            uint8_t fl = wa_classify(s, n, sep, nm, len, de->d_type);
-            if ((fl & WA_DIR) && w->opt.skip_dir_count && wa_skipped(w, nm))
-                continue;
-            size_t cap = s->cap;
-            if (wa_grow((void **)&s->names, &s->names_cap, s->names_len + len + 1, 1) ||
-                wa_grow((void **)&s->lens, &cap, s->count + 1, sizeof *s->lens) ||
-                wa_grow((void **)&s->flags, &s->cap, s->count + 1, 1)) {
-                err = ENOMEM;
-                break;
-            }
-            memcpy(s->names + s->names_len, nm, len + 1);
-            s->names_len += len + 1;
-            s->lens[s->count] = (uint32_t)len;
-            s->flags[s->count] = (uint8_t)(fl | wa_ascii(nm, len));
-            s->count++;
-            if (fl & WA_DIR)
-                ndirs++;
+            err = wa_add_entry(w, s, n, sep, de->d_name, de->d_type, ndirs);
         }
         if (err)
             break;
     }
     close(fd);
-out:
-    n->error = err;
-    n->count = n->ndirs = 0;
-    n->bytes = sizeof *n;
-    if (err)
-        return;
+    return err;
+}
 
+/* The scratch listing copied into n's own block, and the unlinked nodes
+ * of the subdirectories a walk of n descends into, in listing order.
+ * Out of memory: n->error = ENOMEM, nothing kept. */
+static void wa_keep_listing(wa_walker *w, wa_scratch *s, wa_node *n, int sep, size_t ndirs)
+{
     size_t c = s->count;
     char *block = malloc(c * sizeof(uint32_t) + c + s->names_len + 1);
     size_t nchild = 0;
@@ -467,7 +466,6 @@ out:
     n->ndirs = ndirs;
     n->bytes += c * sizeof(uint32_t) + c + s->names_len;
 
-    /* the subdirectories a walk of n descends into, in listing order */
     const char *nm = n->names;
     size_t k = 0;
     for (size_t i = 0; i < c; nm += n->lens[i] + 1, i++) {
@@ -484,6 +482,23 @@ out:
     }
     n->children = children;
     n->nchildren = k;
+}
+
+/* Read n (state READING, so no other thread touches its listing) into its
+ * listing and build, unlinked, the nodes of its subdirectories.  No lock is
+ * held.  Failures become n->error, as opendir/readdir failures would. */
+static void wa_read(wa_walker *w, wa_scratch *s, wa_node *n)
+{
+    s->count = 0;
+    s->names_len = 0;
+    size_t ndirs = 0;
+    int sep = n->path_len > 0 && n->path[n->path_len - 1] != '/';
+    int err = wa_list(w, s, n, sep, &ndirs);
+    n->error = err;
+    n->count = n->ndirs = 0;
+    n->bytes = sizeof *n;
+    if (!err)
+        wa_keep_listing(w, s, n, sep, ndirs);
 }
 
 /* The first queued directory nobody reads yet (the queue holds only
@@ -707,6 +722,67 @@ fail:
     return -1;
 }
 
+/* Under w->lock: the consumer reads the next queued directory itself (1),
+ * or there is none within the limits (0). */
+static int wa_read_one_here(wa_walker *w)
+{
+    wa_node *h = wa_over_limit(w) ? NULL : wa_next_pending(w);
+    if (!h)
+        return 0;
+    h->state = WA_READING;
+    h->refs++;
+    pthread_mutex_unlock(&w->lock);
+    wa_read(w, &w->consumer, h);
+    pthread_mutex_lock(&w->lock);
+    wa_finish(w, h, 1);
+    node_unref(w, h);
+    return 1;
+}
+
+/* Under w->lock: wait for n, which a reader thread is reading.  0 once it
+ * is read; -1 when poll(ctx) asked to stop first (n is then given up: its
+ * reader discards it).  The lock is held again on return. */
+static int wa_await(wa_walker *w, wa_node *n, wa_poll_fn poll, void *ctx)
+{
+    w->stats.waited++;
+    w->wanted = n;
+    struct timespec last;
+    clock_gettime(CLOCK_MONOTONIC, &last);
+    while (n->state == WA_READING) {
+        /* Rather than sleep until the reader is done, read the next
+         * queued directory here: the consumer works as one more reader,
+         * and no wake-up is needed if the wanted one is done by then. */
+        if (!wa_read_one_here(w)) {
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            t.tv_nsec += WA_POLL_NS;
+            if (t.tv_nsec >= 1000000000L) {
+                t.tv_sec++;
+                t.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&w->done_cv, &w->lock, &t);
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long ns = (long long)(now.tv_sec - last.tv_sec) * 1000000000LL +
+                       (now.tv_nsec - last.tv_nsec);
+        if (n->state == WA_READING && poll && ns >= WA_POLL_NS) {
+            last = now;
+            pthread_mutex_unlock(&w->lock);
+            int stop = poll(ctx);
+            pthread_mutex_lock(&w->lock);
+            if (stop && n->state == WA_READING) {
+                w->wanted = NULL;
+                n->cancelled = 1; /* its reader discards it */
+                node_unref(w, n);
+                return -1;
+            }
+        }
+    }
+    w->wanted = NULL;
+    return 0;
+}
+
 wa_node *wa_take(wa_walker *w, const char *path, size_t len, wa_poll_fn poll, void *ctx)
 {
     uint64_t h = wa_hash(path, len);
@@ -718,54 +794,11 @@ wa_node *wa_take(wa_walker *w, const char *path, size_t len, wa_poll_fn poll, vo
         if (n->state == WA_READ)
             wa_wake_readers(w, 1); /* room in the buffer */
         if (n->state == WA_READING) {
-            w->stats.waited++;
-            w->wanted = n;
-            struct timespec last;
-            clock_gettime(CLOCK_MONOTONIC, &last);
-            while (n->state == WA_READING) {
-                /* Rather than sleep until the reader is done, read the
-                 * next queued directory here: the consumer works as one
-                 * more reader, and no wake-up is needed if the wanted one
-                 * is done by then. */
-                wa_node *h = wa_over_limit(w) ? NULL : wa_next_pending(w);
-                if (h) {
-                    h->state = WA_READING;
-                    h->refs++;
-                    pthread_mutex_unlock(&w->lock);
-                    wa_read(w, &w->consumer, h);
-                    pthread_mutex_lock(&w->lock);
-                    wa_finish(w, h, 1);
-                    node_unref(w, h);
-                } else {
-                    struct timespec t;
-                    clock_gettime(CLOCK_MONOTONIC, &t);
-                    t.tv_nsec += WA_POLL_NS;
-                    if (t.tv_nsec >= 1000000000L) {
-                        t.tv_sec++;
-                        t.tv_nsec -= 1000000000L;
-                    }
-                    pthread_cond_timedwait(&w->done_cv, &w->lock, &t);
-                }
-                struct timespec now;
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                long long ns = (long long)(now.tv_sec - last.tv_sec) * 1000000000LL +
-                               (now.tv_nsec - last.tv_nsec);
-                if (n->state == WA_READING && poll && ns >= WA_POLL_NS) {
-                    last = now;
-                    pthread_mutex_unlock(&w->lock);
-                    int stop = poll(ctx);
-                    pthread_mutex_lock(&w->lock);
-                    if (stop && n->state == WA_READING) {
-                        w->wanted = NULL;
-                        n->cancelled = 1; /* its reader discards it */
-                        node_unref(w, n);
-                        pthread_mutex_unlock(&w->lock);
-                        errno = EINTR;
-                        return NULL;
-                    }
-                }
+            if (wa_await(w, n, poll, ctx) != 0) {
+                pthread_mutex_unlock(&w->lock);
+                errno = EINTR;
+                return NULL;
             }
-            w->wanted = NULL;
         } else if (n->state == WA_PENDING) {
             /* queued, nobody on it: read it here rather than wait */
             n->state = WA_READING;
