@@ -11,6 +11,7 @@
 #   PREFIX/bin/pwalk-engine, PREFIX/bin/pwalk-mpi (when it was built)
 #   PREFIX/lib/libpwalk.so.VERSION          libpwalk for embedders (pwalk.h),
 #   PREFIX/lib/libpwalk.so.0, libpwalk.so   its SONAME and link-time names
+#   PREFIX/lib/libpwalk.a                   the same, to link statically
 #   PREFIX/lib/pwalk/plugins/NAME.so        where the engine looks (loader.c)
 #   PREFIX/lib/pwalk/plugin.lds             the plugins' version script
 #   PREFIX/lib/pkgconfig/pwalk.pc           for plugin authors (--cflags)
@@ -46,7 +47,7 @@ while [ $# -gt 0 ]; do
         --destdir) [ $# -ge 2 ] || die "--destdir needs a directory"; destdir=$2; shift ;;
         --from=*) from=${1#*=} ;;
         --from) [ $# -ge 2 ] || die "--from needs a directory"; from=$2; shift ;;
-        -h|--help) sed -n '2,32s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,33s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (usage: --prefix=DIR [--destdir=DIR])" ;;
     esac
     shift
@@ -157,6 +158,9 @@ put_link() { # put_link TARGET NAME: NAME -> TARGET in $root/lib
 }
 put_link "$lib" "libpwalk.so.${version%%.*}"
 put_link "$lib" libpwalk.so
+# the same as an archive (//:libpwalk.a: pwalk_* global, the rest local)
+[ -f "$from/libpwalk.a" ] || die "no built libpwalk.a under $from (build //:libpwalk.a)"
+put "$from/libpwalk.a" 0644 "$root/lib/libpwalk.a"
 
 make_dirs "$root/lib/pkgconfig"
 pc=$(mktemp "$root/lib/pkgconfig/.pwalk.pc.XXXXXX")
@@ -172,6 +176,8 @@ cat > "$pc" <<EOF
 #   cc -o prog prog.c \$(pkg-config --cflags --libs pwalk)
 # (add -Wl,-rpath,\$(pkg-config --variable=libdir pwalk) when libdir is not
 # on the loader's path); the library finds the plugins in plugindir itself.
+# Statically: libdir/libpwalk.a plus Libs.private (pkg-config --static), and
+# give the program plugindir (pwalk_scan_add_plugin_dir()).
 prefix=$prefix
 exec_prefix=\${prefix}
 libdir=\${exec_prefix}/lib
@@ -186,6 +192,7 @@ Description: pwalk filesystem scanner: libpwalk (pwalk/pwalk.h) for embedders, t
 Version: ${version:-0}
 Cflags: -I\${includedir}
 Libs: -L\${libdir} -lpwalk
+Libs.private: -lyaml -pthread -ldl
 EOF
 chmod 0644 "$pc"
 mv -f "$pc" "$root/lib/pkgconfig/pwalk.pc"

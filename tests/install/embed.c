@@ -4,8 +4,12 @@
  *
  *     cc -o embed embed.c $(pkg-config --cflags --libs pwalk)
  *
- *     embed ROOT CSV        scan ROOT with a pipeline given as a YAML
- *                           string, one csv sink writing CSV
+ *     embed ROOT CSV [PLUGINDIR]
+ *                           scan ROOT with a pipeline given as a YAML
+ *                           string, one csv sink writing CSV; PLUGINDIR
+ *                           is added to the plugin path (linked with
+ *                           libpwalk.a, the library is part of this
+ *                           program and looks beside it only)
  *
  * It prints what the test checks, one "key: value" per line: the library's
  * version, the file the csv plugin was loaded from (the installed library
@@ -57,8 +61,8 @@ static void embed_print_plugin_file(const pwalk_scan *s)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: embed ROOT CSV\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: embed ROOT CSV [PLUGINDIR]\n");
         return 2;
     }
     char yaml[8192];
@@ -87,6 +91,10 @@ int main(int argc, char **argv)
     }
     pwalk_callbacks cb = {.struct_size = sizeof cb, .on_log = embed_log};
     pwalk_scan_set_callbacks(s, &cb);
+    if (argc == 4 && pwalk_scan_add_plugin_dir(s, argv[3]) != 0) {
+        fprintf(stderr, "embed: out of memory\n");
+        return 2;
+    }
     embed_print_plugin_file(s);
 
     int status = pwalk_scan_run(s);

@@ -212,6 +212,24 @@ if [ -f "$work/embed.csv" ]; then
 else
     fail "embed wrote no $work/embed.csv"
 fi
+# libpwalk.a: the same API global, nothing else (embed.c's own walk_execute,
+# cfg_free, lossless_escape link beside it), linked with Libs.private; the
+# library is inside the program, so the plugin directory comes from pkg-config.
+mode_is 644 "$prefix/lib/libpwalk.a"
+leaked=$(nm -g --defined-only "$prefix/lib/libpwalk.a" | awk 'NF == 3 && $3 !~ /^pwalk_/ {print $3}')
+[ -z "$leaked" ] || fail "libpwalk.a has non-API globals: $(echo $leaked)"
+private=$(pkg-config --static --libs pwalk | sed 's/-lpwalk\b//')
+if ! (cd "$app" && cc -std=c11 -Wall -Wextra -Werror -o embed-static "$src/tests/install/embed.c" \
+        $(pkg-config --cflags pwalk) "$prefix/lib/libpwalk.a" $private) 2> "$work/embed-cc.err"; then
+    fail "building an embedder with libpwalk.a: $(cat "$work/embed-cc.err")"
+fi
+readelf -d "$app/embed-static" | grep -q 'NEEDED.*libpwalk' && fail "embed-static needs libpwalk.so"
+embed_out=$(cd "$app" && ./embed-static "$tree" "$work/embed-static.csv" \
+    "$(pkg-config --variable=plugindir pwalk)" 2> "$work/embed.err")
+rc=$?
+[ $rc -eq 0 ] && grep -qx "rows: $expected" <<<"$embed_out" &&
+    [ "$(($(wc -l < "$work/embed-static.csv") - 1))" -eq "$expected" ] ||
+    fail "embed-static exited $rc: $embed_out $(cat "$work/embed.err")"
 
 # ---- man pages: lint, and man(1) finds them under the prefix --------------
 for page in man1/pwalk-engine.1 man5/pwalk-pipeline.5; do
