@@ -1,7 +1,7 @@
-"""No function over 80 lines in the engine (issue 14's style rule).
+"""No function over 80 lines in the product's C code (issue 14's style rule).
 
-Reads every C file under engine/ (the library and its drivers) in the real
-source tree and measures each function from the line that names it to
+Reads every C file under engine/ (the library and its drivers), common/,
+plugins/ and python/src/ (the extension) in the real source tree and measures each function from the line that names it to
 its closing brace.  The engine's style puts a function's
 opening brace alone on a line at column 0 and its closing brace likewise
 (a one-line function keeps both on its signature line and is short
@@ -14,7 +14,7 @@ anything else over the limit fails, named with its file and line.
     python3 tests/style/function_length_test.py [--limit N] [FILE...]
 
 prints every function over N lines (default 80) of the given files (default:
-engine/**/*.c).  The real tree is read through the runfiles' link to it: the
+the C files of every folder in SOURCES).  The real tree is read through the runfiles' link to it: the
 target is tagged "external" so it runs every time, not from a cache that
 would not know a source changed."""
 
@@ -24,7 +24,10 @@ import sys
 
 LIMIT = 80
 
-# engine-relative path -> {function: why it is still long}; none is left
+# The folders checked: the product's C code (tests are not held to it).
+SOURCES = ("engine", "common", "plugins", "python/src")
+
+# repository-relative path -> {function: why it is still long}; none is left
 # (a function that must stay long for a reason goes here, with the reason)
 LEFT = {}
 
@@ -75,19 +78,19 @@ def functions(text):
     return found
 
 
-def engine_files(root):
-    engine = os.path.join(root, "engine")
-    for d, _, names in os.walk(engine):
+def source_files(root, folder):
+    """Repository-relative paths of the C files under folder."""
+    for d, _, names in os.walk(os.path.join(root, folder)):
         for n in sorted(names):
             if n.endswith(".c"):
-                yield os.path.relpath(os.path.join(d, n), engine)
+                yield os.path.relpath(os.path.join(d, n), root)
 
 
 def too_long(root, limit=LIMIT):
-    """(engine-relative file, function, line, length) over the limit."""
+    """(repository-relative file, function, line, length) over the limit."""
     out = []
-    for rel in engine_files(root):
-        with open(os.path.join(root, "engine", rel), encoding="utf-8", errors="replace") as f:
+    for rel in (f for folder in SOURCES for f in source_files(root, folder)):
+        with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
             for name, line, length in functions(f.read()):
                 if length > limit:
                     out.append((rel, name, line, length))
@@ -102,11 +105,13 @@ def test_the_measure_counts_name_to_closing_brace():
     assert functions(text) == [("long_one", 3, 94), ("kr", 97, 3)]
 
 
-def test_no_engine_function_over_the_limit():
+def test_no_function_over_the_limit():
     root = repo_root()
-    assert os.path.isdir(os.path.join(root, "engine")), root
-    assert sum(1 for _ in engine_files(root)) > 5, "found no engine sources under " + root
-    bad = [f"engine/{rel}:{line}: {name}() is {length} lines (limit {LIMIT})"
+    for folder in SOURCES:
+        assert os.path.isdir(os.path.join(root, folder)), os.path.join(root, folder)
+        assert any(source_files(root, folder)), "found no C sources under " + folder
+    assert sum(1 for _ in source_files(root, "engine")) > 5, "few engine sources under " + root
+    bad = [f"{rel}:{line}: {name}() is {length} lines (limit {LIMIT})"
            for rel, name, line, length in too_long(root)
            if name not in LEFT.get(rel, {})]
     assert not bad, "split these functions:\n" + "\n".join(bad)
@@ -120,7 +125,7 @@ def main(argv):
     root = repo_root()
     if not argv:
         for rel, name, line, length in too_long(root, limit):
-            print(f"engine/{rel}:{line}: {name} {length}")
+            print(f"{rel}:{line}: {name} {length}")
         return 0
     for path in argv:
         with open(path, encoding="utf-8", errors="replace") as f:
