@@ -13,18 +13,7 @@
 #include <string.h>
 
 #include "common/csvrow.h"
-
-void summary_human(char *out, size_t len, double v)
-{
-    if (v >= 1e9)
-        snprintf(out, len, "%.2fG", v / 1e9);
-    else if (v >= 1e6)
-        snprintf(out, len, "%.2fM", v / 1e6);
-    else if (v >= 1e4)
-        snprintf(out, len, "%.1fk", v / 1e3);
-    else
-        snprintf(out, len, "%.0f", v);
-}
+#include "common/human.h"
 
 /* " (EACCES 3, ENOENT 1)" after the error count */
 static void summary_errnos(report *r, FILE *out)
@@ -92,7 +81,7 @@ char *summary_text(report *r, const walk_stats *st, const sink_set *sinks)
     if (!out)
         return NULL;
     char rate[32];
-    summary_human(rate, sizeof rate, st->seconds > 0 ? (double)st->entries / st->seconds : 0);
+    human_number(rate, sizeof rate, st->seconds > 0 ? (double)st->entries / st->seconds : 0);
     fprintf(out, "pwalk: %llu entries in %.2f s (%s/s): %llu rows, %llu errors",
             (unsigned long long)st->entries, st->seconds, rate, (unsigned long long)st->rows,
             (unsigned long long)report_error_count(r));

@@ -14,7 +14,4 @@
  * out of memory. */
 char *summary_text(report *r, const walk_stats *st, const sink_set *sinks);
 
-/* 1234 -> "1234", 1234567 -> "1.23M" (short, for the progress line too). */
-void summary_human(char *out, size_t len, double v);
-
 #endif

@@ -1,7 +1,8 @@
 /*
  * cli/main.c -- the pwalk-engine command line: a driver of libpwalk that
  * includes only the public headers (pwalk/pwalk.h; pwalk/plugin.h for the
- * ABI version it prints).  It draws the progress line and prints the
+ * ABI version it prints) and neutral common/ code (human.h, the summary's
+ * number format for the progress line).  It draws the progress line and prints the
  * summary and messages; the library writes nothing itself.
  *
  *   pwalk-engine -c PIPELINE.yaml [PATH ...]     run a pipeline
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/human.h"
 #include "pwalk/plugin.h"
 #include "pwalk/pwalk.h"
 
@@ -351,27 +353,15 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* 1234 -> "1234", 1234567 -> "1.23M": the progress line must stay short */
-static void human(char *out, size_t len, double v)
-{
-    if (v >= 1e9)
-        snprintf(out, len, "%.2fG", v / 1e9);
-    else if (v >= 1e6)
-        snprintf(out, len, "%.2fM", v / 1e6);
-    else if (v >= 1e4)
-        snprintf(out, len, "%.1fk", v / 1e3);
-    else
-        snprintf(out, len, "%.0f", v);
-}
-
 /* The live progress line on a terminal (on_progress: the thread running
  * the scan, i.e. main's). */
 static void draw_progress(void *ctx, const pwalk_progress *p)
 {
     int *drawn = ctx;
     char entries[32], rate[32];
-    human(entries, sizeof entries, (double)p->entries);
-    human(rate, sizeof rate, p->seconds > 0 ? (double)p->entries / p->seconds : 0);
+    /* short numbers, as in the summary: the line must fit a terminal */
+    human_number(entries, sizeof entries, (double)p->entries);
+    human_number(rate, sizeof rate, p->seconds > 0 ? (double)p->entries / p->seconds : 0);
     fprintf(stderr, "\rpwalk: %s entries, %s/s, %llu queued, %llu errors\033[K", entries,
             rate, (unsigned long long)p->queued, (unsigned long long)p->errors);
     fflush(stderr);
