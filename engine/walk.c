@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/grow.h"
 #include "queue.h"
 
 #define WALK_DEFAULT_CHUNK 1024
@@ -218,21 +219,6 @@ static walk_node *node_new(walk_node *parent, const char *path, size_t path_len,
 
 /* ---- the per-worker batch ------------------------------------------------- */
 
-static int grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap : 64;
-    while (ncap < need)
-        ncap *= 2;
-    void *p = realloc(*buf, ncap * elem);
-    if (!p)
-        return -1;
-    *buf = p;
-    *cap = ncap;
-    return 0;
-}
-
 static void worker_oom(walk_worker *w)
 {
     w->failed = 1;
@@ -264,8 +250,8 @@ static pwalk_entry *batch_add(walk_worker *w, const char *dir_path, size_t dir_l
 {
     int sep = name && !(dir_len > 0 && dir_path[dir_len - 1] == '/');
     size_t len = dir_len + (size_t)sep + (name ? name_len : 0);
-    if (grow((void **)&w->batch, &w->batch_cap, w->batch_count + 1, sizeof *w->batch) ||
-        grow((void **)&w->arena, &w->arena_cap, w->arena_len + len + 1, 1)) {
+    if (grow_array((void **)&w->batch, &w->batch_cap, w->batch_count + 1, sizeof *w->batch) ||
+        grow_array((void **)&w->arena, &w->arena_cap, w->arena_len + len + 1, 1)) {
         worker_oom(w);
         return NULL;
     }
@@ -289,8 +275,8 @@ static pwalk_entry *batch_add(walk_worker *w, const char *dir_path, size_t dir_l
 
 static void defer_release(walk_worker *w, walk_node *n)
 {
-    if (grow((void **)&w->release, &w->release_cap, w->release_count + 1,
-             sizeof *w->release)) {
+    if (grow_array((void **)&w->release, &w->release_cap, w->release_count + 1,
+                   sizeof *w->release)) {
         /* Cannot defer: keep the node (a leak beats a use-after-free). */
         worker_oom(w);
         return;
@@ -652,7 +638,7 @@ static void process_dir(walk_worker *w, walk_node *n)
             if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0')))
                 continue;
             size_t l = strlen(nm) + 1;
-            if (grow((void **)&names, &names_cap, names_len + l, 1)) {
+            if (grow_array((void **)&names, &names_cap, names_len + l, 1)) {
                 worker_oom(w);
                 goto out;
             }

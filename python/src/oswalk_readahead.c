@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/grow.h"
+
 /* getdents64 buffer per reading thread: big enough that a typical
  * directory is one system call, small enough to keep per thread. */
 #define WA_DENTS (64 * 1024)
@@ -128,21 +130,6 @@ static uint64_t wa_hash(const char *p, size_t n)
         h *= 1099511628211ull;
     }
     return h ^ (h >> 29);
-}
-
-static int wa_grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap : 256;
-    while (ncap < need)
-        ncap *= 2;
-    void *p = realloc(*buf, ncap * elem);
-    if (!p)
-        return -1;
-    *buf = p;
-    *cap = ncap;
-    return 0;
 }
 
 static void scratch_free(wa_scratch *s)
@@ -336,7 +323,7 @@ static uint8_t wa_classify(wa_scratch *s, const wa_node *dir, int sep, const cha
         return WA_DIR;
     if (type != DT_LNK && type != DT_UNKNOWN)
         return 0;
-    if (wa_grow((void **)&s->path, &s->path_cap, dir->path_len + 2 + len, 1) != 0)
+    if (grow_array((void **)&s->path, &s->path_cap, dir->path_len + 2 + len, 1) != 0)
         return type == DT_LNK ? WA_LINK : 0;
     memcpy(s->path, dir->path, dir->path_len);
     if (sep)
@@ -384,9 +371,9 @@ static int wa_add_entry(wa_walker *w, wa_scratch *s, const wa_node *n, int sep, 
     if ((fl & WA_DIR) && w->opt.skip_dir_count && wa_skipped(w, nm))
         return 0;
     size_t cap = s->cap;
-    if (wa_grow((void **)&s->names, &s->names_cap, s->names_len + len + 1, 1) ||
-        wa_grow((void **)&s->lens, &cap, s->count + 1, sizeof *s->lens) ||
-        wa_grow((void **)&s->flags, &s->cap, s->count + 1, 1))
+    if (grow_array((void **)&s->names, &s->names_cap, s->names_len + len + 1, 1) ||
+        grow_array((void **)&s->lens, &cap, s->count + 1, sizeof *s->lens) ||
+        grow_array((void **)&s->flags, &s->cap, s->count + 1, 1))
         return ENOMEM;
     memcpy(s->names + s->names_len, nm, len + 1);
     s->names_len += len + 1;
