@@ -1126,29 +1126,43 @@ static int repair_open_log(repair_instance *r, const char *path, int mode)
     return PWALK_OK;
 }
 
+/* The list option key's item count in *n (0: absent or empty) and, when it
+ * has items, a zeroed array of *n elements of elem bytes in *array. */
+static int repair_list_alloc(repair_instance *r, const pwalk_options *opts, const char *key,
+                             size_t elem, void **array, size_t *n)
+{
+    *n = 0;
+    if (r->host->opt_list_count(opts, key, n) != 0 || *n == 0) {
+        *n = 0;
+        return PWALK_OK;
+    }
+    *array = calloc(*n, elem);
+    if (!*array) {
+        r->host->set_error(r->ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    return PWALK_OK;
+}
+
 /* change_gids: the groups whose files are changed besides private ones. */
 static int repair_read_change_gids(repair_instance *r, const pwalk_options *opts)
 {
     const pwalk_host *host = r->host;
     pwalk_host_ctx *ctx = r->ctx;
-    size_t n = 0;
-    if (host->opt_list_count(opts, "change_gids", &n) == 0 && n) {
-        r->change_gids = calloc(n, sizeof *r->change_gids);
-        if (!r->change_gids) {
-            host->set_error(ctx, "out of memory");
-            return PWALK_ERR_NOMEM;
+    size_t n;
+    int rc = repair_list_alloc(r, opts, "change_gids", sizeof *r->change_gids,
+                               (void **)&r->change_gids, &n);
+    if (rc != PWALK_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const char *item = "";
+        host->opt_list_item(opts, "change_gids", i, &item);
+        if (repair_parse_gid(item, &r->change_gids[i]) != 0) {
+            host->set_error(ctx, "change_gids: '%s' is neither a gid nor a known group", item);
+            return PWALK_ERR_CONFIG;
         }
-        for (size_t i = 0; i < n; i++) {
-            const char *item = "";
-            host->opt_list_item(opts, "change_gids", i, &item);
-            if (repair_parse_gid(item, &r->change_gids[i]) != 0) {
-                host->set_error(ctx, "change_gids: '%s' is neither a gid nor a known group",
-                                item);
-                return PWALK_ERR_CONFIG;
-            }
-        }
-        r->change_gid_count = n;
     }
+    r->change_gid_count = n;
     return PWALK_OK;
 }
 
@@ -1158,40 +1172,36 @@ static int repair_read_excludes(repair_instance *r, const pwalk_options *opts)
 {
     const pwalk_host *host = r->host;
     pwalk_host_ctx *ctx = r->ctx;
-    size_t n = 0;
-    if (host->opt_list_count(opts, "exclude", &n) == 0 && n) {
-        r->excludes = calloc(n, sizeof *r->excludes);
-        if (!r->excludes) {
+    size_t n;
+    int rc = repair_list_alloc(r, opts, "exclude", sizeof *r->excludes, (void **)&r->excludes, &n);
+    if (rc != PWALK_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const char *item = "";
+        host->opt_list_item(opts, "exclude", i, &item);
+        if (item[0] == '\0') {
+            host->set_error(ctx, "exclude: an empty pattern");
+            return PWALK_ERR_CONFIG;
+        }
+        repair_pattern *p = &r->excludes[i];
+        p->text = strdup(item);
+        if (!p->text) {
             host->set_error(ctx, "out of memory");
             return PWALK_ERR_NOMEM;
         }
-        for (size_t i = 0; i < n; i++) {
-            const char *item = "";
-            host->opt_list_item(opts, "exclude", i, &item);
-            if (item[0] == '\0') {
-                host->set_error(ctx, "exclude: an empty pattern");
-                return PWALK_ERR_CONFIG;
-            }
-            repair_pattern *p = &r->excludes[i];
-            p->text = strdup(item);
-            if (!p->text) {
-                host->set_error(ctx, "out of memory");
-                return PWALK_ERR_NOMEM;
-            }
-            r->exclude_count = i + 1;
-            p->has_slash = strchr(item, '/') != NULL;
-            p->exact_len = strlen(item);
-            while (p->exact_len > 1 && item[p->exact_len - 1] == '/')
-                p->exact_len--;
-            /* "not descended": the walk itself leaves the subtree out (an
-             * engine of ABI 1.0 cannot; the check in repair_entry() then
-             * still keeps every change out of it) */
-            if (PWALK_HOST_HAS(host, prune)) {
-                int rc = host->prune(ctx, item);
-                if (rc != PWALK_OK) {
-                    host->set_error(ctx, "exclude: cannot prune '%s' from the walk", item);
-                    return rc;
-                }
+        r->exclude_count = i + 1;
+        p->has_slash = strchr(item, '/') != NULL;
+        p->exact_len = strlen(item);
+        while (p->exact_len > 1 && item[p->exact_len - 1] == '/')
+            p->exact_len--;
+        /* "not descended": the walk itself leaves the subtree out (an
+         * engine of ABI 1.0 cannot; the check in repair_entry() then
+         * still keeps every change out of it) */
+        if (PWALK_HOST_HAS(host, prune)) {
+            rc = host->prune(ctx, item);
+            if (rc != PWALK_OK) {
+                host->set_error(ctx, "exclude: cannot prune '%s' from the walk", item);
+                return rc;
             }
         }
     }
