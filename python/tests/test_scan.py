@@ -36,6 +36,18 @@ def flat(tmp_path_factory):
     return root
 
 
+def _baseline():
+    """The thread count with no scan running.  An earlier test's joined
+    threads may still be leaving the OS for a moment; counting one of them
+    here would make the end of this test look a thread short.  With no scan
+    running every OS thread is a Python one, so wait (bounded) until the two
+    counts agree."""
+    deadline = time.monotonic() + 10
+    while thread_count() != threading.active_count() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return thread_count()
+
+
 def _threads_back_to(n):
     """The thread count once the scan's threads are gone.  Every thread was
     joined; a joined Python thread's OS thread may take a moment longer to
@@ -153,7 +165,7 @@ def test_a_slow_consumer_keeps_the_queue_bounded(flat):
 
 
 def test_break_stops_the_scan_and_leaves_no_thread(flat):
-    before = thread_count()
+    before = _baseline()
     for e in pwalk.scan(flat, max_threads=2, capacity=16):
         break
     # the iterator is gone: the scan stopped and every thread was joined
@@ -162,7 +174,7 @@ def test_break_stops_the_scan_and_leaves_no_thread(flat):
 
 
 def test_close_stops_the_scan_early(flat):
-    before = thread_count()
+    before = _baseline()
     it = pwalk.scan(flat, max_threads=2, capacity=16)
     first = next(it)
     assert first.path.startswith(flat)
@@ -177,7 +189,7 @@ def test_close_stops_the_scan_early(flat):
 
 
 def test_with_block_closes(flat):
-    before = thread_count()
+    before = _baseline()
     with pwalk.scan(flat, capacity=16) as it:
         next(it)
     assert _threads_back_to(before) == before
@@ -186,7 +198,7 @@ def test_with_block_closes(flat):
 def test_closed_before_the_sink_started(flat):
     """close() right away, before the engine reached the plugin's create():
     the plugin finds the consumer gone and the scan ends."""
-    before = thread_count()
+    before = _baseline()
     for _ in range(5):
         pwalk.scan(flat, capacity=16).close()
     assert _threads_back_to(before) == before
@@ -216,7 +228,7 @@ def test_ctrl_c_while_waiting_for_entries_stops_the_scan(flat):
         pytest.skip("the failsink fixture plugin is built only by Bazel (//tests/faults)")
     cfg = {"version": 1, "plugin_path": [FAILSINK_DIR],
            "sinks": [{"name": "slow", "plugin": "failsink", "options": {"delay_us": 300000}}]}
-    before = thread_count()
+    before = _baseline()
     it = pwalk.scan(flat, config=cfg, max_threads=2)
     timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
