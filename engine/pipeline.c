@@ -23,18 +23,6 @@
 #include "summary.h"
 #include "threads.h"
 
-/* The stop request of callers from before pwalk.h (pwalk-mpi, the Python
- * extension: pipeline_signal() from a signal handler).  Process-wide, so
- * only pipeline_run() without o->stop uses it; a pwalk_scan has its own. */
-static int pipeline_legacy_stop;
-static int pipeline_legacy_signal;
-
-void pipeline_signal(int sig)
-{
-    __atomic_store_n(&pipeline_legacy_signal, sig, __ATOMIC_RELAXED);
-    walk_request_stop(&pipeline_legacy_stop);
-}
-
 static int result_fail(pipeline_result *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int result_fail(pipeline_result *r, int status, const char *fmt, ...)
@@ -80,10 +68,21 @@ static int own_outputs(sink_set *sinks, report *rep, const pipeline_run_options 
     return 0;
 }
 
-void pipeline_clear_signal(void)
+/* The caller's files of other processes (pwalk-mpi's other ranks), known
+ * only now that every output of this one exists: left out as well. */
+static int own_hook(sink_set *sinks, const pipeline_run_options *o, walk_options *wo,
+                    char *err, size_t errlen)
 {
-    __atomic_store_n(&pipeline_legacy_signal, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&pipeline_legacy_stop, 0, __ATOMIC_RELAXED);
+    walk_file_id *more = NULL;
+    size_t more_count = 0;
+    int rc = 0;
+    if (o->on_own(o->on_own_ctx, wo->own, wo->own_count, &more, &more_count, err, errlen))
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < more_count; i++)
+        rc = sinks_own_id(sinks, more[i], err, errlen);
+    free(more);
+    wo->own = sinks_own_files(sinks, &wo->own_count);
+    return rc;
 }
 
 /* What a run holds between its steps. */
@@ -176,9 +175,7 @@ static int pipeline_open(pipeline_state *ps)
     }
     ps->tee.report = report_error_hook(ps->rep);
     ps->tee.o = o;
-    /* a pwalk_scan (o->stop given) never prints: no on_log, no line */
-    int legacy_log = !o->on_log && !o->stop;
-    sinks_error_hook hook = {&ps->tee, tee_record, legacy_log ? NULL : tee_log};
+    sinks_error_hook hook = {&ps->tee, tee_record, tee_log};
     if (sinks_start(ps->sinks, ps->threads, &hook, err, sizeof err) != 0) {
         char ignored[256];
         sinks_finish(ps->sinks, PIPELINE_USAGE, ignored, sizeof ignored);
@@ -226,6 +223,10 @@ static int pipeline_walk_options(pipeline_state *ps, walk_options *wo)
         ps->r->failure = PWALK_FAIL_ERRORS_FILE;
         return result_fail(ps->r, PIPELINE_FAILED, "errors file: %s", err);
     }
+    if (ps->o->on_own && own_hook(ps->sinks, ps->o, wo, err, sizeof err) != 0) {
+        ps->r->failure = PWALK_FAIL_WALK;
+        return result_fail(ps->r, PIPELINE_FAILED, "own outputs: %.1900s", err);
+    }
     return 0;
 }
 
@@ -234,7 +235,7 @@ static int pipeline_walk_outcome(pipeline_state *ps, int wrc, const char *walk_e
 {
     pipeline_result *r = ps->r;
     char err[2048];
-    int sig = __atomic_load_n(ps->stop_signal, __ATOMIC_RELAXED);
+    int sig = ps->stop_signal ? __atomic_load_n(ps->stop_signal, __ATOMIC_RELAXED) : 0;
     if (sig) {
         r->failure = PWALK_FAIL_SIGNAL;
         snprintf(r->message, sizeof r->message,
@@ -294,16 +295,10 @@ static void pipeline_results(pipeline_state *ps, int status)
         status = PIPELINE_PARTIAL;
     r->status = status;
     r->sink_count = sinks_count(ps->sinks);
-    for (size_t i = 0; i < r->sink_count && i < 64; i++)
+    r->sink_rows = calloc(r->sink_count ? r->sink_count : 1, sizeof *r->sink_rows);
+    for (size_t i = 0; r->sink_rows && i < r->sink_count; i++)
         r->sink_rows[i] = sinks_rows(ps->sinks, i);
-    char *text = summary_text(ps->rep, &r->stats, ps->sinks);
-    if (o->keep_summary) {
-        r->summary = text;
-        return;
-    }
-    if (text && (!o->quiet || status != PIPELINE_OK))
-        fputs(text, o->summary ? o->summary : stderr);
-    free(text);
+    r->summary = summary_text(ps->rep, &r->stats, ps->sinks);
 }
 
 static int pipeline_fail_started(pipeline_state *ps, int status)
@@ -339,10 +334,6 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
         o = &defaults;
     memset(r, 0, sizeof *r);
     pipeline_state ps = {.p = p, .o = o, .r = r, .stop = o->stop, .stop_signal = o->stop_signal};
-    if (!ps.stop) {
-        ps.stop = &pipeline_legacy_stop;
-        ps.stop_signal = &pipeline_legacy_signal;
-    }
     int status = pipeline_check_scan(&ps);
     if (status == 0)
         status = pipeline_open(&ps);

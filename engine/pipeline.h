@@ -1,9 +1,8 @@
 /*
  * pipeline.h -- one complete scan: check the roots, load and start the
  * sinks, walk, commit or abandon every output, summarise.  Pipeline
- * assembly exists once, here: pwalk_scan_run() (scan.c, the public API)
- * runs it, and so do, until they move to pwalk.h, pwalk-mpi and the Python
- * extension through pipeline_run().
+ * assembly exists once, here; pwalk_scan_run() (scan.c, the public API) is
+ * its one caller, and every driver goes through that.
  */
 #ifndef PWALK_ENGINE_PIPELINE_H
 #define PWALK_ENGINE_PIPELINE_H
@@ -21,25 +20,17 @@
 #define PIPELINE_PARTIAL 1  /* complete, but some entries could not be read */
 #define PIPELINE_USAGE 2    /* bad config/options/roots: nothing written    */
 #define PIPELINE_FAILED 3   /* the scan or an output failed: nothing published */
-/* 128 + N: stopped by signal N (walk_request_stop() with pipeline_signal) */
+/* 128 + N: stopped by signal N (o->stop set, N in o->stop_signal) */
 
 typedef struct pipeline_run_options {
-    int quiet;                  /* no summary unless something failed     */
-    int progress;               /* ignored (the CLI draws it: on_progress) */
-    FILE *summary;              /* where the summary goes (NULL: stderr)  */
-    /* Per scan (pwalk_scan): the stop request and the signal recorded with
-     * it.  NULL: the process-wide ones of pipeline_signal(), for callers
-     * from before pwalk.h. */
+    /* The scan's stop request and the signal recorded with it (both
+     * required: a pwalk_scan's own, pwalk_scan_stop() sets them). */
     int *stop;
     const int *stop_signal;
-    /* keep_summary: the summary goes to r->summary (malloc'ed, the caller
-     * frees it), nothing is printed, quiet and summary are ignored. */
-    int keep_summary;
     /* About once a second on the calling thread (optional). */
     void (*on_progress)(void *ctx, const walk_stats *now, uint64_t queued);
     void *on_progress_ctx;
-    /* A sink's log line, "sink 'NAME': TEXT" (any thread).  NULL and no
-     * stop given: printed on stderr as before; NULL with stop: dropped. */
+    /* A sink's log line, "sink 'NAME': TEXT" (any thread; NULL: dropped). */
     void (*on_log)(void *ctx, const char *line);
     void *on_log_ctx;
     /* Every error record as it happens (optional; any thread); kind is
@@ -60,6 +51,14 @@ typedef struct pipeline_run_options {
     /* The same, identified by the caller (pwalk_scan_own_fd()). */
     const walk_file_id *own_ids;
     size_t own_id_count;
+    /* Optional: once every output exists (sinks started, error file open)
+     * and before the walk, on the calling thread: own (own_count) is what
+     * the walk leaves out so far; the hook may leave out more by returning
+     * them in *more (malloc'ed, *more_count long, freed by the pipeline).
+     * Non-zero: the scan fails (status 3, "own outputs: " + err). */
+    int (*on_own)(void *ctx, const walk_file_id *own, size_t own_count, walk_file_id **more,
+                  size_t *more_count, char *err, size_t errlen);
+    void *on_own_ctx;
 } pipeline_run_options;
 
 typedef struct pipeline_result {
@@ -70,9 +69,10 @@ typedef struct pipeline_result {
     uint64_t vanished;          /* entries gone or replaced mid-scan: not
                                    errors unless scan.strict              */
     size_t sink_count;
-    uint64_t sink_rows[64];     /* rows per sink (first 64 sinks)         */
+    uint64_t *sink_rows;        /* rows per sink (malloc'ed; the caller
+                                   frees it), NULL when out of memory     */
     uint64_t replaced;          /* of vanished, directories replaced      */
-    char *summary;              /* with keep_summary: the summary text    */
+    char *summary;              /* the summary text (malloc'ed) or NULL   */
     /* What failed, as fields: PWALK_FAIL_*; the sink (index, its own
      * message) for FAIL_PLUGIN/FAIL_SINK; the root and errno for FAIL_ROOT
      * (failed_path points into the pipeline's roots). */
@@ -84,19 +84,12 @@ typedef struct pipeline_result {
     int failed_errno;
 } pipeline_result;
 
-/* Record that signal sig stopped the scan (async-signal-safe); the result's
- * status becomes 128+sig.  A request made before pipeline_run() starts is
- * kept (a Ctrl-C during set-up still stops the scan); callers that run
- * several scans clear it first with pipeline_clear_signal(). */
-void pipeline_signal(int sig);
-void pipeline_clear_signal(void);
-
 /* What can be checked without writing anything: roots, thread count,
  * plugins and sink options (status 2 with r->message and r->failure). */
 int pipeline_check(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result *r);
 
-/* Run p.  Always fills *r; returns r->status.  With o->keep_summary the
- * caller frees r->summary. */
+/* Run p.  Always fills *r; returns r->status.  The caller frees
+ * r->summary and r->sink_rows. */
 int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result *r);
 
 #endif

@@ -276,7 +276,6 @@ void scan_run_options(pwalk_scan *s, pipeline_run_options *o)
     memset(o, 0, sizeof *o);
     o->stop = &s->stop;
     o->stop_signal = &s->stop_signal;
-    o->keep_summary = 1;
     if (s->cb.on_error) {
         o->on_error = scan_on_error;
         o->on_error_ctx = s;
@@ -291,7 +290,7 @@ void scan_run_options(pwalk_scan *s, pipeline_run_options *o)
     }
     o->builtin_plugins = s->builtins;
     o->builtin_plugin_count = s->builtin_count;
-    o->remote = s->remote;
+    scan_remote_options(s, o);
     o->own_ids = s->own;
     o->own_id_count = s->own_count;
 }
@@ -453,7 +452,7 @@ const char *pwalk_scan_sink_option(const pwalk_scan *s, size_t i, const char *ke
 
 uint64_t pwalk_scan_sink_rows(const pwalk_scan *s, size_t i)
 {
-    return s->ran && i < s->r.sink_count && i < 64 ? s->r.sink_rows[i] : 0;
+    return s->ran && s->r.sink_rows && i < s->r.sink_count ? s->r.sink_rows[i] : 0;
 }
 
 size_t pwalk_scan_sink_option_count(const pwalk_scan *s, size_t i)
@@ -501,6 +500,7 @@ void pwalk_scan_free(pwalk_scan *s)
         return;
     cfg_free(&s->p);
     free(s->r.summary);
+    free(s->r.sink_rows);
     free(s->builtins);
     free(s->own);
     free(s);

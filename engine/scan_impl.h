@@ -13,6 +13,7 @@
 #include "walk.h"
 
 struct pwalk_remote_walk; /* pwalk/sys/remote.h */
+struct pwalk_remote_own;
 
 struct pwalk_scan {
     cfg_pipeline p;
@@ -30,6 +31,7 @@ struct pwalk_scan {
      * whose tick calls the driver's tick with its ctx. */
     walk_remote remote_hook;
     void (*remote_tick)(void *ctx, struct pwalk_remote_walk *walk);
+    int (*remote_own)(void *ctx, struct pwalk_remote_own *own, char *err, size_t errlen);
     void *remote_ctx;
     /* results */
     int ran;
@@ -39,5 +41,8 @@ struct pwalk_scan {
 
 /* pipeline_run()'s options for s (callbacks, stop, own files, builtins). */
 void scan_run_options(pwalk_scan *s, pipeline_run_options *o);
+
+/* The shared walk's part of them (scan_remote.c): o->remote, o->on_own. */
+void scan_remote_options(pwalk_scan *s, pipeline_run_options *o);
 
 #endif

@@ -4,7 +4,9 @@
  * shared between processes") and the directory records (remote.c).
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pwalk/sys/remote.h"
@@ -34,10 +36,79 @@ int pwalk_scan_set_remote(pwalk_scan *s, const pwalk_remote *r, char *err, size_
         return PWALK_USAGE;
     }
     s->remote_tick = r->tick;
+    s->remote_own = r->struct_size >= offsetof(pwalk_remote, own_outputs) + sizeof r->own_outputs
+                        ? r->own_outputs
+                        : NULL;
     s->remote_ctx = r->ctx;
     s->remote_hook = (walk_remote){s, r->tick_ms, r->seed != 0, scan_remote_tick};
     s->remote = &s->remote_hook;
     return 0;
+}
+
+/* own_outputs's view of the pipeline's own files: what it had (copied to
+ * the public type) and what the driver added, handed back as `more`. */
+struct pwalk_remote_own {
+    pwalk_file_id *ids;
+    size_t count;
+    size_t base;                /* ids[0..base) were the pipeline's */
+};
+
+const pwalk_file_id *pwalk_remote_own_files(pwalk_remote_own *own, size_t *count)
+{
+    *count = own->count;
+    return own->ids;
+}
+
+int pwalk_remote_own_add(pwalk_remote_own *own, const pwalk_file_id *ids, size_t count)
+{
+    if (count == 0)
+        return 0;
+    if (count > SIZE_MAX / sizeof *ids - own->count)
+        return -1;
+    pwalk_file_id *grown = realloc(own->ids, (own->count + count) * sizeof *grown);
+    if (!grown)
+        return -1;
+    memcpy(grown + own->count, ids, count * sizeof *ids);
+    own->ids = grown;
+    own->count += count;
+    return 0;
+}
+
+/* pipeline_run_options.on_own: the driver's own_outputs over the public
+ * type; what it added goes back to the pipeline as more. */
+static int scan_remote_own(void *ctx, const walk_file_id *had, size_t had_count,
+                           walk_file_id **more, size_t *more_count, char *err, size_t errlen)
+{
+    pwalk_scan *s = ctx;
+    pwalk_remote_own own = {calloc(had_count ? had_count : 1, sizeof *own.ids), had_count,
+                            had_count};
+    if (!own.ids) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < had_count; i++)
+        own.ids[i] = (pwalk_file_id){had[i].dev, had[i].ino};
+    int rc = s->remote_own(s->remote_ctx, &own, err, errlen) != 0 ? -1 : 0;
+    size_t n = own.count - own.base;
+    *more = rc == 0 && n ? malloc(n * sizeof **more) : NULL;
+    if (rc == 0 && n && !*more) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        (*more)[i] = (walk_file_id){own.ids[own.base + i].dev, own.ids[own.base + i].ino};
+    *more_count = rc == 0 ? n : 0;
+    free(own.ids);
+    return rc;
+}
+
+void scan_remote_options(pwalk_scan *s, pipeline_run_options *o)
+{
+    o->remote = s->remote;
+    if (s->remote && s->remote_own) {
+        o->on_own = scan_remote_own;
+        o->on_own_ctx = s;
+    }
 }
 
 int pwalk_remote_idle(pwalk_remote_walk *walk) { return walk_remote_idle(scan_remote_run(walk)); }

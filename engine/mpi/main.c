@@ -37,6 +37,7 @@
 #include <mpi.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,7 @@ typedef struct pending_send {
 
 typedef struct coord {
     int rank, size;
+    const pwalk_scan *scan;     /* its roots, for exchange_own()          */
     pwalk_remote_walk *run;
     int done;
     /* this rank's counters and what it last told the manager */
@@ -331,6 +333,100 @@ static void coord_tick(void *ctx, pwalk_remote_walk *run)
     }
     if (c->rank == 0)
         manager_step(c);
+}
+
+/* ---- every rank's outputs out of every rank's walk ------------------------------ */
+
+/* Each rank's st_dev of each root (0: does not stat), all ranks' in rank
+ * order: on another node a shared filesystem may have another st_dev. */
+static uint64_t *root_devs(const coord *c, size_t *nroots)
+{
+    size_t n = pwalk_scan_root_count(c->scan);
+    uint64_t *mine = calloc(n ? n : 1, sizeof *mine);
+    uint64_t *all = calloc((n ? n : 1) * (size_t)c->size, sizeof *all);
+    if (!mine || !all || n > INT_MAX)
+        coord_fail("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(pwalk_scan_root(c->scan, i), &st) == 0)
+            mine[i] = (uint64_t)st.st_dev;
+    }
+    MPI_Allgather(mine, (int)n, MPI_UINT64_T, all, (int)n, MPI_UINT64_T, MPI_COMM_WORLD);
+    free(mine);
+    *nroots = n;
+    return all;
+}
+
+/* Every rank's own files as (dev, ino) pairs, all ranks' in rank order;
+ * counts[k] and displs[k] in uint64s. */
+static uint64_t *gather_own(const coord *c, pwalk_remote_own *own, int *counts, int *displs)
+{
+    size_t n;
+    const pwalk_file_id *ids = pwalk_remote_own_files(own, &n);
+    if (n > INT_MAX / 2 / (size_t)c->size)
+        coord_fail("too many own output files (%zu)", n);
+    uint64_t *mine = malloc((n ? n : 1) * 2 * sizeof *mine);
+    if (!mine)
+        coord_fail("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        mine[2 * i] = ids[i].dev;
+        mine[2 * i + 1] = ids[i].ino;
+    }
+    int count = (int)(2 * n);
+    MPI_Allgather(&count, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
+    long total = 0;
+    for (int k = 0; k < c->size; k++) {
+        displs[k] = (int)total;
+        total += counts[k];
+        if (counts[k] < 0 || total > INT_MAX)
+            coord_fail("too many own output files");
+    }
+    uint64_t *all = malloc((total ? (size_t)total : 1) * sizeof *all);
+    if (!all)
+        coord_fail("out of memory");
+    MPI_Allgatherv(mine, count, MPI_UINT64_T, all, counts, displs, MPI_UINT64_T,
+                   MPI_COMM_WORLD);
+    free(mine);
+    return all;
+}
+
+/* own_outputs (pwalk/sys/remote.h): the ranks may write into the tree they
+ * walk, and a rank knows only its own files, so after every rank created
+ * its outputs (the library calls this before walking; collective) each
+ * hands its files to the others.  A device is translated through the roots
+ * (sender's st_dev of root i -> ours) for nodes that number it otherwise. */
+static int exchange_own(void *ctx, pwalk_remote_own *own, char *err, size_t errlen)
+{
+    coord *c = ctx;
+    int *counts = calloc((size_t)c->size, sizeof *counts);
+    int *displs = calloc((size_t)c->size, sizeof *displs);
+    if (!counts || !displs)
+        coord_fail("out of memory");
+    size_t nroots;
+    uint64_t *devs = root_devs(c, &nroots);
+    uint64_t *all = gather_own(c, own, counts, displs);
+    const uint64_t *here = devs + (size_t)c->rank * nroots;
+    int rc = 0;
+    for (int k = 0; k < c->size && rc == 0; k++) {
+        const uint64_t *there = devs + (size_t)k * nroots;
+        for (int i = 0; k != c->rank && i < counts[k] && rc == 0; i += 2) {
+            pwalk_file_id id = {all[displs[k] + i], all[displs[k] + i + 1]};
+            for (size_t r = 0; r < nroots; r++)
+                if (there[r] && there[r] == id.dev && here[r]) {
+                    id.dev = here[r];
+                    break;
+                }
+            if (pwalk_remote_own_add(own, &id, 1) != 0) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+            }
+        }
+    }
+    free(all);
+    free(devs);
+    free(counts);
+    free(displs);
+    return rc;
 }
 
 static int coord_init(coord *c, int rank, int size)
@@ -708,7 +804,8 @@ static void rank_result(const pwalk_scan *s, int status, double seconds, shard_r
 static int run_rank(mpi_setup *m, coord *c, int rank, outfile *mf)
 {
     char err[1024];
-    pwalk_remote remote = {sizeof remote, c, 5, rank == 0, coord_tick};
+    pwalk_remote remote = {sizeof remote, c, 5, rank == 0, coord_tick, exchange_own};
+    c->scan = m->scan;
     pwalk_callbacks cb = {.struct_size = sizeof cb, .ctx = &c->rank, .on_log = on_log};
     if (pwalk_scan_set_remote(m->scan, &remote, err, sizeof err) != 0 ||
         pwalk_scan_set_callbacks(m->scan, &cb) != 0 ||

@@ -447,3 +447,54 @@ def test_a_report_inside_the_tree_does_not_list_the_manifests_temporary(tmp):
     got = lines_of([os.path.join(out, f"scan.part-{k:04d}.csv") for k in range(2)])
     assert [l for l in got if b".scan.manifest.json.pwalk-tmp-" in l] == []
     assert sum(b'/r/out"' in l or b'/r/d"' in l for l in got) == 2, got
+
+
+def test_a_report_inside_the_tree_lists_no_file_of_any_rank(tmp):
+    # Every rank's shard and error file temporaries and rank 0's manifest
+    # temporary sit in the scanned tree while the ranks walk it; whichever
+    # rank lists out/ leaves them all out (the ranks exchange their own
+    # files' dev/inode before walking) and counts them as filtered.
+    np = 4
+    root = os.path.join(tmp, "r")
+    out = os.path.join(root, "out")
+    os.mkdir(root)
+    os.mkdir(out)
+    for i in range(8):
+        d = os.path.join(root, f"d{i}")
+        os.mkdir(d)
+        for k in range(5):
+            with open(os.path.join(d, f"f{k}"), "wb") as f:
+                f.write(b"x" * k)
+    with open(os.path.join(out, "keep.txt"), "wb") as f:
+        f.write(b"not ours")
+    cfg = write_config(os.path.join(tmp, "p.yaml"),
+                       [f"{{name: r, plugin: csv, options: {{path: '{out}/scan.csv'}}}}"],
+                       scan="{threads: 2, errors: '%s/scan.errors'}" % out)
+    r = mpirun(np, "-q", "-c", cfg, root)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    shards = [os.path.join(out, f"scan.part-{k:04d}.csv") for k in range(np)]
+    errfiles = [os.path.join(out, f"scan.errors.part-{k:04d}") for k in range(np)]
+    man = os.path.join(out, "scan.manifest.json")
+    ours = shards + errfiles + [man]
+    assert sorted(os.listdir(out)) == sorted([os.path.basename(p) for p in ours] +
+                                             ["keep.txt"])
+    our_inodes = {os.lstat(p).st_ino for p in ours}
+    got = lines_of(shards)
+    assert [l for l in got if b".pwalk-tmp-" in l] == []
+    rows = collections.Counter()
+    for line in got:
+        ino = int(line.split(b",", 1)[0])
+        assert ino not in our_inodes, line
+        path = os.fsdecode(path_of(line))
+        assert os.lstat(path).st_ino == ino, line
+        rows[path] += 1
+    want = [root]
+    for top, dirs, files in os.walk(root):
+        want += [os.path.join(top, n) for n in dirs + files]
+    want = [p for p in want if p not in ours]
+    assert sorted(rows) == sorted(want)
+    assert set(rows.values()) == {1}, "a row written twice"
+    m = manifest(out)
+    assert m["totals"]["rows"] == len(want)
+    assert m["totals"]["filtered"] == len(ours)
+    assert m["totals"]["entries"] == len(want) + len(ours)

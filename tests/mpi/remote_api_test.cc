@@ -206,7 +206,7 @@ TEST_F(RemoteApi, TwoScansShareOneWalkAndTogetherReportEveryEntryOnce) {
     pwalk_scan *scan[2] = {NewScan(out[0], true), NewScan(out[1], false)};
     ASSERT_TRUE(scan[0] && scan[1]);
     for (int i = 0; i < 2; i++) {
-        pwalk_remote hook = {sizeof hook, &sides[i], 1, i == 0, Tick};
+        pwalk_remote hook = {sizeof hook, &sides[i], 1, i == 0, Tick, nullptr};
         char err[256] = "";
         ASSERT_EQ(pwalk_scan_set_remote(scan[i], &hook, err, sizeof err), 0) << err;
     }
@@ -249,14 +249,150 @@ TEST_F(RemoteApi, TwoScansShareOneWalkAndTogetherReportEveryEntryOnce) {
     pwalk_scan_free(scan[1]);
 }
 
+// ---- own_outputs: each side hands its files to the other before walking
+// (what pwalk-mpi does with MPI_Allgather), so neither lists the other's
+// report written inside the tree ------------------------------------------------
+
+struct OwnExchange {
+    std::mutex lock;
+    std::condition_variable cv;
+    std::vector<pwalk_file_id> ids[2];
+    bool posted[2] = {false, false};
+    int calls[2] = {0, 0};
+};
+
+struct OwnSide {
+    Side side;  // first: the tick's ctx is the same pointer
+    OwnExchange *ex;
+};
+
+int ExchangeOwn(void *ctx, pwalk_remote_own *own, char *err, size_t errlen) {
+    OwnSide *o = static_cast<OwnSide *>(ctx);
+    int me = o->side.me;
+    size_t n = 0;
+    const pwalk_file_id *ids = pwalk_remote_own_files(own, &n);
+    std::unique_lock<std::mutex> g(o->ex->lock);
+    o->ex->calls[me]++;
+    o->ex->ids[me].assign(ids, ids + n);
+    o->ex->posted[me] = true;
+    o->ex->cv.notify_all();
+    // bounded: a hook that is not called on both sides fails, not hangs
+    if (!o->ex->cv.wait_for(g, std::chrono::seconds(60), [&] { return o->ex->posted[1 - me]; })) {
+        snprintf(err, errlen, "side %d never posted its files", 1 - me);
+        return -1;
+    }
+    auto &theirs = o->ex->ids[1 - me];
+    return pwalk_remote_own_add(own, theirs.data(), theirs.size());
+}
+
+TEST_F(RemoteApi, OwnOutputsOfBothScansAreLeftOutOfTheSharedWalk) {
+    gate.open = false;
+    std::string outdir = root_ + "/out";
+    ASSERT_EQ(mkdir(outdir.c_str(), 0755), 0);
+    ASSERT_TRUE(harness::WriteFile(outdir + "/keep", "12345"));
+    Shared shared;
+    OwnExchange ex;
+    OwnSide sides[2] = {{{&shared, 0}, &ex}, {{&shared, 1}, &ex}};
+    std::string out[2] = {outdir + "/a.csv", outdir + "/b.csv"};
+    pwalk_scan *scan[2] = {NewScan(out[0], true), NewScan(out[1], false)};
+    ASSERT_TRUE(scan[0] && scan[1]);
+    for (int i = 0; i < 2; i++) {
+        pwalk_remote hook = {sizeof hook, &sides[i], 1, i == 0, Tick, ExchangeOwn};
+        char err[256] = "";
+        ASSERT_EQ(pwalk_scan_set_remote(scan[i], &hook, err, sizeof err), 0) << err;
+    }
+    int status[2] = {-1, -1};
+    std::thread b([&] { status[1] = pwalk_scan_run(scan[1]); });
+    status[0] = pwalk_scan_run(scan[0]);
+    b.join();
+    ASSERT_EQ(status[0], PWALK_OK) << pwalk_scan_message(scan[0]);
+    ASSERT_EQ(status[1], PWALK_OK) << pwalk_scan_message(scan[1]);
+    EXPECT_EQ(shared.problem, "");
+    EXPECT_EQ(ex.calls[0], 1);
+    EXPECT_EQ(ex.calls[1], 1);
+    // each side's own set: its report's temporary (identity kept by the rename)
+    struct stat st[2];
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(lstat(out[i].c_str(), &st[i]), 0);
+        ASSERT_EQ(ex.ids[i].size(), 1u);
+        EXPECT_EQ(ex.ids[i][0].dev, (uint64_t)st[i].st_dev);
+        EXPECT_EQ(ex.ids[i][0].ino, (uint64_t)st[i].st_ino);
+    }
+    std::map<std::string, harness::Expect> model;
+    harness::Model(root_, std::vector<std::string>{}, &model);
+    model.erase(out[0]);
+    model.erase(out[1]);
+    model[outdir].dirsum -= st[0].st_size + st[1].st_size;  // left out, sizes too
+    std::map<std::string, int> seen;
+    for (int i = 0; i < 2; i++) {
+        harness::Csv csv = harness::ReadCsv(out[i], harness::kColumns);
+        ASSERT_TRUE(csv.ok) << out[i] << ": " << csv.problem;
+        for (auto &row : csv.rows) {
+            std::string path = harness::Unescape(row[harness::kFilename]);
+            seen[path]++;
+            EXPECT_EQ(path.find(".pwalk-tmp-"), std::string::npos) << out[i] << ": " << path;
+            auto it = model.find(path);
+            if (it == model.end()) {
+                ADD_FAILURE() << out[i] << ": row for " << path << ", not in the tree";
+                continue;
+            }
+            EXPECT_EQ(harness::CheckRow(row, it->second, path), "") << out[i];
+        }
+    }
+    for (auto &kv : model) EXPECT_EQ(seen[kv.first], 1) << kv.first;
+    // whichever side listed out/ left both reports out, counted as filtered
+    EXPECT_EQ(pwalk_scan_counter(scan[0], PWALK_COUNT_FILTERED_OWN_OUTPUT) +
+                  pwalk_scan_counter(scan[1], PWALK_COUNT_FILTERED_OWN_OUTPUT),
+              2u);
+    pwalk_scan_free(scan[0]);
+    pwalk_scan_free(scan[1]);
+}
+
+int RefuseOwn(void *ctx, pwalk_remote_own *, char *err, size_t errlen) {
+    ++*static_cast<int *>(ctx);
+    snprintf(err, errlen, "no exchange today");
+    return -1;
+}
+
+void SoloTick(void *, pwalk_remote_walk *walk) {
+    if (pwalk_remote_idle(walk)) pwalk_remote_end(walk);
+}
+
+TEST_F(RemoteApi, AFailingOwnOutputsHookFailsTheScanBeforeTheWalkAndAnOlderLayoutHasNone) {
+    std::string out = dir_ / "x.csv";
+    int calls = 0;
+    for (bool older : {false, true}) {
+        pwalk_scan *s = NewScan(out, false);
+        ASSERT_NE(s, nullptr);
+        pwalk_remote hook = {sizeof hook, &calls, 1, 1, SoloTick, RefuseOwn};
+        if (older) hook.struct_size = offsetof(pwalk_remote, own_outputs);
+        char err[256] = "";
+        ASSERT_EQ(pwalk_scan_set_remote(s, &hook, err, sizeof err), 0) << err;
+        int status = pwalk_scan_run(s);
+        if (!older) {
+            EXPECT_EQ(status, PWALK_FAILED);
+            EXPECT_STREQ(pwalk_scan_message(s), "own outputs: no exchange today");
+            EXPECT_EQ(calls, 1);
+            EXPECT_EQ(pwalk_scan_counter(s, PWALK_COUNT_ENTRIES), 0u);  // nothing walked
+            EXPECT_NE(access(out.c_str(), F_OK), 0);                     // nothing published
+            EXPECT_EQ(harness::ListDir(dir_.path()), std::vector<std::string>{"root"});
+        } else {
+            EXPECT_EQ(status, PWALK_OK) << pwalk_scan_message(s);
+            EXPECT_EQ(calls, 1);  // not called: the caller's struct has no such field
+            EXPECT_EQ(access(out.c_str(), F_OK), 0);
+        }
+        pwalk_scan_free(s);
+    }
+}
+
 TEST_F(RemoteApi, TheHookIsRefusedWithoutATickOrFromAnOlderLayout) {
     pwalk_scan *s = NewScan(dir_ / "x.csv", false);
     ASSERT_NE(s, nullptr);
     char err[256] = "";
-    pwalk_remote none = {sizeof none, nullptr, 0, 1, nullptr};
+    pwalk_remote none = {sizeof none, nullptr, 0, 1, nullptr, nullptr};
     EXPECT_EQ(pwalk_scan_set_remote(s, &none, err, sizeof err), PWALK_USAGE);
     EXPECT_STREQ(err, "pwalk_scan_set_remote: no tick function");
-    pwalk_remote small = {sizeof(size_t), nullptr, 0, 1, Tick};
+    pwalk_remote small = {sizeof(size_t), nullptr, 0, 1, Tick, nullptr};
     EXPECT_EQ(pwalk_scan_set_remote(s, &small, err, sizeof err), PWALK_USAGE);
     EXPECT_STREQ(err, "pwalk_scan_set_remote: struct_size too small for this library");
     EXPECT_EQ(pwalk_scan_set_remote(s, nullptr, err, sizeof err), 0);  // an ordinary walk

@@ -55,6 +55,7 @@
 #define PWALK_SYS_REMOTE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pwalk/pwalk.h"
 
@@ -64,6 +65,16 @@ extern "C" {
 
 /* A running shared walk, as tick sees it (valid only during the call). */
 typedef struct pwalk_remote_walk pwalk_remote_walk;
+
+/* The files a scan leaves out of its walk, as own_outputs sees them (valid
+ * only during the call). */
+typedef struct pwalk_remote_own pwalk_remote_own;
+
+/* A file by identity: st_dev and st_ino as fstat() reports them. */
+typedef struct pwalk_file_id {
+    uint64_t dev;
+    uint64_t ino;
+} pwalk_file_id;
 
 typedef struct pwalk_remote {
     /* sizeof(pwalk_remote) as the caller compiled it. */
@@ -76,6 +87,17 @@ typedef struct pwalk_remote {
      * called.  Must return promptly: the walk's workers do not wait for
      * it, but its progress callbacks and stop checks do. */
     void (*tick)(void *ctx, pwalk_remote_walk *walk);
+    /* Optional (NULL: none; also when struct_size ends before it).  Once
+     * per run, on the thread that called pwalk_scan_run(), after this
+     * process's scan created every file it writes (each sink's output
+     * under its temporary name, the error file, pwalk_scan_own_fd()'s) and
+     * before its walk reads anything or tick first runs.  The walk leaves
+     * out the files in own (see "Files the processes write" below); the
+     * driver reads them with pwalk_remote_own_files() and adds the other
+     * processes' with pwalk_remote_own_add().  Return 0 to walk; non-zero
+     * fails the scan (PWALK_FAILED, pwalk_scan_message() "own outputs:
+     * " + err, nothing published).  own is valid only during the call. */
+    int (*own_outputs)(void *ctx, pwalk_remote_own *own, char *err, size_t errlen);
 } pwalk_remote;
 
 /* Make s's next run a shared walk driven by r (copied; NULL: an ordinary
@@ -108,6 +130,27 @@ long pwalk_remote_import(pwalk_remote_walk *walk, const char *buf, size_t len, c
 /* Every process is out of work: let this walk finish (its workers stop
  * waiting for imports, the outputs are committed). */
 void pwalk_remote_end(pwalk_remote_walk *walk);
+
+/* ---- Files the processes write ---------------------------------------------
+ *
+ * A scan leaves its own outputs out of its walk (pwalk.h, pwalk_scan_own_fd();
+ * counted as filtered "own-output"), but it knows only the files its own
+ * process writes.  When the processes write into the tree they walk, each
+ * lists the others' temporaries unless the driver tells it about them: in
+ * own_outputs, every process hands its pwalk_remote_own_files() to the
+ * others (pwalk-mpi: MPI_Allgather + MPI_Allgatherv) and adds theirs with
+ * pwalk_remote_own_add(), all before any process walks.  Identities are
+ * compared as given: on nodes where the filesystem has another st_dev the
+ * driver translates the device (pwalk-mpi maps a root's st_dev on the
+ * sender to the same root's here). */
+
+/* The files this scan leaves out so far (its own, then those added); *count
+ * set.  The array belongs to own and changes with pwalk_remote_own_add(). */
+const pwalk_file_id *pwalk_remote_own_files(pwalk_remote_own *own, size_t *count);
+
+/* Leave count more files out of this walk (copied).  Returns 0, or -1 when
+ * out of memory (nothing added). */
+int pwalk_remote_own_add(pwalk_remote_own *own, const pwalk_file_id *ids, size_t count);
 
 /* ---- Setting up one output per process ------------------------------------- */
 
