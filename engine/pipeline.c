@@ -284,7 +284,6 @@ static int pipeline_commit(pipeline_state *ps, int status)
 static void pipeline_results(pipeline_state *ps, int status)
 {
     pipeline_result *r = ps->r;
-    const pipeline_run_options *o = ps->o;
     r->errors = report_error_count(ps->rep);
     r->vanished = report_vanished_count(ps->rep);
     r->replaced = report_replaced_count(ps->rep);
