@@ -119,6 +119,11 @@ struct walk_run {
     atomic_size_t next_import;  /* round-robin worker for imported items */
     int held;                   /* remote: the pool is held open          */
     size_t worker_count;
+    /* opt->own sorted by (ino, dev): under pwalk-mpi every rank's outputs
+     * are in it (a few per rank and sink), and every non-directory entry
+     * is looked up */
+    walk_file_id *own;
+    size_t own_count;
     pthread_mutex_t done_lock;
     pthread_cond_t done_cond;
 };
@@ -346,13 +351,19 @@ static void report_error(walk_worker *w, const char *dir_path, size_t dir_len,
                   err == ENOENT ? PWALK_ERROR_VANISHED : PWALK_ERROR_FAILED);
 }
 
-/* Is st one of the files this scan writes itself? */
-static int walk_is_own(const walk_options *opt, const struct stat *st)
+static int own_cmp(const void *a, const void *b)
 {
-    for (size_t i = 0; i < opt->own_count; i++)
-        if (opt->own[i].ino == (uint64_t)st->st_ino && opt->own[i].dev == (uint64_t)st->st_dev)
-            return 1;
-    return 0;
+    const walk_file_id *x = a, *y = b;
+    if (x->ino != y->ino)
+        return x->ino < y->ino ? -1 : 1;
+    return x->dev < y->dev ? -1 : x->dev > y->dev;
+}
+
+/* Is st one of the files this scan writes itself? */
+static int walk_is_own(const walk_run *run, const struct stat *st)
+{
+    walk_file_id key = {.dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino};
+    return bsearch(&key, run->own, run->own_count, sizeof key, own_cmp) != NULL;
 }
 
 /* ---- directories ---------------------------------------------------------- */
@@ -486,7 +497,7 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
             report_error(w, d->path, d->path_len, name, errno, "lstat");
             continue;
         }
-        if (opt->own_count && !S_ISDIR(st.st_mode) && walk_is_own(opt, &st)) {
+        if (w->run->own_count && !S_ISDIR(st.st_mode) && walk_is_own(w->run, &st)) {
             /* an output of this scan (a temporary report in the tree): no
              * row, and its size, our own unfinished writing, stays out of
              * pw_dirsum; its name still counts in pw_fcount */
@@ -1173,6 +1184,14 @@ static int walk_run_alloc(walk_run *run, size_t n)
     if (!run->workers || !run->counters)
         return -1;
     memset(run->counters, 0, n * sizeof(walk_counters));
+    if (run->opt->own_count) {
+        run->own = malloc(run->opt->own_count * sizeof *run->own);
+        if (!run->own)
+            return -1;
+        memcpy(run->own, run->opt->own, run->opt->own_count * sizeof *run->own);
+        qsort(run->own, run->opt->own_count, sizeof *run->own, own_cmp);
+        run->own_count = run->opt->own_count;
+    }
     for (size_t i = 0; i < n; i++) {
         run->workers[i].run = run;
         run->workers[i].index = i;
@@ -1328,6 +1347,7 @@ static void walk_run_free(walk_run *run)
     }
     free(run->workers);
     free(run->counters);
+    free(run->own);
     wq_free(run->pool);
     pthread_mutex_destroy(&run->done_lock);
     pthread_cond_destroy(&run->done_cond);

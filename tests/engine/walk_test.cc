@@ -643,6 +643,29 @@ TEST_F(WalkTest, OwnOutputsAreLeftOutAndCounted) {
     EXPECT_STREQ(filter_reason_name(FILTER_OWN_OUTPUT), "own-output");
 }
 
+// pwalk-mpi puts every rank's outputs into the set (hundreds of ids): the
+// walk looks them up in a sorted copy, whatever order they came in, and ids
+// that share an inode on another device or a device with another inode do
+// not match.
+TEST_F(WalkTest, ManyOwnOutputsInAnyOrder) {
+    File("mine", 10);
+    File("near", 20);
+    struct stat m, n;
+    ASSERT_EQ(stat((root_ + "/mine").c_str(), &m), 0);
+    ASSERT_EQ(stat((root_ + "/near").c_str(), &n), 0);
+    own_.clear();
+    for (uint64_t i = 0; i < 500; i++) {
+        own_.push_back({(uint64_t)n.st_dev + 1 + i, (uint64_t)n.st_ino});     // near, other devs
+        own_.push_back({(uint64_t)m.st_dev, (uint64_t)m.st_ino + 1000003 + i * 7919});
+    }
+    own_.insert(own_.begin() + 613, {(uint64_t)m.st_dev, (uint64_t)m.st_ino});
+    Capture c;
+    ASSERT_EQ(Walk(c, 2), 0) << err_;
+    EXPECT_EQ(c.rows.count(root_ + "/mine"), 0u);
+    EXPECT_EQ(c.rows.count(root_ + "/near"), 1u);
+    EXPECT_EQ(stats_.filtered[FILTER_OWN_OUTPUT], 1u);
+}
+
 TEST(WalkRoots, CheckNamesTheMissingRoot) {
     char ok[] = "/", bad[] = "/nonexistent/pwalk-root";
     char *roots[] = {ok, bad};
