@@ -111,9 +111,7 @@ static void host_log(pwalk_host_ctx *ctx, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     const sinks_error_hook *h = &ctx->set->hook;
-    if (!h->log) /* pipeline_run()'s callers from before pwalk.h */
-        fprintf(stderr, "pwalk: sink '%s': %s\n", s->name, line);
-    else {
+    if (h->log) { /* the library never writes stderr itself */
         char full[SINK_MESSAGE_MAX + 256];
         snprintf(full, sizeof full, "sink '%s': %s", s->name, line);
         h->log(h->ctx, full);

@@ -26,9 +26,8 @@ typedef struct sinks_error_hook {
     void *ctx;
     void (*record)(void *ctx, const char *path, size_t path_len, int error_number,
                    const char *operation, uint32_t kind);
-    /* A sink's host->log() line, "sink 'NAME': TEXT" (any thread).  NULL:
-     * printed on stderr (only pipeline_run()'s callers from before pwalk.h
-     * leave it NULL; the library itself never writes stderr). */
+    /* A sink's host->log() line, "sink 'NAME': TEXT" (any thread; NULL:
+     * dropped -- the library never writes stderr itself). */
     void (*log)(void *ctx, const char *line);
 } sinks_error_hook;
 
