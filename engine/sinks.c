@@ -157,9 +157,15 @@ static int host_prune(pwalk_host_ctx *ctx, const char *pattern)
     if (!(set->prunes[set->prune_count] = strdup(pattern)))
         return PWALK_ERR_NOMEM;
     set->prune_count++;
-    /* it hides the subtree from every sink of the walk: say so */
-    fprintf(stderr, "pwalk: sink '%s': the walk does not descend into '%s' (for every sink)\n",
-            s->name, pattern);
+    /* it hides the subtree from every sink of the walk: say so (through
+     * the scan's on_log: the library never writes stderr itself) */
+    if (set->hook.log) {
+        char line[SINK_MESSAGE_MAX + 256];
+        snprintf(line, sizeof line,
+                 "sink '%s': the walk does not descend into '%s' (for every sink)", s->name,
+                 pattern);
+        set->hook.log(set->hook.ctx, line);
+    }
     return PWALK_OK;
 }
 
