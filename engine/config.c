@@ -24,6 +24,8 @@
 
 #include <yaml.h>
 
+#include "common/outfile.h"
+
 #define CFG_THREADS_MAX 4096
 /* A pipeline is a few hundred bytes; anything this big is a wrong path
  * (or /dev/zero), and reading it whole would only exhaust memory. */
@@ -382,13 +384,13 @@ static int cfg_get_mode(cfg_ctx *c, const yaml_node_t *at, const char *v, size_t
         *out = -1; /* the default: 0600 as root, else 0666 less the umask */
         return 0;
     }
-    int m = 0;
-    size_t i = 0;
-    while (v && i < n && v[i] >= '0' && v[i] <= '7')
-        m = m * 8 + (v[i++] - '0');
-    if (v && i == n && (n == 3 || (n == 4 && v[0] == '0'))) {
-        *out = m;
-        return 0;
+    /* the sinks' `mode:` rule, from the writer that applies it */
+    char text[5];
+    if (v && n < sizeof text && !memchr(v, '\0', n)) {
+        memcpy(text, v, n);
+        text[n] = '\0';
+        if (outfile_parse_mode(text, out) == 0)
+            return 0;
     }
     char shown[CFG_SHOW_CAP];
     cfg_show(shown, sizeof shown, at, v, n);

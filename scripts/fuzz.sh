@@ -66,8 +66,8 @@ engine_all=(engine/*.c)  # everything the exclude/cli targets link: the library 
 
 sources_of() {
     case "$1" in
-        config)  echo engine/config.c ;;
-        options) echo engine/options.c engine/config.c ;;
+        config)  echo engine/config.c common/outfile.c ;;
+        options) echo engine/options.c engine/config.c common/outfile.c ;;
         csv)     echo common/csvrow.c common/lossless.c ;;
         slurm)   echo engine/threads.c ;;
         remote)  echo engine/remote.c engine/walk.c engine/queue.c engine/filter.c engine/threads.c ;;

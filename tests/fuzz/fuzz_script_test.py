@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 """ % (fnv1a(HANG_SEED), fnv1a(OOM_SEED))
 
 # the sources fuzz.sh compiles for the two targets used here
-TARGET_SOURCES = {"config": ["engine/config.c"], "csv": ["common/csvrow.c", "common/lossless.c"]}
+TARGET_SOURCES = {"config": ["engine/config.c", "common/outfile.c"],
+                  "csv": ["common/csvrow.c", "common/lossless.c"]}
 
 
 def clang():
