@@ -15,6 +15,7 @@ packages=(
     clang  # libFuzzer targets (scripts/fuzz.sh)
     openmpi-bin libopenmpi-dev  # pwalk-mpi and its tests
     gnuplot-nox  # the benchmark's plot (tests/bench/run.py)
+    python3-pandas  # optional: pwalk.read_summary() gives DataFrames with it (tested both ways)
     pkg-config man-db  # tests/install: pwalk.pc, linting the man pages (man, lexgrog)
 )
 
