@@ -1,7 +1,7 @@
 /*
  * gentree -- deterministic test trees for the benchmark.
  *
- *   gentree DIR ENTRIES [PER_DIR] [--huge N] [--hostile] [--seed S]
+ *   gentree DIR ENTRIES [PER_DIR] [--huge N] [--hostile] [--seed S] [--dir-every K]
  *
  * Builds ENTRIES entries under DIR (which must not exist): directories of
  * about PER_DIR entries (default 90), with a skew (one directory in 50 gets
@@ -13,7 +13,10 @@
  * (ftruncate) so a 1M-entry tree costs inodes, not disk.  --huge N adds one
  * directory "huge" with N files; --hostile gives one name in 20 a comma,
  * quote, newline, backslash or invalid UTF-8 byte.  The same arguments
- * always give the same names and sizes.
+ * always give the same names and sizes.  --dir-every K makes ~1 entry in K a
+ * subdirectory (default 10): with a small PER_DIR, K must be small enough
+ * that each directory has more than one subdirectory on average, or the
+ * tree stops growing (gentree T 500000 4 --dir-every 3: ~106k directories).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -67,11 +70,13 @@ static void gen_file(int dfd, const char *name)
 int main(int argc, char **argv)
 {
     const char *dir = NULL;
-    long long entries = -1, per_dir = 90, huge = 0;
+    long long entries = -1, per_dir = 90, huge = 0, dir_every = 10;
     int hostile = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--huge") && i + 1 < argc)
             huge = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--dir-every") && i + 1 < argc)
+            dir_every = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--hostile"))
             hostile = 1;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
@@ -83,8 +88,9 @@ int main(int argc, char **argv)
         else
             per_dir = atoll(argv[i]);
     }
-    if (!dir || entries < 0 || per_dir < 2) {
-        fprintf(stderr, "usage: gentree DIR ENTRIES [PER_DIR] [--huge N] [--hostile] [--seed S]\n");
+    if (!dir || entries < 0 || per_dir < 2 || dir_every < 1) {
+        fprintf(stderr, "usage: gentree DIR ENTRIES [PER_DIR] [--huge N] [--hostile] [--seed S] "
+                        "[--dir-every K]\n");
         return 2;
     }
     if (mkdir(dir, 0755) != 0)
@@ -123,7 +129,7 @@ int main(int argc, char **argv)
         if (gen_next() % 50 == 0)
             n *= 10; /* skew */
         for (long long i = 0; i < n && made < entries; i++, made++) {
-            if (gen_next() % 10 == 0 && dirs < max_dirs) {
+            if (gen_next() % (uint64_t)dir_every == 0 && dirs < max_dirs) {
                 snprintf(name, sizeof name, "d%lld", dirs++);
                 if (mkdirat(dfd, name, 0755) != 0)
                     die("cannot create", name);
