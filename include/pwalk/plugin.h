@@ -48,6 +48,26 @@
  *                                            create() or any step failed
  *                                            (instance may then be NULL)
  *
+ * Merge lifecycle (1.3, only for a plugin with a merge callback): when a
+ * scan is split over several processes (pwalk-mpi, scan_facts.ranks > 1),
+ * each rank's instance runs the lifecycle above but writes a PARTIAL result
+ * (its own private, versioned format) at the output path it was given,
+ * which the driver has renamed per rank (the shard name).  After every rank
+ * finished, ONE process runs a second lifecycle of the same sink, with the
+ * unsharded options and no walk:
+ *
+ *     create(host, ctx, &instance)           main thread; scan_facts() gives
+ *          |                                 the whole scan's facts (ranks
+ *          v                                 > 1, summed counts, rank 0)
+ *     merge(instance, partials, count)       main thread, once: read every
+ *          |                                 rank's partial (paths borrowed)
+ *          v
+ *     prepare(instance) -> finish(instance, 0 or non-zero) -> destroy()
+ *
+ * No thread_open/consume/thread_close in between.  The partials belong to
+ * the driver: it removes them after a successful finish(0), keeps them on
+ * failure.  A plugin without merge keeps one output per rank (shards).
+ *
  * A failed create() is still followed by finish(instance, non-zero) and
  * destroy(instance), with instance as create() left it: NULL unless it
  * stored one before failing.  So finish() and destroy() must accept NULL,
@@ -92,10 +112,12 @@ extern "C" {
 #endif
 
 #define PWALK_ABI_MAJOR 1
-#define PWALK_ABI_MINOR 2 /* 1.1: pwalk_host.prune, pwalk_plugin.prepare;
+#define PWALK_ABI_MINOR 3 /* 1.1: pwalk_host.prune, pwalk_plugin.prepare;
                             1.2: pwalk_host.own_output, pwalk_error.kind,
                             pwalk_host.attachment,
-                            pwalk_option_spec.flags (PWALK_OPTION_OUTPUT) */
+                            pwalk_option_spec.flags (PWALK_OPTION_OUTPUT);
+                            1.3: pwalk_scan_facts, pwalk_host.scan_facts,
+                            pwalk_plugin.merge */
 
 /* The exported entry point's name, for the loader and for plugin authors. */
 #define PWALK_PLUGIN_ENTRY_SYMBOL "pwalk_plugin_entry_v1"
@@ -241,6 +263,33 @@ typedef struct pwalk_option_spec {
 typedef struct pwalk_host_ctx pwalk_host_ctx;
 typedef struct pwalk_options pwalk_options;
 
+/* ---- Facts about the scan (1.3) ------------------------------------------ */
+
+/* Filled by host->scan_facts().  The caller sets struct_size to its own
+ * sizeof(pwalk_scan_facts) first; the engine fills only the fields that fit
+ * and sets struct_size to what it wrote (the smaller of the two), so a
+ * plugin built against a later minor checks PWALK_STRUCT_HAS(&facts,
+ * pwalk_scan_facts, field).  Strings and the roots array belong to the
+ * engine and stay valid until destroy(). */
+typedef struct pwalk_scan_facts {
+    uint32_t struct_size;       /* caller sets sizeof before the call     */
+    uint32_t thread_count;      /* walk threads of this process           */
+    int32_t rank, ranks;        /* 0,1 unless the scan is split over MPI
+                                   ranks (pwalk-mpi); the merge lifecycle
+                                   runs with rank 0 and ranks > 1         */
+    int64_t start_sec;          /* scan start, epoch seconds (CLOCK_REALTIME;
+                                   under MPI rank 0's, shared by all)    */
+    int64_t end_sec;            /* 0 until the walk ended                 */
+    const char *hostname;       /* gethostname() of this process          */
+    const char *version;        /* pwalk's version string                 */
+    const char *const *roots;   /* the roots as given, root_count of them */
+    uint32_t root_count;
+    uint32_t reserved0;
+    uint64_t entries, errors, filtered;  /* this process's counts (merge:
+                                   every rank's summed); 0 during the walk,
+                                   final from prepare() on                */
+} pwalk_scan_facts;
+
 /* ---- Services the engine offers a plugin -------------------------------- */
 typedef struct pwalk_host {
     uint32_t struct_size;
@@ -322,6 +371,15 @@ typedef struct pwalk_host {
      * points to is a contract between that plugin and its embedder; the
      * engine neither reads nor frees it.  Any thread. */
     void *(*attachment)(pwalk_host_ctx *ctx);
+
+    /* ---- ABI 1.3 ----  (check PWALK_HOST_HAS(host, scan_facts).) */
+
+    /* Main thread, any time from create() to destroy(): fill *out (set
+     * out->struct_size first) with the scan's facts; entries, errors,
+     * filtered and end_sec are final from prepare() on.  Returns 0, or a
+     * negative PWALK_ERR_* (out is NULL or struct_size is too small to hold
+     * thread_count). */
+    int (*scan_facts)(pwalk_host_ctx *ctx, pwalk_scan_facts *out);
 } pwalk_host;
 
 /* Does the struct at ptr (of type `type`, starting with struct_size) reach
@@ -394,6 +452,18 @@ typedef struct pwalk_plugin {
      * the rename.  Optional (NULL: finish(0) does all of it, and a failure
      * there cannot take back the outputs committed before it). */
     int (*prepare)(void *instance);
+
+    /* ---- ABI 1.3 ---- (read only when struct_size says the plugin has it;
+     * see "Merge lifecycle" above) */
+
+    /* Main thread, once, between create() and prepare() of a merge
+     * lifecycle (no walk): combine partials[0..count-1], the files every
+     * rank's instance wrote, into this instance's result, as if one process
+     * had walked.  Paths are borrowed; do not remove them.  A partial that
+     * is missing, truncated or of another format version is a failure
+     * (set_error naming the file, PWALK_ERR_IO or PWALK_ERR_CONFIG).
+     * Optional (NULL: under MPI each rank's output stays a shard). */
+    int (*merge)(void *instance, const char *const *partials, size_t count);
 } pwalk_plugin;
 
 /* The one symbol a plugin exports. */

@@ -59,7 +59,7 @@ typedef struct csvsink_kind {
         sizeof ident##_options / sizeof ident##_options[0], plugin_name, "1.0",          \
         plugin_description, ident##_options, ident##_create, csvsink_thread_open,       \
         csvsink_consume, NULL, csvsink_thread_close, csvsink_finish, csvsink_destroy,   \
-        csvsink_prepare};                                                               \
+        csvsink_prepare, NULL};                                                         \
     const pwalk_plugin *pwalk_plugin_entry_v1(void);                                    \
     PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)                 \
     {                                                                                   \

@@ -24,13 +24,19 @@ static_assert(offsetof(pwalk_error, operation) == 24, "pwalk_error.operation");
 static_assert(offsetof(pwalk_error, kind) == 20, "pwalk_error.kind (1.2, was reserved0)");
 static_assert(sizeof(pwalk_option_spec) == 40, "pwalk_option_spec size");
 static_assert(offsetof(pwalk_option_spec, flags) == 12, "pwalk_option_spec.flags (1.2, was reserved0)");
-static_assert(sizeof(pwalk_host) == 120, "pwalk_host size");
+static_assert(sizeof(pwalk_host) == 128, "pwalk_host size");
+static_assert(offsetof(pwalk_host, scan_facts) == 120, "pwalk_host.scan_facts (1.3)");
 static_assert(offsetof(pwalk_host, prune) == 96, "pwalk_host.prune (1.1)");
 static_assert(offsetof(pwalk_host, own_output) == 104, "pwalk_host.own_output (1.2)");
 static_assert(offsetof(pwalk_host, attachment) == 112, "pwalk_host.attachment (1.2)");
 static_assert(offsetof(pwalk_host, set_error) == 56, "pwalk_host.set_error");
 static_assert(offsetof(pwalk_host, sink_name) == 88, "pwalk_host.sink_name");
-static_assert(sizeof(pwalk_plugin) == 120, "pwalk_plugin size");
+static_assert(sizeof(pwalk_plugin) == 128, "pwalk_plugin size");
+static_assert(offsetof(pwalk_plugin, merge) == 120, "pwalk_plugin.merge (1.3)");
+static_assert(sizeof(pwalk_scan_facts) == 88, "pwalk_scan_facts size (1.3)");
+static_assert(offsetof(pwalk_scan_facts, start_sec) == 16, "pwalk_scan_facts.start_sec");
+static_assert(offsetof(pwalk_scan_facts, roots) == 48, "pwalk_scan_facts.roots");
+static_assert(offsetof(pwalk_scan_facts, entries) == 64, "pwalk_scan_facts.entries");
 static_assert(offsetof(pwalk_plugin, prepare) == 112, "pwalk_plugin.prepare (1.1)");
 static_assert(offsetof(pwalk_plugin, create) == 56, "pwalk_plugin.create");
 static_assert(offsetof(pwalk_plugin, destroy) == 104, "pwalk_plugin.destroy");
@@ -47,7 +53,7 @@ static int CxxCreate(const pwalk_host *, pwalk_host_ctx *, const pwalk_options *
 static const pwalk_plugin kCxxPlugin = {
     sizeof(pwalk_plugin), PWALK_ABI_MAJOR, PWALK_ABI_MINOR, 0, PWALK_THREADING_PER_WORKER, 0,
     "header_cxx", "1", "C++ aggregate initialisation", nullptr, CxxCreate, nullptr,
-    CxxConsume, nullptr, nullptr, nullptr, nullptr, nullptr};
+    CxxConsume, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 
 extern "C" size_t header_c99_layout(size_t *out, size_t n);
 extern "C" int header_c99_host_has_prune(size_t host_size);
@@ -78,6 +84,17 @@ int main()
           "PWALK_HOST_HAS: a 1.1 table has no own_output");
     Check(header_c99_host_has_own_output(sizeof(pwalk_host)),
           "PWALK_HOST_HAS: a 1.2 table has own_output");
+    // a 1.2 engine's table ends at attachment: scan_facts() is not there
+    {
+        pwalk_host h{};
+        h.struct_size = (uint32_t)(offsetof(pwalk_host, attachment) + sizeof(void *));
+        Check(!PWALK_HOST_HAS(&h, scan_facts), "PWALK_HOST_HAS: a 1.2 table has no scan_facts");
+        h.struct_size = sizeof h;
+        Check(PWALK_HOST_HAS(&h, scan_facts), "PWALK_HOST_HAS: a 1.3 table has scan_facts");
+        pwalk_plugin p{};
+        p.struct_size = (uint32_t)(offsetof(pwalk_plugin, prepare) + sizeof(void *));
+        Check(!PWALK_STRUCT_HAS(&p, pwalk_plugin, merge), "a 1.2 plugin has no merge");
+    }
     {
         pwalk_host h{};
         h.struct_size = sizeof h;
