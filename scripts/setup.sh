@@ -17,6 +17,7 @@ packages=(
     gnuplot-nox  # the benchmark's plot (tests/bench/run.py)
     python3-pandas  # optional: pwalk.read_summary() gives DataFrames with it (tested both ways)
     pkg-config man-db  # tests/install: pwalk.pc, linting the man pages (man, lexgrog)
+    fuse3 libfuse3-dev  # tests/slowfs: the FUSE filesystem with latency (fusermount3, libfuse3)
 )
 
 missing=()
