@@ -1,0 +1,144 @@
+/*
+ * summ.h -- the summary sink's modules, private to plugins/summary:
+ *   fold.c      an entry into a worker's aggregate (the hot path)
+ *   finalize.c  hard links, recursive totals, sorting, owner names
+ *   tables.c    the CSV tables (plain or zstd) and summary.json
+ *   digest.c    the human digest through host->log
+ *   summary.c   the plugin: options, lifecycle, outputs
+ * FORMAT.md is what they produce.
+ */
+#ifndef PWALK_SUMMARY_SUMM_H
+#define PWALK_SUMMARY_SUMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agg.h"
+#include "common/outfile.h"
+#include "pwalk/plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SUMM_AGE_MAX 32 /* age_days values accepted */
+
+/* What the tables depend on besides the entries. */
+typedef struct summ_conf {
+    int64_t start_sec;              /* ages are measured from here      */
+    int32_t age_days[SUMM_AGE_MAX]; /* strictly increasing, > 0         */
+    size_t age_count;
+    int64_t top_n;                  /* rows per ranking in top.csv      */
+    int compress;                   /* 0 none, 1 zstd                   */
+} summ_conf;
+
+/* Parse age_days values (decimal integers > 0, strictly increasing).  0,
+ * or -1 with a message naming the offending value. */
+int summ_parse_ages(summ_conf *c, const char *const *values, size_t count, char *err,
+                    size_t errlen);
+
+/* ---- fold.c ---- */
+
+/* One entry as the aggregate sees it (a pwalk_entry or a summ_link). */
+typedef struct summ_item {
+    uint32_t uid, gid;
+    int is_dir;
+    int64_t size, blocks, atime, mtime, ctime;
+} summ_item;
+
+/* A worker's state: its aggregate and the last-parent cache. */
+typedef struct summ_worker {
+    summ_agg agg;
+    const summ_conf *conf;
+    summ_dir *last_dir;         /* the parent of the previous file      */
+    uint32_t last_top;          /* its files' top (UINT32_MAX: unknown) */
+} summ_worker;
+
+void summ_worker_init(summ_worker *w, const summ_conf *c);
+/* Fold one entry in.  0, or -1 when out of memory. */
+int summ_fold(summ_worker *w, const pwalk_entry *e);
+
+/* The bucket lower bound (days) of time t. */
+int32_t summ_bucket(const summ_conf *c, int64_t t);
+/* The size class index of st_size. */
+uint32_t summ_size_class(int64_t size);
+/* Add it to s (a directory's direct sums). */
+void summ_sums_item(summ_sums *s, const summ_conf *c, const summ_item *it);
+/* Add it to its user, group and cube cell (top: an index in a->tops).
+ * 0, or -1 when out of memory. */
+int summ_account(summ_agg *a, const summ_conf *c, const summ_item *it, uint32_t top);
+/* The top name of an entry: the depth-0 component of path, "." for a root
+ * and for non-directories at depth 0. */
+void summ_top_of(const char *path, size_t len, int32_t depth, int is_dir, const char **top,
+                 size_t *top_len);
+/* The parent directory's path length of an entry below a root. */
+size_t summ_parent_len(const char *path, uint32_t name_offset);
+
+/* ---- finalize.c ---- */
+
+typedef struct summ_result {
+    summ_dir **dirs;            /* every directory, sorted by path      */
+    summ_sums *tot;             /* recursive totals, per dirs[i]        */
+    size_t dir_count;
+    summ_owner *users;          /* sorted by uid (copies)               */
+    char **user_names;          /* NULL: no account (orphan)            */
+    size_t user_count;
+    summ_owner *groups;         /* sorted by gid                        */
+    char **group_names;
+    size_t group_count;
+    const summ_cell **cells;    /* sorted by every key column           */
+    size_t cell_count;
+    summ_sums total;            /* the whole scan (files, dirs, bytes,
+                                   allocated): the sum over users       */
+    size_t *rank[3];            /* top.csv: dirs indexes by bytes, files,
+                                   stale_bytes (non-zero only)          */
+    size_t rank_count[3];
+} summ_result;
+
+/* Attribute hard links into a, then build r from a (r points into a: keep
+ * a until r is freed).  0, or -1 when out of memory. */
+int summ_finalize(summ_agg *a, const summ_conf *c, summ_result *r);
+void summ_result_free(summ_result *r);
+
+/* ---- tables.c ---- */
+
+enum { SUMM_T_DIRS, SUMM_T_USERS, SUMM_T_GROUPS, SUMM_T_USAGE, SUMM_T_TOP, SUMM_T_JSON,
+       SUMM_T_COUNT };
+extern const char *const summ_table_names[SUMM_T_COUNT]; /* "dirs", ..., "summary" */
+
+/* The scan's facts for summary.json; unknown counts are -1 (null). */
+typedef struct summ_facts {
+    const char *version;
+    const char *hostname;
+    const char *const *roots;
+    size_t root_count;
+    int64_t threads, ranks;
+    int64_t start_sec, end_sec;
+    int64_t entries, errors, filtered;
+} summ_facts;
+
+/* The output files: outs[t] opened on DIR/<name>.csv[.zst] / summary.json. */
+typedef struct summ_outputs {
+    outfile outs[SUMM_T_COUNT];
+    int opened[SUMM_T_COUNT];
+    uint64_t rows[SUMM_T_COUNT];
+} summ_outputs;
+
+/* The file name of table t ("dirs.csv.zst" with compress). */
+const char *summ_table_file(int t, int compress);
+/* Write every table and summary.json into o's (open) files.  0, or -1
+ * with a message. */
+int summ_write_tables(summ_outputs *o, const summ_result *r, const summ_agg *a,
+                      const summ_conf *c, const summ_facts *f, char *err, size_t errlen);
+
+/* ---- digest.c ---- */
+
+/* The digest, one host->log line at a time. */
+void summ_digest(const pwalk_host *host, pwalk_host_ctx *ctx, const summ_result *r,
+                 const summ_agg *a, const summ_conf *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,466 @@
+/*
+ * summary.c -- the `summary` sink: recursive directory totals, users,
+ * groups, a usage cube and the top directories, written at the end of the
+ * walk into a directory of tables (FORMAT.md says what is in each).
+ *
+ * Lifecycle: create() reads the options and opens the six temporaries in
+ * DIR (so a bad DIR fails before the walk); workers fold entries into their
+ * own aggregate (fold.c, no locks); thread_close() merges them; prepare()
+ * finalizes (finalize.c), writes every table and fsyncs (tables.c);
+ * finish(0) renames them into place, summary.json LAST, so its presence
+ * means the set is complete; finish(non-zero) removes them all.
+ *
+ * Under pwalk-mpi (scan_facts.ranks > 1) each rank writes its aggregate as
+ * a partial (partial.c) at the path it was given instead, and one merge
+ * lifecycle (create -> merge -> prepare -> finish) reads every rank's and
+ * writes the tables as if one process had walked.  Which of the two an
+ * instance is can only be told after create(): thread_open() means a walk
+ * (a partial), merge() means the merge.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "summ.h"
+#if SUMM_HAVE_PARTIAL
+#include "partial.h"
+#endif
+
+#if PWALK_ABI_MINOR >= 3 && SUMM_HAVE_PARTIAL
+#define SUMM_MERGE 1
+#else
+#define SUMM_MERGE 0
+#endif
+
+static const pwalk_option_spec summ_options[] = {
+    {"dir", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, NULL, NULL,
+     "directory of the tables (created 0755 if missing; its parent must exist)"},
+    {"compress", PWALK_OPT_ENUM, 0, "none", "none|zstd",
+     "zstd: the CSV tables as .csv.zst (one zstd frame each); summary.json stays plain"},
+    {"top", PWALK_OPT_INT, 0, "20", "1..1000000",
+     "directories listed in top.csv per ranking (bytes, files, stale_bytes)"},
+    {"age_days", PWALK_OPT_STRING_LIST, 0, "[7, 30, 90, 365, 730, 1095]", NULL,
+     "age bucket lower bounds in days (ints > 0, strictly increasing)"},
+    {"print", PWALK_OPT_ENUM, 0, "auto", "auto|true|false",
+     "a digest (top users, directories, ages) at the end; auto: when stderr is a terminal"},
+};
+
+enum { SUMM_TABLES, SUMM_PENDING, SUMM_PARTIAL, SUMM_MERGING };
+
+typedef struct summ_instance {
+    const pwalk_host *host;
+    pwalk_host_ctx *ctx;
+    summ_conf conf;
+    const char *dir;            /* the option (borrowed until destroy) */
+    int print;
+    int mode;                   /* SUMM_TABLES, ...                    */
+    uint32_t workers;
+    summ_outputs out;           /* the tables (SUMM_TABLES, MERGING)   */
+    outfile partial;            /* SUMM_PARTIAL                        */
+    int partial_open;
+    int prepared;
+    summ_agg agg;               /* every worker's, merged              */
+    summ_result res;
+    int have_res;
+    char hostname[256];
+} summ_instance;
+
+/* The scan's facts from the engine (1.3); 0 when it has none. */
+static int summ_facts_get(const summ_instance *s, void *facts)
+{
+#if PWALK_ABI_MINOR >= 3
+    pwalk_scan_facts *f = facts;
+    memset(f, 0, sizeof *f);
+    f->struct_size = sizeof *f;
+    if (PWALK_HOST_HAS(s->host, scan_facts) && s->host->scan_facts(s->ctx, f) == PWALK_OK)
+        return 1;
+#else
+    (void)s;
+    (void)facts;
+#endif
+    return 0;
+}
+
+static int summ_options_read(summ_instance *s, const pwalk_options *opts)
+{
+    const pwalk_host *h = s->host;
+    const char *compress = "none", *print = "auto";
+    s->dir = NULL;
+    s->conf.top_n = 20;
+    if (h->opt_string(opts, "dir", &s->dir) != 0 || !s->dir || !s->dir[0]) {
+        h->set_error(s->ctx, "dir: required, the directory to write the tables in");
+        return PWALK_ERR_CONFIG;
+    }
+    h->opt_string(opts, "compress", &compress);
+    h->opt_int(opts, "top", &s->conf.top_n);
+    h->opt_string(opts, "print", &print);
+    s->conf.compress = strcmp(compress, "zstd") == 0;
+    s->print = strcmp(print, "auto") == 0 ? isatty(2) : strcmp(print, "true") == 0;
+    size_t n = 0;
+    const char *vals[SUMM_AGE_MAX + 1];
+    const char *defaults[] = {"7", "30", "90", "365", "730", "1095"};
+    if (h->opt_list_count(opts, "age_days", &n) != 0) {
+        n = sizeof defaults / sizeof defaults[0];
+        memcpy(vals, defaults, sizeof defaults);
+    } else {
+        for (size_t i = 0; i < n && i <= SUMM_AGE_MAX; i++)
+            if (h->opt_list_item(opts, "age_days", i, &vals[i]) != 0)
+                vals[i] = "";
+    }
+    char err[256];
+    if (summ_parse_ages(&s->conf, vals, n, err, sizeof err) != 0) {
+        h->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_CONFIG;
+    }
+    return PWALK_OK;
+}
+
+/* DIR itself: created 0755 when missing (not its parents). */
+static int summ_make_dir(summ_instance *s)
+{
+    struct stat st;
+    if (mkdir(s->dir, 0755) == 0) {
+        if (chmod(s->dir, 0755) == 0) /* the umask aside: readable like the reports' dirs */
+            return PWALK_OK;
+    } else if (errno == EEXIST && stat(s->dir, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return PWALK_OK;
+        errno = ENOTDIR;
+    }
+    s->host->set_error(s->ctx, "dir: cannot create '%s': %s%s", s->dir, strerror(errno),
+                       errno == ENOENT ? " (its parent must exist)" : "");
+    return PWALK_ERR_IO;
+}
+
+/* The six temporaries in DIR, each left out of the walk. */
+static int summ_open_tables(summ_instance *s)
+{
+    int rc = summ_make_dir(s);
+    for (int t = 0; t < SUMM_T_COUNT && rc == PWALK_OK; t++) {
+        const char *name = summ_table_file(t, s->conf.compress);
+        size_t len = strlen(s->dir) + strlen(name) + 2;
+        char *path = malloc(len), err[512];
+        if (!path) {
+            s->host->set_error(s->ctx, "out of memory");
+            return PWALK_ERR_NOMEM;
+        }
+        snprintf(path, len, "%s/%s", s->dir, name);
+        int bad = outfile_open(&s->out.outs[t], path, err, sizeof err);
+        free(path);
+        if (bad) {
+            s->host->set_error(s->ctx, "%s", err);
+            return PWALK_ERR_IO;
+        }
+        s->out.opened[t] = 1;
+        if (PWALK_HOST_HAS(s->host, own_output) &&
+            s->host->own_output(s->ctx, s->out.outs[t].fd) != PWALK_OK)
+            rc = PWALK_ERR;
+    }
+    return rc;
+}
+
+static int summ_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_options *opts,
+                       void **instance)
+{
+    summ_instance *s = calloc(1, sizeof *s);
+    if (!s) {
+        host->set_error(ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    *instance = s;
+    s->host = host;
+    s->ctx = ctx;
+    s->workers = host->worker_count;
+    summ_agg_init(&s->agg);
+    int rc = summ_options_read(s, opts);
+    if (rc != PWALK_OK)
+        return rc;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    s->conf.start_sec = (int64_t)now.tv_sec;
+    if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
+        s->hostname[0] = '\0';
+    int ranks = 1;
+#if PWALK_ABI_MINOR >= 3
+    pwalk_scan_facts f;
+    if (summ_facts_get(s, &f)) {
+        s->conf.start_sec = f.start_sec;
+        ranks = f.ranks;
+    }
+#endif
+    /* several ranks: a partial (walk) or the tables (merge), told later */
+    s->mode = SUMM_MERGE && ranks > 1 ? SUMM_PENDING : SUMM_TABLES;
+    return s->mode == SUMM_TABLES ? summ_open_tables(s) : PWALK_OK;
+}
+
+/* A rank's partial, at the path it was given (the shard name of DIR). */
+static int summ_open_partial(summ_instance *s)
+{
+    char err[512];
+    if (outfile_open(&s->partial, s->dir, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    s->partial_open = 1;
+    s->mode = SUMM_PARTIAL;
+    if (PWALK_HOST_HAS(s->host, own_output) &&
+        s->host->own_output(s->ctx, s->partial.fd) != PWALK_OK)
+        return PWALK_ERR;
+    return PWALK_OK;
+}
+
+static int summ_thread_open(void *instance, uint32_t worker, void **tstate)
+{
+    summ_instance *s = instance;
+    (void)worker;
+    if (s->mode == SUMM_PENDING) {
+        int rc = summ_open_partial(s);
+        if (rc != PWALK_OK)
+            return rc;
+    }
+    summ_worker *w = malloc(sizeof *w);
+    if (!w) {
+        s->host->set_error(s->ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    summ_worker_init(w, &s->conf);
+    *tstate = w;
+    return PWALK_OK;
+}
+
+static int summ_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count)
+{
+    summ_worker *w = tstate;
+    for (size_t i = 0; i < count; i++) {
+        if (summ_fold(w, PWALK_ENTRY_AT(entries, i)) != 0) {
+            summ_instance *s = instance;
+            s->host->set_error(s->ctx, "out of memory (%zu directories so far)",
+                               w->agg.dir_count);
+            return PWALK_ERR_NOMEM;
+        }
+    }
+    return PWALK_OK;
+}
+
+static int summ_thread_close(void *instance, void *tstate)
+{
+    summ_instance *s = instance;
+    summ_worker *w = tstate;
+    if (!w)
+        return PWALK_OK;
+    int rc = summ_agg_merge(&s->agg, &w->agg);
+    summ_agg_free(&w->agg);
+    free(w);
+    if (rc != 0) {
+        s->host->set_error(s->ctx, "out of memory merging the workers' aggregates");
+        return PWALK_ERR_NOMEM;
+    }
+    return PWALK_OK;
+}
+
+#if SUMM_MERGE
+static int summ_merge(void *instance, const char *const *partials, size_t count)
+{
+    summ_instance *s = instance;
+    s->mode = SUMM_MERGING;
+    int rc = summ_open_tables(s);
+    for (size_t i = 0; i < count && rc == PWALK_OK; i++) {
+        char err[512];
+        if (summ_partial_merge_file(&s->agg, partials[i], err, sizeof err) != 0) {
+            s->host->set_error(s->ctx, "%s", err);
+            rc = PWALK_ERR_IO;
+        }
+    }
+    return rc;
+}
+#endif
+
+/* The roots when the engine gives no facts: the directories seen as roots. */
+static const char **summ_roots_seen(const summ_instance *s, size_t *count)
+{
+    const char **roots = malloc((s->res.dir_count ? s->res.dir_count : 1) * sizeof *roots);
+    *count = 0;
+    for (size_t i = 0; roots && i < s->res.dir_count; i++)
+        if (s->res.dirs[i]->flags & SUMM_DIR_ROOT)
+            roots[(*count)++] = s->res.dirs[i]->path;
+    return roots;
+}
+
+/* summary.json's facts: the engine's (1.3), else what the plugin knows. */
+static void summ_facts_fill(const summ_instance *s, summ_facts *f, const char ***own_roots)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    summ_facts d = {NULL, s->hostname, NULL, 0, s->workers, 1, s->conf.start_sec,
+                    (int64_t)now.tv_sec, -1, -1, -1};
+    *f = d;
+    *own_roots = NULL;
+#if PWALK_ABI_MINOR >= 3
+    pwalk_scan_facts e;
+    if (summ_facts_get(s, &e)) {
+        f->version = e.version;
+        f->hostname = e.hostname ? e.hostname : s->hostname;
+        f->roots = e.roots;
+        f->root_count = e.root_count;
+        f->threads = e.thread_count;
+        f->ranks = e.ranks;
+        if (e.end_sec)
+            f->end_sec = e.end_sec;
+        f->entries = (int64_t)e.entries;
+        f->errors = (int64_t)e.errors;
+        f->filtered = (int64_t)e.filtered;
+        return;
+    }
+#endif
+    *own_roots = summ_roots_seen(s, &f->root_count);
+    f->roots = *own_roots;
+}
+
+static int summ_prepare_partial(summ_instance *s)
+{
+    char err[512];
+    if (!s->partial_open && summ_open_partial(s) != PWALK_OK)
+        return PWALK_ERR_IO;
+#if SUMM_MERGE
+    if (summ_partial_write(&s->partial, &s->agg, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+#endif
+    if (outfile_prepare(&s->partial, err, sizeof err) != 0) {
+        s->partial_open = 0; /* released by outfile_prepare */
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    s->prepared = 1;
+    return PWALK_OK;
+}
+
+/* Finalize, write every table and fsync them; nothing is published yet. */
+static int summ_prepare(void *instance)
+{
+    summ_instance *s = instance;
+    if (!s)
+        return PWALK_OK;
+    if (s->mode == SUMM_PENDING || s->mode == SUMM_PARTIAL)
+        return summ_prepare_partial(s);
+    if (summ_finalize(&s->agg, &s->conf, &s->res) != 0) {
+        s->have_res = 1;
+        s->host->set_error(s->ctx, "out of memory finishing the summary");
+        return PWALK_ERR_NOMEM;
+    }
+    s->have_res = 1;
+    summ_facts f;
+    const char **own_roots;
+    summ_facts_fill(s, &f, &own_roots);
+    char err[512];
+    int rc = summ_write_tables(&s->out, &s->res, &s->agg, &s->conf, &f, err, sizeof err);
+    free(own_roots);
+    for (int t = 0; t < SUMM_T_COUNT && rc == 0; t++) {
+        rc = outfile_prepare(&s->out.outs[t], err, sizeof err);
+        if (rc)
+            s->out.opened[t] = 0; /* released, its temporary gone */
+    }
+    if (rc != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    s->prepared = 1;
+    return PWALK_OK;
+}
+
+static void summ_abort_all(summ_instance *s)
+{
+    for (int t = 0; t < SUMM_T_COUNT; t++)
+        if (s->out.opened[t]) {
+            outfile_abort(&s->out.outs[t]);
+            s->out.opened[t] = 0;
+        }
+    if (s->partial_open) {
+        outfile_abort(&s->partial);
+        s->partial_open = 0;
+    }
+}
+
+static int summ_commit(summ_instance *s, outfile *f, int *opened)
+{
+    char err[512];
+    *opened = 0;
+    if (outfile_commit(f, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    return PWALK_OK;
+}
+
+/* Publish: the tables first, summary.json last (its presence says the set
+ * is complete).  Any failure abandons what is left, summary.json with it. */
+static int summ_finish(void *instance, int32_t scan_status)
+{
+    summ_instance *s = instance;
+    if (!s)
+        return PWALK_OK;
+    if (scan_status != 0 || !s->prepared) {
+        summ_abort_all(s);
+        return PWALK_OK;
+    }
+    int rc = PWALK_OK;
+    if (s->partial_open)
+        rc = summ_commit(s, &s->partial, &s->partial_open);
+    for (int t = 0; t < SUMM_T_COUNT && rc == PWALK_OK; t++)
+        if (s->out.opened[t])
+            rc = summ_commit(s, &s->out.outs[t], &s->out.opened[t]);
+    summ_abort_all(s);
+    if (rc == PWALK_OK && s->print && s->have_res && s->mode != SUMM_PARTIAL)
+        summ_digest(s->host, s->ctx, &s->res, &s->agg, &s->conf);
+    return rc;
+}
+
+static void summ_destroy(void *instance)
+{
+    summ_instance *s = instance;
+    if (!s)
+        return;
+    summ_abort_all(s);
+    if (s->have_res)
+        summ_result_free(&s->res);
+    summ_agg_free(&s->agg);
+    free(s);
+}
+
+static const pwalk_plugin summ_plugin = {
+    .struct_size = sizeof(pwalk_plugin),
+    .abi_major = PWALK_ABI_MAJOR,
+    .abi_minor = PWALK_ABI_MINOR,
+    .flags = 0,
+    .threading = PWALK_THREADING_PER_WORKER,
+    .option_count = sizeof summ_options / sizeof summ_options[0],
+    .name = "summary",
+    .version = "1.0",
+    .description = "recursive directory totals, users, groups, a usage cube and the top "
+                   "directories, as tables in a directory",
+    .options = summ_options,
+    .create = summ_create,
+    .thread_open = summ_thread_open,
+    .consume = summ_consume,
+    .error = NULL,
+    .thread_close = summ_thread_close,
+    .finish = summ_finish,
+    .destroy = summ_destroy,
+    .prepare = summ_prepare,
+#if SUMM_MERGE
+    .merge = summ_merge,
+#endif
+};
+
+PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void);
+
+PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)
+{
+    return &summ_plugin;
+}
