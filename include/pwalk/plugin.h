@@ -64,7 +64,10 @@
  *          v
  *     prepare(instance) -> finish(instance, 0 or non-zero) -> destroy()
  *
- * No thread_open/consume/thread_close in between.  The partials belong to
+ * No thread_open/consume/thread_close in between, and host->worker_count
+ * is 0 (in a rank's scan it is >= 1): that is how create() tells the merge
+ * instance (write the final output at the unsharded path) from a rank's
+ * (write a partial).  The partials belong to
  * the driver: it removes them after a successful finish(0), keeps them on
  * failure.  A plugin without merge keeps one output per rank (shards).
  *
@@ -295,7 +298,8 @@ typedef struct pwalk_host {
     uint32_t struct_size;
     uint32_t abi_major;
     uint32_t abi_minor;
-    uint32_t worker_count;      /* workers that will call consume()       */
+    uint32_t worker_count;      /* workers that will call consume(); 0 in
+                                   a merge lifecycle (1.3)                */
 
     /* The validated options of this sink.  Values of declared options that
      * the YAML did not set come from default_value.  Getters return 0 on
