@@ -101,6 +101,8 @@ static void summ_digest_ages(const pwalk_host *host, pwalk_host_ctx *ctx, const 
             snprintf(label, sizeof label, "%d-%d days", (int)c->age_days[k - 1],
                      (int)c->age_days[k] - 1);
         size_t n = most ? (size_t)((double)bytes[k] / (double)most * SUMM_BAR_WIDTH + 0.5) : 0;
+        if (n == 0 && bytes[k])
+            n = 1; /* some bytes: a visible bar */
         memset(bar, '#', n);
         bar[n] = '\0';
         host->log(ctx, "  %-16s %12s  %s", label, summ_human_bytes(bytes[k], b, sizeof b), bar);

@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +413,14 @@ static int summ_finish(void *instance, int32_t scan_status)
     int rc = PWALK_OK;
     if (s->partial_open)
         rc = summ_commit(s, &s->partial, &s->partial_open);
+    /* an earlier run's summary.json must not vouch for a set this run
+     * replaces only in part (a rename failing half-way) */
+    outfile *json = &s->out.outs[SUMM_T_JSON];
+    if (s->out.opened[SUMM_T_JSON] && unlinkat(json->dirfd, json->base, 0) != 0 &&
+        errno != ENOENT) {
+        s->host->set_error(s->ctx, "cannot replace '%s': %s", json->final_path, strerror(errno));
+        rc = PWALK_ERR_IO;
+    }
     for (int t = 0; t < SUMM_T_COUNT && rc == PWALK_OK; t++)
         if (s->out.opened[t])
             rc = summ_commit(s, &s->out.outs[t], &s->out.opened[t]);
