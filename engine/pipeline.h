@@ -59,6 +59,12 @@ typedef struct pipeline_run_options {
     int (*on_own)(void *ctx, const walk_file_id *own, size_t own_count, walk_file_id **more,
                   size_t *more_count, char *err, size_t errlen);
     void *on_own_ctx;
+    /* The scan split over processes (pwalk/sys/remote.h,
+     * pwalk_scan_set_rank()): this one's rank of ranks and the start time
+     * they share, for host->scan_facts() (ABI 1.3).  ranks 0: one process,
+     * start_sec 0: the time the sinks are created. */
+    int rank, ranks;
+    int64_t start_sec;
 } pipeline_run_options;
 
 typedef struct pipeline_result {

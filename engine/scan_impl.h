@@ -33,6 +33,8 @@ struct pwalk_scan {
     void (*remote_tick)(void *ctx, struct pwalk_remote_walk *walk);
     int (*remote_own)(void *ctx, struct pwalk_remote_own *own, char *err, size_t errlen);
     void *remote_ctx;
+    int rank, ranks;                    /* pwalk_scan_set_rank() (0,0: alone) */
+    int64_t start_sec;
     /* results */
     int ran;
     int checked;                        /* results of pwalk_scan_check() */

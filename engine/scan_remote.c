@@ -109,6 +109,9 @@ void scan_remote_options(pwalk_scan *s, pipeline_run_options *o)
         o->on_own = scan_remote_own;
         o->on_own_ctx = s;
     }
+    o->rank = s->rank;
+    o->ranks = s->ranks;
+    o->start_sec = s->start_sec;
 }
 
 int pwalk_remote_idle(pwalk_remote_walk *walk) { return walk_remote_idle(scan_remote_run(walk)); }
@@ -160,4 +163,66 @@ int pwalk_scan_get_settings(const pwalk_scan *s, pwalk_scan_settings *out)
     out->excludes = (const char *const *)sc->excludes;
     out->exclude_count = sc->exclude_count;
     return 0;
+}
+
+/* ---- merging partial outputs (plugin ABI 1.3) ------------------------------ */
+
+int pwalk_scan_set_rank(pwalk_scan *s, int rank, int ranks, int64_t start_sec)
+{
+    if (ranks < 1 || rank < 0 || rank >= ranks)
+        return PWALK_USAGE;
+    s->rank = rank;
+    s->ranks = ranks;
+    s->start_sec = start_sec;
+    return 0;
+}
+
+int pwalk_scan_sink_merge_probe(const pwalk_scan *s, size_t i, int *merges, char **output,
+                                char *err, size_t errlen)
+{
+    *merges = 0;
+    *output = NULL;
+    if (i >= s->p.sink_count) {
+        snprintf(err, errlen, "%s: no sink %zu (%zu sinks)", s->p.source, i, s->p.sink_count);
+        return PWALK_USAGE;
+    }
+    return sinks_probe_merge(&s->p, i, merges, output, err, errlen) != 0 ? PWALK_USAGE : 0;
+}
+
+/* A sink's log line during the merge goes where the scan's go. */
+static void scan_merge_log(void *ctx, const char *line)
+{
+    pwalk_scan *s = ctx;
+    if (s->cb.on_log)
+        s->cb.on_log(s->cb.ctx, PWALK_LOG_INFO, line);
+}
+
+int pwalk_scan_merge_sink(pwalk_scan *s, size_t i, const char *const *partials, size_t count,
+                          const pwalk_scan_facts *facts, char *err, size_t errlen)
+{
+    if (i >= s->p.sink_count) {
+        snprintf(err, errlen, "%s: no sink %zu (%zu sinks)", s->p.source, i, s->p.sink_count);
+        return PWALK_USAGE;
+    }
+    pwalk_scan_facts f;
+    memset(&f, 0, sizeof f);
+    if (facts) {
+        size_t n = facts->struct_size < sizeof f ? facts->struct_size : sizeof f;
+        memcpy(&f, facts, n);
+    }
+    if (!f.roots) {
+        f.roots = (const char *const *)s->p.scan.roots;
+        f.root_count = (uint32_t)s->p.scan.root_count;
+    }
+    if (!f.version)
+        f.version = PWALK_VERSION_STRING;
+    if (!f.thread_count && s->p.scan.threads > 0)
+        f.thread_count = (uint32_t)s->p.scan.threads;
+    sinks_error_hook hook = {s, NULL, scan_merge_log};
+    char msg[2048];
+    int rc = sinks_merge(&s->p, i, s->builtins, s->builtin_count, &f, partials, count, &hook,
+                         msg, sizeof msg);
+    if (rc != 0)
+        snprintf(err, errlen, "%s", msg);
+    return rc == 0 ? 0 : rc == -2 ? PWALK_USAGE : PWALK_FAILED;
 }

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/outname.h"
 #include "loader.h"
@@ -66,6 +68,8 @@ struct sink_set {
     int fail_known;         /* the first sink that failed, for the caller  */
     size_t fail_index;
     char fail_message[SINK_MESSAGE_MAX];
+    pwalk_scan_facts facts; /* host->scan_facts() (ABI 1.3): sinks_set_facts() */
+    char hostname[256];
 };
 
 /* Remember the first failure of sink i; message is "...sink 'NAME': TEXT"
@@ -216,6 +220,51 @@ static void *host_attachment(pwalk_host_ctx *ctx)
     return ctx->set->sinks[ctx->index].attachment;
 }
 
+/* ABI 1.3: what the pipeline told the set (sinks_set_facts/_final), as
+ * much of it as the caller's struct holds. */
+static int host_scan_facts(pwalk_host_ctx *ctx, pwalk_scan_facts *out)
+{
+    if (!out || out->struct_size < offsetof(pwalk_scan_facts, thread_count) +
+                                       sizeof out->thread_count) {
+        host_set_error(ctx, "scan_facts(): no struct, or struct_size %u too small",
+                       out ? out->struct_size : 0u);
+        return PWALK_ERR;
+    }
+    pwalk_scan_facts f = ctx->set->facts;
+    size_t n = out->struct_size < sizeof f ? out->struct_size : sizeof f;
+    f.struct_size = (uint32_t)n;
+    memcpy(out, &f, n);
+    return PWALK_OK;
+}
+
+void sinks_set_facts(sink_set *set, const pwalk_scan_facts *f)
+{
+    set->facts = *f;
+    set->facts.struct_size = sizeof set->facts;
+    if (!f->hostname) {
+        if (gethostname(set->hostname, sizeof set->hostname - 1) != 0)
+            set->hostname[0] = '\0';
+        set->facts.hostname = set->hostname;
+    }
+    if (!f->version)
+        set->facts.version = "";
+    if (!f->start_sec)
+        set->facts.start_sec = (int64_t)time(NULL);
+    if (f->ranks < 1) {
+        set->facts.rank = 0;
+        set->facts.ranks = 1;
+    }
+}
+
+void sinks_set_final(sink_set *set, int64_t end_sec, uint64_t entries, uint64_t errors,
+                     uint64_t filtered)
+{
+    set->facts.end_sec = end_sec;
+    set->facts.entries = entries;
+    set->facts.errors = errors;
+    set->facts.filtered = filtered;
+}
+
 static const pwalk_host sink_host = {
     .struct_size = sizeof(pwalk_host),
     .abi_major = PWALK_ABI_MAJOR,
@@ -234,6 +283,7 @@ static const pwalk_host sink_host = {
     .prune = host_prune,
     .own_output = host_own_output,
     .attachment = host_attachment,
+    .scan_facts = host_scan_facts,
 };
 
 
@@ -505,7 +555,7 @@ static int sinks_start_each(sink_set *set, size_t workers, char *err, size_t err
             sink_message(s, rc, "create", err, errlen);
             return -1;
         }
-        s->tstates = calloc(workers, sizeof *s->tstates);
+        s->tstates = calloc(workers ? workers : 1, sizeof *s->tstates);
         if (!s->tstates) {
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -532,6 +582,10 @@ int sinks_start(sink_set *set, size_t workers, const sinks_error_hook *hook, cha
         set->hook = *hook;
     set->host = sink_host;
     set->host.worker_count = (uint32_t)workers;
+    if (!set->facts.struct_size) { /* a caller that set no facts: this much is known */
+        pwalk_scan_facts f = {.thread_count = (uint32_t)workers};
+        sinks_set_facts(set, &f);
+    }
     set->starting = 1;
     int rc = sinks_start_each(set, workers, err, errlen);
     set->starting = 0;
@@ -748,4 +802,99 @@ int sinks_probe(const cfg_pipeline *p, size_t i, const char *option, int *mutate
     }
     loader_close(&lp);
     return 0;
+}
+
+/* ---- merging partial outputs (ABI 1.3) ------------------------------------ */
+
+/* The first option of pl that names a file it writes, or NULL. */
+static const char *sinks_output_option(const pwalk_plugin *pl)
+{
+    for (uint32_t k = 0; pl->options && k < pl->option_count; k++)
+        if (options_is_output(pl, &pl->options[k]))
+            return pl->options[k].name;
+    return NULL;
+}
+
+int sinks_probe_merge(const cfg_pipeline *p, size_t i, int *merges, char **output, char *err,
+                      size_t errlen)
+{
+    *merges = 0;
+    *output = NULL;
+    char **dirs = resolve_plugin_dirs(p);
+    if (!dirs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    loader_plugin lp;
+    memset(&lp, 0, sizeof lp);
+    char lerr[1024];
+    int rc = open_sink_plugin(p, p->sinks[i].plugin, dirs, &lp, lerr, sizeof lerr);
+    free_dirs(dirs, p->plugin_path_count);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: sink '%s': %s", p->source, p->sinks[i].name, lerr);
+        return -1;
+    }
+    const pwalk_plugin *pl = lp.plugin;
+    *merges = PWALK_STRUCT_HAS(pl, pwalk_plugin, merge) && pl->merge;
+    const char *name = sinks_output_option(pl);
+    if (name && !(*output = strdup(name))) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    loader_close(&lp);
+    return rc;
+}
+
+/* create() ran: merge(), then prepare() and finish() through sinks_finish(). */
+static int sinks_merge_run(sink_set *set, const char *const *partials, size_t count,
+                           char *err, size_t errlen)
+{
+    sink *s = &set->sinks[0];
+    const pwalk_plugin *pl = s->loaded.plugin;
+    int rc = pl->merge(s->instance, partials, count);
+    if (rc < 0) {
+        sink_message(s, rc, "merge", err, errlen);
+        char ignored[256];
+        sinks_finish(set, 3, ignored, sizeof ignored);
+        return -1;
+    }
+    return sinks_finish(set, 0, err, errlen);
+}
+
+int sinks_merge(const cfg_pipeline *p, size_t i, const pwalk_plugin *const *builtins,
+                size_t builtin_count, const pwalk_scan_facts *facts,
+                const char *const *partials, size_t count, const sinks_error_hook *hook,
+                char *err, size_t errlen)
+{
+    /* a pipeline of that one sink and no error file: nothing else is
+     * loaded, created or checked against it */
+    cfg_pipeline one = *p;
+    one.sinks = &p->sinks[i];
+    one.sink_count = 1;
+    one.scan.errors_path = NULL;
+    sink_set *set = NULL;
+    int rc = sinks_load_with(&one, builtins, builtin_count, &set, err, errlen) != 0 ? -2 : 0;
+    if (rc == 0) {
+        const pwalk_plugin *pl = set->sinks[0].loaded.plugin;
+        if (!PWALK_STRUCT_HAS(pl, pwalk_plugin, merge) || !pl->merge) {
+            snprintf(err, errlen,
+                     "sink '%s': plugin '%s' cannot merge partial outputs (it has no merge "
+                     "callback, ABI 1.3)",
+                     p->sinks[i].name, pl->name);
+            rc = -2;
+        }
+    }
+    if (rc == 0) {
+        sinks_set_facts(set, facts);
+        /* no walk: no worker, so create() knows it is a merge instance */
+        if (sinks_start(set, 0, hook, err, errlen) != 0) {
+            char ignored[256];
+            sinks_finish(set, 3, ignored, sizeof ignored);
+            rc = -1;
+        }
+    }
+    if (rc == 0)
+        rc = sinks_merge_run(set, partials, count, err, errlen);
+    sinks_free(set);
+    return rc;
 }

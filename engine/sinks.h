@@ -57,6 +57,17 @@ int sinks_failure(const sink_set *s, size_t *index, const char **message);
 size_t sinks_count(const sink_set *s);
 const char *sinks_name(const sink_set *s, size_t i);
 
+/* The facts host->scan_facts() (ABI 1.3) hands the sinks, before
+ * sinks_start(): strings and roots are borrowed (they must outlive the
+ * set); a NULL hostname/version, a 0 start_sec and ranks < 1 are filled in
+ * (gethostname(), "", now, rank 0 of 1).  Without a
+ * call the set knows only the thread count. */
+void sinks_set_facts(sink_set *s, const pwalk_scan_facts *f);
+/* The walk ended: its end time and final counts, before sinks_finish()
+ * (so prepare() sees them). */
+void sinks_set_final(sink_set *s, int64_t end_sec, uint64_t entries, uint64_t errors,
+                     uint64_t filtered);
+
 /* create() every sink, then thread_open() for each of `workers` workers.
  * Returns 0, or -1 with "sink 'NAME': message" in err. */
 int sinks_start(sink_set *s, size_t workers, const sinks_error_hook *hook, char *err,
@@ -101,6 +112,23 @@ void sinks_free(sink_set *s);
  * the scan.  Returns 0, or -1 with a message. */
 int sinks_probe(const cfg_pipeline *p, size_t i, const char *option, int *mutates,
                 int *declared, char **default_value, char *err, size_t errlen);
+
+/* Sink i's plugin (loaded and released again): *merges non-zero when it has
+ * a merge callback (ABI 1.3), *output the name of its first output option
+ * (PWALK_OPTION_OUTPUT; "path"/"log" for ABI 1.0/1.1), malloc'ed, or NULL.
+ * Returns 0, or -1 with a message. */
+int sinks_probe_merge(const cfg_pipeline *p, size_t i, int *merges, char **output, char *err,
+                      size_t errlen);
+
+/* The merge lifecycle of sink i (pwalk/plugin.h, "Merge lifecycle"): only
+ * that sink loaded, create() with no workers and *facts, merge(partials),
+ * prepare(), finish(0), destroy().  Returns 0, or with "sink 'NAME':
+ * message" in err (nothing published) -2 when the plugin cannot be loaded
+ * or has no merge callback, -1 when the merge or its output failed. */
+int sinks_merge(const cfg_pipeline *p, size_t i, const pwalk_plugin *const *builtins,
+                size_t builtin_count, const pwalk_scan_facts *facts,
+                const char *const *partials, size_t count, const sinks_error_hook *hook,
+                char *err, size_t errlen);
 
 /* Load one plugin by name and print its description to out (--describe). */
 int sinks_describe(const char *plugin, char *const *dirs, size_t ndirs, FILE *out, char *err,

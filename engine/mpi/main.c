@@ -564,6 +564,10 @@ typedef struct mpi_setup {
     pwalk_scan *scan;
     pwalk_scan_settings settings;
     char **sink_paths;          /* each sink's output, before sharding    */
+    int *merges;                /* the sink's plugin merges partials (ABI
+                                   1.3): one output, not a shard per rank */
+    char **outputs;             /* the option naming each sink's output   */
+    int ranks;
     char *errors_path;          /* scan.errors before sharding, or NULL   */
     char manifest[PATH_MAX];
 } mpi_setup;
@@ -604,7 +608,9 @@ static int load_scan(int argc, char **argv, const mpi_cli *c, mpi_setup *m, char
         return -1;
     }
     m->sink_paths = calloc(n, sizeof *m->sink_paths);
-    if (!m->sink_paths) {
+    m->merges = calloc(n, sizeof *m->merges);
+    m->outputs = calloc(n, sizeof *m->outputs);
+    if (!m->sink_paths || !m->merges || !m->outputs) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -626,18 +632,37 @@ static const char *sink_unshardable(int mutates, int declared, const char *path)
     return NULL;
 }
 
+/* Which option names sink i's output: "path", or for a plugin that merges
+ * partials (ABI 1.3, the summary's "dir") its first output option. */
+static int sink_output_option(mpi_setup *m, size_t i, char *err, size_t errlen)
+{
+    char *output = NULL;
+    if (pwalk_scan_sink_merge_probe(m->scan, i, &m->merges[i], &output, err, errlen) != 0)
+        return -1;
+    m->outputs[i] = strdup(m->merges[i] && output ? output : "path");
+    pwalk_free(output);
+    if (!m->outputs[i]) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* Point sink i at this rank's shard of its output; keep the unsharded
  * name (as the sink will write it: csv-zstd completes "out/scan.csv" to
- * "out/scan.csv.zst") for the shard globs and the manifest. */
+ * "out/scan.csv.zst") for the shard globs and the manifest.  A sink that
+ * merges gets its shard name only when there are several ranks: there it
+ * writes a partial, which rank 0 merges into the unsharded output. */
 static int shard_sink(mpi_setup *m, size_t i, int rank, char *err, size_t errlen)
 {
     pwalk_scan *s = m->scan;
     const char *name = pwalk_scan_sink_name(s, i);
     int mutates = 0, declared = 0;
     char *def = NULL;
-    if (pwalk_scan_sink_probe(s, i, "path", &mutates, &declared, &def, err, errlen) != 0)
+    if (sink_output_option(m, i, err, errlen) != 0 ||
+        pwalk_scan_sink_probe(s, i, m->outputs[i], &mutates, &declared, &def, err, errlen) != 0)
         return -1;
-    const char *path = pwalk_scan_sink_option(s, i, "path");
+    const char *path = pwalk_scan_sink_option(s, i, m->outputs[i]);
     if (!path)
         path = def;
     const char *why = sink_unshardable(mutates, declared, path);
@@ -654,7 +679,9 @@ static int shard_sink(mpi_setup *m, size_t i, int rank, char *err, size_t errlen
         snprintf(err, errlen, "%s: sink '%s': path too long", m->settings.source, name);
         return -1;
     }
-    return set_value(s, name, "path", shard, err, errlen);
+    if (m->merges[i] && m->ranks < 2)
+        return 0;
+    return set_value(s, name, m->outputs[i], shard, err, errlen);
 }
 
 /* scan.errors: one error file per rank, like the sinks' shards. */
@@ -707,7 +734,11 @@ static void setup_free(mpi_setup *m, mpi_cli *c)
     size_t n = m->scan ? pwalk_scan_sink_count(m->scan) : 0;
     for (size_t i = 0; m->sink_paths && i < n; i++)
         free(m->sink_paths[i]);
+    for (size_t i = 0; m->outputs && i < n; i++)
+        free(m->outputs[i]);
     free(m->sink_paths);
+    free(m->merges);
+    free(m->outputs);
     free(m->errors_path);
     pwalk_scan_free(m->scan);
     free(c->sets);
@@ -823,15 +854,91 @@ static int run_rank(mpi_setup *m, coord *c, int rank, outfile *mf)
     return status;
 }
 
+/* The facts of the whole scan for a merge lifecycle (rank 0, every rank's
+ * counts added). */
+static void merge_facts(const mpi_setup *m, int size, const shard_rank_result *all,
+                        int64_t started, pwalk_scan_facts *f)
+{
+    memset(f, 0, sizeof *f);
+    f->struct_size = sizeof *f;
+    int threads = m->settings.threads;
+    if (threads <= 0) /* automatic: what each rank started with */
+        threads = pwalk_auto_threads(NULL, NULL, 0);
+    f->thread_count = threads > 0 ? (uint32_t)threads : 0;
+    f->rank = 0;
+    f->ranks = size;
+    f->start_sec = started;
+    f->end_sec = (int64_t)time(NULL);
+    for (int k = 0; k < size; k++) {
+        f->entries += all[k].entries;
+        f->errors += all[k].errors;
+        f->filtered += all[k].filtered;
+    }
+}
+
+/* Sink i's partials, one per rank, at the rank's shard names. */
+static char **partial_paths(const mpi_setup *m, size_t i, int size)
+{
+    char **p = calloc((size_t)size, sizeof *p);
+    for (int r = 0; p && r < size; r++) {
+        char name[PATH_MAX + 32];
+        if (shard_name(m->sink_paths[i], r, name, sizeof name) != 0 || !(p[r] = strdup(name)))
+            coord_fail("sink '%s': partial path too long", pwalk_scan_sink_name(m->scan, i));
+    }
+    if (!p)
+        coord_fail("out of memory");
+    return p;
+}
+
+/* Rank 0, every rank done: each sink whose plugin merges (ABI 1.3) runs
+ * its merge lifecycle over every rank's partial, writing the one output at
+ * the unsharded name; the partials go once it is published, and stay when
+ * the merge fails (the job then fails: no manifest).  0, or -1 (said). */
+static int merge_sinks(mpi_setup *m, int size, const shard_rank_result *all, int64_t started)
+{
+    if (size < 2)
+        return 0; /* one rank wrote the output itself */
+    pwalk_scan_facts facts;
+    merge_facts(m, size, all, started, &facts);
+    for (size_t i = 0; i < pwalk_scan_sink_count(m->scan); i++) {
+        if (!m->merges[i])
+            continue;
+        const char *name = pwalk_scan_sink_name(m->scan, i);
+        char err[2048];
+        char **parts = partial_paths(m, i, size);
+        int rc = set_value(m->scan, name, m->outputs[i], m->sink_paths[i], err, sizeof err);
+        if (rc == 0 && pwalk_scan_merge_sink(m->scan, i, (const char *const *)parts,
+                                             (size_t)size, &facts, err, sizeof err) != 0)
+            rc = -1;
+        if (rc != 0)
+            fprintf(stderr, "pwalk-mpi: merging the ranks' partials: %s; the partials are "
+                            "kept, no manifest written\n", err);
+        for (int r = 0; r < size; r++) {
+            if (rc == 0 && unlink(parts[r]) != 0 && errno != ENOENT)
+                fprintf(stderr, "pwalk-mpi: cannot remove partial %s: %s\n", parts[r],
+                        strerror(errno));
+            free(parts[r]);
+        }
+        free(parts);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Rank 0, every rank's result in: the manifest last, then the summary.
  * Returns the job's exit status. */
 static int finish_job(mpi_setup *m, coord *c, int size, const shard_rank_result *all,
-                      outfile *mf, int status, const mpi_cli *cli, double t0, time_t started)
+                      outfile *mf, int status, const mpi_cli *cli, double t0, int64_t started)
 {
     char err[2048];
+    if (merge_sinks(m, size, all, started) != 0) {
+        outfile_abort(mf);
+        return PWALK_FAILED;
+    }
     shard_manifest man = {m->scan, m->sink_paths, m->errors_path, size, all,
                           m->settings.threads > 0 ? (size_t)m->settings.threads : 0,
-                          MPI_Wtime() - t0, (int64_t)started};
+                          MPI_Wtime() - t0, started, m->merges};
     uint64_t entries = 0, rows = 0, errors = 0;
     for (int k = 0; k < size; k++) {
         entries += all[k].entries;
@@ -933,6 +1040,7 @@ int main(int argc, char **argv)
     mpi_setup m;
     memset(&cli, 0, sizeof cli);
     memset(&m, 0, sizeof m);
+    m.ranks = size;
     char err[2048] = "";
     int rc = prepare(argc, argv, rank, &cli, &m, err, sizeof err);
     if (rc == 0 && rank == 0)
@@ -968,7 +1076,12 @@ int main(int argc, char **argv)
     coord c;
     if (coord_init(&c, rank, size) != 0)
         coord_fail("out of memory");
-    time_t started = time(NULL);
+    /* one start time for every rank: the summary's ages are measured from
+     * it, and the ranks' partials must agree on it to be merged */
+    int64_t started = (int64_t)time(NULL);
+    MPI_Bcast(&started, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    if (pwalk_scan_set_rank(m.scan, rank, size, started) != 0)
+        coord_fail("rank %d of %d", rank, size);
     double t0 = now_seconds();
     status = run_rank(&m, &c, rank, mfp);
     coord_drain(&c);

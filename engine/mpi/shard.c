@@ -181,6 +181,18 @@ static int write_sink(FILE *f, const shard_manifest *m, size_t i, char *err, siz
     json_string(f, pwalk_scan_sink_name(m->scan, i));
     fputs(", \"plugin\": ", f);
     json_string(f, pwalk_scan_sink_plugin(m->scan, i));
+    if (m->merged && m->merged[i]) {
+        /* one output: every rank's partial merged into it (or one rank's) */
+        if (absolute_in_dir(m->sink_paths[i], m->sink_paths[i], abs, sizeof abs) != 0) {
+            snprintf(err, errlen, "%s: %s", m->sink_paths[i], strerror(errno));
+            return -1;
+        }
+        fputs(", \"path\": ", f);
+        json_string(f, abs);
+        fprintf(f, ", \"merged\": true, \"partials\": %d, \"rows\": %llu}",
+                m->ranks > 1 ? m->ranks : 0, (unsigned long long)sink_total);
+        return 0;
+    }
     if (shard_absolute(m->sink_paths[i], -1, abs, sizeof abs, err, errlen) != 0)
         return -1;
     fputs(", \"glob\": ", f);

@@ -44,6 +44,9 @@ typedef struct shard_manifest {
     size_t threads;                 /* per rank                          */
     double seconds;
     int64_t started;                /* Unix time                         */
+    const int *merged;              /* per sink: one output merged from
+                                       the ranks' partials (plugin ABI 1.3)
+                                       rather than shards; NULL: none     */
 } shard_manifest;
 
 /* Write the manifest (JSON) into f and commit it (fsync, rename into place

@@ -57,6 +57,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pwalk/plugin.h"
 #include "pwalk/pwalk.h"
 
 #ifdef __cplusplus
@@ -185,6 +186,45 @@ typedef struct pwalk_scan_settings {
 /* Fill *out (out->struct_size set by the caller).  Returns 0, or
  * PWALK_USAGE when out->struct_size is too small.  Owner thread. */
 int pwalk_scan_get_settings(const pwalk_scan *s, pwalk_scan_settings *out);
+
+/* ---- One result from every process's partial (plugin ABI 1.3) -------------
+ *
+ * A sink whose plugin has a merge callback (pwalk/plugin.h, "Merge
+ * lifecycle") does not leave one output per process: with more than one
+ * process, each one's instance writes a partial at its shard name, and one
+ * process, once every process finished, merges them into the one output at
+ * the unsharded name with pwalk_scan_merge_sink().  pwalk-mpi does this for
+ * every such sink; a sink without merge keeps its shards. */
+
+/* This process is rank `rank` of `ranks` sharing the scan; start_sec is
+ * the start time every rank uses (epoch seconds, rank 0's; 0: this
+ * process's own clock).  The plugins see them in host->scan_facts() (ABI
+ * 1.3).  Returns 0, or PWALK_USAGE for a rank outside 0..ranks-1.  Owner
+ * thread, before pwalk_scan_run(). */
+int pwalk_scan_set_rank(pwalk_scan *s, int rank, int ranks, int64_t start_sec);
+
+/* Sink i's plugin, found and released again like pwalk_scan_sink_probe():
+ * *merges is non-zero when it has a merge callback; *output is the name of
+ * its first output option (declared PWALK_OPTION_OUTPUT; "path" or "log"
+ * for a plugin of ABI 1.0/1.1), malloc()ed (free it with pwalk_free()), or
+ * NULL when it declares none.  Returns 0, or PWALK_USAGE with a message.
+ * Owner thread. */
+int pwalk_scan_sink_merge_probe(const pwalk_scan *s, size_t i, int *merges, char **output,
+                                char *err, size_t errlen);
+
+/* Run sink i's merge lifecycle on the scan's current configuration (set
+ * its output option back to the unsharded name first): only that sink is
+ * loaded; create() (host->worker_count 0, host->scan_facts() giving *facts,
+ * whose roots, version and hostname default to the scan's own, this
+ * library's and this host's when NULL), merge(partials[0..count-1]),
+ * prepare(), finish(0), destroy().  facts->struct_size must be set.  The
+ * partials are only read; removing them is the caller's.  Log lines go to
+ * the scan's on_log.  May run after pwalk_scan_run().  Returns 0, or
+ * PWALK_USAGE (no such sink, its plugin cannot be loaded or has no merge
+ * callback) or PWALK_FAILED (the merge, or publishing its output, failed:
+ * nothing published) with "sink 'NAME': message".  Owner thread. */
+int pwalk_scan_merge_sink(pwalk_scan *s, size_t i, const char *const *partials, size_t count,
+                          const pwalk_scan_facts *facts, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
