@@ -78,7 +78,8 @@ static int summ_facts_get(const summ_instance *s, void *facts)
     pwalk_scan_facts *f = facts;
     memset(f, 0, sizeof *f);
     f->struct_size = sizeof *f;
-    if (PWALK_HOST_HAS(s->host, scan_facts) && s->host->scan_facts(s->ctx, f) == PWALK_OK)
+    if (PWALK_HOST_HAS(s->host, scan_facts) && s->host->scan_facts &&
+        s->host->scan_facts(s->ctx, f) == PWALK_OK)
         return 1;
 #else
     (void)s;
