@@ -118,6 +118,34 @@ void *Attachment(pwalk_host_ctx *ctx) { return ctx->attachment; }
 
 }  // namespace
 
+int FakeScanFacts(pwalk_host_ctx *ctx, pwalk_scan_facts *out)
+{
+    if (!out || out->struct_size < offsetof(pwalk_scan_facts, thread_count) + sizeof(uint32_t))
+        return PWALK_ERR;
+    std::lock_guard<std::mutex> g(ctx->mu);
+    ctx->scan_facts_calls++;
+    ctx->root_ptrs.clear();
+    for (const std::string &r : ctx->roots)
+        ctx->root_ptrs.push_back(r.c_str());
+    pwalk_scan_facts f = {};
+    f.thread_count = ctx->thread_count;
+    f.rank = ctx->rank;
+    f.ranks = ctx->ranks;
+    f.start_sec = ctx->start_sec;
+    f.end_sec = ctx->end_sec;
+    f.hostname = ctx->hostname.c_str();
+    f.version = ctx->version.c_str();
+    f.roots = ctx->root_ptrs.empty() ? nullptr : ctx->root_ptrs.data();
+    f.root_count = (uint32_t)ctx->root_ptrs.size();
+    f.entries = ctx->entries;
+    f.errors = ctx->errors_count;
+    f.filtered = ctx->filtered;
+    size_t n = out->struct_size < sizeof f ? out->struct_size : sizeof f;
+    f.struct_size = (uint32_t)n;
+    memcpy(out, &f, n);
+    return PWALK_OK;
+}
+
 pwalk_host FakeHostTable(uint32_t worker_count)
 {
     pwalk_host h = {};
@@ -138,6 +166,7 @@ pwalk_host FakeHostTable(uint32_t worker_count)
     h.prune = Prune;           // 1.1
     h.own_output = OwnOutput;  // 1.2
     h.attachment = Attachment;  // 1.2
+    h.scan_facts = FakeScanFacts;  // 1.3
     return h;
 }
 
@@ -163,6 +192,8 @@ void EndTableAt(pwalk_host *h, uint32_t minor)
         end = offsetof(pwalk_host, prune);
     else if (minor < 2)
         end = offsetof(pwalk_host, own_output);
+    else if (minor < 3)
+        end = offsetof(pwalk_host, scan_facts);
     memset(reinterpret_cast<char *>(h) + end, 0, sizeof *h - end);
     h->struct_size = (uint32_t)end;
     h->abi_minor = minor;

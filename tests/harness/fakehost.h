@@ -14,6 +14,7 @@
 #define PWALK_TESTS_HARNESS_FAKEHOST_H
 
 #include <sys/types.h>
+#include <time.h>
 
 #include <atomic>
 #include <map>
@@ -51,6 +52,20 @@ struct pwalk_host_ctx {
     int prune_rc = PWALK_OK;         // what prune() returns
     void *attachment = nullptr;      // what attachment() answers
 
+    // What scan_facts() (1.3) answers: hostname, version and roots are
+    // handed out as pointers into these strings; start_sec is "now" when
+    // the context is made, as an engine's scan would start.
+    uint32_t thread_count = 2;
+    int32_t rank = 0, ranks = 1;
+    int64_t start_sec = (int64_t)time(nullptr);
+    int64_t end_sec = 0;
+    std::string hostname = "fakehost";
+    std::string version = "0.0.0-fakehost";
+    std::vector<std::string> roots;
+    uint64_t entries = 0, errors_count = 0, filtered = 0;
+    int scan_facts_calls = 0;
+    std::vector<const char *> root_ptrs;  // scan_facts()'s roots array
+
     // The last set_error() message, "" when there was none.
     std::string error() const { return errors.empty() ? "" : errors.back(); }
 };
@@ -78,6 +93,10 @@ void SetOptionGetters(pwalk_host *h, decltype(pwalk_host::opt_string) opt_string
                       decltype(pwalk_host::opt_int) opt_int,
                       decltype(pwalk_host::opt_list_count) opt_list_count,
                       decltype(pwalk_host::opt_list_item) opt_list_item);
+
+// Fill *f the way an engine's host->scan_facts() does, from ctx: as many
+// fields as f->struct_size holds (it is set to what was written).
+int FakeScanFacts(pwalk_host_ctx *ctx, pwalk_scan_facts *f);
 
 // Make *h the table an engine of ABI 1.minor passes: struct_size ends at
 // that minor's last field, the later fields are NULL.

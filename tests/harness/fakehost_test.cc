@@ -29,6 +29,43 @@ TEST(FakeHost, FillsEveryField)
     EXPECT_TRUE(PWALK_HOST_HAS(&h, prune));
     EXPECT_TRUE(PWALK_HOST_HAS(&h, own_output));
     EXPECT_TRUE(PWALK_HOST_HAS(&h, attachment));
+    EXPECT_TRUE(PWALK_HOST_HAS(&h, scan_facts));
+}
+
+// 1.3: scan_facts() answers what the context holds, as much of it as the
+// caller's struct holds (the engine's rule: a plugin built against a later
+// minor passes a bigger one; the smallest accepted reaches thread_count).
+TEST(FakeHost, ScanFacts)
+{
+    pwalk_host h = FakeHostTable();
+    pwalk_host_ctx ctx;
+    ctx.roots = {"/a", "/b"};
+    ctx.ranks = 4;
+    ctx.rank = 2;
+    ctx.entries = 10;
+    pwalk_scan_facts f = {};
+    f.struct_size = sizeof f;
+    ASSERT_EQ(h.scan_facts(&ctx, &f), PWALK_OK);
+    EXPECT_EQ(f.struct_size, sizeof f);
+    EXPECT_EQ(f.thread_count, 2u);
+    EXPECT_EQ(f.rank, 2);
+    EXPECT_EQ(f.ranks, 4);
+    EXPECT_GT(f.start_sec, 0);
+    EXPECT_EQ(f.end_sec, 0);
+    EXPECT_STREQ(f.hostname, "fakehost");
+    ASSERT_EQ(f.root_count, 2u);
+    EXPECT_STREQ(f.roots[1], "/b");
+    EXPECT_EQ(f.entries, 10u);
+    // a smaller struct gets only what fits
+    pwalk_scan_facts g = {};
+    g.struct_size = offsetof(pwalk_scan_facts, hostname);
+    ASSERT_EQ(h.scan_facts(&ctx, &g), PWALK_OK);
+    EXPECT_EQ(g.struct_size, offsetof(pwalk_scan_facts, hostname));
+    EXPECT_EQ(g.ranks, 4);
+    EXPECT_EQ(g.hostname, nullptr);
+    g.struct_size = 4;
+    EXPECT_LT(h.scan_facts(&ctx, &g), 0);
+    EXPECT_EQ(ctx.scan_facts_calls, 2);
 }
 
 TEST(FakeHost, ServicesRecordWhatTheyWereAsked)
@@ -102,6 +139,11 @@ TEST(FakeHost, OptionGettersReadFakeOptions)
 TEST(FakeHost, OlderEnginesTables)
 {
     pwalk_host h = FakeHostTable();
+    EndTableAt(&h, 2);
+    EXPECT_EQ(h.abi_minor, 2u);
+    EXPECT_TRUE(PWALK_HOST_HAS(&h, attachment));
+    EXPECT_FALSE(PWALK_HOST_HAS(&h, scan_facts));
+    EXPECT_EQ(h.scan_facts, nullptr);
     EndTableAt(&h, 1);
     EXPECT_EQ(h.abi_minor, 1u);
     EXPECT_TRUE(PWALK_HOST_HAS(&h, prune));
