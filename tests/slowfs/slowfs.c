@@ -4,7 +4,8 @@
  * (issue 18).  See README.md here.
  *
  *   slowfs [--latency-us N] [--control FILE] [--counters FILE]
- *          [--max-threads N] [--die-with-parent] [--debug] SOURCE MOUNTPOINT
+ *          [--max-threads N] [--die-with-parent] [--default-permissions]
+ *          [--debug] SOURCE MOUNTPOINT
  *
  * - lookup, getattr, opendir and readdir each sleep the configured latency
  *   (clock_nanosleep: a waiting request holds no CPU) before they answer;
@@ -20,7 +21,13 @@
  * - --control FILE holds the latency in microseconds; it is re-read every
  *   100 ms (and its value is in the next counters line), so a test can raise
  *   the latency mid-scan.  Without it the latency is --latency-us for good.
- * - mounted ro,allow_other,default_permissions; SIGTERM/SIGINT/SIGHUP (and,
+ * - lookups (and readdirs) of one directory run in parallel, as a network
+ *   filesystem's client sends them (see sfs_io_writev: libfuse 3.14.0 needs
+ *   help for that).
+ * - mounted ro,allow_other: nothing checks permissions but the daemon (root),
+ *   so a path component costs one lookup, not a getattr of the directory
+ *   first; --default-permissions makes the kernel check modes (and fetch the
+ *   directory's attributes for it).  SIGTERM/SIGINT/SIGHUP (and,
  *   with --die-with-parent, the death of the process that started it)
  *   unmount (MNT_DETACH as root) and exit.
  *
@@ -48,6 +55,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +106,8 @@ struct sfs {
     const char *control;
     int counters_fd;
     atomic_bool stop;
+    atomic_uint_fast64_t init_unique; /* the INIT request's id ... */
+    atomic_bool init_pending;         /* ... until its reply went out */
 };
 
 /* ---- requests: count, wait, answer ------------------------------------ */
@@ -432,6 +442,54 @@ static const struct fuse_lowlevel_ops sfs_ops = {
     .statfs = sfs_statfs,
 };
 
+/* ---- parallel lookups: the INIT reply ------------------------------------
+ * A network filesystem's client sends lookups and readdirs of one directory
+ * in parallel; the kernel does so for FUSE only when INIT's reply carries
+ * FUSE_PARALLEL_DIROPS, and libfuse 3.14.0 (Debian 12) never sets it
+ * (upstream fixed that after 3.14.1: "Pass FUSE_PARALLEL_DIROPS to
+ * kernel").  Without it every lookup in a directory waits for the one
+ * before: a 100-entry directory at 1 ms would take 100 ms whatever the
+ * client does.  So the session's I/O goes through these two hooks, which
+ * note INIT's request id and add the flag to its reply (struct layouts of
+ * <linux/fuse.h>: opcode at byte 4 and unique at 8 of fuse_in_header,
+ * unique at 8 of fuse_out_header, flags at 12 of fuse_init_out). */
+#define SFS_FUSE_INIT 26
+#define SFS_PARALLEL_DIROPS (1u << 18)
+
+static ssize_t sfs_io_read(int fd, void *buf, size_t len, void *userdata)
+{
+    struct sfs *fs = userdata;
+    ssize_t n = read(fd, buf, len);
+    uint32_t opcode;
+    if (n >= 16 && (memcpy(&opcode, (char *)buf + 4, 4), opcode == SFS_FUSE_INIT)) {
+        uint64_t unique;
+        memcpy(&unique, (char *)buf + 8, 8);
+        atomic_store(&fs->init_unique, unique);
+        atomic_store(&fs->init_pending, 1);
+    }
+    return n;
+}
+
+static ssize_t sfs_io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+    struct sfs *fs = userdata;
+    if (atomic_load(&fs->init_pending) && count >= 2 && iov[0].iov_len >= 16 &&
+        iov[1].iov_len >= 16) {
+        int32_t error;
+        uint64_t unique;
+        memcpy(&error, (char *)iov[0].iov_base + 4, 4);
+        memcpy(&unique, (char *)iov[0].iov_base + 8, 8);
+        if (error == 0 && unique == atomic_load(&fs->init_unique)) {
+            uint32_t flags;
+            memcpy(&flags, (char *)iov[1].iov_base + 12, 4);
+            flags |= SFS_PARALLEL_DIROPS;
+            memcpy((char *)iov[1].iov_base + 12, &flags, 4);
+            atomic_store(&fs->init_pending, 0);
+        }
+    }
+    return writev(fd, iov, count);
+}
+
 /* ---- the 100 ms clock: counters out, control in ------------------------- */
 
 static void sfs_read_control(struct sfs *fs)
@@ -523,13 +581,14 @@ static int sfs_open_counters(struct sfs *fs, const char *path)
 struct sfs_args {
     const char *source, *mountpoint, *control, *counters;
     long latency_us, max_threads;
-    int debug, die_with_parent;
+    int debug, die_with_parent, default_permissions;
 };
 
 static int sfs_usage(void)
 {
     fprintf(stderr, "usage: slowfs [--latency-us N] [--control FILE] [--counters FILE]\n"
-                    "              [--max-threads N] [--die-with-parent] [--debug] SOURCE MOUNTPOINT\n");
+                    "              [--max-threads N] [--die-with-parent] [--default-permissions]\n"
+                    "              [--debug] SOURCE MOUNTPOINT\n");
     return 2;
 }
 
@@ -566,6 +625,8 @@ static int sfs_parse(int argc, char **argv, struct sfs_args *a)
             a->debug = 1;
         else if (!strcmp(o, "--die-with-parent"))
             a->die_with_parent = 1;
+        else if (!strcmp(o, "--default-permissions"))
+            a->default_permissions = 1;
         else if (o[0] == '-' || pos == 2)
             return sfs_usage();
         else if (pos++ == 0)
@@ -610,31 +671,40 @@ static int sfs_init_fs(struct sfs *fs, const struct sfs_args *a)
     return sfs_open_counters(fs, a->counters);
 }
 
+/* Serve until unmounted or signalled, the clock ticking meanwhile. */
+static int sfs_loop(struct sfs *fs, struct fuse_session *se, long max_threads)
+{
+    pthread_t clock;
+    int clocked = pthread_create(&clock, NULL, sfs_clock, fs) == 0;
+    struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_max_threads(cfg, (unsigned)max_threads);
+    fuse_loop_cfg_set_idle_threads(cfg, (unsigned)max_threads);
+    int rc = fuse_session_loop_mt(se, cfg) == 0 ? 0 : 3;
+    fuse_loop_cfg_destroy(cfg);
+    atomic_store(&fs->stop, 1);
+    if (clocked)
+        pthread_join(clock, NULL);
+    return rc;
+}
+
 /* Mount, serve until unmounted or signalled, unmount.  0 or 3. */
 static int sfs_serve(struct sfs *fs, const struct sfs_args *a)
 {
     char opts[PATH_MAX + 128];
-    snprintf(opts, sizeof opts, "fsname=slowfs:%s,subtype=slowfs,ro,allow_other,default_permissions",
-             a->source);
+    snprintf(opts, sizeof opts, "fsname=slowfs:%s,subtype=slowfs,ro,allow_other%s", a->source,
+             a->default_permissions ? ",default_permissions" : "");
     char *fargv[] = {"slowfs", "-o", opts, a->debug ? "-d" : NULL, NULL};
     struct fuse_args args = FUSE_ARGS_INIT(a->debug ? 4 : 3, fargv);
     struct fuse_session *se = fuse_session_new(&args, &sfs_ops, sizeof sfs_ops, fs);
     if (!se)
         return 3;
     int rc = 3;
+    static const struct fuse_custom_io io = {.read = sfs_io_read, .writev = sfs_io_writev};
     if (fuse_set_signal_handlers(se) == 0) {
         if (fuse_session_mount(se, a->mountpoint) == 0) {
-            pthread_t clock;
-            int clocked = pthread_create(&clock, NULL, sfs_clock, fs) == 0;
-            struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-            fuse_loop_cfg_set_max_threads(cfg, (unsigned)a->max_threads);
-            fuse_loop_cfg_set_idle_threads(cfg, (unsigned)a->max_threads);
-            rc = fuse_session_loop_mt(se, cfg) == 0 ? 0 : 3;
-            fuse_loop_cfg_destroy(cfg);
+            if (fuse_session_custom_io(se, &io, fuse_session_fd(se)) == 0)
+                rc = sfs_loop(fs, se, a->max_threads);
             fuse_session_unmount(se);
-            atomic_store(&fs->stop, 1);
-            if (clocked)
-                pthread_join(clock, NULL);
         }
         fuse_remove_signal_handlers(se);
     }

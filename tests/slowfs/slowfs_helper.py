@@ -217,9 +217,33 @@ class SlowFS:
         return parse_counters(self.counters_path)
 
     def mark(self):
-        """The number of counters lines so far: counters()[mark:] are the
-        windows that ended after this call (give it 100 ms to be complete)."""
+        """The number of counters lines so far."""
         return len(self.counters())
+
+    def settle(self):
+        """Wait for the counters line after next and return the line count
+        n: every request that arrived before this call is counted in
+        counters()[:n], every one after it returned in counters()[n:] (a
+        line takes all counts so far; the next one may have taken them just
+        before this call and not be written yet, hence two).  So: n =
+        settle(); do the requests; settle(); totals(n) counts just them."""
+        n0 = self.mark()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            n = self.mark()
+            if n > n0 + 1:
+                return n
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"slowfs: no counters line in {self.timeout} s")
+            time.sleep(0.02)
+
+    def totals(self, since=0):
+        """Requests per op over counters()[since:] (settle() first)."""
+        out = dict.fromkeys(OPS + ("metadata",), 0)
+        for row in self.counters()[since:]:
+            for k in out:
+                out[k] += row[k]
+        return out
 
     def env(self):
         return {"SLOWFS_MNT": self.mnt, "SLOWFS_CONTROL": self.control,
