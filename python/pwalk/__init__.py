@@ -6,6 +6,9 @@
     report(top, ...)        John Dey's pwalk CSV report (zstd/gzip/lz4/plain)
     repair(top, ...)        group ownership/permission repair (repair-action)
     run(config, ...)        any YAML pipeline (file or dict), as pwalk-engine -c
+    read_summary(dir)       the tables of the summary sink (report(...,
+                            summary=DIR)): directory totals, users, groups,
+                            the usage cube, top directories
     read_manifest(path)     the shards of a scan over MPI ranks (run/report
                             with ranks=N), refused without their manifest
 
@@ -21,12 +24,16 @@ from ._walk import walk
 from ._scan import Entry, scan
 from ._api import PLUGIN_DIR, report, repair, run, unescape
 from ._mpi import IncompleteScanError, Manifest, SinkShards, read_manifest
+from ._summary import (DirTotals, GroupTotals, SummaryFormatError, SummaryTables, TopDir,
+                       UsageCell, UserTotals, read_summary)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "walk", "scan", "Entry", "report", "repair", "run", "unescape", "read_manifest",
     "IncompleteScanError", "Manifest", "SinkShards",
+    "read_summary", "SummaryTables", "DirTotals", "UserTotals", "GroupTotals", "UsageCell",
+    "TopDir", "SummaryFormatError",
     "Error", "ConfigError", "PluginError", "ScanError",
     "EntryError", "Summary", "Progress", "RepairResult", "RepairChange", "RepairSkip",
     "PLUGIN_DIR", "__version__",

@@ -47,6 +47,7 @@ def _written_name(path, plugin):
 
 _REPORT_SINK = "report"
 _REPAIR_SINK = "repair"
+_SUMMARY_SINK = "summary"
 
 
 def _roots(top):
@@ -135,7 +136,7 @@ def _summary(res, like_str):
     outputs, sink_rows = {}, {}
     for name, plugin, rows, options in res["sinks"]:
         # option values are text in a pipeline: outputs are str
-        path = options.get("path")
+        path = options.get("path", options.get("dir"))  # summary: its directory
         path = os.fsdecode(path) if isinstance(path, bytes) else path
         outputs[name] = _written_name(path, os.fsdecode(plugin) if isinstance(plugin, bytes)
                                       else plugin)
@@ -240,7 +241,8 @@ def _codec(output, compress):
 
 def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapshots=True,
            one_file_system=False, header=True, escape="lossless", config=None, ranks=None,
-           launcher=None):
+           launcher=None, summary=None, summary_compress="none", summary_top=None,
+           summary_age_days=None):
     """Scan top and write John Dey's pwalk CSV report, as `pwalk-engine`
     does; return (output path, errors).
 
@@ -264,6 +266,14 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
     ranks: scan over this many MPI ranks (pwalk-mpi); the path returned is
     then the glob of the shards (out/scan.part-*.csv.zst, what DuckDB's
     read_csv takes), checked against the scan's manifest.
+
+    summary: also write the summary tables into this directory in the same
+    walk (the `summary` sink: recursive directory totals, users, groups,
+    the usage cube, the top directories; plugins/summary/FORMAT.md), read
+    them back with read_summary(summary).  summary_compress 'none' or
+    'zstd' (.csv.zst tables), summary_top (rows per ranking in top.csv,
+    default 20), summary_age_days (increasing ages in days, default
+    [7, 30, 90, 365, 730, 1095]) are the sink's compress, top and age_days.
     """
     roots, like_str = _roots(top)
     threads = _threads(max_threads)
@@ -275,7 +285,7 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
                      ("ignore_snapshots", ignore_snapshots, True),
                      ("one_file_system", one_file_system, False), ("header", header, True),
                      ("escape", escape, "lossless"), ("ranks", ranks, None),
-                     ("launcher", launcher, None))
+                     ("launcher", launcher, None), ("summary", summary, None))
                  if value != default]
         if given:
             hint = "; over MPI ranks use pwalk.run(config, roots, ranks=N)" \
@@ -298,6 +308,7 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
                    "options": {"header": bool(header), "escape": escape}}],
     }
     sets = [_set(_REPORT_SINK, "path", out)]
+    sets += _summary_sink(pipeline, summary, summary_compress, summary_top, summary_age_days)
     if ranks is not None:
         # errors go to per-rank files beside the report
         pipeline["scan"]["errors"] = _mpi.manifest_path_for(out)[:-len(".manifest.json")] + \
@@ -309,6 +320,33 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
         return m.sinks[_REPORT_SINK].glob, errors
     s = _run(pipeline, roots, like_str, threads, sets)
     return _written_name(out, plugin), s.errors
+
+
+def _summary_sink(pipeline, directory, compress, top, age_days):
+    """Add report()'s summary sink to pipeline; its dir as a --set (bytes
+    get through).  Options checked here name report()'s arguments."""
+    if directory is None:
+        given = [n for n, v, d in (("summary_compress", compress, "none"),
+                                   ("summary_top", top, None),
+                                   ("summary_age_days", age_days, None)) if v != d]
+        if given:
+            raise ValueError(f"report(): {', '.join(given)} given without summary=DIR")
+        return []
+    if compress not in ("none", "zstd"):
+        raise ValueError(f"summary_compress must be 'none' or 'zstd', not {compress!r}")
+    # the digest (print) is for terminals running pwalk-engine, not Python
+    options = {"compress": compress, "print": "false"}
+    if top is not None:
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise ValueError(f"summary_top must be an int >= 1, not {top!r}")
+        options["top"] = top
+    if age_days is not None:
+        ages = list(age_days)
+        if not ages or any(isinstance(a, bool) or not isinstance(a, int) for a in ages):
+            raise ValueError(f"summary_age_days must be a list of ints, not {age_days!r}")
+        options["age_days"] = [str(a) for a in ages]
+    pipeline["sinks"].append({"name": _SUMMARY_SINK, "plugin": "summary", "options": options})
+    return [_set(_SUMMARY_SINK, "dir", os.fspath(directory))]
 
 
 # ---- repair --------------------------------------------------------------------
