@@ -13,9 +13,9 @@
  * Under pwalk-mpi (scan_facts.ranks > 1) each rank writes its aggregate as
  * a partial (partial.c) at the path it was given instead, and one merge
  * lifecycle (create -> merge -> prepare -> finish) reads every rank's and
- * writes the tables as if one process had walked.  Which of the two an
- * instance is can only be told after create(): thread_open() means a walk
- * (a partial), merge() means the merge.
+ * writes the tables as if one process had walked.  The two are told apart
+ * by host->worker_count: 0 in the merge lifecycle (no walk), >= 1 in a
+ * rank's scan (plugin.h, "Merge lifecycle").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,7 +51,7 @@ static const pwalk_option_spec summ_options[] = {
      "a digest (top users, directories, ages) at the end; auto: when stderr is a terminal"},
 };
 
-enum { SUMM_TABLES, SUMM_PENDING, SUMM_PARTIAL, SUMM_MERGING };
+enum { SUMM_TABLES, SUMM_PARTIAL };
 
 typedef struct summ_instance {
     const pwalk_host *host;
@@ -59,7 +59,10 @@ typedef struct summ_instance {
     summ_conf conf;
     const char *dir;            /* the option (borrowed until destroy) */
     int print;
-    int mode;                   /* SUMM_TABLES, ...                    */
+    int mode;                   /* SUMM_TABLES or SUMM_PARTIAL         */
+    int made_dir;               /* create() made DIR: removed again when
+                                   nothing is published (still empty)  */
+    int published;              /* finish(0) renamed everything        */
     uint32_t workers;
     summ_outputs out;           /* the tables (SUMM_TABLES, MERGING)   */
     outfile partial;            /* SUMM_PARTIAL                        */
@@ -127,6 +130,7 @@ static int summ_make_dir(summ_instance *s)
 {
     struct stat st;
     if (mkdir(s->dir, 0755) == 0) {
+        s->made_dir = 1;
         if (chmod(s->dir, 0755) == 0) /* the umask aside: readable like the reports' dirs */
             return PWALK_OK;
     } else if (errno == EEXIST && stat(s->dir, &st) == 0) {
@@ -166,6 +170,22 @@ static int summ_open_tables(summ_instance *s)
     return rc;
 }
 
+/* A rank's partial, at the path it was given (the shard name of DIR). */
+static int summ_open_partial(summ_instance *s)
+{
+    char err[512];
+    if (outfile_open(&s->partial, s->dir, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    s->partial_open = 1;
+    s->mode = SUMM_PARTIAL;
+    if (PWALK_HOST_HAS(s->host, own_output) &&
+        s->host->own_output(s->ctx, s->partial.fd) != PWALK_OK)
+        return PWALK_ERR;
+    return PWALK_OK;
+}
+
 static int summ_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_options *opts,
                        void **instance)
 {
@@ -195,36 +215,17 @@ static int summ_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
         ranks = f.ranks;
     }
 #endif
-    /* several ranks: a partial (walk) or the tables (merge), told later */
-    s->mode = SUMM_MERGE && ranks > 1 ? SUMM_PENDING : SUMM_TABLES;
-    return s->mode == SUMM_TABLES ? summ_open_tables(s) : PWALK_OK;
-}
-
-/* A rank's partial, at the path it was given (the shard name of DIR). */
-static int summ_open_partial(summ_instance *s)
-{
-    char err[512];
-    if (outfile_open(&s->partial, s->dir, err, sizeof err) != 0) {
-        s->host->set_error(s->ctx, "%s", err);
-        return PWALK_ERR_IO;
-    }
-    s->partial_open = 1;
-    s->mode = SUMM_PARTIAL;
-    if (PWALK_HOST_HAS(s->host, own_output) &&
-        s->host->own_output(s->ctx, s->partial.fd) != PWALK_OK)
-        return PWALK_ERR;
-    return PWALK_OK;
+    /* a rank of several writes its partial at `dir` (its shard name); the
+     * merge lifecycle (no workers) and a lone process write the tables */
+    if (SUMM_MERGE && ranks > 1 && host->worker_count > 0)
+        return summ_open_partial(s);
+    return summ_open_tables(s);
 }
 
 static int summ_thread_open(void *instance, uint32_t worker, void **tstate)
 {
     summ_instance *s = instance;
     (void)worker;
-    if (s->mode == SUMM_PENDING) {
-        int rc = summ_open_partial(s);
-        if (rc != PWALK_OK)
-            return rc;
-    }
     summ_worker *w = malloc(sizeof *w);
     if (!w) {
         s->host->set_error(s->ctx, "out of memory");
@@ -269,16 +270,16 @@ static int summ_thread_close(void *instance, void *tstate)
 static int summ_merge(void *instance, const char *const *partials, size_t count)
 {
     summ_instance *s = instance;
-    s->mode = SUMM_MERGING;
-    int rc = summ_open_tables(s);
-    for (size_t i = 0; i < count && rc == PWALK_OK; i++) {
-        char err[512];
-        if (summ_partial_merge_file(&s->agg, partials[i], err, sizeof err) != 0) {
-            s->host->set_error(s->ctx, "%s", err);
-            rc = PWALK_ERR_IO;
-        }
+    if (s->mode != SUMM_TABLES) { /* a rank's instance: no merge lifecycle */
+        s->host->set_error(s->ctx, "merge called on a rank's instance (it has workers)");
+        return PWALK_ERR;
     }
-    return rc;
+    char err[1024];
+    if (summ_partial_merge(&s->agg, &s->conf, partials, count, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    return PWALK_OK;
 }
 #endif
 
@@ -329,7 +330,7 @@ static int summ_prepare_partial(summ_instance *s)
     if (!s->partial_open && summ_open_partial(s) != PWALK_OK)
         return PWALK_ERR_IO;
 #if SUMM_MERGE
-    if (summ_partial_write(&s->partial, &s->agg, err, sizeof err) != 0) {
+    if (summ_partial_write(&s->partial, &s->agg, &s->conf, err, sizeof err) != 0) {
         s->host->set_error(s->ctx, "%s", err);
         return PWALK_ERR_IO;
     }
@@ -349,7 +350,7 @@ static int summ_prepare(void *instance)
     summ_instance *s = instance;
     if (!s)
         return PWALK_OK;
-    if (s->mode == SUMM_PENDING || s->mode == SUMM_PARTIAL)
+    if (s->mode == SUMM_PARTIAL)
         return summ_prepare_partial(s);
     if (summ_finalize(&s->agg, &s->conf, &s->res) != 0) {
         s->have_res = 1;
@@ -426,6 +427,7 @@ static int summ_finish(void *instance, int32_t scan_status)
         if (s->out.opened[t])
             rc = summ_commit(s, &s->out.outs[t], &s->out.opened[t]);
     summ_abort_all(s);
+    s->published = rc == PWALK_OK;
     if (rc == PWALK_OK && s->print && s->have_res && s->mode != SUMM_PARTIAL)
         summ_digest(s->host, s->ctx, &s->res, &s->agg, &s->conf);
     return rc;
@@ -437,6 +439,10 @@ static void summ_destroy(void *instance)
     if (!s)
         return;
     summ_abort_all(s);
+    /* nothing published: a DIR this instance made goes too (exit 2 or 3
+     * means nothing was written); rmdir refuses one that is not empty */
+    if (s->made_dir && !s->published)
+        (void)rmdir(s->dir);
     if (s->have_res)
         summ_result_free(&s->res);
     summ_agg_free(&s->agg);
