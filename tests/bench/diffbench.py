@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""The benchmark's pwalk-diff case (issue 16): pwalk-diff against DuckDB's
+FULL OUTER JOIN on (st_dev, inode) of the same two .csv.zst reports
+(diff_duckdb.mjs, DuckDB's node client from npm as tests/duckdb uses), at
+1M and 5M rows; time and peak RSS (GNU time), and a check that both give
+the same per-user totals.  The report pairs come from
+tests/diff/genreport (synthetic: 1% of the files removed, grown, renamed,
+chmod-ed, chowned, and 1% new), made once under --dir.
+
+    bazel build //:pwalk-diff //tests/diff:genreport
+    python3 tests/bench/diffbench.py [--rows 1000000,5000000] [--repeat N] [--threads N]
+
+run.py runs it too (after the scan cases; --diff-rows '' leaves it out).
+Both tools get the same thread count; pwalk-diff its default --memory
+(1G), DuckDB its default memory limit.  Not a pass/fail test: a
+disagreement is printed as a WARNING and recorded in the results.
+"""
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+NPM_CACHE = os.environ.get("PWALK_NPM_CACHE", "/var/tmp/pwalk-npm")
+DUCKDB_PKG = "@duckdb/node-api@1.5.6-r.1"  # the version tests/duckdb pins
+
+
+def rows_list(text):
+    try:
+        vals = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of row counts: {text!r}")
+    if any(v < 10000 for v in vals):
+        raise argparse.ArgumentTypeError(f"row counts must be >= 10000: {text!r}")
+    return vals
+
+
+def label(n):
+    return f"{n // 1000000}M" if n % 1000000 == 0 else f"{n // 1000}k"
+
+
+def timed(argv, env=None):
+    """(seconds, peak RSS KiB, stdout) of argv under GNU time."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        t0 = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name] + argv,
+                           capture_output=True, env=env)
+        s = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise RuntimeError(f"{argv[0]} exited {p.returncode}: "
+                               f"{p.stderr.decode(errors='replace').strip()[-400:]}")
+        text = rss.read().strip().splitlines()
+    return s, int(text[-1]) if text and text[-1].isdigit() else 0, p.stdout
+
+
+def duckdb_script():
+    """diff_duckdb.mjs beside the node_modules holding DuckDB's client
+    (installed there first if missing), or None without node/npm."""
+    if not shutil.which("node"):
+        return None
+    if not os.path.isdir(os.path.join(NPM_CACHE, "node_modules", "@duckdb", "node-api")):
+        if not shutil.which("npm"):
+            return None
+        os.makedirs(NPM_CACHE, exist_ok=True)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", DUCKDB_PKG], cwd=NPM_CACHE,
+                       check=True, stdout=subprocess.DEVNULL)
+    dst = os.path.join(NPM_CACHE, "diff_duckdb.mjs")
+    shutil.copy(os.path.join(HERE, "diff_duckdb.mjs"), dst)
+    return dst
+
+
+def make_pair(genreport, workdir, n):
+    old = os.path.join(workdir, f"diff-{n}-old.csv.zst")
+    new = os.path.join(workdir, f"diff-{n}-new.csv.zst")
+    if not (os.path.exists(old) and os.path.exists(new)):
+        print(f"building the {label(n)}-row report pair ...", flush=True)
+        subprocess.run([genreport, old + ".tmp", new + ".tmp", str(n)], check=True,
+                       stdout=subprocess.DEVNULL)
+        os.rename(old + ".tmp", old)
+        os.rename(new + ".tmp", new)
+    return old, new
+
+
+def by_user_of(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return [[int(r["uid"]), int(r["files_added"]), int(r["files_removed"]),
+                 int(r["bytes_added"]), int(r["bytes_removed"])] for r in csv.DictReader(f)]
+
+
+def run(bin_dir, workdir, rows, repeat, threads):
+    """Every size: both tools --repeat times, interleaved; returns a list
+    of result dicts (one per size) or [] when a tool is missing."""
+    diff = os.path.join(bin_dir, "pwalk-diff")
+    genreport = os.path.join(bin_dir, "tests", "diff", "genreport")
+    for exe in (diff, genreport):
+        if not os.access(exe, os.X_OK):
+            print(f"diff: skipped ({exe} missing: bazel build //:pwalk-diff //tests/diff:genreport)")
+            return []
+    script = duckdb_script()
+    if script is None:
+        print("diff: skipped (node/npm not found: DuckDB's client comes from npm)")
+        return []
+    env = dict(os.environ, NODE_PATH=os.path.join(NPM_CACHE, "node_modules"))
+    results = []
+    tmp = tempfile.mkdtemp(prefix="pwalk-diffbench-", dir=workdir)
+    try:
+        for n in rows:
+            old, new = make_pair(genreport, workdir, n)
+            pd_out, dd_out = os.path.join(tmp, "pd"), os.path.join(tmp, "dd")
+            os.makedirs(dd_out, exist_ok=True)
+            cases = {"pwalk-diff": [diff, old, new, "-o", pd_out, "-q", "--threads", str(threads)],
+                     "duckdb": ["node", script, old, new, dd_out, str(threads)]}
+            times = {k: [] for k in cases}
+            rss = {k: 0 for k in cases}
+            out = {}
+            for rnd in range(repeat + 1):  # round 0 warms the page cache, untimed
+                for k, argv in cases.items():
+                    os.sync()
+                    s, r, so = timed(argv, env=env if k == "duckdb" else None)
+                    out[k] = so
+                    if rnd:
+                        times[k].append(s)
+                        rss[k] = max(rss[k], r)
+            ours = by_user_of(os.path.join(pd_out, "by_user.csv"))
+            theirs = json.loads(out["duckdb"])["by_user"]
+            agree = ours == theirs
+            res = {"rows": n, "threads": threads, "repeat": repeat, "agree": agree,
+                   "pwalk_diff_s": statistics.median(times["pwalk-diff"]),
+                   "duckdb_s": statistics.median(times["duckdb"]),
+                   "pwalk_diff_rss_kib": rss["pwalk-diff"], "duckdb_rss_kib": rss["duckdb"],
+                   "times": times}
+            res["speedup"] = res["duckdb_s"] / res["pwalk_diff_s"]
+            res["rss_ratio"] = res["pwalk_diff_rss_kib"] / max(res["duckdb_rss_kib"], 1)
+            results.append(res)
+            print(f"diff {label(n)} rows: pwalk-diff {res['pwalk_diff_s']:.2f} s "
+                  f"{res['pwalk_diff_rss_kib'] / 1024:.0f} MiB, DuckDB FULL OUTER JOIN "
+                  f"{res['duckdb_s']:.2f} s {res['duckdb_rss_kib'] / 1024:.0f} MiB: "
+                  f"{res['speedup']:.2f}x faster, {res['rss_ratio']:.2f}x the memory; per-user "
+                  f"totals {'agree' if agree else 'DIFFER'}", flush=True)
+            if not agree:
+                print(f"  WARNING: by_user differs:\n  pwalk-diff {ours}\n  duckdb     {theirs}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def markdown(results):
+    if not results:
+        return []
+    md = ["", f"pwalk-diff against DuckDB's FULL OUTER JOIN on (st_dev, inode) of two .csv.zst "
+          f"reports ({results[0]['threads']} threads each, median of {results[0]['repeat']}):",
+          "", "| rows | pwalk-diff s | DuckDB s | speed x DuckDB | pwalk-diff RSS MiB | "
+          "DuckDB RSS MiB | RSS x DuckDB | per-user totals |", "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        md.append(f"| {label(r['rows'])} | {r['pwalk_diff_s']:.2f} | {r['duckdb_s']:.2f} | "
+                  f"{r['speedup']:.2f} | {r['pwalk_diff_rss_kib'] / 1024:.0f} | "
+                  f"{r['duckdb_rss_kib'] / 1024:.0f} | {r['rss_ratio']:.2f} | "
+                  f"{'agree' if r['agree'] else 'DIFFER'} |")
+    return md
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dir", default="/var/tmp/pwalk-bench", help="where the report pairs live")
+    ap.add_argument("--rows", type=rows_list, default=[1000000, 5000000], metavar="N,N,...")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+    results = run(os.environ.get("PWALK_BIN", os.path.join(REPO, "bazel-bin")), args.dir,
+                  args.rows, args.repeat, args.threads)
+    print("\n".join(markdown(results)))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+    return 0 if all(r["agree"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
