@@ -27,6 +27,7 @@
 #include "common/outfile.h"
 
 #define CFG_THREADS_MAX 4096
+#define CFG_MAX_OPS 1000000000
 /* A pipeline is a few hundred bytes; anything this big is a wrong path
  * (or /dev/zero), and reading it whole would only exhaust memory. */
 #define CFG_FILE_MAX ((size_t)1 << 20)
@@ -56,11 +57,13 @@ static const char *const cfg_top_keys[] = {"version", "allow_mutation", "scan", 
 static const char *const cfg_scan_keys[] = {"roots",          "threads",        "one_file_system",
                                             "skip_snapshots", "snapshot_names", "exclude",
                                             "max_depth",      "errors",         "mode",
-                                            "strict"};
+                                            "strict",         "max_threads",    "max_ops",
+                                            "adaptive",       "lazy_stat",      "io_priority"};
 static const char *const cfg_sink_keys[] = {"name", "plugin", "options"};
 
 enum { CFG_K_ROOTS, CFG_K_THREADS, CFG_K_ONE_FS, CFG_K_SKIP_SNAP, CFG_K_SNAP_NAMES,
-       CFG_K_EXCLUDE, CFG_K_MAX_DEPTH, CFG_K_ERRORS, CFG_K_MODE, CFG_K_STRICT };
+       CFG_K_EXCLUDE, CFG_K_MAX_DEPTH, CFG_K_ERRORS, CFG_K_MODE, CFG_K_STRICT,
+       CFG_K_MAX_THREADS, CFG_K_MAX_OPS, CFG_K_ADAPTIVE, CFG_K_LAZY_STAT, CFG_K_IO_PRIORITY };
 
 #define CFG_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -362,6 +365,51 @@ static int cfg_get_threads(cfg_ctx *c, const yaml_node_t *at, const char *v, siz
                     shown);
 }
 
+/* scan.max_threads: the most workers threads: auto (and scan.adaptive)
+ * may grow to. */
+static int cfg_get_max_threads(cfg_ctx *c, const yaml_node_t *at, const char *v, size_t n,
+                               int *out)
+{
+    long long t;
+    if (v && cfg_parse_int(v, n, 1, CFG_THREADS_MAX, &t) == 0) {
+        *out = (int)t;
+        return 0;
+    }
+    char shown[CFG_SHOW_CAP];
+    cfg_show(shown, sizeof shown, at, v, n);
+    return cfg_fail(c, at ? CFG_AT(at) : NULL,
+                    "'scan.max_threads' must be an integer 1..%d, not %s", CFG_THREADS_MAX,
+                    shown);
+}
+
+/* scan.max_ops: metadata operations per second, 0 for no limit. */
+static int cfg_get_max_ops(cfg_ctx *c, const yaml_node_t *at, const char *v, size_t n,
+                           long long *out)
+{
+    if (v && cfg_parse_int(v, n, 0, CFG_MAX_OPS, out) == 0)
+        return 0;
+    char shown[CFG_SHOW_CAP];
+    cfg_show(shown, sizeof shown, at, v, n);
+    return cfg_fail(c, at ? CFG_AT(at) : NULL,
+                    "'scan.max_ops' must be an integer 0..%d (operations per second, 0 = no "
+                    "limit), not %s",
+                    CFG_MAX_OPS, shown);
+}
+
+/* scan.io_priority: normal, or idle (the idle I/O class). */
+static int cfg_get_io_priority(cfg_ctx *c, const yaml_node_t *at, const char *v, size_t n,
+                               int *out)
+{
+    if (v && (cfg_ieq(v, n, "normal") || cfg_ieq(v, n, "idle"))) {
+        *out = cfg_ieq(v, n, "idle");
+        return 0;
+    }
+    char shown[CFG_SHOW_CAP];
+    cfg_show(shown, sizeof shown, at, v, n);
+    return cfg_fail(c, at ? CFG_AT(at) : NULL,
+                    "'scan.io_priority' must be normal or idle, not %s", shown);
+}
+
 static int cfg_get_depth(cfg_ctx *c, const yaml_node_t *at, const char *v, size_t n, int *out)
 {
     long long d;
@@ -616,6 +664,16 @@ static int cfg_scan_scalar(cfg_ctx *c, cfg_scan *s, int key, const yaml_node_t *
         return cfg_get_depth(c, at, v, n, &s->max_depth);
     case CFG_K_MODE:
         return cfg_get_mode(c, at, v, n, &s->mode);
+    case CFG_K_MAX_THREADS:
+        return cfg_get_max_threads(c, at, v, n, &s->max_threads);
+    case CFG_K_MAX_OPS:
+        return cfg_get_max_ops(c, at, v, n, &s->max_ops);
+    case CFG_K_ADAPTIVE:
+        return cfg_get_bool(c, at, "scan.adaptive", v, n, &s->adaptive);
+    case CFG_K_LAZY_STAT:
+        return cfg_get_bool(c, at, "scan.lazy_stat", v, n, &s->lazy_stat);
+    case CFG_K_IO_PRIORITY:
+        return cfg_get_io_priority(c, at, v, n, &s->io_idle);
     case CFG_K_ERRORS: {
         if (!v)
             return cfg_fail(c, CFG_AT(at), "'scan.errors' must be a file name, not %s",
@@ -1028,6 +1086,7 @@ void cfg_init_defaults(cfg_pipeline *out)
     memset(out, 0, sizeof *out);
     out->version = 1;
     out->scan.threads = 0;
+    out->scan.max_threads = CFG_DEFAULT_MAX_THREADS;
     out->scan.skip_snapshots = 1;
     out->scan.mode = -1;
     out->source = cfg_dup("<built-in>");

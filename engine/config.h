@@ -50,7 +50,15 @@ typedef struct cfg_scan {
     int max_depth;              /* 0 = unlimited                     */
     char *errors_path;          /* NULL = no error file              */
     int mode;                   /* error file, manifest: -1 = 0600 as root, else umask */
+    int max_threads;            /* threads: auto grows up to this    */
+    long long max_ops;          /* metadata ops/s, 0 = no limit      */
+    int adaptive;               /* back off when latency climbs      */
+    int lazy_stat;              /* statx(AT_STATX_DONT_SYNC)         */
+    int io_idle;                /* io_priority: idle                 */
 } cfg_scan;
+
+/* scan.max_threads when not given (pace.h's PACE_DEFAULT_MAX_THREADS). */
+#define CFG_DEFAULT_MAX_THREADS 256
 
 typedef struct cfg_pipeline {
     char *source;               /* file name, or "<built-in>"        */

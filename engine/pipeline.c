@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <errno.h>
@@ -92,7 +93,9 @@ typedef struct pipeline_state {
     pipeline_result *r;
     int *stop;
     const int *stop_signal;
-    size_t threads;
+    size_t threads;             /* workers the walk may have (sinks' count) */
+    size_t start_threads;       /* threads: auto / scan.adaptive: at first */
+    size_t min_threads;         /* ... and at least                        */
     sink_set *sinks;
     report *rep;
     error_tee tee;
@@ -103,6 +106,19 @@ static int fail_at(pipeline_result *r, int failure, int status, const char *msg)
 {
     r->failure = failure;
     return result_fail(r, status, "%s", msg);
+}
+
+/* threads: auto -- start at the cores, grow up to scan.max_threads while
+ * that pays (a slow filesystem), never below the cores unless
+ * scan.adaptive asks to give way (pace.h). */
+static void pipeline_auto_threads(pipeline_state *ps, size_t cores)
+{
+    size_t most = (size_t)ps->p->scan.max_threads;
+    if (most < 1)
+        most = 1;
+    ps->start_threads = cores < most ? cores : most;
+    ps->min_threads = ps->p->scan.adaptive ? 1 : ps->start_threads;
+    ps->threads = most;
 }
 
 /* Roots and the thread count: what can be wrong before anything is loaded. */
@@ -132,7 +148,11 @@ static int pipeline_check_scan(pipeline_state *ps)
         int n = threads_auto(&from, err, sizeof err);
         if (n < 0)
             return fail_at(r, PWALK_FAIL_CONFIG, PIPELINE_USAGE, err);
-        ps->threads = (size_t)n;
+        pipeline_auto_threads(ps, (size_t)n);
+    } else {
+        /* a fixed count; scan.adaptive may run fewer while latency is high */
+        ps->start_threads = ps->threads;
+        ps->min_threads = p->scan.adaptive ? 1 : ps->threads;
     }
     return 0;
 }
@@ -176,6 +196,16 @@ static int pipeline_open(pipeline_state *ps)
     ps->tee.report = report_error_hook(ps->rep);
     ps->tee.o = o;
     sinks_error_hook hook = {&ps->tee, tee_record, tee_log};
+    pwalk_scan_facts facts = {
+        .thread_count = (uint32_t)ps->threads,
+        .rank = o->rank,
+        .ranks = o->ranks,
+        .start_sec = o->start_sec,
+        .version = PWALK_VERSION_STRING,
+        .roots = (const char *const *)ps->p->scan.roots,
+        .root_count = (uint32_t)ps->p->scan.root_count,
+    };
+    sinks_set_facts(ps->sinks, &facts);
     if (sinks_start(ps->sinks, ps->threads, &hook, err, sizeof err) != 0) {
         char ignored[256];
         sinks_finish(ps->sinks, PIPELINE_USAGE, ignored, sizeof ignored);
@@ -184,6 +214,12 @@ static int pipeline_open(pipeline_state *ps)
         return result_fail(ps->r, PIPELINE_USAGE, "%s", err);
     }
     return 0;
+}
+
+/* The walk's own lines (scan.adaptive's changes) go where sinks' go. */
+static void pipeline_walk_log(void *ctx, const char *line)
+{
+    tee_log(ctx, line);
 }
 
 /* The walk's options from scan: and what the sinks asked for. */
@@ -219,6 +255,15 @@ static int pipeline_walk_options(pipeline_state *ps, walk_options *wo)
     wo->progress_ctx = ps->o->on_progress_ctx;
     wo->remote = ps->o->remote;
     wo->stop = ps->stop;
+    wo->adapt = p->scan.threads == 0 || p->scan.adaptive;
+    wo->start_threads = ps->start_threads;
+    wo->min_threads = ps->min_threads;
+    wo->max_ops = p->scan.max_ops > 0 ? (uint64_t)p->scan.max_ops : 0;
+    wo->lazy_stat = p->scan.lazy_stat;
+    wo->io_idle = p->scan.io_idle;
+    wo->log = pipeline_walk_log;
+    wo->log_ctx = &ps->tee;
+    wo->log_changes = p->scan.adaptive;
     if (own_outputs(ps->sinks, ps->rep, ps->o, wo, err, sizeof err) != 0) {
         ps->r->failure = PWALK_FAIL_ERRORS_FILE;
         return result_fail(ps->r, PIPELINE_FAILED, "errors file: %s", err);
@@ -300,6 +345,17 @@ static void pipeline_results(pipeline_state *ps, int status)
     r->summary = summary_text(ps->rep, &r->stats, ps->sinks);
 }
 
+/* The walk ended: host->scan_facts() reports its end and final counts
+ * from prepare() on (the counts pwalk_scan_counter() gives). */
+static void pipeline_final_facts(pipeline_state *ps)
+{
+    uint64_t filtered = 0;
+    for (int i = 1; i < FILTER_REASON_COUNT; i++)
+        filtered += ps->r->stats.filtered[i];
+    sinks_set_final(ps->sinks, (int64_t)time(NULL), ps->r->stats.entries,
+                    report_error_count(ps->rep), filtered);
+}
+
 static int pipeline_fail_started(pipeline_state *ps, int status)
 {
     char ignored[256];
@@ -343,6 +399,7 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
         walk_sink ws = sinks_walk_sink(ps.sinks);
         char walk_err[256] = "";
         int wrc = walk_execute(&wo, &ws, &r->stats, walk_err, sizeof walk_err);
+        pipeline_final_facts(&ps);
         status = pipeline_commit(&ps, pipeline_walk_outcome(&ps, wrc, walk_err));
         pipeline_results(&ps, status);
         status = r->status;

@@ -29,6 +29,7 @@ struct wq_pool {
     atomic_size_t idle;         /* workers waiting for work         */
     atomic_int stopping;
     atomic_size_t steals;       /* items taken from another worker  */
+    atomic_size_t span;         /* deques of started workers        */
 };
 
 
@@ -62,6 +63,7 @@ static int wq_init(wq_pool *pool, size_t worker_count)
     atomic_init(&pool->idle, 0);
     atomic_init(&pool->stopping, 0);
     atomic_init(&pool->steals, 0);
+    atomic_init(&pool->span, worker_count);
     return 0;
 }
 
@@ -131,10 +133,11 @@ void *wq_try_pop(wq_pool *pool, size_t w)
     if (atomic_load(&pool->stopping))
         return NULL;
     void *item = deque_take_newest(&pool->deques[w]);
-    for (size_t i = 1; !item && i < pool->worker_count; i++) {
+    size_t span = atomic_load_explicit(&pool->span, memory_order_relaxed);
+    for (size_t i = 1; !item && i < span; i++) {
         if (atomic_load(&pool->queued) == 0)
             break;
-        item = deque_take_oldest(&pool->deques[(w + i) % pool->worker_count]);
+        item = deque_take_oldest(&pool->deques[(w + i) % span]);
         if (item)
             atomic_fetch_add_explicit(&pool->steals, 1, memory_order_relaxed);
     }
@@ -235,6 +238,12 @@ void wq_free(wq_pool *pool)
         return;
     wq_destroy(pool);
     free(pool);
+}
+
+void wq_set_span(wq_pool *pool, size_t n)
+{
+    if (n >= 1 && n <= pool->worker_count)
+        atomic_store(&pool->span, n);
 }
 
 size_t wq_outstanding(wq_pool *pool) { return atomic_load(&pool->outstanding); }

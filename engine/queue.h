@@ -27,6 +27,10 @@ size_t wq_queued(wq_pool *pool);
 size_t wq_steals(wq_pool *pool);
 
 
+/* Only the first n workers exist (the others are not started yet): idle
+ * workers look for work in their deques only.  Default: all of them. */
+void wq_set_span(wq_pool *pool, size_t n);
+
 /* Add an item to worker w's deque.  Returns 0, or -1 if out of memory. */
 int wq_push(wq_pool *pool, size_t w, void *item);
 

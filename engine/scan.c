@@ -261,6 +261,7 @@ static void scan_on_progress(void *ctx, const walk_stats *now, uint64_t queued)
         .vanished = now->vanished,
         .queued = queued,
         .seconds = now->seconds,
+        .threads = now->threads_now,
     };
     s->cb.on_progress(s->cb.ctx, &p);
 }

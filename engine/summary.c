@@ -50,6 +50,22 @@ static void summary_filtered(const walk_stats *st, FILE *out)
     fputs(")", out);
 }
 
+/* How entries were stat'ed, when scan.lazy_stat asked for statx (only
+ * then: the usual line stays as it was), and an idle I/O class the kernel
+ * refused. */
+static void summary_walk_choices(const walk_stats *st, FILE *out)
+{
+    if (st->statx_refused)
+        fprintf(out, ", stat: fstatat (statx AT_STATX_DONT_SYNC refused: %s)",
+                strerrorname_np(st->statx_refused) ? strerrorname_np(st->statx_refused)
+                                                   : "E?");
+    else if (st->statx_used)
+        fputs(", stat: statx AT_STATX_DONT_SYNC", out);
+    if (st->ioprio_errno)
+        fprintf(out, ", io_priority idle refused (%s)",
+                strerrorname_np(st->ioprio_errno) ? strerrorname_np(st->ioprio_errno) : "E?");
+}
+
 /* The first errors, names escaped (they may hold control bytes). */
 static void summary_examples(report *r, FILE *out)
 {
@@ -94,6 +110,7 @@ char *summary_text(report *r, const walk_stats *st, const sink_set *sinks)
                     (unsigned long long)(vanished - replaced), (unsigned long long)replaced);
     }
     summary_filtered(st, out);
+    summary_walk_choices(st, out);
     for (size_t i = 0; i < sinks_count(sinks); i++)
         fprintf(out, "; sink '%s': %llu rows", sinks_name(sinks, i),
                 (unsigned long long)sinks_rows(sinks, i));

@@ -24,13 +24,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/grow.h"
+#include "pace.h"
 #include "queue.h"
 
 #define WALK_DEFAULT_CHUNK 1024
@@ -84,6 +87,9 @@ typedef struct walk_counters {
     atomic_ullong entries, rows, errors, dirs, stat_errors, read_errors;
     atomic_ullong vanished;
     atomic_ullong filtered[FILTER_REASON_COUNT];
+    /* for the controller (adapt): operations, and the sampled ones'
+     * latency; one writer each, published with relaxed stores */
+    atomic_ullong ops, lat_ns, lat_n;
     char pad[64];
 } walk_counters;
 
@@ -104,6 +110,9 @@ typedef struct walk_worker {
     char *dents;
     walk_counters *ctr;
     int failed;                 /* out of memory */
+    /* the controller's measurements, published into ctr */
+    uint64_t ops, lat_ns, lat_n;
+    unsigned seq;
 } walk_worker;
 
 struct walk_run {
@@ -126,6 +135,23 @@ struct walk_run {
     size_t own_count;
     pthread_mutex_t done_lock;
     pthread_cond_t done_cond;
+    /* pacing (pace.h): workers at index >= limit wait at the gate; the
+     * calling thread moves limit and starts workers up to it */
+    int measure;                /* opt->adapt: count ops, sample latency  */
+    int bucket_on;              /* opt->max_ops                           */
+    pace_bucket bucket;
+    atomic_uint limit;
+    size_t started;             /* threads created (the calling thread's) */
+    unsigned peak;
+    atomic_int finishing;       /* the pool ended: parked workers leave   */
+    pthread_mutex_t gate_lock;
+    pthread_cond_t gate_cond;
+    /* lazy_stat: statx refused (its errno), statx used */
+    atomic_int statx_refused;
+    atomic_int statx_used;
+    atomic_int ioprio_errno;
+    int noatime_all;            /* root: O_NOATIME on every directory     */
+    uid_t euid;
 };
 
 struct linux_dirent64 {
@@ -146,6 +172,101 @@ static int walk_should_stop(walk_run *run)
     return walk_stop_asked(run->opt) ||
            atomic_load_explicit(&run->sink_stopped, memory_order_relaxed) ||
            atomic_load_explicit(&run->out_of_memory, memory_order_relaxed);
+}
+
+/* ---- pacing: tokens, latency samples, the stat call ----------------------- */
+
+static uint64_t walk_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Before a metadata call worth `tokens` operations (a directory open is a
+ * lookup and an open on the server): wait for them under scan.max_ops;
+ * returns a clock reading for one call in 8 when the controller needs
+ * latencies, else 0.  Both checks are one predictable branch when off. */
+static inline uint64_t op_begin(walk_worker *w, unsigned tokens)
+{
+    walk_run *run = w->run;
+    if (run->bucket_on)
+        pace_bucket_take(&run->bucket, tokens, run->opt->stop);
+    if (!run->measure || (++w->seq & 7) != 0)
+        return 0;
+    return walk_now_ns();
+}
+
+static inline void op_end(walk_worker *w, uint64_t t0, unsigned ops)
+{
+    if (!w->run->measure)
+        return;
+    w->ops += ops;
+    atomic_store_explicit(&w->ctr->ops, w->ops, memory_order_relaxed);
+    if (t0) {
+        w->lat_ns += walk_now_ns() - t0;
+        w->lat_n++;
+        atomic_store_explicit(&w->ctr->lat_ns, w->lat_ns, memory_order_relaxed);
+        atomic_store_explicit(&w->ctr->lat_n, w->lat_n, memory_order_relaxed);
+    }
+}
+
+static void stat_from_statx(struct stat *st, const struct statx *x)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+    st->st_ino = (ino_t)x->stx_ino;
+    st->st_mode = (mode_t)x->stx_mode;
+    st->st_nlink = (nlink_t)x->stx_nlink;
+    st->st_uid = (uid_t)x->stx_uid;
+    st->st_gid = (gid_t)x->stx_gid;
+    st->st_rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
+    st->st_size = (off_t)x->stx_size;
+    st->st_blksize = (blksize_t)x->stx_blksize;
+    st->st_blocks = (blkcnt_t)x->stx_blocks;
+    st->st_atim.tv_sec = x->stx_atime.tv_sec;
+    st->st_atim.tv_nsec = x->stx_atime.tv_nsec;
+    st->st_mtim.tv_sec = x->stx_mtime.tv_sec;
+    st->st_mtim.tv_nsec = x->stx_mtime.tv_nsec;
+    st->st_ctim.tv_sec = x->stx_ctime.tv_sec;
+    st->st_ctim.tv_nsec = x->stx_ctime.tv_nsec;
+}
+
+/* lstat of name in dir: with lazy_stat, statx(AT_STATX_DONT_SYNC) -- a
+ * network filesystem may answer from what the client has instead of
+ * asking the server -- until the kernel or filesystem refuses the flag
+ * (EINVAL, ENOSYS), then fstatat for the rest of the walk. */
+static int walk_lstat(walk_worker *w, int dir, const char *name, struct stat *st)
+{
+    walk_run *run = w->run;
+    uint64_t t0 = op_begin(w, 1);
+    int rc;
+    if (run->opt->lazy_stat &&
+        !atomic_load_explicit(&run->statx_refused, memory_order_relaxed)) {
+        struct statx x;
+        rc = statx(dir, name, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_BASIC_STATS,
+                   &x);
+        if (rc == 0) {
+            stat_from_statx(st, &x);
+            if (!atomic_load_explicit(&run->statx_used, memory_order_relaxed))
+                atomic_store(&run->statx_used, 1);
+            op_end(w, t0, 1);
+            return 0;
+        }
+        if (errno != EINVAL && errno != ENOSYS) {
+            int e = errno;
+            op_end(w, t0, 1);
+            errno = e;
+            return -1;
+        }
+        int none = 0;
+        atomic_compare_exchange_strong(&run->statx_refused, &none, errno);
+    }
+    rc = fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW);
+    int e = errno;
+    op_end(w, t0, 1);
+    errno = e;
+    return rc;
 }
 
 size_t walk_root_display_len(const char *root)
@@ -492,7 +613,7 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
     for (size_t i = 0; i < count; i++, name += strlen(name) + 1) {
         size_t name_len = strlen(name);
         struct stat st;
-        if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (walk_lstat(w, d->fd, name, &st) != 0) {
             count_add(&w->ctr->stat_errors, 1);
             report_error(w, d->path, d->path_len, name, errno, "lstat");
             continue;
@@ -544,11 +665,15 @@ static void node_part_done(walk_worker *w, walk_node *d)
         node_finish(w, d);
 }
 
-static int open_one(int base, const char *name)
+/* Reading a directory sets its atime (strictatime, or relatime once a
+ * day): a scan must not change what it reads, so O_NOATIME wherever it is
+ * allowed -- as root everywhere, else on our own directories; asking for
+ * it on another user's would cost a refused open (a round trip) each. */
+static int open_one(int base, const char *name, int noatime)
 {
-    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME;
+    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | (noatime ? O_NOATIME : 0);
     int fd = openat(base, name, flags);
-    if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
+    if (fd < 0 && errno == EPERM && noatime) /* O_NOATIME needs ownership */
         fd = openat(base, name, flags & ~O_NOATIME);
     return fd;
 }
@@ -575,8 +700,13 @@ static int open_dir(walk_worker *w, walk_node *n)
     } else {
         /* A root is opened as the user spelled it ("link/", "link"), not by
          * its trimmed display name. */
-        fd = n->parent ? open_one(n->parent->fd, n->path + n->name_offset)
+        int noatime = w->run->noatime_all || n->st.st_uid == w->run->euid;
+        uint64_t t0 = op_begin(w, 2);
+        fd = n->parent ? open_one(n->parent->fd, n->path + n->name_offset, noatime)
                        : open_root(w->run->opt->roots[n->root_index]);
+        int e = errno;
+        op_end(w, t0, 2);
+        errno = e;
     }
     int open_errno = errno;
     if (n->parent)
@@ -596,7 +726,12 @@ static int open_dir(walk_worker *w, walk_node *n)
         return -1;
     }
     struct stat now;
-    if (fstat(fd, &now) != 0) {
+    uint64_t t0 = op_begin(w, 1);
+    int frc = fstat(fd, &now);
+    int fe = errno;
+    op_end(w, t0, 1);
+    errno = fe;
+    if (frc != 0) {
         int e = errno;
         close(fd);
         count_add(&w->ctr->read_errors, 1);
@@ -629,7 +764,11 @@ static void process_dir(walk_worker *w, walk_node *n)
     char *names = NULL;
     size_t names_len = 0, names_cap = 0, count = 0, total = 0;
     for (;;) {
+        uint64_t t0 = op_begin(w, 1);
         long got = syscall(SYS_getdents64, n->fd, w->dents, WALK_DENTS_BUFFER);
+        int e = errno;
+        op_end(w, t0, 1);
+        errno = e;
         if (got == 0)
             break;
         if (got < 0) {
@@ -720,12 +859,52 @@ static void discard_item(walk_item *it)
     free(it);
 }
 
+/* scan.io_priority: idle -- this thread's I/O waits for everyone else's
+ * (the idle class needs no privilege; the first failure is kept for the
+ * summary). */
+static void worker_io_idle(walk_worker *w)
+{
+    enum { WHO_PROCESS = 1, CLASS_IDLE = 3, CLASS_SHIFT = 13 };
+    if (syscall(SYS_ioprio_set, WHO_PROCESS, (int)syscall(SYS_gettid),
+                CLASS_IDLE << CLASS_SHIFT) != 0) {
+        int none = 0;
+        atomic_compare_exchange_strong(&w->run->ioprio_errno, &none, errno);
+    }
+}
+
+/* The next item, or NULL when the walk is over.  A worker above the
+ * controller's limit waits at the gate first (its queued items are
+ * stolen by the running ones meanwhile). */
+static walk_item *worker_next(walk_worker *w)
+{
+    walk_run *run = w->run;
+    if (run->measure && w->index >= atomic_load_explicit(&run->limit, memory_order_relaxed)) {
+        pthread_mutex_lock(&run->gate_lock);
+        while (w->index >= atomic_load(&run->limit) && !atomic_load(&run->finishing))
+            pthread_cond_wait(&run->gate_cond, &run->gate_lock);
+        pthread_mutex_unlock(&run->gate_lock);
+        if (atomic_load(&run->finishing))
+            return NULL;
+    }
+    walk_item *it = wq_pop(run->pool, w->index);
+    if (!it && run->measure) {
+        /* the pool ended: every worker waiting at the gate leaves too */
+        pthread_mutex_lock(&run->gate_lock);
+        atomic_store(&run->finishing, 1);
+        pthread_cond_broadcast(&run->gate_cond);
+        pthread_mutex_unlock(&run->gate_lock);
+    }
+    return it;
+}
+
 static void *worker_main(void *arg)
 {
     walk_worker *w = arg;
     walk_run *run = w->run;
     walk_item *it;
-    while ((it = wq_pop(run->pool, w->index)) != NULL) {
+    if (run->opt->io_idle)
+        worker_io_idle(w);
+    while ((it = worker_next(w)) != NULL) {
         if (walk_should_stop(run)) {
             discard_item(it);
             wq_done(run->pool);
@@ -792,7 +971,7 @@ static int open_imported(walk_run *run, walk_node *n, int *replaced)
     }
     char *save = NULL;
     for (char *comp = strtok_r(copy, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
-        int next = open_one(fd, comp);
+        int next = open_one(fd, comp, 1);
         int e = errno;
         close(fd);
         if (next < 0) {
@@ -856,7 +1035,7 @@ long walk_remote_take(walk_run *run, size_t max, int (*take)(void *ctx, const wa
     }
     for (size_t i = 0; i < nkept; i++) {
         /* push counts it again, done ends the take */
-        if (wq_push(run->pool, i % run->worker_count, kept[i]) != 0) {
+        if (wq_push(run->pool, i % (run->started ? run->started : 1), kept[i]) != 0) {
             discard_item(kept[i]);
             atomic_store(&run->out_of_memory, 1);
         }
@@ -886,7 +1065,7 @@ int walk_remote_add(walk_run *run, const walk_dir *d)
     n->root_ino = d->root_ino;
     it->kind = WALK_ITEM_DIR;
     it->node = n;
-    size_t w = atomic_fetch_add(&run->next_import, 1) % run->worker_count;
+    size_t w = atomic_fetch_add(&run->next_import, 1) % (run->started ? run->started : 1);
     if (wq_push(run->pool, w, it) != 0) {
         node_release(n);
         free(it);
@@ -1143,8 +1322,14 @@ static void sum_stats(walk_run *run, walk_stats *s, size_t n)
         s->vanished += atomic_load_explicit(&c->vanished, memory_order_relaxed);
         for (int r = 0; r < FILTER_REASON_COUNT; r++)
             s->filtered[r] += atomic_load_explicit(&c->filtered[r], memory_order_relaxed);
+        s->ops += atomic_load_explicit(&c->ops, memory_order_relaxed);
     }
     s->steals = wq_steals(run->pool);
+    s->threads_now = atomic_load(&run->limit);
+    s->threads_peak = run->peak;
+    s->statx_used = atomic_load(&run->statx_used);
+    s->statx_refused = atomic_load(&run->statx_refused);
+    s->ioprio_errno = atomic_load(&run->ioprio_errno);
 }
 
 static double now_seconds(void)
@@ -1196,11 +1381,11 @@ static int walk_run_alloc(walk_run *run, size_t n)
         run->workers[i].run = run;
         run->workers[i].index = i;
         run->workers[i].ctr = &run->counters[i];
-        run->workers[i].dents = malloc(WALK_DENTS_BUFFER);
-        if (!run->workers[i].dents)
-            return -1;
     }
-    return 0;
+    /* worker 0's buffer now (a non-directory root is its row before any
+     * thread runs); the others' when their thread starts */
+    run->workers[0].dents = malloc(WALK_DENTS_BUFFER);
+    return run->workers[0].dents ? 0 : -1;
 }
 
 /* Root r, a directory, as the first item of worker r % n's queue. */
@@ -1218,7 +1403,7 @@ static int walk_seed_dir(walk_run *run, size_t r, const struct stat *st)
     count_add(&run->counters[0].entries, 1);
     it->kind = WALK_ITEM_DIR;
     it->node = node;
-    if (wq_push(run->pool, r % run->worker_count, it) != 0) {
+    if (wq_push(run->pool, r % atomic_load(&run->limit), it) != 0) {
         node_release(node);
         free(it);
         return -1;
@@ -1254,38 +1439,144 @@ static int walk_seed_roots(walk_run *run, unsigned char **covered)
     return 0;
 }
 
-/* Starts the workers (a shared walk's pool held open first); returns how
- * many started. */
+/* Start worker threads until n exist (the calling thread only); fewer
+ * when the system refuses more: fewer threads is slower, not wrong. */
+static void walk_grow_workers(walk_run *run, size_t n)
+{
+    while (run->started < n && !atomic_load(&run->finishing)) {
+        walk_worker *w = &run->workers[run->started];
+        if (!w->dents && !(w->dents = malloc(WALK_DENTS_BUFFER)))
+            break;
+        /* its deque is searched by the others from its first item on */
+        wq_set_span(run->pool, run->started + 1);
+        atomic_fetch_add(&run->running, 1);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            atomic_fetch_sub(&run->running, 1);
+            wq_set_span(run->pool, run->started ? run->started : 1);
+            break;
+        }
+        run->started++;
+    }
+    if (run->started > run->peak)
+        run->peak = (unsigned)run->started;
+}
+
+/* Starts the workers that run at first (a shared walk's pool held open
+ * first); returns how many started. */
 static size_t walk_start_workers(walk_run *run)
 {
-    size_t n = run->worker_count;
     if (run->opt->remote) {
         wq_hold(run->pool);
         run->held = 1;
     }
-    atomic_store(&run->running, (int)n);
-    size_t started = 0;
-    for (; started < n; started++) {
-        if (pthread_create(&run->workers[started].thread, NULL, worker_main,
-                           &run->workers[started]) != 0)
-            break;
-    }
-    /* the workers that did start finish the walk; fewer threads is
-     * slower, not wrong */
-    if (started < n)
-        atomic_fetch_sub(&run->running, (int)(n - started));
-    return started;
+    walk_grow_workers(run, atomic_load(&run->limit));
+    if (run->started < atomic_load(&run->limit))
+        atomic_store(&run->limit, (unsigned)(run->started ? run->started : 1));
+    return run->started;
 }
 
-/* The calling thread while the workers run: draws progress and runs the
- * remote ticks, stops the pool when asked to or out of memory. */
+/* The controller's view of the walk between two of its periods. */
+typedef struct walk_pacer {
+    pace_ctl ctl;
+    double at;                  /* when the period began                  */
+    double cpu;                 /* process CPU seconds then               */
+    uint64_t ops, lat_ns, lat_n;
+    unsigned cpus;
+} walk_pacer;
+
+static double process_cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static void walk_pacer_init(walk_run *run, walk_pacer *p)
+{
+    const walk_options *opt = run->opt;
+    memset(p, 0, sizeof *p);
+    pace_ctl_init(&p->ctl, atomic_load(&run->limit), (unsigned)opt->min_threads,
+                  (unsigned)run->worker_count);
+    cpu_set_t set;
+    p->cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? (unsigned)CPU_COUNT(&set) : 1;
+    if (p->cpus < 1)
+        p->cpus = 1;
+    p->at = now_seconds();
+    p->cpu = process_cpu_seconds();
+}
+
+/* The controller moved the limit: wake the workers it lets run, start
+ * the ones that do not exist yet. */
+static void walk_set_limit(walk_run *run, unsigned limit)
+{
+    pthread_mutex_lock(&run->gate_lock);
+    atomic_store(&run->limit, limit);
+    pthread_cond_broadcast(&run->gate_cond);
+    pthread_mutex_unlock(&run->gate_lock);
+    walk_grow_workers(run, limit);
+    if (run->started < limit && run->started > 0)
+        atomic_store(&run->limit, (unsigned)run->started);
+}
+
+/* One control period: what the workers measured in, a new limit out. */
+static void walk_pace_step(walk_run *run, walk_pacer *p)
+{
+    uint64_t ops = 0, lat_ns = 0, lat_n = 0;
+    for (size_t i = 0; i < run->started; i++) {
+        ops += atomic_load_explicit(&run->counters[i].ops, memory_order_relaxed);
+        lat_ns += atomic_load_explicit(&run->counters[i].lat_ns, memory_order_relaxed);
+        lat_n += atomic_load_explicit(&run->counters[i].lat_n, memory_order_relaxed);
+    }
+    if (lat_n - p->lat_n < PACE_MIN_SAMPLES)
+        return; /* the period goes on until there is enough to judge */
+    double now = now_seconds(), cpu = process_cpu_seconds();
+    pace_sample s = {
+        .seconds = now - p->at,
+        .ops = ops - p->ops,
+        .latency_ns = lat_n > p->lat_n ? (double)(lat_ns - p->lat_ns) / (double)(lat_n - p->lat_n)
+                                       : 0,
+        .latency_samples = lat_n - p->lat_n,
+        .cpu_share = now > p->at ? (cpu - p->cpu) / ((now - p->at) * p->cpus) : 0,
+        .backlog = wq_queued(run->pool) > 0,
+    };
+    p->at = now;
+    p->cpu = cpu;
+    p->ops = ops;
+    p->lat_ns = lat_ns;
+    p->lat_n = lat_n;
+    unsigned before = atomic_load(&run->limit);
+    unsigned next = pace_ctl_step(&p->ctl, &s);
+    if (next == before || atomic_load(&run->finishing))
+        return;
+    walk_set_limit(run, next);
+    p->ctl.limit = atomic_load(&run->limit);
+    if (run->opt->log && run->opt->log_changes) {
+        char line[160];
+        snprintf(line, sizeof line,
+                 "walk: threads %u -> %u (latency %.2f ms, baseline %.2f ms, %.0f ops/s)",
+                 before, p->ctl.limit, s.latency_ns / 1e6, p->ctl.baseline_ns / 1e6,
+                 s.seconds > 0 ? (double)s.ops / s.seconds : 0.0);
+        run->opt->log(run->opt->log_ctx, line);
+    }
+}
+
+/* The calling thread while the workers run: draws progress, runs the
+ * remote ticks and the controller, stops the pool when asked to or out of
+ * memory. */
 static void walk_supervise(walk_run *run, double t0)
 {
     const walk_options *opt = run->opt;
     const walk_remote *remote = opt->remote;
-    long tick_ns = remote ? (long)(remote->tick_ms ? remote->tick_ms : 5) * 1000000L
-                          : 1000000000L;
+    long tick_ns = remote    ? (long)(remote->tick_ms ? remote->tick_ms : 5) * 1000000L
+                   : run->measure ? 25000000L
+                                  : 1000000000L;
     double next_progress = now_seconds() + 1.0;
+    double next_pace = now_seconds() + PACE_PERIOD_MS / 2 / 1000.0;
+    walk_pacer pacer;
+    if (run->measure)
+        walk_pacer_init(run, &pacer);
     pthread_mutex_lock(&run->done_lock);
     while (atomic_load(&run->running) > 0) {
         struct timespec deadline;
@@ -1299,6 +1590,14 @@ static void walk_supervise(walk_run *run, double t0)
         pthread_mutex_unlock(&run->done_lock);
         if (remote && run->held)
             remote->tick(remote->ctx, run);
+        if (run->measure && now_seconds() >= next_pace) {
+            walk_pace_step(run, &pacer);
+            /* slow start looks twice as often: at 1 ms a round trip,
+             * every period at the cores' count costs what a period at
+             * 100 workers would have done in 2 ms */
+            next_pace = now_seconds() + (pacer.ctl.slow_start ? PACE_PERIOD_MS / 2
+                                                               : PACE_PERIOD_MS) / 1000.0;
+        }
         if (opt->progress && now_seconds() >= next_progress) {
             walk_stats now;
             sum_stats(run, &now, run->worker_count);
@@ -1351,6 +1650,26 @@ static void walk_run_free(walk_run *run)
     wq_free(run->pool);
     pthread_mutex_destroy(&run->done_lock);
     pthread_cond_destroy(&run->done_cond);
+    pthread_mutex_destroy(&run->gate_lock);
+    pthread_cond_destroy(&run->gate_cond);
+}
+
+/* Pacing from the options: how many workers run at first, whether the
+ * controller runs, the token bucket, who may ask for O_NOATIME. */
+static void walk_pace_setup(walk_run *run)
+{
+    const walk_options *opt = run->opt;
+    size_t first = run->worker_count;
+    run->measure = opt->adapt != 0;
+    if (run->measure && opt->start_threads >= 1 && opt->start_threads < first)
+        first = opt->start_threads;
+    atomic_init(&run->limit, (unsigned)first);
+    if (opt->max_ops) {
+        pace_bucket_init(&run->bucket, opt->max_ops);
+        run->bucket_on = 1;
+    }
+    run->euid = geteuid();
+    run->noatime_all = run->euid == 0;
 }
 
 int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *stats,
@@ -1365,6 +1684,9 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
     run.worker_count = n;
     pthread_mutex_init(&run.done_lock, NULL);
     pthread_cond_init(&run.done_cond, NULL);
+    pthread_mutex_init(&run.gate_lock, NULL);
+    pthread_cond_init(&run.gate_cond, NULL);
+    walk_pace_setup(&run);
     memset(stats, 0, sizeof *stats);
     double t0 = now_seconds();
     int rc = 0;
@@ -1376,6 +1698,7 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    wq_set_span(run.pool, atomic_load(&run.limit));
     if (walk_run_alloc(&run, n) != 0 || walk_seed_roots(&run, &covered) != 0) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
@@ -1388,9 +1711,10 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
         wq_stop(run.pool);
         rc = -1;
     }
-    if ((opt->progress || opt->remote) && started)
+    if ((opt->progress || opt->remote || run.measure) && started)
         walk_supervise(&run, t0);
-    for (size_t i = 0; i < started; i++)
+    /* the controller may have started more since */
+    for (size_t i = 0; i < run.started; i++)
         pthread_join(run.workers[i].thread, NULL);
 
     /* Whatever a stop left queued is freed without being processed. */

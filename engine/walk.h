@@ -46,6 +46,22 @@ typedef struct walk_options {
     size_t own_count;
     /* The scan's stop request (walk_request_stop() below); NULL: none. */
     const int *stop;
+    /* How hard the walk presses the filesystem (pace.h).  With adapt 0,
+     * all `threads` workers run (a fixed count).  With adapt set, `threads`
+     * is the most that may run; start_threads run at first and the
+     * controller moves the count between min_threads and threads from the
+     * latency and rate it measures (threads: auto, scan.adaptive). */
+    int adapt;
+    size_t start_threads;
+    size_t min_threads;
+    uint64_t max_ops;           /* metadata operations per second; 0: any */
+    int lazy_stat;              /* statx(AT_STATX_DONT_SYNC), else fstatat */
+    int io_idle;                /* workers in the idle I/O class           */
+    /* A line about the walk itself (the controller's changes, with adapt
+     * and log_changes), on the calling thread; optional. */
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
+    int log_changes;
 } walk_options;
 
 /* Where the walk delivers its results.  Both are called on worker threads,
@@ -76,6 +92,16 @@ typedef struct walk_stats {
     uint64_t filtered[FILTER_REASON_COUNT];
     uint64_t steals;
     double seconds;
+    /* Workers running now (the controller's limit) and the most that ran
+     * at once; metadata operations (counted with adapt only). */
+    unsigned threads_now, threads_peak;
+    uint64_t ops;
+    /* lazy_stat: 1 when statx(AT_STATX_DONT_SYNC) was used, or the errno
+     * (EINVAL, ENOSYS) that made the walk fall back to fstatat. */
+    int statx_used;
+    int statx_refused;
+    /* io_idle: 0, or the errno of the first ioprio_set() that failed. */
+    int ioprio_errno;
 } walk_stats;
 
 /* Check the roots before anything is written: each must lstat.  Returns 0

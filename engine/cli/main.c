@@ -46,6 +46,8 @@ static const char usage_text[] =
     "  -t, --threads N         worker threads (default: SLURM allocation, else the\n"
     "                          CPUs this process may use)\n"
     "      --maxthreads N      the same (pwalk's name)\n"
+    "      --max-ops N         at most N metadata operations per second (stat,\n"
+    "                          open, getdents), spread evenly (scan.max_ops)\n"
     "  -d, --depth N           read directories down to N levels below a root, as\n"
     "                          pwalk's --depth N (0 = no limit)\n"
     "      --exclude FILE      leave out the paths/globs listed in FILE, one per line\n"
@@ -75,6 +77,7 @@ enum {
     OPT_ERRORS,
     OPT_DESCRIBE,
     OPT_STRICT,
+    OPT_MAX_OPS,
 };
 
 static const struct option long_options[] = {
@@ -91,6 +94,7 @@ static const struct option long_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"describe", required_argument, NULL, OPT_DESCRIBE},
     {"strict", no_argument, NULL, OPT_STRICT},
+    {"max-ops", required_argument, NULL, OPT_MAX_OPS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -101,6 +105,7 @@ typedef struct cli {
     char **sets;
     size_t set_count;
     long threads;       /* 0 = not given */
+    const char *max_ops; /* NULL = not given (checked by the library) */
     long depth;         /* -1 = not given */
     const char *exclude_file;
     int header;
@@ -270,6 +275,9 @@ static int parse_cli(int argc, char **argv, cli *c, int *exit_now)
         case OPT_STRICT:
             c->strict = 1;
             break;
+        case OPT_MAX_OPS:
+            c->max_ops = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             *exit_now = 0;
@@ -316,7 +324,8 @@ static int apply_cli(pwalk_scan *s, const cli *c, char **roots, size_t root_coun
     if ((c->one_fs && set_scan(s, "one_file_system", "true", err, errlen) != 0) ||
         (c->strict && set_scan(s, "strict", "true", err, errlen) != 0) ||
         (c->nosnap && set_scan(s, "skip_snapshots", "true", err, errlen) != 0) ||
-        (c->errors && set_scan(s, "errors", c->errors, err, errlen) != 0))
+        (c->errors && set_scan(s, "errors", c->errors, err, errlen) != 0) ||
+        (c->max_ops && set_scan(s, "max_ops", c->max_ops, err, errlen) != 0))
         return -1;
     if (c->exclude_file && read_exclude_file(s, c->exclude_file, err, errlen) != 0)
         return -1;
@@ -362,8 +371,9 @@ static void draw_progress(void *ctx, const pwalk_progress *p)
     /* short numbers, as in the summary: the line must fit a terminal */
     human_number(entries, sizeof entries, (double)p->entries);
     human_number(rate, sizeof rate, p->seconds > 0 ? (double)p->entries / p->seconds : 0);
-    fprintf(stderr, "\rpwalk: %s entries, %s/s, %llu queued, %llu errors\033[K", entries,
-            rate, (unsigned long long)p->queued, (unsigned long long)p->errors);
+    fprintf(stderr, "\rpwalk: %s entries, %s/s, %llu queued, %llu errors, %u threads\033[K",
+            entries, rate, (unsigned long long)p->queued, (unsigned long long)p->errors,
+            p->threads);
     fflush(stderr);
     *drawn = 1;
 }

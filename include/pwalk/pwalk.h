@@ -170,6 +170,11 @@ typedef struct pwalk_progress {
     uint64_t vanished;      /* records of kind VANISHED or REPLACED       */
     uint64_t queued;        /* directories waiting to be read             */
     double seconds;         /* since the walk started                     */
+    /* Worker threads running now: scan.threads, or what threads: auto and
+     * scan.adaptive have chosen (they move it with the filesystem's
+     * latency).  Added in 0.1 after the fields above; read it only from a
+     * library that has it. */
+    uint32_t threads;
 } pwalk_progress;
 
 typedef struct pwalk_callbacks {

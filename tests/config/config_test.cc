@@ -57,6 +57,11 @@ void ExpectDefaults(const cfg_pipeline &p) {
     EXPECT_EQ(p.scan.max_depth, 0);
     EXPECT_EQ(p.scan.errors_path, nullptr);
     EXPECT_EQ(p.scan.mode, -1);  // 0600 as root, else the umask
+    EXPECT_EQ(p.scan.max_threads, 256);
+    EXPECT_EQ(p.scan.max_ops, 0);
+    EXPECT_EQ(p.scan.adaptive, 0);
+    EXPECT_EQ(p.scan.lazy_stat, 0);
+    EXPECT_EQ(p.scan.io_idle, 0);
     EXPECT_EQ(p.plugin_path_count, 0u);
     EXPECT_EQ(p.sink_count, 0u);
     EXPECT_EQ(p.sinks, nullptr);
@@ -421,7 +426,7 @@ TEST(ConfigErrors, UnknownKeys) {
                         "audit.yaml"),
               "audit.yaml:3:5: unknown key 'thread' in 'scan' (known: roots, threads, "
               "one_file_system, skip_snapshots, snapshot_names, exclude, max_depth, errors, "
-              "mode, strict)");
+              "mode, strict, max_threads, max_ops, adaptive, lazy_stat, io_priority)");
     EXPECT_EQ(LoadError("version: 1\nsink: []\n"),
               "t.yaml:2:1: unknown key 'sink' at the top level (known: version, allow_mutation, "
               "scan, plugin_path, sinks)");
@@ -816,7 +821,8 @@ TEST_F(ConfigFile, ErrorsNameTheFile) {
     EXPECT_EQ(std::string(err), path +
                                     ":3:3: unknown key 'thread' in 'scan' (known: roots, threads, "
                                     "one_file_system, skip_snapshots, snapshot_names, exclude, "
-                                    "max_depth, errors, mode, strict)");
+                                    "max_depth, errors, mode, strict, max_threads, max_ops, "
+                                    "adaptive, lazy_stat, io_priority)");
     ExpectDefaults(p);
     cfg_free(&p);
 
@@ -1003,9 +1009,66 @@ TEST_F(ConfigSet, Errors) {
     EXPECT_EQ(SetError("scan.thread=2"),
               "--set 'scan.thread=2': unknown key 'thread' in 'scan' (known: roots, threads, "
               "one_file_system, skip_snapshots, snapshot_names, exclude, max_depth, errors, "
-              "mode, strict)");
+              "mode, strict, max_threads, max_ops, adaptive, lazy_stat, io_priority)");
     EXPECT_EQ(p_.scan.threads, 0);  // failures change nothing
     EXPECT_EQ(p_.scan.max_depth, 0);
+}
+
+// Issue 18: the keys that pace a scan on a slow or shared filesystem.
+TEST(ConfigPacing, LoadsEveryKey) {
+    cfg_pipeline p;
+    ASSERT_EQ(Load("version: 1\nscan: {threads: auto, max_threads: 64, max_ops: 500, "
+                   "adaptive: true, lazy_stat: yes, io_priority: idle}\nsinks: [{plugin: csv}]\n",
+                   &p),
+              0);
+    EXPECT_EQ(p.scan.max_threads, 64);
+    EXPECT_EQ(p.scan.max_ops, 500);
+    EXPECT_EQ(p.scan.adaptive, 1);
+    EXPECT_EQ(p.scan.lazy_stat, 1);
+    EXPECT_EQ(p.scan.io_idle, 1);
+    char err[512];
+    ASSERT_EQ(cfg_apply_set(&p, "scan.io_priority=normal", err, sizeof err), 0) << err;
+    ASSERT_EQ(cfg_apply_set(&p, "scan.max_ops=0", err, sizeof err), 0) << err;
+    ASSERT_EQ(cfg_apply_set(&p, "scan.max_threads=4096", err, sizeof err), 0) << err;
+    EXPECT_EQ(p.scan.io_idle, 0);
+    EXPECT_EQ(p.scan.max_ops, 0);
+    EXPECT_EQ(p.scan.max_threads, 4096);
+    cfg_free(&p);
+}
+
+TEST(ConfigPacing, BadValuesNameKeyAndValue) {
+    EXPECT_EQ(LoadError("version: 1\nscan: {max_ops: -1}\n"),
+              "t.yaml:2:17: 'scan.max_ops' must be an integer 0..1000000000 (operations per "
+              "second, 0 = no limit), not '-1'");
+    EXPECT_EQ(LoadError("version: 1\nscan: {max_ops: 1e3}\n"),
+              "t.yaml:2:17: 'scan.max_ops' must be an integer 0..1000000000 (operations per "
+              "second, 0 = no limit), not '1e3'");
+    EXPECT_EQ(LoadError("version: 1\nscan: {max_ops: 1000000001}\n"),
+              "t.yaml:2:17: 'scan.max_ops' must be an integer 0..1000000000 (operations per "
+              "second, 0 = no limit), not '1000000001'");
+    EXPECT_EQ(LoadError("version: 1\nscan: {max_threads: 0}\n"),
+              "t.yaml:2:21: 'scan.max_threads' must be an integer 1..4096, not '0'");
+    EXPECT_EQ(LoadError("version: 1\nscan: {max_threads: auto}\n"),
+              "t.yaml:2:21: 'scan.max_threads' must be an integer 1..4096, not 'auto'");
+    EXPECT_EQ(LoadError("version: 1\nscan: {adaptive: sometimes}\n"),
+              "t.yaml:2:18: 'scan.adaptive' must be true or false (or yes/no, on/off), not "
+              "'sometimes'");
+    EXPECT_EQ(LoadError("version: 1\nscan: {lazy_stat: [true]}\n"),
+              "t.yaml:2:19: 'scan.lazy_stat' must be true or false (or yes/no, on/off), not a "
+              "list");
+    EXPECT_EQ(LoadError("version: 1\nscan: {io_priority: low}\n"),
+              "t.yaml:2:21: 'scan.io_priority' must be normal or idle, not 'low'");
+    Pipeline p;
+    char err[512];
+    ASSERT_EQ(cfg_apply_set(&p.p, "scan.max_ops=fast", err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "--set 'scan.max_ops=fast': 'scan.max_ops' must be an integer "
+                                "0..1000000000 (operations per second, 0 = no limit), not "
+                                "'fast'");
+    ASSERT_EQ(cfg_apply_set(&p.p, "scan.io_priority=", err, sizeof err), -1);
+    EXPECT_EQ(std::string(err),
+              "--set 'scan.io_priority=': 'scan.io_priority' must be normal or idle, not ''");
+    EXPECT_EQ(p.p.scan.max_ops, 0);  // failures change nothing
+    EXPECT_EQ(p.p.scan.io_idle, 0);
 }
 
 TEST(ConfigSetNoSinks, SaysNone) {
