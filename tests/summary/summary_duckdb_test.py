@@ -65,13 +65,12 @@ def duck():
 
 
 @pytest.fixture(scope="module")
-def walk(tmp_path_factory):
+def walk():
     """One scan of the tree with a csv sink and the summary sink."""
     reason = T.can_drop_caps()
     if reason:
         pytest.skip(reason)
-    work = str(tmp_path_factory.mktemp("summary-duckdb"))
-    os.chmod(work, 0o755)
+    work = T.scratch("duckdb")
     facts = T.build(os.path.join(work, "tree"))
     out = os.path.join(work, "sum")
     report = os.path.join(work, "scan.csv")
@@ -91,7 +90,7 @@ def walk(tmp_path_factory):
         for i, n in enumerate(sorted(names, key=T.unescape)):
             f.write('"%s",%d\n' % (n.replace('"', '""'), i))
     yield {"facts": facts, "out": out, "report": report, "order": order, "meta": meta}
-    os.chmod(os.path.join(facts["root"], "locked"), 0o755)
+    T.remove(work)
 
 
 def q(s):

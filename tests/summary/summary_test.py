@@ -29,18 +29,13 @@ JSON_KEYS = ["format", "version", "complete", "pwalk_version", "hostname", "root
 
 
 @pytest.fixture
-def work(tmp_path):
+def work():
     reason = T.can_drop_caps()
     if reason:
         pytest.skip(reason)
-    os.chmod(tmp_path, 0o755)
-    yield str(tmp_path)
-    # the unreadable directory, made readable so that pytest can remove it
-    for dirpath, dirnames, _ in os.walk(tmp_path):
-        for d in dirnames:
-            p = os.path.join(dirpath, d)
-            if not os.path.islink(p):
-                os.chmod(p, 0o755)
+    d = T.scratch("test")
+    yield d
+    T.remove(d)
 
 
 def scan(work, facts, tag, summary_opts="", threads=2, csv=False, status=None):
@@ -188,7 +183,88 @@ def test_same_bytes_at_1_2_and_8_threads_and_through_zstd(work):
                            check=True, capture_output=True).stdout
         with open(os.path.join(base, name + ".csv"), "rb") as a:
             assert z == a.read(), name + ".csv.zst"
+        # one frame, with a checksum (FORMAT.md)
+        lv = subprocess.run(["zstd", "-lv", os.path.join(out, name + ".csv.zst")],
+                            capture_output=True, text=True).stdout
+        assert "# Zstandard Frames: 1\n" in lv and "Check: XXH64" in lv, lv
         assert meta["tables"][name]["rows"] == bmeta["tables"][name]["rows"]
+
+
+def test_same_bytes_under_pwalk_mpi_at_1_2_and_4_ranks(work):
+    mpi = T.built("pwalk-mpi")
+    if not mpi or not shutil.which("mpirun"):
+        pytest.skip("pwalk-mpi is built only with Open MPI installed (not here)")
+    facts = T.build(os.path.join(work, "tree"), unreadable=False)
+    base, bmeta, _ = scan(work, facts, "one")
+    env = dict(os.environ)
+    # as tests/mpi: Open MPI's own leaks and races are not ours
+    if env.get("ASAN_OPTIONS"):
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
+    supp = T.built("tests/mpi/tsan.supp")
+    if env.get("TSAN_OPTIONS") and supp:
+        env["TSAN_OPTIONS"] += ":suppressions=" + supp
+    for np in (1, 2, 4):
+        out = os.path.join(work, "mpi%d" % np)
+        cfg = T.pipeline(os.path.join(work, "mpi%d.yaml" % np), facts,
+                         "dir: %s, print: false" % T.yaml_str(out))
+        argv = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0
+                                                else [])
+        argv += ["-np", str(np), mpi, "-q", "-c", cfg, facts["root"]]
+        r = subprocess.run(argv, capture_output=True, timeout=300, env=env)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        # one summary, as if one process had walked: no partials left
+        assert sorted(os.listdir(out)) == sorted([n + ".csv" for n in T.TABLES] + ["summary.json"])
+        for name in T.TABLES:
+            with open(os.path.join(base, name + ".csv"), "rb") as a, \
+                    open(os.path.join(out, name + ".csv"), "rb") as b:
+                assert a.read() == b.read(), "%s.csv differs at np=%d" % (name, np)
+        with open(os.path.join(out, "summary.json")) as f:
+            meta = json.load(f)
+        assert meta["ranks"] == np
+        assert {k: v for k, v in meta.items() if k not in VOLATILE} == \
+            {k: v for k, v in bmeta.items() if k not in VOLATILE}
+        # the manifest (its path is pwalk-mpi's stdout) lists the summary
+        manifest = r.stdout.decode().strip().split("\n")[-1]
+        with open(manifest) as f:
+            assert out in f.read(), manifest
+
+
+def test_wide_tree_same_bytes_at_1_2_and_8_threads_and_as_the_model(work):
+    facts = T.build_wide(os.path.join(work, "wide"))
+    runs = {n: scan(work, facts, "w%d" % n, threads=n) for n in (1, 2, 8)}
+    base, bmeta, _ = runs[1]
+    want, _ = T.model(facts["root"], bmeta["start_time"])
+    for name in T.TABLES:
+        got = table(base, name, bmeta)
+        assert got == want[name], "%s.csv: %s" % (name, diff(got, want[name]))
+        for n in (2, 8):
+            with open(os.path.join(base, name + ".csv"), "rb") as a, \
+                    open(os.path.join(runs[n][0], name + ".csv"), "rb") as b:
+                assert a.read() == b.read(), "%s.csv differs at %d threads" % (name, n)
+    assert bmeta["tables"]["dirs"]["rows"] == 1 + 12 + 12 * 25
+
+
+def test_summary_inside_the_tree_leaves_out_its_own_files(work):
+    facts = T.build(os.path.join(work, "tree"))
+    _, outside, _ = scan(work, facts, "outside")
+    own = os.path.join(facts["root"], "zz-summary")  # made by the sink before the walk
+    cfg = T.pipeline(os.path.join(work, "in.yaml"), facts,
+                     "dir: %s, print: false" % T.yaml_str(own))
+    r = T.run_engine(["-q", "-c", cfg, facts["root"]])
+    assert r.returncode == 1, r.stderr
+    with open(os.path.join(own, "summary.json")) as f:
+        inside = json.load(f)
+    # its six temporaries were in the tree during the walk: filtered
+    assert inside["filtered"] == outside["filtered"] + 6, (inside, outside)
+    assert inside["entries"] == outside["entries"] + 1 + 6
+    want = dict(outside["totals"])
+    want["dirs"] += 1
+    want["bytes"] += os.lstat(own).st_size
+    want["allocated"] += os.lstat(own).st_blocks * 512
+    assert inside["totals"] == want
+    dirs = table(own, "dirs", inside)
+    row = [r for r in dirs[1:] if T.unescape(r[0]) == os.fsencode(own)]
+    assert len(row) == 1 and row[0][6:8] == ["0", "0"], row
 
 
 BAD = [
@@ -203,6 +279,9 @@ BAD = [
     ("age-negative", "dir: %(dir)s, age_days: [-7, 30]", ["age_days", "-7"]),
     ("age-not-a-number", "dir: %(dir)s, age_days: [7, week]", ["age_days", "week"]),
     ("compress-bogus", "dir: %(dir)s, compress: bogus", ["compress", "bogus"]),
+    # the summary's options are good, the csv sink's path is not: the
+    # summary's directory is not left behind either
+    ("other-sink-bad", "dir: %(dir)s", ["%(missing)s"]),
 ]
 
 
@@ -221,7 +300,10 @@ def test_bad_option_is_one_line_exit_2_and_nothing_written(work, case):
     with open(names["file"], "w") as f:
         f.write("not a directory")
     report = os.path.join(work, "report.csv")
-    cfg = T.pipeline(os.path.join(work, "p.yaml"), None, opts % names, csv_path=report)
+    if case[0] == "other-sink-bad":
+        report = names["missing"]
+    cfg = T.pipeline(os.path.join(work, "p.yaml"), None, opts % names, csv_path=report,
+                     summary_first=case[0] == "other-sink-bad")
     before = sorted(os.listdir(work))
     r = T.run_engine(["-q", "-c", cfg, tree])
     err = r.stderr.decode(errors="replace")

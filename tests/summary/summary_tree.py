@@ -23,9 +23,11 @@ import os
 import pwd
 import grp
 import re
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 
 DAY = 86400
@@ -244,6 +246,38 @@ def build(root, now=None, cross_links=True, filters=True, unreadable=True):
     }
 
 
+def build_wide(root, now=None, tops=12, subs=25, files=6):
+    """A wider tree (tops * subs directories, about 2000 files) with hard
+    links between far-apart directories, so that the workers of a scan
+    each see some links of one inode and merge many directories: for the
+    thread-count comparisons.  Returns facts like build()."""
+    now = int(time.time()) if now is None else now
+    ua, ub, uo, ga, gb, go = accounts()
+    R = os.fsencode(root)
+    os.mkdir(R, 0o755)
+    n, links = 0, []
+    for t in range(tops):
+        for s in range(subs):
+            d = R + b"/t%02d/s%02d" % (t, s)
+            os.makedirs(d, 0o755)
+            for f in range(files):
+                n += 1
+                p = d + b"/f%d" % f
+                with open(p, "wb") as fh:
+                    fh.write(b"y" * ((n * 7919) % 20000))
+                uid, gid = ((ua, ga), (ub, gb), (uo, go), (0, 0))[n % 4]
+                os.chown(p, uid, gid)
+                age = (n * 37) % 1500
+                os.utime(p, (now - age * DAY - 1800, now - ((n * 53) % 1500) * DAY - 1800))
+                if f == 0 and t > 0:  # a link in the mirror-image directory
+                    links.append((p, R + b"/t%02d/s%02d/l%d" % (tops - 1 - t, subs - 1 - s, t)))
+    for src, dst in links:
+        os.link(src, dst)
+    return {"root": root, "now": now, "excluded": [], "unreadable": [], "filtered": 0,
+            "uids": [ua, ub, uo, 0], "gids": [ga, gb, go, 0], "orphan_uid": uo,
+            "orphan_gid": go}
+
+
 # ---- the oracle ---------------------------------------------------------------
 
 
@@ -423,23 +457,45 @@ def can_drop_caps():
     return None if r.returncode == 0 else "setpriv cannot drop capabilities: %s" % r.stderr
 
 
+def scratch(tag):
+    """A new directory (0755) under $TEST_TMPDIR (Bazel's, private to the
+    test), else the system's temporary directory."""
+    d = tempfile.mkdtemp(prefix="pwalk-summary-%s-" % tag, dir=os.environ.get("TEST_TMPDIR"))
+    os.chmod(d, 0o755)
+    return d
+
+
+def remove(d):
+    """Removes a scratch directory, its unreadable directories included
+    (os.walk top-down: each is made readable before it is entered)."""
+    for dirpath, dirnames, _ in os.walk(d):
+        for n in dirnames:
+            p = os.path.join(dirpath, n)
+            if not os.path.islink(p):
+                os.chmod(p, 0o755)
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def yaml_str(s):
     return "'" + s.replace("'", "''") + "'"
 
 
-def pipeline(path, facts, summary, threads=2, csv_path=None, errors=None):
+def pipeline(path, facts, summary, threads=2, csv_path=None, errors=None, summary_first=False):
     """Writes a pipeline at path: the summary sink with the options text
     summary ("dir: ..., top: 5"), a csv report of the same walk when
-    csv_path, the tree's excluded paths."""
+    csv_path (the sink before the summary's unless summary_first), the
+    tree's excluded paths."""
     lines = ["version: 1", "scan:", "  threads: %d" % threads]
     if facts and facts.get("excluded"):
         lines.append("  exclude: [%s]" % ", ".join(yaml_str(x) for x in facts["excluded"]))
     if errors:
         lines.append("  errors: " + yaml_str(errors))
     lines.append("sinks:")
+    sinks = ["  - {name: sum, plugin: summary, options: {%s}}" % summary]
     if csv_path:
-        lines.append("  - {name: report, plugin: csv, options: {path: %s}}" % yaml_str(csv_path))
-    lines.append("  - {name: sum, plugin: summary, options: {%s}}" % summary)
+        sinks.insert(len(sinks) if summary_first else 0,
+                     "  - {name: report, plugin: csv, options: {path: %s}}" % yaml_str(csv_path))
+    lines += sinks
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return path
