@@ -46,7 +46,7 @@ static int summ_link_attribute(summ_agg *a, const summ_conf *c, const summ_link 
     if (!d || t == UINT32_MAX)
         return -1;
     summ_sums_item(&d->direct, c, &it);
-    return summ_account(a, c, &it, t);
+    return summ_account(a, c, &it, t, NULL);
 }
 
 static int summ_links(summ_agg *a, const summ_conf *c)

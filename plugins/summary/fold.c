@@ -97,24 +97,57 @@ static void summ_owner_item(summ_owner *o, const summ_item *it, uint64_t size, u
         o->oldest_atime = it->atime;
 }
 
-int summ_account(summ_agg *a, const summ_conf *c, const summ_item *it, uint32_t top)
+static int summ_key_eq(const summ_cell_key *x, const summ_cell_key *y)
+{
+    return x->uid == y->uid && x->gid == y->gid && x->top == y->top &&
+           x->mtime_age == y->mtime_age && x->atime_age == y->atime_age &&
+           x->ctime_age == y->ctime_age && x->size_class == y->size_class;
+}
+
+/* The owners and cell of it, through the cache. */
+static int summ_targets(summ_agg *a, const summ_cell_key *k, summ_cache *cache,
+                        summ_owner **u, summ_owner **g, summ_cell **cell)
+{
+    summ_cache none = {0};
+    if (!cache)
+        cache = &none;
+    if (!cache->user || cache->uid != k->uid) {
+        *u = summ_agg_user(a, k->uid);
+        cache->user = *u ? (size_t)(*u - a->users) + 1 : 0;
+        cache->uid = k->uid;
+    }
+    if (!cache->group || cache->gid != k->gid) {
+        *g = summ_agg_group(a, k->gid);
+        cache->group = *g ? (size_t)(*g - a->groups) + 1 : 0;
+        cache->gid = k->gid;
+    }
+    if (!cache->cell || !summ_key_eq(&cache->key, k)) {
+        *cell = summ_agg_cell(a, k);
+        cache->cell = *cell ? (size_t)(*cell - a->cells) + 1 : 0;
+        cache->key = *k;
+    }
+    if (!cache->user || !cache->group || !cache->cell)
+        return -1;
+    *u = &a->users[cache->user - 1];
+    *g = &a->groups[cache->group - 1];
+    *cell = &a->cells[cache->cell - 1];
+    return 0;
+}
+
+int summ_account(summ_agg *a, const summ_conf *c, const summ_item *it, uint32_t top,
+                 summ_cache *cache)
 {
     uint64_t size = it->size > 0 ? (uint64_t)it->size : 0;
     uint64_t alloc = it->blocks > 0 ? (uint64_t)it->blocks * 512u : 0;
-    summ_owner *u = summ_agg_user(a, it->uid);
-    if (!u)
-        return -1;
-    summ_owner_item(u, it, size, alloc);
-    summ_owner *g = summ_agg_group(a, it->gid);
-    if (!g)
-        return -1;
-    summ_owner_item(g, it, size, alloc);
     summ_cell_key k = {it->uid, it->gid, top, summ_bucket(c, it->mtime),
                        summ_bucket(c, it->atime), summ_bucket(c, it->ctime),
                        summ_size_class(it->size)};
-    summ_cell *cell = summ_agg_cell(a, &k);
-    if (!cell)
+    summ_owner *u, *g;
+    summ_cell *cell;
+    if (summ_targets(a, &k, cache, &u, &g, &cell) != 0)
         return -1;
+    summ_owner_item(u, it, size, alloc);
+    summ_owner_item(g, it, size, alloc);
     cell->files += !it->is_dir;
     cell->dirs += !!it->is_dir;
     cell->bytes += size;
@@ -159,6 +192,7 @@ void summ_worker_init(summ_worker *w, const summ_conf *c)
     w->conf = c;
     w->last_dir = NULL;
     w->last_top = UINT32_MAX;
+    memset(&w->cache, 0, sizeof w->cache);
 }
 
 static summ_item summ_item_of(const pwalk_entry *e, int is_dir)
@@ -195,7 +229,7 @@ static int summ_fold_dir(summ_worker *w, const pwalk_entry *e, const summ_item *
     d->dev = e->dev;
     d->ino = e->ino;
     summ_sums_item(&d->direct, w->conf, it);
-    return summ_account(&w->agg, w->conf, it, top);
+    return summ_account(&w->agg, w->conf, it, top, &w->cache);
 }
 
 /* The parent directory of a file, through the last-parent cache. */
@@ -232,7 +266,7 @@ int summ_fold(summ_worker *w, const pwalk_entry *e)
     if (e->depth < 0) { /* a file given as a root: no directory to count in */
         uint32_t top = summ_agg_top(&w->agg, ".", 1);
         summ_sums_item(&w->agg.loose, w->conf, &it);
-        return top == UINT32_MAX ? -1 : summ_account(&w->agg, w->conf, &it, top);
+        return top == UINT32_MAX ? -1 : summ_account(&w->agg, w->conf, &it, top, &w->cache);
     }
     if (e->nlink > 1)
         return summ_fold_link(w, e);
@@ -240,5 +274,5 @@ int summ_fold(summ_worker *w, const pwalk_entry *e)
     if (!d)
         return -1;
     summ_sums_item(&d->direct, w->conf, &it);
-    return summ_account(&w->agg, w->conf, &it, w->last_top);
+    return summ_account(&w->agg, w->conf, &it, w->last_top, &w->cache);
 }

@@ -46,12 +46,22 @@ typedef struct summ_item {
     int64_t size, blocks, atime, mtime, ctime;
 } summ_item;
 
+/* The last owner and cell summ_account() found: siblings mostly share
+ * them, so most entries skip the hash lookups.  Indexes (element + 1, 0 =
+ * none), which stay valid as the arrays grow; pointers would not. */
+typedef struct summ_cache {
+    uint32_t uid, gid;
+    size_t user, group, cell;
+    summ_cell_key key;
+} summ_cache;
+
 /* A worker's state: its aggregate and the last-parent cache. */
 typedef struct summ_worker {
     summ_agg agg;
     const summ_conf *conf;
     summ_dir *last_dir;         /* the parent of the previous file      */
     uint32_t last_top;          /* its files' top (UINT32_MAX: unknown) */
+    summ_cache cache;
 } summ_worker;
 
 void summ_worker_init(summ_worker *w, const summ_conf *c);
@@ -64,9 +74,11 @@ int32_t summ_bucket(const summ_conf *c, int64_t t);
 uint32_t summ_size_class(int64_t size);
 /* Add it to s (a directory's direct sums). */
 void summ_sums_item(summ_sums *s, const summ_conf *c, const summ_item *it);
-/* Add it to its user, group and cube cell (top: an index in a->tops).
+/* Add it to its user, group and cube cell (top: an index in a->tops),
+ * looked up through cache (zeroed before first use with a; NULL: none).
  * 0, or -1 when out of memory. */
-int summ_account(summ_agg *a, const summ_conf *c, const summ_item *it, uint32_t top);
+int summ_account(summ_agg *a, const summ_conf *c, const summ_item *it, uint32_t top,
+                 summ_cache *cache);
 /* The top name of an entry: the depth-0 component of path, "." for a root
  * and for non-directories at depth 0. */
 void summ_top_of(const char *path, size_t len, int32_t depth, int is_dir, const char **top,
