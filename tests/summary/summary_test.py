@@ -244,6 +244,37 @@ def test_wide_tree_same_bytes_at_1_2_and_8_threads_and_as_the_model(work):
     assert bmeta["tables"]["dirs"]["rows"] == 1 + 12 + 12 * 25
 
 
+def test_several_roots_a_file_root_and_a_link_across_roots(work):
+    a = T.build(os.path.join(work, "tree-a"))
+    b = T.build(os.path.join(work, "tree-b"), now=a["now"])  # the same top names
+    # a link in b to a file in a: counted once, at a's name (sorts first)
+    os.link(os.path.join(a["root"], "beta", "links", "same-b"),
+            os.path.join(b["root"], "alpha", "from-a"))
+    froot = os.path.join(work, "file-root")
+    with open(froot, "wb") as f:
+        f.write(b"z" * 5000)
+    facts = dict(a, excluded=a["excluded"] + b["excluded"],
+                 unreadable=a["unreadable"] + b["unreadable"])
+    out = os.path.join(work, "sum")
+    cfg = T.pipeline(os.path.join(work, "p.yaml"), facts,
+                     "dir: %s, print: false, top: 7" % T.yaml_str(out))
+    r = T.run_engine(["-q", "-c", cfg, a["root"], b["root"], froot])
+    assert r.returncode == 1, r.stderr
+    with open(os.path.join(out, "summary.json")) as f:
+        meta = json.load(f)
+    want, wf = T.model([a["root"], b["root"], froot], meta["start_time"], facts["excluded"],
+                       facts["unreadable"], top=7)
+    for name in T.TABLES:
+        got = table(out, name, meta)
+        assert got == want[name], "%s.csv: %s" % (name, diff(got, want[name]))
+    assert meta["roots"] == [a["root"], b["root"], froot]
+    assert meta["errors"] == 2 and meta["filtered"] == 4 == wf["filtered"]
+    assert meta["entries"] == wf["entries"] and meta["totals"] == wf["totals"]
+    # the file root: in the totals and the cube (top "."), no dirs.csv row
+    assert not any(T.unescape(r[0]) == os.fsencode(froot) for r in want["dirs"][1:])
+    assert sum(int(r[-2]) for r in want["usage"][1:] if r[6] == "4096" and r[2] == ".") >= 5000
+
+
 def test_summary_inside_the_tree_leaves_out_its_own_files(work):
     facts = T.build(os.path.join(work, "tree"))
     _, outside, _ = scan(work, facts, "outside")

@@ -288,7 +288,7 @@ def _scan(root, skip, unreadable, snapshot_names):
     out, filtered = [], 0
     st = os.lstat(root)
     out.append((root, -1, st))
-    todo = [(root, -1)]
+    todo = [(root, -1)] if stat.S_ISDIR(st.st_mode) else []  # a file root: itself only
     while todo:
         d, depth = todo.pop()
         if d in unreadable:
@@ -339,11 +339,17 @@ def _top(root, p, depth, isdir):
 def model(root, start, excluded=(), unreadable=(), top=20, age_days=AGE_DAYS,
           snapshot_names=(b".snapshot", b".zfs")):
     """Every table (lists of rows of str, header first) the summary of a
-    scan of root started at epoch second start must hold, and the totals
-    and counts of summary.json."""
-    R = os.fsencode(root)
-    entries, filtered = _scan(R, {os.fsencode(x) for x in excluded},
-                              {os.fsencode(x) for x in unreadable}, set(snapshot_names))
+    scan of root (a path, or a list of them: several roots) started at
+    epoch second start must hold, and the totals and counts of
+    summary.json."""
+    roots = [os.fsencode(r) for r in ([root] if isinstance(root, str) else root)]
+    entries, filtered, root_of = [], 0, {}
+    for R in roots:
+        e, n = _scan(R, {os.fsencode(x) for x in excluded},
+                     {os.fsencode(x) for x in unreadable}, set(snapshot_names))
+        entries += e
+        filtered += n
+        root_of.update((p, R) for p, _, _ in e)
     # a hard-linked non-directory counts once, at its first path (raw bytes)
     first = {}
     for p, _, st in entries:
@@ -362,6 +368,7 @@ def model(root, start, excluded=(), unreadable=(), top=20, age_days=AGE_DAYS,
         isdir = stat.S_ISDIR(st.st_mode)
         alloc = st.st_blocks * 512
         stale = st.st_size if max(0, (start - int(st.st_mtime)) // DAY) >= last else 0
+        R = root_of[p]
         anc, q = [], p
         while True:  # p itself (a directory) and every directory above it
             if q in dirs and (q != p or isdir):
@@ -421,12 +428,11 @@ def model(root, start, excluded=(), unreadable=(), top=20, age_days=AGE_DAYS,
         ranked = sorted((r for r in drows if r[col] > 0), key=lambda r: (-r[col], unescape(r[0])))
         for i, r in enumerate(ranked[:top]):
             t["top"].append([by, str(i + 1), r[0]] + [str(r[j]) for j in (6, 7, 8, 9, 13)])
-    rootrow = dirs[R]
+    tot = [sum(u[i] for u in users.values()) for i in range(4)]
     facts = {
         "entries": len(entries) + filtered,
         "filtered": filtered,
-        "totals": {"files": rootrow["files"], "dirs": rootrow["dirs"] + 1,
-                   "bytes": rootrow["bytes"], "allocated": rootrow["alloc"]},
+        "totals": {"files": tot[0], "dirs": tot[1], "bytes": tot[2], "allocated": tot[3]},
     }
     return t, facts
 
