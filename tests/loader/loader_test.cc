@@ -177,6 +177,17 @@ TEST_F(Loader, OlderMinorLoads)
     EXPECT_STREQ(lp_.plugin->name, "fx_minor0");
 }
 
+// 1.3 appended pwalk_plugin.merge: a plugin of 1.2 (struct_size ending at
+// prepare) still loads.
+TEST_F(Loader, Minor2LoadsWithoutMerge)
+{
+    ASSERT_GE(PWALK_ABI_MINOR, 3);
+    ASSERT_EQ(Open(Runfile("fx_minor2.so")), 0) << err_;
+    EXPECT_EQ(lp_.plugin->abi_minor, 2u);
+    EXPECT_EQ(lp_.plugin->struct_size, offsetof(pwalk_plugin, merge));
+    EXPECT_FALSE(PWALK_STRUCT_HAS(lp_.plugin, pwalk_plugin, merge));
+}
+
 TEST_F(Loader, NewerMinor)
 {
     std::string p = Runfile("fx_minor99.so");

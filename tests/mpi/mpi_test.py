@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -17,6 +18,7 @@ RUNFILES = os.path.join(os.environ.get("TEST_SRCDIR", ""), "pwalk")
 MPI = os.path.join(RUNFILES, "pwalk-mpi")
 ENGINE = os.path.join(RUNFILES, "pwalk-engine")
 FIXTURES = os.path.join(RUNFILES, "tests", "mpi", "fixtures")
+SUMMARY_DIR = os.path.join(RUNFILES, "plugins", "summary")
 TIMEOUT = 240
 
 pytestmark = pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun not installed")
@@ -55,7 +57,8 @@ def run_mpirun(tail, timeout):
 def write_config(path, sinks, scan="{threads: 2}", plugin_path=None):
     text = "version: 1\n"
     if plugin_path:
-        text += f"plugin_path: ['{plugin_path}']\n"
+        dirs = [plugin_path] if isinstance(plugin_path, str) else plugin_path
+        text += "plugin_path: [" + ", ".join(f"'{d}'" for d in dirs) + "]\n"
     text += f"scan: {scan}\nsinks:\n"
     for s in sinks:
         text += "  - " + s + "\n"
@@ -498,3 +501,118 @@ def test_a_report_inside_the_tree_lists_no_file_of_any_rank(tmp):
     assert m["totals"]["rows"] == len(want)
     assert m["totals"]["filtered"] == len(ours)
     assert m["totals"]["entries"] == len(want) + len(ours)
+
+
+# ---- the summary sink: ranks' partials merged into one summary (issue 15) ----
+
+SUMMARY_TABLES = ["dirs", "users", "groups", "usage", "top"]
+DAY = 86400
+
+
+@pytest.fixture(scope="module")
+def summary_tree():
+    """Enough directories for work to move between ranks, several owners
+    (one with no account), times far from every age bucket's boundary,
+    sparse files, and hard links inside and across directories (so the
+    links of one inode are seen by different ranks)."""
+    top = tempfile.mkdtemp(prefix="pwalk-mpi-summary-")
+    os.chmod(top, 0o755)
+    root = os.path.join(top, "root")
+    os.mkdir(root)
+    now = int(time.time())
+    for i in range(24):
+        for k in range(6):
+            d = os.path.join(root, f"d{i:02d}", f"s{k}")
+            os.makedirs(d)
+            for n in range(4):
+                p = os.path.join(d, f"f{n}")
+                with open(p, "wb") as f:
+                    f.write(b"z" * (n * 1000 + i))
+                age = [0, 45, 400, 1200][n] * DAY + 3 * 3600
+                os.utime(p, (now - age, now - age))
+                if os.geteuid() == 0:
+                    os.chown(p, 1000 + n, 2000 + (i % 3))
+    with open(os.path.join(root, "d03", "sparse"), "wb") as f:
+        f.truncate(64 << 20)
+    if os.geteuid() == 0:
+        os.chown(os.path.join(root, "d03", "sparse"), 4242424, 4242424)  # an orphan
+    os.link(os.path.join(root, "d00", "s0", "f1"), os.path.join(root, "d23", "s5", "hl"))
+    os.link(os.path.join(root, "d00", "s0", "f1"), os.path.join(root, "d12", "link"))
+    os.link(os.path.join(root, "d07", "s2", "f3"), os.path.join(root, "d07", "s2", "same"))
+    yield root
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def summary_config(tmp, name, out, extra="", ranksink=None):
+    sinks = [f"{{name: sum, plugin: summary, options: {{dir: '{out}'{extra}}}}}"]
+    if ranksink:
+        sinks.append(f"{{name: pace, plugin: ranksink, options: {{path: '{tmp}/pace', "
+                     f"{ranksink}}}}}")
+    return write_config(os.path.join(tmp, name), sinks, plugin_path=[SUMMARY_DIR, FIXTURES])
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("np,compress", [(1, "none"), (2, "none"), (4, "none"), (2, "zstd")])
+def test_summary_of_ranks_is_byte_identical_to_one_process(summary_tree, tmp, np, compress):
+    suffix = ".csv.zst" if compress == "zstd" else ".csv"
+    extra = f", compress: {compress}"
+    ref = os.path.join(tmp, "ref")
+    cfg = summary_config(tmp, "ref.yaml", ref, extra)
+    r = subprocess.run([ENGINE, "-q", "-c", cfg, summary_tree], capture_output=True,
+                       timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    summ = os.path.join(out, "summary")
+    # every rank sleeps 0.3 ms per batch: work reaches every rank
+    cfg = summary_config(tmp, "mpi.yaml", summ, extra, ranksink="rank: -1, others_delay_us: 300")
+    r = mpirun(np, "-q", "-c", cfg, summary_tree)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    for t in SUMMARY_TABLES:
+        assert read_bytes(os.path.join(summ, t + suffix)) == \
+            read_bytes(os.path.join(ref, t + suffix)), t
+    got = json.loads(read_bytes(os.path.join(summ, "summary.json")))
+    want = json.loads(read_bytes(os.path.join(ref, "summary.json")))
+    assert got["ranks"] == np and want["ranks"] == 1
+    for k in ["roots", "entries", "errors", "filtered", "totals", "tables", "compress"]:
+        assert got[k] == want[k], k
+    m = manifest(out, "summary")
+    assert m["ranks"] == np
+    assert m["sinks"][0]["name"] == "sum"
+    assert m["sinks"][0]["path"] == summ and m["sinks"][0]["merged"] is True
+    assert m["sinks"][0]["partials"] == (np if np > 1 else 0)
+    if np > 1:  # the walk was shared: more than one rank read directories
+        assert sum(1 for x in m["per_rank"] if x["entries"] > 0) > 1, m["per_rank"]
+    # the partials are gone; no shard of the summary either
+    assert sorted(os.listdir(out)) == ["summary", "summary.manifest.json"]
+
+
+@pytest.mark.parametrize("at,why", [(24, rb"corrupt \(checksum [0-9a-f]{16}, expected "
+                                         rb"[0-9a-f]{16}\)"),
+                                    (8, rb"format version 4294967295, this pwalk reads "
+                                        rb"version 1")])
+def test_a_corrupt_partial_fails_the_merge_with_one_line(summary_tree, tmp, at, why):
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    summ = os.path.join(out, "summary")
+    part1 = os.path.join(out, "summary.part-0001")
+    # rank 1 corrupts its own partial once it is published, before rank 0
+    # merges it (ranksink's finish runs after the summary's)
+    cfg = summary_config(tmp, "mpi.yaml", summ, ranksink=(
+        f"rank: 1, others_delay_us: 300, clobber: '{part1}', clobber_at: {at}"))
+    r = mpirun(2, "-q", "-c", cfg, summary_tree)
+    assert r.returncode == 3, r.stderr.decode(errors="replace")
+    lines = [l for l in r.stderr.split(b"\n") if b"partial" in l]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith(b"pwalk-mpi: merging the ranks' partials: sink 'sum': "
+                               b"summary partial '" + part1.encode() + b"': "), lines[0]
+    assert re.search(why, lines[0]), lines[0]
+    assert lines[0].endswith(b"; the partials are kept, no manifest written"), lines[0]
+    left = sorted(os.listdir(out))
+    assert "summary.manifest.json" not in left, left
+    assert "summary.part-0000" in left and "summary.part-0001" in left, left
+    assert not os.path.exists(os.path.join(summ, "summary.json"))
