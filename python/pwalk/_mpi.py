@@ -26,9 +26,10 @@ class IncompleteScanError(Error):
 class SinkShards(NamedTuple):
     name: str
     plugin: str
-    glob: str           #: one pattern for all shards (DuckDB: read_csv(glob))
+    glob: str           #: one pattern for all shards (DuckDB: read_csv(glob));
+                        #: for a merged sink (the summary) its one output
     rows: int
-    shards: list        #: absolute shard paths, rank order
+    shards: list        #: absolute shard paths, rank order ([the output] when merged)
 
 
 class Manifest(NamedTuple):
@@ -85,6 +86,14 @@ def read_manifest(path):
     # the manifest's strings are lossless text like the reports (a path may
     # hold any byte): undone here, so that what is returned opens as it is
     for s in raw["sinks"]:
+        if s.get("merged"):
+            # one output (the summary's directory) that rank 0 merged from the
+            # ranks' partials: no shards, no glob
+            out = path_of(s["path"])
+            if not os.path.exists(out):
+                raise IncompleteScanError(f"{path}: {out} is missing")
+            sinks[s["name"]] = SinkShards(s["name"], s["plugin"], out, s["rows"], [out])
+            continue
         shards = [path_of(x["path"]) for x in s["shards"]]
         for p in shards:
             if not os.path.exists(p):
