@@ -148,4 +148,44 @@ TEST(Shard, ManifestIsWrittenWholeWithEscapedNames) {
     EXPECT_EQ(rmdir(dir), 0) << "something besides the manifest was left in " << d;
 }
 
+// A sink whose plugin merges (ABI 1.3, the summary): one output, listed by
+// its path with the number of partials merged, no glob and no shards.
+TEST(Shard, MergedSinkIsListedAsItsOneOutput) {
+    char dir[] = "/tmp/pwalk-shard-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    std::string d = dir;
+    pwalk_scan *p = nullptr;
+    ASSERT_EQ(pwalk_scan_new(&p), 0);
+    const char *roots[] = {"/r"};
+    ASSERT_EQ(pwalk_scan_set_roots(p, roots, 1), 0);
+    char err[512] = "";
+    ASSERT_EQ(pwalk_scan_add_sink(p, "sum", "summary", err, sizeof err), 0) << err;
+    ASSERT_EQ(pwalk_scan_add_sink(p, "r", "csv", err, sizeof err), 0) << err;
+    std::string sum = d + "/summary", csv = d + "/scan.csv";
+    char *paths[] = {const_cast<char *>(sum.c_str()), const_cast<char *>(csv.c_str())};
+    shard_rank_result results[3] = {};
+    for (int r = 0; r < 3; r++)
+        results[r].sink_rows[0] = results[r].sink_rows[1] = 10u + (uint64_t)r;
+    const int merged[] = {1, 0};
+    shard_manifest m = {p, paths, nullptr, 3, results, 2, 1.5, 1700000000, merged};
+    std::string mpath = d + "/summary.manifest.json";
+    outfile mf;
+    ASSERT_EQ(outfile_open(&mf, mpath.c_str(), err, sizeof err), 0) << err;
+    ASSERT_EQ(shard_write_manifest(&mf, &m, err, sizeof err), 0) << err;
+    std::ifstream f(mpath);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    std::string text = ss.str();
+    EXPECT_NE(text.find("{\"name\": \"sum\", \"plugin\": \"summary\", \"path\": \"" + sum +
+                        "\", \"merged\": true, \"partials\": 3, \"rows\": 33}"),
+              std::string::npos)
+        << text;
+    // the other sink keeps its shards
+    EXPECT_NE(text.find("\"glob\": \"" + d + "/scan.part-*.csv\""), std::string::npos) << text;
+    EXPECT_EQ(text.find("summary.part-"), std::string::npos) << text;
+    pwalk_scan_free(p);
+    unlink(mpath.c_str());
+    EXPECT_EQ(rmdir(dir), 0);
+}
+
 }  // namespace
