@@ -301,6 +301,20 @@ int summ_agg_link(summ_agg *a, const summ_link *l)
     return 0;
 }
 
+/* f's figures into d, the same directory's record in another aggregate. */
+static void summ_dir_add(summ_dir *d, const summ_dir *f)
+{
+    summ_sums_add(&d->direct, &f->direct);
+    if ((f->flags & SUMM_DIR_SELF) && !(d->flags & SUMM_DIR_SELF)) {
+        d->flags |= f->flags;
+        d->depth = f->depth;
+        d->uid = f->uid;
+        d->gid = f->gid;
+        d->dev = f->dev;
+        d->ino = f->ino;
+    }
+}
+
 static int summ_merge_dirs(summ_agg *into, const summ_agg *from)
 {
     for (size_t i = 0; i < from->dir_count; i++) {
@@ -308,15 +322,32 @@ static int summ_merge_dirs(summ_agg *into, const summ_agg *from)
         summ_dir *d = summ_agg_dir(into, f->path, f->path_len, f->hash, f->depth);
         if (!d)
             return -1;
-        summ_sums_add(&d->direct, &f->direct);
-        if ((f->flags & SUMM_DIR_SELF) && !(d->flags & SUMM_DIR_SELF)) {
-            d->flags |= f->flags;
-            d->depth = f->depth;
-            d->uid = f->uid;
-            d->gid = f->gid;
-            d->dev = f->dev;
-            d->ino = f->ino;
+        summ_dir_add(d, f);
+    }
+    return 0;
+}
+
+/* summ_merge_dirs(), taking from's records instead of copying them: one
+ * copy of each directory at any time, however many workers saw it. */
+static int summ_absorb_dirs(summ_agg *into, summ_agg *from)
+{
+    for (size_t i = 0; i < from->dir_count; i++) {
+        summ_dir *f = from->dirs[i], *d;
+        size_t slot;
+        size_t at = summ_lookup(into, &into->dir_index, SUMM_IX_DIR, into->dir_count, f->hash,
+                                f->path, f->path_len, &slot);
+        if (at != SIZE_MAX) {
+            d = into->dirs[at];
+            summ_dir_add(d, f);
+            free(f);
+        } else if (slot == SIZE_MAX || grow_array((void **)&into->dirs, &into->dir_cap,
+                                                  into->dir_count + 1, sizeof *into->dirs)) {
+            return -1;
+        } else {
+            into->dirs[into->dir_count++] = f;
+            into->dir_index.slots[slot] = (uint32_t)into->dir_count;
         }
+        from->dirs[i] = NULL; /* into's now (or freed) */
     }
     return 0;
 }
@@ -378,6 +409,36 @@ static int summ_merge_cells(summ_agg *into, const summ_agg *from)
     }
     free(map);
     return 0;
+}
+
+int summ_agg_absorb(summ_agg *into, summ_agg *from)
+{
+    if (into->dir_count == 0 && into->user_count == 0 && into->group_count == 0 &&
+        into->cell_count == 0 && into->top_count == 0 && into->link_count == 0 &&
+        into->loose.files == 0 && into->loose.bytes == 0) {
+        summ_agg empty = *into; /* nothing in it yet: take from as it is */
+        *into = *from;
+        *from = empty;
+        summ_agg_free(from);
+        return 0;
+    }
+    int rc = summ_absorb_dirs(into, from) != 0 || summ_merge_owners(into, from) != 0 ||
+                     summ_merge_cells(into, from) != 0
+                 ? -1
+                 : 0;
+    for (size_t i = 0; rc == 0 && i < from->link_count; i++) {
+        if (grow_array((void **)&into->links, &into->link_cap, into->link_count + 1,
+                       sizeof *into->links) != 0) {
+            rc = -1;
+            break;
+        }
+        into->links[into->link_count++] = from->links[i];
+        from->links[i].path = NULL; /* into's now */
+    }
+    if (rc == 0)
+        summ_sums_add(&into->loose, &from->loose);
+    summ_agg_free(from); /* what was taken is NULL there */
+    return rc;
 }
 
 int summ_agg_merge(summ_agg *into, const summ_agg *from)

@@ -194,6 +194,12 @@ int summ_agg_link(summ_agg *a, const summ_link *l);
  * 0, or -1 when out of memory (into then holds part of from: discard it). */
 int summ_agg_merge(summ_agg *into, const summ_agg *from);
 
+/* summ_agg_merge(), then summ_agg_free(from), but taking from's directory
+ * records and link paths instead of copying them (and all of from when
+ * into is still empty): a worker's aggregate at thread_close() costs no
+ * second copy.  0, or -1 when out of memory (from is freed either way). */
+int summ_agg_absorb(summ_agg *into, summ_agg *from);
+
 #ifdef __cplusplus
 }
 #endif

@@ -72,7 +72,7 @@ static void summ_digest_dirs(const pwalk_host *host, pwalk_host_ctx *ctx, const 
         shown[lossless_escape(shown, d->path, d->path_len, LOSSLESS_BARE)] = '\0';
         char b[32];
         host->log(ctx, "  %12s  %10" PRIu64 " files  %s",
-                  summ_human_bytes(r->tot[i].bytes, b, sizeof b), r->tot[i].files, shown);
+                  summ_human_bytes(SUMM_TOT(r, i).bytes, b, sizeof b), SUMM_TOT(r, i).files, shown);
         free(shown);
     }
 }

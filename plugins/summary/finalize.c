@@ -97,8 +97,6 @@ static size_t summ_dir_find(summ_dir **dirs, size_t n, const char *path, size_t 
  * each directory into its parent only once its whole subtree is in it. */
 static void summ_totals(summ_result *r)
 {
-    for (size_t i = 0; i < r->dir_count; i++)
-        r->tot[i] = r->dirs[i]->direct;
     for (size_t i = r->dir_count; i-- > 0;) {
         const summ_dir *d = r->dirs[i];
         if (d->depth < 0 || (d->flags & SUMM_DIR_ROOT))
@@ -110,8 +108,8 @@ static void summ_totals(summ_result *r)
         size_t p = summ_dir_find(r->dirs, i, d->path, plen);
         if (p == SIZE_MAX)
             continue;
-        summ_sums_add(&r->tot[p], &r->tot[i]);
-        r->tot[p].dirs++; /* d itself */
+        summ_sums_add(&SUMM_TOT(r, p), &SUMM_TOT(r, i));
+        SUMM_TOT(r, p).dirs++; /* d itself */
     }
 }
 
@@ -194,7 +192,8 @@ typedef struct summ_rank_ctx {
 
 static uint64_t summ_rank_value(const summ_result *r, int by, size_t i)
 {
-    return by == 0 ? r->tot[i].bytes : by == 1 ? r->tot[i].files : r->tot[i].stale_bytes;
+    const summ_sums *t = &SUMM_TOT(r, i);
+    return by == 0 ? t->bytes : by == 1 ? t->files : t->stale_bytes;
 }
 
 /* Larger value first, ties by path (the dirs array is in path order). */
@@ -246,8 +245,7 @@ int summ_finalize(summ_agg *a, const summ_conf *c, summ_result *r)
         return -1;
     r->dir_count = a->dir_count;
     r->dirs = malloc((a->dir_count ? a->dir_count : 1) * sizeof *r->dirs);
-    r->tot = malloc((a->dir_count ? a->dir_count : 1) * sizeof *r->tot);
-    if (!r->dirs || !r->tot)
+    if (!r->dirs)
         return -1;
     if (a->dir_count)
         memcpy(r->dirs, a->dirs, a->dir_count * sizeof *a->dirs);
@@ -278,7 +276,6 @@ void summ_result_free(summ_result *r)
     free(r->users);
     free(r->groups);
     free(r->dirs);
-    free(r->tot);
     free(r->cells);
     for (int k = 0; k < 3; k++)
         free(r->rank[k]);

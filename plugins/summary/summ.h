@@ -89,8 +89,9 @@ size_t summ_parent_len(const char *path, uint32_t name_offset);
 /* ---- finalize.c ---- */
 
 typedef struct summ_result {
-    summ_dir **dirs;            /* every directory, sorted by path      */
-    summ_sums *tot;             /* recursive totals, per dirs[i]        */
+    summ_dir **dirs;            /* every directory, sorted by path; its
+                                   direct sums made recursive totals
+                                   (SUMM_TOT)                           */
     size_t dir_count;
     summ_owner *users;          /* sorted by uid (copies)               */
     char **user_names;          /* NULL: no account (orphan)            */
@@ -107,8 +108,13 @@ typedef struct summ_result {
     size_t rank_count[3];
 } summ_result;
 
+/* The recursive totals of r->dirs[i]. */
+#define SUMM_TOT(r, i) ((r)->dirs[i]->direct)
+
 /* Attribute hard links into a, then build r from a (r points into a: keep
- * a until r is freed).  0, or -1 when out of memory. */
+ * a until r is freed).  Each directory's direct sums become its recursive
+ * totals in place (no second array per directory): a is final after this,
+ * not to be merged or finalized again.  0, or -1 when out of memory. */
 int summ_finalize(summ_agg *a, const summ_conf *c, summ_result *r);
 void summ_result_free(summ_result *r);
 

@@ -256,8 +256,7 @@ static int summ_thread_close(void *instance, void *tstate)
     summ_worker *w = tstate;
     if (!w)
         return PWALK_OK;
-    int rc = summ_agg_merge(&s->agg, &w->agg);
-    summ_agg_free(&w->agg);
+    int rc = summ_agg_absorb(&s->agg, &w->agg);
     free(w);
     if (rc != 0) {
         s->host->set_error(s->ctx, "out of memory merging the workers' aggregates");

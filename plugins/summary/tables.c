@@ -182,7 +182,7 @@ static int summ_dirs_table(summ_w *w, const summ_result *r, uint64_t *rows)
                      "newest_mtime,newest_atime,oldest_mtime,stale_bytes\n");
     for (size_t i = 0; i < r->dir_count && !w->failed; i++) {
         const summ_dir *d = r->dirs[i];
-        const summ_sums *t = &r->tot[i];
+        const summ_sums *t = &SUMM_TOT(r, i);
         if (!(d->flags & SUMM_DIR_SELF))
             continue; /* never reached itself (cannot happen in a complete scan) */
         char nm[24], na[24], om[24];
@@ -252,7 +252,7 @@ static int summ_top_table(summ_w *w, const summ_result *r, const summ_conf *c, u
     for (int k = 0; k < 3; k++) {
         for (size_t j = 0; j < r->rank_count[k] && (int64_t)j < c->top_n && !w->failed; j++) {
             size_t i = r->rank[k][j];
-            const summ_sums *t = &r->tot[i];
+            const summ_sums *t = &SUMM_TOT(r, i);
             summ_w_printf(w, "%s,%zu,", by[k], j + 1);
             summ_w_text(w, r->dirs[i]->path, r->dirs[i]->path_len, LOSSLESS_CSV);
             summ_w_printf(w, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",

@@ -150,6 +150,39 @@ TEST(SummaryAgg, MergeReinternsTopsAndAddsCellsByValue)
     summ_agg_free(&b);
 }
 
+TEST(SummaryAgg, AbsorbTakesTheRecordsAndEqualsMerge)
+{
+    summ_agg a, b, copy;
+    summ_agg_init(&a);
+    summ_agg_init(&b);
+    summ_agg_init(&copy);
+    summ_agg_dir(&a, "/r", 2, summ_hash("/r", 2), -1)->direct.files = 1;
+    summ_agg_dir(&b, "/r", 2, summ_hash("/r", 2), -1)->direct.files = 2;
+    summ_dir *only_b = summ_agg_dir(&b, "/r/s", 4, summ_hash("/r/s", 4), 0);
+    only_b->direct.bytes = 5;
+    summ_link l = {1, 2, (char *)"/r/s/x", 6, 5, 1, 0, 0, 0, 3, 8, 0, 0, 0};
+    ASSERT_EQ(summ_agg_link(&b, &l), 0);
+    summ_agg_user(&b, 7)->files = 4;
+    ASSERT_EQ(summ_agg_merge(&copy, &a), 0);
+    ASSERT_EQ(summ_agg_merge(&copy, &b), 0);
+    ASSERT_EQ(summ_agg_absorb(&a, &b), 0);
+    EXPECT_EQ(b.dir_count, 0u);  // freed: nothing left in b
+    EXPECT_EQ(a.dir_count, 2u);
+    EXPECT_EQ(summ_agg_dir(&a, "/r/s", 4, summ_hash("/r/s", 4), 0), only_b);  // taken, not copied
+    EXPECT_EQ(summ_agg_dir(&a, "/r", 2, summ_hash("/r", 2), -1)->direct.files, 3u);
+    ASSERT_EQ(a.link_count, 1u);
+    EXPECT_STREQ(a.links[0].path, "/r/s/x");
+    EXPECT_EQ(summ_agg_user(&a, 7)->files, summ_agg_user(&copy, 7)->files);
+    // into an empty aggregate: all of it moves
+    summ_agg c;
+    summ_agg_init(&c);
+    ASSERT_EQ(summ_agg_absorb(&c, &a), 0);
+    EXPECT_EQ(c.dir_count, 2u);
+    EXPECT_EQ(a.dir_count, 0u);
+    summ_agg_free(&c);
+    summ_agg_free(&copy);
+}
+
 // ---- the plugin, through the fake host ------------------------------------------
 
 struct Ent {
