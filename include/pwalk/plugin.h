@@ -97,7 +97,10 @@
  *
  * Ownership: whoever allocates frees.  Entries, strings and option values
  * passed to the plugin are borrowed for the duration of the call only; copy
- * what you keep.  The plugin owns instance and tstate and frees them in
+ * what you keep.  Two exceptions (1.3), both the engine's: the hostname,
+ * version and roots host->scan_facts() hands out stay valid until
+ * destroy(); the partial files merge() is given belong to the driver, which
+ * removes them once finish(0) published the merged output.  The plugin owns instance and tstate and frees them in
  * thread_close() / destroy().
  *
  * This header is self-contained C99 and C++: it needs only <stddef.h> and
