@@ -228,9 +228,11 @@ static int drow_mode(drow_cur *c, uint32_t *mode)
 {
     const char *s;
     size_t n;
+    int col = c->col;
     if (drow_quoted(c, &s, &n) != 0)
         return -1;
     uint32_t v = 0;
+    c->col = col; /* drow_quoted() moved on to the next column */
     if (n == 0 || n > 11)
         return drow_fail(c, "not an octal mode");
     for (size_t i = 0; i < n; i++) {
@@ -239,6 +241,7 @@ static int drow_mode(drow_cur *c, uint32_t *mode)
         v = v * 8 + (uint32_t)(s[i] - '0');
     }
     *mode = v;
+    c->col = col + 1;
     return 0;
 }
 
