@@ -9,8 +9,9 @@
  * paths alone of one scan take more memory than the scale test allows).
  * NEW: the same scan after, by file index i mod 100: 0 removed, 1 grown
  * (size + 1000 + i % 500, new mtime), 2 renamed into the next directory,
- * 3 chmod 0600 (mode only), 4 chowned to uid 2000 (the old uid loses the
- * file, uid 2000 gains it); plus ROWS/100 new files.  Rows are written in
+ * 3 chmod 0600 (mode only), 4 chowned to uid 2000 (in by_user the old uid
+ * loses the file, uid 2000 gains it; no change in the totals and groups);
+ * plus ROWS/100 new files.  Rows are written in
  * a scrambled order (a different one in each file).  Prints one JSON object
  * on stdout: the expected change counts, totals, per-uid and per-gid net
  * figures, and the uncompressed size and path bytes of each report. */
@@ -175,10 +176,10 @@ static void gr_emit(gr_out *o, const char *root, uint64_t r, uint64_t files, int
     } else if (k == 3) {
         mode = 0100600, e->modified++;
         gr_count(e, uid, gr_gid(i), 0, 0);
-    } else if (k == 4) {
+    } else if (k == 4) { /* by_user only: the totals and the group see no change */
         uid = 2000, e->modified++;
-        gr_count(e, gr_uid(i), gr_gid(i), -1, -size);
-        gr_count(e, uid, gr_gid(i), 1, size);
+        gr_add(&e->uid[gr_uid(i) - 1000], -1, -size);
+        gr_add(&e->uid[GR_UIDS], 1, size);
     } else if (k == 2) {
         e->renamed++;
         gr_count(e, uid, gr_gid(i), 0, 0);
