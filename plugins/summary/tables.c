@@ -275,7 +275,10 @@ static void summ_json_head(summ_w *w, const summ_facts *f)
 {
     summ_w_printf(w, "{\n  \"format\": \"pwalk-summary\",\n  \"version\": 1,\n"
                      "  \"complete\": true,\n  \"pwalk_version\": ");
-    summ_w_text(w, f->version, strlen(f->version), LOSSLESS_JSON);
+    if (f->version) /* an engine of ABI < 1.3 does not say */
+        summ_w_text(w, f->version, strlen(f->version), LOSSLESS_JSON);
+    else
+        summ_w_printf(w, "null");
     summ_w_printf(w, ",\n  \"hostname\": ");
     summ_w_text(w, f->hostname, strlen(f->hostname), LOSSLESS_JSON);
     summ_w_printf(w, ",\n  \"roots\": [");

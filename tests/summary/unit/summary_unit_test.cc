@@ -515,6 +515,20 @@ TEST_F(SummaryPlugin, BadOptionsFailCreateNamingTheValue)
     EXPECT_NE(ctx_.error().find("dir: required"), std::string::npos) << ctx_.error();
 }
 
+TEST_F(SummaryPlugin, AnEngineWithoutScanFactsGetsNullsAndTheRootsSeen)
+{
+    harness::EndTableAt(&host_, 2);  // ABI 1.2: no scan_facts
+    auto files = Publish(Tree(), Zeros(Tree().size()), 1);
+    const std::string &json = files["summary.json"];
+    EXPECT_NE(json.find("\"pwalk_version\": null,"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"roots\": [\"/r\"],"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"threads\": 3,"), std::string::npos) << json;
+    EXPECT_NE(json.find("\"entries\": null,\n  \"errors\": null,\n  \"filtered\": null,"),
+              std::string::npos)
+        << json;
+    EXPECT_NE(json.find("\"bytes\": 21491"), std::string::npos) << json;
+}
+
 TEST_F(SummaryPlugin, DigestGoesThroughTheHostLog)
 {
     opts_.strings["print"] = "true";
