@@ -11,6 +11,8 @@
                             the usage cube, top directories
     read_manifest(path)     the shards of a scan over MPI ranks (run/report
                             with ranks=N), refused without their manifest
+    diff(old, new, ...)     what changed between two reports (the pwalk-diff
+                            tool: changes, per user/group/directory growth)
 
 report(), repair() and run() go through libpwalk (pwalk/pwalk.h), the
 library the pwalk-engine command line runs, with the same plugins; the GIL
@@ -24,6 +26,7 @@ from ._walk import walk
 from ._scan import Entry, scan
 from ._api import PLUGIN_DIR, report, repair, run, unescape
 from ._mpi import IncompleteScanError, Manifest, SinkShards, read_manifest
+from ._diff import DiffError, DiffResult, diff, find_diff
 from ._summary import (DirTotals, GroupTotals, SummaryFormatError, SummaryTables, TopDir,
                        UsageCell, UserTotals, read_summary)
 
@@ -34,6 +37,7 @@ __all__ = [
     "IncompleteScanError", "Manifest", "SinkShards",
     "read_summary", "SummaryTables", "DirTotals", "UserTotals", "GroupTotals", "UsageCell",
     "TopDir", "SummaryFormatError",
+    "diff", "find_diff", "DiffResult", "DiffError",
     "Error", "ConfigError", "PluginError", "ScanError",
     "EntryError", "Summary", "Progress", "RepairResult", "RepairChange", "RepairSkip",
     "PLUGIN_DIR", "__version__",
