@@ -9,6 +9,7 @@
 # a test that has //:install as data (tests/install).  It installs
 #
 #   PREFIX/bin/pwalk-engine, PREFIX/bin/pwalk-mpi (when it was built)
+#   PREFIX/bin/pwalk-diff                   what changed between two scans
 #   PREFIX/lib/libpwalk.so.VERSION          libpwalk for embedders (pwalk.h),
 #   PREFIX/lib/libpwalk.so.0, libpwalk.so   its SONAME and link-time names
 #   PREFIX/lib/libpwalk.a                   the same, to link statically
@@ -100,6 +101,7 @@ put() {
 
 make_dirs "$root/bin"
 put "$from/pwalk-engine" 0755 "$root/bin/pwalk-engine"
+put "$from/pwalk-diff" 0755 "$root/bin/pwalk-diff"
 if [ -x "$from/pwalk-mpi" ]; then
     put "$from/pwalk-mpi" 0755 "$root/bin/pwalk-mpi"
 fi
@@ -142,6 +144,7 @@ own_dir "$root/share/doc/pwalk"
 put "$from/README.md" 0644 "$root/share/doc/pwalk/README.md"
 put "$from/LICENSE" 0644 "$root/share/doc/pwalk/LICENSE"
 put "$from/plugins/csv/FORMAT.md" 0644 "$root/share/doc/pwalk/csv-format.md"
+put "$from/engine/diff/README.md" 0644 "$root/share/doc/pwalk/pwalk-diff.md"
 put "$from/plugins/summary/FORMAT.md" 0644 "$root/share/doc/pwalk/summary-format.md"
 
 # The version the engine reports ("pwalk-engine 0.1.0 (plugin ABI 1.2)").

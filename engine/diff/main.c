@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pwalk/pwalk.h" /* PWALK_VERSION_STRING */
+
 #include "agg.h"
 #include "join.h"
 #include "load.h"
@@ -33,7 +35,7 @@
 #include "row.h"
 #include "size.h"
 
-#define DIFF_VERSION "0.1.0"
+#define DIFF_VERSION PWALK_VERSION_STRING
 #define DIFF_USAGE 2
 #define DIFF_FAILED 3
 

@@ -57,12 +57,12 @@ mode_is() { # mode_is OCTAL FILE...
         [ "$(stat -c '%u' "$f")" = "$(id -u)" ] || fail "${f#$prefix/}: not owned by the installer"
     done
 }
-mode_is 755 "$prefix"/bin/pwalk-engine "$prefix"/lib/pwalk/plugins/{csv,csv-zstd,csv-gzip,csv-lz4,repair-action,summary,template}.so
+mode_is 755 "$prefix"/bin/pwalk-engine "$prefix"/bin/pwalk-diff "$prefix"/lib/pwalk/plugins/{csv,csv-zstd,csv-gzip,csv-lz4,repair-action,summary,template}.so
 mode_is 644 "$prefix"/include/pwalk/plugin.h "$prefix"/lib/pkgconfig/pwalk.pc \
     "$prefix"/lib/pwalk/plugin.lds "$prefix"/share/pwalk/{audit,compat,repair,mpi,summary}.yaml \
     "$prefix"/share/pwalk/template/{template.c,README.md} \
     "$prefix"/share/man/man1/pwalk-engine.1 "$prefix"/share/man/man5/pwalk-pipeline.5 \
-    "$prefix"/share/doc/pwalk/{README.md,LICENSE,csv-format.md,summary-format.md}
+    "$prefix"/share/doc/pwalk/{README.md,LICENSE,csv-format.md,summary-format.md,pwalk-diff.md}
 mode_is 755 "$prefix" "$prefix"/{bin,lib,include,share} "$prefix"/lib/pwalk{,/plugins} \
     "$prefix"/include/pwalk "$prefix"/share/pwalk "$prefix"/share/man/man1
 # every public header of the tree, whatever was added to include/pwalk/
@@ -110,6 +110,15 @@ rc=$?
 [ $rc -eq 0 ] || fail "--describe csv exited $rc: $desc"
 grep -qx "file: *$prefix/lib/pwalk/plugins/csv.so" <<<"$desc" ||
     fail "--describe csv did not load the installed plugin: $desc"
+
+# ---- pwalk-diff runs from the prefix: two installed-scan reports, no change --
+"$prefix"/bin/pwalk-engine --header "$tree" > "$work/diff-a.csv" 2>/dev/null ||
+    fail "pwalk-engine scan for pwalk-diff failed"
+out=$("$prefix"/bin/pwalk-diff -o "$work/diff-out" "$work/diff-a.csv" "$work/diff-a.csv" 2>&1) ||
+    fail "installed pwalk-diff: $out"
+[ -f "$work/diff-out/diff.json" ] || fail "installed pwalk-diff wrote no diff.json"
+[ "$(cat "$work/diff-out/changes.csv")" = "change,path,old_path,type,uid,old_uid,gid,old_gid,size,old_size,delta,mtime,old_mtime,mode,old_mode,inode,suspect" ] ||
+    fail "installed pwalk-diff: a report against itself has changes"
 
 # ---- pkg-config, and the template plugin built out of tree ----------------
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
