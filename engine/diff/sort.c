@@ -271,6 +271,21 @@ static void dsort_buf_release(dsort_buf *b)
     b->cctx = NULL;
 }
 
+/* A run kept in memory gives back the arena's unused tail (address
+ * space counts against ulimit -v, and the budget was reserved whole). */
+static void dsort_buf_shrink(dsort_buf *b)
+{
+    uintptr_t old = (uintptr_t)b->arena;
+    char *a = realloc(b->arena, b->used ? b->used : 1);
+    if (!a)
+        return; /* the bigger block stays: still valid */
+    if ((uintptr_t)a != old) /* moved: the index follows by offset */
+        for (size_t i = 0; i < b->n; i++)
+            b->recs[i] = a + ((uintptr_t)b->recs[i] - old);
+    b->arena = a;
+    b->cap = b->used;
+}
+
 void dsort_buf_discard(dsort_buf *b)
 {
     dsort_buf_release(b);
@@ -287,6 +302,7 @@ int dsort_buf_finish(dsort_buf *b, int keep, char *err, size_t errlen)
         rc = dsort_buf_spill(b, err, errlen);
     } else if (b->n) {
         qsort_r(b->recs, b->n, sizeof *b->recs, dsort_qcmp, (void *)s->cmp);
+        dsort_buf_shrink(b);
         /* in memory: len is the arena's bytes, for the accounting */
         dsort_run run = {.fd = -1, .len = b->used, .count = b->n, .recs = b->recs,
                          .arena = b->arena};
