@@ -27,7 +27,14 @@
  *
  * No escaping, no filters, no error records: a ceiling, not a tool.
  *
- *   ceiling THREADS ROOT OUTPUT      prints "N rows" (and "N errors" on stderr)
+ * --chunk N (the slow-filesystem benchmark, tests/bench/slowfs_bench.py):
+ * the reader of a directory stats none of its names itself but queues them
+ * in chunks of N, which any thread takes (the directory's fd, reference-
+ * counted, stays open until every chunk is done).  Where each stat waits a
+ * network round trip, a big directory read by one thread is the walk's
+ * tail; this is the bound for a walker that splits directories.
+ *
+ *   ceiling [--chunk N] THREADS ROOT OUTPUT   prints "N rows" (and "N errors" on stderr)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,13 +67,17 @@ struct dir {
 
 /* A directory waiting to be opened: parent fd + name; path only for output. */
 struct item {
-    struct dir *parent; /* NULL: the root, opened by path */
+    struct dir *parent; /* NULL: the root, opened by path; a chunk: the directory itself */
     unsigned long long ino; /* its own, the parent-inode of its entries */
     long depth;
     size_t name_off;    /* name = path + name_off */
     size_t path_len;
+    char *names;        /* a chunk (--chunk): names to stat, NUL-terminated, packed */
+    size_t nnames;
     char path[];
 };
+
+static size_t chunk; /* --chunk N: stat a directory's names in chunks of N, by any thread */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
@@ -222,6 +233,86 @@ static int open_dir(int base, const char *name)
     return fd;
 }
 
+/* stat NAME in the directory `self` (item it), write its row, queue it
+ * when it is a directory.  0, or -1 when the stat failed. */
+static int stat_name(struct out *o, struct dir *self, const struct item *it, const char *name)
+{
+    struct stat st;
+    if (fstatat(self->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return -1;
+    size_t nlen = strlen(name);
+    row(o, &st, it->ino, it->depth, it->path, it->path_len, name, nlen);
+    if (S_ISDIR(st.st_mode)) {
+        struct item *sub = calloc(1, sizeof *sub + it->path_len + nlen + 2);
+        if (!sub)
+            abort();
+        sub->parent = self;
+        sub->ino = st.st_ino;
+        sub->depth = it->depth + 1;
+        sub->name_off = it->path_len + 1;
+        sub->path_len = it->path_len + 1 + nlen;
+        memcpy(sub->path, it->path, it->path_len);
+        sub->path[it->path_len] = '/';
+        memcpy(sub->path + it->path_len + 1, name, nlen + 1);
+        __atomic_add_fetch(&self->refs, 1, __ATOMIC_RELAXED);
+        push(sub);
+    }
+    return 0;
+}
+
+/* --chunk: queue the names gathered so far as one item any thread takes. */
+static void push_chunk(struct dir *self, const struct item *it, char *names, size_t n)
+{
+    struct item *c = calloc(1, sizeof *c + it->path_len + 1);
+    if (!c)
+        abort();
+    c->parent = self;
+    c->ino = it->ino;
+    c->depth = it->depth;
+    c->path_len = it->path_len;
+    memcpy(c->path, it->path, it->path_len + 1);
+    c->names = names;
+    c->nnames = n;
+    __atomic_add_fetch(&self->refs, 1, __ATOMIC_RELAXED);
+    push(c);
+}
+
+/* Read the directory `self`: every name stat-ed here, or with --chunk
+ * handed out in chunks.  Returns the errors. */
+static unsigned long long read_dir(struct out *o, struct dir *self, const struct item *it,
+                                   char *dents)
+{
+    unsigned long long errs = 0;
+    char *names = NULL;
+    size_t used = 0, count = 0;
+    long n;
+    while ((n = syscall(SYS_getdents64, self->fd, dents, DENTS_BUF)) > 0) {
+        for (long off = 0; off < n;) {
+            struct dent *d = (struct dent *)(dents + off);
+            off += d->reclen;
+            if (d->name[0] == '.' && (!d->name[1] || (d->name[1] == '.' && !d->name[2])))
+                continue;
+            if (!chunk) {
+                errs += stat_name(o, self, it, d->name) != 0;
+                continue;
+            }
+            size_t len = strlen(d->name) + 1;
+            if (!names && !(names = malloc(chunk * 256)))
+                abort();
+            memcpy(names + used, d->name, len);
+            used += len;
+            if (++count == chunk) {
+                push_chunk(self, it, names, count);
+                names = NULL;
+                used = count = 0;
+            }
+        }
+    }
+    if (count)
+        push_chunk(self, it, names, count);
+    return errs + (n < 0);
+}
+
 static void *worker(void *arg)
 {
     (void)arg;
@@ -232,52 +323,28 @@ static void *worker(void *arg)
     if (!o.buf || !dents)
         abort();
     while ((it = pop()) != NULL) {
+        if (it->names) { /* a chunk: its directory is open, stat its names */
+            const char *name = it->names;
+            for (size_t i = 0; i < it->nnames; i++, name += strlen(name) + 1)
+                errs += stat_name(&o, it->parent, it, name) != 0;
+            dir_unref(it->parent);
+            free(it->names);
+            free(it);
+            continue;
+        }
         int fd = open_dir(it->parent ? it->parent->fd : AT_FDCWD, it->path + it->name_off);
         dir_unref(it->parent); /* opened (or failed): the parent's fd is not needed any more */
-        struct dir *self = NULL;
         if (fd < 0) {
             errs++;
         } else {
-            self = malloc(sizeof *self);
+            struct dir *self = malloc(sizeof *self);
             if (!self)
                 abort();
             self->fd = fd;
             self->refs = 1; /* the reader: this loop */
+            errs += read_dir(&o, self, it, dents);
+            dir_unref(self); /* the reader is done */
         }
-        long n = 0;
-        while (self && (n = syscall(SYS_getdents64, fd, dents, DENTS_BUF)) > 0) {
-            for (long off = 0; off < n;) {
-                struct dent *d = (struct dent *)(dents + off);
-                off += d->reclen;
-                if (d->name[0] == '.' && (!d->name[1] || (d->name[1] == '.' && !d->name[2])))
-                    continue;
-                struct stat st;
-                if (fstatat(fd, d->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-                    errs++;
-                    continue;
-                }
-                size_t nlen = strlen(d->name);
-                row(&o, &st, it->ino, it->depth, it->path, it->path_len, d->name, nlen);
-                if (S_ISDIR(st.st_mode)) {
-                    struct item *sub = malloc(sizeof *sub + it->path_len + nlen + 2);
-                    if (!sub)
-                        abort();
-                    sub->parent = self;
-                    sub->ino = st.st_ino;
-                    sub->depth = it->depth + 1;
-                    sub->name_off = it->path_len + 1;
-                    sub->path_len = it->path_len + 1 + nlen;
-                    memcpy(sub->path, it->path, it->path_len);
-                    sub->path[it->path_len] = '/';
-                    memcpy(sub->path + it->path_len + 1, d->name, nlen + 1);
-                    __atomic_add_fetch(&self->refs, 1, __ATOMIC_RELAXED);
-                    push(sub);
-                }
-            }
-        }
-        if (n < 0)
-            errs++;
-        dir_unref(self); /* the reader is done */
         free(it);
     }
     flush(&o);
@@ -290,8 +357,17 @@ static void *worker(void *arg)
 
 int main(int argc, char **argv)
 {
+    if (argc == 6 && strcmp(argv[1], "--chunk") == 0) {
+        chunk = (size_t)atol(argv[2]);
+        if (chunk < 1 || chunk > 65536) {
+            fprintf(stderr, "ceiling: --chunk must be 1..65536\n");
+            return 2;
+        }
+        argc -= 2;
+        argv += 2;
+    }
     if (argc != 4) {
-        fprintf(stderr, "usage: ceiling THREADS ROOT OUTPUT\n");
+        fprintf(stderr, "usage: ceiling [--chunk N] THREADS ROOT OUTPUT\n");
         return 2;
     }
     int threads = atoi(argv[1]);
@@ -326,7 +402,7 @@ int main(int argc, char **argv)
     rows = o.rows;
 
     if (S_ISDIR(st.st_mode)) {
-        struct item *it = malloc(sizeof *it + rlen + 1);
+        struct item *it = calloc(1, sizeof *it + rlen + 1);
         if (!it)
             abort();
         it->parent = NULL;

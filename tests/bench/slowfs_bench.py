@@ -15,7 +15,10 @@ every case once, the median reported:
 
 - pwalk-engine, csv sink, at each --threads and at `threads: auto`;
 - the ceiling loop (tests/bench/ceiling: getdents64 + fstatat, one shared
-  directory stack) at each --threads;
+  directory stack) at each --threads, as run.py runs it (a directory's
+  names stat-ed by the thread that read it) and with directories split
+  (--chunk 16: any thread stats any 16 names): where every stat waits a
+  round trip, the biggest directory read by one thread is the walk's tail;
 - John Dey's pwalk (--dey PATH or $PWALK_DEY_BIN, or --dey-src DIR holding
   its pwalk.c, fileProcess.c, exclude.c to build; skipped without);
 - `find -printf` with lstat fields (run.py's FIND_FMT).
@@ -50,6 +53,8 @@ import run as bench  # noqa: E402  (run.py: binaries, run_timed, FIND_FMT, ...)
 from slowfs_helper import SKIP_STATUS, SlowFS, unavailable  # noqa: E402
 
 SLOWFS = os.path.join(bench.BIN, "tests", "slowfs", "slowfs")
+# the split ceiling's chunk: 16 names, ~32 requests, ~40 ms of waiting at 1 ms
+CHUNK = 16
 DEY_THREADS = 32  # MAXTHRDS in Dey's pwalk.c 3.0.0: one thread per directory, at most 32
 
 
@@ -90,6 +95,9 @@ def make_cases(args, mnt, tmp, dey):
     for t in args.threads:
         cases.append((f"ceiling, {t} threads", "ceiling", t,
                       [bench.CEILING, str(t), mnt, out(f"ceil{t}.txt")], None))
+    for t in args.threads:
+        cases.append((f"ceiling split ({CHUNK}), {t} threads", "split", t,
+                      [bench.CEILING, "--chunk", str(CHUNK), str(t), mnt, out(f"split{t}.txt")], None))
     if dey:
         cases.append((f"Dey's pwalk (<= {DEY_THREADS} threads)", "dey", DEY_THREADS, [dey, mnt], None))
     cases.append(("find -printf", "find", 1, ["find", mnt, "-printf", bench.FIND_FMT], None))
@@ -115,7 +123,8 @@ def run_latency(fs, latency, cases, entries, repeat):
     results = []
     for label, kind, threads, argv, _ in cases:
         med = statistics.median(times[label])
-        meta_ops = statistics.median(o["metadata"] for o in ops[label])
+        runs = ops[label]
+        meta_ops = statistics.median(o["metadata"] for o in runs)
         rate = entries / med
         bound = threads * 1e6 / latency if latency and threads else None
         results.append({
@@ -123,14 +132,18 @@ def run_latency(fs, latency, cases, entries, repeat):
             "times_s": times[label], "median_s": med, "entries_per_s": rate,
             "bound_per_s": bound, "ratio_to_bound": rate / bound if bound else None,
             "ops_per_entry": meta_ops / entries, "ops_per_s": meta_ops / med,
-            # Little's law: requests in flight on average = rate x time each
-            "mean_in_flight": meta_ops / med * latency / 1e6 if latency else None,
-            "ops": {k: statistics.median(o[k] for o in ops[label]) for k in ops[label][0]},
+            # from the daemon's busy_us: requests in flight on average over
+            # the run, the most at once, and what a request really waited
+            "mean_in_flight": statistics.median(o["busy_us"] / 1e6 / t for o, t in zip(runs, times[label])),
+            "peak_in_flight": max(o["inflight_max"] for o in runs),
+            "seen_latency_us": statistics.median(o["busy_us"] / max(1, o["metadata"]) for o in runs),
+            "ops": {k: statistics.median(o[k] for o in runs) for k in runs[0]},
         })
     for r in results:
         print(f"  {r['case']:34} {r['median_s']:8.3f} s {r['entries_per_s']:10.0f}/s"
-              f"  x bound {fmt(r['ratio_to_bound'], '.3f'):>6}  ops/entry {r['ops_per_entry']:.2f}"
-              f"  in flight {fmt(r['mean_in_flight'], '.1f'):>6}", flush=True)
+              f"  x bound {fmt(r['ratio_to_bound'], '.3f'):>6}  req/entry {r['ops_per_entry']:.2f}"
+              f"  in flight {r['mean_in_flight']:6.1f} (peak {r['peak_in_flight']:4d})"
+              f"  waited {r['seen_latency_us']:7.0f} us", flush=True)
     return results
 
 
@@ -144,7 +157,7 @@ def targets(results, fuse_max):
     by_kind = lambda k: [r for r in results if r["latency_us"] == top and r["kind"] == k]
     auto = by_kind("auto")[0]["entries_per_s"]
     find = by_kind("find")[0]["entries_per_s"]
-    best_ceiling = max(r["entries_per_s"] for r in by_kind("ceiling"))
+    best_ceiling = max(r["entries_per_s"] for r in by_kind("ceiling") + by_kind("split"))
     best_fixed = max(r["entries_per_s"] for r in by_kind("pwalk"))
     out = [("auto >= 25x find (or 0.8x the best ceiling, if lower)",
             auto, min(25 * find, 0.8 * best_ceiling))]
@@ -165,9 +178,9 @@ def write_md(outdir, meta, results, checks):
     md = [f"<!-- tests/bench/run.py --group slowfs {meta['date']}: {meta['host']}, {meta['cpus']} CPUs, "
           f"load {meta['load_before']} before, rev {meta['revision']}, {meta['entries']} entries, "
           f"median of {meta['repeat']} -->", "",
-          "| case | " + " | ".join(f"{l} us: entries/s (x bound; requests/entry, in flight)" if l
-                                   else "0 us: entries/s (requests/entry)" for l in lat) + " |",
-          "|---|" + "---|" * len(lat)]
+          "| case | " + " | ".join(f"{l} us: entries/s (x bound; in flight)" if l
+                                   else "0 us: entries/s" for l in lat) + " | requests/entry |",
+          "|---|" + "---|" * (len(lat) + 1)]
     for c in cases:
         row = []
         for l in lat:
@@ -176,10 +189,11 @@ def write_md(outdir, meta, results, checks):
                 row.append("")
             elif l:
                 row.append(f"{r['entries_per_s']:.0f} ({fmt(r['ratio_to_bound'], '.2f')}; "
-                           f"{r['ops_per_entry']:.2f}, {fmt(r['mean_in_flight'], '.1f')})")
+                           f"{r['mean_in_flight']:.1f})")
             else:
-                row.append(f"{r['entries_per_s']:.0f} ({r['ops_per_entry']:.2f})")
-        md.append(f"| {c} | " + " | ".join(row) + " |")
+                row.append(f"{r['entries_per_s']:.0f}")
+        per_entry = statistics.median(r["ops_per_entry"] for r in results if r["case"] == c)
+        md.append(f"| {c} | " + " | ".join(row) + f" | {per_entry:.2f} |")
     md += ["", f"FUSE daemon's own maximum (latency 0, best case: {meta['fuse_max_case']}): "
            f"{meta['fuse_max_entries_per_s']:.0f} entries/s, {meta['fuse_max_ops_per_s']:.0f} requests/s."]
     md += ["", f"Targets for `threads: auto` at {meta['targets_latency_us']} us:", ""]
@@ -217,6 +231,7 @@ set yrange [{ymin}:{ymax}]
 GP_PANEL = r"""set title "{title}"
 plot "{dat}" index {idx} using 1:2 with linespoints lw 2 pt 7 lc rgb "#2E86C1" title "pwalk csv", \
      "" index {idx} using 1:3 with linespoints lw 2 pt 5 lc rgb "#7F8C8D" title "ceiling loop", \
+     "" index {idx} using 1:4 with linespoints lw 2 pt 9 dt 2 lc rgb "#7F8C8D" title "ceiling, directories split", \
      {bound}{auto} with lines lw 2 lc rgb "#27AE60" title "pwalk threads: auto", \
      {find} with lines dt 3 lw 2 lc rgb "#E67E22" title "find -printf"{dey}{fuse}
 """
@@ -231,7 +246,8 @@ def write_plot(outdir, meta, results):
         for l in lat:
             by = {(r["kind"], r["threads"]): r["entries_per_s"] for r in results if r["latency_us"] == l}
             for t in threads:
-                f.write(f"{t}\t{by.get(('pwalk', t), 'NaN')}\t{by.get(('ceiling', t), 'NaN')}\n")
+                f.write(f"{t}\t{by.get(('pwalk', t), 'NaN')}\t{by.get(('ceiling', t), 'NaN')}"
+                        f"\t{by.get(('split', t), 'NaN')}\n")
             f.write("\n\n")
     text = GP_HEAD.format(gp=os.path.basename(gp), png=os.path.basename(png), n=len(lat),
                           width=440 * len(lat), xmin=threads[0] / 1.5, xmax=threads[-1] * 1.5,

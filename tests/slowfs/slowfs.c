@@ -17,7 +17,9 @@
  *   concurrently, so N requests in flight take one latency, not N.
  * - every 100 ms one line goes to --counters: the end of the window (epoch
  *   ms), how many requests of each type ARRIVED in it, the most requests in
- *   flight at once during it, and the latency in force.  The tests' oracle.
+ *   flight at once during it, the latency in force, and the microseconds
+ *   the requests answered in it spent in the daemon (busy_us: / 100000 = the
+ *   mean number in flight).  The tests' oracle.
  * - --control FILE holds the latency in microseconds; it is re-read every
  *   100 ms (and its value is in the next counters line), so a test can raise
  *   the latency mid-scan.  Without it the latency is --latency-us for good.
@@ -102,6 +104,7 @@ struct sfs {
     struct sfs_inode **table;
     atomic_uint_fast64_t count[SFS_NOPS];
     atomic_long inflight, inflight_max;
+    atomic_uint_fast64_t busy_ns; /* time answered requests spent here, this window */
     atomic_long latency_us;
     const char *control;
     int counters_fd;
@@ -117,18 +120,32 @@ static struct sfs *sfs_of(fuse_req_t req)
     return fuse_req_userdata(req);
 }
 
-/* A request arrived: counted in this window, in flight until sfs_end(). */
-static void sfs_begin(struct sfs *fs, enum sfs_op op)
+static int64_t sfs_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A request arrived: counted in this window, in flight until sfs_end(),
+ * which is given what this returns (the arrival time). */
+static int64_t sfs_begin(struct sfs *fs, enum sfs_op op)
 {
     atomic_fetch_add_explicit(&fs->count[op], 1, memory_order_relaxed);
     long now = atomic_fetch_add(&fs->inflight, 1) + 1;
     long max = atomic_load(&fs->inflight_max);
     while (now > max && !atomic_compare_exchange_weak(&fs->inflight_max, &max, now))
         ;
+    return sfs_now_ns();
 }
 
-static void sfs_end(struct sfs *fs)
+/* Answered: its time in the daemon (the wait included) adds to busy_us,
+ * so busy_us / window = the mean number in flight (Little's law) and
+ * busy_us / requests = the latency a client saw, oversleeping included. */
+static void sfs_end(struct sfs *fs, int64_t arrived)
 {
+    atomic_fetch_add_explicit(&fs->busy_ns, (uint_fast64_t)(sfs_now_ns() - arrived),
+                              memory_order_relaxed);
     atomic_fetch_sub(&fs->inflight, 1);
 }
 
@@ -208,7 +225,7 @@ static void sfs_forget_one(struct sfs *fs, fuse_ino_t ino, uint64_t n)
 static void sfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct sfs *fs = sfs_of(req);
-    sfs_begin(fs, SFS_LOOKUP);
+    int64_t t0 = sfs_begin(fs, SFS_LOOKUP);
     sfs_wait(fs);
     struct fuse_entry_param e;
     memset(&e, 0, sizeof e);
@@ -229,27 +246,27 @@ static void sfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
         e.entry_timeout = 0.0;
         fuse_reply_entry(req, &e);
     }
-    sfs_end(fs);
+    sfs_end(fs, t0);
 }
 
 static void sfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)fi;
     struct sfs *fs = sfs_of(req);
-    sfs_begin(fs, SFS_GETATTR);
+    int64_t t0 = sfs_begin(fs, SFS_GETATTR);
     sfs_wait(fs);
     struct stat st;
     if (fstatat(sfs_inode(fs, ino)->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
         fuse_reply_err(req, errno);
     else
         fuse_reply_attr(req, &st, 0.0);
-    sfs_end(fs);
+    sfs_end(fs, t0);
 }
 
 static void sfs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
     struct sfs *fs = sfs_of(req);
-    sfs_begin(fs, SFS_READLINK);
+    int64_t t0 = sfs_begin(fs, SFS_READLINK);
     char buf[PATH_MAX + 1];
     ssize_t n = readlinkat(sfs_inode(fs, ino)->fd, "", buf, sizeof buf);
     if (n < 0 || n == (ssize_t)sizeof buf) {
@@ -258,7 +275,7 @@ static void sfs_readlink(fuse_req_t req, fuse_ino_t ino)
         buf[n] = '\0';
         fuse_reply_readlink(req, buf);
     }
-    sfs_end(fs);
+    sfs_end(fs, t0);
 }
 
 /* ---- directories -------------------------------------------------------- */
@@ -277,7 +294,7 @@ static int sfs_reopen(int pathfd, int flags)
 static void sfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct sfs *fs = sfs_of(req);
-    sfs_begin(fs, SFS_OPENDIR);
+    int64_t t0 = sfs_begin(fs, SFS_OPENDIR);
     sfs_wait(fs);
     struct sfs_dir *d = calloc(1, sizeof *d);
     int fd = d ? sfs_reopen(sfs_inode(fs, ino)->fd, O_RDONLY | O_DIRECTORY) : -1;
@@ -293,7 +310,7 @@ static void sfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
         fi->fh = (uint64_t)(uintptr_t)d;
         fuse_reply_open(req, fi);
     }
-    sfs_end(fs);
+    sfs_end(fs, t0);
 }
 
 /* Fill buf (size bytes) from d at offset; returns the bytes used or -errno. */
@@ -331,7 +348,7 @@ static void sfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offse
 {
     (void)ino;
     struct sfs *fs = sfs_of(req);
-    sfs_begin(fs, SFS_READDIR);
+    int64_t t0 = sfs_begin(fs, SFS_READDIR);
     sfs_wait(fs);
     char *buf = malloc(size);
     long n = buf ? sfs_fill(req, (struct sfs_dir *)(uintptr_t)fi->fh, buf, size, offset) : -ENOMEM;
@@ -340,19 +357,19 @@ static void sfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offse
     else
         fuse_reply_buf(req, buf, (size_t)n);
     free(buf);
-    sfs_end(fs);
+    sfs_end(fs, t0);
 }
 
 static void sfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)ino;
     struct sfs *fs = sfs_of(req);
-    sfs_begin(fs, SFS_RELEASEDIR);
+    int64_t t0 = sfs_begin(fs, SFS_RELEASEDIR);
     struct sfs_dir *d = (struct sfs_dir *)(uintptr_t)fi->fh;
     closedir(d->dp);
     free(d);
     fuse_reply_err(req, 0);
-    sfs_end(fs);
+    sfs_end(fs, t0);
 }
 
 /* ---- files (counted: a scan should never open one) ---------------------- */
@@ -360,7 +377,7 @@ static void sfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 static void sfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct sfs *fs = sfs_of(req);
-    sfs_begin(fs, SFS_OPEN);
+    int64_t t0 = sfs_begin(fs, SFS_OPEN);
     if ((fi->flags & O_ACCMODE) != O_RDONLY) {
         fuse_reply_err(req, EROFS);
     } else {
@@ -372,7 +389,7 @@ static void sfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
             fuse_reply_open(req, fi);
         }
     }
-    sfs_end(fs);
+    sfs_end(fs, t0);
 }
 
 static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -380,7 +397,7 @@ static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
     (void)ino;
     struct sfs *fs = sfs_of(req);
-    sfs_begin(fs, SFS_READ);
+    int64_t t0 = sfs_begin(fs, SFS_READ);
     char *buf = malloc(size ? size : 1);
     ssize_t n = buf ? pread((int)fi->fh, buf, size, off) : -1;
     if (n < 0)
@@ -388,7 +405,7 @@ static void sfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     else
         fuse_reply_buf(req, buf, (size_t)n);
     free(buf);
-    sfs_end(fs);
+    sfs_end(fs, t0);
 }
 
 static void sfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -401,13 +418,13 @@ static void sfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 static void sfs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
     struct sfs *fs = sfs_of(req);
-    sfs_begin(fs, SFS_STATFS);
+    int64_t t0 = sfs_begin(fs, SFS_STATFS);
     struct statvfs sv;
     if (fstatvfs(sfs_inode(fs, ino)->fd, &sv) != 0)
         fuse_reply_err(req, errno);
     else
         fuse_reply_statfs(req, &sv);
-    sfs_end(fs);
+    sfs_end(fs, t0);
 }
 
 static void sfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -529,8 +546,9 @@ static void sfs_write_line(struct sfs *fs)
         len += snprintf(line + len, sizeof line - (size_t)len, " %" PRIuFAST64,
                         atomic_exchange(&fs->count[i], 0));
     long max = atomic_exchange(&fs->inflight_max, atomic_load(&fs->inflight));
-    len += snprintf(line + len, sizeof line - (size_t)len, " %ld %ld\n", max,
-                    atomic_load(&fs->latency_us));
+    uint_fast64_t busy_us = atomic_exchange(&fs->busy_ns, 0) / 1000;
+    len += snprintf(line + len, sizeof line - (size_t)len, " %ld %ld %" PRIuFAST64 "\n", max,
+                    atomic_load(&fs->latency_us), busy_us);
     if (write(fs->counters_fd, line, (size_t)len) != len)
         perror("slowfs: counters");
 }
@@ -570,7 +588,7 @@ static int sfs_open_counters(struct sfs *fs, const char *path)
         strcat(head, " ");
         strcat(head, sfs_op_names[i]);
     }
-    strcat(head, " inflight_max latency_us\n");
+    strcat(head, " inflight_max latency_us busy_us\n");
     if (write(fs->counters_fd, head, strlen(head)) < 0)
         return -1;
     return 0;

@@ -238,11 +238,15 @@ class SlowFS:
             time.sleep(0.02)
 
     def totals(self, since=0):
-        """Requests per op over counters()[since:] (settle() first)."""
-        out = dict.fromkeys(OPS + ("metadata",), 0)
+        """Over counters()[since:] (settle() first): requests per op,
+        `metadata`, `busy_us` (summed), `inflight_max` (the most at once),
+        `windows` (how many lines)."""
+        out = dict.fromkeys(OPS + ("metadata", "busy_us", "inflight_max", "windows"), 0)
         for row in self.counters()[since:]:
-            for k in out:
-                out[k] += row[k]
+            for k in OPS + ("metadata", "busy_us"):
+                out[k] += row.get(k, 0)
+            out["inflight_max"] = max(out["inflight_max"], row["inflight_max"])
+            out["windows"] += 1
         return out
 
     def env(self):

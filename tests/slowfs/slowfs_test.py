@@ -143,6 +143,7 @@ def test_concurrent_requests_wait_together(need_slowfs, workdir):
         open(os.path.join(src, f"f{i}"), "w").close()
     with SlowFS(src, latency_us=1000000, workdir=workdir) as fs:
         dfd = os.open(fs.mnt, os.O_RDONLY | os.O_DIRECTORY)
+        n = fs.settle()
         try:
             go = threading.Barrier(16)
 
@@ -160,7 +161,11 @@ def test_concurrent_requests_wait_together(need_slowfs, workdir):
         finally:
             os.close(dfd)
         fs.settle()
-        assert max(r["inflight_max"] for r in fs.counters()) >= 16
+        got = fs.totals(n)
+        assert got["inflight_max"] >= 16
+        # busy_us: every waited request spent its second in the daemon
+        assert got["lookup"] == 16
+        assert got["busy_us"] >= got["metadata"] * 1000000
         assert elapsed >= 1.0
         assert elapsed < 8.0  # 16 x 1 s one after the other would be 16-32 s
 
@@ -297,6 +302,6 @@ def test_skip_reason_without_root():
 def test_parse_counters_ignores_a_line_being_written(tmp_path):
     p = tmp_path / "c"
     p.write_text("# epoch_ms lookup getattr opendir readdir releasedir readlink open read statfs forget "
-                 "inflight_max latency_us\n1 1 2 3 4 0 0 0 0 0 0 5 100\n2 1 1")
+                 "inflight_max latency_us busy_us\n1 1 2 3 4 0 0 0 0 0 0 5 100 900\n2 1 1")
     rows = parse_counters(str(p))
     assert len(rows) == 1 and rows[0]["metadata"] == 10 and rows[0]["inflight_max"] == 5
