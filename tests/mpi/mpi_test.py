@@ -539,6 +539,13 @@ def summary_tree():
     os.link(os.path.join(root, "d00", "s0", "f1"), os.path.join(root, "d23", "s5", "hl"))
     os.link(os.path.join(root, "d00", "s0", "f1"), os.path.join(root, "d12", "link"))
     os.link(os.path.join(root, "d07", "s2", "f3"), os.path.join(root, "d07", "s2", "same"))
+    # list every directory once first: with relatime a directory's first
+    # listing moves its atime, which dirs.csv reports (newest_atime), so
+    # the reference and the MPI run would otherwise see different trees
+    cfg = write_config(os.path.join(top, "warm.yaml"),
+                       [f"{{name: w, plugin: csv, options: {{path: '{top}/warm.csv'}}}}"])
+    r = subprocess.run([ENGINE, "-q", "-c", cfg, root], capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
     yield root
     shutil.rmtree(top, ignore_errors=True)
 
