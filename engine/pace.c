@@ -28,7 +28,7 @@ void pace_bucket_init(pace_bucket *b, uint64_t rate)
      * most rate * 1.02 + 1 operations; below 50/s none may, each waits its
      * own slot */
     b->burst_ns = b->interval_ns < 20000000ull ? 20000000ull : 0;
-    atomic_init(&b->next_ns, 0);
+    b->next_ns = 0;
 }
 
 static void pace_sleep_until(uint64_t when_ns)
@@ -42,7 +42,7 @@ int pace_bucket_take(pace_bucket *b, unsigned tokens, const int *stop)
 {
     uint64_t now = pace_now_ns();
     uint64_t cost = b->interval_ns * (tokens ? tokens : 1);
-    unsigned long long tat = atomic_load_explicit(&b->next_ns, memory_order_relaxed);
+    uint64_t tat = __atomic_load_n(&b->next_ns, __ATOMIC_RELAXED);
     uint64_t start;
     for (;;) {
         /* GCRA: may start burst_ns before the theoretical arrival time;
@@ -50,9 +50,8 @@ int pace_bucket_take(pace_bucket *b, unsigned tokens, const int *stop)
          * up in order instead of retrying */
         start = tat > now + b->burst_ns ? tat - b->burst_ns : now;
         uint64_t next = (tat > start ? tat : start) + cost;
-        if (atomic_compare_exchange_weak_explicit(&b->next_ns, &tat, next,
-                                                  memory_order_relaxed,
-                                                  memory_order_relaxed))
+        if (__atomic_compare_exchange_n(&b->next_ns, &tat, next, 1, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
             break;
     }
     while (start > now) {
@@ -79,20 +78,21 @@ void pace_ctl_init(pace_ctl *c, unsigned start, unsigned floor, unsigned ceiling
         start = floor;
     if (start > ceiling)
         start = ceiling;
-    c->limit = c->last_limit = start;
+    c->limit = start;
     c->floor = floor;
     c->ceiling = ceiling;
     c->slow_start = 1;
 }
 
-/* The lowest latency seen is the filesystem unloaded; it creeps up 1% a
- * period while the latency stays above it, so a filesystem that became
- * slower for good is, after a while, its new normal. */
+/* The lowest latency seen is the filesystem unloaded.  At the floor,
+ * where the walk cannot give way any further, it creeps up 1% a period
+ * while the latency stays above it: a filesystem that became slower for
+ * good (not by our load) is, after a while, its new normal. */
 static double pace_latency_ratio(pace_ctl *c, double lat)
 {
     if (c->baseline_ns <= 0 || lat < c->baseline_ns)
         c->baseline_ns = lat;
-    else if (c->baseline_ns * 1.01 < lat)
+    else if (c->limit <= c->floor && c->baseline_ns * 1.01 < lat)
         c->baseline_ns *= 1.01;
     return c->baseline_ns > 0 ? lat / c->baseline_ns : 1.0;
 }
@@ -106,15 +106,13 @@ static unsigned pace_clamp(const pace_ctl *c, double v)
     return (unsigned)v;
 }
 
-/* The last growth paid when the rate grew by at least a quarter of the
- * workers' growth (doubling the workers: +25% operations/s). */
-static int pace_growth_paid(const pace_ctl *c, double rate, unsigned prev_limit,
-                            double prev_rate)
+/* Little's law: operations in flight = rate x latency.  Its share of the
+ * running workers says whether they wait on the filesystem (near 1: more
+ * workers would have more in flight) or on something else -- the CPU,
+ * the queue, scan.max_ops's bucket -- where more would only idle. */
+static double pace_busy_share(const pace_ctl *c, const pace_sample *s, double rate)
 {
-    if (prev_limit >= c->limit || prev_rate <= 0)
-        return 1;
-    double grew = (double)c->limit / (double)prev_limit - 1.0;
-    return rate >= prev_rate * (1.0 + 0.25 * grew);
+    return rate * (s->latency_ns / 1e9) / (double)c->limit;
 }
 
 unsigned pace_ctl_step(pace_ctl *c, const pace_sample *s)
@@ -123,10 +121,6 @@ unsigned pace_ctl_step(pace_ctl *c, const pace_sample *s)
         return c->limit; /* too little seen to judge */
     double rate = (double)s->ops / s->seconds;
     double ratio = pace_latency_ratio(c, s->latency_ns);
-    unsigned prev_limit = c->last_limit;
-    double prev_rate = c->last_rate;
-    c->last_limit = c->limit;
-    c->last_rate = rate;
     if (ratio > PACE_BACKOFF_RATIO) {
         /* the server is saturated or busy: give it room, quickly */
         c->limit = pace_clamp(c, ratio > 2 * PACE_BACKOFF_RATIO ? c->limit / 2.0
@@ -140,23 +134,20 @@ unsigned pace_ctl_step(pace_ctl *c, const pace_sample *s)
         return c->limit;
     }
     if (ratio > PACE_GROW_RATIO || !s->backlog || s->cpu_share >= PACE_CPU_BUSY ||
-        c->limit >= c->ceiling)
+        pace_busy_share(c, s, rate) < PACE_BUSY_SHARE || c->limit >= c->ceiling)
         return c->limit;
-    if (!pace_growth_paid(c, rate, prev_limit, prev_rate)) {
-        /* more workers did not mean more operations: stay, look again
-         * in a second */
-        c->slow_start = 0;
-        c->hold = 5;
-        return c->limit;
-    }
+    if (ratio > 1.3)
+        c->slow_start = 0; /* the latency starts to feel the load */
     /* slow start: x4 while the CPUs are mostly idle (the workers wait on
      * the filesystem: at 1 ms a round trip, 2 workers use ~5% of a core),
-     * else x2; then +1/8 a period */
-    double next = c->slow_start ? c->limit * (s->cpu_share < 0.3 ? 4.0 : 2.0)
-                                : c->limit + (c->limit / 8 ? c->limit / 8 : 1);
-    /* after a back-off, recover at least as fast as slow start's half */
-    if (!c->slow_start && ratio < 1.2 && c->limit * 1.5 > next)
-        next = c->limit * 1.5;
+     * else x2; then x1.5 while the latency is flat, x1.25 as it rises */
+    double next;
+    if (c->slow_start)
+        next = c->limit * (s->cpu_share < 0.3 ? 4.0 : 2.0);
+    else
+        next = c->limit * (ratio < 1.3 ? 1.5 : 1.25);
+    if (next < c->limit + 1.0)
+        next = c->limit + 1.0; /* 1 x 1.5 is still 1 */
     c->limit = pace_clamp(c, next);
     return c->limit;
 }

@@ -16,7 +16,6 @@
 #ifndef PWALK_ENGINE_PACE_H
 #define PWALK_ENGINE_PACE_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 
 /* ---- the token bucket -------------------------------------------------------
@@ -29,7 +28,9 @@
 typedef struct pace_bucket {
     uint64_t interval_ns;       /* 1e9 / rate                              */
     uint64_t burst_ns;          /* how early before its slot one may start */
-    atomic_ullong next_ns;      /* the next free slot (CLOCK_MONOTONIC)    */
+    uint64_t next_ns;           /* the theoretical arrival time (CLOCK_
+                                   MONOTONIC); __atomic builtins only, so
+                                   that C++ tests can include this      */
 } pace_bucket;
 
 /* A bucket for rate operations per second (rate >= 1). */
@@ -49,6 +50,9 @@ int pace_bucket_take(pace_bucket *b, unsigned tokens, const int *stop);
 /* Growth stops while the process uses this share of its CPUs: the walk is
  * then bound by its own work, not by waiting (a warm local disk). */
 #define PACE_CPU_BUSY 0.8
+/* ... and while less than this share of the running workers has an
+ * operation in flight (rate x latency / workers). */
+#define PACE_BUSY_SHARE 0.5
 /* The control period, and the default ceiling of threads: auto. */
 #define PACE_PERIOD_MS 100
 /* Fewer sampled latencies than this and a period goes on. */
@@ -69,8 +73,6 @@ typedef struct pace_ctl {
     unsigned limit;             /* workers allowed to run now              */
     unsigned floor, ceiling;
     double baseline_ns;         /* lowest latency seen (drifts up slowly)  */
-    double last_rate;           /* ops/s of the previous period            */
-    unsigned last_limit;        /* the limit during the previous period    */
     int slow_start;             /* doubling until growth stops paying      */
     unsigned hold;              /* periods to wait before growing again    */
 } pace_ctl;
