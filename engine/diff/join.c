@@ -78,6 +78,38 @@ int djoin_cmp_change(const void *x, const void *y)
     return 0;
 }
 
+void djoin_key_inode(const void *rec, uint64_t key[2])
+{
+    const drow *r = rec;
+    key[0] = r->dev;
+    key[1] = r->ino;
+}
+
+/* The first 16 bytes of a path, big-endian, zero-padded: names hold no NUL,
+ * so a shorter path sorts first as memcmp has it. */
+static void djoin_key_bytes(const char *p, size_t n, uint64_t key[2])
+{
+    unsigned char b[16] = {0};
+    memcpy(b, p, n < 16 ? n : 16);
+    key[0] = key[1] = 0;
+    for (int i = 0; i < 8; i++) {
+        key[0] = key[0] << 8 | b[i];
+        key[1] = key[1] << 8 | b[8 + i];
+    }
+}
+
+void djoin_key_path(const void *rec, uint64_t key[2])
+{
+    const drow *r = rec;
+    djoin_key_bytes(DROW_PATH(r), r->path_len, key);
+}
+
+void djoin_key_change(const void *rec, uint64_t key[2])
+{
+    const dchg *c = rec;
+    djoin_key_bytes(DCHG_PATH(c), DCHG_PATH_LEN(c), key);
+}
+
 /* One side's rows of the current group, copied out of the merge. */
 typedef struct djoin_group {
     char *buf;

@@ -47,6 +47,10 @@ const char *dchg_suspect_name(int suspect);
 int djoin_cmp_inode(const void *a, const void *b);
 int djoin_cmp_path(const void *a, const void *b);
 int djoin_cmp_change(const void *a, const void *b);
+/* Their key prefixes (sort.h): (st_dev, inode), or a path's first 16 bytes. */
+void djoin_key_inode(const void *rec, uint64_t key[2]);
+void djoin_key_path(const void *rec, uint64_t key[2]);
+void djoin_key_change(const void *rec, uint64_t key[2]);
 
 /* Receives each change (len bytes at c, valid during the call): 0, or -1
  * to stop the join (the callback keeps its own message). */

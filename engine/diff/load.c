@@ -462,12 +462,12 @@ static int dload_run(dload_ctx *c, dload_worker *ws)
     return started;
 }
 
-int dload_side(dside *side, const char *arg, dsort_cmp cmp, const dload_opts *o, char *err,
-               size_t errlen)
+int dload_side(dside *side, const char *arg, dsort_cmp cmp, dsort_key key, const dload_opts *o,
+               char *err, size_t errlen)
 {
     memset(side, 0, sizeof *side);
     side->arg = arg;
-    if (dsort_init(&side->sort, cmp, o->tmpdir) != 0)
+    if (dsort_init_key(&side->sort, cmp, key, o->tmpdir) != 0)
         return snprintf(err, errlen, "out of memory"), DLOAD_FAILED;
     int rc = dload_inputs(side, arg, err, errlen);
     if (rc)

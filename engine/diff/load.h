@@ -46,11 +46,12 @@ typedef struct dside {
 #define DLOAD_BAD_INPUT 2
 #define DLOAD_FAILED 3
 
-/* Read arg (a report or an MPI manifest) into side, sorted by cmp.
+/* Read arg (a report or an MPI manifest) into side, sorted by cmp (key:
+ * its key prefix, sort.h).
  * Returns 0, DLOAD_BAD_INPUT (a message naming the file and where in
  * err), DLOAD_FAILED (spill files), or 128+N when *stop became N. */
-int dload_side(dside *side, const char *arg, dsort_cmp cmp, const dload_opts *o, char *err,
-               size_t errlen);
+int dload_side(dside *side, const char *arg, dsort_cmp cmp, dsort_key key, const dload_opts *o,
+               char *err, size_t errlen);
 
 void dside_free(dside *side);
 

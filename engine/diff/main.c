@@ -293,17 +293,19 @@ static int diff_stopped(void)
 static int diff_load(diff_run *r)
 {
     const diff_cli *c = r->cli;
-    dsort_cmp cmp = r->match == DJOIN_PATH ? djoin_cmp_path : djoin_cmp_inode;
+    int by_path = r->match == DJOIN_PATH;
+    dsort_cmp cmp = by_path ? djoin_cmp_path : djoin_cmp_inode;
+    dsort_key key = by_path ? djoin_key_path : djoin_key_inode;
     dload_opts o = {.threads = c->threads, .memory = (size_t)c->memory, .keep = 1,
                     .escape = c->escape, .stop = &diff_stop, .tmpdir = c->tmpdir};
-    int rc = dload_side(&r->old, c->old_path, cmp, &o, r->err, sizeof r->err);
+    int rc = dload_side(&r->old, c->old_path, cmp, key, &o, r->err, sizeof r->err);
     if (rc)
         return rc;
     if (r->old.sort.held > c->memory / 2 &&
         dsort_spill_held(&r->old.sort, r->err, sizeof r->err) != 0)
         return DIFF_FAILED;
     o.memory = (size_t)c->memory - r->old.sort.held;
-    rc = dload_side(&r->nw, c->new_path, cmp, &o, r->err, sizeof r->err);
+    rc = dload_side(&r->nw, c->new_path, cmp, key, &o, r->err, sizeof r->err);
     if (rc)
         return rc;
     return diff_stopped();
@@ -334,7 +336,7 @@ static int diff_resort(diff_run *r, dside *s)
     dsort by_path;
     dsort_buf b;
     size_t budget = (size_t)r->cli->memory / 2;
-    if (dsort_init(&by_path, djoin_cmp_path, r->cli->tmpdir) != 0 ||
+    if (dsort_init_key(&by_path, djoin_cmp_path, djoin_key_path, r->cli->tmpdir) != 0 ||
         dsort_buf_init(&b, &by_path, budget) != 0)
         return snprintf(r->err, sizeof r->err, "out of memory"), DIFF_FAILED;
     dsort_merge *m = dsort_merge_open(&s->sort, r->err, sizeof r->err);
@@ -471,7 +473,7 @@ static int diff_main(diff_run *r)
         rc = diff_resort(r, &r->old);
         rc = rc ? rc : diff_resort(r, &r->nw);
     }
-    if (rc == 0 && (dsort_init(&r->changes, djoin_cmp_change, c->tmpdir) != 0 ||
+    if (rc == 0 && (dsort_init_key(&r->changes, djoin_cmp_change, djoin_key_change, c->tmpdir) ||
                     (r->keep_changes && dsort_buf_init(&r->change_buf, &r->changes,
                                                        (size_t)c->memory / 2) != 0))) {
         snprintf(r->err, sizeof r->err, "out of memory");

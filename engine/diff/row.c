@@ -144,6 +144,10 @@ static int drow_int(drow_cur *c, int64_t lo, uint64_t hi, int64_t *neg_out, uint
     const char *s = c->p + neg;
     uint64_t v = 0;
     const char *q = s;
+    /* 19 digits cannot overflow: the check is for longer numbers only */
+    const char *fast = c->end - s > 19 ? s + 19 : c->end;
+    while (q < fast && (unsigned)(*q - '0') < 10)
+        v = v * 10 + (unsigned)(*q++ - '0');
     while (q < c->end && *q >= '0' && *q <= '9') {
         unsigned d = (unsigned)(*q - '0');
         if (v > (UINT64_MAX - d) / 10)

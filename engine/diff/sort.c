@@ -30,14 +30,20 @@ struct dsort_run {
     int fd;                 /* -1: in memory */
     uint64_t off, len;      /* the frame in fd */
     uint64_t count;
-    char **recs;            /* in memory: sorted records in arena */
+    dsort_ent *recs;        /* in memory: sorted index of the records in arena */
     char *arena;
 };
 
 int dsort_init(dsort *s, dsort_cmp cmp, const char *tmpdir)
 {
+    return dsort_init_key(s, cmp, NULL, tmpdir);
+}
+
+int dsort_init_key(dsort *s, dsort_cmp cmp, dsort_key key, const char *tmpdir)
+{
     memset(s, 0, sizeof *s);
     s->cmp = cmp;
+    s->key = key;
     s->tmpdir = tmpdir;
     return pthread_mutex_init(&s->lock, NULL) == 0 ? 0 : -1;
 }
@@ -98,7 +104,7 @@ static int dsort_add_run(dsort *s, const dsort_run *r)
             s->spilled = 1;
             s->spill_bytes += r->len;
         } else {
-            s->held += (size_t)r->count * sizeof(char *) + r->len;
+            s->held += (size_t)r->count * sizeof(dsort_ent) + r->len;
         }
     }
     pthread_mutex_unlock(&s->lock);
@@ -107,8 +113,13 @@ static int dsort_add_run(dsort *s, const dsort_run *r)
 
 static int dsort_qcmp(const void *a, const void *b, void *ctx)
 {
+    const dsort_ent *x = a, *y = b;
+    if (x->key[0] != y->key[0])
+        return x->key[0] < y->key[0] ? -1 : 1;
+    if (x->key[1] != y->key[1])
+        return x->key[1] < y->key[1] ? -1 : 1;
     dsort_cmp cmp = (dsort_cmp)ctx;
-    return cmp(*(char *const *)a, *(char *const *)b);
+    return cmp(x->rec, y->rec);
 }
 
 static int dsort_pwrite(int fd, const void *p, size_t n, uint64_t *at, const char *dir,
@@ -153,8 +164,8 @@ static int dsort_flush(ZSTD_CCtx *cc, const char *stage, size_t n, int end, int 
 }
 
 /* Write n sorted records as one run at the end of fd. */
-static int dsort_write_run(dsort *s, ZSTD_CCtx *cc, int fd, uint64_t *end, char **recs, size_t n,
-                           dsort_run *run, char *err, size_t errlen)
+static int dsort_write_run(dsort *s, ZSTD_CCtx *cc, int fd, uint64_t *end, const dsort_ent *recs,
+                           size_t n, dsort_run *run, char *err, size_t errlen)
 {
     char *stage = malloc(DSORT_STAGE);
     if (!stage) {
@@ -165,18 +176,18 @@ static int dsort_write_run(dsort *s, ZSTD_CCtx *cc, int fd, uint64_t *end, char 
     size_t k = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        uint32_t len = DSORT_LEN(recs[i]);
+        uint32_t len = DSORT_LEN(recs[i].rec);
         if (k + 4 + len > DSORT_STAGE && k) {
             rc = dsort_flush(cc, stage, k, 0, fd, end, s->tmpdir, err, errlen);
             k = 0;
         }
         if (4 + (size_t)len > DSORT_STAGE) {
             rc = rc ? rc : dsort_flush(cc, (char *)&len, 4, 0, fd, end, s->tmpdir, err, errlen);
-            rc = rc ? rc : dsort_flush(cc, recs[i], len, 0, fd, end, s->tmpdir, err, errlen);
+            rc = rc ? rc : dsort_flush(cc, recs[i].rec, len, 0, fd, end, s->tmpdir, err, errlen);
             continue;
         }
         memcpy(stage + k, &len, 4);
-        memcpy(stage + k + 4, recs[i], len);
+        memcpy(stage + k + 4, recs[i].rec, len);
         k += 4 + len;
     }
     if (rc == 0)
@@ -234,7 +245,7 @@ static int dsort_buf_spill(dsort_buf *b, char *err, size_t errlen)
 void *dsort_buf_reserve(dsort_buf *b, size_t len, char *err, size_t errlen)
 {
     size_t need = DSORT_HDR + DSORT_ALIGN(len);
-    if (b->used + need + (b->n + 1) * sizeof(char *) > b->cap && b->n &&
+    if (b->used + need + (b->n + 1) * sizeof(dsort_ent) > b->cap && b->n &&
         dsort_buf_spill(b, err, errlen) != 0)
         return NULL;
     if (b->used + need > b->cap) { /* one record bigger than the budget */
@@ -257,7 +268,11 @@ void dsort_buf_commit(dsort_buf *b, size_t len)
 {
     char *rec = b->arena + b->used + DSORT_HDR;
     *(uint32_t *)(rec - DSORT_HDR) = (uint32_t)len;
-    b->recs[b->n++] = rec;
+    dsort_ent *e = &b->recs[b->n++];
+    e->rec = rec;
+    e->key[0] = e->key[1] = 0;
+    if (b->s->key)
+        b->s->key(rec, e->key);
     b->used += DSORT_HDR + DSORT_ALIGN(len);
 }
 
@@ -281,7 +296,7 @@ static void dsort_buf_shrink(dsort_buf *b)
         return; /* the bigger block stays: still valid */
     if ((uintptr_t)a != old) /* moved: the index follows by offset */
         for (size_t i = 0; i < b->n; i++)
-            b->recs[i] = a + ((uintptr_t)b->recs[i] - old);
+            b->recs[i].rec = a + ((uintptr_t)b->recs[i].rec - old);
     b->arena = a;
     b->cap = b->used;
 }
@@ -332,7 +347,7 @@ int dsort_spill_held(dsort *s, char *err, size_t errlen)
             return -1;
         }
         dsort_run out;
-        size_t held = (size_t)r->count * sizeof(char *) + r->len;
+        size_t held = (size_t)r->count * sizeof(dsort_ent) + r->len;
         if (dsort_write_run(s, cc, fd, &end, r->recs, r->count, &out, err, errlen) != 0) {
             ZSTD_freeCCtx(cc);
             return -1;
@@ -417,7 +432,7 @@ static int dsort_src_need(dsort_src *c, size_t want, char *err, size_t errlen)
 static int dsort_src_step(dsort_src *c, char *err, size_t errlen)
 {
     if (c->run->fd < 0) {
-        c->cur = c->next < c->run->count ? c->run->recs[c->next++] : NULL;
+        c->cur = c->next < c->run->count ? c->run->recs[c->next++].rec : NULL;
         return 0;
     }
     uint32_t len;

@@ -20,10 +20,23 @@ extern "C" {
 /* <0, 0, >0 as a sorts before, with, after b (record bytes, no length). */
 typedef int (*dsort_cmp)(const void *a, const void *b);
 
+/* A record's sort key prefix: two numbers whose order (key[0], then
+ * key[1], unsigned) never contradicts the comparator's; records with equal
+ * keys are compared in full.  Sorting then touches the records only for
+ * ties: the index is sorted in place, without a cache miss per compare. */
+typedef void (*dsort_key)(const void *rec, uint64_t key[2]);
+
+/* An index entry of a writer's buffer (and of a run kept in memory). */
+typedef struct dsort_ent {
+    uint64_t key[2];
+    char *rec;
+} dsort_ent;
+
 typedef struct dsort_run dsort_run;
 
 typedef struct dsort {
     dsort_cmp cmp;
+    dsort_key key;              /* NULL: keys are 0, the comparator decides */
     const char *tmpdir;
     pthread_mutex_t lock;       /* runs[] and the counters, between writers */
     dsort_run *runs;
@@ -41,7 +54,7 @@ typedef struct dsort_buf {
     dsort *s;
     char *arena;
     size_t used, cap;
-    char **recs;
+    dsort_ent *recs;
     size_t n, rec_cap;
     int fd;                     /* this writer's spill file, -1 until needed */
     uint64_t file_end;
@@ -49,6 +62,8 @@ typedef struct dsort_buf {
 } dsort_buf;
 
 int dsort_init(dsort *s, dsort_cmp cmp, const char *tmpdir);
+/* The same with a key prefix function (key may be NULL). */
+int dsort_init_key(dsort *s, dsort_cmp cmp, dsort_key key, const char *tmpdir);
 /* Frees the runs (memory and files). */
 void dsort_free(dsort *s);
 

@@ -504,9 +504,9 @@ Row D(uint64_t ino, const std::string &path, int32_t depth, int64_t mtime = 100)
     return Row{7, ino, 0040755, path, 4096, mtime, mtime, 1000, 100, depth};
 }
 
-void Fill(dsort *s, dsort_cmp cmp, const std::vector<Row> &rows)
+void Fill(dsort *s, dsort_cmp cmp, dsort_key key, const std::vector<Row> &rows)
 {
-    ASSERT_EQ(dsort_init(s, cmp, "/tmp"), 0);
+    ASSERT_EQ(dsort_init_key(s, cmp, key, "/tmp"), 0);
     dsort_buf b;
     ASSERT_EQ(dsort_buf_init(&b, s, 1 << 20), 0);
     char err[256];
@@ -553,9 +553,10 @@ void Join(const std::vector<Row> &old_rows, const std::vector<Row> &new_rows, in
           Joined *out, int depth = 3)
 {
     dsort_cmp cmp = mode == DJOIN_INODE ? djoin_cmp_inode : djoin_cmp_path;
+    dsort_key key = mode == DJOIN_INODE ? djoin_key_inode : djoin_key_path;
     dsort o, n;
-    Fill(&o, cmp, old_rows);
-    Fill(&n, cmp, new_rows);
+    Fill(&o, cmp, key, old_rows);
+    Fill(&n, cmp, key, new_rows);
     dagg_init(&out->agg, depth);
     char err[256];
     dsort_merge *mo = dsort_merge_open(&o, err, sizeof err);
@@ -694,4 +695,32 @@ TEST(Agg, ByDirStopsAtDepth)
     dagg_free(&deep.agg);
     dagg_free(&shallow.agg);
     dagg_free(&roots.agg);
+}
+
+TEST(Join, PathKeyOrderAgreesWithMemcmp)
+{
+    // names hold any byte but NUL and '/': the key of the first 16 bytes,
+    // zero-padded, must never order two paths against memcmp's order
+    std::vector<std::string> paths = {"a", "ab", "a\x01", "a\xff", "abcdefghijklmnop",
+                                      "abcdefghijklmnopq", "abcdefghijklmnoq", "b", "\xff\xff",
+                                      "abcdefgh", "abcdefgh\x01"};
+    for (const std::string &x : paths)
+        for (const std::string &y : paths) {
+            std::vector<char> a(sizeof(drow) + x.size()), b(sizeof(drow) + y.size());
+            drow *ra = (drow *)a.data(), *rb = (drow *)b.data();
+            memset(ra, 0, sizeof *ra);
+            memset(rb, 0, sizeof *rb);
+            ra->path_len = (uint32_t)x.size();
+            rb->path_len = (uint32_t)y.size();
+            memcpy(a.data() + sizeof(drow), x.data(), x.size());
+            memcpy(b.data() + sizeof(drow), y.data(), y.size());
+            uint64_t ka[2], kb[2];
+            djoin_key_path(ra, ka);
+            djoin_key_path(rb, kb);
+            int c = djoin_cmp_path(ra, rb);
+            bool kless = ka[0] < kb[0] || (ka[0] == kb[0] && ka[1] < kb[1]);
+            bool kmore = ka[0] > kb[0] || (ka[0] == kb[0] && ka[1] > kb[1]);
+            EXPECT_FALSE(kless && c >= 0) << x << " " << y;
+            EXPECT_FALSE(kmore && c <= 0) << x << " " << y;
+        }
 }
