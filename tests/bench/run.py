@@ -13,6 +13,11 @@ in the same run (these machines are shared and noisy: ratios, not absolute
 numbers, are what compare).  Peak RSS comes from GNU time (%M).  Nothing
 here is a pass/fail test.
 
+The summary sink (issue 15) runs beside the csv sink in one walk, on the
+1M tree and on a 100k-directory tree (dirs100k: ~500k entries, ~4 per
+directory): "summary cost" prints its time ratio to csv alone (target
+<= 1.10x) and the peak RSS it adds (target <= 16 MiB on the 1M tree).
+
 --cold (root: sync, then 3 > /proc/sys/vm/drop_caches before every run)
 adds a cold-cache sweep: the csv sink at each of --cold-threads and
 `find -printf` (the warm find case's fields), each rate compared with
@@ -22,6 +27,10 @@ Results go to --out (default: --dir): results.md (the README's table),
 results.json, and bench.dat + bench.gp rendered to bench.png by gnuplot
 (bench-cold.* likewise with --cold); without gnuplot the PNGs are skipped.
 PWALK_BIN=DIR takes the binaries from DIR instead of bazel-bin.
+
+--group slowfs (first option) runs only the slow-filesystem cases of
+issue 18 instead, through tests/slowfs (root, /dev/fuse): slowfs_bench.py
+says what they are and takes the options after it.
 """
 import argparse
 import atexit
@@ -46,13 +55,14 @@ PY_BUILT = os.path.join(BIN, "python", "pwalk")
 FIND_FMT = "%i,%s,%m,%T@,%U,%G,%n,%b,%p\n"  # 9 fields, like the csv sink's most-used ones
 
 
-def run_timed(argv, stdout=subprocess.DEVNULL, env=None):
-    """Run argv; return (seconds, peak RSS in KiB, stdout bytes or None).
+def run_timed(argv, stdout=subprocess.DEVNULL, env=None, cpu=None):
+    """Run argv; return (seconds, peak RSS in KiB, stdout bytes or None);
+    with a list as cpu, its user + system CPU seconds are appended to it.
 
     RSS comes from GNU time (%M): wait4() on a child forked from Python
     would report the Python image it started from."""
     with tempfile.NamedTemporaryFile("r") as rss:
-        wrapped = ["/usr/bin/time", "-f", "%M", "-o", rss.name] + argv
+        wrapped = ["/usr/bin/time", "-f", "%U %S %M", "-o", rss.name] + argv
         t0 = time.perf_counter()
         proc = subprocess.run(wrapped, stdout=stdout, stderr=subprocess.PIPE, env=env)
         seconds = time.perf_counter() - t0
@@ -60,7 +70,10 @@ def run_timed(argv, stdout=subprocess.DEVNULL, env=None):
             raise RuntimeError(f"{argv[0]} exited {proc.returncode}: "
                                f"{proc.stderr.decode(errors='replace').strip()[:400]}")
         text = rss.read().strip().splitlines()
-    return seconds, int(text[-1]) if text and text[-1].isdigit() else 0, proc.stdout
+    fields = text[-1].split() if text else []
+    if cpu is not None and len(fields) == 3:
+        cpu.append(float(fields[0]) + float(fields[1]))
+    return seconds, int(fields[-1]) if fields and fields[-1].isdigit() else 0, proc.stdout
 
 
 def count_entries(tree):
@@ -78,6 +91,40 @@ def count_lines(path):
             if not chunk:
                 return n
             n += chunk.count(b"\n")
+
+
+def pipeline_summary(tmp, path, sdir, threads):
+    """The csv sink and the summary sink in one walk (issue 15's cost case)."""
+    cfg = os.path.join(tmp, f"csv-summary-{threads}-{os.path.basename(path)}.yaml")
+    with open(cfg, "w") as f:
+        f.write(
+            "version: 1\n"
+            f"scan: {{threads: {threads}, skip_snapshots: true}}\n"
+            "sinks:\n"
+            f"  - name: out\n    plugin: csv\n"
+            f"    options: {{path: '{path}', header: true}}\n"
+            f"  - name: summary\n    plugin: summary\n"
+            f"    options: {{dir: '{sdir}', print: 'false'}}\n"
+        )
+    return cfg
+
+
+def summary_costs(results, rss, cpu, pairs):
+    """(tree, csv label, csv+summary label) -> the summary's time ratio, CPU
+    time ratio (user + system: what load from elsewhere disturbs least) and
+    added peak RSS (issue 15: <= 1.10x, <= 16 MiB on the 1M tree)."""
+    out = []
+    for key, base, both in pairs:
+        if base in results and both in results and cpu[base] and cpu[both]:
+            out.append({"tree": key, "ratio": results[base] / results[both],
+                        "cpu_ratio": statistics.median(cpu[both]) / statistics.median(cpu[base]),
+                        "added_rss_kib": rss[both] - rss[base], "csv_rss_kib": rss[base],
+                        "both_rss_kib": rss[both]})
+    for c in out:
+        print(f"summary cost ({c['tree']}): csv + summary / csv = {c['ratio']:.3f}x time, "
+              f"{c['cpu_ratio']:.3f}x CPU, +{c['added_rss_kib'] / 1024:.1f} MiB peak RSS "
+              f"({c['both_rss_kib'] / 1024:.1f} vs {c['csv_rss_kib'] / 1024:.1f})")
+    return out
 
 
 def pipeline(tmp, plugin, path, threads):
@@ -277,6 +324,11 @@ def write_results(outdir, meta, warm, scaling, cold):
         md.append("")
         md.append("Scaling, same tree: " + "; ".join(
             f"{s['what']} {s['threads']} threads / 1 thread = {s['speedup']:.2f}x" for s in scaling) + ".")
+    for c in meta.get("summary_cost", []):
+        md.append("")
+        md.append(f"Summary sink ({c['tree']}): csv + summary in one walk / csv alone = "
+                  f"{c['ratio']:.3f}x the time ({c['cpu_ratio']:.3f}x the CPU time), "
+                  f"+{c['added_rss_kib'] / 1024:.1f} MiB peak RSS.")
     if cold:
         md += ["", "Cold cache (caches dropped before every run):", "",
                "| case | median s | rows/s | x find cold | peak RSS MiB |", "|---|---|---|---|---|"]
@@ -292,7 +344,14 @@ def write_results(outdir, meta, warm, scaling, cold):
 # ---- main -------------------------------------------------------------------
 
 def main():
+    # --group slowfs: only the slow-filesystem cases (slowfs_bench.py, its own options)
+    argv = sys.argv[1:]
+    if argv[:2] == ["--group", "slowfs"] or argv[:1] == ["--group=slowfs"]:
+        import slowfs_bench
+        sys.exit(slowfs_bench.main(argv[2:] if argv[0] == "--group" else argv[1:]))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--group", choices=["default", "slowfs"], default="default",
+                    help="slowfs: only the slow-filesystem cases, first option (see slowfs_bench.py --help)")
     ap.add_argument("--dir", default="/var/tmp/pwalk-bench", help="where the trees live (built once)")
     ap.add_argument("--out", help="where results.{md,json} and bench.png go (default: --dir)")
     ap.add_argument("--repeat", type=int, default=5)
@@ -319,7 +378,10 @@ def main():
     outdir = args.out or args.dir
     os.makedirs(outdir, exist_ok=True)
     trees = {"100k": ("tree100k", ["100000"]), "1m": ("tree1m", ["1000000"]),
-             "huge": ("huge300k", ["300010", "--huge", "300000"])}
+             "huge": ("huge300k", ["300010", "--huge", "300000"]),
+             # ~500k entries in 105,933 directories: what the summary's
+             # memory grows with (directories, not files)
+             "dirs100k": ("dirs100k", ["500000", "4", "--dir-every", "3"])}
     if args.quick:
         trees = {"100k": trees["100k"]}
     paths = {}
@@ -374,6 +436,21 @@ def run_all(args, paths, tmp, outdir, meta):
         cfg = pipeline(tmp, "csv", out("huge.csv"), t)
         cases.append((f"pwalk csv (huge dir 300k, {t} threads)", "huge", [ENGINE, "-q", "-c", cfg, paths["huge"]],
                       f"ceiling (huge, {t} threads)", "pwalk", out("huge.csv")))
+    # the summary sink beside the csv sink, against the csv sink alone
+    summary_pairs = []
+    for key in (tk, "dirs100k"):
+        if key not in paths:
+            continue
+        base = f"pwalk csv ({tk}, {t} threads)"
+        if key != tk:
+            base = f"pwalk csv ({key}, {t} threads)"
+            cases.append((base, key, [ENGINE, "-q", "-c", pipeline(tmp, "csv", out(f"{key}.csv"), t),
+                                      paths[key]], f"ceiling ({key}, {t} threads)", "pwalk", None))
+        both = f"pwalk csv + summary ({key}, {t} threads; ratio to csv)"
+        cfg = pipeline_summary(tmp, out(f"{key}-s.csv"), out(f"summary-{key}"), t)
+        cases.append((both, key, [ENGINE, "-q", "-c", cfg, paths[key]], base, "pwalk",
+                      out(f"{key}-s.csv")))
+        summary_pairs.append((key, base, both))
     if "100k" in paths and tk != "100k":
         cfg = pipeline(tmp, "csv", out("small.csv"), t)
         cases.append((f"pwalk csv (100k, {t} threads)", "100k", [ENGINE, "-q", "-c", cfg, paths["100k"]],
@@ -409,13 +486,15 @@ def run_all(args, paths, tmp, outdir, meta):
             check_rows(label, entries[key], count_lines(csv_out) - 1)
     times = {c[0]: [] for c in cases}
     rss = {c[0]: 0 for c in cases}
+    cpu = {c[0]: [] for c in cases}
     for rnd in range(args.repeat):
         print(f"round {rnd + 1}/{args.repeat}", flush=True)
         for label, key, argv, base, kind, csv_out in cases:
             # untimed: the previous case's report (up to 147 MB of dirty
             # pages) must not be written back on this case's clock
             os.sync()
-            s, r, _ = run_timed(argv, env=walk_env if argv[0] == sys.executable else None)
+            s, r, _ = run_timed(argv, env=walk_env if argv[0] == sys.executable else None,
+                                cpu=cpu[label])
             times[label].append(s)
             rss[label] = max(rss[label], r)
 
@@ -428,10 +507,12 @@ def run_all(args, paths, tmp, outdir, meta):
         ratio = 1.0 if base is None else rate / results[base] if base in results else None
         warm.append({"case": label, "tree": key, "entries": entries[key], "argv": argv,
                      "times_s": times[label], "median_s": med, "rows_per_s": rate, "ratio": ratio,
-                     "ratio_to": base or label, "peak_rss_kib": rss[label], "kind": kind})
+                     "ratio_to": base or label, "peak_rss_kib": rss[label], "kind": kind,
+                     "cpu_s": cpu[label]})
         rtext = "-" if ratio is None else f"{ratio:.2f}"
         print(f"{label:42} {med:9.3f} {rate / 1e6:9.3f}M {rtext:>10} {rss[label] / 1024:8.1f}MiB", flush=True)
 
+    meta["summary_cost"] = summary_costs(results, rss, cpu, summary_pairs)
     if walk_script:
         meta["walk_same_results"] = walk_same_results(walk_script, walk_env, main_tree, entries[tk])
 
