@@ -189,3 +189,25 @@ def test_a_job_past_pwalk_mpi_timeout_is_stopped(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="PWALK_MPI_TIMEOUT: 'soon'"):
         _mpi.run_sharded({"version": 1, "sinks": []}, [str(tmp_path)], 2, launcher=hang,
                          mpi_command=sys.executable)
+
+
+@launches
+def test_report_with_ranks_writes_one_summary(tree, tmp_path):
+    """report(..., ranks=2, summary=DIR): the ranks' partial aggregates are
+    merged on rank 0 into one set of tables in DIR, byte for byte what one
+    process writes for the same tree (issue 15); the partials are gone."""
+    pwalk.report(tree, str(tmp_path / "warm.csv"))  # atimes settle (relatime) first
+    pwalk.report(tree, str(tmp_path / "one.csv"), summary=str(tmp_path / "one"))
+    g, errors = pwalk.report(tree, str(tmp_path / "scan.csv"), ranks=2,
+                             summary=str(tmp_path / "two"))
+    assert errors == []
+    tables = ["dirs.csv", "users.csv", "groups.csv", "usage.csv", "top.csv"]
+    assert sorted(os.listdir(tmp_path / "two")) == sorted(tables + ["summary.json"])
+    for name in tables:
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    one = pwalk.read_summary(tmp_path / "one", pandas=False)
+    two = pwalk.read_summary(tmp_path / "two", pandas=False)
+    assert two.info["ranks"] == 2 and one.info["ranks"] == 1
+    assert two.info["totals"] == one.info["totals"] and two.dirs == one.dirs
+    assert not [n for n in os.listdir(tmp_path) if n.startswith("two") and n != "two"]
+    assert "summary" in pwalk.read_manifest(tmp_path / "scan.csv").sinks
