@@ -16,17 +16,8 @@ const int64_t summ_size_class_min[SUMM_SIZE_CLASSES] = {
 
 enum { SUMM_IX_DIR, SUMM_IX_USER, SUMM_IX_GROUP, SUMM_IX_CELL, SUMM_IX_TOP };
 
-uint64_t summ_hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-/* ids and cell keys are small: mix them rather than run FNV byte by byte */
+/* murmur3's finalizer: every input bit reaches the low bits the index
+ * uses */
 static uint64_t summ_mix(uint64_t x)
 {
     x ^= x >> 33;
@@ -35,6 +26,24 @@ static uint64_t summ_mix(uint64_t x)
     x *= 0xc4ceb9fe1a85ec53ULL;
     x ^= x >> 33;
     return x;
+}
+
+/* Eight bytes at a time (paths are long; byte-wise FNV was a visible part
+ * of a directory-heavy walk), the tail and the length folded in last. */
+uint64_t summ_hash(const char *s, size_t len)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    uint64_t tail = 0;
+    for (size_t k = 0; i + k < len; k++)
+        tail |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
+    return summ_mix(h ^ tail);
 }
 
 static uint64_t summ_cell_hash(const summ_cell_key *k)

@@ -160,7 +160,7 @@ typedef struct summ_agg {
     summ_sums loose;
 } summ_agg;
 
-/* FNV-1a over the bytes: the directory key's hash. */
+/* The directory key's hash (of the path's bytes; not stored anywhere). */
 uint64_t summ_hash(const char *s, size_t len);
 
 /* An empty aggregate (all zero is one too; this also sets loose's times). */

@@ -207,20 +207,67 @@ static int summ_rank_cmp(const void *x, const void *y, void *arg)
     return i < j ? -1 : i > j;
 }
 
-static int summ_rankings(summ_result *r)
+static void summ_heap_swap(size_t *h, size_t a, size_t b)
 {
+    size_t t = h[a];
+    h[a] = h[b];
+    h[b] = t;
+}
+
+/* heap[j] moved down to its place: every parent ranks after (is worse
+ * than) its children, so heap[0] is the worst one kept. */
+static void summ_heap_down(size_t *heap, size_t n, size_t j, summ_rank_ctx *k)
+{
+    for (;;) {
+        size_t worst = j, l = 2 * j + 1, r = l + 1;
+        if (l < n && summ_rank_cmp(&heap[l], &heap[worst], k) > 0)
+            worst = l;
+        if (r < n && summ_rank_cmp(&heap[r], &heap[worst], k) > 0)
+            worst = r;
+        if (worst == j)
+            return;
+        summ_heap_swap(heap, j, worst);
+        j = worst;
+    }
+}
+
+/* The `keep` best directories with a non-zero value, best first: a heap
+ * of them while scanning, so the cost is n log keep, not n log n. */
+static size_t summ_rank_best(size_t *heap, size_t keep, summ_rank_ctx *k)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < k->r->dir_count; i++) {
+        if (!summ_rank_value(k->r, k->by, i))
+            continue;
+        if (n < keep) {
+            size_t j = n++;
+            heap[j] = i;
+            while (j > 0 && summ_rank_cmp(&heap[(j - 1) / 2], &heap[j], k) < 0) {
+                summ_heap_swap(heap, j, (j - 1) / 2);
+                j = (j - 1) / 2;
+            }
+        } else if (summ_rank_cmp(&i, &heap[0], k) < 0) {
+            heap[0] = i;
+            summ_heap_down(heap, n, 0, k);
+        }
+    }
+    qsort_r(heap, n, sizeof *heap, summ_rank_cmp, k);
+    return n;
+}
+
+/* top.csv's rankings (and the digest's 10 largest). */
+static int summ_rankings(summ_result *r, int64_t top_n)
+{
+    size_t keep = top_n > 10 ? (size_t)top_n : 10;
+    if (keep > r->dir_count)
+        keep = r->dir_count;
     for (int by = 0; by < 3; by++) {
-        size_t *idx = malloc((r->dir_count ? r->dir_count : 1) * sizeof *idx);
+        size_t *idx = malloc((keep ? keep : 1) * sizeof *idx);
         if (!idx)
             return -1;
-        size_t n = 0;
-        for (size_t i = 0; i < r->dir_count; i++)
-            if (summ_rank_value(r, by, i))
-                idx[n++] = i;
         summ_rank_ctx k = {r, by};
-        qsort_r(idx, n, sizeof *idx, summ_rank_cmp, &k);
         r->rank[by] = idx;
-        r->rank_count[by] = n;
+        r->rank_count[by] = summ_rank_best(idx, keep, &k);
     }
     return 0;
 }
@@ -254,7 +301,7 @@ int summ_finalize(summ_agg *a, const summ_conf *c, summ_result *r)
     if (summ_owners(&r->users, &r->user_names, &r->user_count, a->users, a->user_count, 0) ||
         summ_owners(&r->groups, &r->group_names, &r->group_count, a->groups, a->group_count,
                     1) ||
-        summ_cells_sorted(r, a) != 0 || summ_rankings(r) != 0)
+        summ_cells_sorted(r, a) != 0 || summ_rankings(r, c->top_n) != 0)
         return -1;
     for (size_t i = 0; i < r->user_count; i++) {
         r->total.files += r->users[i].files;
