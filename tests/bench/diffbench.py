@@ -12,7 +12,8 @@ chmod-ed, chowned, and 1% new), made once under --dir.
 
 run.py runs it too (after the scan cases; --diff-rows '' leaves it out).
 Both tools get the same thread count; pwalk-diff its default --memory
-(1G), DuckDB its default memory limit.  Not a pass/fail test: a
+(1G), DuckDB its default memory limit; pwalk-diff runs a third time under
+--memory 64M (the bound the scale test checks).  Not a pass/fail test: a
 disagreement is printed as a WARNING and recorded in the results.
 """
 import argparse
@@ -116,7 +117,10 @@ def run(bin_dir, workdir, rows, repeat, threads):
             pd_out, dd_out = os.path.join(tmp, "pd"), os.path.join(tmp, "dd")
             os.makedirs(dd_out, exist_ok=True)
             cases = {"pwalk-diff": [diff, old, new, "-o", pd_out, "-q", "--threads", str(threads)],
-                     "duckdb": ["node", script, old, new, dd_out, str(threads)]}
+                     "duckdb": ["node", script, old, new, dd_out, str(threads)],
+                     # the bounded-memory case the scale test checks
+                     "pwalk-diff-64m": [diff, old, new, "-o", pd_out + "64", "-q", "--threads",
+                                        str(threads), "--memory", "64M"]}
             times = {k: [] for k in cases}
             rss = {k: 0 for k in cases}
             out = {}
@@ -130,12 +134,13 @@ def run(bin_dir, workdir, rows, repeat, threads):
                         rss[k] = max(rss[k], r)
             ours = by_user_of(os.path.join(pd_out, "by_user.csv"))
             theirs = json.loads(out["duckdb"])["by_user"]
-            agree = ours == theirs
+            agree = ours == theirs == by_user_of(os.path.join(pd_out + "64", "by_user.csv"))
             res = {"rows": n, "threads": threads, "repeat": repeat, "agree": agree,
                    "pwalk_diff_s": statistics.median(times["pwalk-diff"]),
                    "duckdb_s": statistics.median(times["duckdb"]),
                    "pwalk_diff_rss_kib": rss["pwalk-diff"], "duckdb_rss_kib": rss["duckdb"],
-                   "times": times}
+                   "pwalk_diff_64m_s": statistics.median(times["pwalk-diff-64m"]),
+                   "pwalk_diff_64m_rss_kib": rss["pwalk-diff-64m"], "times": times}
             res["speedup"] = res["duckdb_s"] / res["pwalk_diff_s"]
             res["rss_ratio"] = res["pwalk_diff_rss_kib"] / max(res["duckdb_rss_kib"], 1)
             results.append(res)
@@ -143,7 +148,9 @@ def run(bin_dir, workdir, rows, repeat, threads):
                   f"{res['pwalk_diff_rss_kib'] / 1024:.0f} MiB, DuckDB FULL OUTER JOIN "
                   f"{res['duckdb_s']:.2f} s {res['duckdb_rss_kib'] / 1024:.0f} MiB: "
                   f"{res['speedup']:.2f}x faster, {res['rss_ratio']:.2f}x the memory; per-user "
-                  f"totals {'agree' if agree else 'DIFFER'}", flush=True)
+                  f"totals {'agree' if agree else 'DIFFER'}; pwalk-diff --memory 64M "
+                  f"{res['pwalk_diff_64m_s']:.2f} s {res['pwalk_diff_64m_rss_kib'] / 1024:.0f} MiB",
+                  flush=True)
             if not agree:
                 print(f"  WARNING: by_user differs:\n  pwalk-diff {ours}\n  duckdb     {theirs}")
     finally:
@@ -157,11 +164,13 @@ def markdown(results):
     md = ["", f"pwalk-diff against DuckDB's FULL OUTER JOIN on (st_dev, inode) of two .csv.zst "
           f"reports ({results[0]['threads']} threads each, median of {results[0]['repeat']}):",
           "", "| rows | pwalk-diff s | DuckDB s | speed x DuckDB | pwalk-diff RSS MiB | "
-          "DuckDB RSS MiB | RSS x DuckDB | per-user totals |", "|---|---|---|---|---|---|---|---|"]
+          "DuckDB RSS MiB | RSS x DuckDB | --memory 64M s / RSS MiB | per-user totals |",
+          "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         md.append(f"| {label(r['rows'])} | {r['pwalk_diff_s']:.2f} | {r['duckdb_s']:.2f} | "
                   f"{r['speedup']:.2f} | {r['pwalk_diff_rss_kib'] / 1024:.0f} | "
                   f"{r['duckdb_rss_kib'] / 1024:.0f} | {r['rss_ratio']:.2f} | "
+                  f"{r['pwalk_diff_64m_s']:.2f} / {r['pwalk_diff_64m_rss_kib'] / 1024:.0f} | "
                   f"{'agree' if r['agree'] else 'DIFFER'} |")
     return md
 

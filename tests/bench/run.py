@@ -31,6 +31,11 @@ PWALK_BIN=DIR takes the binaries from DIR instead of bazel-bin.
 --group slowfs (first option) runs only the slow-filesystem cases of
 issue 18 instead, through tests/slowfs (root, /dev/fuse): slowfs_bench.py
 says what they are and takes the options after it.
+
+pwalk-diff (issue 16) against DuckDB's FULL OUTER JOIN of the same two
+.csv.zst reports runs last (diffbench.py: 1M and 5M rows by default,
+--diff-rows N,N; '' leaves it out; --quick: 100k), its table appended to
+results.md; --group diff (first option) runs only it (diffbench.py's options).
 """
 import argparse
 import atexit
@@ -44,6 +49,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import diffbench  # the pwalk-diff case (beside this file)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("PWALK_BIN", os.path.join(REPO, "bazel-bin"))
@@ -349,8 +356,14 @@ def main():
     if argv[:2] == ["--group", "slowfs"] or argv[:1] == ["--group=slowfs"]:
         import slowfs_bench
         sys.exit(slowfs_bench.main(argv[2:] if argv[0] == "--group" else argv[1:]))
+    if argv[:2] == ["--group", "diff"] or argv[:1] == ["--group=diff"]:
+        sys.argv = [sys.argv[0]] + (argv[2:] if argv[0] == "--group" else argv[1:])
+        sys.exit(diffbench.main())
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--group", choices=["default", "slowfs"], default="default",
+    ap.add_argument("--diff-rows", type=diffbench.rows_list, default=None, metavar="N,N,...",
+                    help="pwalk-diff vs DuckDB at these report sizes (default 1000000,5000000; "
+                         "--quick 100000; '' none)")
+    ap.add_argument("--group", choices=["default", "slowfs", "diff"], default="default",
                     help="slowfs: only the slow-filesystem cases, first option (see slowfs_bench.py --help)")
     ap.add_argument("--dir", default="/var/tmp/pwalk-bench", help="where the trees live (built once)")
     ap.add_argument("--out", help="where results.{md,json} and bench.png go (default: --dir)")
@@ -530,8 +543,14 @@ def run_all(args, paths, tmp, outdir, meta):
     if args.cold:
         cold = run_cold(args, tk, main_tree, entries[tk], tmp, out)
 
+    rows = args.diff_rows if args.diff_rows is not None else \
+        [100000] if args.quick else [1000000, 5000000]
+    meta["diff"] = diffbench.run(BIN, args.dir, rows, args.repeat, t) if rows else []
     meta["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     write_results(outdir, meta, warm, scaling, cold)
+    if meta["diff"]:
+        with open(os.path.join(outdir, "results.md"), "a") as f:
+            f.write("\n".join(diffbench.markdown(meta["diff"])) + "\n")
     write_plot(outdir, "bench", f"pwalk benchmark, warm cache ({meta['date']}, {meta['cpus']} CPUs, "
                f"median of {args.repeat}): rows/s, ratio to the ceiling",
                warm, results[ceil], f"{ceil}: {fmt_rate(results[ceil])}/s")
