@@ -136,7 +136,10 @@ static void dload_parse_chunk(dload_worker *w, const dload_chunk *k)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         size_t len = (size_t)(le - p);
-        if (len && !(len == 1 && *p == '\r') && dload_line(w, k, p, len, no) != 0)
+        /* blank lines, and pwalk's header again (reports concatenated
+         * with cat), are no rows */
+        int skip = !len || (len == 1 && *p == '\r') || drow_check_header(p, len) == 0;
+        if (!skip && dload_line(w, k, p, len, no) != 0)
             return;
         p = le + 1;
         no++;
