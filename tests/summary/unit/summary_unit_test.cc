@@ -183,6 +183,38 @@ TEST(SummaryAgg, AbsorbTakesTheRecordsAndEqualsMerge)
     summ_agg_free(&copy);
 }
 
+TEST(SummaryFinalize, RankingsAreTheBestByValueThenPathWithoutZeros)
+{
+    summ_agg a;
+    summ_agg_init(&a);
+    summ_conf c = Conf(2000000000);
+    c.top_n = 5;
+    summ_dir *root = summ_agg_dir(&a, "/r", 2, summ_hash("/r", 2), -1);
+    root->flags = SUMM_DIR_SELF | SUMM_DIR_ROOT;
+    std::vector<std::pair<uint64_t, std::string>> want;  // (bytes, path) of the children
+    for (int i = 0; i < 300; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "/r/d%03d", (i * 7919) % 300);
+        summ_dir *d = summ_agg_dir(&a, name, strlen(name), summ_hash(name, strlen(name)), 0);
+        d->flags = SUMM_DIR_SELF;
+        d->direct.bytes = (uint64_t)((i * 37) % 50);  // ties, and zeros
+        if (d->direct.bytes)
+            want.push_back({d->direct.bytes, name});
+    }
+    std::sort(want.begin(), want.end(), [](const auto &x, const auto &y) {
+        return x.first != y.first ? x.first > y.first : x.second < y.second;
+    });
+    summ_result r;
+    ASSERT_EQ(summ_finalize(&a, &c, &r), 0);
+    ASSERT_EQ(r.rank_count[0], 10u);  // max(top, 10): the digest shows 10
+    EXPECT_EQ(std::string(r.dirs[r.rank[0][0]]->path), "/r");  // the root holds them all
+    for (size_t j = 1; j < 10; j++)
+        EXPECT_EQ(std::string(r.dirs[r.rank[0][j]]->path), want[j - 1].second) << j;
+    EXPECT_EQ(r.rank_count[1], 0u);  // no files anywhere: nothing ranked by files
+    summ_result_free(&r);
+    summ_agg_free(&a);
+}
+
 // ---- the plugin, through the fake host ------------------------------------------
 
 struct Ent {
