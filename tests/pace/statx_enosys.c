@@ -1,0 +1,19 @@
+/*
+ * statx_enosys.c -- LD_PRELOAD shim for slow_test.py: statx() fails with
+ * ENOSYS, as on a kernel older than 4.11, so that scan.lazy_stat's
+ * fallback to fstatat is exercised.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/stat.h>
+
+int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *buf)
+{
+    (void)dirfd;
+    (void)path;
+    (void)flags;
+    (void)mask;
+    (void)buf;
+    errno = ENOSYS;
+    return -1;
+}
