@@ -162,6 +162,8 @@ int pwalk_scan_get_settings(const pwalk_scan *s, pwalk_scan_settings *out)
     out->mode = sc->mode;
     out->excludes = (const char *const *)sc->excludes;
     out->exclude_count = sc->exclude_count;
+    if (out->struct_size >= offsetof(pwalk_scan_settings, max_ops) + sizeof out->max_ops)
+        out->max_ops = sc->max_ops;
     return 0;
 }
 

@@ -72,6 +72,8 @@ static const char usage_text[] =
     "  -c, --config FILE       the pipeline (required); PATHs replace scan.roots\n"
     "      --set SINK.KEY=VAL  set a sink option (or scan.KEY=VAL); repeatable\n"
     "  -t, --threads N         worker threads per rank\n"
+    "      --max-ops N         at most N metadata operations per second, all ranks\n"
+    "                          together (each rank N/ranks; scan.max_ops)\n"
     "      --manifest FILE     where the manifest goes\n"
     "  -q, --quiet             no summary line on success\n"
     "  -h, --help              this text\n"
@@ -490,11 +492,12 @@ typedef struct mpi_cli {
     char **sets;
     size_t set_count;
     const char *threads;        /* -t, checked to be a positive number    */
+    const char *max_ops;        /* --max-ops, checked by the library      */
     const char *manifest;
     int quiet;
 } mpi_cli;
 
-enum { OPT_SET = 256, OPT_MANIFEST };
+enum { OPT_SET = 256, OPT_MANIFEST, OPT_MAX_OPS };
 
 static int cli_add_set(mpi_cli *c, char *value, char *err, size_t errlen)
 {
@@ -531,6 +534,7 @@ static int parse_cli(int argc, char **argv, mpi_cli *c, char *err, size_t errlen
         {"set", required_argument, NULL, OPT_SET},
         {"threads", required_argument, NULL, 't'},
         {"manifest", required_argument, NULL, OPT_MANIFEST},
+        {"max-ops", required_argument, NULL, OPT_MAX_OPS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -543,6 +547,7 @@ static int parse_cli(int argc, char **argv, mpi_cli *c, char *err, size_t errlen
         case OPT_SET: rc = cli_add_set(c, optarg, err, errlen); break;
         case 't': rc = cli_threads(c, optarg, err, errlen); break;
         case OPT_MANIFEST: c->manifest = optarg; break;
+        case OPT_MAX_OPS: c->max_ops = optarg; break;
         case 'q': c->quiet = 1; break;
         case 'h': return 1;
         case ':':
@@ -595,6 +600,8 @@ static int load_scan(int argc, char **argv, const mpi_cli *c, mpi_setup *m, char
         return -1;
     }
     if (c->threads && set_value(m->scan, "scan", "threads", c->threads, err, errlen) != 0)
+        return -1;
+    if (c->max_ops && set_value(m->scan, "scan", "max_ops", c->max_ops, err, errlen) != 0)
         return -1;
     m->settings.struct_size = sizeof m->settings;
     pwalk_scan_get_settings(m->scan, &m->settings);
@@ -700,6 +707,22 @@ static int shard_errors(mpi_setup *m, int rank, char *err, size_t errlen)
     return set_value(m->scan, "scan", "errors", shard, err, errlen);
 }
 
+/* scan.max_ops is the budget of the whole job: each rank gets its share,
+ * N/ranks (at least 1).  A static split keeps every rank's bucket local
+ * (no messages per operation); the coordinator keeps the ranks busy alike,
+ * so the sum stays near N until the last directories. */
+static int share_max_ops(mpi_setup *m, char *err, size_t errlen)
+{
+    int size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (m->settings.max_ops <= 0 || size <= 1)
+        return 0;
+    long long per = m->settings.max_ops / size;
+    char num[32];
+    snprintf(num, sizeof num, "%lld", per > 0 ? per : 1);
+    return set_value(m->scan, "scan", "max_ops", num, err, errlen);
+}
+
 /* Everything that can be wrong before the scan: the command line, the
  * config, the sinks (none may change the filesystem; each must write a
  * file), the shard and manifest names.  Each sink's path and scan.errors
@@ -715,7 +738,7 @@ static int prepare(int argc, char **argv, int rank, mpi_cli *c, mpi_setup *m, ch
     for (size_t i = 0; i < pwalk_scan_sink_count(m->scan); i++)
         if (shard_sink(m, i, rank, err, errlen) != 0)
             return -1;
-    if (shard_errors(m, rank, err, errlen) != 0)
+    if (shard_errors(m, rank, err, errlen) != 0 || share_max_ops(m, err, errlen) != 0)
         return -1;
     if (c->manifest) {
         if (strlen(c->manifest) >= sizeof m->manifest) {

@@ -151,6 +151,32 @@ def test_max_ops_holds_every_second_under_n(need_slowfs, workdir):
     assert sum(per) / (len(per) / 10.0) >= limit * 0.9, (sum(per), len(per))
 
 
+MPI = built("pwalk-mpi")
+
+
+def test_max_ops_is_the_budget_of_all_mpi_ranks_together(need_slowfs, workdir):
+    import shutil
+    if not MPI or shutil.which("mpirun") is None:
+        pytest.skip("pwalk-mpi or mpirun not available")
+    src = os.path.join(workdir, "src")
+    make_tree(src, 20, 100)  # ~2100 requests: directories to share
+    limit = 400
+    cfg, _ = pipeline(workdir, "mpi", "threads: 4")
+    argv = ["mpirun", "--oversubscribe", "-np", "2"]
+    if os.geteuid() == 0:
+        argv.append("--allow-run-as-root")
+    with SlowFS(src, latency_us=200, workdir=workdir) as fs:
+        start = fs.settle()
+        r = subprocess.run(argv + [MPI, "-q", "-c", cfg, "--max-ops", str(limit), fs.mnt],
+                           capture_output=True, text=True, timeout=300)
+        end = fs.settle()
+        per = windows(fs.counters(), start, end)
+    assert r.returncode == 0, r.stderr
+    sums = [sum(per[i:i + 10]) for i in range(len(per) - 9)]
+    assert sums and max(sums) <= limit * 1.05, sums  # each rank 200/s, together 400
+    assert sum(per) / (len(per) / 10.0) >= limit * 0.8, (sum(per), len(per), per)
+
+
 # ---- scan.adaptive ---------------------------------------------------------------
 
 

@@ -181,6 +181,10 @@ typedef struct pwalk_scan_settings {
                                    the umask (for the driver's own files) */
     const char *const *excludes; /* scan.exclude                          */
     size_t exclude_count;
+    /* Added after exclude_count: filled only when struct_size covers it. */
+    long long max_ops;          /* scan.max_ops (0: no limit); a driver
+                                   sharing the scan between processes
+                                   gives each its part (pwalk-mpi: N/ranks) */
 } pwalk_scan_settings;
 
 /* Fill *out (out->struct_size set by the caller).  Returns 0, or
