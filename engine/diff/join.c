@@ -51,7 +51,9 @@ int djoin_cmp_inode(const void *x, const void *y)
     if (c)
         return c;
     DJOIN_CMP(a->mode & S_IFMT, b->mode & S_IFMT);
-    return djoin_bytes(DROW_PATH(a), a->path_len, DROW_PATH(b), b->path_len);
+    c = djoin_bytes(DROW_PATH(a), a->path_len, DROW_PATH(b), b->path_len);
+    /* ties (the same row twice) in a fixed order whatever thread read them */
+    return c ? c : memcmp(a, b, sizeof *a);
 }
 
 int djoin_cmp_path(const void *x, const void *y)
@@ -61,7 +63,8 @@ int djoin_cmp_path(const void *x, const void *y)
     if (c)
         return c;
     DJOIN_CMP(a->mode & S_IFMT, b->mode & S_IFMT);
-    return djoin_identity(a, b);
+    c = djoin_identity(a, b);
+    return c ? c : memcmp(a, b, sizeof *a);
 }
 
 int djoin_cmp_change(const void *x, const void *y)
@@ -75,7 +78,7 @@ int djoin_cmp_change(const void *x, const void *y)
     if (c)
         return c;
     DJOIN_CMP(a->nw.ino, b->nw.ino);
-    return 0;
+    return memcmp(a, b, sizeof *a); /* zeroed padding: djoin_change() */
 }
 
 void djoin_key_inode(const void *rec, uint64_t key[2])
