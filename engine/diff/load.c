@@ -406,7 +406,8 @@ static int dload_gather(dside *side, dload_worker *ws, int n)
         w->root_count = 0;
         if (grow_array((void **)&side->devs, &dev_cap, side->dev_count + w->dev_count, 8))
             return -1;
-        memcpy(side->devs + side->dev_count, w->devs, w->dev_count * 8);
+        if (w->dev_count)
+            memcpy(side->devs + side->dev_count, w->devs, w->dev_count * 8);
         side->dev_count += w->dev_count;
     }
     qsort(side->roots, side->root_count, sizeof(char *), dload_cmp_root);

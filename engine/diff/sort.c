@@ -397,7 +397,8 @@ struct dsort_merge {
 static int dsort_src_need(dsort_src *c, size_t want, char *err, size_t errlen)
 {
     while (c->out_len - c->out_pos < want) {
-        memmove(c->out, c->out + c->out_pos, c->out_len - c->out_pos);
+        if (c->out_len > c->out_pos)
+            memmove(c->out, c->out + c->out_pos, c->out_len - c->out_pos);
         c->out_len -= c->out_pos;
         c->out_pos = 0;
         if (grow_array((void **)&c->out, &c->out_cap, want + 128 * 1024, 1) != 0)
