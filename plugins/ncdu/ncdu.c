@@ -1,0 +1,462 @@
+/*
+ * ncdu.c -- the `ncdu` sink: the scan as ncdu's JSON export (format 1.2,
+ * extended fields), so that `ncdu -f scan.json` browses a cluster's scan on
+ * a laptop.  README.md here says what is written and why.
+ *
+ * The format nests (a directory holds its children) while the walk hands
+ * out entries in no order across threads.  Memory stays bounded: each
+ * worker turns its entries into records keyed by their path below the root
+ * and spills sorted runs to its own temporary file (spill.c); prepare()
+ * merges the runs, whose key order is the depth-first order of the tree,
+ * and writes the nesting in one pass holding only the open directories
+ * (emit.c).  Published atomically through common/outfile.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/outfile.h"
+#include "emit.h"
+#include "pwalk/plugin.h"
+#include "spill.h"
+
+#define NCDU_VERSION "1.0"
+#define NCDU_MIB (1024u * 1024u)
+
+static const pwalk_option_spec ncdu_options[] = {
+    {"path", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, NULL, NULL,
+     "the export file (\"-\": stdout); browse it with `ncdu -f PATH`"},
+    {"compress", PWALK_OPT_ENUM, 0, "none", "none|zstd",
+     "zstd: one zstd frame (`zstdcat PATH | ncdu -f -`)"},
+    {"tmpdir", PWALK_OPT_STRING, 0, "", NULL,
+     "directory for the sort's temporary files (default: the export's directory)"},
+    {"memory_mb", PWALK_OPT_INT, 0, "32", "1..1048576",
+     "sort buffers of all workers together, in MiB (more spills to tmpdir)"},
+};
+
+/* One worker's records and, if it met it, the root's path. */
+typedef struct ncdu_worker {
+    ncdu_spill spill;
+    char *key;            /* the mapped key being built               */
+    size_t key_cap;
+    char *root;           /* the root entry's path, when this worker had it */
+} ncdu_worker;
+
+typedef struct ncdu_instance {
+    const pwalk_host *host;
+    pwalk_host_ctx *ctx;
+    const char *path;
+    int zstd;
+    char *tmpdir;
+    size_t worker_cap;    /* sort buffer per worker                   */
+    char *cwd;            /* a relative root is shown below it        */
+    char *err_root;       /* the root as given (facts): error paths   */
+    const char *version;
+    int64_t start_sec;
+    outfile out;
+    int out_open;
+    ncdu_worker **workers;
+    size_t worker_count;
+} ncdu_instance;
+
+static int ncdu_fail(ncdu_instance *s, int rc, const char *msg)
+{
+    s->host->set_error(s->ctx, "%s", msg);
+    return rc;
+}
+
+/* tmpdir: the option, else the export's directory (stdout: $TMPDIR). */
+static char *ncdu_tmpdir_of(const char *opt, const char *path)
+{
+    if (opt && opt[0])
+        return strdup(opt);
+    if (strcmp(path, "-") == 0) {
+        const char *t = getenv("TMPDIR");
+        return strdup(t && t[0] ? t : "/tmp");
+    }
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+static int ncdu_options_read(ncdu_instance *s, const pwalk_options *opts)
+{
+    const pwalk_host *h = s->host;
+    const char *compress = "none", *tmpdir = "";
+    int64_t mb = 32;
+    if (h->opt_string(opts, "path", &s->path) != 0 || !s->path || !s->path[0])
+        return ncdu_fail(s, PWALK_ERR_CONFIG, "path: required, the export file to write");
+    h->opt_string(opts, "compress", &compress);
+    h->opt_string(opts, "tmpdir", &tmpdir);
+    h->opt_int(opts, "memory_mb", &mb);
+    s->zstd = strcmp(compress, "zstd") == 0;
+    s->tmpdir = ncdu_tmpdir_of(tmpdir, s->path);
+    if (!s->tmpdir)
+        return ncdu_fail(s, PWALK_ERR_NOMEM, "out of memory");
+    size_t workers = h->worker_count ? h->worker_count : 1;
+    s->worker_cap = (size_t)mb * NCDU_MIB / workers;
+    if (s->worker_cap < NCDU_MIB / 4) /* many workers: a run of at least 256 KiB */
+        s->worker_cap = NCDU_MIB / 4;
+    /* a bad tmpdir fails now (exit 2), not in the middle of the walk */
+    int fd = ncdu_tmpfile(s->tmpdir);
+    if (fd < 0) {
+        h->set_error(s->ctx, "tmpdir: cannot create a temporary file in '%s': %s", s->tmpdir,
+                     strerror(errno));
+        return PWALK_ERR_CONFIG;
+    }
+    close(fd);
+    return PWALK_OK;
+}
+
+/* The scan's facts (1.3): one root, one process. */
+static int ncdu_facts_read(ncdu_instance *s)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    s->start_sec = (int64_t)now.tv_sec;
+#if PWALK_ABI_MINOR >= 3
+    pwalk_scan_facts f;
+    memset(&f, 0, sizeof f);
+    f.struct_size = sizeof f;
+    if (!PWALK_HOST_HAS(s->host, scan_facts) || !s->host->scan_facts ||
+        s->host->scan_facts(s->ctx, &f) != PWALK_OK)
+        return PWALK_OK;
+    s->start_sec = f.start_sec;
+    s->version = f.version;
+    if (f.ranks > 1)
+        return ncdu_fail(s, PWALK_ERR_CONFIG,
+                         "ncdu's export is one tree: run it from pwalk-engine, not split over "
+                         "pwalk-mpi ranks");
+    if (f.root_count > 1) {
+        s->host->set_error(s->ctx, "ncdu's export holds one tree: %u roots given, give one "
+                           "(or one scan per root)", f.root_count);
+        return PWALK_ERR_CONFIG;
+    }
+    if (f.root_count == 1 && f.roots && f.roots[0] && !(s->err_root = strdup(f.roots[0])))
+        return ncdu_fail(s, PWALK_ERR_NOMEM, "out of memory");
+#endif
+    return PWALK_OK;
+}
+
+static int ncdu_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_options *opts,
+                       void **instance)
+{
+    ncdu_instance *s = calloc(1, sizeof *s);
+    if (!s) {
+        host->set_error(ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    *instance = s;
+    s->host = host;
+    s->ctx = ctx;
+    int rc = ncdu_options_read(s, opts);
+    if (rc == PWALK_OK)
+        rc = ncdu_facts_read(s);
+    if (rc != PWALK_OK)
+        return rc;
+    s->cwd = getcwd(NULL, 0); /* NULL: a relative root is shown as given */
+    s->workers = calloc(host->worker_count ? host->worker_count : 1, sizeof *s->workers);
+    if (!s->workers)
+        return ncdu_fail(s, PWALK_ERR_NOMEM, "out of memory");
+    char err[512];
+    if (outfile_open(&s->out, s->path, err, sizeof err) != 0)
+        return ncdu_fail(s, PWALK_ERR_IO, err);
+    s->out_open = 1;
+    if (PWALK_HOST_HAS(host, own_output) && host->own_output(ctx, s->out.fd) != PWALK_OK)
+        return ncdu_fail(s, PWALK_ERR, "cannot leave the export out of the walk");
+    return PWALK_OK;
+}
+
+static int ncdu_thread_open(void *instance, uint32_t worker, void **tstate)
+{
+    ncdu_instance *s = instance;
+    ncdu_worker *w = calloc(1, sizeof *w);
+    if (!w || worker >= (s->host->worker_count ? s->host->worker_count : 1)) {
+        free(w);
+        return ncdu_fail(s, PWALK_ERR_NOMEM, "out of memory");
+    }
+    char err[512];
+    if (ncdu_spill_open(&w->spill, s->tmpdir, s->worker_cap, err, sizeof err) != 0) {
+        free(w);
+        return ncdu_fail(s, PWALK_ERR_IO, err);
+    }
+    s->workers[worker] = w;
+    if (s->worker_count <= worker)
+        s->worker_count = worker + 1;
+    *tstate = w;
+    /* the temporary is unlinked, but it is the scan's own writing anyway */
+    if (PWALK_HOST_HAS(s->host, own_output))
+        s->host->own_output(s->ctx, w->spill.fd);
+    return PWALK_OK;
+}
+
+/* path[start..len) as a key: '/' as NUL, so the key order is the tree's
+ * depth-first order (spill.h). */
+static const char *ncdu_key_map(ncdu_worker *w, const char *path, size_t start, size_t len)
+{
+    size_t n = len - start;
+    if (n > w->key_cap) {
+        char *k = realloc(w->key, n);
+        if (!k)
+            return NULL;
+        w->key = k;
+        w->key_cap = n;
+    }
+    for (size_t i = 0; i < n; i++)
+        w->key[i] = path[start + i] == '/' ? '\0' : path[start + i];
+    return w->key ? w->key : "";
+}
+
+/* Where the part below the root starts: the entry's name, then one
+ * component back per level of depth (the engine joins with one '/'). */
+static size_t ncdu_below_root(const pwalk_entry *e)
+{
+    size_t pos = e->name_offset;
+    for (int32_t d = e->depth; d > 0 && pos > 0; d--) {
+        pos--; /* the '/' before this component */
+        while (pos > 0 && e->path[pos - 1] != '/')
+            pos--;
+    }
+    return pos;
+}
+
+static int ncdu_add_entry(ncdu_instance *s, ncdu_worker *w, const pwalk_entry *e, char *err,
+                          size_t errlen)
+{
+    ncdu_rec r = {0};
+    r.flags = S_ISDIR(e->mode) ? NCDU_R_DIR : 0;
+    if (e->flags & PWALK_ENTRY_UNREADABLE)
+        r.flags |= NCDU_R_READ_ERROR;
+    r.mode = e->mode;
+    r.uid = e->uid;
+    r.gid = e->gid;
+    r.nlink = e->nlink;
+    r.ino = e->ino;
+    r.dev = e->dev;
+    r.size = e->size;
+    r.blocks = e->blocks;
+    r.mtime = e->mtime_sec;
+    const char *key = "";
+    if (e->flags & PWALK_ENTRY_ROOT) {
+        r.flags |= NCDU_R_ROOT | NCDU_R_DIR;
+        if (!w->root && !(w->root = strdup(e->path))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    } else {
+        size_t start = ncdu_below_root(e);
+        key = ncdu_key_map(w, e->path, start, e->path_len);
+        if (!key) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        r.key_len = (uint32_t)(e->path_len - start);
+    }
+    (void)s;
+    return ncdu_spill_add(&w->spill, &r, key, err, errlen);
+}
+
+static int ncdu_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count)
+{
+    ncdu_instance *s = instance;
+    ncdu_worker *w = tstate;
+    char err[512];
+    for (size_t i = 0; i < count; i++)
+        if (ncdu_add_entry(s, w, PWALK_ENTRY_AT(entries, i), err, sizeof err) != 0)
+            return ncdu_fail(s, PWALK_ERR_IO, err);
+    return PWALK_OK;
+}
+
+/* A name whose lstat failed: listed with "read_error", as ncdu does. */
+static int ncdu_error(void *instance, void *tstate, const pwalk_error *pe)
+{
+    ncdu_instance *s = instance;
+    ncdu_worker *w = tstate;
+    if (!s->err_root || !pe->operation || strcmp(pe->operation, "lstat") != 0)
+        return PWALK_OK;
+    if (PWALK_STRUCT_HAS(pe, pwalk_error, kind) && pe->kind != PWALK_ERROR_FAILED)
+        return PWALK_OK; /* vanished or replaced: not there to list */
+    size_t rlen = strlen(s->err_root);
+    if (pe->path_len <= rlen || memcmp(pe->path, s->err_root, rlen) != 0)
+        return PWALK_OK;
+    if (pe->path[rlen] == '/')
+        rlen++;
+    ncdu_rec r = {0};
+    r.flags = NCDU_R_READ_ERROR | NCDU_R_NO_STAT;
+    const char *key = ncdu_key_map(w, pe->path, rlen, pe->path_len);
+    char err[512];
+    r.key_len = (uint32_t)(pe->path_len - rlen);
+    if (!key || ncdu_spill_add(&w->spill, &r, key, err, sizeof err) != 0)
+        return ncdu_fail(s, PWALK_ERR_IO, key ? err : "out of memory");
+    return PWALK_OK;
+}
+
+static int ncdu_thread_close(void *instance, void *tstate)
+{
+    ncdu_instance *s = instance;
+    ncdu_worker *w = tstate;
+    char err[512];
+    free(w->key);
+    w->key = NULL;
+    w->key_cap = 0;
+    if (ncdu_spill_flush(&w->spill, err, sizeof err) != 0)
+        return ncdu_fail(s, PWALK_ERR_IO, err);
+    return PWALK_OK;
+}
+
+/* The root's name in the export: an absolute path (ncdu shows it as the
+ * top directory), without trailing slashes. */
+static char *ncdu_root_name(const ncdu_instance *s)
+{
+    const char *root = NULL;
+    for (size_t i = 0; i < s->worker_count && !root; i++)
+        if (s->workers[i] && s->workers[i]->root)
+            root = s->workers[i]->root;
+    if (!root)
+        root = s->err_root ? s->err_root : ".";
+    size_t cl = root[0] != '/' && s->cwd ? strlen(s->cwd) : 0;
+    size_t len = cl + 1 + strlen(root) + 1;
+    char *name = malloc(len);
+    if (!name)
+        return NULL;
+    if (cl && strcmp(root, ".") == 0)
+        snprintf(name, len, "%s", s->cwd);
+    else if (cl)
+        snprintf(name, len, "%s%s%s", s->cwd, s->cwd[cl - 1] == '/' ? "" : "/", root);
+    else
+        snprintf(name, len, "%s", root);
+    for (size_t n = strlen(name); n > 1 && name[n - 1] == '/'; n--)
+        name[n - 1] = '\0';
+    return name;
+}
+
+/* Every record, merged in key order, into the nested JSON. */
+static int ncdu_write(ncdu_instance *s, ncdu_out *o, char *err, size_t errlen)
+{
+    ncdu_spill *spills = calloc(s->worker_count ? s->worker_count : 1, sizeof *spills);
+    char *root = ncdu_root_name(s);
+    if (!spills || !root) {
+        free(spills);
+        free(root);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < s->worker_count; i++)
+        if (s->workers[i])
+            spills[n++] = s->workers[i]->spill; /* a shallow copy: runs and fd */
+    ncdu_merge *m = ncdu_merge_open(spills, n, s->tmpdir, err, errlen);
+    free(spills);
+    ncdu_tree t;
+    int rc = m ? ncdu_tree_begin(&t, o, s->version, s->start_sec) : -1;
+    const ncdu_rec *r;
+    const char *key;
+    int got = 0;
+    while (rc == 0 && (got = ncdu_merge_next(m, &r, &key, err, errlen)) > 0) {
+        rc = ncdu_tree_add(&t, r, key, root);
+        if (rc == 0 && (t.written & 0xffff) == 0 && s->host->stop_requested(s->ctx)) {
+            snprintf(err, errlen, "stopped");
+            rc = -1;
+        }
+    }
+    if (rc == 0 && got == 0)
+        rc = ncdu_tree_end(&t);
+    else if (got < 0)
+        rc = -1;
+    if (m)
+        ncdu_tree_free(&t);
+    ncdu_merge_close(m);
+    free(root);
+    return rc == 0 ? ncdu_out_end(o) : -1;
+}
+
+static int ncdu_prepare(void *instance)
+{
+    ncdu_instance *s = instance;
+    if (!s || !s->out_open)
+        return PWALK_OK;
+    char err[1024] = "";
+    ncdu_out o;
+    int rc = ncdu_out_init(&o, &s->out, s->zstd, err, sizeof err);
+    if (rc == 0)
+        rc = ncdu_write(s, &o, err, sizeof err);
+    ncdu_out_free(&o);
+    if (rc == 0 && outfile_prepare(&s->out, err, sizeof err) != 0) {
+        s->out_open = 0; /* released by outfile_prepare */
+        rc = -1;
+    }
+    return rc == 0 ? PWALK_OK : ncdu_fail(s, PWALK_ERR_IO, err);
+}
+
+static int ncdu_finish(void *instance, int32_t scan_status)
+{
+    ncdu_instance *s = instance;
+    if (!s || !s->out_open)
+        return PWALK_OK;
+    s->out_open = 0;
+    if (scan_status != 0) {
+        outfile_abort(&s->out);
+        return PWALK_OK;
+    }
+    char err[512];
+    if (outfile_commit(&s->out, err, sizeof err) != 0)
+        return ncdu_fail(s, PWALK_ERR_IO, err);
+    return PWALK_OK;
+}
+
+static void ncdu_destroy(void *instance)
+{
+    ncdu_instance *s = instance;
+    if (!s)
+        return;
+    if (s->out_open)
+        outfile_abort(&s->out);
+    for (size_t i = 0; s->workers && i < s->worker_count; i++) {
+        ncdu_worker *w = s->workers[i];
+        if (!w)
+            continue;
+        ncdu_spill_free(&w->spill);
+        free(w->key);
+        free(w->root);
+        free(w);
+    }
+    free(s->workers);
+    free(s->tmpdir);
+    free(s->cwd);
+    free(s->err_root);
+    free(s);
+}
+
+static const pwalk_plugin ncdu_plugin = {
+    .struct_size = sizeof(pwalk_plugin),
+    .abi_major = PWALK_ABI_MAJOR,
+    .abi_minor = PWALK_ABI_MINOR,
+    .flags = 0,
+    .threading = PWALK_THREADING_PER_WORKER,
+    .option_count = sizeof ncdu_options / sizeof ncdu_options[0],
+    .name = "ncdu",
+    .version = NCDU_VERSION,
+    .description = "ncdu's JSON export (extended): browse the scan with `ncdu -f FILE`",
+    .options = ncdu_options,
+    .create = ncdu_create,
+    .thread_open = ncdu_thread_open,
+    .consume = ncdu_consume,
+    .error = ncdu_error,
+    .thread_close = ncdu_thread_close,
+    .prepare = ncdu_prepare,
+    .finish = ncdu_finish,
+    .destroy = ncdu_destroy,
+};
+
+PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)
+{
+    return &ncdu_plugin;
+}
