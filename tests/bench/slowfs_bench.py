@@ -81,23 +81,38 @@ def dey_binary(args, workdir):
     return exe
 
 
-def make_cases(args, mnt, tmp, dey):
+def private_binaries():
+    """Copies of the binaries this run uses, in a fresh directory under
+    root's home (as root the engine loads plugins only from directories
+    nobody else can write: not below /tmp or /var/tmp): a build elsewhere
+    (bazel-bin is shared) must not replace them halfway through a run."""
+    d = tempfile.mkdtemp(prefix="pwalk-slowbench-bin-", dir=os.path.expanduser("~"))
+    os.chmod(d, 0o755)
+    os.mkdir(os.path.join(d, "plugins"))
+    shutil.copy(os.path.join(bench.BIN, "plugins", "csv", "csv.so"), os.path.join(d, "plugins"))
+    exe = {}
+    for key, src in (("engine", bench.ENGINE), ("ceiling", bench.CEILING), ("slowfs", SLOWFS)):
+        exe[key] = shutil.copy(src, d)
+    return d, exe
+
+
+def make_cases(args, mnt, tmp, dey, exe):
     """(label, kind, threads or None, argv, csv output or None)."""
     out = lambda n: os.path.join(tmp, n)
     cases = []
     for t in args.threads:
         cfg = bench.pipeline(tmp, "csv", out(f"slow{t}.csv"), t)
         cases.append((f"pwalk csv, {t} threads", "pwalk", t,
-                      [bench.ENGINE, "-q", "-c", cfg, mnt], out(f"slow{t}.csv")))
+                      [exe["engine"], "-q", "-c", cfg, mnt], out(f"slow{t}.csv")))
     cfg = bench.pipeline(tmp, "csv", out("slowauto.csv"), "auto")
     cases.append(("pwalk csv, threads: auto", "auto", None,
-                  [bench.ENGINE, "-q", "-c", cfg, mnt], out("slowauto.csv")))
+                  [exe["engine"], "-q", "-c", cfg, mnt], out("slowauto.csv")))
     for t in args.threads:
         cases.append((f"ceiling, {t} threads", "ceiling", t,
-                      [bench.CEILING, str(t), mnt, out(f"ceil{t}.txt")], None))
+                      [exe["ceiling"], str(t), mnt, out(f"ceil{t}.txt")], None))
     for t in args.threads:
         cases.append((f"ceiling split ({CHUNK}), {t} threads", "split", t,
-                      [bench.CEILING, "--chunk", str(CHUNK), str(t), mnt, out(f"split{t}.txt")], None))
+                      [exe["ceiling"], "--chunk", str(CHUNK), str(t), mnt, out(f"split{t}.txt")], None))
     if dey:
         cases.append((f"Dey's pwalk (<= {DEY_THREADS} threads)", "dey", DEY_THREADS, [dey, mnt], None))
     cases.append(("find -printf", "find", 1, ["find", mnt, "-printf", bench.FIND_FMT], None))
@@ -309,8 +324,8 @@ def main(argv=None):
     if reason:
         print(f"slowfs benchmark: skipped: {reason}", file=sys.stderr)
         return SKIP_STATUS
-    for exe in (bench.ENGINE, bench.GENTREE, bench.CEILING):
-        if not os.access(exe, os.X_OK):
+    for exe in (bench.ENGINE, bench.GENTREE, bench.CEILING, os.path.join(bench.BIN, "plugins", "csv", "csv.so")):
+        if not os.access(exe, os.R_OK):
             sys.exit(f"{exe} missing: bazel build //:pwalk-engine //tests/bench:all //tests/slowfs //plugins/...")
     os.makedirs(args.dir, exist_ok=True)
     outdir = args.out or args.dir
@@ -321,13 +336,15 @@ def main(argv=None):
         subprocess.run([bench.GENTREE, tree, str(args.entries)], check=True, stdout=subprocess.DEVNULL)
     entries = bench.count_entries(tree)  # also warms the source's cache
     tmp = tempfile.mkdtemp(prefix="pwalk-slowbench-", dir=args.dir)
+    bindir, exe = private_binaries()
     try:
-        return run_all(args, tree, entries, tmp, outdir)
+        return run_all(args, tree, entries, tmp, outdir, exe)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(bindir, ignore_errors=True)
 
 
-def run_all(args, tree, entries, tmp, outdir):
+def run_all(args, tree, entries, tmp, outdir, exe):
     dey = dey_binary(args, tmp)
     if not dey:
         print("Dey's pwalk: skipped (give --dey PATH, $PWALK_DEY_BIN or --dey-src DIR: "
@@ -335,11 +352,11 @@ def run_all(args, tree, entries, tmp, outdir):
     meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
             "kernel": platform.release(), "cpus": os.cpu_count(),
             "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-            "revision": bench.revision(), "bin": bench.BIN, "repeat": args.repeat, "tree": tree,
+            "revision": bench.revision(), "bin": os.path.realpath(bench.BIN), "repeat": args.repeat, "tree": tree,
             "entries": entries, "latencies_us": args.latencies, "threads": args.threads, "dey": dey}
     results = []
-    with SlowFS(tree, latency_us=0, workdir=args.dir, exe=SLOWFS) as fs:
-        cases = make_cases(args, fs.mnt, tmp, dey)
+    with SlowFS(tree, latency_us=0, workdir=args.dir, exe=exe["slowfs"]) as fs:
+        cases = make_cases(args, fs.mnt, tmp, dey, exe)
         for latency in args.latencies:
             results += run_latency(fs, latency, cases, entries, args.repeat)
     zero = [r for r in results if r["latency_us"] == 0] or results
