@@ -18,6 +18,8 @@ packages=(
     python3-pandas  # optional: pwalk.read_summary() gives DataFrames with it (tested both ways)
     pkg-config man-db  # tests/install: pwalk.pc, linting the man pages (man, lexgrog)
     fuse3 libfuse3-dev  # tests/slowfs: the FUSE filesystem with latency (fusermount3, libfuse3)
+    node-d3  # plugins/html: d3's minified file is inlined into the html sink at build time
+    chromium fonts-dejavu-core  # tests/html: headless Chromium loads the page offline (+ a font for its screenshot)
 )
 
 missing=()
