@@ -19,7 +19,7 @@
 #                                           and embedders (--cflags --libs)
 #   PREFIX/include/pwalk/...                the public headers
 #   PREFIX/share/pwalk/                     example pipelines, the template plugin
-#   PREFIX/share/man/man1/pwalk-engine.1, man5/pwalk-pipeline.5
+#   PREFIX/share/man/man1/pwalk-engine.1, pwalk-diff.1, man5/pwalk-pipeline.5
 #   PREFIX/share/doc/pwalk/                 README, LICENSE, the CSV format
 #
 # DESTDIR (--destdir=DIR or the environment) stages the same tree under DIR
@@ -138,6 +138,7 @@ done
 make_dirs "$root/share/man/man1"
 make_dirs "$root/share/man/man5"
 put "$from/engine/man/pwalk-engine.1" 0644 "$root/share/man/man1/pwalk-engine.1"
+put "$from/engine/man/pwalk-diff.1" 0644 "$root/share/man/man1/pwalk-diff.1"
 put "$from/engine/man/pwalk-pipeline.5" 0644 "$root/share/man/man5/pwalk-pipeline.5"
 
 own_dir "$root/share/doc/pwalk"

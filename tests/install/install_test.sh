@@ -61,7 +61,8 @@ mode_is 755 "$prefix"/bin/pwalk-engine "$prefix"/bin/pwalk-diff "$prefix"/lib/pw
 mode_is 644 "$prefix"/include/pwalk/plugin.h "$prefix"/lib/pkgconfig/pwalk.pc \
     "$prefix"/lib/pwalk/plugin.lds "$prefix"/share/pwalk/{audit,compat,repair,mpi,summary}.yaml \
     "$prefix"/share/pwalk/template/{template.c,README.md} \
-    "$prefix"/share/man/man1/pwalk-engine.1 "$prefix"/share/man/man5/pwalk-pipeline.5 \
+    "$prefix"/share/man/man1/pwalk-engine.1 "$prefix"/share/man/man1/pwalk-diff.1 \
+    "$prefix"/share/man/man5/pwalk-pipeline.5 \
     "$prefix"/share/doc/pwalk/{README.md,LICENSE,csv-format.md,summary-format.md,pwalk-diff.md}
 mode_is 755 "$prefix" "$prefix"/{bin,lib,include,share} "$prefix"/lib/pwalk{,/plugins} \
     "$prefix"/include/pwalk "$prefix"/share/pwalk "$prefix"/share/man/man1
@@ -241,7 +242,7 @@ rc=$?
     fail "embed-static exited $rc: $embed_out $(cat "$work/embed.err")"
 
 # ---- man pages: lint, and man(1) finds them under the prefix --------------
-for page in man1/pwalk-engine.1 man5/pwalk-pipeline.5; do
+for page in man1/pwalk-engine.1 man1/pwalk-diff.1 man5/pwalk-pipeline.5; do
     f=$prefix/share/man/$page
     warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$f" 2>&1 >/dev/null)
     [ -z "$warn" ] || fail "$page: $warn"
