@@ -3,14 +3,17 @@ synthetic reports (.csv.zst, rows in scrambled order; genreport.c) diffed
 under --memory 64M with an address-space limit (ulimit -v) below what
 holding either scan would need, giving byte for byte the outputs of an
 unlimited run, the figures the generator says its changes make, and no
-file left in --tmpdir.  About a minute on 2 cores."""
+file left in --tmpdir; then a SIGTERM mid-run: exit 143, nothing
+published, nothing left in --tmpdir.  About a minute on 2 cores."""
 
 import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -118,3 +121,29 @@ def test_five_million_rows_under_64m_and_an_address_space_limit(pair):
     assert by_gid == {gid: [n["files_added"], n["files_removed"], n["bytes_added"],
                             n["bytes_removed"]] for gid, n in want["by_gid"].items()}
     assert j["tables"]["changes"]["rows"] == sum(c.values())
+
+
+def test_a_signal_mid_run_publishes_nothing_and_leaves_no_spill(pair):
+    """SIGTERM once sorted runs are being spilled: exit 128+15, no output
+    directory content, nothing under --tmpdir."""
+    base, old, new, _ = pair
+    spill = os.path.join(base, "spill-sig")
+    os.makedirs(spill)
+    out = os.path.join(base, "killed")
+    p = subprocess.Popen([DIFF, old, new, "-o", out, "-q", "--memory", "16M", "--tmpdir", spill],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    fds = f"/proc/{p.pid}/fd"
+    spilling = False
+    while p.poll() is None and not spilling:
+        try:
+            spilling = any(os.readlink(os.path.join(fds, fd)).startswith(spill + "/")
+                           for fd in os.listdir(fds))
+        except OSError:
+            pass
+        time.sleep(0.02)
+    assert spilling, "pwalk-diff ended before it spilled anything"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=TIMEOUT)
+    assert p.returncode == 128 + signal.SIGTERM, (p.returncode, err)
+    assert not os.path.exists(out) or os.listdir(out) == []
+    assert os.listdir(spill) == []
