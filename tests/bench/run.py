@@ -16,7 +16,8 @@ here is a pass/fail test.
 The summary sink (issue 15) runs beside the csv sink in one walk, on the
 1M tree and on a 100k-directory tree (dirs100k: ~500k entries, ~4 per
 directory): "summary cost" prints its time ratio to csv alone (target
-<= 1.10x) and the peak RSS it adds (target <= 16 MiB on the 1M tree).
+<= 1.10x) and the peak RSS it adds (target <= 16 MiB on the 1M tree);
+--summary-pairs N runs only that comparison, as N interleaved pairs.
 
 --cold (root: sync, then 3 > /proc/sys/vm/drop_caches before every run)
 adds a cold-cache sweep: the csv sink at each of --cold-threads and
@@ -132,6 +133,36 @@ def summary_costs(results, rss, cpu, pairs):
               f"{c['cpu_ratio']:.3f}x CPU, +{c['added_rss_kib'] / 1024:.1f} MiB peak RSS "
               f"({c['both_rss_kib'] / 1024:.1f} vs {c['csv_rss_kib'] / 1024:.1f})")
     return out
+
+
+def summary_pairs(args, paths, tmp):
+    """--summary-pairs N: csv alone and csv + summary back to back, N times,
+    the order alternating, each after a sync; per-pair ratios of wall and
+    CPU time (median), peak RSS (max).  Under load a pair shares its
+    conditions better than rounds over every case do."""
+    t = args.threads
+    for key in ("1m", "dirs100k"):
+        if key not in paths:
+            continue
+        argv = {"csv": [ENGINE, "-q", "-c", pipeline(tmp, "csv", os.path.join(tmp, "p.csv"), t),
+                        paths[key]],
+                "both": [ENGINE, "-q", "-c", pipeline_summary(tmp, os.path.join(tmp, "p.csv"),
+                                                              os.path.join(tmp, "p-summary"), t),
+                         paths[key]]}
+        wall, cpu, rss = {"csv": [], "both": []}, {"csv": [], "both": []}, {"csv": 0, "both": 0}
+        for i in range(args.summary_pairs):
+            for c in (("csv", "both") if i % 2 == 0 else ("both", "csv")):
+                os.sync()
+                s, r, _ = run_timed(argv[c], cpu=cpu[c])
+                wall[c].append(s)
+                rss[c] = max(rss[c], r)
+        ratio = lambda d: statistics.median(b / a for a, b in zip(d["csv"], d["both"]))
+        print(f"summary pairs ({key}, {t} threads, {args.summary_pairs} pairs): wall "
+              f"{ratio(wall):.3f}x (per pair {min(b / a for a, b in zip(wall['csv'], wall['both'])):.2f}-"
+              f"{max(b / a for a, b in zip(wall['csv'], wall['both'])):.2f}), CPU {ratio(cpu):.3f}x "
+              f"({statistics.median(cpu['csv']):.2f} -> {statistics.median(cpu['both']):.2f} s), "
+              f"peak RSS {rss['csv'] / 1024:.1f} -> {rss['both'] / 1024:.1f} MiB "
+              f"(+{(rss['both'] - rss['csv']) / 1024:.1f})", flush=True)
 
 
 def pipeline(tmp, plugin, path, threads):
@@ -373,6 +404,9 @@ def main():
     ap.add_argument("--cold-threads", type=thread_list, default=[2, 4, 8, 16], metavar="N,N,...",
                     help="csv sink thread counts for --cold (default 2,4,8,16)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--summary-pairs", type=int, metavar="N",
+                    help="only the summary's cost: N interleaved pairs (csv alone, csv + summary, "
+                         "order alternating) on the 1M and dirs100k trees; steadier under load")
     args = ap.parse_args()
     if args.repeat < 1 or args.threads < 1:
         ap.error("--repeat and --threads must be >= 1")
@@ -412,6 +446,9 @@ def main():
             "quick": args.quick, "trees": paths}
     tmp = tempfile.mkdtemp(prefix="pwalk-bench-", dir=args.dir)
     try:
+        if args.summary_pairs:
+            summary_pairs(args, paths, tmp)
+            return
         run_all(args, paths, tmp, outdir, meta)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
