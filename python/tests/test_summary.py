@@ -264,3 +264,21 @@ def test_bad_summary_arguments(tree, tmp_path):
         pwalk.report(tree, out, summary=str(tmp_path / "s"), summary_age_days=[30, 7])
     assert e.value.status == 2 and e.value.sink == "summary"
     assert not os.path.exists(out) and not os.path.exists(tmp_path / "s" / "summary.json")
+
+
+def test_bytes_paths_and_a_non_utf8_summary_dir(tree, tmp_path):
+    sdir = os.path.join(os.fsencode(tmp_path), b"sum\xffmary")
+    out = os.path.join(os.fsencode(tmp_path), b"r.csv")
+    path, errors = pwalk.report(tree, out, summary=sdir, summary_compress="zstd")
+    assert path == out and errors == []
+    s = pwalk.read_summary(sdir, pandas=False)
+    assert s.dir == sdir and s.info["tables"]["dirs"]["file"] == "dirs.csv.zst"
+    paths = [r.path for r in s.dirs]
+    assert all(type(p) is bytes for p in paths)
+    assert os.path.join(tree, b"bad\xffname") in paths and os.path.join(tree, b"new\nline") in paths
+    assert {c.top for c in s.usage} >= {b".", b"a", b"bad\xffname", b"new\nline"}
+    assert all(type(t.path) is bytes for t in s.top)
+    assert all(isinstance(u.user, str) for u in s.users)
+    # the str reading of the same files gives the same paths, decoded
+    assert [r.path for r in pwalk.read_summary(os.fsdecode(sdir), pandas=False).dirs] == \
+        [os.fsdecode(p) for p in paths]
