@@ -81,7 +81,7 @@ def dey_binary(args, workdir):
     return exe
 
 
-def private_binaries():
+def private_binaries(baseline=None):
     """Copies of the binaries this run uses, in a fresh directory under
     root's home (as root the engine loads plugins only from directories
     nobody else can write: not below /tmp or /var/tmp): a build elsewhere
@@ -93,6 +93,10 @@ def private_binaries():
     exe = {}
     for key, src in (("engine", bench.ENGINE), ("ceiling", bench.CEILING), ("slowfs", SLOWFS)):
         exe[key] = shutil.copy(src, d)
+    if baseline:  # another build's engine and csv sink, in a directory of their own
+        os.makedirs(os.path.join(d, "base", "plugins"))
+        shutil.copy(os.path.join(baseline, "plugins", "csv", "csv.so"), os.path.join(d, "base", "plugins"))
+        exe["base"] = shutil.copy(os.path.join(baseline, "pwalk-engine"), os.path.join(d, "base"))
     return d, exe
 
 
@@ -107,6 +111,10 @@ def make_cases(args, mnt, tmp, dey, exe):
     cfg = bench.pipeline(tmp, "csv", out("slowauto.csv"), "auto")
     cases.append(("pwalk csv, threads: auto", "auto", None,
                   [exe["engine"], "-q", "-c", cfg, mnt], out("slowauto.csv")))
+    if "base" in exe:  # --baseline: the same config, another build's engine
+        cfg = bench.pipeline(tmp, "csv", out("baseauto.csv"), "auto")
+        cases.append((f"pwalk csv, threads: auto, at {args.baseline_name}", "base-auto", None,
+                      [exe["base"], "-q", "-c", cfg, mnt], out("baseauto.csv")))
     for t in args.threads:
         cases.append((f"ceiling, {t} threads", "ceiling", t,
                       [exe["ceiling"], str(t), mnt, out(f"ceil{t}.txt")], None))
@@ -271,13 +279,16 @@ def write_plot(outdir, meta, results):
                                 f"{meta['cpus']} CPUs, median of {meta['repeat']})")
     for i, l in enumerate(lat):
         one = {r["kind"]: r["entries_per_s"] for r in results if r["latency_us"] == l
-               and r["kind"] in ("auto", "find", "dey")}
+               and r["kind"] in ("auto", "find", "dey", "base-auto")}
         bound = (f"x * {1e6 / l:.6g} with lines dt 2 lc rgb \"#C0392B\" title \"bound threads/latency\", "
                  if l else "")
         dey = (f", \\\n     {one['dey']:.6g} with lines dt 4 lw 2 lc rgb \"#8E44AD\" title \"Dey's pwalk\""
                if "dey" in one else "")
         fuse = (f", \\\n     {meta['fuse_max_entries_per_s']:.6g} with lines dt 2 lc rgb \"#000000\" "
                 f"title \"FUSE daemon max\"" if l == 0 else "")
+        if "base-auto" in one:
+            dey += (f", \\\n     {one['base-auto']:.6g} with lines dt 3 lw 2 lc rgb \"#27AE60\" "
+                    f"title \"threads: auto at {meta.get('baseline_name', 'baseline')}\"")
         text += GP_PANEL.format(title=f"latency {l} us per operation", dat=os.path.basename(dat), idx=i,
                                 bound=bound, auto=f"{one['auto']:.6g}", find=f"{one['find']:.6g}",
                                 dey=dey, fuse=fuse)
@@ -305,6 +316,9 @@ def parse(argv):
     ap.add_argument("--dey", help="John Dey's pwalk binary (default: $PWALK_DEY_BIN)")
     ap.add_argument("--dey-src", help="a directory with Dey's pwalk.c, fileProcess.c, exclude.c to build")
     ap.add_argument("--replot", metavar="JSON", help="only redraw slowfs.{md,png} from a slowfs.json")
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="another build's bazel-bin: its pwalk-engine at threads: auto as one more case")
+    ap.add_argument("--baseline-name", default="baseline", help="what to call it (e.g. a revision)")
     args = ap.parse_args(argv)
     if args.repeat < 1 or args.entries < 100 or any(t < 1 for t in args.threads):
         ap.error("--repeat >= 1, --entries >= 100 and thread counts >= 1, please")
@@ -336,7 +350,7 @@ def main(argv=None):
         subprocess.run([bench.GENTREE, tree, str(args.entries)], check=True, stdout=subprocess.DEVNULL)
     entries = bench.count_entries(tree)  # also warms the source's cache
     tmp = tempfile.mkdtemp(prefix="pwalk-slowbench-", dir=args.dir)
-    bindir, exe = private_binaries()
+    bindir, exe = private_binaries(args.baseline)
     try:
         return run_all(args, tree, entries, tmp, outdir, exe)
     finally:
@@ -353,7 +367,8 @@ def run_all(args, tree, entries, tmp, outdir, exe):
             "kernel": platform.release(), "cpus": os.cpu_count(),
             "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "revision": bench.revision(), "bin": os.path.realpath(bench.BIN), "repeat": args.repeat, "tree": tree,
-            "entries": entries, "latencies_us": args.latencies, "threads": args.threads, "dey": dey}
+            "entries": entries, "latencies_us": args.latencies, "threads": args.threads, "dey": dey,
+            "baseline": args.baseline, "baseline_name": args.baseline_name}
     results = []
     with SlowFS(tree, latency_us=0, workdir=args.dir, exe=exe["slowfs"]) as fs:
         cases = make_cases(args, fs.mnt, tmp, dey, exe)
