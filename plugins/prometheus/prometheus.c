@@ -1,0 +1,308 @@
+/*
+ * prometheus.c -- the `prometheus` sink: the summary's aggregates
+ * (plugins/summary: per user, group and top-level directory) and the
+ * scan's facts as a Prometheus textfile for node_exporter (README.md here).
+ *
+ * Lifecycle as the summary sink's: create() reads the options and opens
+ * the temporary (".NAME.pwalk-tmp-XXXXXX": never a *.prom name, so
+ * node_exporter's textfile collector cannot read a half-written file);
+ * workers fold entries into their own aggregate (fold.c, no locks);
+ * thread_close() merges them; prepare() finalizes (finalize.c), writes the
+ * text and fsyncs; finish(0) renames it into place; finish(non-zero)
+ * removes it, so a failed scan leaves the previous file as it was.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/outfile.h"
+#include "prom.h"
+
+static const pwalk_option_spec prom_options[] = {
+    {"path", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, NULL, NULL,
+     "the .prom file (in node_exporter's --collector.textfile.directory)"},
+    {"top", PWALK_OPT_INT, 0, "20", "1..100000",
+     "users, groups and top-level directories with their own series (largest by bytes); "
+     "the rest summed as other"},
+    {"prefix", PWALK_OPT_STRING, 0, "pwalk_", NULL, "metric name prefix"},
+    {"labels", PWALK_OPT_STRING_LIST, 0, "[]", NULL,
+     "NAME=VALUE labels on every series (e.g. [fs=home]): tells scans in one directory apart"},
+    {"age_days", PWALK_OPT_STRING_LIST, 0, "[7, 30, 90, 365, 730, 1095]", NULL,
+     "mtime age bucket lower bounds in days (ints > 0, strictly increasing)"},
+    {"mode", PWALK_OPT_STRING, 0, "0644", NULL,
+     "permission bits of the file (node_exporter runs as another user)"},
+};
+
+typedef struct prom_instance {
+    const pwalk_host *host;
+    pwalk_host_ctx *ctx;
+    summ_conf conf;
+    prom_conf pc;
+    outfile out;
+    int open;
+    int prepared;
+    struct timespec t0;         /* create(): before the walk            */
+    summ_agg agg;               /* every worker's, merged               */
+    summ_result res;
+    int have_res;
+} prom_instance;
+
+static int prom_fail(prom_instance *p, int rc, const char *msg)
+{
+    p->host->set_error(p->ctx, "%s", msg);
+    return rc;
+}
+
+static int prom_read_lists(prom_instance *p, const pwalk_options *opts, char *err, size_t n)
+{
+    const pwalk_host *h = p->host;
+    size_t count = 0;
+    const char *vals[SUMM_AGE_MAX + 1];
+    const char *defaults[] = {"7", "30", "90", "365", "730", "1095"};
+    if (h->opt_list_count(opts, "age_days", &count) != 0) {
+        count = sizeof defaults / sizeof defaults[0];
+        memcpy(vals, defaults, sizeof defaults);
+    } else {
+        for (size_t i = 0; i < count && i <= SUMM_AGE_MAX; i++)
+            if (h->opt_list_item(opts, "age_days", i, &vals[i]) != 0)
+                vals[i] = "";
+    }
+    if (summ_parse_ages(&p->conf, vals, count, err, n) != 0)
+        return -1;
+    count = 0;
+    if (h->opt_list_count(opts, "labels", &count) != 0)
+        count = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *item = "";
+        h->opt_list_item(opts, "labels", i, &item);
+        if (prom_parse_label(&p->pc, item ? item : "", err, n) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int prom_options_read(prom_instance *p, const pwalk_options *opts, const char **path,
+                             int *mode)
+{
+    const pwalk_host *h = p->host;
+    const char *mode_text = "0644";
+    char err[512];
+    p->pc.prefix = "pwalk_";
+    p->pc.top_k = 20;
+    if (h->opt_string(opts, "path", path) != 0 || !*path || !**path)
+        return prom_fail(p, PWALK_ERR_CONFIG, "path: required, the .prom file to write");
+    h->opt_int(opts, "top", &p->pc.top_k);
+    h->opt_string(opts, "prefix", &p->pc.prefix);
+    h->opt_string(opts, "mode", &mode_text);
+    if (mode_text && outfile_parse_mode(mode_text, mode) != 0) {
+        snprintf(err, sizeof err, "mode: '%s' is not octal permission bits such as \"0644\"",
+                 mode_text);
+        return prom_fail(p, PWALK_ERR_CONFIG, err);
+    }
+    if (prom_check_prefix(p->pc.prefix, err, sizeof err) != 0 ||
+        prom_read_lists(p, opts, err, sizeof err) != 0)
+        return prom_fail(p, PWALK_ERR_CONFIG, err);
+    p->conf.top_n = 1; /* the summary's own rankings (top.csv) are not used */
+    return PWALK_OK;
+}
+
+static int prom_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_options *opts,
+                       void **instance)
+{
+    prom_instance *p = calloc(1, sizeof *p);
+    if (!p) {
+        host->set_error(ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    *instance = p;
+    p->host = host;
+    p->ctx = ctx;
+    summ_agg_init(&p->agg);
+    clock_gettime(CLOCK_MONOTONIC, &p->t0);
+    const char *path = NULL;
+    int mode = 0644;
+    int rc = prom_options_read(p, opts, &path, &mode);
+    if (rc != PWALK_OK)
+        return rc;
+    p->conf.start_sec = (int64_t)time(NULL);
+#if PWALK_ABI_MINOR >= 3
+    pwalk_scan_facts f;
+    memset(&f, 0, sizeof f);
+    f.struct_size = sizeof f;
+    if (PWALK_HOST_HAS(host, scan_facts) && host->scan_facts &&
+        host->scan_facts(ctx, &f) == PWALK_OK) {
+        p->conf.start_sec = f.start_sec;
+        if (f.ranks > 1)
+            return prom_fail(p, PWALK_ERR_CONFIG,
+                             "not supported under pwalk-mpi with several ranks (each rank "
+                             "would publish a part of the scan's figures): run it in a "
+                             "single-process scan");
+    }
+#endif
+    char err[512];
+    if (outfile_open_mode(&p->out, path, mode, err, sizeof err) != 0)
+        return prom_fail(p, PWALK_ERR_IO, err);
+    p->open = 1;
+    if (PWALK_HOST_HAS(host, own_output) && host->own_output(ctx, p->out.fd) != PWALK_OK)
+        return PWALK_ERR;
+    size_t len = strlen(path);
+    if (strcmp(path, "-") != 0 && (len < 5 || strcmp(path + len - 5, ".prom") != 0))
+        host->log(ctx, "path '%s' does not end in .prom: node_exporter's textfile collector "
+                       "reads only *.prom files", path);
+    return PWALK_OK;
+}
+
+static int prom_thread_open(void *instance, uint32_t worker, void **tstate)
+{
+    prom_instance *p = instance;
+    (void)worker;
+    summ_worker *w = malloc(sizeof *w);
+    if (!w)
+        return prom_fail(p, PWALK_ERR_NOMEM, "out of memory");
+    summ_worker_init(w, &p->conf);
+    *tstate = w;
+    return PWALK_OK;
+}
+
+static int prom_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count)
+{
+    summ_worker *w = tstate;
+    for (size_t i = 0; i < count; i++)
+        if (summ_fold(w, PWALK_ENTRY_AT(entries, i)) != 0)
+            return prom_fail(instance, PWALK_ERR_NOMEM, "out of memory");
+    return PWALK_OK;
+}
+
+static int prom_thread_close(void *instance, void *tstate)
+{
+    summ_worker *w = tstate;
+    if (!w)
+        return PWALK_OK;
+    int rc = summ_agg_absorb(&((prom_instance *)instance)->agg, &w->agg);
+    free(w);
+    return rc ? prom_fail(instance, PWALK_ERR_NOMEM, "out of memory merging the workers")
+              : PWALK_OK;
+}
+
+/* The scan's facts: the engine's (ABI 1.3), else the sink's own clock. */
+static void prom_facts(const prom_instance *p, prom_scan *s)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    memset(s, 0, sizeof *s);
+    s->start_sec = p->conf.start_sec;
+    s->end_sec = (int64_t)time(NULL);
+    s->duration = (double)(t1.tv_sec - p->t0.tv_sec) + (t1.tv_nsec - p->t0.tv_nsec) / 1e9;
+#if PWALK_ABI_MINOR >= 3
+    pwalk_scan_facts f;
+    memset(&f, 0, sizeof f);
+    f.struct_size = sizeof f;
+    if (PWALK_HOST_HAS(p->host, scan_facts) && p->host->scan_facts &&
+        p->host->scan_facts(p->ctx, &f) == PWALK_OK) {
+        s->version = f.version;
+        if (f.end_sec)
+            s->end_sec = f.end_sec;
+        s->have_counts = 1;
+        s->entries = f.entries;
+        s->errors = f.errors;
+        s->filtered = f.filtered;
+    }
+#endif
+}
+
+/* Finalize, write the text and fsync it; nothing is published yet. */
+static int prom_prepare(void *instance)
+{
+    prom_instance *p = instance;
+    if (!p || !p->open)
+        return PWALK_OK;
+    p->have_res = 1;
+    if (summ_finalize(&p->agg, &p->conf, &p->res) != 0)
+        return prom_fail(p, PWALK_ERR_NOMEM, "out of memory finishing the metrics");
+    prom_scan s;
+    prom_facts(p, &s);
+    char *text = NULL, err[512];
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    int bad = !mem || prom_render(mem, &p->pc, &p->conf, &p->res, &p->agg, &s) != 0;
+    if (mem && fclose(mem) != 0)
+        bad = 1;
+    if (bad) {
+        free(text);
+        return prom_fail(p, PWALK_ERR_NOMEM, "out of memory writing the metrics");
+    }
+    int rc = outfile_write(&p->out, text, len, err, sizeof err);
+    free(text);
+    if (rc == 0)
+        rc = outfile_prepare(&p->out, err, sizeof err);
+    if (rc != 0) {
+        outfile_abort(&p->out);
+        p->open = 0;
+        return prom_fail(p, PWALK_ERR_IO, err);
+    }
+    p->prepared = 1;
+    return PWALK_OK;
+}
+
+static int prom_finish(void *instance, int32_t scan_status)
+{
+    prom_instance *p = instance;
+    if (!p || !p->open)
+        return PWALK_OK;
+    p->open = 0;
+    if (scan_status != 0 || !p->prepared) {
+        outfile_abort(&p->out); /* the previous file, if any, stays */
+        return PWALK_OK;
+    }
+    char err[512];
+    if (outfile_commit(&p->out, err, sizeof err) != 0)
+        return prom_fail(p, PWALK_ERR_IO, err);
+    return PWALK_OK;
+}
+
+static void prom_destroy(void *instance)
+{
+    prom_instance *p = instance;
+    if (!p)
+        return;
+    if (p->open)
+        outfile_abort(&p->out);
+    for (size_t i = 0; i < p->pc.label_count; i++)
+        free((char *)p->pc.label_names[i]);
+    if (p->have_res)
+        summ_result_free(&p->res);
+    summ_agg_free(&p->agg);
+    free(p);
+}
+
+static const pwalk_plugin prom_plugin = {
+    .struct_size = sizeof(pwalk_plugin),
+    .abi_major = PWALK_ABI_MAJOR,
+    .abi_minor = PWALK_ABI_MINOR,
+    .flags = 0,
+    .threading = PWALK_THREADING_PER_WORKER,
+    .option_count = sizeof prom_options / sizeof prom_options[0],
+    .name = "prometheus",
+    .version = "1.0",
+    .description = "bytes, files and mtime ages per user, group and top-level directory and "
+                   "the scan's facts, as a node_exporter textfile (.prom)",
+    .options = prom_options,
+    .create = prom_create,
+    .thread_open = prom_thread_open,
+    .consume = prom_consume,
+    .error = NULL,
+    .thread_close = prom_thread_close,
+    .finish = prom_finish,
+    .destroy = prom_destroy,
+    .prepare = prom_prepare,
+};
+
+PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void);
+
+PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)
+{
+    return &prom_plugin;
+}
