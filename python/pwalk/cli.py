@@ -66,9 +66,12 @@ def _cmd_report(a):
     roots = a.paths if len(a.paths) > 1 else a.paths[0]
     path, errors = report(roots, a.output, a.compress, max_threads=a.threads,
                           ignore_snapshots=not a.snapshots, one_file_system=a.one_file_system,
-                          header=not a.no_header, escape=a.escape, config=a.config)
+                          header=not a.no_header, escape=a.escape, config=a.config,
+                          summary=a.summary, summary_compress=a.summary_compress)
     _print_errors(errors)
     print(path if path is not None else "(no output path)")
+    if a.summary is not None:
+        print(a.summary)
     return 1 if errors else 0
 
 
@@ -129,6 +132,9 @@ def _parser():
     r.add_argument("-x", "--one-file-system", action="store_true")
     r.add_argument("--snapshots", action="store_true", help="scan .snapshot directories too")
     r.add_argument("-c", "--config", help="run this pipeline instead (PATHs are its roots)")
+    r.add_argument("--summary", metavar="DIR",
+                   help="also write the summary tables into DIR in the same walk")
+    r.add_argument("--summary-compress", default="none", choices=["none", "zstd"])
     r.set_defaults(func=_cmd_report)
 
     rp = sub.add_parser("repair", help="fix group ownership and permissions (dry run default)")

@@ -148,3 +148,15 @@ def test_usage_errors():
     assert pwalk_cmd("frobnicate").returncode == 2
     r = pwalk_cmd("--version")
     assert r.returncode == 0 and pwalk.__version__.encode() in r.stdout
+
+
+def test_report_with_a_summary(tree, tmp_path):
+    r = pwalk_cmd("report", tree, "-o", "r.csv", "--summary", "sum", "--summary-compress", "zstd",
+                  cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == ["r.csv", "sum"]
+    s = pwalk.read_summary(str(tmp_path / "sum"), pandas=False)
+    assert s.info["compress"] == "zstd" and s.dirs[0].path == os.fsdecode(tree)
+    # a summary with -c: the pipeline decides its sinks, bad usage
+    r = pwalk_cmd("report", tree, "-c", tmp_path / "none.yaml", "--summary", "s2", cwd=tmp_path)
+    assert r.returncode == 2 and b"summary cannot be given with config=" in r.stderr
