@@ -286,11 +286,12 @@ static int djoin_key_cmp(int mode, const drow *a, const drow *b)
     return djoin_bytes(DROW_PATH(a), a->path_len, DROW_PATH(b), b->path_len);
 }
 
-/* Move the rows of side m with the identity of key into g. */
+/* Move the rows of side m with the identity of key into g; key NULL: of
+ * the current row (then the group's first row is the key: *cur moves on). */
 static int djoin_take(dsort_merge *m, const drow **cur, const drow *key, int mode,
                       djoin_group *g, char *err, size_t errlen)
 {
-    while (*cur && djoin_same(mode, *cur, key)) {
+    while (*cur && (!g->n && !key ? 1 : djoin_same(mode, *cur, key ? key : DJOIN_ROW(g, 0)))) {
         if (djoin_group_add(g, *cur) != 0)
             return snprintf(err, errlen, "out of memory"), -1;
         *cur = dsort_merge_next(m, err, errlen);
@@ -298,11 +299,23 @@ static int djoin_take(dsort_merge *m, const drow **cur, const drow *key, int mod
     return *cur || !dsort_merge_failed(m) ? 0 : -1;
 }
 
+/* The next group: the side whose row comes first gives the identity. */
+static int djoin_next_group(dsort_merge *old, dsort_merge *nw, const drow **o, const drow **n,
+                            int mode, djoin_group *og, djoin_group *ng, char *err, size_t errlen)
+{
+    og->used = og->n = ng->used = ng->n = 0;
+    if (*o && (!*n || djoin_key_cmp(mode, *o, *n) <= 0))
+        return djoin_take(old, o, NULL, mode, og, err, errlen) ||
+               djoin_take(nw, n, DJOIN_ROW(og, 0), mode, ng, err, errlen);
+    return djoin_take(nw, n, NULL, mode, ng, err, errlen) ||
+           djoin_take(old, o, DJOIN_ROW(ng, 0), mode, og, err, errlen);
+}
+
 int djoin_run(dsort_merge *old, dsort_merge *nw, int mode, djoin_emit emit, void *ctx,
               const volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
     djoin_ctx j = {.mode = mode, .emit = emit, .ctx = ctx};
-    djoin_group og = {0}, ng = {0}, key = {0};
+    djoin_group og = {0}, ng = {0};
     char *marks = NULL;
     size_t mcap = 0;
     int rc = 0;
@@ -314,20 +327,11 @@ int djoin_run(dsort_merge *old, dsort_merge *nw, int mode, djoin_emit emit, void
             rc = -1;
             break;
         }
-        const drow *k = !o ? n : !n ? o : djoin_key_cmp(mode, o, n) <= 0 ? o : n;
-        key.used = key.n = og.used = og.n = ng.used = ng.n = 0;
-        if (djoin_group_add(&key, k) != 0) {
-            snprintf(err, errlen, "out of memory");
-            rc = -1;
-            break;
-        }
-        const drow *kr = DJOIN_ROW(&key, 0);
-        if (djoin_take(old, &o, kr, mode, &og, err, errlen) ||
-            djoin_take(nw, &n, kr, mode, &ng, err, errlen) ||
+        if (djoin_next_group(old, nw, &o, &n, mode, &og, &ng, err, errlen) ||
             djoin_group_do(&j, &og, &ng, &marks, &mcap))
             rc = -1;
     }
-    free(og.buf), free(og.offs), free(ng.buf), free(ng.offs), free(key.buf), free(key.offs);
+    free(og.buf), free(og.offs), free(ng.buf), free(ng.offs);
     free(marks);
     free(j.buf);
     return rc;

@@ -3,9 +3,10 @@
  *
  * A record in a writer's arena is an 8-byte header (its length) and the
  * record, 8-aligned, so records can be read in place as structs.  A run on
- * disk is one zstd frame of [u32 length][record] pairs (no padding),
- * written by the writer's thread with its own compression context, read
- * back with pread() at the run's offset: several runs share one file.
+ * disk is one zstd frame of the same bytes (header, record, zeroed padding),
+ * so the merge too reads records in place; written by the writer's thread
+ * with its own compression context, read back with pread() at the run's
+ * offset: several runs share one file.
  */
 #define _GNU_SOURCE
 #include "sort.h"
@@ -24,6 +25,9 @@
 #define DSORT_HDR 8
 #define DSORT_ALIGN(n) (((n) + 7) & ~(size_t)7)
 #define DSORT_STAGE (256 * 1024)
+/* zstd's fast levels: runs are written and read once, on the critical
+ * path; a third of the bytes is all they need to save */
+#define DSORT_LEVEL (-3)
 #define DSORT_LEN(rec) (*(const uint32_t *)((const char *)(rec) - DSORT_HDR))
 
 struct dsort_run {
@@ -176,19 +180,20 @@ static int dsort_write_run(dsort *s, ZSTD_CCtx *cc, int fd, uint64_t *end, const
     size_t k = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        uint32_t len = DSORT_LEN(recs[i].rec);
-        if (k + 4 + len > DSORT_STAGE && k) {
+        /* as in the arena: header and record, 8-aligned, so that the merge
+         * reads records in place */
+        const char *p = recs[i].rec - DSORT_HDR;
+        size_t len = DSORT_HDR + DSORT_ALIGN((size_t)DSORT_LEN(recs[i].rec));
+        if (k + len > DSORT_STAGE && k) {
             rc = dsort_flush(cc, stage, k, 0, fd, end, s->tmpdir, err, errlen);
             k = 0;
         }
-        if (4 + (size_t)len > DSORT_STAGE) {
-            rc = rc ? rc : dsort_flush(cc, (char *)&len, 4, 0, fd, end, s->tmpdir, err, errlen);
-            rc = rc ? rc : dsort_flush(cc, recs[i].rec, len, 0, fd, end, s->tmpdir, err, errlen);
+        if (len > DSORT_STAGE) {
+            rc = rc ? rc : dsort_flush(cc, p, len, 0, fd, end, s->tmpdir, err, errlen);
             continue;
         }
-        memcpy(stage + k, &len, 4);
-        memcpy(stage + k + 4, recs[i].rec, len);
-        k += 4 + len;
+        memcpy(stage + k, p, len);
+        k += len;
     }
     if (rc == 0)
         rc = dsort_flush(cc, stage, k, 1, fd, end, s->tmpdir, err, errlen);
@@ -201,9 +206,9 @@ static ZSTD_CCtx *dsort_cctx(void)
 {
     ZSTD_CCtx *cc = ZSTD_createCCtx();
     if (cc) {
-        /* level 1 and a small window: runs are read back many at once,
+        /* a fast level and a small window: runs are read back many at once,
          * each decoder holding one window */
-        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1);
+        ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, DSORT_LEVEL);
         ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, 17);
     }
     return cc;
@@ -267,7 +272,10 @@ void *dsort_buf_reserve(dsort_buf *b, size_t len, char *err, size_t errlen)
 void dsort_buf_commit(dsort_buf *b, size_t len)
 {
     char *rec = b->arena + b->used + DSORT_HDR;
-    *(uint32_t *)(rec - DSORT_HDR) = (uint32_t)len;
+    uint32_t *hdr = (uint32_t *)(rec - DSORT_HDR);
+    hdr[0] = (uint32_t)len;
+    hdr[1] = 0;
+    memset(rec + len, 0, DSORT_ALIGN(len) - len); /* spilled as is: no stray bytes */
     dsort_ent *e = &b->recs[b->n++];
     e->rec = rec;
     e->key[0] = e->key[1] = 0;
@@ -366,8 +374,8 @@ int dsort_spill_held(dsort *s, char *err, size_t errlen)
 /* ---- merging -------------------------------------------------------------- */
 
 /* One run being read: in memory (an index into recs) or a zstd frame in a
- * file, decompressed a window at a time into out[]; the current record is
- * copied into rec[] so that it is aligned and stays put. */
+ * file, decompressed a window at a time into out[], where the current
+ * record is read in place (it stays put until this source steps on). */
 typedef struct dsort_src {
     const dsort_run *run;
     size_t next;                /* memory: the next record's index */
@@ -378,8 +386,6 @@ typedef struct dsort_src {
     uint64_t file_pos, file_end;
     char *out;
     size_t out_pos, out_len, out_cap;
-    void *rec;
-    size_t rec_cap;
 } dsort_src;
 
 struct dsort_merge {
@@ -436,22 +442,19 @@ static int dsort_src_step(dsort_src *c, char *err, size_t errlen)
         c->cur = c->next < c->run->count ? c->run->recs[c->next++].rec : NULL;
         return 0;
     }
-    uint32_t len;
-    int rc = dsort_src_need(c, 4, err, errlen);
+    int rc = dsort_src_need(c, DSORT_HDR, err, errlen);
     if (rc <= 0) {
         c->cur = NULL;
         return rc;
     }
-    memcpy(&len, c->out + c->out_pos, 4);
-    if ((rc = dsort_src_need(c, 4 + (size_t)len, err, errlen)) <= 0) {
+    /* out[] is malloc'ed and out_pos a multiple of 8: aligned in place */
+    size_t len = DSORT_HDR + DSORT_ALIGN((size_t)*(const uint32_t *)(c->out + c->out_pos));
+    if ((rc = dsort_src_need(c, len, err, errlen)) <= 0) {
         c->cur = NULL;
         return rc < 0 ? -1 : (snprintf(err, errlen, "a spill file ends inside a record"), -1);
     }
-    if (grow_array(&c->rec, &c->rec_cap, len ? len : 1, 1) != 0)
-        return snprintf(err, errlen, "out of memory"), -1;
-    memcpy(c->rec, c->out + c->out_pos + 4, len);
-    c->out_pos += 4 + (size_t)len;
-    c->cur = c->rec;
+    c->cur = c->out + c->out_pos + DSORT_HDR;
+    c->out_pos += len;
     return 0;
 }
 
@@ -546,7 +549,6 @@ void dsort_merge_close(dsort_merge *m)
     for (size_t i = 0; m->src && i < m->nsrc; i++) {
         ZSTD_freeDCtx(m->src[i].d);
         free(m->src[i].out);
-        free(m->src[i].rec);
     }
     free(m->src);
     free(m->heap);
