@@ -15,6 +15,7 @@ packages=(
     clang  # libFuzzer targets (scripts/fuzz.sh)
     openmpi-bin libopenmpi-dev  # pwalk-mpi and its tests
     gnuplot-nox  # the benchmark's plot (tests/bench/run.py)
+    ncdu  # tests/ncdu: Debian's ncdu 1.18 re-imports and re-exports the ncdu sink's file
     python3-pandas  # optional: pwalk.read_summary() gives DataFrames with it (tested both ways)
     pkg-config man-db  # tests/install: pwalk.pc, linting the man pages (man, lexgrog)
     fuse3 libfuse3-dev  # tests/slowfs: the FUSE filesystem with latency (fusermount3, libfuse3)
