@@ -84,12 +84,16 @@ static const char *const sfs_op_names[SFS_NOPS] = {
 #define SFS_BUCKETS (1u << 18)
 #define SFS_TICK_NS 100000000L
 
+/* An inode the kernel knows, by its path below the source (no fd: a tree
+ * of more inodes than the fd limit allows must work too; a container may
+ * not raise that limit).  The path is the last name it was looked up by,
+ * so a rename in the source is followed at the next lookup. */
 struct sfs_inode {
     struct sfs_inode *next; /* hash chain */
-    int fd;                 /* O_PATH on the source */
+    char *path;             /* relative to the source; "." for the root; under the lock */
     dev_t dev;
     ino_t ino;
-    uint64_t nlookup;       /* under the table lock */
+    uint64_t nlookup;       /* under the lock */
 };
 
 struct sfs_dir {
@@ -100,7 +104,8 @@ struct sfs_dir {
 
 struct sfs {
     struct sfs_inode root;
-    pthread_mutex_t lock; /* the inode table */
+    int rootfd;             /* O_PATH on the source: every path is relative to it */
+    pthread_rwlock_t lock;  /* the inode table and the inodes' paths */
     struct sfs_inode **table;
     atomic_uint_fast64_t count[SFS_NOPS];
     atomic_long inflight, inflight_max;
@@ -171,32 +176,45 @@ static size_t sfs_hash(dev_t dev, ino_t ino)
     return (size_t)(h >> 20) & (SFS_BUCKETS - 1);
 }
 
-/* The inode for (dev, ino), one more lookup on it; takes over fd or closes it. */
-static struct sfs_inode *sfs_remember(struct sfs *fs, int fd, const struct stat *st)
+/* Copy the path of ino into buf (PATH_MAX).  0, or an errno. */
+static int sfs_path(struct sfs *fs, fuse_ino_t ino, char *buf)
 {
-    if (st->st_dev == fs->root.dev && st->st_ino == fs->root.ino) {
-        close(fd);
+    struct sfs_inode *in = sfs_inode(fs, ino);
+    pthread_rwlock_rdlock(&fs->lock);
+    size_t n = strlen(in->path);
+    if (n < PATH_MAX)
+        memcpy(buf, in->path, n + 1);
+    pthread_rwlock_unlock(&fs->lock);
+    return n < PATH_MAX ? 0 : ENAMETOOLONG;
+}
+
+/* The inode for (dev, ino), one more lookup on it, known by path from now on. */
+static struct sfs_inode *sfs_remember(struct sfs *fs, const char *path, const struct stat *st)
+{
+    if (st->st_dev == fs->root.dev && st->st_ino == fs->root.ino)
         return &fs->root; /* the root is never forgotten */
-    }
+    char *copy = strdup(path);
+    if (!copy)
+        return NULL;
     size_t b = sfs_hash(st->st_dev, st->st_ino);
-    pthread_mutex_lock(&fs->lock);
+    pthread_rwlock_wrlock(&fs->lock);
     struct sfs_inode *in = fs->table[b];
     while (in && (in->dev != st->st_dev || in->ino != st->st_ino))
         in = in->next;
-    if (in) {
-        close(fd);
-    } else if ((in = calloc(1, sizeof *in)) != NULL) {
-        in->fd = fd;
+    if (!in && (in = calloc(1, sizeof *in)) != NULL) {
         in->dev = st->st_dev;
         in->ino = st->st_ino;
         in->next = fs->table[b];
         fs->table[b] = in;
-    } else {
-        close(fd);
     }
-    if (in)
+    if (in) {
+        char *old = in->path;
+        in->path = copy;
+        copy = old;
         in->nlookup++;
-    pthread_mutex_unlock(&fs->lock);
+    }
+    pthread_rwlock_unlock(&fs->lock);
+    free(copy);
     return in;
 }
 
@@ -205,7 +223,7 @@ static void sfs_forget_one(struct sfs *fs, fuse_ino_t ino, uint64_t n)
     struct sfs_inode *in = sfs_inode(fs, ino);
     if (in == &fs->root)
         return;
-    pthread_mutex_lock(&fs->lock);
+    pthread_rwlock_wrlock(&fs->lock);
     if (in->nlookup > n) {
         in->nlookup -= n;
         in = NULL;
@@ -215,11 +233,26 @@ static void sfs_forget_one(struct sfs *fs, fuse_ino_t ino, uint64_t n)
             p = &(*p)->next;
         *p = in->next;
     }
-    pthread_mutex_unlock(&fs->lock);
+    pthread_rwlock_unlock(&fs->lock);
     if (in) {
-        close(in->fd);
+        free(in->path);
         free(in);
     }
+}
+
+/* PARENT's path + "/" + name into buf (PATH_MAX).  0, or an errno. */
+static int sfs_child(struct sfs *fs, fuse_ino_t parent, const char *name, char *buf)
+{
+    int err = sfs_path(fs, parent, buf);
+    if (err)
+        return err;
+    size_t n = strcmp(buf, ".") == 0 ? 0 : strlen(buf);
+    if (n + 1 + strlen(name) >= PATH_MAX)
+        return ENAMETOOLONG;
+    if (n)
+        buf[n++] = '/';
+    strcpy(buf + n, name);
+    return 0;
 }
 
 static void sfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -229,13 +262,11 @@ static void sfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     sfs_wait(fs);
     struct fuse_entry_param e;
     memset(&e, 0, sizeof e);
-    int fd = openat(sfs_inode(fs, parent)->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    int err = fd < 0 ? errno : 0;
-    if (!err && fstatat(fd, "", &e.attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    char path[PATH_MAX];
+    int err = sfs_child(fs, parent, name, path);
+    if (!err && fstatat(fs->rootfd, path, &e.attr, AT_SYMLINK_NOFOLLOW) != 0)
         err = errno;
-        close(fd);
-    }
-    struct sfs_inode *in = err ? NULL : sfs_remember(fs, fd, &e.attr);
+    struct sfs_inode *in = err ? NULL : sfs_remember(fs, path, &e.attr);
     if (!err && !in)
         err = ENOMEM;
     if (err) {
@@ -256,8 +287,12 @@ static void sfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
     int64_t t0 = sfs_begin(fs, SFS_GETATTR);
     sfs_wait(fs);
     struct stat st;
-    if (fstatat(sfs_inode(fs, ino)->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
-        fuse_reply_err(req, errno);
+    char path[PATH_MAX];
+    int err = sfs_path(fs, ino, path);
+    if (!err && fstatat(fs->rootfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        err = errno;
+    if (err)
+        fuse_reply_err(req, err);
     else
         fuse_reply_attr(req, &st, 0.0);
     sfs_end(fs, t0);
@@ -267,10 +302,11 @@ static void sfs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
     struct sfs *fs = sfs_of(req);
     int64_t t0 = sfs_begin(fs, SFS_READLINK);
-    char buf[PATH_MAX + 1];
-    ssize_t n = readlinkat(sfs_inode(fs, ino)->fd, "", buf, sizeof buf);
+    char buf[PATH_MAX + 1], path[PATH_MAX];
+    int err = sfs_path(fs, ino, path);
+    ssize_t n = err ? -1 : readlinkat(fs->rootfd, path, buf, sizeof buf);
     if (n < 0 || n == (ssize_t)sizeof buf) {
-        fuse_reply_err(req, n < 0 ? errno : ENAMETOOLONG);
+        fuse_reply_err(req, err ? err : n < 0 ? errno : ENAMETOOLONG);
     } else {
         buf[n] = '\0';
         fuse_reply_readlink(req, buf);
@@ -280,14 +316,19 @@ static void sfs_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- directories -------------------------------------------------------- */
 
-/* Open the O_PATH inode for reading, without touching its atime where allowed. */
-static int sfs_reopen(int pathfd, int flags)
+/* Open ino for reading, without touching its atime where allowed. */
+static int sfs_reopen(struct sfs *fs, fuse_ino_t ino, int flags)
 {
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", pathfd);
-    int fd = open(proc, flags | O_NOATIME | O_CLOEXEC);
+    char path[PATH_MAX];
+    int err = sfs_path(fs, ino, path);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    flags |= O_NOFOLLOW | O_CLOEXEC;
+    int fd = openat(fs->rootfd, path, flags | O_NOATIME);
     if (fd < 0 && errno == EPERM)
-        fd = open(proc, flags | O_CLOEXEC);
+        fd = openat(fs->rootfd, path, flags);
     return fd;
 }
 
@@ -297,7 +338,7 @@ static void sfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
     int64_t t0 = sfs_begin(fs, SFS_OPENDIR);
     sfs_wait(fs);
     struct sfs_dir *d = calloc(1, sizeof *d);
-    int fd = d ? sfs_reopen(sfs_inode(fs, ino)->fd, O_RDONLY | O_DIRECTORY) : -1;
+    int fd = d ? sfs_reopen(fs, ino, O_RDONLY | O_DIRECTORY) : -1;
     int err = !d ? ENOMEM : fd < 0 ? errno : 0;
     if (!err && (d->dp = fdopendir(fd)) == NULL) {
         err = errno;
@@ -381,7 +422,7 @@ static void sfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     if ((fi->flags & O_ACCMODE) != O_RDONLY) {
         fuse_reply_err(req, EROFS);
     } else {
-        int fd = sfs_reopen(sfs_inode(fs, ino)->fd, O_RDONLY);
+        int fd = sfs_reopen(fs, ino, O_RDONLY);
         if (fd < 0) {
             fuse_reply_err(req, errno);
         } else {
@@ -420,7 +461,8 @@ static void sfs_statfs(fuse_req_t req, fuse_ino_t ino)
     struct sfs *fs = sfs_of(req);
     int64_t t0 = sfs_begin(fs, SFS_STATFS);
     struct statvfs sv;
-    if (fstatvfs(sfs_inode(fs, ino)->fd, &sv) != 0)
+    (void)ino;
+    if (fstatvfs(fs->rootfd, &sv) != 0)
         fuse_reply_err(req, errno);
     else
         fuse_reply_statfs(req, &sv);
@@ -659,7 +701,7 @@ static int sfs_parse(int argc, char **argv, struct sfs_args *a)
     return 0;
 }
 
-/* One fd per inode the kernel knows: as many as the system allows. */
+/* One fd per open directory (and file): as many as the system allows. */
 static void sfs_more_fds(void)
 {
     struct rlimit rl = {1048576, 1048576};
@@ -672,11 +714,12 @@ static void sfs_more_fds(void)
 static int sfs_init_fs(struct sfs *fs, const struct sfs_args *a)
 {
     memset(fs, 0, sizeof *fs);
-    pthread_mutex_init(&fs->lock, NULL);
+    pthread_rwlock_init(&fs->lock, NULL);
     fs->table = calloc(SFS_BUCKETS, sizeof *fs->table);
-    fs->root.fd = open(a->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    fs->rootfd = open(a->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    fs->root.path = ".";
     struct stat st;
-    if (!fs->table || fs->root.fd < 0 || fstat(fs->root.fd, &st) != 0) {
+    if (!fs->table || fs->rootfd < 0 || fstat(fs->rootfd, &st) != 0) {
         fprintf(stderr, "slowfs: %s: %s\n", a->source, strerror(errno));
         return -1;
     }

@@ -208,6 +208,26 @@ def test_counters_count_the_requests(need_slowfs, workdir):
     assert all(r["latency_us"] == 0 for r in rows)
 
 
+def test_more_inodes_than_file_descriptors(need_slowfs, workdir):
+    """The daemon holds no fd per inode: a tree larger than the fd limit
+    (20000 hard in some containers, where it cannot be raised) is served
+    whole, every lstat answered."""
+    import resource
+    src = os.path.join(workdir, "tree")
+    n = max(25000, resource.getrlimit(resource.RLIMIT_NOFILE)[1] + 1000)
+    if n > 200000:
+        pytest.skip(f"fd limit {n - 1000}: a tree larger than it would take too long here")
+    for d in range(n // 1000):
+        os.makedirs(os.path.join(src, f"d{d}"))
+        for i in range(1000):
+            os.close(os.open(os.path.join(src, f"d{d}", f"f{i}"), os.O_CREAT | os.O_WRONLY, 0o644))
+    with SlowFS(src, workdir=workdir) as fs:
+        r = subprocess.run(["find", fs.mnt, "-printf", "%i %s\n"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[:500]
+    assert r.stderr == ""
+    assert len(r.stdout.splitlines()) == 1 + n // 1000 + (n // 1000) * 1000
+
+
 # ---- the mount goes away on every exit path --------------------------------
 
 CHILD = r"""
