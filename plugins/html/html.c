@@ -1,0 +1,319 @@
+/*
+ * html.c -- the `html` sink: one self-contained page (README.md) drawn
+ * from the same aggregate as the summary sink (plugins/summary: fold.c,
+ * finalize.c), so its numbers are summary.json's and the tables'.
+ *
+ * Lifecycle: create() reads the options and opens the page's temporary
+ * (a bad path fails before the walk); workers fold entries into their own
+ * aggregate (no locks); thread_close() merges them; prepare() finalizes
+ * and writes the whole page, fsynced under its temporary name; finish(0)
+ * renames it into place (common/outfile), finish(non-zero) removes it.
+ *
+ * Under pwalk-mpi with several ranks each rank writes the page of its own
+ * part at its shard of `path` (the sink has no merge).
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "page.h"
+#include "summ.h"
+
+static const pwalk_option_spec html_options[] = {
+    {"path", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, NULL, NULL,
+     "the .html file to write (its directory must exist)"},
+    {"title", PWALK_OPT_STRING, 0, NULL, NULL,
+     "the page's heading (default \"pwalk report\")"},
+    {"max_children", PWALK_OPT_INT, 0, "50", "1..100000",
+     "largest subdirectories the page keeps per directory"},
+    {"max_depth", PWALK_OPT_INT, 0, "8", "1..64", "levels below a root the page keeps"},
+    {"max_nodes", PWALK_OPT_INT, 0, "10000", "1..1000000",
+     "directories the page keeps in all (largest first)"},
+    {"top", PWALK_OPT_INT, 0, "20", "1..10000",
+     "directories listed per ranking (bytes, files, stale_bytes)"},
+    {"age_days", PWALK_OPT_STRING_LIST, 0, "[7, 30, 90, 365, 730, 1095]", NULL,
+     "age histogram bucket lower bounds in days (ints > 0, strictly increasing)"},
+    {"mode", PWALK_OPT_STRING, 0, NULL, NULL,
+     "permission bits of the page, octal (\"0644\"); default 0600 as root, else 0666 - umask"},
+};
+
+typedef struct html_instance {
+    const pwalk_host *host;
+    pwalk_host_ctx *ctx;
+    summ_conf conf;
+    html_limits lim;
+    const char *path, *title;   /* options (borrowed until destroy)   */
+    uint32_t workers;
+    outfile out;
+    int out_open;
+    int prepared;
+    summ_agg agg;               /* every worker's, merged             */
+    summ_result res;
+    int have_res;
+    char hostname[256];
+} html_instance;
+
+static int html_ages_read(html_instance *s, const pwalk_options *opts)
+{
+    const pwalk_host *h = s->host;
+    size_t n = 0;
+    const char *vals[SUMM_AGE_MAX + 1];
+    const char *defaults[] = {"7", "30", "90", "365", "730", "1095"};
+    if (h->opt_list_count(opts, "age_days", &n) != 0) {
+        n = sizeof defaults / sizeof defaults[0];
+        memcpy(vals, defaults, sizeof defaults);
+    } else {
+        for (size_t i = 0; i < n && i <= SUMM_AGE_MAX; i++)
+            if (h->opt_list_item(opts, "age_days", i, &vals[i]) != 0)
+                vals[i] = "";
+    }
+    char err[256];
+    if (summ_parse_ages(&s->conf, vals, n, err, sizeof err) != 0) {
+        h->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_CONFIG;
+    }
+    return PWALK_OK;
+}
+
+static int html_options_read(html_instance *s, const pwalk_options *opts, int *mode)
+{
+    const pwalk_host *h = s->host;
+    const char *mode_text = NULL;
+    s->lim = (html_limits){50, 8, 10000};
+    s->conf.top_n = 20;
+    if (h->opt_string(opts, "path", &s->path) != 0 || !s->path || !s->path[0]) {
+        h->set_error(s->ctx, "path: required, the .html file to write");
+        return PWALK_ERR_CONFIG;
+    }
+    if (h->opt_string(opts, "title", &s->title) != 0)
+        s->title = NULL;
+    h->opt_int(opts, "max_children", &s->lim.max_children);
+    h->opt_int(opts, "max_depth", &s->lim.max_depth);
+    h->opt_int(opts, "max_nodes", &s->lim.max_nodes);
+    h->opt_int(opts, "top", &s->conf.top_n);
+    h->opt_string(opts, "mode", &mode_text);
+    *mode = OUTFILE_MODE_DEFAULT;
+    if (mode_text && outfile_parse_mode(mode_text, mode) != 0) {
+        h->set_error(s->ctx, "mode: '%s' is not octal permission bits such as \"0644\"",
+                     mode_text);
+        return PWALK_ERR_CONFIG;
+    }
+    return html_ages_read(s, opts);
+}
+
+static int html_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_options *opts,
+                       void **instance)
+{
+    html_instance *s = calloc(1, sizeof *s);
+    if (!s) {
+        host->set_error(ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    *instance = s;
+    s->host = host;
+    s->ctx = ctx;
+    s->workers = host->worker_count;
+    summ_agg_init(&s->agg);
+    int mode;
+    int rc = html_options_read(s, opts, &mode);
+    if (rc != PWALK_OK)
+        return rc;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    s->conf.start_sec = (int64_t)now.tv_sec;
+    if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
+        s->hostname[0] = '\0';
+#if PWALK_ABI_MINOR >= 3
+    pwalk_scan_facts f = {.struct_size = sizeof f};
+    if (PWALK_HOST_HAS(host, scan_facts) && host->scan_facts &&
+        host->scan_facts(ctx, &f) == PWALK_OK)
+        s->conf.start_sec = f.start_sec; /* the ages of summary.json's */
+#endif
+    char err[512];
+    if (outfile_open_mode(&s->out, s->path, mode, err, sizeof err) != 0) {
+        host->set_error(ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    s->out_open = 1;
+    if (PWALK_HOST_HAS(host, own_output) && host->own_output(ctx, s->out.fd) != PWALK_OK)
+        return PWALK_ERR;
+    return PWALK_OK;
+}
+
+static int html_thread_open(void *instance, uint32_t worker, void **tstate)
+{
+    html_instance *s = instance;
+    (void)worker;
+    summ_worker *w = malloc(sizeof *w);
+    if (!w) {
+        s->host->set_error(s->ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    summ_worker_init(w, &s->conf);
+    *tstate = w;
+    return PWALK_OK;
+}
+
+static int html_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count)
+{
+    summ_worker *w = tstate;
+    for (size_t i = 0; i < count; i++) {
+        if (summ_fold(w, PWALK_ENTRY_AT(entries, i)) != 0) {
+            html_instance *s = instance;
+            s->host->set_error(s->ctx, "out of memory (%zu directories so far)",
+                               w->agg.dir_count);
+            return PWALK_ERR_NOMEM;
+        }
+    }
+    return PWALK_OK;
+}
+
+static int html_thread_close(void *instance, void *tstate)
+{
+    html_instance *s = instance;
+    summ_worker *w = tstate;
+    if (!w)
+        return PWALK_OK;
+    int rc = summ_agg_absorb(&s->agg, &w->agg);
+    free(w);
+    if (rc != 0) {
+        s->host->set_error(s->ctx, "out of memory merging the workers' aggregates");
+        return PWALK_ERR_NOMEM;
+    }
+    return PWALK_OK;
+}
+
+/* The roots when the engine gives no facts: the directories seen as roots. */
+static const char **html_roots_seen(const html_instance *s, size_t *count)
+{
+    const char **roots = malloc((s->res.dir_count ? s->res.dir_count : 1) * sizeof *roots);
+    *count = 0;
+    for (size_t i = 0; roots && i < s->res.dir_count; i++)
+        if (s->res.dirs[i]->flags & SUMM_DIR_ROOT)
+            roots[(*count)++] = s->res.dirs[i]->path;
+    return roots;
+}
+
+/* The facts summary.json shows: the engine's (1.3), else what we know. */
+static void html_facts_fill(const html_instance *s, summ_facts *f, const char ***own_roots)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    summ_facts d = {NULL, s->hostname, NULL, 0, s->workers, 1, s->conf.start_sec,
+                    (int64_t)now.tv_sec, -1, -1, -1};
+    *f = d;
+    *own_roots = NULL;
+#if PWALK_ABI_MINOR >= 3
+    pwalk_scan_facts e = {.struct_size = sizeof e};
+    if (PWALK_HOST_HAS(s->host, scan_facts) && s->host->scan_facts &&
+        s->host->scan_facts(s->ctx, &e) == PWALK_OK) {
+        f->version = e.version;
+        f->hostname = e.hostname ? e.hostname : s->hostname;
+        f->roots = e.roots;
+        f->root_count = e.root_count;
+        f->threads = e.thread_count;
+        f->ranks = e.ranks;
+        if (e.end_sec)
+            f->end_sec = e.end_sec;
+        f->entries = (int64_t)e.entries;
+        f->errors = (int64_t)e.errors;
+        f->filtered = (int64_t)e.filtered;
+        return;
+    }
+#endif
+    *own_roots = html_roots_seen(s, &f->root_count);
+    f->roots = *own_roots;
+}
+
+/* Finalize, write the page and fsync it; nothing is published yet. */
+static int html_prepare(void *instance)
+{
+    html_instance *s = instance;
+    if (!s)
+        return PWALK_OK;
+    s->have_res = 1;
+    if (summ_finalize(&s->agg, &s->conf, &s->res) != 0) {
+        s->host->set_error(s->ctx, "out of memory finishing the page");
+        return PWALK_ERR_NOMEM;
+    }
+    summ_facts f;
+    const char **own_roots;
+    html_facts_fill(s, &f, &own_roots);
+    char err[512];
+    int rc = html_write_page(&s->out, &s->res, &s->conf, &f, &s->lim, s->title, err, sizeof err);
+    free(own_roots);
+    if (rc == 0 && outfile_prepare(&s->out, err, sizeof err) != 0) {
+        s->out_open = 0; /* released by outfile_prepare */
+        rc = -1;
+    }
+    if (rc != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    s->prepared = 1;
+    return PWALK_OK;
+}
+
+static int html_finish(void *instance, int32_t scan_status)
+{
+    html_instance *s = instance;
+    if (!s || !s->out_open)
+        return PWALK_OK;
+    if (scan_status != 0 || !s->prepared) {
+        outfile_abort(&s->out);
+        s->out_open = 0;
+        return PWALK_OK;
+    }
+    char err[512];
+    s->out_open = 0;
+    if (outfile_commit(&s->out, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    return PWALK_OK;
+}
+
+static void html_destroy(void *instance)
+{
+    html_instance *s = instance;
+    if (!s)
+        return;
+    if (s->out_open)
+        outfile_abort(&s->out);
+    if (s->have_res)
+        summ_result_free(&s->res);
+    summ_agg_free(&s->agg);
+    free(s);
+}
+
+static const pwalk_plugin html_plugin = {
+    .struct_size = sizeof(pwalk_plugin),
+    .abi_major = PWALK_ABI_MAJOR,
+    .abi_minor = PWALK_ABI_MINOR,
+    .flags = 0,
+    .threading = PWALK_THREADING_PER_WORKER,
+    .option_count = sizeof html_options / sizeof html_options[0],
+    .name = "html",
+    .version = "1.0",
+    .description = "one self-contained HTML page: directory treemap, users and groups, "
+                   "ages, top directories (the summary's numbers)",
+    .options = html_options,
+    .create = html_create,
+    .thread_open = html_thread_open,
+    .consume = html_consume,
+    .error = NULL,
+    .thread_close = html_thread_close,
+    .finish = html_finish,
+    .destroy = html_destroy,
+    .prepare = html_prepare,
+};
+
+PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void);
+
+PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)
+{
+    return &html_plugin;
+}
