@@ -262,6 +262,31 @@ def test_hostile_names_round_trip_through_ncdu(work):
     assert set(flat) == want
 
 
+def test_names_lstat_failed_on_and_export_inside_the_tree(work):
+    """A directory readable but not searchable: its names are listed, their
+    lstat fails (exit 1): each is written with its name and read_error, as
+    ncdu does.  The export written inside the scanned tree (root ".") is not
+    listed, and the root shows as the absolute working directory."""
+    root = os.path.join(work, "t")
+    os.makedirs(os.path.join(root, "nox"), 0o755)
+    os.mkdir(os.path.join(root, "sub"), 0o755)
+    for n in ("nox/a", "nox/b", "f"):
+        open(os.path.join(root, n), "w").close()
+    os.chmod(os.path.join(root, "nox"), 0o444)
+    cfg = pipeline(os.path.join(work, "in.yaml"), ncdu="path: scan.json")
+    r = subprocess.run(T.UNPRIVILEGED + [T.built("pwalk-engine"), "-q", "-c", cfg, "."],
+                       cwd=root, capture_output=True, timeout=600)
+    assert r.returncode == 1, r.stderr
+    assert b"nox/a: Permission denied (lstat)" in r.stderr
+    re = reexport(work, os.path.join(root, "scan.json"))
+    doc = parse(re)
+    assert doc[3][0]["name"] == root
+    flat = flatten(doc)
+    assert sorted(flat) == [b"", b"f", b"nox", b"nox/a", b"nox/b", b"sub"]
+    assert flat[b"nox/a"] == {"read_error": True, "dev": flat[b"nox"]["dev"], "dir": False}
+    assert "read_error" not in flat[b"nox"] and "read_error" not in flat[b"f"]
+
+
 def test_zstd_export_reads_through_zstdcat(work):
     zstd = shutil.which("zstd")
     if not zstd:
