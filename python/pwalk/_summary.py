@@ -2,6 +2,7 @@
 (plugins/summary/FORMAT.md), typed: integers as int, booleans as bool,
 paths and names unescaped from pwalk's lossless text."""
 
+import contextlib
 import csv
 import io
 import json
@@ -142,17 +143,32 @@ def _read_info(directory):
     return info
 
 
-def _decompress(path):
-    """A .zst table as bytes: zstd -dc (the zstd command; Debian: zstd)."""
+@contextlib.contextmanager
+def _table_text(path):
+    """A table's text, streamed (a dirs.csv has a row per directory): the
+    file itself, or zstd -dc's output for .zst (the zstd command; Debian:
+    zstd).  Lossless text is valid UTF-8 with control bytes escaped, so csv
+    sees one line per row."""
+    if not path.endswith(b".zst"):
+        with open(path, "rb") as f:
+            yield io.TextIOWrapper(f, encoding="utf-8", errors="surrogateescape", newline="")
+        return
     exe = shutil.which("zstd")
     if exe is None:
         raise FileNotFoundError(f"{os.fsdecode(path)}: reading a .zst table needs the zstd "
                                 f"command (apt-get install zstd), not found on PATH")
-    proc = subprocess.run([exe, "-dcq", "--", path], capture_output=True)
-    if proc.returncode != 0:
-        raise SummaryFormatError(f"{os.fsdecode(path)}: zstd -d failed: "
-                                 f"{proc.stderr.decode(errors='replace').strip()}")
-    return proc.stdout
+    with subprocess.Popen([exe, "-dcq", "--", path], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        try:
+            yield io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="surrogateescape",
+                                   newline="")
+        except BaseException:
+            proc.kill()
+            raise
+        err = proc.stderr.read()
+        if proc.wait() != 0:
+            raise SummaryFormatError(f"{os.fsdecode(path)}: zstd -d failed: "
+                                     f"{err.decode(errors='replace').strip()}")
 
 
 def _converters(name, fields, like_str):
@@ -179,27 +195,22 @@ def _read_table(directory, name, entry, like_str):
                                  f"is not a file name: {file!r}")
     path = os.path.join(directory, os.fsencode(file))
     where = os.fsdecode(path)
-    if file.endswith(".zst"):
-        data = _decompress(path)
-    else:
-        with open(path, "rb") as f:
-            data = f.read()
-    # lossless text is valid UTF-8 (control bytes escaped): csv sees one
-    # line per row, and "" inside the quoted fields is undone by csv
-    reader = csv.reader(io.StringIO(data.decode("utf-8", "surrogateescape"), newline=""))
-    header = next(reader, None)
-    if header != list(row_type._fields):
-        raise SummaryFormatError(f"{where}: header {','.join(header or [])!r} is not "
-                                 f"{','.join(row_type._fields)!r}")
     conv = _converters(name, row_type._fields, like_str)
     rows = []
-    for line, rec in enumerate(reader, start=2):
-        if len(rec) != len(conv):
-            raise SummaryFormatError(f"{where}:{line}: {len(rec)} fields, not {len(conv)}")
-        try:
-            rows.append(row_type._make(c(v) for c, v in zip(conv, rec)))
-        except (ValueError, KeyError) as e:
-            raise SummaryFormatError(f"{where}:{line}: bad value: {e}") from None
+    with _table_text(path) as text:
+        # "" inside the quoted fields is undone by csv, the escapes by conv
+        reader = csv.reader(text)
+        header = next(reader, None)
+        if header != list(row_type._fields):
+            raise SummaryFormatError(f"{where}: header {','.join(header or [])!r} is not "
+                                     f"{','.join(row_type._fields)!r}")
+        for line, rec in enumerate(reader, start=2):
+            if len(rec) != len(conv):
+                raise SummaryFormatError(f"{where}:{line}: {len(rec)} fields, not {len(conv)}")
+            try:
+                rows.append(row_type._make(c(v) for c, v in zip(conv, rec)))
+            except (ValueError, KeyError) as e:
+                raise SummaryFormatError(f"{where}:{line}: bad value: {e}") from None
     expected = entry.get("rows")
     if expected is not None and expected != len(rows):
         raise SummaryFormatError(f"{where}: {len(rows)} rows, summary.json says {expected}")

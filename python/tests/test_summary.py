@@ -282,3 +282,15 @@ def test_bytes_paths_and_a_non_utf8_summary_dir(tree, tmp_path):
     # the str reading of the same files gives the same paths, decoded
     assert [r.path for r in pwalk.read_summary(os.fsdecode(sdir), pandas=False).dirs] == \
         [os.fsdecode(p) for p in paths]
+
+
+def test_a_damaged_zstd_table_is_named(tree, tmp_path):
+    sdir = _report(tree, tmp_path, summary_compress="zstd")
+    z = sdir / "dirs.csv.zst"
+    data = z.read_bytes()
+    z.write_bytes(data[:len(data) // 2])  # cut mid-frame
+    with pytest.raises(pwalk.SummaryFormatError, match=r"dirs\.csv\.zst"):
+        pwalk.read_summary(sdir, pandas=False)
+    z.write_bytes(b"not zstd at all")
+    with pytest.raises(pwalk.SummaryFormatError, match=r"dirs\.csv\.zst"):
+        pwalk.read_summary(sdir, pandas=False)
