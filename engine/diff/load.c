@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define DLOAD_CHUNK (1024 * 1024)
+#define DLOAD_RUN_MAX ((size_t)64 << 20)
 
 /* Whole lines of one file, parsed by a worker. */
 typedef struct dload_chunk {
@@ -177,7 +178,7 @@ static void *dload_worker_main(void *arg)
     char err[512];
     if (dload_failed(c) || (c->o->stop && *c->o->stop))
         dsort_buf_discard(&w->buf);
-    else if (dsort_buf_finish(&w->buf, c->o->keep, err, sizeof err) != 0)
+    else if (dsort_buf_finish(&w->buf, 1, err, sizeof err) != 0)
         dload_fail(c, DLOAD_FAILED, err);
     return NULL;
 }
@@ -431,14 +432,29 @@ static void dload_worker_free(dload_worker *w)
     free(w->devs);
 }
 
+/* A worker's run: its share of the memory, but no more than
+ * DLOAD_RUN_MAX, so that sorting stays in cache-sized pieces and a full
+ * buffer is sorted and spilled while the other workers parse on. */
+static size_t dload_run_size(const dload_opts *o)
+{
+    size_t share = o->memory / (size_t)o->threads;
+    return share < DLOAD_RUN_MAX ? share : DLOAD_RUN_MAX;
+}
+
+size_t dload_buffers(const dload_opts *o)
+{
+    return dload_run_size(o) * (size_t)o->threads;
+}
+
 /* Start the workers, read every input, wait for them. */
 static int dload_run(dload_ctx *c, dload_worker *ws)
 {
     const dload_opts *o = c->o;
     int started = 0;
+    size_t run = dload_run_size(o);
     for (int i = 0; i < o->threads; i++) {
         ws[i].ctx = c;
-        if (dsort_buf_init(&ws[i].buf, &c->side->sort, o->memory / (size_t)o->threads) != 0 ||
+        if (dsort_buf_init(&ws[i].buf, &c->side->sort, run) != 0 ||
             pthread_create(&ws[i].tid, NULL, dload_worker_main, &ws[i]) != 0) {
             dsort_buf_discard(&ws[i].buf);
             dload_fail(c, DLOAD_FAILED, "cannot start the worker threads");
@@ -473,6 +489,7 @@ int dload_side(dside *side, const char *arg, dsort_cmp cmp, dsort_key key, const
     side->arg = arg;
     if (dsort_init_key(&side->sort, cmp, key, o->tmpdir) != 0)
         return snprintf(err, errlen, "out of memory"), DLOAD_FAILED;
+    dsort_set_hold(&side->sort, o->hold);
     int rc = dload_inputs(side, arg, err, errlen);
     if (rc)
         return rc;

@@ -21,7 +21,8 @@ extern "C" {
 typedef struct dload_opts {
     int threads;                        /* >= 1 */
     size_t memory;                      /* bytes of records in memory at once */
-    int keep;                           /* runs may stay in memory if nothing spilled */
+    size_t hold;                        /* bytes of sorted runs kept in memory, the rest
+                                         * spilled (dsort_set_hold) */
     int escape;                         /* DROW_ESC_AUTO, _LOSSLESS, _DEY */
     const volatile sig_atomic_t *stop;  /* non-zero: a signal asks to stop */
     const char *tmpdir;
@@ -54,6 +55,10 @@ int dload_side(dside *side, const char *arg, dsort_cmp cmp, dsort_key key, const
                char *err, size_t errlen);
 
 void dside_free(dside *side);
+
+/* The bytes of the workers' buffers: threads runs of their share of
+ * memory, each at most 64 MiB. */
+size_t dload_buffers(const dload_opts *o);
 
 /* 1 when the two sides have an st_dev in common. */
 int dside_share_dev(const dside *a, const dside *b);

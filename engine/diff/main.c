@@ -288,23 +288,26 @@ static int diff_stopped(void)
     return diff_stop ? 128 + (int)diff_stop : 0;
 }
 
-/* Read both sides; OLD's runs stay in memory only while they leave NEW
- * at least half of --memory. */
+/* Read both sides; sorted runs stay in memory within --memory, OLD's in
+ * half of it. */
 static int diff_load(diff_run *r)
 {
     const diff_cli *c = r->cli;
     int by_path = r->match == DJOIN_PATH;
     dsort_cmp cmp = by_path ? djoin_cmp_path : djoin_cmp_inode;
     dsort_key key = by_path ? djoin_key_path : djoin_key_inode;
-    dload_opts o = {.threads = c->threads, .memory = (size_t)c->memory, .keep = 1,
+    dload_opts o = {.threads = c->threads, .memory = (size_t)c->memory,
                     .escape = c->escape, .stop = &diff_stop, .tmpdir = c->tmpdir};
+    /* OLD keeps runs in memory within half of --memory (less its buffers),
+     * NEW within what is left: the workers spill the rest as they go */
+    size_t buffers = dload_buffers(&o), half = o.memory / 2;
+    o.hold = half > buffers ? half - buffers : 0;
     int rc = dload_side(&r->old, c->old_path, cmp, key, &o, r->err, sizeof r->err);
     if (rc)
         return rc;
-    if (r->old.sort.held > c->memory / 2 &&
-        dsort_spill_held(&r->old.sort, r->err, sizeof r->err) != 0)
-        return DIFF_FAILED;
     o.memory = (size_t)c->memory - r->old.sort.held;
+    buffers = dload_buffers(&o);
+    o.hold = o.memory > buffers ? o.memory - buffers : 0;
     rc = dload_side(&r->nw, c->new_path, cmp, key, &o, r->err, sizeof r->err);
     if (rc)
         return rc;
@@ -330,14 +333,23 @@ static int diff_check_roots(diff_run *r)
                      "(--roots-differ compares them anyway)", b->roots[i], b->arg);
 }
 
+/* A single-writer sorter (the re-sort by path, the changes) with half of
+ * --memory: runs of at most 64 MiB, kept in memory within that half. */
+static int diff_sorter(dsort *s, dsort_cmp cmp, dsort_key key, dsort_buf *b, const diff_cli *c)
+{
+    size_t half = (size_t)c->memory / 2, run = half < (64u << 20) ? half : (64u << 20);
+    if (dsort_init_key(s, cmp, key, c->tmpdir) != 0)
+        return -1;
+    dsort_set_hold(s, half - run);
+    return dsort_buf_init(b, s, run);
+}
+
 /* Sort a side again, by path (auto match found no st_dev in common). */
 static int diff_resort(diff_run *r, dside *s)
 {
     dsort by_path;
     dsort_buf b;
-    size_t budget = (size_t)r->cli->memory / 2;
-    if (dsort_init_key(&by_path, djoin_cmp_path, djoin_key_path, r->cli->tmpdir) != 0 ||
-        dsort_buf_init(&b, &by_path, budget) != 0)
+    if (diff_sorter(&by_path, djoin_cmp_path, djoin_key_path, &b, r->cli) != 0)
         return snprintf(r->err, sizeof r->err, "out of memory"), DIFF_FAILED;
     dsort_merge *m = dsort_merge_open(&s->sort, r->err, sizeof r->err);
     const drow *row;
@@ -473,9 +485,9 @@ static int diff_main(diff_run *r)
         rc = diff_resort(r, &r->old);
         rc = rc ? rc : diff_resort(r, &r->nw);
     }
-    if (rc == 0 && (dsort_init_key(&r->changes, djoin_cmp_change, djoin_key_change, c->tmpdir) ||
-                    (r->keep_changes && dsort_buf_init(&r->change_buf, &r->changes,
-                                                       (size_t)c->memory / 2) != 0))) {
+    if (rc == 0 && (r->keep_changes ? diff_sorter(&r->changes, djoin_cmp_change, djoin_key_change,
+                                                  &r->change_buf, c)
+                                    : dsort_init(&r->changes, djoin_cmp_change, c->tmpdir))) {
         snprintf(r->err, sizeof r->err, "out of memory");
         rc = DIFF_FAILED;
     }

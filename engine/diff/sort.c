@@ -52,6 +52,11 @@ int dsort_init_key(dsort *s, dsort_cmp cmp, dsort_key key, const char *tmpdir)
     return pthread_mutex_init(&s->lock, NULL) == 0 ? 0 : -1;
 }
 
+void dsort_set_hold(dsort *s, size_t bytes)
+{
+    s->hold = bytes;
+}
+
 void dsort_free(dsort *s)
 {
     for (size_t i = 0; i < s->run_count; i++) {
@@ -107,9 +112,7 @@ static int dsort_add_run(dsort *s, const dsort_run *r)
         if (r->fd >= 0) {
             s->spilled = 1;
             s->spill_bytes += r->len;
-        } else {
-            s->held += (size_t)r->count * sizeof(dsort_ent) + r->len;
-        }
+        } /* a run kept in memory reserved its bytes in held already */
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -247,11 +250,13 @@ static int dsort_buf_spill(dsort_buf *b, char *err, size_t errlen)
     return 0;
 }
 
+static int dsort_buf_run(dsort_buf *b, int final, char *err, size_t errlen);
+
 void *dsort_buf_reserve(dsort_buf *b, size_t len, char *err, size_t errlen)
 {
     size_t need = DSORT_HDR + DSORT_ALIGN(len);
     if (b->used + need + (b->n + 1) * sizeof(dsort_ent) > b->cap && b->n &&
-        dsort_buf_spill(b, err, errlen) != 0)
+        dsort_buf_run(b, 0, err, errlen) != 0)
         return NULL;
     if (b->used + need > b->cap) { /* one record bigger than the budget */
         char *a = realloc(b->arena, b->used + need);
@@ -314,27 +319,49 @@ void dsort_buf_discard(dsort_buf *b)
     dsort_buf_release(b);
 }
 
-int dsort_buf_finish(dsort_buf *b, int keep, char *err, size_t errlen)
+/* Whether a sorted buffer of bytes may stay in memory; if so its bytes
+ * are counted in held from now on. */
+static int dsort_hold(dsort *s, size_t bytes)
+{
+    pthread_mutex_lock(&s->lock);
+    int keep = s->held + bytes <= s->hold;
+    if (keep)
+        s->held += bytes;
+    pthread_mutex_unlock(&s->lock);
+    return keep;
+}
+
+/* The buffer becomes a run: kept in memory while the sorter's hold allows
+ * (no compression, no file), else spilled.  A kept buffer hands its arena
+ * to the run; unless final, the writer gets a new one. */
+static int dsort_buf_run(dsort_buf *b, int final, char *err, size_t errlen)
 {
     dsort *s = b->s;
-    pthread_mutex_lock(&s->lock);
-    int spilled = s->spilled;
-    pthread_mutex_unlock(&s->lock);
-    int rc = 0;
-    if (b->n && (!keep || spilled)) {
-        rc = dsort_buf_spill(b, err, errlen);
-    } else if (b->n) {
-        qsort_r(b->recs, b->n, sizeof *b->recs, dsort_qcmp, (void *)s->cmp);
-        dsort_buf_shrink(b);
-        /* in memory: len is the arena's bytes, for the accounting */
-        dsort_run run = {.fd = -1, .len = b->used, .count = b->n, .recs = b->recs,
-                         .arena = b->arena};
-        rc = dsort_add_run(s, &run);
-        if (rc == 0)
-            b->recs = NULL, b->arena = NULL;
-        else
-            snprintf(err, errlen, "out of memory");
+    if (!dsort_hold(s, b->used + b->n * sizeof(dsort_ent)))
+        return dsort_buf_spill(b, err, errlen);
+    qsort_r(b->recs, b->n, sizeof *b->recs, dsort_qcmp, (void *)s->cmp);
+    dsort_buf_shrink(b);
+    /* in memory: len is the arena's bytes, for the accounting */
+    dsort_run run = {.fd = -1, .len = b->used, .count = b->n, .recs = b->recs, .arena = b->arena};
+    if (dsort_add_run(s, &run) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
+    b->recs = NULL;
+    b->arena = NULL;
+    b->rec_cap = b->used = b->n = 0;
+    if (!final && !(b->arena = malloc(b->cap))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int dsort_buf_finish(dsort_buf *b, int keep, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (b->n)
+        rc = keep ? dsort_buf_run(b, 1, err, errlen) : dsort_buf_spill(b, err, errlen);
     dsort_buf_release(b);
     return rc;
 }

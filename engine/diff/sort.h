@@ -45,6 +45,7 @@ typedef struct dsort {
     uint64_t records;
     uint64_t spill_bytes;       /* compressed bytes written */
     size_t held;                /* bytes of runs kept in memory */
+    size_t hold;                /* at most this many (dsort_set_hold; default 0) */
     int *fds;                   /* the spill files, closed by dsort_free() */
     size_t fd_count, fd_cap;
 } dsort;
@@ -64,22 +65,28 @@ typedef struct dsort_buf {
 int dsort_init(dsort *s, dsort_cmp cmp, const char *tmpdir);
 /* The same with a key prefix function (key may be NULL). */
 int dsort_init_key(dsort *s, dsort_cmp cmp, dsort_key key, const char *tmpdir);
+/* How many bytes of sorted runs may stay in memory rather than being
+ * spilled (the writers' buffers not included).  0 by default: every run
+ * is spilled. */
+void dsort_set_hold(dsort *s, size_t bytes);
+
 /* Frees the runs (memory and files). */
 void dsort_free(dsort *s);
 
-/* A writer with budget bytes (records, their index and alignment all
- * count).  0 or -1 (out of memory). */
+/* A writer whose runs hold at most budget bytes (records, their index
+ * and alignment all count).  0 or -1 (out of memory). */
 int dsort_buf_init(dsort_buf *b, dsort *s, size_t budget);
 
 /* Room for a record of len bytes: a pointer to write it to, after which
  * dsort_buf_commit(b, len) adds it (len may shrink to what was written).
- * A full buffer is sorted and spilled first.  NULL with a message
+ * A full buffer first becomes a sorted run: kept in memory while the
+ * sorter's hold allows, else spilled.  NULL with a message
  * ("cannot write a spill file in 'DIR': reason") in err. */
 void *dsort_buf_reserve(dsort_buf *b, size_t len, char *err, size_t errlen);
 void dsort_buf_commit(dsort_buf *b, size_t len);
 
 /* The writer is done: its records sorted become a run, kept in memory
- * (keep != 0 and nothing was spilled by this sorter yet) or spilled.
+ * (keep != 0 and the hold allows) or spilled.
  * The buffer is released either way.  0 or -1 with err. */
 int dsort_buf_finish(dsort_buf *b, int keep, char *err, size_t errlen);
 

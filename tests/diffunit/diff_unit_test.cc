@@ -418,6 +418,7 @@ TEST(Sorter, HeldRunsSpillOnRequest)
     std::string d = TmpDir("held");
     dsort s;
     ASSERT_EQ(dsort_init(&s, CmpU64, d.c_str()), 0);
+    dsort_set_hold(&s, 16 << 20);
     dsort_buf a;
     ASSERT_EQ(dsort_buf_init(&a, &s, 8 << 20), 0);
     AddRecords(&a, 1, 1000, 3);
@@ -434,6 +435,35 @@ TEST(Sorter, HeldRunsSpillOnRequest)
     while (dsort_merge_next(m, err, sizeof err))
         n++;
     EXPECT_EQ(n, 1000u);
+    dsort_merge_close(m);
+    dsort_free(&s);
+}
+
+TEST(Sorter, FullBuffersStayInMemoryWithinTheHold)
+{
+    std::string d = TmpDir("hold");
+    dsort s;
+    ASSERT_EQ(dsort_init(&s, CmpU64, d.c_str()), 0);
+    dsort_set_hold(&s, 600 * 1024); // room for about two 256 KiB runs
+    dsort_buf a;
+    ASSERT_EQ(dsort_buf_init(&a, &s, 256 * 1024), 0);
+    AddRecords(&a, 3, 20000, 11);
+    char err[256];
+    ASSERT_EQ(dsort_buf_finish(&a, 1, err, sizeof err), 0) << err;
+    EXPECT_TRUE(s.spilled);
+    EXPECT_LE(s.held, 600u * 1024);
+    EXPECT_GT(s.held, 0u);
+    dsort_merge *m = dsort_merge_open(&s, err, sizeof err);
+    ASSERT_NE(m, nullptr);
+    uint64_t prev = 0, n = 0;
+    while (const void *r = dsort_merge_next(m, err, sizeof err)) {
+        uint64_t key;
+        memcpy(&key, r, 8);
+        ASSERT_GE(key, prev);
+        prev = key;
+        n++;
+    }
+    EXPECT_EQ(n, 20000u);
     dsort_merge_close(m);
     dsort_free(&s);
 }
@@ -507,6 +537,7 @@ Row D(uint64_t ino, const std::string &path, int32_t depth, int64_t mtime = 100)
 void Fill(dsort *s, dsort_cmp cmp, dsort_key key, const std::vector<Row> &rows)
 {
     ASSERT_EQ(dsort_init_key(s, cmp, key, "/tmp"), 0);
+    dsort_set_hold(s, 4 << 20);
     dsort_buf b;
     ASSERT_EQ(dsort_buf_init(&b, s, 1 << 20), 0);
     char err[256];
