@@ -48,17 +48,19 @@ def label(n):
 
 
 def timed(argv, env=None):
-    """(seconds, peak RSS KiB, stdout) of argv under GNU time."""
+    """(seconds, peak RSS KiB, stdout, CPU seconds user+sys) of argv under GNU time."""
     with tempfile.NamedTemporaryFile("r") as rss:
         t0 = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name] + argv,
+        p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", rss.name] + argv,
                            capture_output=True, env=env)
         s = time.perf_counter() - t0
         if p.returncode != 0:
             raise RuntimeError(f"{argv[0]} exited {p.returncode}: "
                                f"{p.stderr.decode(errors='replace').strip()[-400:]}")
-        text = rss.read().strip().splitlines()
-    return s, int(text[-1]) if text and text[-1].isdigit() else 0, p.stdout
+        last = (rss.read().strip().splitlines() or [""])[-1].split()
+    if len(last) != 3:
+        return s, 0, p.stdout, 0.0
+    return s, int(last[2]), p.stdout, float(last[0]) + float(last[1])
 
 
 def duckdb_script():
@@ -122,15 +124,17 @@ def run(bin_dir, workdir, rows, repeat, threads):
                      "pwalk-diff-64m": [diff, old, new, "-o", pd_out + "64", "-q", "--threads",
                                         str(threads), "--memory", "64M"]}
             times = {k: [] for k in cases}
+            cpu = {k: [] for k in cases}
             rss = {k: 0 for k in cases}
             out = {}
             for rnd in range(repeat + 1):  # round 0 warms the page cache, untimed
                 for k, argv in cases.items():
                     os.sync()
-                    s, r, so = timed(argv, env=env if k == "duckdb" else None)
+                    s, r, so, c = timed(argv, env=env if k == "duckdb" else None)
                     out[k] = so
                     if rnd:
                         times[k].append(s)
+                        cpu[k].append(c)
                         rss[k] = max(rss[k], r)
             ours = by_user_of(os.path.join(pd_out, "by_user.csv"))
             theirs = json.loads(out["duckdb"])["by_user"]
@@ -140,14 +144,23 @@ def run(bin_dir, workdir, rows, repeat, threads):
                    "duckdb_s": statistics.median(times["duckdb"]),
                    "pwalk_diff_rss_kib": rss["pwalk-diff"], "duckdb_rss_kib": rss["duckdb"],
                    "pwalk_diff_64m_s": statistics.median(times["pwalk-diff-64m"]),
-                   "pwalk_diff_64m_rss_kib": rss["pwalk-diff-64m"], "times": times}
+                   "pwalk_diff_64m_rss_kib": rss["pwalk-diff-64m"], "times": times,
+                   "cpu": cpu, "pwalk_diff_cpu_s": statistics.median(cpu["pwalk-diff"]),
+                   "duckdb_cpu_s": statistics.median(cpu["duckdb"]),
+                   "pwalk_diff_64m_cpu_s": statistics.median(cpu["pwalk-diff-64m"]),
+                   # per round: each tool against DuckDB timed in the same round (load
+                   # from elsewhere falls on both alike)
+                   "round_speedups": [d / p for d, p in zip(times["duckdb"], times["pwalk-diff"])]}
             res["speedup"] = res["duckdb_s"] / res["pwalk_diff_s"]
+            res["cpu_ratio"] = res["duckdb_cpu_s"] / max(res["pwalk_diff_cpu_s"], 1e-9)
             res["rss_ratio"] = res["pwalk_diff_rss_kib"] / max(res["duckdb_rss_kib"], 1)
             results.append(res)
             print(f"diff {label(n)} rows: pwalk-diff {res['pwalk_diff_s']:.2f} s "
                   f"{res['pwalk_diff_rss_kib'] / 1024:.0f} MiB, DuckDB FULL OUTER JOIN "
                   f"{res['duckdb_s']:.2f} s {res['duckdb_rss_kib'] / 1024:.0f} MiB: "
-                  f"{res['speedup']:.2f}x faster, {res['rss_ratio']:.2f}x the memory; per-user "
+                  f"{res['speedup']:.2f}x faster ({res['cpu_ratio']:.2f}x less CPU: "
+                  f"{res['pwalk_diff_cpu_s']:.1f} vs {res['duckdb_cpu_s']:.1f} s), "
+                  f"{res['rss_ratio']:.2f}x the memory; per-user "
                   f"totals {'agree' if agree else 'DIFFER'}; pwalk-diff --memory 64M "
                   f"{res['pwalk_diff_64m_s']:.2f} s {res['pwalk_diff_64m_rss_kib'] / 1024:.0f} MiB",
                   flush=True)
@@ -163,12 +176,13 @@ def markdown(results):
         return []
     md = ["", f"pwalk-diff against DuckDB's FULL OUTER JOIN on (st_dev, inode) of two .csv.zst "
           f"reports ({results[0]['threads']} threads each, median of {results[0]['repeat']}):",
-          "", "| rows | pwalk-diff s | DuckDB s | speed x DuckDB | pwalk-diff RSS MiB | "
-          "DuckDB RSS MiB | RSS x DuckDB | --memory 64M s / RSS MiB | per-user totals |",
-          "|---|---|---|---|---|---|---|---|---|"]
+          "", "| rows | pwalk-diff s (CPU s) | DuckDB s (CPU s) | speed x DuckDB | DuckDB CPU / ours | "
+          "pwalk-diff RSS MiB | DuckDB RSS MiB | RSS x DuckDB | --memory 64M s / RSS MiB | "
+          "per-user totals |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        md.append(f"| {label(r['rows'])} | {r['pwalk_diff_s']:.2f} | {r['duckdb_s']:.2f} | "
-                  f"{r['speedup']:.2f} | {r['pwalk_diff_rss_kib'] / 1024:.0f} | "
+        md.append(f"| {label(r['rows'])} | {r['pwalk_diff_s']:.2f} ({r['pwalk_diff_cpu_s']:.1f}) | "
+                  f"{r['duckdb_s']:.2f} ({r['duckdb_cpu_s']:.1f}) | {r['speedup']:.2f} | "
+                  f"{r['cpu_ratio']:.2f} | {r['pwalk_diff_rss_kib'] / 1024:.0f} | "
                   f"{r['duckdb_rss_kib'] / 1024:.0f} | {r['rss_ratio']:.2f} | "
                   f"{r['pwalk_diff_64m_s']:.2f} / {r['pwalk_diff_64m_rss_kib'] / 1024:.0f} | "
                   f"{'agree' if r['agree'] else 'DIFFER'} |")
