@@ -21,6 +21,7 @@ packages=(
     fuse3 libfuse3-dev  # tests/slowfs: the FUSE filesystem with latency (fusermount3, libfuse3)
     node-d3  # plugins/html: d3's minified file is inlined into the html sink at build time
     chromium fonts-dejavu-core  # tests/html: headless Chromium loads the page offline (+ a font for its screenshot)
+    prometheus  # tests/prometheus: `promtool check metrics` on the prometheus sink's files (only promtool is used)
 )
 
 missing=()
