@@ -302,6 +302,27 @@ def test_a_failed_scan_publishes_nothing_and_keeps_the_previous_file(work):
         assert one(parse(f.read().decode()), "pwalk_bytes") > 5100
 
 
+def test_the_shipped_nightly_config_writes_everything_from_one_walk(work):
+    cfg = T.built("configs/nightly.yaml")
+    if not cfg:
+        pytest.skip("configs/nightly.yaml is not in the runfiles")
+    facts = T.build(os.path.join(work, "tree"), unreadable=False)
+    run = os.path.join(work, "night")
+    os.mkdir(run)
+    out = os.path.join(work, "textfile", "pwalk-project.prom")
+    os.mkdir(os.path.dirname(out))
+    engine = T.built("pwalk-engine")
+    r = subprocess.run(T.UNPRIVILEGED + [engine, "-q", "-c", cfg, "--set", "metrics.path=" + out,
+                                         facts["root"]], cwd=run, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert os.path.getsize(os.path.join(run, "scan.csv.zst")) > 0
+    with open(os.path.join(run, "summary", "summary.json")) as f:
+        meta = json.load(f)
+    fams = read(out)
+    assert one(fams, "pwalk_bytes", fs="project") == meta["totals"]["bytes"]
+    assert one(fams, "pwalk_scan_entries", fs="project") == meta["entries"]
+
+
 BAD = [
     ("no-path", "top: 3", ["path"]),
     ("dir-missing", "path: %(missing)s", ["%(missing)s"]),
