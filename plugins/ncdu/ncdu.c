@@ -54,6 +54,7 @@ typedef struct ncdu_instance {
     int zstd;
     char *tmpdir;
     size_t worker_cap;    /* sort buffer per worker                   */
+    size_t memory;        /* memory_mb in bytes                       */
     char *cwd;            /* a relative root is shown below it        */
     char *err_root;       /* the root as given (facts): error paths   */
     const char *version;
@@ -102,7 +103,8 @@ static int ncdu_options_read(ncdu_instance *s, const pwalk_options *opts)
     if (!s->tmpdir)
         return ncdu_fail(s, PWALK_ERR_NOMEM, "out of memory");
     size_t workers = h->worker_count ? h->worker_count : 1;
-    s->worker_cap = (size_t)mb * NCDU_MIB / workers;
+    s->memory = (size_t)mb * NCDU_MIB;
+    s->worker_cap = s->memory / workers;
     if (s->worker_cap < NCDU_MIB / 4) /* many workers: a run of at least 256 KiB */
         s->worker_cap = NCDU_MIB / 4;
     /* a bad tmpdir fails now (exit 2), not in the middle of the walk */
@@ -353,7 +355,7 @@ static int ncdu_write(ncdu_instance *s, ncdu_out *o, char *err, size_t errlen)
     for (size_t i = 0; i < s->worker_count; i++)
         if (s->workers[i])
             spills[n++] = s->workers[i]->spill; /* a shallow copy: runs and fd */
-    ncdu_merge *m = ncdu_merge_open(spills, n, s->tmpdir, err, errlen);
+    ncdu_merge *m = ncdu_merge_open(spills, n, s->memory, s->tmpdir, err, errlen);
     free(spills);
     ncdu_tree t;
     int rc = m ? ncdu_tree_begin(&t, o, s->version, s->start_sec) : -1;

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NCDU_FANIN 64              /* runs merged at once               */
 #define NCDU_READ_BUF (64u * 1024u) /* per run being merged              */
 #define NCDU_WRITE_BUF (256u * 1024u)
 #define NCDU_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
@@ -344,7 +343,7 @@ void ncdu_merge_close(ncdu_merge *m)
     free(m);
 }
 
-/* A merge over runs[0..n-1] (n <= NCDU_FANIN), primed. */
+/* A merge over runs[0..n-1] (n <= the fan-in), primed. */
 static ncdu_merge *merge_runs(const ncdu_run *runs, size_t n, char *err, size_t errlen)
 {
     ncdu_merge *m = calloc(1, sizeof *m);
@@ -427,9 +426,10 @@ static int merge_into(const ncdu_run *runs, size_t n, int fd, uint64_t *end, ncd
     return 0;
 }
 
-/* One pass: groups of NCDU_FANIN runs merged into one each, in a new
+/* One pass: groups of fanin runs merged into one each, in a new
  * temporary.  Returns its fd, or -1. */
-static int merge_pass(ncdu_run *runs, size_t *n, const char *dir, char *err, size_t errlen)
+static int merge_pass(ncdu_run *runs, size_t *n, size_t fanin, const char *dir, char *err,
+                      size_t errlen)
 {
     int fd = ncdu_tmpfile(dir);
     if (fd < 0) {
@@ -439,8 +439,8 @@ static int merge_pass(ncdu_run *runs, size_t *n, const char *dir, char *err, siz
     }
     uint64_t end = 0;
     size_t out = 0;
-    for (size_t i = 0; i < *n; i += NCDU_FANIN) {
-        size_t k = *n - i < NCDU_FANIN ? *n - i : NCDU_FANIN;
+    for (size_t i = 0; i < *n; i += fanin) {
+        size_t k = *n - i < fanin ? *n - i : fanin;
         ncdu_run merged;
         if (merge_into(runs + i, k, fd, &end, &merged, err, errlen) != 0) {
             close(fd);
@@ -468,9 +468,12 @@ static ncdu_run *runs_collect(ncdu_spill *spills, size_t n, size_t *count)
     return runs;
 }
 
-ncdu_merge *ncdu_merge_open(ncdu_spill *spills, size_t n, const char *dir, char *err,
-                            size_t errlen)
+ncdu_merge *ncdu_merge_open(ncdu_spill *spills, size_t n, size_t memory, const char *dir,
+                            char *err, size_t errlen)
 {
+    /* the sort buffers are freed by now: their budget reads the runs */
+    size_t fanin = memory / NCDU_READ_BUF;
+    fanin = fanin < 16 ? 16 : fanin > 4096 ? 4096 : fanin;
     size_t count = 0, owned_n = 0;
     ncdu_run *runs = runs_collect(spills, n, &count);
     int *owned = NULL;
@@ -478,9 +481,9 @@ ncdu_merge *ncdu_merge_open(ncdu_spill *spills, size_t n, const char *dir, char 
         snprintf(err, errlen, "out of memory (listing the sorted runs)");
         return NULL;
     }
-    while (count > NCDU_FANIN) {
+    while (count > fanin) {
         int *o = realloc(owned, (owned_n + 1) * sizeof *o);
-        int fd = o ? merge_pass(runs, &count, dir, err, errlen) : -1;
+        int fd = o ? merge_pass(runs, &count, fanin, dir, err, errlen) : -1;
         if (o)
             owned = o;
         else

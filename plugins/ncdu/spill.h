@@ -65,10 +65,11 @@ int ncdu_tmpfile(const char *dir);
 /* The merge: every run of every spill, read back in key order. */
 typedef struct ncdu_merge ncdu_merge;
 
-/* Runs of spills[0..n-1]; merges them down to at most a fan-in's worth
- * first (into temporaries in dir) if there are more.  NULL with err. */
-ncdu_merge *ncdu_merge_open(ncdu_spill *spills, size_t n, const char *dir, char *err,
-                            size_t errlen);
+/* Runs of spills[0..n-1], read with a 64 KiB buffer each: as many at once
+ * as memory bytes allow (16..4096); with more runs than that, groups are
+ * merged first, in passes, into temporaries in dir.  NULL with err. */
+ncdu_merge *ncdu_merge_open(ncdu_spill *spills, size_t n, size_t memory, const char *dir,
+                            char *err, size_t errlen);
 
 /* The next record in key order: 1 (r and *key set, valid until the next
  * call), 0 at the end, -1 with err on a read failure. */

@@ -308,7 +308,8 @@ def test_zstd_export_reads_through_zstdcat(work):
 
 def test_tiny_sort_buffer_many_runs_same_bytes(work):
     """memory_mb: 1 over 4 workers: runs of 256 KiB, far more than the
-    merge's fan-in (64), so runs are merged in passes; the export is the same."""
+    merge's fan-in at 1 MiB (16 runs of 64 KiB buffer), so runs are merged
+    in passes; the export is the same."""
     gentree = T.built("tests/bench/gentree")
     if not gentree:
         pytest.skip("tests/bench:gentree not built")
