@@ -16,6 +16,7 @@ packages=(
     openmpi-bin libopenmpi-dev  # pwalk-mpi and its tests
     gnuplot-nox  # the benchmark's plot (tests/bench/run.py)
     ncdu  # tests/ncdu: Debian's ncdu 1.18 re-imports and re-exports the ncdu sink's file
+    gdu  # tests/ncdu: another reader of ncdu exports (its totals of the ncdu sink's file)
     python3-pandas  # optional: pwalk.read_summary() gives DataFrames with it (tested both ways)
     pkg-config man-db  # tests/install: pwalk.pc, linting the man pages (man, lexgrog)
     fuse3 libfuse3-dev  # tests/slowfs: the FUSE filesystem with latency (fusermount3, libfuse3)

@@ -225,6 +225,25 @@ def test_ncdu_reimports_our_export_and_agrees_with_csv_and_summary(work):
     assert groups == link_groups(flat)
 
 
+def test_gdu_reads_the_export_with_the_summarys_totals(work):
+    """Another reader of ncdu exports, Debian's gdu: its totals (disk usage
+    and apparent size) of our file equal the summary's of the same walk."""
+    gdu = shutil.which("gdu")
+    if not gdu:
+        pytest.skip("gdu not installed (scripts/setup.sh installs Debian's gdu)")
+    facts = T.build(os.path.join(work, "tree"))
+    out = scan(work, facts["root"], "scan", 1, facts["excluded"], csv=False)
+    with open(os.path.join(out["summary"], "summary.json")) as f:
+        want = json.load(f)["totals"]
+    got = {}
+    for key, flags in (("allocated", []), ("bytes", ["-a"])):
+        r = subprocess.run([gdu, "-n", "-p", "-s", "--no-prefix"] + flags + ["-f", out["ncdu"]],
+                           capture_output=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        got[key] = int(r.stdout.split()[0])
+    assert got == {"allocated": want["allocated"], "bytes": want["bytes"]}
+
+
 HOSTILE_NAMES = [
     b"new\nline", b'quo"te', b"back\\slash", b"tab\there", b"cr\rlf\n", b"\x01\x02\x1f\x7f",
     b"bad\xff\xfe", b"lone\xc3", b"overlong\xc0\xaf", b"surrogate\xed\xa0\x80",
