@@ -54,6 +54,12 @@ assert csv.startswith(b"inode,parent-inode,") and csv.count(b"\n") > 100
 rows = csv.count(b"\n") - 1
 assert "walk-iterator" in plugins, plugins
 assert sum(1 for _ in pwalk.scan(src)) == rows
+# the summary plugin built by pip: its tables from the same walk as a report
+assert "summary" in plugins, plugins
+pwalk.report(src, "s.csv", summary="smoke-summary", summary_compress="zstd")
+s = pwalk.read_summary("smoke-summary", pandas=False)
+root = next(d for d in s.dirs if d.depth == -1)
+assert root.path == src and root.files + root.dirs + 1 == s.info["entries"], s.info
 print("installed", here, "with plugins", ", ".join(plugins))
 PY
 "$work/venv/bin/pwalk" --version

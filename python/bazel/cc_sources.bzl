@@ -47,8 +47,10 @@ def _cc_sources_aspect_impl(target, ctx):
     if label.workspace_name == "" and ctx.rule.kind in ("cc_library", "cc_binary"):
         for f in getattr(ctx.rule.files, "srcs", []) + getattr(ctx.rule.files, "hdrs", []):
             if not f.is_source:
-                fail("%s: %s is generated; setup.py can only build checked-in sources" %
-                     (label, f.path))
+                # refused by _checked_in() unless the binary is excluded
+                # (a plugin the package does not ship may generate code)
+                lines.append("generated %s: %s" % (label, f.path))
+                continue
             kind = "src" if f.extension in ("c", "cc") else "hdr"
             lines.append("%s %s" % (kind, f.path))
         for inc in getattr(ctx.rule.attr, "includes", []):
@@ -87,8 +89,16 @@ def _section(title, lines):
     keyed = sorted([(_ORDER[l.split(" ", 1)[0]], l) for l in seen])
     return "[%s]\n" % title + "".join([l + "\n" for _, l in keyed])
 
+def _checked_in(title, lines):
+    for l in lines.to_list():
+        if l.startswith("generated "):
+            fail(("%s (%s) is generated; setup.py can only build checked-in sources " +
+                  "(exclude the plugin from the package: python/BUILD)") %
+                 (l[len("generated "):], title))
+    return lines
+
 def _cc_sources_impl(ctx):
-    text = _section("extension", ctx.attr.target[CcSourcesInfo].lines)
+    text = _section("extension", _checked_in("extension", ctx.attr.target[CcSourcesInfo].lines))
     plugins = {}
     for group in ctx.attr.plugins:
         info = group[CcSourcesInfo]
@@ -98,7 +108,7 @@ def _cc_sources_impl(ctx):
                 plugins[binary[:-len(".so")]] = lines
     for name in sorted(plugins):
         if name not in ctx.attr.exclude:
-            text += _section("plugin " + name, plugins[name])
+            text += _section("plugin " + name, _checked_in("plugin " + name, plugins[name]))
     out = ctx.actions.declare_file(ctx.attr.name + ".txt")
     ctx.actions.write(out, _HEADER + text)
     return [DefaultInfo(files = depset([out]), runfiles = ctx.runfiles(files = [out]))]
