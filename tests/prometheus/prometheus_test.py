@@ -323,6 +323,55 @@ def test_the_shipped_nightly_config_writes_everything_from_one_walk(work):
     assert one(fams, "pwalk_scan_entries", fs="project") == meta["entries"]
 
 
+RULE_TEST = """rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      # the last complete scan ended at t=0 and none since
+      - series: 'pwalk_scan_completion_timestamp_seconds{fs="home",instance="n1"}'
+        values: '0x3000'
+      - series: 'pwalk_scan_errors{fs="home",instance="n1"}'
+        values: '0x3000'
+    alert_rule_test:
+      - eval_time: 30h
+        alertname: PwalkScanStale
+        exp_alerts: []
+      - eval_time: 40h
+        alertname: PwalkScanStale
+        exp_alerts:
+          - exp_labels: {severity: warning, fs: home, instance: n1}
+            exp_annotations:
+              summary: "pwalk scan home on n1: last complete scan 1d 16h 0m 0s ago"
+      - eval_time: 40h
+        alertname: PwalkScanMissing
+        exp_alerts: []
+      - eval_time: 40h
+        alertname: PwalkScanErrors
+        exp_alerts: []
+"""
+
+
+def test_the_readme_alert_rules_check_and_fire_on_a_stale_scan(tmp_path):
+    if not PROMTOOL:
+        pytest.skip("promtool not installed (scripts/setup.sh installs Debian's prometheus)")
+    readme = T.built("README.md")
+    if not readme:
+        pytest.skip("README.md is not in the runfiles")
+    with open(readme) as f:
+        text = f.read()
+    m = re.search(r"<!-- prometheus-rules -->\s*```yaml\n(.*?)```", text, re.S)
+    assert m, "README.md has no <!-- prometheus-rules --> yaml block"
+    (tmp_path / "rules.yml").write_text(m.group(1))
+    (tmp_path / "test.yml").write_text(RULE_TEST)
+    r = subprocess.run([PROMTOOL, "check", "rules", "rules.yml"], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([PROMTOOL, "test", "rules", "test.yml"], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 BAD = [
     ("no-path", "top: 3", ["path"]),
     ("dir-missing", "path: %(missing)s", ["%(missing)s"]),
