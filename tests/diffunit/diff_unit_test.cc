@@ -755,3 +755,120 @@ TEST(Join, PathKeyOrderAgreesWithMemcmp)
             EXPECT_FALSE(kmore && c <= 0) << x << " " << y;
         }
 }
+
+// ---- a side read whole (load.c): header, escaping, manifests, errors ------------
+
+extern "C" {
+#include "engine/diff/load.h"
+}
+
+namespace {
+
+const char kRoot[] = "12,0,-1,\"r\",\"\",0,0,4096,2049,8,2,\"0040755\",1,2,3,2,0\n";
+
+// Load path into side (sorted by path); the status, err set.
+int LoadSide(dside *side, const std::string &path, std::string *err, int threads = 2)
+{
+    static volatile sig_atomic_t no_stop = 0;
+    dload_opts o{};
+    o.threads = threads;
+    o.memory = 16 << 20;
+    o.hold = 8 << 20;
+    o.escape = DROW_ESC_AUTO;
+    o.stop = &no_stop;
+    o.tmpdir = "/tmp";
+    char e[1024] = "";
+    int rc = dload_side(side, path.c_str(), djoin_cmp_path, djoin_key_path, &o, e, sizeof e);
+    *err = e;
+    return rc;
+}
+
+// The paths of a loaded side, in order.
+std::vector<std::string> Paths(dside *side)
+{
+    std::vector<std::string> out;
+    char err[256];
+    dsort_merge *m = dsort_merge_open(&side->sort, err, sizeof err);
+    while (const void *r = dsort_merge_next(m, err, sizeof err))
+        out.emplace_back(DROW_PATH(r), ((const drow *)r)->path_len);
+    dsort_merge_close(m);
+    return out;
+}
+
+} // namespace
+
+TEST(Load, HeaderOrNotAndEscapingPerFile)
+{
+    std::string d = TmpDir("load");
+    std::string rows = std::string(kRoot) +
+                       "13,12,0,\"r/a\\\\b\\x0a\",\"\",0,0,1,2049,0,1,\"0100644\",1,2,3,-1,0\n";
+    std::string dey = std::string(kRoot) +
+                      "13,12,0,\"r/a\\qb\xff\",\"\",0,0,1,2049,0,1,\"0100644\",1,2,3,-1,0\n";
+    WriteFile(d + "/h.csv.zst", Zstd(std::string(kHeader) + "\n" + rows));
+    WriteFile(d + "/n.csv", rows);
+    WriteFile(d + "/dey.csv.gz", Gzip(dey));
+    for (const char *f : {"h.csv.zst", "n.csv"}) {
+        dside side;
+        std::string err;
+        ASSERT_EQ(LoadSide(&side, d + "/" + f, &err), 0) << err;
+        EXPECT_EQ(side.rows, 2u);
+        ASSERT_EQ(side.root_count, 1u);
+        EXPECT_STREQ(side.roots[0], "r");
+        EXPECT_EQ(Paths(&side), (std::vector<std::string>{"r", "r/a\\b\n"})) << f;
+        dside_free(&side);
+    }
+    dside side;
+    std::string err;
+    ASSERT_EQ(LoadSide(&side, d + "/dey.csv.gz", &err), 0) << err;
+    EXPECT_EQ(Paths(&side), (std::vector<std::string>{"r", "r/a\\qb\xff"}));
+    dside_free(&side);
+}
+
+TEST(Load, BadRowNamesFileAndLine)
+{
+    std::string d = TmpDir("badrow");
+    std::string text = std::string(kHeader) + "\n" + kRoot;
+    for (int i = 0; i < 50000; i++) // several chunks before the bad line
+        text += std::to_string(100 + i) +
+                ",12,0,\"r/some/longer/name/for/a/file/number/" + std::to_string(i) +
+                "\",\"\",0,0,1,2049,0,1,\"0100644\",1,2,3,-1,0\n";
+    text += "7,12,0,\"r/x\",\"\",0,0,1,2049,0,1,\"0100644\",1,2,3\n";
+    WriteFile(d + "/bad.csv.zst", Zstd(text));
+    dside side;
+    std::string err;
+    EXPECT_EQ(LoadSide(&side, d + "/bad.csv.zst", &err), DLOAD_BAD_INPUT);
+    EXPECT_EQ(err, d + "/bad.csv.zst: line 50003: column 15 (st_ctime): the line ends here: "
+                       "fewer than 17 columns, not a pwalk report");
+    dside_free(&side);
+    WriteFile(d + "/cols.csv", "inode,parent-inode,path\n1,2,3\n");
+    EXPECT_EQ(LoadSide(&side, d + "/cols.csv", &err), DLOAD_BAD_INPUT);
+    EXPECT_NE(err.find("cols.csv: line 1: the columns are not pwalk's"), std::string::npos) << err;
+    dside_free(&side);
+}
+
+TEST(Load, ManifestReadsEveryShard)
+{
+    std::string d = TmpDir("manifest");
+    WriteFile(d + "/s0.csv.zst", Zstd(std::string(kHeader) + "\n" + kRoot));
+    WriteFile(d + "/s1.csv.lz4",
+              Lz4(std::string(kHeader) + "\n" +
+                  "13,12,0,\"r/q\"\"\\\\\",\"\",0,0,1,2049,0,1,\"0100644\",1,2,3,-1,0\n"));
+    WriteFile(d + "/m.manifest.json",
+              "{\n  \"format\": \"pwalk-shards\",\n  \"version\": 1,\n  \"complete\": true,\n"
+              "  \"started\": 1796000000,\n  \"sinks\": [\n    {\"name\": \"s\", \"plugin\": "
+              "\"summary\", \"shards\": []},\n    {\"name\": \"report\", \"plugin\": \"csv-zstd\","
+              " \"shards\": [\n      {\"rank\": 0, \"path\": \"" + d + "/s0.csv.zst\"},\n"
+              "      {\"rank\": 1, \"path\": \"" + d + "/s1.csv.lz4\"}]}\n  ]\n}\n");
+    dside side;
+    std::string err;
+    ASSERT_EQ(LoadSide(&side, d + "/m.manifest.json", &err), 0) << err;
+    EXPECT_EQ(side.input_count, 2u);
+    EXPECT_TRUE(side.has_started);
+    EXPECT_EQ(side.started, 1796000000);
+    EXPECT_EQ(Paths(&side), (std::vector<std::string>{"r", "r/q\"\\"}));
+    dside_free(&side);
+    WriteFile(d + "/bad.manifest.json", "{\"format\": \"pwalk-shards\", \"complete\": false}\n");
+    EXPECT_EQ(LoadSide(&side, d + "/bad.manifest.json", &err), DLOAD_BAD_INPUT);
+    EXPECT_EQ(err, d + "/bad.manifest.json: the manifest does not say \"complete\": true");
+    dside_free(&side);
+}
