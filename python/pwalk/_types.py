@@ -65,7 +65,7 @@ class Summary(NamedTuple):
     dirs: int           #: directory rows
     error_count: int    #: error records (the walk's and the sinks')
     errors: list        #: [EntryError, ...]
-    outputs: dict       #: sink name -> its "path" option, str (None if it has none)
+    outputs: dict       #: sink name -> its "path" option (a summary: its "dir"), str, or None
     sink_rows: dict     #: sink name -> rows it accepted
     filtered: dict      #: reason -> entries left out (snapshot, exclude, ...)
     seconds: float

@@ -294,3 +294,11 @@ def test_a_damaged_zstd_table_is_named(tree, tmp_path):
     z.write_bytes(b"not zstd at all")
     with pytest.raises(pwalk.SummaryFormatError, match=r"dirs\.csv\.zst"):
         pwalk.read_summary(sdir, pandas=False)
+
+
+def test_run_lists_the_summary_dir_as_its_output(tree, tmp_path):
+    sdir = str(tmp_path / "s")
+    s = pwalk.run({"version": 1, "sinks": [{"name": "sum", "plugin": "summary",
+                                            "options": {"dir": sdir, "print": "false"}}]}, tree)
+    assert s.outputs == {"sum": sdir}
+    assert pwalk.read_summary(sdir, pandas=False).info["entries"] == s.entries
