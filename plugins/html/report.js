@@ -25,7 +25,8 @@
   function share(n) {
     return totalBytes > 0 ? (100 * n / totalBytes).toFixed(1) + " %" : "\u2013";
   }
-  var FORMAT = { bytes: human, count: count, time: when, text: String, share: share };
+  function day(t) { return t === null || t === undefined ? "\u2013" : when(t).slice(0, 10); }
+  var FORMAT = { bytes: human, count: count, time: when, day: day, text: String, share: share };
 
   /* One row of cells: [key, value, format]; value kept exact in data-v. */
   function row(tbody, cells, attrs) {
@@ -37,6 +38,7 @@
       if (fmt !== "text") td.classed("n", true);
       if (c[1] !== null && c[1] !== undefined && fmt !== "text") td.attr("data-v", String(c[1]));
       if (fmt === "bytes" && c[1] !== null) td.attr("title", count(c[1]) + " bytes");
+      if (fmt === "day") td.attr("title", when(c[1]));
       td.text(FORMAT[fmt](c[1]));
       if (c[3]) td.classed(c[3], true);
     });
@@ -89,7 +91,7 @@
                     o[1] === null ? "orphan" : "name"],
                    ["files", o[2]], ["dirs", o[3]], ["bytes", o[4], "bytes"],
                    ["share", o[4], "share"], ["allocated", o[5], "bytes"]];
-      if (!group) cells.push(["newest_mtime", o[6], "time"], ["oldest_atime", o[7], "time"]);
+      if (!group) cells.push(["newest_mtime", o[6], "day"], ["oldest_atime", o[7], "day"]);
       row(tb, cells, { "data-id": String(o[0]) });
     });
   }
