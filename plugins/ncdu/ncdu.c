@@ -180,11 +180,14 @@ static int ncdu_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
 static int ncdu_thread_open(void *instance, uint32_t worker, void **tstate)
 {
     ncdu_instance *s = instance;
-    ncdu_worker *w = calloc(1, sizeof *w);
-    if (!w || worker >= (s->host->worker_count ? s->host->worker_count : 1)) {
-        free(w);
-        return ncdu_fail(s, PWALK_ERR_NOMEM, "out of memory");
+    if (worker >= (s->host->worker_count ? s->host->worker_count : 1)) {
+        s->host->set_error(s->ctx, "worker %u beyond worker_count %u", worker,
+                           s->host->worker_count);
+        return PWALK_ERR;
     }
+    ncdu_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return ncdu_fail(s, PWALK_ERR_NOMEM, "out of memory");
     char err[512];
     if (ncdu_spill_open(&w->spill, s->tmpdir, s->worker_cap, err, sizeof err) != 0) {
         free(w);
@@ -230,8 +233,7 @@ static size_t ncdu_below_root(const pwalk_entry *e)
     return pos;
 }
 
-static int ncdu_add_entry(ncdu_instance *s, ncdu_worker *w, const pwalk_entry *e, char *err,
-                          size_t errlen)
+static int ncdu_add_entry(ncdu_worker *w, const pwalk_entry *e, char *err, size_t errlen)
 {
     ncdu_rec r = {0};
     r.flags = S_ISDIR(e->mode) ? NCDU_R_DIR : 0;
@@ -262,7 +264,6 @@ static int ncdu_add_entry(ncdu_instance *s, ncdu_worker *w, const pwalk_entry *e
         }
         r.key_len = (uint32_t)(e->path_len - start);
     }
-    (void)s;
     return ncdu_spill_add(&w->spill, &r, key, err, errlen);
 }
 
@@ -272,7 +273,7 @@ static int ncdu_consume(void *instance, void *tstate, const pwalk_entry *entries
     ncdu_worker *w = tstate;
     char err[512];
     for (size_t i = 0; i < count; i++)
-        if (ncdu_add_entry(s, w, PWALK_ENTRY_AT(entries, i), err, sizeof err) != 0)
+        if (ncdu_add_entry(w, PWALK_ENTRY_AT(entries, i), err, sizeof err) != 0)
             return ncdu_fail(s, PWALK_ERR_IO, err);
     return PWALK_OK;
 }
@@ -282,7 +283,7 @@ static int ncdu_error(void *instance, void *tstate, const pwalk_error *pe)
 {
     ncdu_instance *s = instance;
     ncdu_worker *w = tstate;
-    if (!s->err_root || !pe->operation || strcmp(pe->operation, "lstat") != 0)
+    if (!w || !s->err_root || !pe->operation || strcmp(pe->operation, "lstat") != 0)
         return PWALK_OK;
     if (PWALK_STRUCT_HAS(pe, pwalk_error, kind) && pe->kind != PWALK_ERROR_FAILED)
         return PWALK_OK; /* vanished or replaced: not there to list */
