@@ -149,6 +149,7 @@ put "$from/engine/diff/README.md" 0644 "$root/share/doc/pwalk/pwalk-diff.md"
 put "$from/plugins/summary/FORMAT.md" 0644 "$root/share/doc/pwalk/summary-format.md"
 put "$from/plugins/ncdu/README.md" 0644 "$root/share/doc/pwalk/ncdu.md"
 put "$from/plugins/html/README.md" 0644 "$root/share/doc/pwalk/html.md"
+put "$from/plugins/prometheus/README.md" 0644 "$root/share/doc/pwalk/prometheus.md"
 
 # The version the engine reports ("pwalk-engine 0.1.0 (plugin ABI 1.2)").
 version=$("$from/pwalk-engine" --version 2>/dev/null | awk 'NR == 1 {print $2}') || true

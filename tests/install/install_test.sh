@@ -57,13 +57,13 @@ mode_is() { # mode_is OCTAL FILE...
         [ "$(stat -c '%u' "$f")" = "$(id -u)" ] || fail "${f#$prefix/}: not owned by the installer"
     done
 }
-mode_is 755 "$prefix"/bin/pwalk-engine "$prefix"/bin/pwalk-diff "$prefix"/lib/pwalk/plugins/{csv,csv-zstd,csv-gzip,csv-lz4,html,ncdu,repair-action,summary,template}.so
+mode_is 755 "$prefix"/bin/pwalk-engine "$prefix"/bin/pwalk-diff "$prefix"/lib/pwalk/plugins/{csv,csv-zstd,csv-gzip,csv-lz4,html,ncdu,prometheus,repair-action,summary,template}.so
 mode_is 644 "$prefix"/include/pwalk/plugin.h "$prefix"/lib/pkgconfig/pwalk.pc \
-    "$prefix"/lib/pwalk/plugin.lds "$prefix"/share/pwalk/{audit,compat,repair,mpi,summary}.yaml \
+    "$prefix"/lib/pwalk/plugin.lds "$prefix"/share/pwalk/{audit,compat,repair,mpi,summary,nightly}.yaml \
     "$prefix"/share/pwalk/template/{template.c,README.md} \
     "$prefix"/share/man/man1/pwalk-engine.1 "$prefix"/share/man/man1/pwalk-diff.1 \
     "$prefix"/share/man/man5/pwalk-pipeline.5 \
-    "$prefix"/share/doc/pwalk/{README.md,LICENSE,csv-format.md,summary-format.md,pwalk-diff.md,ncdu.md,html.md}
+    "$prefix"/share/doc/pwalk/{README.md,LICENSE,csv-format.md,summary-format.md,pwalk-diff.md,ncdu.md,html.md,prometheus.md}
 mode_is 755 "$prefix" "$prefix"/{bin,lib,include,share} "$prefix"/lib/pwalk{,/plugins} \
     "$prefix"/include/pwalk "$prefix"/share/pwalk "$prefix"/share/man/man1
 # every public header of the tree, whatever was added to include/pwalk/
