@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import subprocess
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple, Union
 
 from ._mpi import IncompleteScanError
 from ._text import unescape
@@ -31,9 +31,9 @@ class DirTotals(NamedTuple):
     dirs: int           #: directories below it (not itself)
     bytes: int          #: st_size of itself and everything below (du --apparent-size)
     allocated: int      #: st_blocks * 512, the same way (du -B1)
-    newest_mtime: Optional[int]
-    newest_atime: Optional[int]
-    oldest_mtime: Optional[int]
+    newest_mtime: int
+    newest_atime: int
+    oldest_mtime: int
     stale_bytes: int    #: bytes not modified for the oldest age bucket
 
 
@@ -46,8 +46,8 @@ class UserTotals(NamedTuple):
     dirs: int
     bytes: int
     allocated: int
-    newest_mtime: Optional[int]
-    oldest_atime: Optional[int]
+    newest_mtime: int
+    oldest_atime: int
     orphan: bool
 
 
@@ -171,17 +171,28 @@ def _table_text(path):
                                      f"{err.decode(errors='replace').strip()}")
 
 
+def _text_str(t):
+    # no backslash: the text is the name itself (lossless text escapes
+    # every byte that is not plain UTF-8), so skip the regex
+    return t if "\\" not in t else os.fsdecode(unescape(t))
+
+
+def _text_bytes(t):
+    return t.encode("utf-8") if "\\" not in t else unescape(t)
+
+
 def _converters(name, fields, like_str):
+    """One callable per column; integers are never empty (FORMAT.md)."""
     out = []
     for col in fields:
         if col in _PATHS:
-            out.append((lambda t: os.fsdecode(unescape(t))) if like_str else unescape)
+            out.append(_text_str if like_str else _text_bytes)
         elif col in _NAMES:
-            out.append(lambda t: os.fsdecode(unescape(t)))
+            out.append(_text_str)
         elif col in _BOOLS:
             out.append(_BOOL_TEXT.__getitem__)
         else:
-            out.append(lambda t: int(t) if t != "" else None)
+            out.append(int)
     return out
 
 
@@ -208,7 +219,7 @@ def _read_table(directory, name, entry, like_str):
             if len(rec) != len(conv):
                 raise SummaryFormatError(f"{where}:{line}: {len(rec)} fields, not {len(conv)}")
             try:
-                rows.append(row_type._make(c(v) for c, v in zip(conv, rec)))
+                rows.append(row_type._make([c(v) for c, v in zip(conv, rec)]))
             except (ValueError, KeyError) as e:
                 raise SummaryFormatError(f"{where}:{line}: bad value: {e}") from None
     expected = entry.get("rows")
@@ -218,23 +229,21 @@ def _read_table(directory, name, entry, like_str):
 
 
 def _frame(pd, row_type, rows):
-    """A DataFrame with the row type's columns: int64 for integers (Int64,
-    nullable, where a value is missing), bool, and object for text."""
-    df = pd.DataFrame.from_records(rows, columns=list(row_type._fields))
-    for col in row_type._fields:
+    """A DataFrame with the row type's columns: int64 for integers (uint64
+    for a column with a value past int64), bool, object for text."""
+    columns = list(zip(*rows)) if rows else [()] * len(row_type._fields)
+    data = {}
+    for col, values in zip(row_type._fields, columns):
         if col in _PATHS or col in _NAMES:
-            continue
-        if col in _BOOLS:
-            df[col] = df[col].astype(bool)
-            continue
-        if df[col].isna().any():
-            df[col] = df[col].astype("Int64")
-        elif df[col].dtype == object:  # empty table, or a value past int64
+            data[col] = pd.Series(values, dtype=object)
+        elif col in _BOOLS:
+            data[col] = pd.Series(values, dtype=bool)
+        else:
             try:
-                df[col] = df[col].astype("int64")
-            except (OverflowError, ValueError):
-                df[col] = df[col].astype("uint64")
-    return df
+                data[col] = pd.Series(values, dtype="int64")
+            except OverflowError:
+                data[col] = pd.Series(values, dtype="uint64")
+    return pd.DataFrame(data, columns=list(row_type._fields))
 
 
 def _pandas(wanted):
