@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from ._types import Error
 

@@ -10,7 +10,6 @@ never from pwalk-diff's output.  Then: every input form, MPI manifests,
 path matching after a simulated remount, --fail-if-growth, bad inputs (one
 line, exit 2, nothing written), byte-identical reruns, hostile names."""
 
-import gzip
 import os
 import shutil
 import subprocess
@@ -18,11 +17,12 @@ import time
 
 import pytest
 
-from diffcheck import (BY_DIR_HEADER, BY_GROUP_HEADER, BY_USER_HEADER, CHANGES_HEADER, DIFF,
+from diffcheck import (BY_DIR_HEADER, BY_GROUP_HEADER, BY_USER_HEADER, CHANGES_HEADER,
                        ENGINE, TABLES, Change, counts_of, diff_json, diff_ok, engine, escape,
-                       expected_by_dir, expected_by_owner, expected_changes, expected_totals, mpi_scan,
-                       mpirun_available, nothing_written, one_error_line, outputs_bytes,
-                       read_bytes, run_diff, snapshot, table, table_text, tmp_base, totals_of,
+                       expected_by_dir, expected_by_owner, expected_changes, expected_totals,
+                       mpi_scan, mpirun_available, nothing_written, one_error_line,
+                       outputs_bytes, read_bytes, run_diff, snapshot, table, table_text,
+                       tmp_base, totals_of,
                        unescape, write_config)
 
 T0 = 1600000000  # every entry's atime and mtime before the operations
