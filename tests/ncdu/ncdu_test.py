@@ -325,6 +325,29 @@ def test_zstd_export_reads_through_zstdcat(work):
     assert r.returncode == 0 and r.stderr == b"", r.stderr
 
 
+def test_shipped_config_as_the_readme_runs_it(work):
+    """configs/ncdu.yaml from a working directory: the report and the
+    zstd export appear there, and ncdu reads the export through zstdcat."""
+    cfg = T.built("configs/ncdu.yaml")
+    zstd = shutil.which("zstd")
+    if not cfg or not zstd:
+        pytest.skip("configs/ncdu.yaml not in the runfiles, or no zstd command")
+    root = os.path.join(work, "tree")
+    T.build_wide(root)
+    run = os.path.join(work, "run")
+    os.mkdir(run, 0o755)
+    r = subprocess.run(T.UNPRIVILEGED + [T.built("pwalk-engine"), "-q", "-c", cfg, root],
+                       cwd=run, capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(run)) == ["scan-errors.csv", "scan.csv.zst", "scan.ncdu.json.zst"]
+    r = subprocess.run("%s -dc scan.ncdu.json.zst | %s -0 -e -f - -o re.json" % (zstd, NCDU),
+                       shell=True, cwd=run, capture_output=True, timeout=600)
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    with open(os.path.join(run, "re.json"), "rb") as f:
+        flat = flatten(parse(f.read()))
+    assert len(flat) == sum(len(d) + len(f) for _, d, f in os.walk(root)) + 1
+
+
 def test_tiny_sort_buffer_many_runs_same_bytes(work):
     """memory_mb: 1 over 4 workers: runs of 256 KiB, far more than the
     merge's fan-in at 1 MiB (16 runs of 64 KiB buffer), so runs are merged
