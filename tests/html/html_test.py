@@ -125,7 +125,7 @@ READ_DOM = r"""(() => {
           scripts: all(document, "script").length,
           svgs_with_onload: all(document, "[onload], [onerror]").length,
           pwned: window.__pwned === undefined ? null : String(window.__pwned),
-          report: window.pwalkReport, render_ms: performance.now()};
+          report: window.pwalkReport};
 })()"""
 
 READ_TREE = r"""(() => ({
@@ -312,9 +312,9 @@ def test_the_request_check_sees_a_request(work):
 
 def test_renders_in_under_two_seconds_and_keeps_a_screenshot(scanned):
     assert scanned["dom"]["report"]["renderMs"] < 2000
+    assert scanned["dom"]["report"]["loadedMs"] < 2000
     png = scanned["png"]
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10000
-    assert scanned["dom"]["render_ms"] < 2000 + 5000  # page load included, generous
 
 
 def make_wide(root, tops=100, subs=1000):
@@ -362,7 +362,7 @@ def test_100k_directories_stay_bounded(work):
     assert kept[0] >= sorted(others, reverse=True)[29]
     assert t99["o"] == 1000 - 30
     p, dom, _, _, _ = load(work, page, "wide")
-    assert dom["report"]["renderMs"] < 2000
+    assert dom["report"]["loadedMs"] < 2000
     assert p.requests == ["file://" + page]
     assert dom["facts"]["dirs"] == str(tree["dirs"])
 
