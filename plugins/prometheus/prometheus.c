@@ -10,6 +10,12 @@
  * thread_close() merges them; prepare() finalizes (finalize.c), writes the
  * text and fsyncs; finish(0) renames it into place; finish(non-zero)
  * removes it, so a failed scan leaves the previous file as it was.
+ *
+ * Under pwalk-mpi (scan_facts.ranks > 1) each rank writes its aggregate as
+ * the summary's partial (plugins/summary/partial.c) at the path it was
+ * given (NAME.prom.part-0003: no *.prom either), and one merge lifecycle on
+ * rank 0 (host->worker_count 0) reads every rank's and writes the metrics
+ * as if one process had walked -- exactly as the summary sink does.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -19,7 +25,14 @@
 #include <unistd.h>
 
 #include "common/outfile.h"
+#include "partial.h"
 #include "prom.h"
+
+#if PWALK_ABI_MINOR >= 3
+#define PROM_MERGE 1
+#else
+#define PROM_MERGE 0
+#endif
 
 static const pwalk_option_spec prom_options[] = {
     {"path", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, NULL, NULL,
@@ -43,6 +56,8 @@ typedef struct prom_instance {
     prom_conf pc;
     outfile out;
     int open;
+    int partial;                /* a pwalk-mpi rank: out is its partial */
+    int merging;                /* the merge lifecycle (no walk)        */
     int prepared;
     struct timespec t0;         /* create(): before the walk            */
     summ_agg agg;               /* every worker's, merged               */
@@ -135,21 +150,22 @@ static int prom_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     if (PWALK_HOST_HAS(host, scan_facts) && host->scan_facts &&
         host->scan_facts(ctx, &f) == PWALK_OK) {
         p->conf.start_sec = f.start_sec;
-        if (f.ranks > 1)
-            return prom_fail(p, PWALK_ERR_CONFIG,
-                             "not supported under pwalk-mpi with several ranks (each rank "
-                             "would publish a part of the scan's figures): run it in a "
-                             "single-process scan");
+        /* a rank of several writes its partial at `path` (its shard name);
+         * the merge lifecycle (no workers) and a lone process the metrics */
+        p->partial = f.ranks > 1 && host->worker_count > 0;
+        p->merging = f.ranks > 1 && host->worker_count == 0;
     }
 #endif
     char err[512];
-    if (outfile_open_mode(&p->out, path, mode, err, sizeof err) != 0)
+    if (outfile_open_mode(&p->out, path, p->partial ? OUTFILE_MODE_DEFAULT : mode, err,
+                          sizeof err) != 0)
         return prom_fail(p, PWALK_ERR_IO, err);
     p->open = 1;
     if (PWALK_HOST_HAS(host, own_output) && host->own_output(ctx, p->out.fd) != PWALK_OK)
         return PWALK_ERR;
     size_t len = strlen(path);
-    if (strcmp(path, "-") != 0 && (len < 5 || strcmp(path + len - 5, ".prom") != 0))
+    if (!p->partial && strcmp(path, "-") != 0 &&
+        (len < 5 || strcmp(path + len - 5, ".prom") != 0))
         host->log(ctx, "path '%s' does not end in .prom: node_exporter's textfile collector "
                        "reads only *.prom files", path);
     return PWALK_OK;
@@ -187,6 +203,19 @@ static int prom_thread_close(void *instance, void *tstate)
               : PWALK_OK;
 }
 
+#if PROM_MERGE
+static int prom_merge(void *instance, const char *const *partials, size_t count)
+{
+    prom_instance *p = instance;
+    char err[1024];
+    if (!p->merging)
+        return prom_fail(p, PWALK_ERR, "merge called on a rank's instance (it has workers)");
+    if (summ_partial_merge(&p->agg, &p->conf, partials, count, err, sizeof err) != 0)
+        return prom_fail(p, PWALK_ERR_IO, err);
+    return PWALK_OK;
+}
+#endif
+
 /* The scan's facts: the engine's (ABI 1.3), else the sink's own clock. */
 static void prom_facts(const prom_instance *p, prom_scan *s)
 {
@@ -209,6 +238,8 @@ static void prom_facts(const prom_instance *p, prom_scan *s)
         s->entries = f.entries;
         s->errors = f.errors;
         s->filtered = f.filtered;
+        if (p->merging) /* no walk here: the ranks' scan, whole seconds */
+            s->duration = (double)(s->end_sec - s->start_sec);
     }
 #endif
 }
@@ -219,12 +250,23 @@ static int prom_prepare(void *instance)
     prom_instance *p = instance;
     if (!p || !p->open)
         return PWALK_OK;
+    char err[512];
+    if (p->partial) {
+        if (summ_partial_write(&p->out, &p->agg, &p->conf, err, sizeof err) != 0 ||
+            outfile_prepare(&p->out, err, sizeof err) != 0) {
+            outfile_abort(&p->out);
+            p->open = 0;
+            return prom_fail(p, PWALK_ERR_IO, err);
+        }
+        p->prepared = 1;
+        return PWALK_OK;
+    }
     p->have_res = 1;
     if (summ_finalize(&p->agg, &p->conf, &p->res) != 0)
         return prom_fail(p, PWALK_ERR_NOMEM, "out of memory finishing the metrics");
     prom_scan s;
     prom_facts(p, &s);
-    char *text = NULL, err[512];
+    char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     int bad = !mem || prom_render(mem, &p->pc, &p->conf, &p->res, &p->agg, &s) != 0;
@@ -298,6 +340,9 @@ static const pwalk_plugin prom_plugin = {
     .finish = prom_finish,
     .destroy = prom_destroy,
     .prepare = prom_prepare,
+#if PROM_MERGE
+    .merge = prom_merge,
+#endif
 };
 
 PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void);

@@ -248,6 +248,46 @@ def test_top_k_and_other_add_up_to_the_totals(work, k):
                 int(r["bytes"]) for r in order[k:])
 
 
+# figures of the scan itself, not of the tree
+VOLATILE = ("pwalk_scan_start_timestamp_seconds", "pwalk_scan_completion_timestamp_seconds",
+            "pwalk_scan_duration_seconds", "pwalk_scan_entries_per_second")
+
+
+def test_pwalk_mpi_ranks_merge_into_one_file_equal_to_one_process(work):
+    mpi = T.built("pwalk-mpi")
+    if not mpi or not shutil.which("mpirun"):
+        pytest.skip("pwalk-mpi is built only with Open MPI installed (not here)")
+    facts = T.build(os.path.join(work, "tree"), unreadable=False)
+    base, _, _ = scan(work, facts, "one", ", top: 3")
+    with open(base) as f:
+        want = parse(f.read())
+    env = dict(os.environ)
+    # as tests/mpi: Open MPI's own leaks and races are not ours
+    if env.get("ASAN_OPTIONS"):
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
+    supp = T.built("tests/mpi/tsan.supp")
+    if env.get("TSAN_OPTIONS") and supp:
+        env["TSAN_OPTIONS"] += ":suppressions=" + supp
+    for np in (1, 3):
+        d = os.path.join(work, "mpi%d" % np)
+        os.mkdir(d)
+        out = os.path.join(d, "m.prom")
+        cfg = pipeline(os.path.join(work, "mpi%d.yaml" % np),
+                       "path: %s, top: 3" % T.yaml_str(out), excluded=facts["excluded"])
+        argv = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0
+                                                else [])
+        argv += ["-np", str(np), mpi, "-q", "-c", cfg, facts["root"]]
+        r = subprocess.run(argv, capture_output=True, timeout=300, env=env)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        # one file, the ranks' partials gone (the manifest sits beside it)
+        assert [n for n in os.listdir(d) if "prom" in n] == ["m.prom"], os.listdir(d)
+        got = read(out)
+        assert list(got) == list(want)
+        for name in want:
+            if name not in VOLATILE:
+                assert got[name] == want[name], (np, name)
+
+
 def test_prefix_and_constant_labels_on_every_series(work):
     facts = T.build(os.path.join(work, "tree"), cross_links=False, filters=False,
                     unreadable=False)
