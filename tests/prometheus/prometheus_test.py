@@ -56,7 +56,9 @@ def pipeline(path, prom, summary_dir=None, excluded=(), fail_in=None):
         lines.append("  - {name: sum, plugin: summary, options: {dir: %s, print: false}}"
                      % T.yaml_str(summary_dir))
     if fail_in:
-        lines.append("  - {name: fail, plugin: failsink, options: {fail_in: %s}}" % fail_in)
+        lines.append("  - {name: fail, plugin: failsink, options: {fail_in: %s}}" % fail_in
+                     if ":" not in fail_in else
+                     "  - {name: fail, plugin: failsink, options: {%s}}" % fail_in)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return path
@@ -410,6 +412,42 @@ def test_the_readme_alert_rules_check_and_fire_on_a_stale_scan(tmp_path):
     r = subprocess.run([PROMTOOL, "test", "rules", "test.yml"], cwd=tmp_path,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_while_a_scan_runs_node_exporter_sees_no_partial_prom_file(work):
+    fixtures = T.built("tests/faults/fixtures")
+    if not fixtures or not os.path.exists(os.path.join(fixtures, "failsink.so")):
+        pytest.skip("the failsink fixture is built only by Bazel (//tests/faults)")
+    tree = os.path.join(work, "tree")
+    for i in range(4):
+        os.makedirs(os.path.join(tree, "d%d" % i))
+        with open(os.path.join(tree, "d%d" % i, "f"), "w") as f:
+            f.write("x" * 1000)
+    textdir = os.path.join(work, "textfile")
+    os.mkdir(textdir)
+    out = os.path.join(textdir, "disk.prom")
+    # failsink sleeps 0.2 s in every consume(): the scan runs >= 1 s
+    cfg = pipeline(os.path.join(work, "slow.yaml"), "path: " + T.yaml_str(out),
+                   fail_in="fail_in: none, delay_us: 200000")
+    engine = T.built("pwalk-engine")
+    p = subprocess.Popen(T.UNPRIVILEGED + [engine, "-q", "-c", cfg, tree],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = set()
+    while p.poll() is None:
+        for name in os.listdir(textdir):
+            seen.add(name)
+            if name == "disk.prom":  # only ever whole (renamed at the end)
+                with open(out) as f:
+                    assert one(parse(f.read()), "pwalk_scan_complete") == 1
+    _, err = p.communicate()
+    assert p.returncode == 0, err
+    temps = [n for n in seen if n != "disk.prom"]
+    # what the textfile collector would have listed: no *.prom but the
+    # complete file
+    assert temps and all(n.startswith(".disk.prom.pwalk-tmp-") for n in temps), seen
+    assert not any(n.endswith(".prom") for n in temps), seen
+    assert os.listdir(textdir) == ["disk.prom"]
+    assert one(read(out), "pwalk_files") == 4
 
 
 BAD = [
