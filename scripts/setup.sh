@@ -23,6 +23,7 @@ packages=(
     node-d3  # plugins/html: d3's minified file is inlined into the html sink at build time
     chromium fonts-dejavu-core  # tests/html: headless Chromium loads the page offline (+ a font for its screenshot)
     prometheus  # tests/prometheus: `promtool check metrics` on the prometheus sink's files (only promtool is used)
+    prometheus-node-exporter  # tests/prometheus: a real node_exporter's textfile collector reads the sink's files
 )
 
 missing=()

@@ -21,8 +21,11 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
 
@@ -30,6 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import summary_tree as T  # noqa: E402
 
 PROMTOOL = shutil.which("promtool")
+NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
 
 
 @pytest.fixture
@@ -448,6 +452,56 @@ def test_while_a_scan_runs_node_exporter_sees_no_partial_prom_file(work):
     assert not any(n.endswith(".prom") for n in temps), seen
     assert os.listdir(textdir) == ["disk.prom"]
     assert one(read(out), "pwalk_files") == 4
+
+
+def scrape(textdir):
+    """node_exporter's /metrics with only its textfile collector on textdir."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = subprocess.Popen([NODE_EXPORTER, "--web.listen-address=127.0.0.1:%d" % port,
+                          "--collector.disable-defaults", "--collector.textfile",
+                          "--collector.textfile.directory=" + textdir],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                            timeout=5) as r:
+                    return r.read().decode("utf-8")
+            except OSError:
+                assert p.poll() is None, p.stderr.read()
+                assert time.monotonic() < deadline, "node_exporter did not answer"
+                time.sleep(0.1)
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
+def test_node_exporter_reads_two_scans_from_one_textfile_directory(work):
+    if not NODE_EXPORTER:
+        pytest.skip("prometheus-node-exporter not installed (scripts/setup.sh installs it)")
+    facts = T.build(os.path.join(work, "tree"))
+    textdir = os.path.join(work, "textfile")
+    os.mkdir(textdir)
+    metas = {}
+    for fs in ("home", "scratch"):
+        out, metas[fs], _ = scan(work, facts, fs, ", top: 100, labels: [fs=%s]" % fs)
+        shutil.copy(out, os.path.join(textdir, fs + ".prom"))
+    text = scrape(textdir)
+    # node_exporter's own families aside (summaries, untyped), ours and the collector's
+    keep = ("pwalk_", "node_textfile_", "# HELP pwalk_", "# TYPE pwalk_", "# HELP node_textfile_",
+            "# TYPE node_textfile_")
+    fams = parse("".join(l + "\n" for l in text.split("\n") if l.startswith(keep)))
+    assert one(fams, "node_textfile_scrape_error") == 0, text
+    for fs, meta in metas.items():
+        assert one(fams, "pwalk_bytes", fs=fs) == meta["totals"]["bytes"]
+        assert one(fams, "pwalk_scan_entries", fs=fs) == meta["entries"]
+        # the hostile name, as node_exporter serves it: our lossless text
+        tops = [l["top"] for l, _ in fams["pwalk_topdir_bytes"] if l.get("fs") == fs]
+        assert T.escape(T.HOSTILE) in tops, tops
+        assert one(fams, "pwalk_topdir_bytes", fs=fs, top=T.escape(T.HOSTILE)) > 0
 
 
 BAD = [
