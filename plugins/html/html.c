@@ -9,8 +9,11 @@
  * and writes the whole page, fsynced under its temporary name; finish(0)
  * renames it into place (common/outfile), finish(non-zero) removes it.
  *
- * Under pwalk-mpi with several ranks each rank writes the page of its own
- * part at its shard of `path` (the sink has no merge).
+ * Under pwalk-mpi with several ranks each rank writes its aggregate as the
+ * summary's partial (plugins/summary/partial.c) at the shard name of `path`
+ * it was given, and one merge lifecycle (create -> merge -> prepare ->
+ * finish, no workers) reads them all and writes the one page of the whole
+ * scan, as the summary sink does.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -21,6 +24,12 @@
 
 #include "page.h"
 #include "summ.h"
+#if PWALK_ABI_MINOR >= 3
+#include "partial.h"
+#define HTML_MERGE 1
+#else
+#define HTML_MERGE 0
+#endif
 
 static const pwalk_option_spec html_options[] = {
     {"path", PWALK_OPT_STRING, PWALK_OPTION_OUTPUT, NULL, NULL,
@@ -47,6 +56,7 @@ typedef struct html_instance {
     html_limits lim;
     const char *path, *title;   /* options (borrowed until destroy)   */
     uint32_t workers;
+    int partial;                /* a rank of several: out is its partial */
     outfile out;
     int out_open;
     int prepared;
@@ -129,8 +139,12 @@ static int html_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
 #if PWALK_ABI_MINOR >= 3
     pwalk_scan_facts f = {.struct_size = sizeof f};
     if (PWALK_HOST_HAS(host, scan_facts) && host->scan_facts &&
-        host->scan_facts(ctx, &f) == PWALK_OK)
+        host->scan_facts(ctx, &f) == PWALK_OK) {
         s->conf.start_sec = f.start_sec; /* the ages of summary.json's */
+        /* the merge lifecycle (no workers) writes the page; a rank of
+         * several its partial, at the shard name `path` now holds */
+        s->partial = HTML_MERGE && f.ranks > 1 && host->worker_count > 0;
+    }
 #endif
     char err[512];
     if (outfile_open_mode(&s->out, s->path, mode, err, sizeof err) != 0) {
@@ -228,12 +242,56 @@ static void html_facts_fill(const html_instance *s, summ_facts *f, const char **
     f->roots = *own_roots;
 }
 
-/* Finalize, write the page and fsync it; nothing is published yet. */
+#if HTML_MERGE
+static int html_merge(void *instance, const char *const *partials, size_t count)
+{
+    html_instance *s = instance;
+    char err[1024];
+    if (s->partial) { /* a rank's instance: no merge lifecycle */
+        s->host->set_error(s->ctx, "merge called on a rank's instance (it has workers)");
+        return PWALK_ERR;
+    }
+    if (summ_partial_merge(&s->agg, &s->conf, partials, count, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    return PWALK_OK;
+}
+
+/* A rank's aggregate into its partial (read back by html_merge). */
+static int html_write_partial(html_instance *s, char *err, size_t errlen)
+{
+    return summ_partial_write(&s->out, &s->agg, &s->conf, err, errlen);
+}
+#else
+static int html_write_partial(html_instance *s, char *err, size_t errlen)
+{
+    (void)s;
+    snprintf(err, errlen, "built without pwalk-mpi partials (plugin ABI < 1.3)");
+    return -1;
+}
+#endif
+
+/* The page (or a rank's partial), fsynced; nothing is published yet. */
 static int html_prepare(void *instance)
 {
     html_instance *s = instance;
     if (!s)
         return PWALK_OK;
+    char err[512];
+    if (s->partial) {
+        int bad = html_write_partial(s, err, sizeof err) != 0;
+        if (!bad && outfile_prepare(&s->out, err, sizeof err) != 0) {
+            s->out_open = 0; /* released by outfile_prepare */
+            bad = 1;
+        }
+        if (bad) {
+            s->host->set_error(s->ctx, "%s", err);
+            return PWALK_ERR_IO;
+        }
+        s->prepared = 1;
+        return PWALK_OK;
+    }
     s->have_res = 1;
     if (summ_finalize(&s->agg, &s->conf, &s->res) != 0) {
         s->host->set_error(s->ctx, "out of memory finishing the page");
@@ -242,7 +300,6 @@ static int html_prepare(void *instance)
     summ_facts f;
     const char **own_roots;
     html_facts_fill(s, &f, &own_roots);
-    char err[512];
     int rc = html_write_page(&s->out, &s->res, &s->conf, &f, &s->lim, s->title, err, sizeof err);
     free(own_roots);
     if (rc == 0 && outfile_prepare(&s->out, err, sizeof err) != 0) {
@@ -309,6 +366,9 @@ static const pwalk_plugin html_plugin = {
     .finish = html_finish,
     .destroy = html_destroy,
     .prepare = html_prepare,
+#if HTML_MERGE
+    .merge = html_merge,
+#endif
 };
 
 PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void);

@@ -23,6 +23,7 @@ without chromium.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -422,3 +423,52 @@ def test_the_shipped_nightly_config_writes_the_page(work):
     assert doc["totals"] == meta["totals"]
     for k in ("entries", "errors", "filtered", "roots", "start_time"):
         assert doc["facts"][k] == meta[k], k
+
+
+VOLATILE_FACTS = {"threads", "ranks", "start_time", "end_time", "hostname"}
+
+
+def test_pwalk_mpi_gives_one_page_equal_to_one_process(work):
+    """Each rank writes the summary's partial; rank 0 merges them into one
+    page whose data equals one process's (facts aside) and summary.json."""
+    mpi = T.built("pwalk-mpi")
+    if not mpi or not shutil.which("mpirun"):
+        pytest.skip("pwalk-mpi is built only with Open MPI installed (not here)")
+    tree = os.path.join(work, "mpi-tree")
+    T.build(tree, unreadable=False, filters=False)
+    add_hostile(tree)
+    one_page, _, _ = run(work, "mpi-one", tree, summary=False)
+    one = embedded(one_page)
+    env = dict(os.environ)
+    if env.get("ASAN_OPTIONS"):  # as tests/mpi: Open MPI's own leaks are not ours
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
+    supp = T.built("tests/mpi/tsan.supp")
+    if env.get("TSAN_OPTIONS") and supp:
+        env["TSAN_OPTIONS"] += ":suppressions=" + supp
+    for np in (2, 3):
+        page = os.path.join(work, "mpi%d.html" % np)
+        out = os.path.join(work, "mpi%d-summary" % np)
+        cfg = os.path.join(work, "mpi%d.yaml" % np)
+        with open(cfg, "w") as f:
+            f.write("version: 1\nsinks:\n"
+                    "  - {name: sum, plugin: summary, options: {dir: %s, print: false}}\n"
+                    "  - {name: page, plugin: html, options: {path: %s}}\n"
+                    % (T.yaml_str(out), T.yaml_str(page)))
+        argv = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0
+                                                else [])
+        argv += ["-np", str(np), mpi, "-q", "-c", cfg, tree]
+        r = subprocess.run(argv, capture_output=True, timeout=300, env=env)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        # one page, no partials left beside it
+        assert not [n for n in os.listdir(work) if n.startswith("mpi%d.html." % np)]
+        doc = embedded(page)
+        assert doc["facts"]["ranks"] == np
+        for k in doc:
+            if k != "facts":
+                assert doc[k] == one[k], (np, k)
+        for k in set(doc["facts"]) - VOLATILE_FACTS:
+            assert doc["facts"][k] == one["facts"][k], (np, k)
+        with open(os.path.join(out, "summary.json")) as f:
+            meta = json.load(f)
+        assert doc["totals"] == meta["totals"]
+        assert doc["facts"]["entries"] == meta["entries"]
