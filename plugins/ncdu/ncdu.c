@@ -10,6 +10,11 @@
  * merges the runs, whose key order is the depth-first order of the tree,
  * and writes the nesting in one pass holding only the open directories
  * (emit.c).  Published atomically through common/outfile.
+ *
+ * Under pwalk-mpi with several ranks (plugin ABI 1.3) each rank writes its
+ * records, merged in key order, as a partial at its shard name
+ * (partial.c); rank 0's merge lifecycle (no workers) merges every rank's
+ * partial the same way and writes the one export at the unsharded path.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +27,7 @@
 
 #include "common/outfile.h"
 #include "emit.h"
+#include "partial.h"
 #include "pwalk/plugin.h"
 #include "spill.h"
 
@@ -47,8 +53,11 @@ typedef struct ncdu_worker {
     char *root;           /* the root entry's path, when this worker had it */
 } ncdu_worker;
 
+enum { NCDU_TREE, NCDU_PARTIAL, NCDU_MERGED };
+
 typedef struct ncdu_instance {
     const pwalk_host *host;
+    int mode;             /* NCDU_TREE: one process writes the export */
     pwalk_host_ctx *ctx;
     const char *path;
     int zstd;
@@ -63,6 +72,10 @@ typedef struct ncdu_instance {
     int out_open;
     ncdu_worker **workers;
     size_t worker_count;
+    ncdu_run *parts;      /* NCDU_MERGED: every rank's records        */
+    size_t part_count;
+    char *part_root;      /* the root name a partial carried          */
+    char *part_version;
 } ncdu_instance;
 
 static int ncdu_fail(ncdu_instance *s, int rc, const char *msg)
@@ -133,10 +146,9 @@ static int ncdu_facts_read(ncdu_instance *s)
         return PWALK_OK;
     s->start_sec = f.start_sec;
     s->version = f.version;
+    /* several ranks: each writes a partial; the merge (no workers) the export */
     if (f.ranks > 1)
-        return ncdu_fail(s, PWALK_ERR_CONFIG,
-                         "ncdu's export is one tree: run it from pwalk-engine, not split over "
-                         "pwalk-mpi ranks");
+        s->mode = s->host->worker_count > 0 ? NCDU_PARTIAL : NCDU_MERGED;
     if (f.root_count > 1) {
         s->host->set_error(s->ctx, "ncdu's export holds one tree: %u roots given, give one "
                            "(or one scan per root)", f.root_count);
@@ -315,14 +327,19 @@ static int ncdu_thread_close(void *instance, void *tstate)
     return PWALK_OK;
 }
 
+/* The root entry's path, when a worker of this process listed it. */
+static const char *ncdu_root_seen(const ncdu_instance *s)
+{
+    for (size_t i = 0; i < s->worker_count; i++)
+        if (s->workers[i] && s->workers[i]->root)
+            return s->workers[i]->root;
+    return NULL;
+}
+
 /* The root's name in the export: an absolute path (ncdu shows it as the
  * top directory), without trailing slashes. */
-static char *ncdu_root_name(const ncdu_instance *s)
+static char *ncdu_root_name(const ncdu_instance *s, const char *root)
 {
-    const char *root = NULL;
-    for (size_t i = 0; i < s->worker_count && !root; i++)
-        if (s->workers[i] && s->workers[i]->root)
-            root = s->workers[i]->root;
     if (!root)
         root = s->err_root ? s->err_root : ".";
     size_t cl = root[0] != '/' && s->cwd ? strlen(s->cwd) : 0;
@@ -341,25 +358,37 @@ static char *ncdu_root_name(const ncdu_instance *s)
     return name;
 }
 
-/* Every record, merged in key order, into the nested JSON. */
-static int ncdu_write(ncdu_instance *s, ncdu_out *o, char *err, size_t errlen)
+/* Every record in key order: this process's runs, or every rank's. */
+static ncdu_merge *ncdu_merge_all(ncdu_instance *s, char *err, size_t errlen)
 {
-    ncdu_spill *spills = calloc(s->worker_count ? s->worker_count : 1, sizeof *spills);
-    char *root = ncdu_root_name(s);
-    if (!spills || !root) {
-        free(spills);
-        free(root);
+    size_t n = s->mode == NCDU_MERGED ? s->part_count : s->worker_count;
+    ncdu_run *runs = NULL;
+    ncdu_spill *spills = NULL;
+    ncdu_merge *m = NULL;
+    if (s->mode == NCDU_MERGED && (runs = malloc((n ? n : 1) * sizeof *runs))) {
+        memcpy(runs, s->parts, n * sizeof *runs); /* the merge reuses the array */
+        m = ncdu_merge_open_runs(runs, n, s->memory, s->tmpdir, err, errlen);
+    } else if (s->mode != NCDU_MERGED && (spills = calloc(n ? n : 1, sizeof *spills))) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (s->workers[i])
+                spills[k++] = s->workers[i]->spill; /* a shallow copy: runs and fd */
+        m = ncdu_merge_open(spills, k, s->memory, s->tmpdir, err, errlen);
+    } else {
         snprintf(err, errlen, "out of memory");
-        return -1;
     }
-    size_t n = 0;
-    for (size_t i = 0; i < s->worker_count; i++)
-        if (s->workers[i])
-            spills[n++] = s->workers[i]->spill; /* a shallow copy: runs and fd */
-    ncdu_merge *m = ncdu_merge_open(spills, n, s->memory, s->tmpdir, err, errlen);
+    free(runs);
     free(spills);
+    return m;
+}
+
+/* The merged records as nested JSON. */
+static int ncdu_write_tree(ncdu_instance *s, ncdu_merge *m, ncdu_out *o, const char *root,
+                           char *err, size_t errlen)
+{
     ncdu_tree t;
-    int rc = m ? ncdu_tree_begin(&t, o, s->version, s->start_sec) : -1;
+    const char *version = s->version ? s->version : s->part_version;
+    int rc = ncdu_tree_begin(&t, o, version, s->start_sec);
     const ncdu_rec *r;
     const char *key;
     int got = 0;
@@ -374,12 +403,57 @@ static int ncdu_write(ncdu_instance *s, ncdu_out *o, char *err, size_t errlen)
         rc = ncdu_tree_end(&t);
     else if (got < 0)
         rc = -1;
-    if (m)
-        ncdu_tree_free(&t);
-    ncdu_merge_close(m);
-    free(root);
+    ncdu_tree_free(&t);
     return rc == 0 ? ncdu_out_end(o) : -1;
 }
+
+static int ncdu_write(ncdu_instance *s, ncdu_out *o, char *err, size_t errlen)
+{
+    const char *seen = ncdu_root_seen(s);
+    char *root = s->mode == NCDU_MERGED ? strdup(s->part_root ? s->part_root : "")
+                 : s->mode == NCDU_PARTIAL && !seen ? strdup("")
+                                                    : ncdu_root_name(s, seen);
+    ncdu_merge *m = root ? ncdu_merge_all(s, err, errlen) : NULL;
+    int rc = -1;
+    if (!root)
+        snprintf(err, errlen, "out of memory");
+    else if (m && s->mode == NCDU_PARTIAL)
+        rc = ncdu_partial_write(o, m, root, s->version, err, errlen);
+    else if (m)
+        rc = ncdu_write_tree(s, m, o, root, err, errlen);
+    ncdu_merge_close(m);
+    free(root);
+    return rc;
+}
+
+#if PWALK_ABI_MINOR >= 3
+/* The merge lifecycle: every rank's partial, checked, kept open as a run. */
+static int ncdu_merge_cb(void *instance, const char *const *partials, size_t count)
+{
+    ncdu_instance *s = instance;
+    if (s->mode != NCDU_MERGED)
+        return ncdu_fail(s, PWALK_ERR, "merge called on an instance that has workers");
+    s->parts = calloc(count ? count : 1, sizeof *s->parts);
+    if (!s->parts)
+        return ncdu_fail(s, PWALK_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        char err[1024], *root, *version;
+        ncdu_run run;
+        if (ncdu_partial_open(partials[i], &run, &root, &version, err, sizeof err) != 0)
+            return ncdu_fail(s, PWALK_ERR_IO, err);
+        s->parts[s->part_count++] = run;
+        if (root[0] && !s->part_root)
+            s->part_root = root;
+        else
+            free(root);
+        if (version[0] && !s->part_version)
+            s->part_version = version;
+        else
+            free(version);
+    }
+    return PWALK_OK;
+}
+#endif
 
 static int ncdu_prepare(void *instance)
 {
@@ -388,7 +462,8 @@ static int ncdu_prepare(void *instance)
         return PWALK_OK;
     char err[1024] = "";
     ncdu_out o;
-    int rc = ncdu_out_init(&o, &s->out, s->zstd, err, sizeof err);
+    /* a partial is read back by the merge: never compressed */
+    int rc = ncdu_out_init(&o, &s->out, s->zstd && s->mode != NCDU_PARTIAL, err, sizeof err);
     if (rc == 0)
         rc = ncdu_write(s, &o, err, sizeof err);
     ncdu_out_free(&o);
@@ -432,6 +507,11 @@ static void ncdu_destroy(void *instance)
         free(w);
     }
     free(s->workers);
+    for (size_t i = 0; i < s->part_count; i++)
+        close(s->parts[i].fd);
+    free(s->parts);
+    free(s->part_root);
+    free(s->part_version);
     free(s->tmpdir);
     free(s->cwd);
     free(s->err_root);
@@ -457,6 +537,9 @@ static const pwalk_plugin ncdu_plugin = {
     .prepare = ncdu_prepare,
     .finish = ncdu_finish,
     .destroy = ncdu_destroy,
+#if PWALK_ABI_MINOR >= 3
+    .merge = ncdu_merge_cb,
+#endif
 };
 
 PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)

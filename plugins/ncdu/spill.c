@@ -228,11 +228,6 @@ void ncdu_spill_free(ncdu_spill *s)
 
 /* ---- reading runs back ----------------------------------------------------- */
 
-typedef struct ncdu_run {
-    int fd;
-    uint64_t off, len;
-} ncdu_run;
-
 typedef struct ncdu_reader {
     ncdu_run run;
     uint64_t pos;          /* next byte of the run to read into buf    */
@@ -290,6 +285,11 @@ static int reader_next(ncdu_reader *r)
     int got = reader_take(r, &r->rec, sizeof r->rec);
     if (got <= 0)
         return got;
+    uint64_t left = r->run.len - r->pos + (r->have - r->at); /* unread bytes of the run */
+    if (r->rec.key_len > left) { /* a corrupt length: never allocate it */
+        errno = EIO;
+        return -1;
+    }
     if (r->rec.key_len > r->key_cap) {
         char *k = realloc(r->key, r->rec.key_len);
         if (!k) {
@@ -468,48 +468,54 @@ static ncdu_run *runs_collect(ncdu_spill *spills, size_t n, size_t *count)
     return runs;
 }
 
+ncdu_merge *ncdu_merge_open_runs(ncdu_run *runs, size_t count, size_t memory, const char *dir,
+                                 char *err, size_t errlen)
+{
+    /* the sort buffers are freed by now: their budget reads the runs */
+    size_t fanin = memory / NCDU_READ_BUF, owned_n = 0;
+    fanin = fanin < 16 ? 16 : fanin > 4096 ? 4096 : fanin;
+    int owned = -1;
+    while (count > fanin) {
+        int fd = merge_pass(runs, &count, fanin, dir, err, errlen);
+        if (fd < 0) {
+            if (owned >= 0)
+                close(owned);
+            return NULL;
+        }
+        /* the runs now all live in the new file: the last pass's can go */
+        if (owned >= 0)
+            close(owned);
+        owned = fd;
+    }
+    ncdu_merge *m = merge_runs(runs, count, err, errlen);
+    int *o = m && owned >= 0 ? malloc(sizeof *o) : NULL;
+    if (!m || (owned >= 0 && !o)) {
+        if (m && !o)
+            snprintf(err, errlen, "out of memory (merging the sorted runs)");
+        ncdu_merge_close(m);
+        if (owned >= 0)
+            close(owned);
+        return NULL;
+    }
+    if (o) {
+        o[0] = owned;
+        owned_n = 1;
+    }
+    m->owned = o;
+    m->owned_n = owned_n;
+    return m;
+}
+
 ncdu_merge *ncdu_merge_open(ncdu_spill *spills, size_t n, size_t memory, const char *dir,
                             char *err, size_t errlen)
 {
-    /* the sort buffers are freed by now: their budget reads the runs */
-    size_t fanin = memory / NCDU_READ_BUF;
-    fanin = fanin < 16 ? 16 : fanin > 4096 ? 4096 : fanin;
-    size_t count = 0, owned_n = 0;
+    size_t count = 0;
     ncdu_run *runs = runs_collect(spills, n, &count);
-    int *owned = NULL;
     if (!runs) {
         snprintf(err, errlen, "out of memory (listing the sorted runs)");
         return NULL;
     }
-    while (count > fanin) {
-        int *o = realloc(owned, (owned_n + 1) * sizeof *o);
-        int fd = o ? merge_pass(runs, &count, fanin, dir, err, errlen) : -1;
-        if (o)
-            owned = o;
-        else
-            snprintf(err, errlen, "out of memory (merging the sorted runs)");
-        if (fd < 0) {
-            for (size_t i = 0; i < owned_n; i++)
-                close(owned[i]);
-            free(owned);
-            free(runs);
-            return NULL;
-        }
-        /* the runs now all live in the new file: the last pass's can go */
-        for (size_t i = 0; i < owned_n; i++)
-            close(owned[i]);
-        owned[0] = fd;
-        owned_n = 1;
-    }
-    ncdu_merge *m = merge_runs(runs, count, err, errlen);
+    ncdu_merge *m = ncdu_merge_open_runs(runs, count, memory, dir, err, errlen);
     free(runs);
-    if (!m) {
-        for (size_t i = 0; i < owned_n; i++)
-            close(owned[i]);
-        free(owned);
-        return NULL;
-    }
-    m->owned = owned;
-    m->owned_n = owned_n;
     return m;
 }

@@ -65,6 +65,17 @@ int ncdu_tmpfile(const char *dir);
 /* The merge: every run of every spill, read back in key order. */
 typedef struct ncdu_merge ncdu_merge;
 
+/* A sorted run: len bytes of records at off in fd. */
+typedef struct ncdu_run {
+    int fd;
+    uint64_t off, len;
+} ncdu_run;
+
+/* runs[0..count-1] as ncdu_merge_open() merges them (the array is reused
+ * by the merge passes; the fds stay the caller's).  NULL with err. */
+ncdu_merge *ncdu_merge_open_runs(ncdu_run *runs, size_t count, size_t memory, const char *dir,
+                                 char *err, size_t errlen);
+
 /* Runs of spills[0..n-1], read with a 64 KiB buffer each: as many at once
  * as memory bytes allow (16..4096); with more runs than that, groups are
  * merged first, in passes, into temporaries in dir.  NULL with err. */

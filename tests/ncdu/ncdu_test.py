@@ -348,6 +348,43 @@ def test_shipped_config_as_the_readme_runs_it(work):
     assert len(flat) == sum(len(d) + len(f) for _, d, f in os.walk(root)) + 1
 
 
+def test_pwalk_mpi_writes_one_export_the_same_at_1_2_and_3_ranks(work):
+    """Under pwalk-mpi each rank writes its sorted records as a partial and
+    rank 0 merges them (plugin ABI 1.3): one export, byte for byte the
+    single process's past the metadata line, listed in the manifest, the
+    partials gone."""
+    mpi = T.built("pwalk-mpi")
+    if not mpi or not shutil.which("mpirun"):
+        pytest.skip("pwalk-mpi is built only with Open MPI installed (not here)")
+    facts = T.build(os.path.join(work, "tree"), unreadable=False)
+    one = scan(work, facts["root"], "one", 0, facts["excluded"], summary=False, csv=False)
+    with open(one["ncdu"], "rb") as f:
+        want = f.read().split(b"\n", 1)[1]
+    env = dict(os.environ)
+    if env.get("ASAN_OPTIONS"):  # as tests/mpi: Open MPI's own leaks are not ours
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
+    for np in (1, 2, 3):
+        d = os.path.join(work, "np%d" % np)
+        os.mkdir(d, 0o755)
+        out = os.path.join(d, "scan.json.zst")  # written as named: zstd inside
+        cfg = pipeline(os.path.join(work, "np%d.yaml" % np), 2, facts["excluded"],
+                       "path: %s, compress: zstd" % T.yaml_str(out))
+        argv = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0
+                                                else [])
+        argv += ["-np", str(np), mpi, "-q", "-c", cfg, facts["root"]]
+        r = subprocess.run(argv, capture_output=True, timeout=300, env=env)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        manifest = r.stdout.decode().strip().split("\n")[-1]
+        assert sorted(os.listdir(d)) == sorted(["scan.json.zst", os.path.basename(manifest)])
+        raw = subprocess.run(["zstd", "-dc", out], capture_output=True, check=True).stdout
+        assert raw.split(b"\n", 1)[1] == want, "np=%d differs" % np
+        with open(manifest) as f:
+            sinks = json.load(f)["sinks"]
+        # a merging sink: one output; at np 1 the one rank wrote it (no partials)
+        assert [(x["plugin"], x["path"], x["merged"], x["partials"]) for x in sinks] == \
+            [("ncdu", out, True, np if np > 1 else 0)], sinks
+
+
 def test_tiny_sort_buffer_many_runs_same_bytes(work):
     """memory_mb: 1 over 4 workers: runs of 256 KiB, far more than the
     merge's fan-in at 1 MiB (16 runs of 64 KiB buffer), so runs are merged
