@@ -143,6 +143,7 @@ struct walk_run {
     /* pacing (pace.h): workers at index >= limit wait at the gate; the
      * calling thread moves limit and starts workers up to it */
     int measure;                /* opt->adapt: count ops, sample latency  */
+    int stat_slow;              /* measure, bucket_on or opt->lazy_stat   */
     int bucket_on;              /* opt->max_ops                           */
     pace_bucket bucket;
     atomic_uint limit;
@@ -237,41 +238,51 @@ static void stat_from_statx(struct stat *st, const struct statx *x)
     st->st_ctim.tv_nsec = x->stx_ctime.tv_nsec;
 }
 
-/* lstat of name in dir: with lazy_stat, statx(AT_STATX_DONT_SYNC) -- a
- * network filesystem may answer from what the client has instead of
- * asking the server -- until the kernel or filesystem refuses the flag
- * (EINVAL, ENOSYS), then fstatat for the rest of the walk. */
-static int walk_lstat(walk_worker *w, int dir, const char *name, struct stat *st)
+/* statx(AT_STATX_DONT_SYNC) of name in dir, into st: 0, -1 with errno,
+ * or 1 when the kernel or filesystem refuses the flag (EINVAL, ENOSYS):
+ * the walk then uses fstatat for the rest of it. */
+static int walk_statx(walk_run *run, int dir, const char *name, struct stat *st)
+{
+    struct statx x;
+    if (statx(dir, name, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &x) ==
+        0) {
+        stat_from_statx(st, &x);
+        if (!atomic_load_explicit(&run->statx_used, memory_order_relaxed))
+            atomic_store(&run->statx_used, 1);
+        return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    int none = 0;
+    atomic_compare_exchange_strong(&run->statx_refused, &none, errno);
+    return 1;
+}
+
+/* lstat of name in dir, paced and timed (op_begin/op_end leave errno
+ * alone: the clock and the bucket's sleep do not set it), and with
+ * lazy_stat statx(AT_STATX_DONT_SYNC) -- a network filesystem may answer
+ * from what the client has instead of asking the server. */
+static __attribute__((noinline)) int walk_lstat_slow(walk_worker *w, int dir, const char *name,
+                                                     struct stat *st)
 {
     walk_run *run = w->run;
     uint64_t t0 = op_begin(w, 1);
-    int rc;
-    if (run->opt->lazy_stat &&
-        !atomic_load_explicit(&run->statx_refused, memory_order_relaxed)) {
-        struct statx x;
-        rc = statx(dir, name, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_BASIC_STATS,
-                   &x);
-        if (rc == 0) {
-            stat_from_statx(st, &x);
-            if (!atomic_load_explicit(&run->statx_used, memory_order_relaxed))
-                atomic_store(&run->statx_used, 1);
-            op_end(w, t0, 1);
-            return 0;
-        }
-        if (errno != EINVAL && errno != ENOSYS) {
-            int e = errno;
-            op_end(w, t0, 1);
-            errno = e;
-            return -1;
-        }
-        int none = 0;
-        atomic_compare_exchange_strong(&run->statx_refused, &none, errno);
-    }
-    rc = fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW);
-    int e = errno;
+    int rc = 1;
+    if (run->opt->lazy_stat && !atomic_load_explicit(&run->statx_refused, memory_order_relaxed))
+        rc = walk_statx(run, dir, name, st);
+    if (rc > 0)
+        rc = fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW);
     op_end(w, t0, 1);
-    errno = e;
     return rc;
+}
+
+/* The plain fstatat unless the walk paces or lazy_stat asks for statx:
+ * the warm-cache hot path stays one call. */
+static inline int walk_lstat(walk_worker *w, int dir, const char *name, struct stat *st)
+{
+    if (!w->run->stat_slow)
+        return fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW);
+    return walk_lstat_slow(w, dir, name, st);
 }
 
 size_t walk_root_display_len(const char *root)
@@ -709,9 +720,7 @@ static int open_dir(walk_worker *w, walk_node *n)
         uint64_t t0 = op_begin(w, 2);
         fd = n->parent ? open_one(n->parent->fd, n->path + n->name_offset, noatime)
                        : open_root(w->run->opt->roots[n->root_index]);
-        int e = errno;
-        op_end(w, t0, 2);
-        errno = e;
+        op_end(w, t0, 2); /* leaves errno alone */
     }
     int open_errno = errno;
     if (n->parent)
@@ -733,9 +742,7 @@ static int open_dir(walk_worker *w, walk_node *n)
     struct stat now;
     uint64_t t0 = op_begin(w, 1);
     int frc = fstat(fd, &now);
-    int fe = errno;
     op_end(w, t0, 1);
-    errno = fe;
     if (frc != 0) {
         int e = errno;
         close(fd);
@@ -796,9 +803,7 @@ static void process_dir(walk_worker *w, walk_node *n)
     for (;;) {
         uint64_t t0 = op_begin(w, 1);
         long got = syscall(SYS_getdents64, n->fd, w->dents, WALK_DENTS_BUFFER);
-        int e = errno;
         op_end(w, t0, 1);
-        errno = e;
         if (got == 0)
             break;
         if (got < 0) {
@@ -1690,6 +1695,7 @@ static void walk_pace_setup(walk_run *run)
         pace_bucket_init(&run->bucket, opt->max_ops);
         run->bucket_on = 1;
     }
+    run->stat_slow = run->measure || run->bucket_on || opt->lazy_stat;
     run->euid = geteuid();
     run->noatime_all = run->euid == 0;
 }
