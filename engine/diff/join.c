@@ -288,19 +288,19 @@ static int djoin_key_cmp(int mode, const drow *a, const drow *b)
 
 /* Move the rows of side m with the identity of key into g; key NULL: of
  * the current row (then the group's first row is the key: *cur moves on). */
-static int djoin_take(dsort_merge *m, const drow **cur, const drow *key, int mode,
+static int djoin_take(dpipe *m, const drow **cur, const drow *key, int mode,
                       djoin_group *g, char *err, size_t errlen)
 {
     while (*cur && (!g->n && !key ? 1 : djoin_same(mode, *cur, key ? key : DJOIN_ROW(g, 0)))) {
         if (djoin_group_add(g, *cur) != 0)
             return snprintf(err, errlen, "out of memory"), -1;
-        *cur = dsort_merge_next(m, err, errlen);
+        *cur = dpipe_next(m, err, errlen);
     }
-    return *cur || !dsort_merge_failed(m) ? 0 : -1;
+    return *cur || !dpipe_failed(m) ? 0 : -1;
 }
 
 /* The next group: the side whose row comes first gives the identity. */
-static int djoin_next_group(dsort_merge *old, dsort_merge *nw, const drow **o, const drow **n,
+static int djoin_next_group(dpipe *old, dpipe *nw, const drow **o, const drow **n,
                             int mode, djoin_group *og, djoin_group *ng, char *err, size_t errlen)
 {
     og->used = og->n = ng->used = ng->n = 0;
@@ -311,7 +311,7 @@ static int djoin_next_group(dsort_merge *old, dsort_merge *nw, const drow **o, c
            djoin_take(old, o, DJOIN_ROW(ng, 0), mode, og, err, errlen);
 }
 
-int djoin_run(dsort_merge *old, dsort_merge *nw, int mode, djoin_emit emit, void *ctx,
+int djoin_run(dpipe *old, dpipe *nw, int mode, djoin_emit emit, void *ctx,
               const volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
     djoin_ctx j = {.mode = mode, .emit = emit, .ctx = ctx};
@@ -319,8 +319,8 @@ int djoin_run(dsort_merge *old, dsort_merge *nw, int mode, djoin_emit emit, void
     char *marks = NULL;
     size_t mcap = 0;
     int rc = 0;
-    const drow *o = dsort_merge_next(old, err, errlen), *n = dsort_merge_next(nw, err, errlen);
-    if (dsort_merge_failed(old) || dsort_merge_failed(nw))
+    const drow *o = dpipe_next(old, err, errlen), *n = dpipe_next(nw, err, errlen);
+    if ((!o && dpipe_failed(old)) || (!n && dpipe_failed(nw)))
         rc = -1;
     while (rc == 0 && (o || n)) {
         if (stop && *stop) {

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pipe.h"
 #include "row.h"
 #include "sort.h"
 
@@ -58,7 +59,7 @@ typedef int (*djoin_emit)(void *ctx, const dchg *c, size_t len);
 
 /* Join the merged rows of old and new (sorted by mode's comparator).
  * 0, or -1: err says why (a spill file failed), or the callback stopped. */
-int djoin_run(dsort_merge *old, dsort_merge *nw, int mode, djoin_emit emit, void *ctx,
+int djoin_run(dpipe *old, dpipe *nw, int mode, djoin_emit emit, void *ctx,
               const volatile sig_atomic_t *stop, char *err, size_t errlen);
 
 #ifdef __cplusplus

@@ -399,13 +399,15 @@ static int diff_on_change(void *ctx, const dchg *c, size_t len)
 static int diff_join(diff_run *r)
 {
     int rc = 0;
-    dsort_merge *mo = dsort_merge_open(&r->old.sort, r->err, sizeof r->err);
-    dsort_merge *mn = mo ? dsort_merge_open(&r->nw.sort, r->err, sizeof r->err) : NULL;
+    /* each side merged on a thread of its own, the join on this one */
+    int threaded = r->cli->threads > 1;
+    dpipe *mo = dpipe_open(&r->old.sort, threaded, r->err, sizeof r->err);
+    dpipe *mn = mo ? dpipe_open(&r->nw.sort, threaded, r->err, sizeof r->err) : NULL;
     if (!mn || djoin_run(mo, mn, r->match, diff_on_change, r, &diff_stop, r->err,
                          sizeof r->err) != 0)
         rc = DIFF_FAILED;
-    dsort_merge_close(mo);
-    dsort_merge_close(mn);
+    dpipe_close(mo);
+    dpipe_close(mn);
     if (rc == 0 && r->keep_changes &&
         dsort_buf_finish(&r->change_buf, 1, r->err, sizeof r->err) != 0)
         rc = DIFF_FAILED;

@@ -22,6 +22,7 @@
 extern "C" {
 #include "engine/diff/agg.h"
 #include "engine/diff/join.h"
+#include "engine/diff/pipe.h"
 #include "engine/diff/reader.h"
 #include "engine/diff/row.h"
 #include "engine/diff/size.h"
@@ -590,12 +591,13 @@ void Join(const std::vector<Row> &old_rows, const std::vector<Row> &new_rows, in
     Fill(&n, cmp, key, new_rows);
     dagg_init(&out->agg, depth);
     char err[256];
-    dsort_merge *mo = dsort_merge_open(&o, err, sizeof err);
-    dsort_merge *mn = dsort_merge_open(&n, err, sizeof err);
+    // OLD merged on a thread, NEW in the caller: both ways of dpipe
+    dpipe *mo = dpipe_open(&o, 1, err, sizeof err);
+    dpipe *mn = dpipe_open(&n, 0, err, sizeof err);
     EXPECT_EQ(djoin_run(mo, mn, mode, Collect, out, nullptr, err, sizeof err), 0) << err;
     std::sort(out->changes.begin(), out->changes.end());
-    dsort_merge_close(mo);
-    dsort_merge_close(mn);
+    dpipe_close(mo);
+    dpipe_close(mn);
     dsort_free(&o);
     dsort_free(&n);
 }
@@ -871,4 +873,49 @@ TEST(Load, ManifestReadsEveryShard)
     EXPECT_EQ(LoadSide(&side, d + "/bad.manifest.json", &err), DLOAD_BAD_INPUT);
     EXPECT_EQ(err, d + "/bad.manifest.json: the manifest does not say \"complete\": true");
     dside_free(&side);
+}
+
+// ---- read-ahead merge (pipe.c) ---------------------------------------------------
+
+TEST(Pipe, ThreadedMergeGivesEveryRecordInOrderAndStopsEarly)
+{
+    std::string d = TmpDir("pipe");
+    dsort s;
+    ASSERT_EQ(dsort_init(&s, CmpU64, d.c_str()), 0);
+    dsort_buf a;
+    ASSERT_EQ(dsort_buf_init(&a, &s, 512 * 1024), 0);
+    AddRecords(&a, 1, 30000, 17);
+    char err[256];
+    // one record bigger than a batch (1 MiB): the batch grows for it
+    std::vector<char> big(3 << 20, 'z');
+    uint64_t bigkey = 2000000; // above every AddRecords key: the last record
+    memcpy(big.data(), &bigkey, 8);
+    char *p = (char *)dsort_buf_reserve(&a, big.size(), err, sizeof err);
+    ASSERT_NE(p, nullptr) << err;
+    memcpy(p, big.data(), big.size());
+    dsort_buf_commit(&a, big.size());
+    ASSERT_EQ(dsort_buf_finish(&a, 1, err, sizeof err), 0) << err;
+    dpipe *pp = dpipe_open(&s, 1, err, sizeof err);
+    ASSERT_NE(pp, nullptr) << err;
+    uint64_t prev = 0, n = 0;
+    bool saw_big = false;
+    while (const void *r = dpipe_next(pp, err, sizeof err)) {
+        uint64_t key;
+        memcpy(&key, r, 8);
+        ASSERT_GE(key, prev);
+        if (key == bigkey && ((const char *)r)[big.size() - 1] == 'z')
+            saw_big = true;
+        prev = key;
+        n++;
+    }
+    EXPECT_FALSE(dpipe_failed(pp));
+    EXPECT_EQ(n, 30001u);
+    EXPECT_TRUE(saw_big);
+    dpipe_close(pp);
+    pp = dpipe_open(&s, 1, err, sizeof err); // closed after a few records
+    ASSERT_NE(pp, nullptr);
+    for (int i = 0; i < 10; i++)
+        ASSERT_NE(dpipe_next(pp, err, sizeof err), nullptr);
+    dpipe_close(pp);
+    dsort_free(&s);
 }
