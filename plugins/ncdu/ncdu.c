@@ -131,7 +131,7 @@ static int ncdu_options_read(ncdu_instance *s, const pwalk_options *opts)
     return PWALK_OK;
 }
 
-/* The scan's facts (1.3): one root, one process. */
+/* The scan's facts (1.3): its start, one root, and whether ranks split it. */
 static int ncdu_facts_read(ncdu_instance *s)
 {
     struct timespec now;
