@@ -118,8 +118,10 @@ static int ncdu_options_read(ncdu_instance *s, const pwalk_options *opts)
     size_t workers = h->worker_count ? h->worker_count : 1;
     s->memory = (size_t)mb * NCDU_MIB;
     s->worker_cap = s->memory / workers;
-    if (s->worker_cap < NCDU_MIB / 4) /* many workers: a run of at least 256 KiB */
-        s->worker_cap = NCDU_MIB / 4;
+    /* threads: auto may start up to 256 workers: memory_mb is shared among
+     * them, down to runs of 64 KiB */
+    if (s->worker_cap < NCDU_MIB / 16)
+        s->worker_cap = NCDU_MIB / 16;
     /* a bad tmpdir fails now (exit 2), not in the middle of the walk */
     int fd = ncdu_tmpfile(s->tmpdir);
     if (fd < 0) {
