@@ -17,7 +17,10 @@
 
 int ncdu_key_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
+    size_t n = alen < blen ? alen : blen;
+    /* n == 0 with a NULL key (the root's empty key) is legal here, but
+     * memcmp's arguments must be valid pointers even then */
+    int c = n ? memcmp(a, b, n) : 0;
     if (c)
         return c;
     return alen < blen ? -1 : alen > blen;
