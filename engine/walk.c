@@ -240,8 +240,10 @@ static void stat_from_statx(struct stat *st, const struct statx *x)
 
 /* statx(AT_STATX_DONT_SYNC) of name in dir, into st: 0, -1 with errno,
  * or 1 when the kernel or filesystem refuses the flag (EINVAL, ENOSYS):
- * the walk then uses fstatat for the rest of it. */
-static int walk_statx(walk_run *run, int dir, const char *name, struct stat *st)
+ * the walk then uses fstatat for the rest of it.  Out of line: its 256-byte
+ * struct statx would make every paced stat's frame big. */
+static __attribute__((noinline)) int walk_statx(walk_run *run, int dir, const char *name,
+                                                 struct stat *st)
 {
     struct statx x;
     if (statx(dir, name, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &x) ==
