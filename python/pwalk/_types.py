@@ -91,6 +91,8 @@ class Progress(NamedTuple):
     vanished: int       #: entries gone or replaced since they were listed
     queued: int         #: directories waiting to be read
     seconds: float      #: since the walk started
+    #: worker threads running now (threads: auto and scan.adaptive move it)
+    threads: int = 0
 
 
 class RepairChange(NamedTuple):

@@ -621,10 +621,10 @@ static void pw_on_progress(void *ctx, const pwalk_progress *p)
     PyGILState_STATE g = PyGILState_Ensure();
     if (!j->exc_type) {
         PyObject *r = PyObject_CallFunction(
-            j->on_progress, "((KKKKKKd))", (unsigned long long)p->entries,
+            j->on_progress, "((KKKKKKdI))", (unsigned long long)p->entries,
             (unsigned long long)p->rows, (unsigned long long)p->dirs,
             (unsigned long long)p->errors, (unsigned long long)p->vanished,
-            (unsigned long long)p->queued, p->seconds);
+            (unsigned long long)p->queued, p->seconds, (unsigned int)p->threads);
         if (r)
             Py_DECREF(r);
         else

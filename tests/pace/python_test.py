@@ -53,6 +53,16 @@ def test_sets_carry_them_too(tree):
     assert ", stat: statx AT_STATX_DONT_SYNC" in s.summary
 
 
+def test_progress_says_how_many_threads_run(tree):
+    d, src = tree
+    out = os.path.join(d, "o.csv")
+    seen = []
+    # 300/s over ~310 operations: a second or more, so progress comes
+    s = pwalk.run(config(out, max_ops=300), roots=[src], progress=seen.append)
+    assert s.status == 0 and seen
+    assert all(p.threads == 4 for p in seen), seen
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("max_ops", -1, "'scan.max_ops' must be an integer 0..1000000000"),
     ("io_priority", "low", "'scan.io_priority' must be normal or idle, not 'low'"),
