@@ -41,13 +41,16 @@ class Page:
         self.dialogs = []       # messages of alert/confirm/prompt
         self.exceptions = []    # uncaught exceptions
         self.logs = []          # console and browser log lines (CSP reports)
+        self.loaded = False     # Page.loadEventFired seen
 
     def send(self, method, params=None, timeout=30):
         return self.b.call(method, params or {}, self.session, timeout)
 
     def event(self, msg):
         m, p = msg.get("method"), msg.get("params", {})
-        if m == "Network.requestWillBeSent":
+        if m == "Page.loadEventFired":
+            self.loaded = True
+        elif m == "Network.requestWillBeSent":
             self.requests.append(p["request"]["url"])
         elif m == "Page.javascriptDialogOpening":
             self.dialogs.append(p.get("message"))
@@ -71,7 +74,10 @@ class Page:
     def wait_for(self, expr, timeout=30):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            v = self.eval(expr)
+            try:
+                v = self.eval(expr)
+            except RuntimeError:  # a context replaced by a navigation: ask again
+                v = None
             if v:
                 return v
             self.b.pump(0.05)
@@ -200,5 +206,9 @@ class Browser:
                   {"width": self.size[0], "height": self.size[1], "deviceScaleFactor": 1,
                    "mobile": False})
         page.send("Page.navigate", {"url": url}, timeout)
-        page.wait_for("document.readyState === 'complete'", timeout)
+        end = time.monotonic() + timeout
+        while not page.loaded:
+            if time.monotonic() > end:
+                raise TimeoutError("no load event for " + url)
+            self.pump(end - time.monotonic())
         return page
