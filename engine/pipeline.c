@@ -353,7 +353,7 @@ static void pipeline_final_facts(pipeline_state *ps)
     for (int i = 1; i < FILTER_REASON_COUNT; i++)
         filtered += ps->r->stats.filtered[i];
     sinks_set_final(ps->sinks, (int64_t)time(NULL), ps->r->stats.entries,
-                    report_error_count(ps->rep), filtered);
+                    report_error_count(ps->rep), filtered, ps->r->stats.threads_peak);
 }
 
 static int pipeline_fail_started(pipeline_state *ps, int status)

@@ -257,8 +257,10 @@ void sinks_set_facts(sink_set *set, const pwalk_scan_facts *f)
 }
 
 void sinks_set_final(sink_set *set, int64_t end_sec, uint64_t entries, uint64_t errors,
-                     uint64_t filtered)
+                     uint64_t filtered, uint32_t threads)
 {
+    if (threads)
+        set->facts.thread_count = threads;
     set->facts.end_sec = end_sec;
     set->facts.entries = entries;
     set->facts.errors = errors;

@@ -64,9 +64,11 @@ const char *sinks_name(const sink_set *s, size_t i);
  * call the set knows only the thread count. */
 void sinks_set_facts(sink_set *s, const pwalk_scan_facts *f);
 /* The walk ended: its end time and final counts, before sinks_finish()
- * (so prepare() sees them). */
+ * (so prepare() sees them); threads, when not 0, replaces the thread count
+ * with the most workers that ran at once (threads: auto starts the sinks
+ * for scan.max_threads, which is not what an admin wants to read). */
 void sinks_set_final(sink_set *s, int64_t end_sec, uint64_t entries, uint64_t errors,
-                     uint64_t filtered);
+                     uint64_t filtered, uint32_t threads);
 
 /* create() every sink, then thread_open() for each of `workers` workers.
  * Returns 0, or -1 with "sink 'NAME': message" in err. */

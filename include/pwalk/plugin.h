@@ -279,7 +279,10 @@ typedef struct pwalk_options pwalk_options;
  * engine and stay valid until destroy(). */
 typedef struct pwalk_scan_facts {
     uint32_t struct_size;       /* caller sets sizeof before the call     */
-    uint32_t thread_count;      /* walk threads of this process           */
+    uint32_t thread_count;      /* walk threads of this process: the ones
+                                   the sinks are started for (threads:
+                                   auto: scan.max_threads), from prepare()
+                                   on the most that ran at once           */
     int32_t rank, ranks;        /* 0,1 unless the scan is split over MPI
                                    ranks (pwalk-mpi); the merge lifecycle
                                    runs with rank 0 and ranks > 1         */

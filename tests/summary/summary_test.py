@@ -223,10 +223,15 @@ def test_same_bytes_under_pwalk_mpi_at_1_2_and_4_ranks(work):
         assert meta["ranks"] == np
         assert {k: v for k, v in meta.items() if k not in VOLATILE} == \
             {k: v for k, v in bmeta.items() if k not in VOLATILE}
-        # the manifest (its path is pwalk-mpi's stdout) lists the summary
+        # the manifest (its path is pwalk-mpi's stdout) lists the summary:
+        # one merged output, the directory, from np partials (0 at np=1)
         manifest = r.stdout.decode().strip().split("\n")[-1]
         with open(manifest) as f:
-            assert out in f.read(), manifest
+            sinks = [s for s in json.load(f)["sinks"] if s.get("name") == "sum"]
+        assert len(sinks) == 1, (manifest, sinks)
+        assert sinks[0]["plugin"] == "summary" and sinks[0]["merged"] is True, sinks
+        assert sinks[0]["path"] == os.path.abspath(out), sinks
+        assert sinks[0]["partials"] == (np if np > 1 else 0), sinks
 
 
 def test_wide_tree_same_bytes_at_1_2_and_8_threads_and_as_the_model(work):
@@ -296,6 +301,71 @@ def test_summary_inside_the_tree_leaves_out_its_own_files(work):
     dirs = table(own, "dirs", inside)
     row = [r for r in dirs[1:] if T.unescape(r[0]) == os.fsencode(own)]
     assert len(row) == 1 and row[0][6:8] == ["0", "0"], row
+
+
+
+def test_threads_auto_reports_the_workers_that_ran_not_the_maximum(work):
+    # threads: auto starts the sinks for scan.max_threads (256) workers;
+    # summary.json says how many walked (auto starts at the cores and a
+    # tree this small ends long before the controller could add 250)
+    facts = T.build(os.path.join(work, "tree"))
+    _, meta, _ = scan(work, facts, "auto", threads="auto")
+    assert 1 <= meta["threads"] < 256, meta["threads"]
+
+
+def run_on_a_terminal(argv):
+    """Runs argv with stderr on a new pseudo-terminal: (status, stderr)."""
+    master, slave = os.openpty()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=slave)
+    os.close(slave)
+    got = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the last holder of the slave side is gone
+            break
+        if not chunk:
+            break
+        got += chunk
+    os.close(master)
+    return p.wait(timeout=600), got.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_digest_on_stderr_by_default_only_when_it_is_a_terminal(work):
+    facts = T.build(os.path.join(work, "tree"))
+    for tag in ("tty", "pipe"):
+        out = os.path.join(work, tag)
+        cfg = T.pipeline(os.path.join(work, tag + ".yaml"), facts, "dir: %s" % T.yaml_str(out))
+        argv = T.UNPRIVILEGED + [T.built("pwalk-engine"), "-q", "-c", cfg, facts["root"]]
+        if tag == "tty":
+            status, err = run_on_a_terminal(argv)
+        else:
+            r = subprocess.run(argv, capture_output=True, timeout=600)
+            status, err = r.returncode, r.stderr.decode(errors="replace")
+        assert status == 1, err  # the unreadable directory
+        with open(os.path.join(out, "summary.json")) as f:
+            meta = json.load(f)
+        lines = [ln.split("': ", 1)[1] for ln in err.split("\n") if ln.startswith("pwalk: sink 'sum': ")]
+        if tag == "pipe":
+            assert lines == [], err
+            continue
+        t = meta["totals"]
+        assert lines[0].startswith("%d files, %d directories" % (t["files"], t["dirs"])), err
+        at = {ln: i for i, ln in enumerate(lines)}
+        users, dirs, ages = (at["top users by bytes:"], at["largest directories:"],
+                             at["bytes by age of last modification:"])
+        assert users < dirs < ages, err
+        # every user (fewer than 10 here), largest first; the top.csv ranking
+        assert dirs - users - 1 == min(10, meta["tables"]["users"]["rows"]), err
+        top = [r for r in table(out, "top", meta)[1:] if r[0] == "bytes"]
+        shown = [ln.split("files  ", 1)[1] for ln in lines[dirs + 1:ages]]
+        assert shown == [r[2] for r in top[:10]], err
+        # one line per age bucket, the fullest drawn 40 wide, an empty one bare
+        hist = lines[ages + 1:]
+        assert len(hist) == len(meta["age_days"]) + 1, err
+        bars = [len(ln) - len(ln.rstrip("#")) for ln in hist]
+        assert max(bars) == 40 and all(ln.endswith(" B  ") or b > 0 for ln, b in zip(hist, bars)), err
 
 
 BAD = [

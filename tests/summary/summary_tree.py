@@ -491,7 +491,7 @@ def pipeline(path, facts, summary, threads=2, csv_path=None, errors=None, summar
     summary ("dir: ..., top: 5"), a csv report of the same walk when
     csv_path (the sink before the summary's unless summary_first), the
     tree's excluded paths."""
-    lines = ["version: 1", "scan:", "  threads: %d" % threads]
+    lines = ["version: 1", "scan:", "  threads: %s" % threads]
     if facts and facts.get("excluded"):
         lines.append("  exclude: [%s]" % ", ".join(yaml_str(x) for x in facts["excluded"]))
     if errors:

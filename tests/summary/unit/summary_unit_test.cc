@@ -274,6 +274,7 @@ pwalk_entry ToEntry(const Ent &e, int64_t now)
 }
 
 int64_t g_now;  // the scan start the fake host reports (set per test)
+int32_t g_ranks = 1;  // the ranks it reports (pwalk-mpi > 1)
 
 #if PWALK_ABI_MINOR >= 3
 int FakeFacts(pwalk_host_ctx *, pwalk_scan_facts *f)
@@ -284,7 +285,7 @@ int FakeFacts(pwalk_host_ctx *, pwalk_scan_facts *f)
     f->struct_size = size;
     f->thread_count = 3;
     f->rank = 0;
-    f->ranks = 1;
+    f->ranks = g_ranks;
     f->start_sec = g_now;
     f->end_sec = g_now + 5;
     f->hostname = "unit-host";
@@ -301,6 +302,7 @@ class SummaryPlugin : public ::testing::Test {
     void SetUp() override
     {
         g_now = (int64_t)time(nullptr);
+        g_ranks = 1;
         dir_ = tmp_.path() + "/sum";
         opts_.strings["dir"] = dir_;
         opts_.strings["print"] = "false";
@@ -572,6 +574,103 @@ TEST_F(SummaryPlugin, DigestGoesThroughTheHostLog)
     EXPECT_NE(all.find(">= 1095 days"), std::string::npos) << all;
     EXPECT_NE(all.find("#"), std::string::npos) << all;
 }
+
+// The lines the digest logged after `heading` up to the next heading
+// (a line that does not start with two spaces).
+std::vector<std::string> DigestSection(const std::vector<std::string> &logs,
+                                       const std::string &heading)
+{
+    std::vector<std::string> out;
+    auto at = std::find(logs.begin(), logs.end(), heading);
+    for (at = at == logs.end() ? at : at + 1; at != logs.end() && at->rfind("  ", 0) == 0; ++at)
+        out.push_back(*at);
+    return out;
+}
+
+TEST_F(SummaryPlugin, DigestShowsTenUsersTenDirectoriesAndABarPerAgeBucket)
+{
+    // 12 users (uids without accounts), each owning /r/dNN and its file of
+    // (N + 1) * 1000 bytes modified N * 100 days ago; root owns /r
+    std::vector<Ent> tree;
+    for (int n = 0; n < 12; n++) {
+        char d[16];
+        snprintf(d, sizeof d, "/r/d%02d", n);
+        uint32_t uid = 3000000000u + (uint32_t)n;
+        tree.push_back({std::string(d) + "/f", 1, false, 100u + (uint64_t)n, uid, 100,
+                        (n + 1) * 1000, 8, n * 100 * kDay});
+        tree.push_back({d, 0, true, 200u + (uint64_t)n, uid, 100, 4096, 8, kHour});
+    }
+    tree.push_back({"/r", -1, true, 10, 0, 0, 4096, 8, kHour, 1, PWALK_ENTRY_ROOT});
+    opts_.strings["print"] = "true";
+    Publish(tree, Zeros(tree.size()), 1);
+    auto users = DigestSection(ctx_.logs, "top users by bytes:");
+    ASSERT_EQ(users.size(), 10u) << harness::Join(ctx_.logs, "\n");
+    EXPECT_EQ(users[0].find("  3000000011 "), 0u) << users[0];  // the most bytes first
+    EXPECT_EQ(users[9].find("  3000000002 "), 0u) << users[9];
+    auto dirs = DigestSection(ctx_.logs, "largest directories:");
+    ASSERT_EQ(dirs.size(), 10u) << harness::Join(ctx_.logs, "\n");
+    EXPECT_NE(dirs[0].find("files  /r"), std::string::npos) << dirs[0];
+    EXPECT_NE(dirs[1].find("files  /r/d11"), std::string::npos) << dirs[1];
+    EXPECT_NE(dirs[9].find("files  /r/d03"), std::string::npos) << dirs[9];
+    auto ages = DigestSection(ctx_.logs, "bytes by age of last modification:");
+    ASSERT_EQ(ages.size(), 7u) << harness::Join(ctx_.logs, "\n");  // 6 bounds: 7 buckets
+    // bytes per bucket: < 7 days: d00's file and the 13 directories; 90-364:
+    // d01..d03 (100-300 days); 365-729: d04..d07; 730-1094: d08..d10; >= 1095: d11
+    auto bar = [](const std::string &l) { return l.size() - l.find_last_not_of('#') - 1; };
+    EXPECT_EQ(bar(ages[0]), 40u) << ages[0];  // the fullest: 54248 B
+    EXPECT_EQ(bar(ages[1]), 0u) << ages[1];   // 7-29 days: nothing
+    EXPECT_EQ(bar(ages[2]), 0u) << ages[2];   // 30-89 days: nothing
+    EXPECT_EQ(bar(ages[3]), 7u) << ages[3];   // 9000 B: 9000 / 54248 * 40 rounded
+    EXPECT_EQ(bar(ages[4]), 19u) << ages[4];  // 26000 B
+    EXPECT_EQ(bar(ages[5]), 22u) << ages[5];  // 30000 B
+    EXPECT_EQ(bar(ages[6]), 9u) << ages[6];   // 12000 B
+    EXPECT_NE(ages[6].find(">= 1095 days"), std::string::npos) << ages[6];
+}
+
+#if PWALK_ABI_MINOR >= 3
+// pwalk-mpi: each rank writes a partial, rank 0's merge lifecycle (no
+// workers) publishes the tables of one process.  The link of h whose path
+// sorts first (/r/a/h) is on rank 1, the other (/r/b/h) on rank 0: it counts
+// once, at /r/a, whichever partial comes first.
+TEST_F(SummaryPlugin, RanksPartialsMergeIntoTheTablesOfOneProcessLinksOnceAtTheFirstPath)
+{
+    std::map<std::string, std::string> one = Publish(Tree(), Zeros(Tree().size()), 1);
+    g_ranks = 2;
+    std::vector<std::string> parts;
+    for (int r = 0; r < 2; r++) {
+        std::vector<Ent> mine;
+        for (const Ent &e : Tree())
+            if ((e.path.rfind("/r/a", 0) == 0 || e.path == "/r/u") == (r == 1))
+                mine.push_back(e);
+        parts.push_back(tmp_.path() + "/sum.part-000" + std::to_string(r));
+        opts_.strings["dir"] = parts.back();
+        void *inst = Walk(mine, Zeros(mine.size()), 2);
+        ASSERT_NE(inst, nullptr) << ctx_.error();
+        ASSERT_EQ(plugin_->finish(inst, 0), PWALK_OK) << ctx_.error();
+        plugin_->destroy(inst);
+        ASSERT_TRUE(harness::Exists(parts.back()));
+    }
+    host_.worker_count = 0;
+    for (int order = 0; order < 2; order++) {
+        std::string merged = tmp_.path() + "/merged" + std::to_string(order);
+        opts_.strings["dir"] = merged;
+        void *inst = nullptr;
+        ASSERT_EQ(plugin_->create(&host_, &ctx_, opts_.get(), &inst), PWALK_OK) << ctx_.error();
+        std::vector<const char *> ptrs = {parts[order].c_str(), parts[1 - order].c_str()};
+        ASSERT_EQ(plugin_->merge(inst, ptrs.data(), ptrs.size()), PWALK_OK) << ctx_.error();
+        ASSERT_EQ(plugin_->prepare(inst), PWALK_OK) << ctx_.error();
+        ASSERT_EQ(plugin_->finish(inst, 0), PWALK_OK) << ctx_.error();
+        plugin_->destroy(inst);
+        for (const auto &f : one) {
+            std::string got = harness::ReadFile(merged + "/" + f.first);
+            if (f.first == "summary.json")
+                EXPECT_NE(got.find("\"ranks\": 2,"), std::string::npos) << got;
+            else
+                EXPECT_EQ(got, f.second) << f.first << " merged in order " << order;
+        }
+    }
+}
+#endif
 
 TEST_F(SummaryPlugin, OutputsAreGivenToOwnOutputAndAMadeDirGoesWhenNothingIsPublished)
 {
