@@ -194,7 +194,7 @@ def test_same_bytes_under_pwalk_mpi_at_1_2_and_4_ranks(work):
     mpi = T.built("pwalk-mpi")
     if not mpi or not shutil.which("mpirun"):
         pytest.skip("pwalk-mpi is built only with Open MPI installed (not here)")
-    facts = T.build(os.path.join(work, "tree"), unreadable=False)
+    facts = T.build(os.path.join(work, "tree"))  # its unreadable directory: exit 1
     base, bmeta, _ = scan(work, facts, "one")
     env = dict(os.environ)
     # as tests/mpi: Open MPI's own leaks and races are not ours
@@ -209,9 +209,9 @@ def test_same_bytes_under_pwalk_mpi_at_1_2_and_4_ranks(work):
                          "dir: %s, print: false" % T.yaml_str(out))
         argv = ["mpirun", "--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0
                                                 else [])
-        argv += ["-np", str(np), mpi, "-q", "-c", cfg, facts["root"]]
+        argv = T.UNPRIVILEGED + argv + ["-np", str(np), mpi, "-q", "-c", cfg, facts["root"]]
         r = subprocess.run(argv, capture_output=True, timeout=300, env=env)
-        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        assert r.returncode == 1, r.stderr.decode(errors="replace")
         # one summary, as if one process had walked: no partials left
         assert sorted(os.listdir(out)) == sorted([n + ".csv" for n in T.TABLES] + ["summary.json"])
         for name in T.TABLES:
@@ -221,6 +221,9 @@ def test_same_bytes_under_pwalk_mpi_at_1_2_and_4_ranks(work):
         with open(os.path.join(out, "summary.json")) as f:
             meta = json.load(f)
         assert meta["ranks"] == np
+        # entries, errors (the unreadable directory) and filtered: every rank's summed
+        assert (meta["entries"], meta["errors"], meta["filtered"]) == \
+            (bmeta["entries"], 1, facts["filtered"]), meta
         assert {k: v for k, v in meta.items() if k not in VOLATILE} == \
             {k: v for k, v in bmeta.items() if k not in VOLATILE}
         # the manifest (its path is pwalk-mpi's stdout) lists the summary:
