@@ -75,19 +75,8 @@ static int prom_read_lists(prom_instance *p, const pwalk_options *opts, char *er
 {
     const pwalk_host *h = p->host;
     size_t count = 0;
-    const char *vals[SUMM_AGE_MAX + 1];
-    const char *defaults[] = {"7", "30", "90", "365", "730", "1095"};
-    if (h->opt_list_count(opts, "age_days", &count) != 0) {
-        count = sizeof defaults / sizeof defaults[0];
-        memcpy(vals, defaults, sizeof defaults);
-    } else {
-        for (size_t i = 0; i < count && i <= SUMM_AGE_MAX; i++)
-            if (h->opt_list_item(opts, "age_days", i, &vals[i]) != 0)
-                vals[i] = "";
-    }
-    if (summ_parse_ages(&p->conf, vals, count, err, n) != 0)
+    if (summ_read_age_days(h, opts, &p->conf, err, n) != 0)
         return -1;
-    count = 0;
     if (h->opt_list_count(opts, "labels", &count) != 0)
         count = 0;
     for (size_t i = 0; i < count; i++) {
@@ -145,10 +134,7 @@ static int prom_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     p->conf.start_sec = (int64_t)time(NULL);
 #if PWALK_ABI_MINOR >= 3
     pwalk_scan_facts f;
-    memset(&f, 0, sizeof f);
-    f.struct_size = sizeof f;
-    if (PWALK_HOST_HAS(host, scan_facts) && host->scan_facts &&
-        host->scan_facts(ctx, &f) == PWALK_OK) {
+    if (summ_scan_facts(host, ctx, &f)) {
         p->conf.start_sec = f.start_sec;
         /* a rank of several writes its partial at `path` (its shard name);
          * the merge lifecycle (no workers) and a lone process the metrics */
@@ -171,36 +157,24 @@ static int prom_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     return PWALK_OK;
 }
 
+/* The workers: the summary's (plugins/summary/sink.c). */
 static int prom_thread_open(void *instance, uint32_t worker, void **tstate)
 {
     prom_instance *p = instance;
     (void)worker;
-    summ_worker *w = malloc(sizeof *w);
-    if (!w)
-        return prom_fail(p, PWALK_ERR_NOMEM, "out of memory");
-    summ_worker_init(w, &p->conf);
-    *tstate = w;
-    return PWALK_OK;
+    return summ_sink_thread_open(p->host, p->ctx, &p->conf, tstate);
 }
 
 static int prom_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count)
 {
-    summ_worker *w = tstate;
-    for (size_t i = 0; i < count; i++)
-        if (summ_fold(w, PWALK_ENTRY_AT(entries, i)) != 0)
-            return prom_fail(instance, PWALK_ERR_NOMEM, "out of memory");
-    return PWALK_OK;
+    prom_instance *p = instance;
+    return summ_sink_consume(p->host, p->ctx, tstate, entries, count);
 }
 
 static int prom_thread_close(void *instance, void *tstate)
 {
-    summ_worker *w = tstate;
-    if (!w)
-        return PWALK_OK;
-    int rc = summ_agg_absorb(&((prom_instance *)instance)->agg, &w->agg);
-    free(w);
-    return rc ? prom_fail(instance, PWALK_ERR_NOMEM, "out of memory merging the workers")
-              : PWALK_OK;
+    prom_instance *p = instance;
+    return summ_sink_thread_close(p->host, p->ctx, &p->agg, tstate);
 }
 
 #if PROM_MERGE
@@ -227,10 +201,7 @@ static void prom_facts(const prom_instance *p, prom_scan *s)
     s->duration = (double)(t1.tv_sec - p->t0.tv_sec) + (t1.tv_nsec - p->t0.tv_nsec) / 1e9;
 #if PWALK_ABI_MINOR >= 3
     pwalk_scan_facts f;
-    memset(&f, 0, sizeof f);
-    f.struct_size = sizeof f;
-    if (PWALK_HOST_HAS(p->host, scan_facts) && p->host->scan_facts &&
-        p->host->scan_facts(p->ctx, &f) == PWALK_OK) {
+    if (summ_scan_facts(p->host, p->ctx, &f)) {
         s->version = f.version;
         if (f.end_sec)
             s->end_sec = f.end_sec;

@@ -2,6 +2,8 @@
  * summ.h -- the summary sink's modules, private to plugins/summary:
  *   fold.c      an entry into a worker's aggregate (the hot path)
  *   finalize.c  hard links, recursive totals, sorting, owner names
+ *   sink.c      what every sink over the aggregate shares (options, facts,
+ *               the per-worker lifecycle)
  *   tables.c    the CSV tables (plain or zstd) and summary.json
  *   digest.c    the human digest through host->log
  *   summary.c   the plugin: options, lifecycle, outputs
@@ -85,6 +87,26 @@ void summ_top_of(const char *path, size_t len, int32_t depth, int is_dir, const 
                  size_t *top_len);
 /* The parent directory's path length of an entry below a root. */
 size_t summ_parent_len(const char *path, uint32_t name_offset);
+
+/* ---- sink.c: shared by the sinks over the aggregate (summary, prometheus) ---- */
+
+/* The age_days option (its default when unset) into c: 0, or -1 with a
+ * message naming the value. */
+int summ_read_age_days(const pwalk_host *h, const pwalk_options *opts, summ_conf *c, char *err,
+                       size_t errlen);
+/* The engine's scan facts (ABI 1.3) into *facts, a pwalk_scan_facts: 1,
+ * or 0 when the engine has none (facts then zeroed; before 1.3 untouched). */
+int summ_scan_facts(const pwalk_host *h, pwalk_host_ctx *ctx, void *facts);
+/* The bodies of thread_open (a summ_worker on conf c: keep c until the
+ * worker is closed), consume (fold every entry) and thread_close (absorb
+ * the worker's aggregate into `into`, free it): PWALK_OK, or an error code
+ * after host->set_error. */
+int summ_sink_thread_open(const pwalk_host *h, pwalk_host_ctx *ctx, const summ_conf *c,
+                          void **tstate);
+int summ_sink_consume(const pwalk_host *h, pwalk_host_ctx *ctx, void *tstate,
+                      const pwalk_entry *entries, size_t count);
+int summ_sink_thread_close(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *into,
+                           void *tstate);
 
 /* ---- finalize.c ---- */
 

@@ -74,23 +74,6 @@ typedef struct summ_instance {
     char hostname[256];
 } summ_instance;
 
-/* The scan's facts from the engine (1.3); 0 when it has none. */
-static int summ_facts_get(const summ_instance *s, void *facts)
-{
-#if PWALK_ABI_MINOR >= 3
-    pwalk_scan_facts *f = facts;
-    memset(f, 0, sizeof *f);
-    f->struct_size = sizeof *f;
-    if (PWALK_HOST_HAS(s->host, scan_facts) && s->host->scan_facts &&
-        s->host->scan_facts(s->ctx, f) == PWALK_OK)
-        return 1;
-#else
-    (void)s;
-    (void)facts;
-#endif
-    return 0;
-}
-
 static int summ_options_read(summ_instance *s, const pwalk_options *opts)
 {
     const pwalk_host *h = s->host;
@@ -106,19 +89,8 @@ static int summ_options_read(summ_instance *s, const pwalk_options *opts)
     h->opt_string(opts, "print", &print);
     s->conf.compress = strcmp(compress, "zstd") == 0;
     s->print = strcmp(print, "auto") == 0 ? isatty(2) : strcmp(print, "true") == 0;
-    size_t n = 0;
-    const char *vals[SUMM_AGE_MAX + 1];
-    const char *defaults[] = {"7", "30", "90", "365", "730", "1095"};
-    if (h->opt_list_count(opts, "age_days", &n) != 0) {
-        n = sizeof defaults / sizeof defaults[0];
-        memcpy(vals, defaults, sizeof defaults);
-    } else {
-        for (size_t i = 0; i < n && i <= SUMM_AGE_MAX; i++)
-            if (h->opt_list_item(opts, "age_days", i, &vals[i]) != 0)
-                vals[i] = "";
-    }
     char err[256];
-    if (summ_parse_ages(&s->conf, vals, n, err, sizeof err) != 0) {
+    if (summ_read_age_days(h, opts, &s->conf, err, sizeof err) != 0) {
         h->set_error(s->ctx, "%s", err);
         return PWALK_ERR_CONFIG;
     }
@@ -210,7 +182,7 @@ static int summ_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     int ranks = 1;
 #if PWALK_ABI_MINOR >= 3
     pwalk_scan_facts f;
-    if (summ_facts_get(s, &f)) {
+    if (summ_scan_facts(s->host, s->ctx, &f)) {
         s->conf.start_sec = f.start_sec;
         ranks = f.ranks;
     }
@@ -222,47 +194,24 @@ static int summ_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     return summ_open_tables(s);
 }
 
+/* The workers: sink.c (the same for every sink over the aggregate). */
 static int summ_thread_open(void *instance, uint32_t worker, void **tstate)
 {
     summ_instance *s = instance;
     (void)worker;
-    summ_worker *w = malloc(sizeof *w);
-    if (!w) {
-        s->host->set_error(s->ctx, "out of memory");
-        return PWALK_ERR_NOMEM;
-    }
-    summ_worker_init(w, &s->conf);
-    *tstate = w;
-    return PWALK_OK;
+    return summ_sink_thread_open(s->host, s->ctx, &s->conf, tstate);
 }
 
 static int summ_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count)
 {
-    summ_worker *w = tstate;
-    for (size_t i = 0; i < count; i++) {
-        if (summ_fold(w, PWALK_ENTRY_AT(entries, i)) != 0) {
-            summ_instance *s = instance;
-            s->host->set_error(s->ctx, "out of memory (%zu directories so far)",
-                               w->agg.dir_count);
-            return PWALK_ERR_NOMEM;
-        }
-    }
-    return PWALK_OK;
+    summ_instance *s = instance;
+    return summ_sink_consume(s->host, s->ctx, tstate, entries, count);
 }
 
 static int summ_thread_close(void *instance, void *tstate)
 {
     summ_instance *s = instance;
-    summ_worker *w = tstate;
-    if (!w)
-        return PWALK_OK;
-    int rc = summ_agg_absorb(&s->agg, &w->agg);
-    free(w);
-    if (rc != 0) {
-        s->host->set_error(s->ctx, "out of memory merging the workers' aggregates");
-        return PWALK_ERR_NOMEM;
-    }
-    return PWALK_OK;
+    return summ_sink_thread_close(s->host, s->ctx, &s->agg, tstate);
 }
 
 #if SUMM_MERGE
@@ -304,7 +253,7 @@ static void summ_facts_fill(const summ_instance *s, summ_facts *f, const char **
     *own_roots = NULL;
 #if PWALK_ABI_MINOR >= 3
     pwalk_scan_facts e;
-    if (summ_facts_get(s, &e)) {
+    if (summ_scan_facts(s->host, s->ctx, &e)) {
         f->version = e.version;
         f->hostname = e.hostname ? e.hostname : s->hostname;
         f->roots = e.roots;
