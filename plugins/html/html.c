@@ -68,21 +68,9 @@ typedef struct html_instance {
 
 static int html_ages_read(html_instance *s, const pwalk_options *opts)
 {
-    const pwalk_host *h = s->host;
-    size_t n = 0;
-    const char *vals[SUMM_AGE_MAX + 1];
-    const char *defaults[] = {"7", "30", "90", "365", "730", "1095"};
-    if (h->opt_list_count(opts, "age_days", &n) != 0) {
-        n = sizeof defaults / sizeof defaults[0];
-        memcpy(vals, defaults, sizeof defaults);
-    } else {
-        for (size_t i = 0; i < n && i <= SUMM_AGE_MAX; i++)
-            if (h->opt_list_item(opts, "age_days", i, &vals[i]) != 0)
-                vals[i] = "";
-    }
     char err[256];
-    if (summ_parse_ages(&s->conf, vals, n, err, sizeof err) != 0) {
-        h->set_error(s->ctx, "%s", err);
+    if (summ_read_age_days(s->host, opts, &s->conf, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
         return PWALK_ERR_CONFIG;
     }
     return PWALK_OK;
@@ -137,9 +125,8 @@ static int html_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
         s->hostname[0] = '\0';
 #if PWALK_ABI_MINOR >= 3
-    pwalk_scan_facts f = {.struct_size = sizeof f};
-    if (PWALK_HOST_HAS(host, scan_facts) && host->scan_facts &&
-        host->scan_facts(ctx, &f) == PWALK_OK) {
+    pwalk_scan_facts f;
+    if (summ_scan_facts(host, ctx, &f)) {
         s->conf.start_sec = f.start_sec; /* the ages of summary.json's */
         /* the merge lifecycle (no workers) writes the page; a rank of
          * several its partial, at the shard name `path` now holds */
@@ -161,43 +148,19 @@ static int html_thread_open(void *instance, uint32_t worker, void **tstate)
 {
     html_instance *s = instance;
     (void)worker;
-    summ_worker *w = malloc(sizeof *w);
-    if (!w) {
-        s->host->set_error(s->ctx, "out of memory");
-        return PWALK_ERR_NOMEM;
-    }
-    summ_worker_init(w, &s->conf);
-    *tstate = w;
-    return PWALK_OK;
+    return summ_sink_thread_open(s->host, s->ctx, &s->conf, tstate);
 }
 
 static int html_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count)
 {
-    summ_worker *w = tstate;
-    for (size_t i = 0; i < count; i++) {
-        if (summ_fold(w, PWALK_ENTRY_AT(entries, i)) != 0) {
-            html_instance *s = instance;
-            s->host->set_error(s->ctx, "out of memory (%zu directories so far)",
-                               w->agg.dir_count);
-            return PWALK_ERR_NOMEM;
-        }
-    }
-    return PWALK_OK;
+    html_instance *s = instance;
+    return summ_sink_consume(s->host, s->ctx, tstate, entries, count);
 }
 
 static int html_thread_close(void *instance, void *tstate)
 {
     html_instance *s = instance;
-    summ_worker *w = tstate;
-    if (!w)
-        return PWALK_OK;
-    int rc = summ_agg_absorb(&s->agg, &w->agg);
-    free(w);
-    if (rc != 0) {
-        s->host->set_error(s->ctx, "out of memory merging the workers' aggregates");
-        return PWALK_ERR_NOMEM;
-    }
-    return PWALK_OK;
+    return summ_sink_thread_close(s->host, s->ctx, &s->agg, tstate);
 }
 
 /* The roots when the engine gives no facts: the directories seen as roots. */
@@ -221,9 +184,8 @@ static void html_facts_fill(const html_instance *s, summ_facts *f, const char **
     *f = d;
     *own_roots = NULL;
 #if PWALK_ABI_MINOR >= 3
-    pwalk_scan_facts e = {.struct_size = sizeof e};
-    if (PWALK_HOST_HAS(s->host, scan_facts) && s->host->scan_facts &&
-        s->host->scan_facts(s->ctx, &e) == PWALK_OK) {
+    pwalk_scan_facts e;
+    if (summ_scan_facts(s->host, s->ctx, &e)) {
         f->version = e.version;
         f->hostname = e.hostname ? e.hostname : s->hostname;
         f->roots = e.roots;
