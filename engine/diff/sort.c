@@ -28,6 +28,8 @@
 /* zstd's fast levels: runs are written and read once, on the critical
  * path; a third of the bytes is all they need to save */
 #define DSORT_LEVEL (-3)
+/* records prefetched ahead in a run kept in memory */
+#define DSORT_AHEAD 8
 #define DSORT_LEN(rec) (*(const uint32_t *)((const char *)(rec) - DSORT_HDR))
 
 struct dsort_run {
@@ -415,11 +417,18 @@ typedef struct dsort_src {
     size_t out_pos, out_len, out_cap;
 } dsort_src;
 
+/* A heap entry: a source and its current record's key prefix, so that
+ * most compares are two integers beside each other, not two records. */
+typedef struct dsort_hent {
+    uint64_t key[2];
+    size_t src;
+} dsort_hent;
+
 struct dsort_merge {
     dsort *s;
     dsort_src *src;
     size_t nsrc;
-    size_t *heap;               /* indexes into src, smallest record first */
+    dsort_hent *heap;           /* smallest record first */
     size_t heap_n;
     size_t last;                /* the source the last record came from */
     int started, failed;
@@ -466,6 +475,10 @@ static int dsort_src_need(dsort_src *c, size_t want, char *err, size_t errlen)
 static int dsort_src_step(dsort_src *c, char *err, size_t errlen)
 {
     if (c->run->fd < 0) {
+        /* the index is sorted, the records are where they were read: ask
+         * for the ones a few steps ahead now, they are cache misses */
+        if (c->next + DSORT_AHEAD < c->run->count)
+            __builtin_prefetch(c->run->recs[c->next + DSORT_AHEAD].rec);
         c->cur = c->next < c->run->count ? c->run->recs[c->next++].rec : NULL;
         return 0;
     }
@@ -485,27 +498,46 @@ static int dsort_src_step(dsort_src *c, char *err, size_t errlen)
     return 0;
 }
 
-static int dsort_heap_less(const dsort_merge *m, size_t a, size_t b)
+/* The key prefix first (it never contradicts the comparator), the records
+ * only on equal keys, then the source: a fixed order for equal records. */
+static int dsort_heap_less(const dsort_merge *m, const dsort_hent *a, const dsort_hent *b)
 {
-    int c = m->s->cmp(m->src[a].cur, m->src[b].cur);
-    return c < 0 || (c == 0 && a < b);
+    if (a->key[0] != b->key[0])
+        return a->key[0] < b->key[0];
+    if (a->key[1] != b->key[1])
+        return a->key[1] < b->key[1];
+    int c = m->s->cmp(m->src[a->src].cur, m->src[b->src].cur);
+    return c < 0 || (c == 0 && a->src < b->src);
 }
 
 static void dsort_heap_down(dsort_merge *m, size_t i)
 {
+    dsort_hent *h = m->heap;
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, k = i;
-        if (l < m->heap_n && dsort_heap_less(m, m->heap[l], m->heap[k]))
+        if (l < m->heap_n && dsort_heap_less(m, &h[l], &h[k]))
             k = l;
-        if (r < m->heap_n && dsort_heap_less(m, m->heap[r], m->heap[k]))
+        if (r < m->heap_n && dsort_heap_less(m, &h[r], &h[k]))
             k = r;
         if (k == i)
             return;
-        size_t t = m->heap[i];
-        m->heap[i] = m->heap[k];
-        m->heap[k] = t;
+        dsort_hent t = h[i];
+        h[i] = h[k];
+        h[k] = t;
         i = k;
     }
+}
+
+/* The heap entry of source i at its current record. */
+static void dsort_hent_set(const dsort_merge *m, dsort_hent *h, size_t i)
+{
+    const dsort_src *c = &m->src[i];
+    h->src = i;
+    h->key[0] = h->key[1] = 0;
+    if (c->run->fd < 0) /* the run's index has it: no touching the record */
+        memcpy(h->key, c->run->recs[c->next - 1].key, sizeof h->key);
+    else if (m->s->key)
+        m->s->key(c->cur, h->key);
 }
 
 static int dsort_src_open(dsort_src *c, const dsort_run *run, char *err, size_t errlen)
@@ -538,7 +570,7 @@ dsort_merge *dsort_merge_open(dsort *s, char *err, size_t errlen)
             return NULL;
         }
         if (m->src[m->nsrc].cur)
-            m->heap[m->heap_n++] = m->nsrc;
+            dsort_hent_set(m, &m->heap[m->heap_n++], m->nsrc);
         m->nsrc++;
     }
     for (size_t i = m->heap_n; i-- > 0;)
@@ -551,17 +583,19 @@ const void *dsort_merge_next(dsort_merge *m, char *err, size_t errlen)
     if (m->failed)
         return NULL;
     if (m->started && m->heap_n) {
-        dsort_src *c = &m->src[m->heap[0]];
+        dsort_src *c = &m->src[m->heap[0].src];
         if (dsort_src_step(c, err, errlen) != 0) {
             m->failed = 1;
             return NULL;
         }
         if (!c->cur)
             m->heap[0] = m->heap[--m->heap_n];
+        else
+            dsort_hent_set(m, &m->heap[0], m->heap[0].src);
         dsort_heap_down(m, 0);
     }
     m->started = 1;
-    return m->heap_n ? m->src[m->heap[0]].cur : NULL;
+    return m->heap_n ? m->src[m->heap[0].src].cur : NULL;
 }
 
 int dsort_merge_failed(const dsort_merge *m)
