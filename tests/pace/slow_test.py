@@ -181,6 +181,113 @@ def test_max_ops_is_the_budget_of_all_mpi_ranks_together(need_slowfs, workdir):
     assert sum(per) / (len(per) / 10.0) >= limit * 0.8, (sum(per), len(per), per)
 
 
+def mpirun(np_):
+    import shutil
+    if not MPI or shutil.which("mpirun") is None:
+        pytest.skip("pwalk-mpi or mpirun not available")
+    argv = ["mpirun", "--oversubscribe", "-np", str(np_)]
+    if os.geteuid() == 0:
+        argv.append("--allow-run-as-root")
+    return argv + [MPI]
+
+
+def test_mpi_ranks_stat_lazily_when_asked(need_slowfs, workdir):
+    """scan.lazy_stat reaches every rank: the getattr each stat saves on
+    FUSE is saved by pwalk-mpi's ranks as by one engine."""
+    argv = mpirun(2)
+    src = os.path.join(workdir, "src")
+    n = make_tree(src, 10, 50)
+    got = {}
+    with SlowFS(src, latency_us=0, workdir=workdir) as fs:
+        for name, scan in (("plain", "threads: 2"), ("lazy", "threads: 2, lazy_stat: true")):
+            cfg, _ = pipeline(workdir, name, scan)
+            start = fs.settle()
+            r = subprocess.run(argv + ["-c", cfg, fs.mnt], capture_output=True, text=True,
+                               timeout=300)
+            end = fs.settle()
+            assert r.returncode == 0, r.stderr
+            assert f"{n} rows" in r.stderr, r.stderr
+            got[name] = sum(row["getattr"] for row in fs.counters()[start:end])
+    assert got["lazy"] + n * 0.9 <= got["plain"], got
+
+
+def rank_pids(parent):
+    """pids of the pwalk-mpi processes below parent (mpirun)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm == "pwalk-mpi" and int(fields[1]) == parent:
+            out.append(int(pid))
+    return out
+
+
+@pytest.mark.parametrize("idle", [True, False])
+def test_mpi_ranks_put_their_workers_in_the_idle_class(need_slowfs, workdir, idle):
+    """scan.io_priority: idle reaches every rank: each rank's two workers in
+    the idle class (MPI's own threads and the rank's main thread keep
+    theirs), none with normal."""
+    if IOPRIO_GET is None:
+        pytest.skip(f"ioprio_get's number on {platform.machine()} is not known here")
+    argv = mpirun(2)
+    src = os.path.join(workdir, "src")
+    make_tree(src, 20, 100)
+    prio = "idle" if idle else "normal"
+    cfg, _ = pipeline(workdir, "prio", f"threads: 2, io_priority: {prio}")
+    with SlowFS(src, latency_us=5000, workdir=workdir) as fs:
+        proc = subprocess.Popen(argv + ["-q", "-c", cfg, fs.mnt], stdout=subprocess.DEVNULL)
+        try:
+            seen = {}
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and proc.poll() is None:
+                for pid in rank_pids(proc.pid):
+                    got = seen.setdefault(pid, {})
+                    got.update(io_classes(pid))
+                if len(seen) == 2 and all(sum(1 for c in t.values() if c == 3) >= 2
+                                          for t in seen.values()):
+                    break
+                time.sleep(0.1)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert len(seen) == 2, seen
+    for pid, classes in seen.items():
+        assert classes[pid] != 3, seen  # the rank's own thread keeps its class
+        idle_threads = sum(1 for c in classes.values() if c == 3)
+        if idle:
+            assert idle_threads >= 2, seen
+        else:
+            assert idle_threads == 0, seen
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--max-ops", "-5"], "'scan.max_ops' must be an integer 0..1000000000"),
+    (["--set", "scan.max_threads=0"], "'scan.max_threads' must be an integer 1..4096, not '0'"),
+    (["--set", "scan.adaptive=maybe"], "'scan.adaptive' must be true or false"),
+    (["--set", "scan.lazy_stat=2"], "'scan.lazy_stat' must be true or false"),
+    (["--set", "scan.io_priority=low"], "'scan.io_priority' must be normal or idle, not 'low'"),
+])
+def test_mpi_bad_values_one_line_exit_2_nothing_written(workdir, args, message):
+    argv = mpirun(2)
+    src = os.path.join(workdir, "src")
+    make_tree(src, 2, 2)
+    cfg, out = pipeline(workdir, "bad", "threads: 2")
+    r = subprocess.run(argv + ["-c", cfg] + args + [src], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 2, r.stderr
+    ours = [l for l in r.stderr.splitlines() if l.startswith("pwalk-mpi:")]
+    assert len(ours) == 1 and message in ours[0], r.stderr  # (the rest is mpirun's)
+    assert sorted(os.listdir(workdir)) == sorted([os.path.basename(cfg), "src"]), \
+        os.listdir(workdir)  # no shard, manifest or temporary
+
+
 # ---- scan.adaptive ---------------------------------------------------------------
 
 
