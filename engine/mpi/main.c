@@ -837,6 +837,19 @@ static void on_log(void *ctx, int level, const char *line)
     fprintf(stderr, "pwalk-mpi: rank %d: %s\n", *(const int *)ctx, line);
 }
 
+/* The library's summary line's walk choices (", stat: ...", ", io_priority
+ * idle refused (...)"): which stat call a rank took is up to its node's
+ * kernel and filesystem, so each rank reports its own. */
+static void rank_choices(const char *line, char *out, size_t cap)
+{
+    const char *a = strstr(line, ", stat: ");
+    const char *b = strstr(line, ", io_priority idle refused");
+    const char *from = a && (!b || a < b) ? a : b;
+    out[0] = '\0';
+    if (from)
+        snprintf(out, cap, "%.*s", (int)strcspn(from, ";\n"), from);
+}
+
 /* This rank's part of the scan, as the manifest records it. */
 static void rank_result(const pwalk_scan *s, int status, double seconds, shard_rank_result *r)
 {
@@ -851,6 +864,7 @@ static void rank_result(const pwalk_scan *s, int status, double seconds, shard_r
     r->filtered = pwalk_scan_counter(s, PWALK_COUNT_FILTERED);
     for (size_t i = 0; i < (size_t)r->sink_count && i < SHARD_MAX_SINKS; i++)
         r->sink_rows[i] = pwalk_scan_sink_rows(s, i);
+    rank_choices(pwalk_scan_summary(s), r->choices, sizeof r->choices);
 }
 
 /* Run this rank's walk as part of the shared one.  Returns the scan's
@@ -950,6 +964,30 @@ static int merge_sinks(mpi_setup *m, int size, const shard_rank_result *all, int
     return 0;
 }
 
+/* The ranks' walk choices on the summary line: once when every rank that
+ * made one (stat'ed anything) made the same, else each rank's (a node
+ * whose kernel refused statx). */
+static void print_choices(const shard_rank_result *all, int size)
+{
+    const int w = (int)sizeof all[0].choices;
+    const char *first = NULL;
+    int same = 1;
+    for (int k = 0; k < size; k++) {
+        if (all[k].choices[0] == '\0')
+            continue;
+        if (!first)
+            first = all[k].choices;
+        same = same && strncmp(all[k].choices, first, (size_t)w) == 0;
+    }
+    if (first && same) {
+        fprintf(stderr, "%.*s", w, first);
+        return;
+    }
+    for (int k = 0; first && k < size; k++)
+        if (all[k].choices[0] != '\0')
+            fprintf(stderr, "%.*s (rank %d)", w, all[k].choices, k);
+}
+
 /* Rank 0, every rank's result in: the manifest last, then the summary.
  * Returns the job's exit status. */
 static int finish_job(mpi_setup *m, coord *c, int size, const shard_rank_result *all,
@@ -984,10 +1022,12 @@ static int finish_job(mpi_setup *m, coord *c, int size, const shard_rank_result 
         double secs = MPI_Wtime() - t0;
         fprintf(stderr,
                 "pwalk-mpi: %d ranks: %llu entries, %llu rows, %llu errors in %.2f s "
-                "(%.0f rows/s, %llu work moves); manifest %s\n",
+                "(%.0f rows/s, %llu work moves)",
                 size, (unsigned long long)entries, (unsigned long long)rows,
                 (unsigned long long)errors, secs, secs > 0 ? (double)rows / secs : 0.0,
-                c->moves, m->manifest);
+                c->moves);
+        print_choices(all, size);
+        fprintf(stderr, "; manifest %s\n", m->manifest);
     }
     return status;
 }

@@ -33,6 +33,8 @@ typedef struct shard_rank_result {
     double seconds;
     uint64_t entries, rows, errors, dirs, filtered;
     uint64_t sink_rows[SHARD_MAX_SINKS];
+    char choices[128];          /* the rank's walk choices as its summary
+                                   line says them (", stat: statx ..."), or "" */
 } shard_rank_result;
 
 typedef struct shard_manifest {

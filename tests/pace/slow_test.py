@@ -207,8 +207,27 @@ def test_mpi_ranks_stat_lazily_when_asked(need_slowfs, workdir):
             end = fs.settle()
             assert r.returncode == 0, r.stderr
             assert f"{n} rows" in r.stderr, r.stderr
+            # the choice on pwalk-mpi's summary line, as on the engine's
+            assert (", stat: statx AT_STATX_DONT_SYNC;" in r.stderr) == (name == "lazy"), \
+                r.stderr
             got[name] = sum(row["getattr"] for row in fs.counters()[start:end])
     assert got["lazy"] + n * 0.9 <= got["plain"], got
+
+
+def test_mpi_summary_says_where_statx_was_refused(workdir):
+    if not SHIM:
+        pytest.skip("tests/pace/statx_enosys.so not built")
+    argv = mpirun(2)
+    src = os.path.join(workdir, "src")
+    n = make_tree(src, 10, 20)
+    cfg, _ = pipeline(workdir, "lazy", "threads: 2, lazy_stat: true")
+    argv[1:1] = ["-x", f"LD_PRELOAD={SHIM}"]  # statx() answers ENOSYS on every rank
+    r = subprocess.run(argv + ["-c", cfg, src], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    line = [l for l in r.stderr.splitlines() if l.startswith("pwalk-mpi: 2 ranks:")]
+    assert len(line) == 1 and f"{n} rows" in line[0], r.stderr
+    assert ", stat: fstatat (statx AT_STATX_DONT_SYNC refused: ENOSYS); manifest" in line[0], \
+        r.stderr
 
 
 def rank_pids(parent):
