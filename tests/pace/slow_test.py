@@ -126,6 +126,26 @@ def windows(rows, first, last):
     return per[busy[0]:busy[-1] + 1] if busy else []
 
 
+def check_budget(per, limit):
+    """The bucket is smooth and its budget used (issue 18: no 1 s window
+    above N x 1.05, the mean not below N x 0.9).
+
+    - no 100 ms row above 2 x N/10: not per-second (or half-second) bursts;
+    - the mean is taken over the scan's rows but its first and last (cut by
+      the scan's start and end: partial by construction) and but the rows
+      in which fewer than N/20 requests arrived mid-scan: there this loaded
+      machine stalled the daemon or the engine (the bucket lends only
+      20 ms, so a stall is lost to it, not made up).  Such rows may be at
+      most a quarter of the scan: a bucket filling at half the rate or less
+      would make them all, and fails here."""
+    assert max(per) <= limit / 10 * 2, per
+    inner = per[1:-1]
+    stalled = [c for c in inner if c < limit / 20]
+    assert len(stalled) * 4 <= len(inner), (stalled, per)
+    kept = [c for c in inner if c >= limit / 20]
+    assert sum(kept) / (len(kept) / 10.0) >= limit * 0.9, (sum(kept), len(kept), per)
+
+
 def test_max_ops_holds_every_second_under_n(need_slowfs, workdir):
     src = os.path.join(workdir, "src")
     os.makedirs(os.path.join(src, "a"))
@@ -153,6 +173,7 @@ def test_max_ops_holds_every_second_under_n(need_slowfs, workdir):
     # whole scan, edges included, at 80%
     assert sorted(sums)[len(sums) // 2] >= limit * 0.9, (sums, per)
     assert sum(per) / (len(per) / 10.0) >= limit * 0.8, (sum(per), len(per), per)
+    check_budget(per, limit)
 
 
 MPI = built("pwalk-mpi")
@@ -179,6 +200,7 @@ def test_max_ops_is_the_budget_of_all_mpi_ranks_together(need_slowfs, workdir):
     sums = [sum(per[i:i + 10]) for i in range(len(per) - 9)]
     assert sums and max(sums) <= limit * 1.05, sums  # each rank 200/s, together 400
     assert sum(per) / (len(per) / 10.0) >= limit * 0.8, (sum(per), len(per), per)
+    check_budget(per, limit)
 
 
 def mpirun(np_):
