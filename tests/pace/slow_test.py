@@ -387,6 +387,35 @@ def test_adaptive_gives_way_when_latency_climbs_and_comes_back(need_slowfs, work
     assert downs and ups and max(b for _, b in changes(out.lines)) <= 8
 
 
+def test_mpi_ranks_give_way_when_latency_climbs(need_slowfs, workdir):
+    """scan.adaptive reaches every rank: each rank's walk runs fewer
+    workers while the server is slow, and more again after."""
+    argv = mpirun(2)
+    src = os.path.join(workdir, "src")
+    make_tree(src, 60, 200)
+    cfg, _ = pipeline(workdir, "adaptive", "threads: 4, adaptive: true")
+    with SlowFS(src, latency_us=1000, workdir=workdir) as fs:
+        proc = subprocess.Popen(argv + ["-c", cfg, fs.mnt], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            out = Lines(proc)
+            time.sleep(0.5)  # the baseline: 4 workers a rank at 1 ms
+            fs.set_latency(10000)
+            assert out.wait(lambda l: "walk: threads 4 ->" in l, 30), out.lines
+            time.sleep(0.5)
+            low = min(b for _, b in changes(out.lines))
+            fs.set_latency(1000)
+            assert out.wait(lambda l: any(b > low for _, b in changes([l])), 30), out.lines
+            assert proc.wait(120) == 0, out.lines
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert low < 4 and max(b for _, b in changes(out.lines)) <= 4, out.lines
+    # the lines name their rank
+    assert all(l.startswith("pwalk-mpi: rank ") for l in out.lines if "walk: threads" in l)
+
+
 # ---- scan.io_priority ------------------------------------------------------------
 
 IOPRIO_GET = {"x86_64": 252, "aarch64": 31}.get(platform.machine())
