@@ -70,7 +70,7 @@ sources_of() {
         options) echo engine/options.c engine/config.c common/outfile.c ;;
         csv)     echo common/csvrow.c common/lossless.c ;;
         slurm)   echo engine/threads.c ;;
-        remote)  echo engine/remote.c engine/walk.c engine/queue.c engine/filter.c engine/threads.c ;;
+        remote)  echo engine/remote.c engine/walk.c engine/pace.c engine/queue.c engine/filter.c engine/threads.c ;;
         exclude|cli) echo "${engine_all[@]}" common/csvrow.c common/lossless.c common/outfile.c ;;
         *)       return 1 ;;
     esac
