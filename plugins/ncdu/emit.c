@@ -237,7 +237,8 @@ static int tree_push(ncdu_tree *t, const char *key, size_t len, uint64_t dev)
         t->keys = k;
         t->keys_cap = cap;
     }
-    memcpy(t->keys + t->keys_used, key, len);
+    if (len) /* an empty key before any was stored: t->keys is still NULL */
+        memcpy(t->keys + t->keys_used, key, len);
     t->lv[t->depth++] = (ncdu_level){t->keys_used, len, dev};
     t->keys_used += len;
     return 0;
