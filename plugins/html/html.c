@@ -163,47 +163,6 @@ static int html_thread_close(void *instance, void *tstate)
     return summ_sink_thread_close(s->host, s->ctx, &s->agg, tstate);
 }
 
-/* The roots when the engine gives no facts: the directories seen as roots. */
-static const char **html_roots_seen(const html_instance *s, size_t *count)
-{
-    const char **roots = malloc((s->res.dir_count ? s->res.dir_count : 1) * sizeof *roots);
-    *count = 0;
-    for (size_t i = 0; roots && i < s->res.dir_count; i++)
-        if (s->res.dirs[i]->flags & SUMM_DIR_ROOT)
-            roots[(*count)++] = s->res.dirs[i]->path;
-    return roots;
-}
-
-/* The facts summary.json shows: the engine's (1.3), else what we know. */
-static void html_facts_fill(const html_instance *s, summ_facts *f, const char ***own_roots)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    summ_facts d = {NULL, s->hostname, NULL, 0, s->workers, 1, s->conf.start_sec,
-                    (int64_t)now.tv_sec, -1, -1, -1};
-    *f = d;
-    *own_roots = NULL;
-#if PWALK_ABI_MINOR >= 3
-    pwalk_scan_facts e;
-    if (summ_scan_facts(s->host, s->ctx, &e)) {
-        f->version = e.version;
-        f->hostname = e.hostname ? e.hostname : s->hostname;
-        f->roots = e.roots;
-        f->root_count = e.root_count;
-        f->threads = e.thread_count;
-        f->ranks = e.ranks;
-        if (e.end_sec)
-            f->end_sec = e.end_sec;
-        f->entries = (int64_t)e.entries;
-        f->errors = (int64_t)e.errors;
-        f->filtered = (int64_t)e.filtered;
-        return;
-    }
-#endif
-    *own_roots = html_roots_seen(s, &f->root_count);
-    f->roots = *own_roots;
-}
-
 #if HTML_MERGE
 static int html_merge(void *instance, const char *const *partials, size_t count)
 {
@@ -261,7 +220,8 @@ static int html_prepare(void *instance)
     }
     summ_facts f;
     const char **own_roots;
-    html_facts_fill(s, &f, &own_roots);
+    summ_sink_facts(s->host, s->ctx, s->hostname, s->workers, s->conf.start_sec, &s->res, &f,
+                    &own_roots);
     int rc = html_write_page(&s->out, &s->res, &s->conf, &f, &s->lim, s->title, err, sizeof err);
     free(own_roots);
     if (rc == 0 && outfile_prepare(&s->out, err, sizeof err) != 0) {

@@ -1,13 +1,16 @@
 /*
  * sink.c -- what every sink built on the summary's aggregate does the
- * same way (summary.c, plugins/prometheus; plugins/html can use it too):
- * the age_days option, the engine's scan facts, and the per-worker
+ * same way (summary.c, plugins/prometheus, plugins/html):
+ * the age_days option, the engine's scan facts (and the fallback facts
+ * summary.json shows without them), and the per-worker
  * lifecycle (a summ_worker per thread, entries folded in, absorbed into
  * the instance's aggregate at thread_close()).  One copy, so the sinks of
  * one walk cannot drift apart in how they read an option or fold an entry.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "summ.h"
 
@@ -84,4 +87,46 @@ int summ_sink_thread_close(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *i
         return PWALK_ERR_NOMEM;
     }
     return PWALK_OK;
+}
+
+/* The roots when the engine gives no facts: the directories seen as roots. */
+static const char **summ_roots_seen(const summ_result *res, size_t *count)
+{
+    const char **roots = malloc((res->dir_count ? res->dir_count : 1) * sizeof *roots);
+    *count = 0;
+    for (size_t i = 0; roots && i < res->dir_count; i++)
+        if (res->dirs[i]->flags & SUMM_DIR_ROOT)
+            roots[(*count)++] = res->dirs[i]->path;
+    return roots;
+}
+
+void summ_sink_facts(const pwalk_host *h, pwalk_host_ctx *ctx, const char *hostname,
+                     uint32_t workers, int64_t start_sec, const summ_result *res,
+                     summ_facts *f, const char ***own_roots)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    summ_facts d = {NULL, hostname, NULL, 0, workers, 1, start_sec, (int64_t)now.tv_sec,
+                    -1, -1, -1};
+    *f = d;
+    *own_roots = NULL;
+#if PWALK_ABI_MINOR >= 3
+    pwalk_scan_facts e;
+    if (summ_scan_facts(h, ctx, &e)) {
+        f->version = e.version;
+        f->hostname = e.hostname ? e.hostname : hostname;
+        f->roots = e.roots;
+        f->root_count = e.root_count;
+        f->threads = e.thread_count;
+        f->ranks = e.ranks;
+        if (e.end_sec)
+            f->end_sec = e.end_sec;
+        f->entries = (int64_t)e.entries;
+        f->errors = (int64_t)e.errors;
+        f->filtered = (int64_t)e.filtered;
+        return;
+    }
+#endif
+    *own_roots = summ_roots_seen(res, &f->root_count);
+    f->roots = *own_roots;
 }

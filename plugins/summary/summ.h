@@ -157,6 +157,14 @@ typedef struct summ_facts {
     int64_t entries, errors, filtered;
 } summ_facts;
 
+/* (sink.c) The facts of a sink over the aggregate: the engine's (ABI 1.3),
+ * else what the sink knows itself -- its hostname, workers and start, and
+ * as roots the directories of res seen as roots, in a malloc'ed *own_roots
+ * the caller frees after use (NULL when the engine gave the roots). */
+void summ_sink_facts(const pwalk_host *h, pwalk_host_ctx *ctx, const char *hostname,
+                     uint32_t workers, int64_t start_sec, const summ_result *res,
+                     summ_facts *f, const char ***own_roots);
+
 /* The output files: outs[t] opened on DIR/<name>.csv[.zst] / summary.json. */
 typedef struct summ_outputs {
     outfile outs[SUMM_T_COUNT];

@@ -231,47 +231,6 @@ static int summ_merge(void *instance, const char *const *partials, size_t count)
 }
 #endif
 
-/* The roots when the engine gives no facts: the directories seen as roots. */
-static const char **summ_roots_seen(const summ_instance *s, size_t *count)
-{
-    const char **roots = malloc((s->res.dir_count ? s->res.dir_count : 1) * sizeof *roots);
-    *count = 0;
-    for (size_t i = 0; roots && i < s->res.dir_count; i++)
-        if (s->res.dirs[i]->flags & SUMM_DIR_ROOT)
-            roots[(*count)++] = s->res.dirs[i]->path;
-    return roots;
-}
-
-/* summary.json's facts: the engine's (1.3), else what the plugin knows. */
-static void summ_facts_fill(const summ_instance *s, summ_facts *f, const char ***own_roots)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    summ_facts d = {NULL, s->hostname, NULL, 0, s->workers, 1, s->conf.start_sec,
-                    (int64_t)now.tv_sec, -1, -1, -1};
-    *f = d;
-    *own_roots = NULL;
-#if PWALK_ABI_MINOR >= 3
-    pwalk_scan_facts e;
-    if (summ_scan_facts(s->host, s->ctx, &e)) {
-        f->version = e.version;
-        f->hostname = e.hostname ? e.hostname : s->hostname;
-        f->roots = e.roots;
-        f->root_count = e.root_count;
-        f->threads = e.thread_count;
-        f->ranks = e.ranks;
-        if (e.end_sec)
-            f->end_sec = e.end_sec;
-        f->entries = (int64_t)e.entries;
-        f->errors = (int64_t)e.errors;
-        f->filtered = (int64_t)e.filtered;
-        return;
-    }
-#endif
-    *own_roots = summ_roots_seen(s, &f->root_count);
-    f->roots = *own_roots;
-}
-
 static int summ_prepare_partial(summ_instance *s)
 {
     char err[512];
@@ -308,7 +267,8 @@ static int summ_prepare(void *instance)
     s->have_res = 1;
     summ_facts f;
     const char **own_roots;
-    summ_facts_fill(s, &f, &own_roots);
+    summ_sink_facts(s->host, s->ctx, s->hostname, s->workers, s->conf.start_sec, &s->res, &f,
+                    &own_roots);
     char err[512];
     int rc = summ_write_tables(&s->out, &s->res, &s->agg, &s->conf, &f, err, sizeof err);
     free(own_roots);
