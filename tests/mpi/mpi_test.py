@@ -592,7 +592,11 @@ def test_summary_of_ranks_is_byte_identical_to_one_process(summary_tree, tmp, np
     assert m["sinks"][0]["name"] == "sum"
     assert m["sinks"][0]["path"] == summ and m["sinks"][0]["merged"] is True
     assert m["sinks"][0]["partials"] == (np if np > 1 else 0)
-    if np > 1:  # the walk was shared: more than one rank read directories
+    # the walk was shared: more than one rank read directories (not asserted
+    # under a sanitizer: there rank 0 can finish this small tree before the
+    # other ranks have started asking for work)
+    sanitized = os.environ.get("TSAN_OPTIONS") or os.environ.get("ASAN_OPTIONS")
+    if np > 1 and not sanitized:
         assert sum(1 for x in m["per_rank"] if x["entries"] > 0) > 1, m["per_rank"]
     # the partials are gone; no shard of the summary either
     assert sorted(os.listdir(out)) == ["summary", "summary.manifest.json"]
