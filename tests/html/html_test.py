@@ -443,12 +443,7 @@ def test_pwalk_mpi_gives_one_page_equal_to_one_process(work):
     add_hostile(tree)
     one_page, _, _ = run(work, "mpi-one", tree, summary=False)
     one = embedded(one_page)
-    env = dict(os.environ)
-    if env.get("ASAN_OPTIONS"):  # as tests/mpi: Open MPI's own leaks are not ours
-        env["ASAN_OPTIONS"] += ":detect_leaks=0"
-    supp = T.built("tests/mpi/tsan.supp")
-    if env.get("TSAN_OPTIONS") and supp:
-        env["TSAN_OPTIONS"] += ":suppressions=" + supp
+    env = T.mpi_env()  # Open MPI's own leaks and races are not ours
     for np in (2, 3):
         page = os.path.join(work, "mpi%d.html" % np)
         out = os.path.join(work, "mpi%d-summary" % np)

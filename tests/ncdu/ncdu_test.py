@@ -360,12 +360,7 @@ def test_pwalk_mpi_writes_one_export_the_same_at_1_2_and_3_ranks(work):
     one = scan(work, facts["root"], "one", 0, facts["excluded"], summary=False, csv=False)
     with open(one["ncdu"], "rb") as f:
         want = f.read().split(b"\n", 1)[1]
-    env = dict(os.environ)
-    if env.get("ASAN_OPTIONS"):  # as tests/mpi: Open MPI's own leaks are not ours
-        env["ASAN_OPTIONS"] += ":detect_leaks=0"
-    supp = T.built("tests/mpi/tsan.supp")  # and its lock orders (tsan)
-    if env.get("TSAN_OPTIONS") and supp:
-        env["TSAN_OPTIONS"] += ":suppressions=" + supp
+    env = T.mpi_env()  # Open MPI's own leaks and races are not ours
     for np in (1, 2, 3):
         d = os.path.join(work, "np%d" % np)
         os.mkdir(d, 0o755)

@@ -187,7 +187,7 @@ def test_max_ops_is_the_budget_of_all_mpi_ranks_together(need_slowfs, workdir):
     make_tree(src, 20, 100)  # ~2100 requests: directories to share
     limit = 400
     cfg, _ = pipeline(workdir, "mpi", "threads: 4")
-    argv = ["mpirun", "--oversubscribe", "-np", "2"] + mpi_sanitizer_args()
+    argv = ["mpirun", "--oversubscribe", "-np", "2"]
     if os.geteuid() == 0:
         argv.append("--allow-run-as-root")
     with SlowFS(src, latency_us=200, workdir=workdir) as fs:
@@ -203,23 +203,11 @@ def test_max_ops_is_the_budget_of_all_mpi_ranks_together(need_slowfs, workdir):
     check_budget(per, limit)
 
 
-def mpi_sanitizer_args():
-    """mpirun -x options for the ranks under --config=asan/tsan, as
-    tests/mpi does: Open MPI's own leaks and lock orders are not ours."""
-    out = []
-    if os.environ.get("ASAN_OPTIONS"):
-        out += ["-x", "ASAN_OPTIONS=" + os.environ["ASAN_OPTIONS"] + ":detect_leaks=0"]
-    supp = os.path.join(os.environ.get("TEST_SRCDIR", ""), "pwalk", "tests", "mpi", "tsan.supp")
-    if os.environ.get("TSAN_OPTIONS") and os.path.exists(supp):
-        out += ["-x", "TSAN_OPTIONS=" + os.environ["TSAN_OPTIONS"] + ":suppressions=" + supp]
-    return out
-
-
 def mpirun(np_):
     import shutil
     if not MPI or shutil.which("mpirun") is None:
         pytest.skip("pwalk-mpi or mpirun not available")
-    argv = ["mpirun", "--oversubscribe", "-np", str(np_)] + mpi_sanitizer_args()
+    argv = ["mpirun", "--oversubscribe", "-np", str(np_)]
     if os.geteuid() == 0:
         argv.append("--allow-run-as-root")
     return argv + [MPI]

@@ -267,13 +267,7 @@ def test_pwalk_mpi_ranks_merge_into_one_file_equal_to_one_process(work):
     base, _, _ = scan(work, facts, "one", ", top: 3")
     with open(base) as f:
         want = parse(f.read())
-    env = dict(os.environ)
-    # as tests/mpi: Open MPI's own leaks and races are not ours
-    if env.get("ASAN_OPTIONS"):
-        env["ASAN_OPTIONS"] += ":detect_leaks=0"
-    supp = T.built("tests/mpi/tsan.supp")
-    if env.get("TSAN_OPTIONS") and supp:
-        env["TSAN_OPTIONS"] += ":suppressions=" + supp
+    env = T.mpi_env()  # Open MPI's own leaks and races are not ours
     for np in (1, 3):
         d = os.path.join(work, "mpi%d" % np)
         os.mkdir(d)

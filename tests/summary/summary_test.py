@@ -196,13 +196,7 @@ def test_same_bytes_under_pwalk_mpi_at_1_2_and_4_ranks(work):
         pytest.skip("pwalk-mpi is built only with Open MPI installed (not here)")
     facts = T.build(os.path.join(work, "tree"))  # its unreadable directory: exit 1
     base, bmeta, _ = scan(work, facts, "one")
-    env = dict(os.environ)
-    # as tests/mpi: Open MPI's own leaks and races are not ours
-    if env.get("ASAN_OPTIONS"):
-        env["ASAN_OPTIONS"] += ":detect_leaks=0"
-    supp = T.built("tests/mpi/tsan.supp")
-    if env.get("TSAN_OPTIONS") and supp:
-        env["TSAN_OPTIONS"] += ":suppressions=" + supp
+    env = T.mpi_env()  # Open MPI's own leaks and races are not ours
     for np in (1, 2, 4):
         out = os.path.join(work, "mpi%d" % np)
         cfg = T.pipeline(os.path.join(work, "mpi%d.yaml" % np), facts,

@@ -452,6 +452,19 @@ def built(name):
     return p if os.path.exists(p) else None
 
 
+def mpi_env():
+    """The environment for mpirun under --config=asan/tsan, as tests/mpi
+    sets it: Open MPI's own leaks (asan) and lock orders and races (tsan,
+    tests/mpi/tsan.supp) are not ours."""
+    env = dict(os.environ)
+    if env.get("ASAN_OPTIONS"):
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
+    supp = built("tests/mpi/tsan.supp")
+    if env.get("TSAN_OPTIONS") and supp:
+        env["TSAN_OPTIONS"] += ":suppressions=" + supp
+    return env
+
+
 def can_drop_caps():
     """Why the engine cannot be run without DAC capabilities, or None."""
     if os.geteuid() != 0:
