@@ -330,6 +330,21 @@ void pwalk_scan_stop(pwalk_scan *s, int sig)
     walk_request_stop(&s->stop);
 }
 
+void pwalk_scan_suspend(pwalk_scan *s)
+{
+    /* until checkpoints land: a suspension without a journal is a stop */
+    pwalk_scan_stop(s, SIGUSR1);
+}
+
+int pwalk_scan_resume(pwalk_scan *s, const char *const *journals, size_t n, char *err,
+                      size_t errlen)
+{
+    (void)s;
+    (void)journals;
+    (void)n;
+    return scan_fail(err, errlen, PWALK_USAGE, "resume: not implemented yet");
+}
+
 /* ---- results -------------------------------------------------------------- */
 
 /* Results of a run, or of a check (status and failure only). */

@@ -228,3 +228,13 @@ int pwalk_scan_merge_sink(pwalk_scan *s, size_t i, const char *const *partials, 
         snprintf(err, errlen, "%s", msg);
     return rc == 0 ? 0 : rc == -2 ? PWALK_USAGE : PWALK_FAILED;
 }
+
+int pwalk_remote_checkpoint(pwalk_remote_walk *walk, const char *journal_path, int suspend,
+                            char *err, size_t errlen)
+{
+    (void)walk;
+    (void)journal_path;
+    (void)suspend;
+    snprintf(err, errlen, "checkpoints are not implemented yet");
+    return -1;
+}

@@ -71,6 +71,51 @@
  * the driver: it removes them after a successful finish(0), keeps them on
  * failure.  A plugin without merge keeps one output per rank (shards).
  *
+ * Checkpoint lifecycle (1.4, only for a plugin with a checkpoint
+ * callback; a scan with scan.checkpoint refuses, exit status 2, a sink
+ * whose plugin has none).  The scan keeps a journal so that it can stop
+ * (SIGUSR1, --time-limit) or die (SIGKILL, a node crash) and be resumed
+ * later by another process, as many times as needed:
+ *
+ *     create()                     a fresh scan: host->checkpoint_count()
+ *          |                       is 0.  A resumed one: count >= 1, and
+ *          |                       create() continues from the states
+ *          |                       host->checkpoint_state() gives (reopen
+ *          |                       the parts they name, cut them back to
+ *          |                       the saved length) instead of starting
+ *          v                       new outputs
+ *     thread_open() ... consume()
+ *          |
+ *          |  the walk is paused: no consume()/error() runs, none starts
+ *          v  until checkpoint() returned
+ *     checkpoint(instance)         main thread, every checkpoint_every and
+ *          |                       once more before a suspension: make
+ *          |                       everything consumed so far durable
+ *          |                       (flush every tstate, fsync) and describe
+ *          |                       it in ONE host->checkpoint_save() call;
+ *          v                       then the walk goes on (or stops)
+ *     consume() ... checkpoint() ... (repeated)
+ *          |
+ *          +-- walk complete:  thread_close() -> prepare() -> finish(0 or
+ *          |                   non-zero) -> destroy(), as always
+ *          +-- suspended:      thread_close() -> finish(PWALK_SUSPENDED)
+ *                              -> destroy(): keep the parts the last
+ *                              checkpoint() described, exactly as they
+ *                              are; write nothing more to them, publish
+ *                              nothing, remove nothing they need
+ *
+ * The saved state is the plugin's own bytes (version them), kept in the
+ * journal; the engine gives them back to the create() of the resumed
+ * scan.  count > 1 happens when a pwalk-mpi job resumes with fewer ranks:
+ * one rank continues several ranks' states, and joins them (compressed
+ * frames and gzip members concatenate) or merges them (a summary).  Data
+ * written after the last checkpoint() is what a crash loses: the resumed
+ * scan reads those directories again, so it must be cut off, never kept.
+ * finish(non-zero other than PWALK_SUSPENDED) abandons as always: remove
+ * the parts too.  A resumed scan that fails before its walk starts (a bad
+ * option, a missing part) gets finish(PWALK_SUSPENDED), so the journal
+ * stays usable.
+ *
  * A failed create() is still followed by finish(instance, non-zero) and
  * destroy(instance), with instance as create() left it: NULL unless it
  * stored one before failing.  So finish() and destroy() must accept NULL,
@@ -118,12 +163,16 @@ extern "C" {
 #endif
 
 #define PWALK_ABI_MAJOR 1
-#define PWALK_ABI_MINOR 3 /* 1.1: pwalk_host.prune, pwalk_plugin.prepare;
+#define PWALK_ABI_MINOR 4 /* 1.1: pwalk_host.prune, pwalk_plugin.prepare;
                             1.2: pwalk_host.own_output, pwalk_error.kind,
                             pwalk_host.attachment,
                             pwalk_option_spec.flags (PWALK_OPTION_OUTPUT);
                             1.3: pwalk_scan_facts, pwalk_host.scan_facts,
-                            pwalk_plugin.merge */
+                            pwalk_plugin.merge;
+                            1.4: pwalk_plugin.checkpoint,
+                            pwalk_host.checkpoint_save/_count/_state,
+                            pwalk_scan_facts.sessions, finish()'s
+                            PWALK_SUSPENDED */
 
 /* The exported entry point's name, for the loader and for plugin authors. */
 #define PWALK_PLUGIN_ENTRY_SYMBOL "pwalk_plugin_entry_v1"
@@ -142,6 +191,12 @@ extern "C" {
 #define PWALK_ERR_NOMEM -2      /* out of memory                          */
 #define PWALK_ERR_IO -3         /* write/rename/fsync failed (disk full)  */
 #define PWALK_ERR_CONFIG -4     /* an option value the plugin rejects     */
+
+/* finish()'s scan_status when the scan was suspended at a checkpoint (1.4):
+ * keep what the last checkpoint() described, publish nothing.  The same
+ * number as the command line's exit status for it (PWALK_INCOMPLETE in
+ * pwalk/pwalk.h, sysexits' EX_TEMPFAIL). */
+#define PWALK_SUSPENDED 75
 
 /* ---- One directory entry (one CSV row) ---------------------------------- */
 
@@ -271,6 +326,12 @@ typedef struct pwalk_options pwalk_options;
 
 /* ---- Facts about the scan (1.3) ------------------------------------------ */
 
+/* One process's part of a scan's time (1.4): epoch seconds. */
+typedef struct pwalk_session {
+    int64_t start_sec;
+    int64_t end_sec;
+} pwalk_session;
+
 /* Filled by host->scan_facts().  The caller sets struct_size to its own
  * sizeof(pwalk_scan_facts) first; the engine fills only the fields that fit
  * and sets struct_size to what it wrote (the smaller of the two), so a
@@ -297,7 +358,16 @@ typedef struct pwalk_scan_facts {
     uint64_t entries, errors, filtered;  /* this process's counts (merge:
                                    every rank's summed); 0 during the walk,
                                    final from prepare() on                */
+    /* 1.4: the sessions the scan ran in, oldest first: 1 for a scan that
+     * ran in one go, more after it was suspended or died and was resumed.
+     * The last is the running one (its end_sec 0 until the walk ended); a
+     * session that died ends at its last checkpoint.  Counts above cover
+     * every session. */
+    uint32_t session_count;
+    uint32_t reserved1;
+    const pwalk_session *sessions;
 } pwalk_scan_facts;
+
 
 /* ---- Services the engine offers a plugin -------------------------------- */
 typedef struct pwalk_host {
@@ -390,6 +460,21 @@ typedef struct pwalk_host {
      * negative PWALK_ERR_* (out is NULL or struct_size is too small to hold
      * thread_count). */
     int (*scan_facts)(pwalk_host_ctx *ctx, pwalk_scan_facts *out);
+
+    /* ---- ABI 1.4 ----  (check PWALK_HOST_HAS(host, checkpoint_state);
+     * see "Checkpoint lifecycle" above) */
+
+    /* From checkpoint() only, main thread, once per call: the state that
+     * lets a resumed create() continue from here (len bytes, copied).
+     * Returns 0, or a negative PWALK_ERR_* (out of memory, not inside
+     * checkpoint()). */
+    int (*checkpoint_save)(pwalk_host_ctx *ctx, const void *state, size_t len);
+    /* From create() on, main thread: how many saved states this sink
+     * continues (0: a fresh scan). */
+    size_t (*checkpoint_count)(pwalk_host_ctx *ctx);
+    /* State i < checkpoint_count(): *state, *len (the engine's, valid
+     * until destroy()).  Returns 0, or PWALK_ERR for a bad index. */
+    int (*checkpoint_state)(pwalk_host_ctx *ctx, size_t i, const void **state, size_t *len);
 } pwalk_host;
 
 /* Does the struct at ptr (of type `type`, starting with struct_size) reach
@@ -474,6 +559,16 @@ typedef struct pwalk_plugin {
      * (set_error naming the file, PWALK_ERR_IO or PWALK_ERR_CONFIG).
      * Optional (NULL: under MPI each rank's output stays a shard). */
     int (*merge)(void *instance, const char *const *partials, size_t count);
+
+    /* ---- ABI 1.4 ---- (read only when struct_size says the plugin has it;
+     * see "Checkpoint lifecycle" above) */
+
+    /* Main thread, while the walk is paused (every tstate idle: the plugin
+     * may flush them): make every entry and error consumed so far durable
+     * and call host->checkpoint_save() once with the state to resume
+     * from.  A failure fails the scan (exit 3, nothing published).
+     * Optional (NULL: the plugin cannot be used with scan.checkpoint). */
+    int (*checkpoint)(void *instance);
 } pwalk_plugin;
 
 /* The one symbol a plugin exports. */

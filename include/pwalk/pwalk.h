@@ -75,6 +75,11 @@ extern "C" {
 #define PWALK_USAGE 2       /* bad configuration, option, root or plugin:
                                nothing was written                             */
 #define PWALK_FAILED 3      /* the scan or an output failed: nothing published */
+#define PWALK_INCOMPLETE 75 /* suspended at a checkpoint (pwalk_scan_suspend(),
+                               scan.time_limit): nothing published yet, the
+                               journal and the outputs' parts kept; resume
+                               with pwalk_scan_resume() (sysexits'
+                               EX_TEMPFAIL: try again later)                  */
 #define PWALK_SIGNALED 128  /* 128 + N: stopped by pwalk_scan_stop(s, N)      */
 
 /* The most worker threads a scan may have (scan.threads). */
@@ -232,6 +237,38 @@ int pwalk_scan_run(pwalk_scan *s);
  * only), so a signal handler may call it.  Stops only s. */
 void pwalk_scan_stop(pwalk_scan *s, int sig);
 
+/* ---- Checkpoints ----------------------------------------------------------
+ *
+ * With scan.checkpoint set (a file), the scan keeps a journal of what is
+ * done: the directories still to read, the counters, and each sink's state
+ * (how far its output's part is durable).  The journal is replaced
+ * atomically and fsync'ed every scan.checkpoint_every (default 5m), so a
+ * SIGKILL or a crash loses at most that interval and writes no entry twice.
+ * Every sink's plugin must support checkpoints (ABI 1.4), else the scan is
+ * refused (status 2).  When the scan completes and publishes, the journal
+ * is removed; when it is abandoned (pwalk_scan_stop(), a failure), the
+ * journal and the parts are removed too. */
+
+/* Stop taking directories, let the ones being read finish, checkpoint and
+ * return PWALK_INCOMPLETE from pwalk_scan_run() (outputs not published,
+ * parts and journal kept).  Without scan.checkpoint it is
+ * pwalk_scan_stop(s, SIGUSR1).  Any thread, async-signal-safe; a request
+ * made before the run is kept. */
+void pwalk_scan_suspend(pwalk_scan *s);
+
+/* The next pwalk_scan_run() continues the scan the journal(s) describe,
+ * and keeps checkpointing into journals[0] (a pwalk-mpi driver gives one
+ * rank several journals when the job resumes with fewer ranks).  Checked
+ * by pwalk_scan_run() before anything is written: a journal that is
+ * missing, truncated, corrupt, of another format or pwalk version, or of
+ * another pipeline (a changed sink, option, root or scan setting; threads
+ * and pacing may change) fails the run with PWALK_USAGE, failure
+ * PWALK_FAIL_CHECKPOINT, and a one-line message naming the journal and
+ * what differs; nothing is written and the parts are left untouched.
+ * Returns 0, or PWALK_USAGE (n is 0) / PWALK_FAILED (out of memory). */
+int pwalk_scan_resume(pwalk_scan *s, const char *const *journals, size_t n, char *err,
+                      size_t errlen);
+
 /* ---- Results (owner thread, after pwalk_scan_run() or _check()) ---------- */
 
 /* The status pwalk_scan_run() returned (-1 before it ran). */
@@ -255,6 +292,8 @@ typedef enum pwalk_failure {
     PWALK_FAIL_WALK,        /* the walk itself failed (out of memory, no
                                threads) (status 3)                            */
     PWALK_FAIL_SIGNAL,      /* pwalk_scan_stop() (status 128+N)               */
+    PWALK_FAIL_CHECKPOINT,  /* a journal refused (2) or not written (3)       */
+    PWALK_FAIL_SUSPENDED,   /* suspended at a checkpoint (status 75)          */
 } pwalk_failure;
 pwalk_failure pwalk_scan_failure(const pwalk_scan *s);
 

@@ -29,7 +29,7 @@ HDR_ASSERT(error_kind, offsetof(pwalk_error, kind) == 20); /* 1.2: was reserved0
 HDR_ASSERT(spec_size, sizeof(pwalk_option_spec) == 40);
 HDR_ASSERT(spec_help, offsetof(pwalk_option_spec, help) == 32);
 HDR_ASSERT(spec_flags, offsetof(pwalk_option_spec, flags) == 12); /* 1.2: was reserved0 */
-HDR_ASSERT(host_size, sizeof(pwalk_host) == 128); /* 1.1 prune, 1.2 own_output, attachment, 1.3 scan_facts */
+HDR_ASSERT(host_size, sizeof(pwalk_host) == 152); /* 1.1 prune, 1.2 own_output, attachment, 1.3 scan_facts, 1.4 checkpoint_save/_count/_state */
 HDR_ASSERT(host_scan_facts, offsetof(pwalk_host, scan_facts) == 120);
 HDR_ASSERT(host_prune, offsetof(pwalk_host, prune) == 96);
 HDR_ASSERT(host_own_output, offsetof(pwalk_host, own_output) == 104);
@@ -37,9 +37,10 @@ HDR_ASSERT(host_attachment, offsetof(pwalk_host, attachment) == 112);
 HDR_ASSERT(host_opt_string, offsetof(pwalk_host, opt_string) == 16);
 HDR_ASSERT(host_set_error, offsetof(pwalk_host, set_error) == 56);
 HDR_ASSERT(host_sink_name, offsetof(pwalk_host, sink_name) == 88);
-HDR_ASSERT(plugin_size, sizeof(pwalk_plugin) == 128); /* 1.1 appended prepare, 1.3 merge */
+HDR_ASSERT(plugin_size, sizeof(pwalk_plugin) == 136); /* 1.1 appended prepare, 1.3 merge, 1.4 checkpoint */
 HDR_ASSERT(plugin_merge, offsetof(pwalk_plugin, merge) == 120);
-HDR_ASSERT(facts_size, sizeof(pwalk_scan_facts) == 88); /* 1.3 */
+HDR_ASSERT(facts_size, sizeof(pwalk_scan_facts) == 104); /* 1.3, 1.4 sessions */
+HDR_ASSERT(session_size, sizeof(pwalk_session) == 16); /* 1.4 */
 HDR_ASSERT(facts_rank, offsetof(pwalk_scan_facts, rank) == 8);
 HDR_ASSERT(facts_start, offsetof(pwalk_scan_facts, start_sec) == 16);
 HDR_ASSERT(facts_hostname, offsetof(pwalk_scan_facts, hostname) == 32);

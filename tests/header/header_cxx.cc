@@ -24,16 +24,17 @@ static_assert(offsetof(pwalk_error, operation) == 24, "pwalk_error.operation");
 static_assert(offsetof(pwalk_error, kind) == 20, "pwalk_error.kind (1.2, was reserved0)");
 static_assert(sizeof(pwalk_option_spec) == 40, "pwalk_option_spec size");
 static_assert(offsetof(pwalk_option_spec, flags) == 12, "pwalk_option_spec.flags (1.2, was reserved0)");
-static_assert(sizeof(pwalk_host) == 128, "pwalk_host size");
+static_assert(sizeof(pwalk_host) == 152, "pwalk_host size");
+static_assert(offsetof(pwalk_host, checkpoint_state) == 144, "pwalk_host.checkpoint_state (1.4)");
 static_assert(offsetof(pwalk_host, scan_facts) == 120, "pwalk_host.scan_facts (1.3)");
 static_assert(offsetof(pwalk_host, prune) == 96, "pwalk_host.prune (1.1)");
 static_assert(offsetof(pwalk_host, own_output) == 104, "pwalk_host.own_output (1.2)");
 static_assert(offsetof(pwalk_host, attachment) == 112, "pwalk_host.attachment (1.2)");
 static_assert(offsetof(pwalk_host, set_error) == 56, "pwalk_host.set_error");
 static_assert(offsetof(pwalk_host, sink_name) == 88, "pwalk_host.sink_name");
-static_assert(sizeof(pwalk_plugin) == 128, "pwalk_plugin size");
+static_assert(sizeof(pwalk_plugin) == 136, "pwalk_plugin size");
 static_assert(offsetof(pwalk_plugin, merge) == 120, "pwalk_plugin.merge (1.3)");
-static_assert(sizeof(pwalk_scan_facts) == 88, "pwalk_scan_facts size (1.3)");
+static_assert(sizeof(pwalk_scan_facts) == 104, "pwalk_scan_facts size (1.4)");
 static_assert(offsetof(pwalk_scan_facts, start_sec) == 16, "pwalk_scan_facts.start_sec");
 static_assert(offsetof(pwalk_scan_facts, roots) == 48, "pwalk_scan_facts.roots");
 static_assert(offsetof(pwalk_scan_facts, entries) == 64, "pwalk_scan_facts.entries");
@@ -53,7 +54,7 @@ static int CxxCreate(const pwalk_host *, pwalk_host_ctx *, const pwalk_options *
 static const pwalk_plugin kCxxPlugin = {
     sizeof(pwalk_plugin), PWALK_ABI_MAJOR, PWALK_ABI_MINOR, 0, PWALK_THREADING_PER_WORKER, 0,
     "header_cxx", "1", "C++ aggregate initialisation", nullptr, CxxCreate, nullptr,
-    CxxConsume, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+    CxxConsume, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
 
 extern "C" size_t header_c99_layout(size_t *out, size_t n);
 extern "C" int header_c99_host_has_prune(size_t host_size);

@@ -132,6 +132,21 @@ long pwalk_remote_import(pwalk_remote_walk *walk, const char *buf, size_t len, c
  * waiting for imports, the outputs are committed). */
 void pwalk_remote_end(pwalk_remote_walk *walk);
 
+/* Checkpoint this process's part of the walk now into journal_path (a
+ * file replaced atomically, see pwalk.h "Checkpoints"): no directory
+ * starts, the ones being read finish (tick is blocked that long), every
+ * sink's checkpoint() runs and the journal is written.  suspend != 0: the
+ * walk then ends suspended and pwalk_scan_run() returns PWALK_INCOMPLETE.
+ * In a shared walk the library never checkpoints by itself (no timer;
+ * pwalk_scan_suspend() is the driver's to relay): the driver decides for
+ * every process.  Directories in flight between processes are the
+ * driver's too: call it only when no record this process exported is
+ * unimported elsewhere and none is waiting to be imported here.  Only
+ * from inside tick.  Returns 0, or -1 with a message (the scan then
+ * fails). */
+int pwalk_remote_checkpoint(pwalk_remote_walk *walk, const char *journal_path, int suspend,
+                            char *err, size_t errlen);
+
 /* ---- Files the processes write ---------------------------------------------
  *
  * A scan leaves its own outputs out of its walk (pwalk.h, pwalk_scan_own_fd();
