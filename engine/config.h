@@ -55,7 +55,13 @@ typedef struct cfg_scan {
     int adaptive;               /* back off when latency climbs      */
     int lazy_stat;              /* statx(AT_STATX_DONT_SYNC)         */
     int io_idle;                /* io_priority: idle                 */
+    char *checkpoint;           /* journal file, NULL = none         */
+    long long checkpoint_every_ms; /* periodic checkpoints (5m)      */
+    long long time_limit_ms;    /* suspend after this long, 0 = none */
 } cfg_scan;
+
+/* scan.checkpoint_every when not given: 5 minutes. */
+#define CFG_DEFAULT_CHECKPOINT_EVERY_MS 300000LL
 
 /* scan.max_threads when not given (pace.h's PACE_DEFAULT_MAX_THREADS). */
 #define CFG_DEFAULT_MAX_THREADS 256
@@ -97,5 +103,20 @@ cfg_sink *cfg_add_sink(cfg_pipeline *p, const char *name, const char *plugin);
 int cfg_sink_set(cfg_sink *s, const char *key, const char *value);
 
 void cfg_free(cfg_pipeline *p);
+
+/* A duration: "90" (seconds), "90s", "5m", "3h50m", "1d12h", "1h30m15s",
+ * "500ms"; also SLURM's "MM:SS", "HH:MM:SS", "D-HH:MM:SS".  Must be > 0.
+ * Returns 0 (*ms set) or -1 (*ms untouched). */
+int cfg_parse_duration(const char *text, long long *ms);
+
+/* The pipeline as "key=value" lines for a checkpoint journal: everything
+ * that decides what the scan writes (version, allow_mutation, the scan
+ * settings that select and report entries, every sink's plugin and
+ * options), not the pacing (threads, max_ops, ...) nor where the journal
+ * lives.  Values are escaped (common/lossless) so each line is one line.
+ * *lines is a malloc'ed array of malloc'ed strings (cfg_canonical_free).
+ * Returns 0, or -1 (out of memory; *lines NULL, *count 0). */
+int cfg_canonical(const cfg_pipeline *p, char ***lines, size_t *count);
+void cfg_canonical_free(char **lines, size_t count);
 
 #endif
