@@ -51,6 +51,33 @@ void report_errno_kind(report *r, size_t i, int *error_number, uint64_t *count);
 size_t report_example_count(report *r);
 const char *report_example_at(report *r, size_t i, int *error_number, const char **operation);
 
+/* ---- Checkpoints (issue 19) ---- */
+
+/* At a checkpoint (the walk paused, no record arriving): write out what is
+ * buffered, make the error file's temporary durable (fdatasync) and return
+ * a malloc'ed state (*state, *len; the caller frees it) for the journal:
+ * the part's name and length and every counter above (errors, vanished,
+ * replaced, errno kinds, the examples), so that a resumed scan's counts
+ * cover every session.  No error file: the state holds the counters only.
+ * Returns 0, or -1 with a message naming the file. */
+int report_checkpoint(report *r, unsigned char **state, size_t *len, char *err, size_t errlen);
+
+/* A resumed scan's report: as report_open, but continuing states[0]'s part
+ * (reopened in errors_path's directory and cut back to the saved length;
+ * header not written again) with its counters; states[1..n-1] (a pwalk-mpi
+ * job resumed with fewer ranks) are added: their counters summed, their
+ * parts' records appended and the parts removed once the error file is
+ * committed (or abandoned).  n >= 1.  Returns 0, or -1 with a message
+ * (bad state, a part missing or shorter than the checkpoint said: the
+ * caller exits 2, the parts untouched). */
+int report_open_resume(report **out, const char *errors_path, int mode,
+                       const unsigned char *const *states, const size_t *lens, size_t n,
+                       char *err, size_t errlen);
+
+/* Suspended: close the error file, keep its part (and any part a resumed
+ * report was to absorb) for the next resume. */
+void report_keep(report *r);
+
 void report_free(report *r);
 
 #endif
