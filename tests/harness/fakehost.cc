@@ -116,6 +116,30 @@ int OwnOutput(pwalk_host_ctx *ctx, int fd)
 
 void *Attachment(pwalk_host_ctx *ctx) { return ctx->attachment; }
 
+int CheckpointSave(pwalk_host_ctx *ctx, const void *state, size_t len)
+{
+    std::lock_guard<std::mutex> g(ctx->mu);
+    if (!ctx->in_checkpoint || (len && !state))
+        return PWALK_ERR;
+    if (ctx->checkpoint_save_rc != PWALK_OK)
+        return ctx->checkpoint_save_rc;
+    ctx->saved.emplace_back(static_cast<const char *>(state), len);
+    ctx->saves_in_checkpoint++;
+    return PWALK_OK;
+}
+
+size_t CheckpointCount(pwalk_host_ctx *ctx) { return ctx->resume_states.size(); }
+
+int CheckpointState(pwalk_host_ctx *ctx, size_t i, const void **state, size_t *len)
+{
+    ctx->checkpoint_state_calls++;
+    if (!state || !len || i >= ctx->resume_states.size())
+        return PWALK_ERR;
+    *state = ctx->resume_states[i].data();
+    *len = ctx->resume_states[i].size();
+    return PWALK_OK;
+}
+
 }  // namespace
 
 int FakeScanFacts(pwalk_host_ctx *ctx, pwalk_scan_facts *out)
@@ -140,6 +164,11 @@ int FakeScanFacts(pwalk_host_ctx *ctx, pwalk_scan_facts *out)
     f.entries = ctx->entries;
     f.errors = ctx->errors_count;
     f.filtered = ctx->filtered;
+    ctx->session_out = ctx->sessions;
+    if (ctx->session_out.empty())
+        ctx->session_out.push_back({ctx->start_sec, ctx->end_sec});
+    f.session_count = (uint32_t)ctx->session_out.size();
+    f.sessions = ctx->session_out.data();
     size_t n = out->struct_size < sizeof f ? out->struct_size : sizeof f;
     f.struct_size = (uint32_t)n;
     memcpy(out, &f, n);
@@ -167,6 +196,9 @@ pwalk_host FakeHostTable(uint32_t worker_count)
     h.own_output = OwnOutput;  // 1.2
     h.attachment = Attachment;  // 1.2
     h.scan_facts = FakeScanFacts;  // 1.3
+    h.checkpoint_save = CheckpointSave;  // 1.4
+    h.checkpoint_count = CheckpointCount;
+    h.checkpoint_state = CheckpointState;
     return h;
 }
 
@@ -183,6 +215,19 @@ void SetOptionGetters(pwalk_host *h, decltype(pwalk_host::opt_string) opt_string
     h->opt_list_item = opt_list_item;
 }
 
+int Checkpoint(const pwalk_plugin *plugin, void *instance, pwalk_host_ctx *ctx)
+{
+    {
+        std::lock_guard<std::mutex> g(ctx->mu);
+        ctx->in_checkpoint = true;
+        ctx->saves_in_checkpoint = 0;
+    }
+    int rc = plugin->checkpoint ? plugin->checkpoint(instance) : PWALK_ERR;
+    std::lock_guard<std::mutex> g(ctx->mu);
+    ctx->in_checkpoint = false;
+    return rc;
+}
+
 void EndTableAt(pwalk_host *h, uint32_t minor)
 {
     // the first field each minor added; the table of 1.minor ends before
@@ -194,6 +239,8 @@ void EndTableAt(pwalk_host *h, uint32_t minor)
         end = offsetof(pwalk_host, own_output);
     else if (minor < 3)
         end = offsetof(pwalk_host, scan_facts);
+    else if (minor < 4)
+        end = offsetof(pwalk_host, checkpoint_save);
     memset(reinterpret_cast<char *>(h) + end, 0, sizeof *h - end);
     h->struct_size = (uint32_t)end;
     h->abi_minor = minor;

@@ -65,6 +65,24 @@ struct pwalk_host_ctx {
     uint64_t entries = 0, errors_count = 0, filtered = 0;
     int scan_facts_calls = 0;
     std::vector<const char *> root_ptrs;  // scan_facts()'s roots array
+    // 1.4: the sessions scan_facts() reports; empty: one, {start_sec,
+    // end_sec}, as a scan that ran in one go.
+    std::vector<pwalk_session> sessions;
+    std::vector<pwalk_session> session_out;  // scan_facts()'s sessions array
+
+    // 1.4 checkpoints.  What checkpoint_count()/checkpoint_state() answer:
+    // the states a resumed create() continues (empty: a fresh scan).  A
+    // test resumes with another context's saves: ctx2.resume_states =
+    // {ctx.saved.back()}.
+    std::vector<std::string> resume_states;
+    // checkpoint_save() calls, in order (the bytes given, copied).  The
+    // engine accepts them only inside checkpoint(): harness::Checkpoint()
+    // sets in_checkpoint around the call, and a save outside it fails.
+    std::vector<std::string> saved;
+    bool in_checkpoint = false;
+    int saves_in_checkpoint = 0;         // saves during the last Checkpoint()
+    int checkpoint_save_rc = PWALK_OK;   // what checkpoint_save() returns
+    int checkpoint_state_calls = 0;
 
     // The last set_error() message, "" when there was none.
     std::string error() const { return errors.empty() ? "" : errors.back(); }
@@ -97,6 +115,12 @@ void SetOptionGetters(pwalk_host *h, decltype(pwalk_host::opt_string) opt_string
 // Fill *f the way an engine's host->scan_facts() does, from ctx: as many
 // fields as f->struct_size holds (it is set to what was written).
 int FakeScanFacts(pwalk_host_ctx *ctx, pwalk_scan_facts *f);
+
+// Run plugin->checkpoint(instance) as the engine does (1.4): saves are
+// accepted during the call only; ctx->saves_in_checkpoint says how many
+// there were (the ABI wants exactly one on success).  Returns what the
+// plugin returned.
+int Checkpoint(const pwalk_plugin *plugin, void *instance, pwalk_host_ctx *ctx);
 
 // Make *h the table an engine of ABI 1.minor passes: struct_size ends at
 // that minor's last field, the later fields are NULL.

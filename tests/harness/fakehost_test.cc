@@ -30,6 +30,69 @@ TEST(FakeHost, FillsEveryField)
     EXPECT_TRUE(PWALK_HOST_HAS(&h, own_output));
     EXPECT_TRUE(PWALK_HOST_HAS(&h, attachment));
     EXPECT_TRUE(PWALK_HOST_HAS(&h, scan_facts));
+    EXPECT_TRUE(PWALK_HOST_HAS(&h, checkpoint_state));
+}
+
+// 1.4: a plugin whose checkpoint() saves what its instance points to.
+struct SavingSink {
+    const pwalk_host *host;
+    pwalk_host_ctx *ctx;
+    std::string state;
+    int saves = 1;
+};
+
+int SavingCheckpoint(void *instance)
+{
+    SavingSink *s = static_cast<SavingSink *>(instance);
+    for (int i = 0; i < s->saves; i++)
+        if (s->host->checkpoint_save(s->ctx, s->state.data(), s->state.size()) != PWALK_OK)
+            return PWALK_ERR;
+    return PWALK_OK;
+}
+
+TEST(FakeHost, CheckpointServices)
+{
+    pwalk_host h = FakeHostTable();
+    pwalk_host_ctx ctx;
+    pwalk_plugin p = {};
+    p.checkpoint = SavingCheckpoint;
+    SavingSink sink{&h, &ctx, std::string("a\0b", 3)};
+    EXPECT_EQ(h.checkpoint_count(&ctx), 0u) << "a fresh scan";
+    EXPECT_EQ(h.checkpoint_save(&ctx, "x", 1), PWALK_ERR) << "outside checkpoint()";
+    ASSERT_EQ(Checkpoint(&p, &sink, &ctx), PWALK_OK);
+    EXPECT_EQ(ctx.saves_in_checkpoint, 1);
+    sink.state = "second";
+    sink.saves = 2;
+    ASSERT_EQ(Checkpoint(&p, &sink, &ctx), PWALK_OK);
+    EXPECT_EQ(ctx.saves_in_checkpoint, 2);
+    ASSERT_EQ(ctx.saved.size(), 3u);
+    EXPECT_EQ(ctx.saved[0], std::string("a\0b", 3));
+    EXPECT_EQ(ctx.saved[2], "second");
+    ctx.checkpoint_save_rc = PWALK_ERR_NOMEM;
+    EXPECT_EQ(Checkpoint(&p, &sink, &ctx), PWALK_ERR);
+    EXPECT_EQ(ctx.saved.size(), 3u);
+
+    pwalk_host_ctx resumed;
+    resumed.resume_states = {ctx.saved[0], ctx.saved[2]};
+    ASSERT_EQ(h.checkpoint_count(&resumed), 2u);
+    const void *st = nullptr;
+    size_t len = 0;
+    ASSERT_EQ(h.checkpoint_state(&resumed, 0, &st, &len), PWALK_OK);
+    EXPECT_EQ(std::string(static_cast<const char *>(st), len), std::string("a\0b", 3));
+    ASSERT_EQ(h.checkpoint_state(&resumed, 1, &st, &len), PWALK_OK);
+    EXPECT_EQ(std::string(static_cast<const char *>(st), len), "second");
+    EXPECT_EQ(h.checkpoint_state(&resumed, 2, &st, &len), PWALK_ERR);
+
+    // scan_facts' sessions: one by default, else what the context holds
+    pwalk_scan_facts f = {};
+    f.struct_size = sizeof f;
+    ASSERT_EQ(h.scan_facts(&resumed, &f), PWALK_OK);
+    ASSERT_EQ(f.session_count, 1u);
+    EXPECT_EQ(f.sessions[0].start_sec, resumed.start_sec);
+    resumed.sessions = {{100, 200}, {300, 0}};
+    ASSERT_EQ(h.scan_facts(&resumed, &f), PWALK_OK);
+    ASSERT_EQ(f.session_count, 2u);
+    EXPECT_EQ(f.sessions[1].start_sec, 300);
 }
 
 // 1.3: scan_facts() answers what the context holds, as much of it as the
@@ -139,6 +202,10 @@ TEST(FakeHost, OptionGettersReadFakeOptions)
 TEST(FakeHost, OlderEnginesTables)
 {
     pwalk_host h = FakeHostTable();
+    EndTableAt(&h, 3);
+    EXPECT_TRUE(PWALK_HOST_HAS(&h, scan_facts));
+    EXPECT_FALSE(PWALK_HOST_HAS(&h, checkpoint_save));
+    EXPECT_EQ(h.checkpoint_state, nullptr);
     EndTableAt(&h, 2);
     EXPECT_EQ(h.abi_minor, 2u);
     EXPECT_TRUE(PWALK_HOST_HAS(&h, attachment));
