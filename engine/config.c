@@ -24,6 +24,7 @@
 
 #include <yaml.h>
 
+#include "common/lossless.h"
 #include "common/outfile.h"
 
 #define CFG_THREADS_MAX 4096
@@ -58,12 +59,14 @@ static const char *const cfg_scan_keys[] = {"roots",          "threads",        
                                             "skip_snapshots", "snapshot_names", "exclude",
                                             "max_depth",      "errors",         "mode",
                                             "strict",         "max_threads",    "max_ops",
-                                            "adaptive",       "lazy_stat",      "io_priority"};
+                                            "adaptive",       "lazy_stat",      "io_priority",
+                                            "checkpoint",     "checkpoint_every", "time_limit"};
 static const char *const cfg_sink_keys[] = {"name", "plugin", "options"};
 
 enum { CFG_K_ROOTS, CFG_K_THREADS, CFG_K_ONE_FS, CFG_K_SKIP_SNAP, CFG_K_SNAP_NAMES,
        CFG_K_EXCLUDE, CFG_K_MAX_DEPTH, CFG_K_ERRORS, CFG_K_MODE, CFG_K_STRICT,
-       CFG_K_MAX_THREADS, CFG_K_MAX_OPS, CFG_K_ADAPTIVE, CFG_K_LAZY_STAT, CFG_K_IO_PRIORITY };
+       CFG_K_MAX_THREADS, CFG_K_MAX_OPS, CFG_K_ADAPTIVE, CFG_K_LAZY_STAT, CFG_K_IO_PRIORITY,
+       CFG_K_CHECKPOINT, CFG_K_CHECKPOINT_EVERY, CFG_K_TIME_LIMIT };
 
 #define CFG_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -454,6 +457,57 @@ static int cfg_check_nul(cfg_ctx *c, const yaml_node_t *at, const char *what, co
     return 0;
 }
 
+/* scan.checkpoint_every, scan.time_limit: a duration (cfg_parse_duration);
+ * time_limit may be null (or an empty --set value): no limit. */
+static int cfg_get_duration(cfg_ctx *c, const yaml_node_t *at, const char *key, int nullable,
+                            const char *v, size_t n, long long *out)
+{
+    if (nullable && v && ((at && cfg_is_null(at)) || (!at && n == 0))) {
+        *out = 0;
+        return 0;
+    }
+    char text[64];
+    if (v && n < sizeof text && !memchr(v, '\0', n)) {
+        memcpy(text, v, n);
+        text[n] = '\0';
+        if (cfg_parse_duration(text, out) == 0)
+            return 0;
+    }
+    char shown[CFG_SHOW_CAP];
+    cfg_show(shown, sizeof shown, at, v, n);
+    return cfg_fail(c, at ? CFG_AT(at) : NULL,
+                    "'%s' must be a duration above zero such as 90s, 5m, 3h50m, 1d12h, 500ms or "
+                    "[D-]HH:MM:SS, not %s",
+                    key, shown);
+}
+
+/* scan.checkpoint, scan.errors: a file name, null (or an empty --set
+ * value) for none. */
+static int cfg_get_path(cfg_ctx *c, const yaml_node_t *at, const char *key, const char *none,
+                        const char *v, size_t n, char **out)
+{
+    if (!v)
+        return cfg_fail(c, CFG_AT(at), "'%s' must be a file name, not %s", key, cfg_kind(at));
+    if ((at && cfg_is_null(at)) || (!at && n == 0)) {
+        free(*out);
+        *out = NULL;
+        return 0;
+    }
+    char label[64];
+    snprintf(label, sizeof label, "'%s'", key);
+    if (n == 0)
+        return cfg_fail(c, at ? CFG_AT(at) : NULL, "%s is empty (leave it out for %s)", label,
+                        none);
+    if (cfg_check_nul(c, at, label, v, n))
+        return -1;
+    char *copy = cfg_dupn(v, n);
+    if (!copy)
+        return cfg_oom(c);
+    free(*out);
+    *out = copy;
+    return 0;
+}
+
 /* ---- mappings -------------------------------------------------------------- */
 
 static void cfg_join(char *dst, size_t cap, const char *const *words, size_t count)
@@ -674,28 +728,16 @@ static int cfg_scan_scalar(cfg_ctx *c, cfg_scan *s, int key, const yaml_node_t *
         return cfg_get_bool(c, at, "scan.lazy_stat", v, n, &s->lazy_stat);
     case CFG_K_IO_PRIORITY:
         return cfg_get_io_priority(c, at, v, n, &s->io_idle);
-    case CFG_K_ERRORS: {
-        if (!v)
-            return cfg_fail(c, CFG_AT(at), "'scan.errors' must be a file name, not %s",
-                            cfg_kind(at));
+    case CFG_K_CHECKPOINT_EVERY:
+        return cfg_get_duration(c, at, "scan.checkpoint_every", 0, v, n,
+                                &s->checkpoint_every_ms);
+    case CFG_K_TIME_LIMIT:
+        return cfg_get_duration(c, at, "scan.time_limit", 1, v, n, &s->time_limit_ms);
+    case CFG_K_CHECKPOINT:
+        return cfg_get_path(c, at, "scan.checkpoint", "no checkpoints", v, n, &s->checkpoint);
+    case CFG_K_ERRORS:
         /* null (or an empty --set value) means "no error file" */
-        if ((at && cfg_is_null(at)) || (!at && n == 0)) {
-            free(s->errors_path);
-            s->errors_path = NULL;
-            return 0;
-        }
-        if (n == 0)
-            return cfg_fail(c, at ? CFG_AT(at) : NULL,
-                            "'scan.errors' is empty (leave it out for no error file)");
-        if (cfg_check_nul(c, at, "'scan.errors'", v, n))
-            return -1;
-        char *copy = cfg_dupn(v, n);
-        if (!copy)
-            return cfg_oom(c);
-        free(s->errors_path);
-        s->errors_path = copy;
-        return 0;
-    }
+        return cfg_get_path(c, at, "scan.errors", "no error file", v, n, &s->errors_path);
     default:
         return -1;
     }
@@ -1089,6 +1131,7 @@ void cfg_init_defaults(cfg_pipeline *out)
     out->scan.max_threads = CFG_DEFAULT_MAX_THREADS;
     out->scan.skip_snapshots = 1;
     out->scan.mode = -1;
+    out->scan.checkpoint_every_ms = CFG_DEFAULT_CHECKPOINT_EVERY_MS;
     out->source = cfg_dup("<built-in>");
     /* on allocation failure the list stays empty; callers detect that
      * through the NULL source */
@@ -1109,6 +1152,7 @@ void cfg_free(cfg_pipeline *p)
     cfg_strv_free(p->scan.snapshot_names, p->scan.snapshot_name_count);
     cfg_strv_free(p->scan.excludes, p->scan.exclude_count);
     free(p->scan.errors_path);
+    free(p->scan.checkpoint);
     cfg_strv_free(p->plugin_path, p->plugin_path_count);
     for (size_t i = 0; i < p->sink_count; i++)
         cfg_sink_clear(&p->sinks[i]);
@@ -1374,4 +1418,290 @@ int cfg_apply_set(cfg_pipeline *p, const char *assignment, char *err, size_t err
     int rc = key ? cfg_sink_set(s, key, value) : -1;
     free(key);
     return rc ? cfg_oom(&c) : 0;
+}
+
+/* ---- durations ----------------------------------------------------------- */
+
+/* Far above any scan (about 146 000 years) and far below overflow, so sums
+ * of checked terms cannot wrap. */
+#define CFG_DURATION_MAX_MS (INT64_MAX / 2)
+
+/* An unsigned decimal of 1..max_digits digits; the end, or NULL. */
+static const char *cfg_dur_number(const char *s, int max_digits, long long *v)
+{
+    long long x = 0;
+    int digits = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (++digits > max_digits)
+            return NULL;
+        x = x * 10 + (*s - '0');
+    }
+    if (digits == 0)
+        return NULL;
+    *v = x;
+    return s;
+}
+
+/* *total += v * unit, refusing anything past CFG_DURATION_MAX_MS. */
+static int cfg_dur_add(long long *total, long long v, long long unit)
+{
+    if (v > (CFG_DURATION_MAX_MS - *total) / unit)
+        return -1;
+    *total += v * unit;
+    return 0;
+}
+
+/* "90", "90s", "5m", "3h50m", "1d12h", "1h30m15s", "500ms": numbers with
+ * units, each unit at most once and from the largest down (so "5m3h",
+ * likely a typo, is refused); a bare number is seconds. */
+static int cfg_dur_units(const char *t, long long *ms)
+{
+    static const struct { const char *name; long long ms; } units[] = {
+        {"d", 86400000LL}, {"h", 3600000LL}, {"ms", 1LL}, {"m", 60000LL}, {"s", 1000LL}};
+    /* the order units must come in ("ms" is tried before "m") */
+    static const int rank[] = {0, 1, 4, 2, 3};
+    long long total = 0, v;
+    int last = -1;
+    const char *e = cfg_dur_number(t, 15, &v);
+    if (e && *e == '\0')
+        return cfg_dur_add(ms, v, 1000) ? -1 : 0;
+    while (*t) {
+        if (!(e = cfg_dur_number(t, 15, &v)))
+            return -1;
+        size_t u = 0;
+        while (u < CFG_COUNT(units) && strncmp(e, units[u].name, strlen(units[u].name)) != 0)
+            u++;
+        if (u == CFG_COUNT(units) || rank[u] <= last || cfg_dur_add(&total, v, units[u].ms))
+            return -1;
+        last = rank[u];
+        t = e + strlen(units[u].name);
+    }
+    *ms = total;
+    return 0;
+}
+
+/* SLURM's --time forms: "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM",
+ * "D-HH:MM:SS" (fields after the first: two digits at most, below 60; the
+ * hours after a day count below 24). */
+static int cfg_dur_clock(const char *t, long long *ms)
+{
+    long long f[3], days = 0, total = 0;
+    size_t nf = 0;
+    const char *dash = strchr(t, '-');
+    if (dash) {
+        if (cfg_dur_number(t, 15, &days) != dash)
+            return -1;
+        t = dash + 1;
+    }
+    for (;;) {
+        const char *e = cfg_dur_number(t, dash || nf ? 2 : 15, &f[nf]);
+        if (!e || (nf && f[nf] >= 60) || (dash && !nf && f[0] >= 24))
+            return -1;
+        nf++;
+        if (*e == '\0')
+            break;
+        if (*e != ':' || nf == 3)
+            return -1;
+        t = e + 1;
+    }
+    /* the unit of the first field: hours after "D-" or in H:M:S, else minutes */
+    long long unit = dash || nf == 3 ? 3600000LL : 60000LL;
+    if (!dash && nf < 2)
+        return -1;
+    if (cfg_dur_add(&total, days, 86400000LL))
+        return -1;
+    for (size_t i = 0; i < nf; i++, unit /= 60)
+        if (cfg_dur_add(&total, f[i], unit))
+            return -1;
+    *ms = total;
+    return 0;
+}
+
+int cfg_parse_duration(const char *text, long long *ms)
+{
+    long long v = 0;
+    if (!text || !*text)
+        return -1;
+    int rc = strpbrk(text, ":-") ? cfg_dur_clock(text, &v) : cfg_dur_units(text, &v);
+    if (rc || v <= 0)
+        return -1;
+    *ms = v;
+    return 0;
+}
+
+/* ---- the canonical pipeline (checkpoint journals) --------------------------- */
+
+typedef struct cfg_canon {
+    char **lines;
+    size_t count;
+    char *buf;          /* the line being built */
+    size_t len, cap;
+    int oom;
+} cfg_canon;
+
+static void cfg_canon_raw(cfg_canon *c, const char *s, size_t n)
+{
+    if (c->oom)
+        return;
+    if (c->len + n + 1 > c->cap) {
+        size_t cap = (c->len + n + 1) * 2;
+        char *grown = realloc(c->buf, cap);
+        if (!grown) {
+            c->oom = 1;
+            return;
+        }
+        c->buf = grown;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, s, n);
+    c->len += n;
+    c->buf[c->len] = '\0';
+}
+
+/* Lossless text of s (a path may hold '\n' or any byte).  In a key, '='
+ * becomes \x3d too: the journal's checks split a line at its first '='
+ * (and the text of a literal "\x3d" is "\\x3d", so nothing collides). */
+static void cfg_canon_text(cfg_canon *c, const char *s, int key)
+{
+    while (*s && !c->oom) {
+        size_t n = key ? strcspn(s, "=") : strlen(s);
+        if (n) {
+            char *out = malloc(LOSSLESS_ESCAPED_MAX(n) + 1);
+            if (!out) {
+                c->oom = 1;
+                return;
+            }
+            cfg_canon_raw(c, out, lossless_escape(out, s, n, LOSSLESS_BARE));
+            free(out);
+            s += n;
+        }
+        if (*s == '=') {
+            cfg_canon_raw(c, "\\x3d", 4);
+            s++;
+        }
+    }
+}
+
+/* Ends the line being built: "KEY=VALUE" with KEY = prefix + name (escaped)
+ * + suffix, e.g. "sink." + "report" + ".plugin". */
+static void cfg_canon_line(cfg_canon *c, const char *prefix, const char *name,
+                           const char *suffix, const char *value, int escape_value)
+{
+    c->len = 0;
+    cfg_canon_raw(c, prefix, strlen(prefix));
+    if (name)
+        cfg_canon_text(c, name, 1);
+    cfg_canon_raw(c, suffix, strlen(suffix));
+    cfg_canon_raw(c, "=", 1);
+    if (escape_value)
+        cfg_canon_text(c, value, 0);
+    else
+        cfg_canon_raw(c, value, strlen(value));
+    if (!c->oom && cfg_strv_push(&c->lines, &c->count, c->buf, c->len))
+        c->oom = 1;
+}
+
+static void cfg_canon_list(cfg_canon *c, const char *prefix, const char *name,
+                           const char *key, char *const *items, size_t n)
+{
+    char suffix[CFG_SHOW_CAP + 32];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(suffix, sizeof suffix, "%s[%zu]", key, i);
+        cfg_canon_line(c, prefix, name, suffix, items[i], 1);
+    }
+}
+
+static const char *cfg_canon_bool(int v)
+{
+    return v ? "true" : "false";
+}
+
+static void cfg_canon_scan(cfg_canon *c, const cfg_pipeline *p)
+{
+    const cfg_scan *s = &p->scan;
+    char num[32];
+    snprintf(num, sizeof num, "%d", p->version);
+    cfg_canon_line(c, "version", NULL, "", num, 0);
+    cfg_canon_line(c, "allow_mutation", NULL, "", cfg_canon_bool(p->allow_mutation), 0);
+    cfg_canon_list(c, "scan.", NULL, "roots", s->roots, s->root_count);
+    cfg_canon_line(c, "scan.one_file_system", NULL, "", cfg_canon_bool(s->one_file_system), 0);
+    cfg_canon_line(c, "scan.strict", NULL, "", cfg_canon_bool(s->strict), 0);
+    cfg_canon_line(c, "scan.skip_snapshots", NULL, "", cfg_canon_bool(s->skip_snapshots), 0);
+    cfg_canon_list(c, "scan.", NULL, "snapshot_names", s->snapshot_names,
+                   s->snapshot_name_count);
+    cfg_canon_list(c, "scan.", NULL, "exclude", s->excludes, s->exclude_count);
+    snprintf(num, sizeof num, "%d", s->max_depth);
+    cfg_canon_line(c, "scan.max_depth", NULL, "", num, 0);
+    /* unset values have no line: "'scan.errors' was not set, now ..." */
+    if (s->errors_path)
+        cfg_canon_line(c, "scan.errors", NULL, "", s->errors_path, 1);
+    if (s->mode >= 0) {
+        snprintf(num, sizeof num, "%04o", (unsigned)s->mode);
+        cfg_canon_line(c, "scan.mode", NULL, "", num, 0);
+    }
+}
+
+static int cfg_canon_option_cmp(const void *a, const void *b)
+{
+    const cfg_option *x = *(const cfg_option *const *)a, *y = *(const cfg_option *const *)b;
+    return strcmp(x->key, y->key);
+}
+
+/* "sink.NAME.plugin=..." then each option, sorted by name: options are a
+ * mapping, so the order they were written in says nothing. */
+static void cfg_canon_sink(cfg_canon *c, const cfg_sink *s)
+{
+    cfg_canon_line(c, "sink.", s->name, ".plugin", s->plugin, 1);
+    if (s->option_count == 0 || c->oom)
+        return;
+    const cfg_option **sorted = malloc(s->option_count * sizeof *sorted);
+    if (!sorted) {
+        c->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < s->option_count; i++)
+        sorted[i] = &s->options[i];
+    qsort(sorted, s->option_count, sizeof *sorted, cfg_canon_option_cmp);
+    /* "sink.NAME." escaped once, then each option's key (also escaped) */
+    c->len = 0;
+    cfg_canon_raw(c, "sink.", 5);
+    cfg_canon_text(c, s->name, 1);
+    cfg_canon_raw(c, ".", 1);
+    char *prefix = c->oom ? NULL : cfg_dupn(c->buf, c->len);
+    if (!prefix)
+        c->oom = 1;
+    for (size_t i = 0; i < s->option_count && !c->oom; i++) {
+        const cfg_option *o = sorted[i];
+        if (!o->is_list)
+            cfg_canon_line(c, prefix, o->key, "", o->scalar ? o->scalar : "", 1);
+        else if (o->item_count == 0)
+            cfg_canon_line(c, prefix, o->key, "[]", "", 0);
+        else
+            cfg_canon_list(c, prefix, o->key, "", o->items, o->item_count);
+    }
+    free(prefix);
+    free(sorted);
+}
+
+int cfg_canonical(const cfg_pipeline *p, char ***lines, size_t *count)
+{
+    cfg_canon c = {0};
+    cfg_canon_scan(&c, p);
+    for (size_t i = 0; i < p->sink_count && !c.oom; i++)
+        cfg_canon_sink(&c, &p->sinks[i]);
+    free(c.buf);
+    if (c.oom) {
+        cfg_strv_free(c.lines, c.count);
+        *lines = NULL;
+        *count = 0;
+        return -1;
+    }
+    *lines = c.lines;
+    *count = c.count;
+    return 0;
+}
+
+void cfg_canonical_free(char **lines, size_t count)
+{
+    cfg_strv_free(lines, count);
 }

@@ -62,6 +62,9 @@ void ExpectDefaults(const cfg_pipeline &p) {
     EXPECT_EQ(p.scan.adaptive, 0);
     EXPECT_EQ(p.scan.lazy_stat, 0);
     EXPECT_EQ(p.scan.io_idle, 0);
+    EXPECT_EQ(p.scan.checkpoint, nullptr);
+    EXPECT_EQ(p.scan.checkpoint_every_ms, 300000);  // 5m
+    EXPECT_EQ(p.scan.time_limit_ms, 0);             // none
     EXPECT_EQ(p.plugin_path_count, 0u);
     EXPECT_EQ(p.sink_count, 0u);
     EXPECT_EQ(p.sinks, nullptr);
@@ -426,7 +429,8 @@ TEST(ConfigErrors, UnknownKeys) {
                         "audit.yaml"),
               "audit.yaml:3:5: unknown key 'thread' in 'scan' (known: roots, threads, "
               "one_file_system, skip_snapshots, snapshot_names, exclude, max_depth, errors, "
-              "mode, strict, max_threads, max_ops, adaptive, lazy_stat, io_priority)");
+              "mode, strict, max_threads, max_ops, adaptive, lazy_stat, io_priority, "
+              "checkpoint, checkpoint_every, time_limit)");
     EXPECT_EQ(LoadError("version: 1\nsink: []\n"),
               "t.yaml:2:1: unknown key 'sink' at the top level (known: version, allow_mutation, "
               "scan, plugin_path, sinks)");
@@ -822,7 +826,8 @@ TEST_F(ConfigFile, ErrorsNameTheFile) {
                                     ":3:3: unknown key 'thread' in 'scan' (known: roots, threads, "
                                     "one_file_system, skip_snapshots, snapshot_names, exclude, "
                                     "max_depth, errors, mode, strict, max_threads, max_ops, "
-                                    "adaptive, lazy_stat, io_priority)");
+                                    "adaptive, lazy_stat, io_priority, checkpoint, "
+                                    "checkpoint_every, time_limit)");
     ExpectDefaults(p);
     cfg_free(&p);
 
@@ -1009,7 +1014,8 @@ TEST_F(ConfigSet, Errors) {
     EXPECT_EQ(SetError("scan.thread=2"),
               "--set 'scan.thread=2': unknown key 'thread' in 'scan' (known: roots, threads, "
               "one_file_system, skip_snapshots, snapshot_names, exclude, max_depth, errors, "
-              "mode, strict, max_threads, max_ops, adaptive, lazy_stat, io_priority)");
+              "mode, strict, max_threads, max_ops, adaptive, lazy_stat, io_priority, "
+              "checkpoint, checkpoint_every, time_limit)");
     EXPECT_EQ(p_.scan.threads, 0);  // failures change nothing
     EXPECT_EQ(p_.scan.max_depth, 0);
 }
@@ -1137,6 +1143,229 @@ TEST(ConfigBuild, LoadedPipelineTakesCommandLineEdits) {
     EXPECT_EQ(List(p.scan.roots, p.scan.root_count), Strings{"/data"});
     EXPECT_EQ(p.sink_count, 2u);
     cfg_free(&p);
+}
+
+// ---- issue 19: checkpoints ------------------------------------------------------
+
+TEST(ConfigDuration, Accepted) {
+    const std::vector<std::pair<const char *, long long>> good = {
+        {"90", 90000},          {"90s", 90000},        {"5m", 300000},
+        {"3h50m", 13800000},    {"1d12h", 129600000},  {"1h30m15s", 5415000},
+        {"500ms", 500},         {"1s500ms", 1500},     {"2d", 172800000},
+        {"1d2h3m4s5ms", 93784005},                     {"0m1s", 1000},
+        {"05:00", 300000},      {"5:7", 307000},       {"90:00", 5400000},
+        {"03:50:00", 13800000}, {"100:00:00", 360000000},
+        {"1-12", 129600000},    {"1-12:30", 131400000}, {"2-03:04:05", 183845000},
+        {"0-00:00:01", 1000},
+    };
+    for (const auto &[text, want] : good) {
+        long long ms = -7;
+        EXPECT_EQ(cfg_parse_duration(text, &ms), 0) << text;
+        EXPECT_EQ(ms, want) << text;
+    }
+}
+
+TEST(ConfigDuration, Refused) {
+    for (const char *text :
+         {"", "0", "0s", "00:00", "0-00:00:00", "-5m", "+5m", "5 m", " 5m", "5m ", "5M",
+          "1.5h", "5m3h", "5m5m", "1msm", "1sms", "h", "3x", "1:2:3:4", "1:60", "1:2:60",
+          "1:60:00", "1-24:00:00", "1-", "-1:00", "1-1-1", ":30", "30:", "1::2", "1:030",
+          "1-123", "99999999999999999999", "9999999999999999d", "1e3s"}) {
+        long long ms = -7;
+        EXPECT_EQ(cfg_parse_duration(text, &ms), -1) << text;
+        EXPECT_EQ(ms, -7) << text;  // untouched
+    }
+    long long ms = -7;
+    EXPECT_EQ(cfg_parse_duration(nullptr, &ms), -1);
+}
+
+TEST(ConfigCheckpoint, LoadsTheKeys) {
+    cfg_pipeline p;
+    ASSERT_EQ(Load("version: 1\nscan: {checkpoint: /var/tmp/j.ckp, checkpoint_every: 30s, "
+                   "time_limit: '3:50:00'}\nsinks: [{plugin: csv}]\n",
+                   &p),
+              0);
+    EXPECT_EQ(Str(p.scan.checkpoint), "/var/tmp/j.ckp");
+    EXPECT_EQ(p.scan.checkpoint_every_ms, 30000);
+    EXPECT_EQ(p.scan.time_limit_ms, 13800000);
+    char err[512];
+    ASSERT_EQ(cfg_apply_set(&p, "scan.time_limit=1d", err, sizeof err), 0) << err;
+    EXPECT_EQ(p.scan.time_limit_ms, 86400000);
+    ASSERT_EQ(cfg_apply_set(&p, "scan.time_limit=", err, sizeof err), 0) << err;
+    EXPECT_EQ(p.scan.time_limit_ms, 0);  // none
+    ASSERT_EQ(cfg_apply_set(&p, "scan.checkpoint_every=200ms", err, sizeof err), 0) << err;
+    EXPECT_EQ(p.scan.checkpoint_every_ms, 200);
+    ASSERT_EQ(cfg_apply_set(&p, "scan.checkpoint=other.ckp", err, sizeof err), 0) << err;
+    EXPECT_EQ(Str(p.scan.checkpoint), "other.ckp");
+    ASSERT_EQ(cfg_apply_set(&p, "scan.checkpoint=", err, sizeof err), 0) << err;
+    EXPECT_EQ(p.scan.checkpoint, nullptr);
+    cfg_free(&p);
+
+    ASSERT_EQ(Load("version: 1\nscan: {checkpoint: ~, time_limit: null}\n"
+                   "sinks: [{plugin: csv}]\n",
+                   &p),
+              0);
+    EXPECT_EQ(p.scan.checkpoint, nullptr);
+    EXPECT_EQ(p.scan.time_limit_ms, 0);
+    EXPECT_EQ(p.scan.checkpoint_every_ms, 300000);
+    cfg_free(&p);
+}
+
+TEST(ConfigCheckpoint, BadValuesNameKeyAndValue) {
+    const std::string dur =
+        "must be a duration above zero such as 90s, 5m, 3h50m, 1d12h, 500ms or [D-]HH:MM:SS, "
+        "not ";
+    EXPECT_EQ(LoadError("version: 1\nscan: {checkpoint_every: 5 minutes}\n"),
+              "t.yaml:2:26: 'scan.checkpoint_every' " + dur + "'5 minutes'");
+    EXPECT_EQ(LoadError("version: 1\nscan: {checkpoint_every: 0}\n"),
+              "t.yaml:2:26: 'scan.checkpoint_every' " + dur + "'0'");
+    EXPECT_EQ(LoadError("version: 1\nscan: {checkpoint_every: ~}\n"),
+              "t.yaml:2:26: 'scan.checkpoint_every' " + dur + "'~'");
+    EXPECT_EQ(LoadError("version: 1\nscan: {time_limit: [1h]}\n"),
+              "t.yaml:2:20: 'scan.time_limit' " + dur + "a list");
+    EXPECT_EQ(LoadError("version: 1\nscan: {time_limit: 25:61}\n"),
+              "t.yaml:2:20: 'scan.time_limit' " + dur + "'25:61'");
+    EXPECT_EQ(LoadError("version: 1\nscan: {checkpoint: ''}\n"),
+              "t.yaml:2:20: 'scan.checkpoint' is empty (leave it out for no checkpoints)");
+    EXPECT_EQ(LoadError("version: 1\nscan: {checkpoint: {a: 1}}\n"),
+              "t.yaml:2:20: 'scan.checkpoint' must be a file name, not a mapping");
+    EXPECT_EQ(LoadError("version: 1\nscan: {checkpoint: \"a\\0b\"}\n"),
+              "t.yaml:2:20: 'scan.checkpoint' contains a NUL byte");
+    Pipeline p;
+    char err[512];
+    ASSERT_EQ(cfg_apply_set(&p.p, "scan.time_limit=3h50", err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "--set 'scan.time_limit=3h50': 'scan.time_limit' " + dur +
+                                    "'3h50'");
+    ASSERT_EQ(cfg_apply_set(&p.p, "scan.checkpoint_every=", err, sizeof err), -1);
+    EXPECT_EQ(std::string(err),
+              "--set 'scan.checkpoint_every=': 'scan.checkpoint_every' " + dur + "''");
+    EXPECT_EQ(p.p.scan.checkpoint_every_ms, 300000);  // failures change nothing
+    EXPECT_EQ(p.p.scan.time_limit_ms, 0);
+}
+
+Strings Canonical(const cfg_pipeline &p) {
+    char **lines = nullptr;
+    size_t n = 0;
+    EXPECT_EQ(cfg_canonical(&p, &lines, &n), 0);
+    Strings out = List(lines, n);
+    cfg_canonical_free(lines, n);
+    return out;
+}
+
+TEST(ConfigCanonical, EveryLineInOrder) {
+    cfg_pipeline p;
+    ASSERT_EQ(Load("version: 1\n"
+                   "allow_mutation: true\n"
+                   "scan: {roots: [/data, /home], one_file_system: yes, strict: true,\n"
+                   "       snapshot_names: [.snapshot, .zfs], exclude: ['*.tmp'],\n"
+                   "       max_depth: 4, errors: e.csv, mode: '0640'}\n"
+                   "sinks:\n"
+                   "  - {name: inventory, plugin: csv-zstd,\n"
+                   "     options: {path: out.csv.zst, level: 3, columns: [path, size]}}\n"
+                   "  - {name: tally, plugin: summary, options: {}}\n",
+                   &p),
+              0);
+    EXPECT_EQ(Canonical(p), (Strings{
+                                "version=1",
+                                "allow_mutation=true",
+                                "scan.roots[0]=/data",
+                                "scan.roots[1]=/home",
+                                "scan.one_file_system=true",
+                                "scan.strict=true",
+                                "scan.skip_snapshots=true",
+                                "scan.snapshot_names[0]=.snapshot",
+                                "scan.snapshot_names[1]=.zfs",
+                                "scan.exclude[0]=*.tmp",
+                                "scan.max_depth=4",
+                                "scan.errors=e.csv",
+                                "scan.mode=0640",
+                                "sink.inventory.plugin=csv-zstd",
+                                "sink.inventory.columns[0]=path",  // options sorted by name
+                                "sink.inventory.columns[1]=size",
+                                "sink.inventory.level=3",
+                                "sink.inventory.path=out.csv.zst",
+                                "sink.tally.plugin=summary",
+                            }));
+    cfg_free(&p);
+}
+
+// Pacing and where the journal lives may change between sessions: the lines
+// stay the same; anything that decides what is written changes them.
+TEST(ConfigCanonical, PacingAndCheckpointKeysAreLeftOut) {
+    cfg_pipeline a, b;
+    ASSERT_EQ(Load("version: 1\nscan: {roots: [/d]}\nsinks: [{plugin: csv, options: "
+                   "{path: x.csv, mode: '0600'}}]\n",
+                   &a),
+              0);
+    ASSERT_EQ(Load("version: 1\n"
+                   "plugin_path: [/opt/pwalk/plugins]\n"
+                   "scan: {roots: [/d], threads: 7, max_threads: 9, max_ops: 100, adaptive: true,\n"
+                   "       lazy_stat: true, io_priority: idle, checkpoint: j.ckp,\n"
+                   "       checkpoint_every: 1s, time_limit: 1h}\n"
+                   "sinks: [{plugin: csv, options: {mode: '0600', path: x.csv}}]\n",
+                   &b),
+              0);
+    Strings lines = Canonical(a);
+    EXPECT_EQ(lines, Canonical(b));
+    EXPECT_EQ(lines, (Strings{"version=1", "allow_mutation=false", "scan.roots[0]=/d",
+                              "scan.one_file_system=false", "scan.strict=false",
+                              "scan.skip_snapshots=true", "scan.snapshot_names[0]=.snapshot",
+                              "scan.max_depth=0", "sink.csv.plugin=csv", "sink.csv.mode=0600",
+                              "sink.csv.path=x.csv"}));
+    char err[512];
+    for (const char *edit : {"scan.roots=/e", "scan.roots=/d,/e", "scan.max_depth=1",
+                             "scan.exclude=a", "scan.errors=e.csv", "scan.mode=0600",
+                             "scan.strict=true", "scan.skip_snapshots=false",
+                             "scan.snapshot_names=.zfs", "scan.one_file_system=true",
+                             "csv.path=y.csv", "csv.other=1"}) {
+        cfg_pipeline c;
+        ASSERT_EQ(Load("version: 1\nscan: {roots: [/d]}\nsinks: [{plugin: csv, options: "
+                       "{path: x.csv, mode: '0600'}}]\n",
+                       &c),
+                  0);
+        ASSERT_EQ(cfg_apply_set(&c, edit, err, sizeof err), 0) << err;
+        EXPECT_NE(Canonical(c), lines) << edit;
+        cfg_free(&c);
+    }
+    cfg_free(&a);
+    cfg_free(&b);
+}
+
+TEST(ConfigCanonical, ValuesAndNamesAreEscapedToOneLine) {
+    Pipeline p;
+    const char root[] = "/d/new\nline\\x41 \xff=\xc3\xa9";
+    char *roots[] = {const_cast<char *>(root)};
+    ASSERT_EQ(cfg_set_roots(&p.p, roots, 1), 0);
+    cfg_sink *s = cfg_add_sink(&p.p, "a=b\tc", "csv");
+    ASSERT_NE(s, nullptr);
+    ASSERT_EQ(cfg_sink_set(s, "k=1", "v=2\n"), 0);
+    Strings lines = Canonical(p.p);
+    ASSERT_EQ(lines.size(), 10u);
+    // the value keeps '=' (a line splits at its first '='), bytes go \xHH,
+    // a backslash doubles, valid UTF-8 stays
+    EXPECT_EQ(lines[2], "scan.roots[0]=/d/new\\x0aline\\\\x41 \\xff=\xc3\xa9");
+    EXPECT_EQ(lines[8], "sink.a\\x3db\\x09c.plugin=csv");
+    EXPECT_EQ(lines[9], "sink.a\\x3db\\x09c.k\\x3d1=v=2\\x0a");
+    for (const std::string &l : lines)
+        EXPECT_EQ(l.find('\n'), std::string::npos) << l;
+}
+
+TEST(ConfigCanonical, ListOptionsEmptyListAndSinkOrder) {
+    Pipeline p;
+    cfg_pipeline &q = p.p;
+    cfg_free(&q);
+    ASSERT_EQ(Load("version: 1\nsinks:\n  - {name: b, plugin: summary, options: {x: []}}\n"
+                   "  - {name: a, plugin: csv, options: {z: [1], y: '2'}}\n",
+                   &q),
+              0);
+    Strings lines = Canonical(q);
+    Strings sinks(lines.end() - 5, lines.end());
+    // sinks in pipeline order (it is the order rows reach them), options sorted
+    EXPECT_EQ(sinks, (Strings{"sink.b.plugin=summary", "sink.b.x[]=", "sink.a.plugin=csv",
+                              "sink.a.y=2", "sink.a.z[0]=1"}));
+    // no roots: no line (the command line's PATHs become the roots)
+    for (const std::string &l : lines)
+        EXPECT_NE(l.rfind("scan.roots", 0), 0u) << l;
 }
 
 }  // namespace
