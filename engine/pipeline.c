@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include "checkpoint.h"
 #include "report.h"
 #include "sinks.h"
 #include "summary.h"
@@ -100,6 +101,7 @@ typedef struct pipeline_state {
     report *rep;
     error_tee tee;
     char **excludes;            /* scan.exclude + the sinks' prunes */
+    ckpt *ckpt;                 /* scan.checkpoint or a resume; else NULL */
 } pipeline_state;
 
 static int fail_at(pipeline_result *r, int failure, int status, const char *msg)
@@ -178,6 +180,18 @@ static void tee_log(void *ctx, const char *line)
         t->o->on_log(t->o->on_log_ctx, line);
 }
 
+/* The error file: a new one, or a resumed scan's part continued. */
+static int pipeline_open_report(pipeline_state *ps, char *err, size_t errlen)
+{
+    const unsigned char *const *states;
+    const size_t *lens;
+    size_t n = ckpt_errors_states(ps->ckpt, &states, &lens);
+    if (n)
+        return report_open_resume(&ps->rep, ps->p->scan.errors_path, ps->p->scan.mode, states,
+                                  lens, n, err, errlen);
+    return report_open(&ps->rep, ps->p->scan.errors_path, ps->p->scan.mode, err, errlen);
+}
+
 /* Load the plugins, open the error file, create the sinks' outputs. */
 static int pipeline_open(pipeline_state *ps)
 {
@@ -189,7 +203,9 @@ static int pipeline_open(pipeline_state *ps)
         return result_fail(ps->r, PIPELINE_USAGE, "%s", err);
     }
     sinks_set_stop(ps->sinks, ps->stop);
-    if (report_open(&ps->rep, ps->p->scan.errors_path, ps->p->scan.mode, err, sizeof err) != 0) {
+    if (ckpt_bind_sinks(ps->ckpt, ps->sinks, err, sizeof err) != 0)
+        return fail_at(ps->r, PWALK_FAIL_CHECKPOINT, PIPELINE_USAGE, err);
+    if (pipeline_open_report(ps, err, sizeof err) != 0) {
         ps->r->failure = PWALK_FAIL_ERRORS_FILE;
         return result_fail(ps->r, PIPELINE_USAGE, "errors file: %s", err);
     }
@@ -205,11 +221,22 @@ static int pipeline_open(pipeline_state *ps)
         .roots = (const char *const *)ps->p->scan.roots,
         .root_count = (uint32_t)ps->p->scan.root_count,
     };
+    size_t sessions;
+    facts.sessions = ckpt_sessions(ps->ckpt, &sessions);
+    facts.session_count = (uint32_t)sessions;
+    if (facts.sessions && !facts.start_sec)
+        facts.start_sec = facts.sessions[0].start_sec;
     sinks_set_facts(ps->sinks, &facts);
     if (sinks_start(ps->sinks, ps->threads, &hook, err, sizeof err) != 0) {
         char ignored[256];
-        sinks_finish(ps->sinks, PIPELINE_USAGE, ignored, sizeof ignored);
-        report_finish(ps->rep, 0, ignored, sizeof ignored);
+        /* a resumed scan refused here keeps its parts: the journal stays usable */
+        int resumed = ckpt_resumed(ps->ckpt);
+        sinks_finish(ps->sinks, resumed ? PWALK_SUSPENDED : PIPELINE_USAGE, ignored,
+                     sizeof ignored);
+        if (resumed)
+            report_keep(ps->rep);
+        else
+            report_finish(ps->rep, 0, ignored, sizeof ignored);
         note_sink_failure(ps, PWALK_FAIL_SINK);
         return result_fail(ps->r, PIPELINE_USAGE, "%s", err);
     }
@@ -264,6 +291,8 @@ static int pipeline_walk_options(pipeline_state *ps, walk_options *wo)
     wo->log = pipeline_walk_log;
     wo->log_ctx = &ps->tee;
     wo->log_changes = p->scan.adaptive;
+    wo->suspend = ps->o->suspend;
+    ckpt_walk_options(ps->ckpt, ps->sinks, ps->rep, p, wo);
     if (own_outputs(ps->sinks, ps->rep, ps->o, wo, err, sizeof err) != 0) {
         ps->r->failure = PWALK_FAIL_ERRORS_FILE;
         return result_fail(ps->r, PIPELINE_FAILED, "errors file: %s", err);
@@ -292,8 +321,18 @@ static int pipeline_walk_outcome(pipeline_state *ps, int wrc, const char *walk_e
         snprintf(r->message, sizeof r->message, "%.1900s; no output published", err);
         return PIPELINE_FAILED;
     }
+    if (wrc == 2) {
+        r->failure = PWALK_FAIL_SUSPENDED;
+        snprintf(r->message, sizeof r->message,
+                 "suspended at checkpoint '%.1500s' (%llu directories to go); no output "
+                 "published yet: continue with --resume %.1500s",
+                 ckpt_path(ps->ckpt), (unsigned long long)ckpt_pending(ps->ckpt),
+                 ckpt_path(ps->ckpt));
+        return PIPELINE_INCOMPLETE;
+    }
     if (wrc != 0) {
-        r->failure = PWALK_FAIL_WALK;
+        r->failure = strncmp(walk_err, "checkpoint '", 12) == 0 ? PWALK_FAIL_CHECKPOINT
+                                                                : PWALK_FAIL_WALK;
         snprintf(r->message, sizeof r->message, "scan %s; no output published", walk_err);
         return PIPELINE_FAILED;
     }
@@ -315,6 +354,10 @@ static int pipeline_commit(pipeline_state *ps, int status)
         status = PIPELINE_FAILED;
         note_sink_failure(ps, PWALK_FAIL_SINK);
         snprintf(r->message, sizeof r->message, "%s", err);
+    }
+    if (status == PIPELINE_INCOMPLETE) {
+        report_keep(ps->rep);
+        return status;
     }
     if (report_finish(ps->rep, status == PIPELINE_OK, err, sizeof err) != 0 &&
         status == PIPELINE_OK) {
@@ -356,6 +399,22 @@ static void pipeline_final_facts(pipeline_state *ps)
                     report_error_count(ps->rep), filtered, ps->r->stats.threads_peak);
 }
 
+/* scan.checkpoint / a resume: the journal read and checked before
+ * anything is written (status 2 and nothing touched when refused). */
+static int pipeline_open_checkpoint(pipeline_state *ps)
+{
+    const pipeline_run_options *o = ps->o;
+    char err[2048];
+    if (ps->p->scan.time_limit_ms && !ps->p->scan.checkpoint && !o->resume_count)
+        return fail_at(ps->r, PWALK_FAIL_CONFIG, PIPELINE_USAGE,
+                       "scan.time_limit needs scan.checkpoint (--checkpoint FILE): a scan "
+                       "stopped at its limit is continued from its journal");
+    ckpt_setup su = {ps->p, o->resume, o->resume_count, o->rank, o->ranks, o->start_sec};
+    if (ckpt_open(&ps->ckpt, &su, err, sizeof err) != 0)
+        return fail_at(ps->r, PWALK_FAIL_CHECKPOINT, PIPELINE_USAGE, err);
+    return 0;
+}
+
 static int pipeline_fail_started(pipeline_state *ps, int status)
 {
     char ignored[256];
@@ -391,6 +450,8 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
     pipeline_state ps = {.p = p, .o = o, .r = r, .stop = o->stop, .stop_signal = o->stop_signal};
     int status = pipeline_check_scan(&ps);
     if (status == 0)
+        status = pipeline_open_checkpoint(&ps);
+    if (status == 0)
         status = pipeline_open(&ps);
     walk_options wo;
     if (status == 0 && pipeline_walk_options(&ps, &wo) != 0)
@@ -399,6 +460,7 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
         walk_sink ws = sinks_walk_sink(ps.sinks);
         char walk_err[256] = "";
         int wrc = walk_execute(&wo, &ws, &r->stats, walk_err, sizeof walk_err);
+        ckpt_add_counted(ps.ckpt, &r->stats);
         pipeline_final_facts(&ps);
         status = pipeline_commit(&ps, pipeline_walk_outcome(&ps, wrc, walk_err));
         pipeline_results(&ps, status);
@@ -407,5 +469,7 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
     free(ps.excludes); /* the strings belong to the config and the sinks */
     sinks_free(ps.sinks);
     report_free(ps.rep);
+    ckpt_end(ps.ckpt, status);
+    ckpt_free(ps.ckpt);
     return status;
 }

@@ -20,6 +20,7 @@
 #define PIPELINE_PARTIAL 1  /* complete, but some entries could not be read */
 #define PIPELINE_USAGE 2    /* bad config/options/roots: nothing written    */
 #define PIPELINE_FAILED 3   /* the scan or an output failed: nothing published */
+#define PIPELINE_INCOMPLETE 75 /* suspended at a checkpoint: parts and journal kept */
 /* 128 + N: stopped by signal N (o->stop set, N in o->stop_signal) */
 
 typedef struct pipeline_run_options {
@@ -65,6 +66,12 @@ typedef struct pipeline_run_options {
      * start_sec 0: the time the sinks are created. */
     int rank, ranks;
     int64_t start_sec;
+    /* Checkpoints (pwalk.h): the suspension request (pwalk_scan_suspend();
+     * NULL: none) and the journals a resumed run continues (none: a fresh
+     * scan, which checkpoints when scan.checkpoint is set). */
+    const int *suspend;
+    const char *const *resume;
+    size_t resume_count;
 } pipeline_run_options;
 
 typedef struct pipeline_result {

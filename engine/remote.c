@@ -44,6 +44,12 @@ static int remote_append(void *ctx, const walk_dir *d)
     return 0;
 }
 
+int remote_encode(const walk_dir *d, char **buf, size_t *len)
+{
+    remote_out out = {buf, len};
+    return remote_append(&out, d);
+}
+
 long remote_export(walk_run *run, size_t max, char **buf, size_t *len)
 {
     remote_out out = {buf, len};

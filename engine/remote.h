@@ -39,6 +39,10 @@ static inline size_t remote_record_size(size_t path_len)
            ~(size_t)(REMOTE_RECORD_ALIGN - 1);
 }
 
+/* Append d's record to *buf (realloc'ed; *len grows): a checkpoint's
+ * pending directories are the same records.  0, or -1 out of memory. */
+int remote_encode(const walk_dir *d, char **buf, size_t *len);
+
 /* Take up to max queued directories (oldest, i.e. biggest subtrees, first)
  * out of the walk and append their records to *buf (realloc'ed; *len
  * grows).  Returns how many were taken (0: none could be), -1 when out of

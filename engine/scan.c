@@ -294,6 +294,9 @@ void scan_run_options(pwalk_scan *s, pipeline_run_options *o)
     scan_remote_options(s, o);
     o->own_ids = s->own;
     o->own_id_count = s->own_count;
+    o->suspend = &s->suspend;
+    o->resume = (const char *const *)s->resume;
+    o->resume_count = s->resume_count;
 }
 
 int pwalk_scan_check(pwalk_scan *s)
@@ -332,17 +335,49 @@ void pwalk_scan_stop(pwalk_scan *s, int sig)
 
 void pwalk_scan_suspend(pwalk_scan *s)
 {
-    /* until checkpoints land: a suspension without a journal is a stop */
-    pwalk_scan_stop(s, SIGUSR1);
+    /* without a journal there is nothing to resume from: a stop */
+    if (!s->p.scan.checkpoint && !s->resume_count) {
+        pwalk_scan_stop(s, SIGUSR1);
+        return;
+    }
+    __atomic_store_n(&s->suspend, 1, __ATOMIC_RELAXED);
+}
+
+static void scan_free_resume(pwalk_scan *s)
+{
+    for (size_t i = 0; i < s->resume_count; i++)
+        free(s->resume[i]);
+    free(s->resume);
+    s->resume = NULL;
+    s->resume_count = 0;
 }
 
 int pwalk_scan_resume(pwalk_scan *s, const char *const *journals, size_t n, char *err,
                       size_t errlen)
 {
-    (void)s;
-    (void)journals;
-    (void)n;
-    return scan_fail(err, errlen, PWALK_USAGE, "resume: not implemented yet");
+    if (n == 0 || !journals)
+        return scan_fail(err, errlen, PWALK_USAGE, "resume: no checkpoint journal given");
+    char **copy = calloc(n, sizeof *copy);
+    for (size_t i = 0; copy && i < n; i++) {
+        if (!journals[i] || !journals[i][0]) {
+            for (size_t k = 0; k < i; k++)
+                free(copy[k]);
+            free(copy);
+            return scan_fail(err, errlen, PWALK_USAGE, "resume: empty checkpoint path");
+        }
+        if (!(copy[i] = strdup(journals[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(copy[k]);
+            free(copy);
+            copy = NULL;
+        }
+    }
+    if (!copy)
+        return scan_fail(err, errlen, PWALK_FAILED, "out of memory");
+    scan_free_resume(s);
+    s->resume = copy;
+    s->resume_count = n;
+    return 0;
 }
 
 /* ---- results -------------------------------------------------------------- */
@@ -519,6 +554,7 @@ void pwalk_scan_free(pwalk_scan *s)
     free(s->r.sink_rows);
     free(s->builtins);
     free(s->own);
+    scan_free_resume(s);
     free(s);
 }
 

@@ -21,6 +21,9 @@ struct pwalk_scan {
      * lock-free atomics only; signal first, then the request. */
     int stop;
     int stop_signal;
+    int suspend;                        /* pwalk_scan_suspend(): same rules */
+    char **resume;                      /* pwalk_scan_resume()'s journals */
+    size_t resume_count;
     pwalk_callbacks cb;
     const pwalk_plugin **builtins;      /* pwalk/sys/builtin.h */
     size_t builtin_count;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pwalk/sys/remote.h"
+#include "checkpoint.h"
 #include "remote.h"
 #include "scan_impl.h"
 #include "sinks.h"
@@ -232,9 +233,14 @@ int pwalk_scan_merge_sink(pwalk_scan *s, size_t i, const char *const *partials, 
 int pwalk_remote_checkpoint(pwalk_remote_walk *walk, const char *journal_path, int suspend,
                             char *err, size_t errlen)
 {
-    (void)walk;
-    (void)journal_path;
-    (void)suspend;
-    snprintf(err, errlen, "checkpoints are not implemented yet");
-    return -1;
+    walk_run *run = scan_remote_run(walk);
+    ckpt *c = walk_checkpoint_ctx(run);
+    if (!c) {
+        snprintf(err, errlen, "this scan keeps no journal (scan.checkpoint is not set)");
+        return -1;
+    }
+    if (journal_path)
+        ckpt_set_path(c, journal_path);
+    int rc = walk_checkpoint_now(run, suspend, err, errlen);
+    return rc < 0 ? -1 : rc;
 }

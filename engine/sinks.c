@@ -48,6 +48,16 @@ typedef struct sink {
     char message[SINK_MESSAGE_MAX];
     int finished;
     void *attachment;       /* the embedder's, for host->attachment()      */
+    /* checkpoints (ABI 1.4): the states a resumed create() continues
+     * (borrowed from the caller until sinks_free()), and the one the last
+     * checkpoint() saved */
+    const void *const *resume_states;
+    const size_t *resume_lens;
+    size_t resume_count;
+    unsigned char *saved;
+    size_t saved_len;
+    int saving;             /* inside checkpoint(): checkpoint_save() allowed */
+    int saved_calls;
 } sink;
 
 struct sink_set {
@@ -70,6 +80,7 @@ struct sink_set {
     char fail_message[SINK_MESSAGE_MAX];
     pwalk_scan_facts facts; /* host->scan_facts() (ABI 1.3): sinks_set_facts() */
     char hostname[256];
+    pwalk_session *sessions; /* facts.sessions (1.4): the set's own copy    */
 };
 
 /* Remember the first failure of sink i; message is "...sink 'NAME': TEXT"
@@ -237,6 +248,27 @@ static int host_scan_facts(pwalk_host_ctx *ctx, pwalk_scan_facts *out)
     return PWALK_OK;
 }
 
+/* The sessions the facts name (1.4): the caller's (a resumed scan's
+ * earlier ones and this one) or this one alone, copied so that the end of
+ * this one can be set. */
+static void sinks_copy_sessions(sink_set *set, const pwalk_scan_facts *f)
+{
+    size_t n = f->session_count ? f->session_count : 1;
+    free(set->sessions);
+    set->sessions = calloc(n, sizeof *set->sessions);
+    if (!set->sessions) {
+        set->facts.session_count = 0;
+        set->facts.sessions = NULL;
+        return;
+    }
+    if (f->session_count && f->sessions)
+        memcpy(set->sessions, f->sessions, n * sizeof *set->sessions);
+    else
+        set->sessions[0].start_sec = set->facts.start_sec;
+    set->facts.session_count = (uint32_t)n;
+    set->facts.sessions = set->sessions;
+}
+
 void sinks_set_facts(sink_set *set, const pwalk_scan_facts *f)
 {
     set->facts = *f;
@@ -254,6 +286,7 @@ void sinks_set_facts(sink_set *set, const pwalk_scan_facts *f)
         set->facts.rank = 0;
         set->facts.ranks = 1;
     }
+    sinks_copy_sessions(set, f);
 }
 
 void sinks_set_final(sink_set *set, int64_t end_sec, uint64_t entries, uint64_t errors,
@@ -262,9 +295,110 @@ void sinks_set_final(sink_set *set, int64_t end_sec, uint64_t entries, uint64_t 
     if (threads)
         set->facts.thread_count = threads;
     set->facts.end_sec = end_sec;
+    if (set->facts.session_count)
+        set->sessions[set->facts.session_count - 1].end_sec = end_sec;
     set->facts.entries = entries;
     set->facts.errors = errors;
     set->facts.filtered = filtered;
+}
+
+/* ---- checkpoints (ABI 1.4) ----------------------------------------------- */
+
+static void sink_message(sink *s, int rc, const char *step, char *err, size_t errlen);
+
+static int host_checkpoint_save(pwalk_host_ctx *ctx, const void *state, size_t len)
+{
+    sink *s = &ctx->set->sinks[ctx->index];
+    if (!s->saving) {
+        host_set_error(ctx, "checkpoint_save() called outside checkpoint()");
+        return PWALK_ERR;
+    }
+    unsigned char *copy = malloc(len ? len : 1);
+    if (!copy) {
+        host_set_error(ctx, "out of memory");
+        return PWALK_ERR_NOMEM;
+    }
+    if (len)
+        memcpy(copy, state, len);
+    free(s->saved);
+    s->saved = copy;
+    s->saved_len = len;
+    s->saved_calls++;
+    return PWALK_OK;
+}
+
+static size_t host_checkpoint_count(pwalk_host_ctx *ctx)
+{
+    return ctx->set->sinks[ctx->index].resume_count;
+}
+
+static int host_checkpoint_state(pwalk_host_ctx *ctx, size_t i, const void **state, size_t *len)
+{
+    const sink *s = &ctx->set->sinks[ctx->index];
+    if (i >= s->resume_count || !state || !len)
+        return PWALK_ERR;
+    *state = s->resume_states[i];
+    *len = s->resume_lens[i];
+    return PWALK_OK;
+}
+
+int sinks_can_checkpoint(const sink_set *set, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        const pwalk_plugin *pl = set->sinks[i].loaded.plugin;
+        if (!PWALK_STRUCT_HAS(pl, pwalk_plugin, checkpoint) || !pl->checkpoint) {
+            snprintf(err, errlen,
+                     "sink '%s': plugin '%s' cannot checkpoint; remove scan.checkpoint or "
+                     "this sink",
+                     set->sinks[i].name, pl->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void sinks_set_resume(sink_set *set, size_t i, const void *const *states, const size_t *lens,
+                      size_t count, uint64_t rows)
+{
+    sink *s = &set->sinks[i];
+    s->resume_states = states;
+    s->resume_lens = lens;
+    s->resume_count = count;
+    atomic_store(&s->rows, rows);
+}
+
+int sinks_checkpoint(sink_set *set, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        sink *s = &set->sinks[i];
+        s->saving = 1;
+        s->saved_calls = 0;
+        int rc = s->loaded.plugin->checkpoint(s->instance);
+        s->saving = 0;
+        if (rc != PWALK_OK) {
+            sink_message(s, rc, "checkpoint", err, errlen);
+            atomic_store(&s->failed, rc < 0 ? rc : PWALK_ERR);
+            return -1;
+        }
+        if (s->saved_calls != 1) {
+            snprintf(err, errlen, "sink '%s': checkpoint() saved %d states, not one", s->name,
+                     s->saved_calls);
+            sink_note_failure(set, i, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void sinks_saved_state(const sink_set *set, size_t i, const unsigned char **state, size_t *len)
+{
+    *state = set->sinks[i].saved;
+    *len = set->sinks[i].saved_len;
+}
+
+const char *sinks_plugin_name(const sink_set *set, size_t i)
+{
+    return set->sinks[i].loaded.plugin->name;
 }
 
 static const pwalk_host sink_host = {
@@ -286,6 +420,9 @@ static const pwalk_host sink_host = {
     .own_output = host_own_output,
     .attachment = host_attachment,
     .scan_facts = host_scan_facts,
+    .checkpoint_save = host_checkpoint_save,
+    .checkpoint_count = host_checkpoint_count,
+    .checkpoint_state = host_checkpoint_state,
 };
 
 
@@ -736,7 +873,9 @@ void sinks_free(sink_set *set)
         pthread_mutex_destroy(&s->serial_lock);
         pthread_mutex_destroy(&s->message_lock);
         free(s->name);
+        free(s->saved);
     }
+    free(set->sessions);
     for (size_t i = 0; i < set->prune_count; i++)
         free(set->prunes[i]);
     free(set->prunes);

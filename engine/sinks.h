@@ -107,6 +107,23 @@ int sinks_finish(sink_set *s, int scan_status, char *err, size_t errlen);
 /* destroy() every sink, unload plugins, free everything.  NULL is fine. */
 void sinks_free(sink_set *s);
 
+/* ---- checkpoints (ABI 1.4, pipeline.c's checkpoint.c) ------------------- */
+
+/* Every sink's plugin has checkpoint(); else -1 with "sink 'NAME': plugin
+ * 'P' cannot checkpoint; ..." in err. */
+int sinks_can_checkpoint(const sink_set *s, char *err, size_t errlen);
+/* Before sinks_start(): sink i continues the saved states (borrowed until
+ * sinks_free(); host->checkpoint_count/_state) and the rows counted so far. */
+void sinks_set_resume(sink_set *s, size_t i, const void *const *states, const size_t *lens,
+                      size_t count, uint64_t rows);
+/* At a cut (no consume() running): every sink's checkpoint(), each saving
+ * exactly one state.  0, or -1 with "sink 'NAME': ..." (the sink failed). */
+int sinks_checkpoint(sink_set *s, char *err, size_t errlen);
+/* The state sink i saved at the last sinks_checkpoint() (the set's). */
+void sinks_saved_state(const sink_set *s, size_t i, const unsigned char **state, size_t *len);
+/* The plugin's own name (pwalk_plugin.name) of sink i. */
+const char *sinks_plugin_name(const sink_set *s, size_t i);
+
 /* Load the plugin of sink i and release it again, reporting whether it
  * changes the filesystem and how it declares option `option`: *declared 0
  * when it has no such option, *default_value its default (malloc'ed) or

@@ -158,6 +158,16 @@ struct walk_run {
     atomic_int ioprio_errno;
     int noatime_all;            /* root: O_NOATIME on every directory     */
     uid_t euid;
+    /* cuts (walk.h "Cuts"): while pausing, workers park directories here
+     * instead of reading them; parked items stay outstanding, so the pool
+     * neither ends nor hands them to anyone */
+    atomic_int pausing;
+    pthread_mutex_t park_lock;
+    walk_item **parked;
+    size_t parked_count, parked_cap;
+    int suspended;              /* ended at a checkpoint                  */
+    int cut_failed;             /* a checkpoint could not be written      */
+    char cut_err[512];
 };
 
 struct linux_dirent64 {
@@ -919,6 +929,22 @@ static walk_item *worker_next(walk_worker *w)
     return it;
 }
 
+/* A cut is being made: keep the directory for after it (or for the
+ * journal).  0 when it cannot be kept (out of memory): read it then, a
+ * cut only needs every directory done or pending. */
+static int walk_park(walk_run *run, walk_item *it)
+{
+    pthread_mutex_lock(&run->park_lock);
+    /* the cut may have ended since the worker looked */
+    int ok = atomic_load(&run->pausing) &&
+             !grow_array((void **)&run->parked, &run->parked_cap, run->parked_count + 1,
+                         sizeof *run->parked);
+    if (ok)
+        run->parked[run->parked_count++] = it;
+    pthread_mutex_unlock(&run->park_lock);
+    return ok;
+}
+
 static void *worker_main(void *arg)
 {
     walk_worker *w = arg;
@@ -927,6 +953,9 @@ static void *worker_main(void *arg)
     if (run->opt->io_idle)
         worker_io_idle(w);
     while ((it = worker_next(w)) != NULL) {
+        if (it->kind == WALK_ITEM_DIR && !it->node->is_root &&
+            atomic_load_explicit(&run->pausing, memory_order_relaxed) && walk_park(run, it))
+            continue;
         if (walk_should_stop(run)) {
             discard_item(it);
             wq_done(run->pool);
@@ -1101,6 +1130,124 @@ char *const *walk_remote_roots(walk_run *run, size_t *count)
 {
     *count = run->opt->root_count;
     return run->opt->roots;
+}
+
+/* ---- cuts (walk.h "Cuts") -------------------------------------------------- */
+
+static void sum_stats(walk_run *run, walk_stats *s, size_t n);
+static double now_seconds(void);
+
+static size_t walk_parked(walk_run *run)
+{
+    pthread_mutex_lock(&run->park_lock);
+    size_t n = run->parked_count;
+    pthread_mutex_unlock(&run->park_lock);
+    return n;
+}
+
+/* Pause and wait until every directory is done or parked: 0 at the cut, 1
+ * when the walk ended or is stopping first.  Parked items stay
+ * outstanding, so the cut is there when nothing else is (parked is read
+ * first: a worker parking meanwhile only makes the counts differ). */
+static int walk_reach_cut(walk_run *run)
+{
+    atomic_store(&run->pausing, 1);
+    for (;;) {
+        if (atomic_load(&run->running) == 0 || walk_should_stop(run) ||
+            atomic_load(&run->out_of_memory))
+            return 1;
+        size_t parked = walk_parked(run);
+        size_t base = parked + (size_t)run->held;
+        if (wq_outstanding(run->pool) == base)
+            return base == 0 ? 1 : 0; /* nothing at all: the walk is complete */
+        struct timespec pause = {0, 200000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* End the cut: the parked directories go back to the queues (keep) or
+ * are freed unread (a suspension: they are in the journal). */
+static void walk_unpark(walk_run *run, int keep)
+{
+    pthread_mutex_lock(&run->park_lock);
+    walk_item **items = run->parked;
+    size_t n = run->parked_count;
+    run->parked = NULL;
+    run->parked_count = run->parked_cap = 0;
+    atomic_store(&run->pausing, 0);
+    pthread_mutex_unlock(&run->park_lock);
+    for (size_t i = 0; i < n; i++) {
+        if (!keep) {
+            discard_item(items[i]);
+        } else if (wq_push(run->pool, i % (run->started ? run->started : 1), items[i]) != 0) {
+            discard_item(items[i]);
+            atomic_store(&run->out_of_memory, 1);
+        }
+        wq_done(run->pool); /* a push counted it again */
+    }
+    free(items);
+}
+
+int walk_checkpoint_now(walk_run *run, int suspend, char *err, size_t errlen)
+{
+    if (!run->opt->checkpoint) {
+        snprintf(err, errlen, "this scan has no checkpoint (scan.checkpoint)");
+        return -1;
+    }
+    if (walk_reach_cut(run) != 0) {
+        walk_unpark(run, 1);
+        return 1;
+    }
+    if (run->opt->checkpoint(run->opt->checkpoint_ctx, run, suspend, err, errlen) != 0) {
+        snprintf(run->cut_err, sizeof run->cut_err, "%s", err);
+        run->cut_failed = 1;
+        walk_unpark(run, 1);
+        wq_stop(run->pool);
+        return -1;
+    }
+    if (suspend) {
+        run->suspended = 1;
+        walk_unpark(run, 0);
+        wq_stop(run->pool);
+    } else {
+        walk_unpark(run, 1);
+    }
+    return 0;
+}
+
+int walk_cut_dirs(walk_run *run, int (*each)(void *ctx, const walk_dir *d), void *ctx)
+{
+    for (size_t i = 0; i < run->parked_count; i++) {
+        const walk_node *n = run->parked[i]->node;
+        walk_dir d = {n->path,       n->path_len,  n->root_index, n->depth,
+                      n->parent_ino, n->root_dev, n->root_ino,   n->st};
+        int rc = each(ctx, &d);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+void walk_cut_stats(walk_run *run, walk_stats *now) { sum_stats(run, now, run->worker_count); }
+
+void *walk_checkpoint_ctx(walk_run *run)
+{
+    return run->opt->checkpoint ? run->opt->checkpoint_ctx : NULL;
+}
+
+/* The timer's cuts in an ordinary walk: every checkpoint_every_ms, and the
+ * last one when a suspension is asked for or the time limit is reached. */
+static void walk_timed_cut(walk_run *run, double t0, double *next_cut)
+{
+    const walk_options *opt = run->opt;
+    double now = now_seconds();
+    int suspend = (opt->suspend && walk_stop_requested(opt->suspend)) ||
+                  (opt->time_limit_ms && now - t0 >= (double)opt->time_limit_ms / 1000.0);
+    if (!suspend && !(opt->checkpoint_every_ms && now >= *next_cut))
+        return;
+    char err[512];
+    walk_checkpoint_now(run, suspend, err, sizeof err); /* a failure is in run */
+    *next_cut = now_seconds() + (double)opt->checkpoint_every_ms / 1000.0;
 }
 
 /* ---- the whole walk -------------------------------------------------------- */
@@ -1601,6 +1748,11 @@ static void walk_supervise(walk_run *run, double t0)
     long tick_ns = remote    ? (long)(remote->tick_ms ? remote->tick_ms : 5) * 1000000L
                    : run->measure ? 25000000L
                                   : 1000000000L;
+    /* an ordinary walk cuts by itself: a suspension is seen within 0.1 s */
+    int timed_cuts = opt->checkpoint && !remote;
+    if (timed_cuts && tick_ns > 100000000L)
+        tick_ns = 100000000L;
+    double next_cut = now_seconds() + (double)opt->checkpoint_every_ms / 1000.0;
     double next_progress = now_seconds() + 1.0;
     double next_pace = now_seconds() + PACE_PERIOD_MS / 2 / 1000.0;
     walk_pacer pacer;
@@ -1634,6 +1786,8 @@ static void walk_supervise(walk_run *run, double t0)
             opt->progress(opt->progress_ctx, &now, wq_queued(run->pool));
             next_progress = now_seconds() + 1.0;
         }
+        if (timed_cuts)
+            walk_timed_cut(run, t0, &next_cut);
         if (walk_stop_asked(opt) || atomic_load(&run->out_of_memory))
             wq_stop(run->pool);
         pthread_mutex_lock(&run->done_lock);
@@ -1648,6 +1802,14 @@ static int walk_outcome(walk_run *run, char *err, size_t errlen)
     if (atomic_load(&run->out_of_memory)) {
         snprintf(err, errlen, "out of memory");
         return -1;
+    }
+    if (run->cut_failed) {
+        snprintf(err, errlen, "%s", run->cut_err);
+        return -1;
+    }
+    if (run->suspended && !walk_stop_asked(run->opt) && !atomic_load(&run->sink_stopped)) {
+        snprintf(err, errlen, "suspended");
+        return 2;
     }
     if (atomic_load(&run->sink_stopped) || walk_stop_asked(run->opt)) {
         snprintf(err, errlen, "%s",
@@ -1676,6 +1838,8 @@ static void walk_run_free(walk_run *run)
     free(run->workers);
     free(run->counters);
     free(run->own);
+    free(run->parked); /* a cut ends with none: its items are the pool's */
+    pthread_mutex_destroy(&run->park_lock);
     wq_free(run->pool);
     pthread_mutex_destroy(&run->done_lock);
     pthread_cond_destroy(&run->done_cond);
@@ -1716,6 +1880,7 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
     pthread_cond_init(&run.done_cond, NULL);
     pthread_mutex_init(&run.gate_lock, NULL);
     pthread_cond_init(&run.gate_cond, NULL);
+    pthread_mutex_init(&run.park_lock, NULL);
     walk_pace_setup(&run);
     memset(stats, 0, sizeof *stats);
     double t0 = now_seconds();
@@ -1729,8 +1894,13 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
         return -1;
     }
     wq_set_span(run.pool, atomic_load(&run.limit));
-    if (walk_run_alloc(&run, n) != 0 || walk_seed_roots(&run, &covered) != 0) {
+    if (walk_run_alloc(&run, n) != 0 ||
+        (!opt->resume && walk_seed_roots(&run, &covered) != 0)) {
         snprintf(err, errlen, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    if (opt->resume && opt->resume(opt->resume_ctx, &run, err, errlen) != 0) {
         rc = -1;
         goto out;
     }
@@ -1741,7 +1911,7 @@ int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *sta
         wq_stop(run.pool);
         rc = -1;
     }
-    if ((opt->progress || opt->remote || run.measure) && started)
+    if ((opt->progress || opt->remote || run.measure || opt->checkpoint) && started)
         walk_supervise(&run, t0);
     /* the controller may have started more since */
     for (size_t i = 0; i < run.started; i++)

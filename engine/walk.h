@@ -62,6 +62,19 @@ typedef struct walk_options {
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
     int log_changes;
+    /* Checkpoints (see "Cuts" below); NULL: none.  Called on the calling
+     * thread at a cut: every directory is done or pending, no worker is
+     * inside a sink.  Non-zero fails the walk (err says why). */
+    int (*checkpoint)(void *ctx, struct walk_run *run, int suspend, char *err, size_t errlen);
+    void *checkpoint_ctx;
+    unsigned long long checkpoint_every_ms; /* 0: only when suspending     */
+    unsigned long long time_limit_ms;       /* suspend after this; 0: none */
+    const int *suspend;         /* set: cut, checkpoint, end suspended     */
+    /* A resumed walk: instead of the roots, queue what resume() queues
+     * (the journal's pending directories, remote.c's records).  Called
+     * once before the workers start; non-zero fails the walk. */
+    int (*resume)(void *ctx, struct walk_run *run, char *err, size_t errlen);
+    void *resume_ctx;
 } walk_options;
 
 /* Where the walk delivers its results.  Both are called on worker threads,
@@ -109,8 +122,9 @@ typedef struct walk_stats {
 int walk_check_roots(char *const *roots, size_t count, char *err, size_t errlen);
 
 /* Run a whole walk; blocks until done.  Returns 0 when the walk finished,
- * 1 when it was stopped (a sink asked, or *opt->stop was set), -1 when it
- * failed (out of memory, no threads); err says which. */
+ * 1 when it was stopped (a sink asked, or *opt->stop was set), 2 when it
+ * was suspended at a checkpoint, -1 when it failed (out of memory, no
+ * threads, a checkpoint that could not be written); err says which. */
 int walk_execute(const walk_options *opt, const walk_sink *sink, walk_stats *stats,
                  char *err, size_t errlen);
 
@@ -168,6 +182,34 @@ typedef struct walk_dir {
     uint64_t root_ino;          /* sender saw them                         */
     struct stat st;             /* the sender's lstat of the directory     */
 } walk_dir;
+
+/* ---- Cuts (checkpoints) ----------------------------------------------------
+ *
+ * A cut pauses the walk so that every directory is either DONE (all its
+ * rows and errors, its own row included, went to the sink) or PENDING
+ * (queued, nothing of it emitted): workers stop starting directories and
+ * park them, while the directories being read and their stat chunks
+ * finish.  Roots are read even then (a record names a directory strictly
+ * below its root).  At the cut opt->checkpoint runs; then the parked
+ * directories are queued again, or with suspend discarded and the walk
+ * ends (walk_execute returns 2).  The timer (checkpoint_every_ms,
+ * time_limit_ms) and opt->suspend drive cuts in an ordinary walk; a
+ * shared walk's driver calls walk_checkpoint_now() from its tick. */
+
+/* Cut now (the calling thread, inside tick for a shared walk).  Returns 0
+ * (checkpointed; with suspend the walk is ending), 1 when the walk
+ * completed or stopped before a cut could be made (nothing written), -1
+ * when the checkpoint failed (the walk is stopping; err says why). */
+int walk_checkpoint_now(walk_run *run, int suspend, char *err, size_t errlen);
+
+/* At a cut, for opt->checkpoint: each pending directory as a record, and
+ * this walk's counters so far.  Returns 0, or the first non-zero each()
+ * returned. */
+/* opt->checkpoint_ctx of the running walk (a shared walk's driver hook
+ * reaches the scan's journal through it). */
+void *walk_checkpoint_ctx(walk_run *run);
+int walk_cut_dirs(walk_run *run, int (*each)(void *ctx, const walk_dir *d), void *ctx);
+void walk_cut_stats(walk_run *run, walk_stats *now);
 
 /* No local work left: nothing queued, nothing being processed. */
 int walk_remote_idle(walk_run *run);

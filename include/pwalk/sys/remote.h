@@ -142,8 +142,9 @@ void pwalk_remote_end(pwalk_remote_walk *walk);
  * every process.  Directories in flight between processes are the
  * driver's too: call it only when no record this process exported is
  * unimported elsewhere and none is waiting to be imported here.  Only
- * from inside tick.  Returns 0, or -1 with a message (the scan then
- * fails). */
+ * from inside tick.  journal_path NULL: scan.checkpoint's (or the last
+ * one given).  Returns 0, 1 when the walk was stopping before a cut could
+ * be made (nothing written), or -1 with a message (the scan then fails). */
 int pwalk_remote_checkpoint(pwalk_remote_walk *walk, const char *journal_path, int suspend,
                             char *err, size_t errlen);
 
