@@ -150,9 +150,9 @@ static int outfile_create_tmp(outfile *f)
     return 0;
 }
 
-/* Split, open the directory, refuse what the final rename would refuse,
- * create the temporary.  errno says why on -1. */
-static int outfile_create(outfile *f, const char *path, int mode)
+/* Split, open the directory, refuse what the final rename would refuse.
+ * errno says why on -1. */
+static int outfile_locate(outfile *f, const char *path)
 {
     if (outfile_split(f, path) != 0) {
         errno = ENOMEM;
@@ -175,7 +175,13 @@ static int outfile_create(outfile *f, const char *path, int mode)
         errno = EISDIR;
         return -1;
     }
-    if (outfile_create_tmp(f) != 0)
+    return 0;
+}
+
+/* outfile_locate, then create the temporary.  errno says why on -1. */
+static int outfile_create(outfile *f, const char *path, int mode)
+{
+    if (outfile_locate(f, path) != 0 || outfile_create_tmp(f) != 0)
         return -1;
     if (mode == OUTFILE_MODE_DEFAULT)
         mode = geteuid() == 0 ? 0600 : (int)(0666 & ~outfile_umask());
@@ -392,6 +398,19 @@ int outfile_commit_suffix(outfile *f, const char *suffix, char *err, size_t errl
     return outfile_publish(f, suffix, err, errlen);
 }
 
+/* Forget the absorbed parts' names, removing the parts when unlink. */
+static void outfile_drop_parts(outfile *f, int unlink)
+{
+    for (size_t i = 0; i < f->part_count; i++) {
+        if (unlink && f->dirfd >= 0)
+            (void)unlinkat(f->dirfd, f->parts[i], 0);
+        free(f->parts[i]);
+    }
+    free(f->parts);
+    f->parts = NULL;
+    f->part_count = 0;
+}
+
 void outfile_abort(outfile *f)
 {
     if (f->fd >= 0 && !f->is_stdout)
@@ -402,6 +421,8 @@ void outfile_abort(outfile *f)
         free(f->tmp_name);
         f->tmp_name = NULL;
     }
+    /* published or abandoned: the parts' bytes are in it, or unwanted */
+    outfile_drop_parts(f, 1);
     if (f->dirfd >= 0)
         close(f->dirfd);
     f->dirfd = -1;
@@ -415,4 +436,229 @@ void outfile_abort(outfile *f)
         pthread_mutex_destroy(&f->lock);
         f->lock_ready = 0;
     }
+}
+
+/* ---- Checkpoints -------------------------------------------------------- */
+
+int outfile_sync(outfile *f, unsigned long long *length, char *err, size_t errlen)
+{
+    if (!f->lock_ready || f->is_stdout || f->fd < 0) {
+        snprintf(err, errlen, "cannot checkpoint '%s': %s", f->final_path ? f->final_path : "?",
+                 f->is_stdout ? "standard output cannot be continued by another process"
+                              : "not open");
+        return -1;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&f->lock);
+    if (f->failed) {
+        outfile_failed_msg(f, err, errlen);
+        rc = -1;
+    } else if (fdatasync(f->fd) != 0 && errno != EINVAL) {
+        snprintf(err, errlen, "cannot sync '%s': %s", f->final_path, strerror(errno));
+        rc = -1;
+    } else {
+        *length = f->written;
+        f->flushed = f->written;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+int outfile_is_part_name(const char *name)
+{
+    size_t n = strlen(name), suffix = sizeof OUTFILE_TMP_SUFFIX - 1;
+    /* "." + at least one byte of the base + the suffix */
+    if (n < suffix + 2 || name[0] != '.' || strchr(name, '/') || n > NAME_MAX)
+        return 0;
+    return strncmp(name + n - suffix, OUTFILE_TMP_SUFFIX, suffix - 6) == 0;
+}
+
+/* Open part `name` in f's directory for `flags` (O_RDONLY or O_RDWR) and
+ * check it: a temporary's name, a regular file of ours, at least `need`
+ * bytes.  Returns the fd (*st its fstat), or -1 with the message. */
+static int outfile_open_part(const outfile *f, const char *path, const char *name, int flags,
+                             unsigned long long need, struct stat *st, char *err,
+                             size_t errlen)
+{
+    if (!outfile_is_part_name(name)) {
+        snprintf(err, errlen, "cannot resume '%s': '%s' is not the name of a pwalk temporary",
+                 path, name);
+        return -1;
+    }
+    int fd = openat(f->dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 || fstat(fd, st) != 0) {
+        snprintf(err, errlen, "cannot resume '%s': part '%s': %s", path, name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode) || st->st_uid != geteuid()) {
+        snprintf(err, errlen, "cannot resume '%s': part '%s' %s", path, name,
+                 S_ISREG(st->st_mode) ? "belongs to another user" : "is not a regular file");
+        close(fd);
+        return -1;
+    }
+    if ((unsigned long long)st->st_size < need) {
+        snprintf(err, errlen,
+                 "cannot resume '%s': part '%s' is %llu bytes, the checkpoint has %llu", path,
+                 name, (unsigned long long)st->st_size, need);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int outfile_resume(outfile *f, const char *path, const char *tmp_name,
+                   unsigned long long length, char *err, size_t errlen)
+{
+    outfile_reset(f);
+    struct stat st;
+    if (strcmp(path, "-") == 0) {
+        snprintf(err, errlen, "cannot resume '-': standard output cannot be continued");
+        return -1;
+    }
+    if (outfile_locate(f, path) != 0) {
+        snprintf(err, errlen, "cannot resume '%s': %s", path, strerror(errno));
+        outfile_keep(f);
+        return -1;
+    }
+    f->fd = outfile_open_part(f, path, tmp_name, O_RDWR, length, &st, err, errlen);
+    if (f->fd < 0) {
+        outfile_keep(f);
+        return -1;
+    }
+    f->tmp_dev = st.st_dev;
+    f->tmp_ino = st.st_ino;
+    f->tmp_name = strdup(tmp_name);
+    f->final_path = strdup(path);
+    int bad = !f->tmp_name || !f->final_path ? ENOMEM : 0;
+    /* bytes past the checkpoint are rows of directories that will be read
+     * again; a part of the right length is not even touched (its mtime) */
+    if (!bad && (unsigned long long)st.st_size > length && ftruncate(f->fd, (off_t)length) != 0)
+        bad = errno;
+    if (!bad && lseek(f->fd, (off_t)length, SEEK_SET) < 0)
+        bad = errno;
+    if (!bad && pthread_mutex_init(&f->lock, NULL) != 0)
+        bad = EAGAIN;
+    if (bad) {
+        snprintf(err, errlen, "cannot resume '%s': part '%s': %s", path, tmp_name,
+                 strerror(bad));
+        outfile_keep(f);
+        return -1;
+    }
+    f->lock_ready = 1;
+    f->written = f->flushed = length;
+    return 0;
+}
+
+int outfile_adopt_part(outfile *f, const char *tmp_name)
+{
+    if (!outfile_is_part_name(tmp_name))
+        return -1;
+    char **grown = realloc(f->parts, (f->part_count + 1) * sizeof *grown);
+    if (!grown)
+        return -1;
+    f->parts = grown;
+    f->parts[f->part_count] = strdup(tmp_name);
+    if (!f->parts[f->part_count])
+        return -1;
+    f->part_count++;
+    return 0;
+}
+
+/* Copy [from, to) of in to out's position with read + write.  0 or an
+ * errno. */
+static int outfile_copy_plain(int in, int out, unsigned long long from, unsigned long long to)
+{
+    enum { CHUNK = 1 << 20 };
+    char *buf = malloc(CHUNK);
+    if (!buf)
+        return ENOMEM;
+    int e = 0;
+    while (!e && from < to) {
+        size_t want = to - from < CHUNK ? (size_t)(to - from) : CHUNK;
+        ssize_t n = pread(in, buf, want, (off_t)from);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            e = n < 0 ? errno : EIO; /* 0: the part shrank under us */
+            break;
+        }
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(out, buf + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                e = w < 0 ? errno : EIO;
+                break;
+            }
+            done += w;
+        }
+        from += (unsigned long long)n;
+    }
+    free(buf);
+    return e;
+}
+
+/* The same with copy_file_range (a reflink or a server-side copy where
+ * the filesystem has one), read + write where it cannot. */
+static int outfile_copy(int in, int out, unsigned long long from, unsigned long long to)
+{
+    loff_t off = (loff_t)from;
+    while ((unsigned long long)off < to) {
+        unsigned long long left = to - (unsigned long long)off;
+        ssize_t n = copy_file_range(in, &off, out, NULL, left < (1u << 30) ? left : (1u << 30), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+                      errno == EOPNOTSUPP || errno == EBADF))
+            return outfile_copy_plain(in, out, (unsigned long long)off, to);
+        if (n <= 0)
+            return n < 0 ? errno : EIO;
+    }
+    return 0;
+}
+
+int outfile_append_part(outfile *f, const char *tmp_name, unsigned long long from,
+                        unsigned long long to, char *err, size_t errlen)
+{
+    const char *path = f->final_path ? f->final_path : "?";
+    if (!f->lock_ready || f->is_stdout || f->fd < 0 || from > to) {
+        snprintf(err, errlen, "cannot resume '%s': part '%s': %s", path, tmp_name,
+                 from > to ? "its header is longer than its data" : "not open");
+        return -1;
+    }
+    int twice = f->tmp_name && strcmp(tmp_name, f->tmp_name) == 0;
+    for (size_t i = 0; i < f->part_count; i++)
+        twice |= strcmp(tmp_name, f->parts[i]) == 0;
+    if (twice) {
+        snprintf(err, errlen, "cannot resume '%s': part '%s' is named twice", path, tmp_name);
+        return -1;
+    }
+    struct stat st;
+    int in = outfile_open_part(f, path, tmp_name, O_RDONLY, to, &st, err, errlen);
+    if (in < 0)
+        return -1;
+    int same = st.st_dev == f->tmp_dev && st.st_ino == f->tmp_ino;
+    int e = same ? EINVAL : outfile_copy(in, f->fd, from, to);
+    close(in);
+    if (e == 0 && outfile_adopt_part(f, tmp_name) != 0)
+        e = ENOMEM;
+    if (e) {
+        snprintf(err, errlen, "cannot resume '%s': appending part '%s': %s", path, tmp_name,
+                 same ? "it is the file being continued" : strerror(e));
+        f->failed = 1;
+        f->failed_errno = e;
+        return -1;
+    }
+    f->written += to - from;
+    return 0;
+}
+
+void outfile_keep(outfile *f)
+{
+    free(f->tmp_name);
+    f->tmp_name = NULL;
+    outfile_drop_parts(f, 0);
+    outfile_abort(f);
 }

@@ -46,6 +46,10 @@ typedef struct outfile {
     unsigned long long written;   /* bytes appended so far              */
     unsigned long long flushed;   /* write-back started up to here      */
     int prepared;           /* synced and closed: only the rename is left */
+    char **parts;           /* other temporaries whose bytes this one holds
+                               (outfile_append_part): removed with it by
+                               commit or abort, kept by outfile_keep   */
+    size_t part_count;
 } outfile;
 
 /* outfile_open_mode(f, path, OUTFILE_MODE_DEFAULT, ...). */
@@ -98,8 +102,57 @@ int outfile_commit(outfile *f, char *err, size_t errlen);
  * kept under a name that cannot pass for the complete file). */
 int outfile_commit_suffix(outfile *f, const char *suffix, char *err, size_t errlen);
 
-/* Close and remove the temporary file; idempotent, safe after commit. */
+/* Close and remove the temporary file (and the parts it absorbed);
+ * idempotent, safe after commit. */
 void outfile_abort(outfile *f);
+
+/* ---- Checkpoints (a suspended scan continued by another process) ----
+ *
+ * A checkpoint makes the temporary durable and notes its name and length;
+ * a resumed scan reopens it by that name in PATH's directory, cuts off what
+ * was written after the checkpoint (those directories are read again) and
+ * appends from there.  Names of parts come from a journal: they are
+ * checked to be temporaries of this module (".NAME.pwalk-tmp-XXXXXX", no
+ * '/'), opened with O_NOFOLLOW relative to the directory, and must be
+ * regular files of this user. */
+
+/* A checkpoint: everything written so far durable (fdatasync), *length =
+ * bytes in the temporary.  Thread-safe with writers (takes the lock).
+ * Returns 0, or -1 with a message naming PATH (a failed write; stdout,
+ * which cannot be continued by another process). */
+int outfile_sync(outfile *f, unsigned long long *length, char *err, size_t errlen);
+
+/* Continue a suspended scan's temporary: open PATH's directory exactly as
+ * outfile_open does, open tmp_name in it, refuse if shorter than length
+ * ("cannot resume 'PATH': part 'NAME' is N bytes, the checkpoint has M"),
+ * cut it back to length (only when longer: a part of the right length is
+ * left untouched) and append from there (written = length).  The part
+ * keeps its mode.  Returns 0, or -1 with "cannot resume 'PATH': ..." (f
+ * then needs no abort, and nothing was changed). */
+int outfile_resume(outfile *f, const char *path, const char *tmp_name,
+                   unsigned long long length, char *err, size_t errlen);
+
+/* Append bytes [from, to) of another part (tmp_name in f's directory, as
+ * outfile_resume takes it: a suspended scan's temporary this one absorbs,
+ * e.g. another pwalk-mpi rank's) with copy_file_range, and remember the
+ * name: the part is removed when f is committed or aborted, kept by
+ * outfile_keep.  Not thread-safe with writers (before the walk).  Returns
+ * 0, or -1 with "cannot resume 'PATH': part 'NAME' ..." (missing, shorter
+ * than `to`, not a regular file of ours) or a failed copy. */
+int outfile_append_part(outfile *f, const char *tmp_name, unsigned long long from,
+                        unsigned long long to, char *err, size_t errlen);
+
+/* Remember a part absorbed in an earlier session (its name carried in a
+ * checkpoint state): removed with f as outfile_append_part's are.
+ * Returns 0, or -1 (a name that is no part, out of memory). */
+int outfile_adopt_part(outfile *f, const char *tmp_name);
+
+/* Is name one of this module's temporaries (".NAME.pwalk-tmp-XXXXXX")? */
+int outfile_is_part_name(const char *name);
+
+/* Suspended: close everything, remove nothing (the temporary and the
+ * parts stay for the resume).  f is released as by outfile_abort. */
+void outfile_keep(outfile *f);
 
 #ifdef __cplusplus
 }

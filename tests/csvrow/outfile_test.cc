@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -470,6 +471,166 @@ TEST_F(OutfileTest, ConcurrentWritersOnAPipeNeverInterleave) {
             ASSERT_EQ(got[off + i], want) << "buffer at " << off << " broken at " << i;
         }
     }
+}
+
+// ---- checkpoints (issue 19) ---------------------------------------------
+
+// The temporary's only name in dir_ (one expected).
+std::string OnlyTemporary(const std::string &dir) {
+    std::vector<std::string> names = ListDir(dir);
+    EXPECT_EQ(names.size(), 1u) << harness::Join(names);
+    return names.empty() ? "" : names[0];
+}
+
+// A checkpoint notes the length; a "crash" (the process gone: nothing
+// removed) leaves the temporary; another process resumes it, cutting off
+// what was written after the checkpoint, appends and publishes.
+TEST_F(OutfileTest, SyncThenResumeCutsBackToTheCheckpoint) {
+    outfile f;
+    char err[256];
+    std::string path = dir_ + "/scan.csv";
+    ASSERT_EQ(outfile_open_mode(&f, path.c_str(), 0640, err, sizeof err), 0) << err;
+    ASSERT_EQ(outfile_write(&f, "head\nrow1\n", 10, err, sizeof err), 0);
+    unsigned long long len = 0;
+    ASSERT_EQ(outfile_sync(&f, &len, err, sizeof err), 0) << err;
+    EXPECT_EQ(len, 10u);
+    ASSERT_EQ(outfile_write(&f, "lost\n", 5, err, sizeof err), 0);
+    std::string tmp = f.tmp_name;
+    outfile_keep(&f);  // as a crash would leave it
+    EXPECT_EQ(OnlyTemporary(dir_), tmp);
+    EXPECT_EQ(harness::ReadFile(dir_ + "/" + tmp), "head\nrow1\nlost\n");
+
+    outfile g;
+    ASSERT_EQ(outfile_resume(&g, path.c_str(), tmp.c_str(), len, err, sizeof err), 0) << err;
+    EXPECT_EQ(g.written, 10u);
+    ASSERT_EQ(outfile_write(&g, "row2\n", 5, err, sizeof err), 0);
+    ASSERT_EQ(outfile_sync(&g, &len, err, sizeof err), 0);
+    EXPECT_EQ(len, 15u);
+    ASSERT_EQ(outfile_commit(&g, err, sizeof err), 0) << err;
+    EXPECT_EQ(ListDir(dir_), std::vector<std::string>{"scan.csv"});
+    EXPECT_EQ(harness::ReadFile(path), "head\nrow1\nrow2\n");
+    struct stat st;
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u) << "the part keeps its mode";
+}
+
+// A part of exactly the checkpoint's length is not modified by the resume
+// (a refused resume elsewhere must leave it as it was).
+TEST_F(OutfileTest, ResumeLeavesAPartOfTheRightLengthUntouched) {
+    outfile f;
+    char err[256];
+    std::string path = dir_ + "/scan.csv";
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    ASSERT_EQ(outfile_write(&f, "abc\n", 4, err, sizeof err), 0);
+    unsigned long long len = 0;
+    ASSERT_EQ(outfile_sync(&f, &len, err, sizeof err), 0);
+    std::string tmp = f.tmp_name;
+    outfile_keep(&f);
+    struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+    ASSERT_EQ(utimensat(AT_FDCWD, (dir_ + "/" + tmp).c_str(), old, 0), 0);
+    outfile g;
+    ASSERT_EQ(outfile_resume(&g, path.c_str(), tmp.c_str(), len, err, sizeof err), 0) << err;
+    outfile_keep(&g);  // suspended again at once
+    struct stat st;
+    ASSERT_EQ(stat((dir_ + "/" + tmp).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mtime, 1000000000);
+    EXPECT_EQ(harness::ReadFile(dir_ + "/" + tmp), "abc\n");
+}
+
+TEST_F(OutfileTest, ResumeRefusesAMissingShortOrForeignPart) {
+    char err[256];
+    std::string path = dir_ + "/scan.csv";
+    outfile f;
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    ASSERT_EQ(outfile_write(&f, "0123456789", 10, err, sizeof err), 0);
+    std::string tmp = f.tmp_name;
+    outfile_keep(&f);
+    outfile g;
+    EXPECT_EQ(outfile_resume(&g, path.c_str(), tmp.c_str(), 11, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "cannot resume '" + path + "': part '" + tmp +
+                                    "' is 10 bytes, the checkpoint has 11");
+    EXPECT_EQ(harness::ReadFile(dir_ + "/" + tmp), "0123456789") << "untouched";
+    std::string missing = ".scan.csv.pwalk-tmp-AAAAAA";
+    EXPECT_EQ(outfile_resume(&g, path.c_str(), missing.c_str(), 0, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "cannot resume '" + path + "': part '" + missing +
+                                    "': No such file or directory");
+    for (const char *bad : {"../x.pwalk-tmp-AAAAAA", "scan.csv", ".pwalk-tmp-AAAAAA", ""}) {
+        EXPECT_EQ(outfile_resume(&g, path.c_str(), bad, 0, err, sizeof err), -1) << bad;
+        EXPECT_EQ(std::string(err), "cannot resume '" + path + "': '" + bad +
+                                        "' is not the name of a pwalk temporary");
+    }
+    // a symlink or a directory under a part's name is never followed
+    std::string link = ".scan.csv.pwalk-tmp-LINKED";
+    ASSERT_EQ(symlink(tmp.c_str(), (dir_ + "/" + link).c_str()), 0);
+    EXPECT_EQ(outfile_resume(&g, path.c_str(), link.c_str(), 0, err, sizeof err), -1);
+    EXPECT_NE(std::string(err).find("part '" + link + "': "), std::string::npos) << err;
+    std::string sub = ".scan.csv.pwalk-tmp-SUBDIR";
+    ASSERT_EQ(mkdir((dir_ + "/" + sub).c_str(), 0700), 0);
+    EXPECT_EQ(outfile_resume(&g, path.c_str(), sub.c_str(), 0, err, sizeof err), -1);
+    EXPECT_NE(std::string(err).find("part '" + sub + "'"), std::string::npos) << err;
+    std::string gone = dir_ + "/gone/scan.csv";
+    EXPECT_EQ(outfile_resume(&g, gone.c_str(), tmp.c_str(), 0, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "cannot resume '" + gone + "': No such file or directory");
+    EXPECT_EQ(outfile_resume(&g, "-", tmp.c_str(), 0, err, sizeof err), -1);
+}
+
+// Stdout cannot be checkpointed: another process cannot continue it.
+TEST_F(OutfileTest, SyncRefusesStdout) {
+    outfile f;
+    char err[256];
+    ASSERT_EQ(outfile_open(&f, "-", err, sizeof err), 0);
+    unsigned long long len = 0;
+    EXPECT_EQ(outfile_sync(&f, &len, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err),
+              "cannot checkpoint '-': standard output cannot be continued by another process");
+    outfile_abort(&f);
+}
+
+// Another part's bytes after a header appended; the parts removed when the
+// file is committed, or aborted, and kept when it is kept.
+TEST_F(OutfileTest, AppendedPartsGoWithTheFile) {
+    char err[256];
+    std::string path = dir_ + "/scan.csv";
+    std::string other = ".scan.part-0002.csv.pwalk-tmp-XyZ123";
+    std::string older = ".scan.part-0004.csv.pwalk-tmp-AbC456";
+    for (int how = 0; how < 3; how++) {  // commit, abort, keep
+        SCOPED_TRACE(how);
+        ASSERT_TRUE(harness::WriteFile(dir_ + "/" + other, "HEAD\nr3\nr4\ncut\n"));
+        ASSERT_TRUE(harness::WriteFile(dir_ + "/" + older, "absorbed before\n"));
+        outfile f;
+        ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+        ASSERT_EQ(outfile_write(&f, "HEAD\nr1\n", 8, err, sizeof err), 0);
+        ASSERT_EQ(outfile_append_part(&f, other.c_str(), 5, 11, err, sizeof err), 0) << err;
+        EXPECT_EQ(f.written, 14u);
+        EXPECT_EQ(outfile_append_part(&f, other.c_str(), 5, 11, err, sizeof err), -1);
+        EXPECT_NE(std::string(err).find("is named twice"), std::string::npos) << err;
+        ASSERT_EQ(outfile_adopt_part(&f, older.c_str()), 0);
+        EXPECT_EQ(outfile_adopt_part(&f, "x/y"), -1);
+        ASSERT_EQ(outfile_write(&f, "r5\n", 3, err, sizeof err), 0);
+        std::string tmp = f.tmp_name;
+        if (how == 0) {
+            ASSERT_EQ(outfile_commit(&f, err, sizeof err), 0) << err;
+            EXPECT_EQ(harness::ReadFile(path), "HEAD\nr1\nr3\nr4\nr5\n");
+            EXPECT_EQ(ListDir(dir_), std::vector<std::string>{"scan.csv"});
+            unlink(path.c_str());
+        } else if (how == 1) {
+            outfile_abort(&f);
+            EXPECT_TRUE(ListDir(dir_).empty());
+        } else {
+            outfile_keep(&f);
+            std::vector<std::string> want = {tmp, other, older};
+            std::sort(want.begin(), want.end());
+            EXPECT_EQ(ListDir(dir_), want);
+        }
+    }
+    // a part shorter than the checkpoint said
+    outfile f;
+    ASSERT_EQ(outfile_open(&f, path.c_str(), err, sizeof err), 0) << err;
+    EXPECT_EQ(outfile_append_part(&f, other.c_str(), 5, 100, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err), "cannot resume '" + path + "': part '" + other +
+                                    "' is 15 bytes, the checkpoint has 100");
+    outfile_abort(&f);
+    EXPECT_TRUE(harness::Exists(dir_ + "/" + other)) << "a refused part is not absorbed";
 }
 
 }  // namespace
