@@ -1,0 +1,253 @@
+"""Checkpoint and resume (issue 19), one behaviour per test, on a 20k-entry
+tree (gentree's hostile names and a 6000-name directory, hard links,
+symlinks, odd names, an unreadable directory): SIGUSR1 suspends (exit 75,
+nothing under a final name, the journal and the parts kept) and the resumed
+scan publishes exactly an uninterrupted scan's outputs (csv, csv-zstd, the
+error file, the summary tables byte for byte, entries = rows + errors +
+filtered) with the sessions in summary.json; several suspensions with other
+thread counts; --time-limit; SIGKILL after a periodic checkpoint; journals
+that are missing, truncated, corrupt, of another format, version or
+pipeline, and --checkpoint onto an existing journal, each refused with one
+line and exit 2 with every file left as it was; SIGTERM/SIGINT abandon
+(parts and journal removed); SIGUSR1 without a journal stops (128+10).
+The scans are paced with --max-ops (pacing may change between sessions) so
+that a signal lands mid-walk.  The 30+30 random interruptions of the
+100k-entry tree are interrupt_test.py.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import ckpt as C
+
+ENTRIES = 20000
+PACE = 8000  # metadata operations per second: ~2.5 s for the tree
+
+
+@pytest.fixture(scope="module")
+def tree():
+    reason = C.skip_reason()
+    if reason:
+        pytest.skip(reason)
+    work = C.scratch("func")
+    facts = C.build(os.path.join(work, "tree"), entries=ENTRIES)
+    C.warm(facts["root"])
+    ref, rc = C.reference(work, facts["root"])
+    assert rc == 1, "the unreadable directory makes the reference exit 1"
+    assert sum(ref["errors"].values()) == 2, ref["errors"]  # header + the locked directory
+    yield work, facts["root"], ref, rc
+    C.remove(work)
+
+
+def suspend(s, delay=0.4, mode="checkpoint", threads=None):
+    """Runs a paced scan and suspends it with SIGUSR1 after delay s:
+    asserts exit 75 with the journal and the parts kept and nothing
+    published."""
+    r, sent = C.run_signalled(C.argv(s, mode, max_ops=PACE, threads=threads), signal.SIGUSR1,
+                              delay, wait_handler=True)
+    assert sent, "the paced scan ended within %.1f s: %r" % (delay, r)
+    assert r.rc == C.EXIT_SUSPENDED, r
+    assert os.path.isfile(s.journal), "suspended (75) but no journal at %s" % s.journal
+    assert s.published() == [], "suspended, yet published: %r" % s.published()
+    assert s.temporaries(), "suspended: where are the parts?"
+    return r
+
+
+def finish(s, ref, rc, sessions, t0, what, threads=None):
+    """Resumes to the end (no pacing) and checks the outputs."""
+    r = C.run(C.argv(s, "resume", threads=threads))
+    assert r.rc == rc, r
+    assert not os.path.lexists(s.journal), "completed, journal left: %s" % s.journal
+    assert s.temporaries() == [], "completed, temporaries left: %r" % s.temporaries()
+    got = C.read_outputs(s)
+    C.compare(got, ref, what)
+    C.check_sessions(got, sessions, t0, time.time(), what)
+    return got
+
+
+def test_suspend_keeps_parts_and_resume_publishes_the_same(tree):
+    work, root, ref, rc = tree
+    s = C.Setup(work, "once", root)
+    t0 = time.time()
+    suspend(s)
+    # the journal holds names and sizes of directories other users cannot
+    # read: the owner's only
+    assert os.stat(s.journal).st_mode & 0o777 == 0o600, oct(os.stat(s.journal).st_mode)
+    names = [os.path.basename(p) for p in s.temporaries()]
+    for final in ("scan.csv", "scan.csv.zst", "errors.csv"):
+        assert any(n.startswith("." + final + C.TMP_MARK) for n in names), (final, names)
+    finish(s, ref, rc, 2, t0, "suspended once:")
+
+
+def test_several_suspensions_with_other_thread_counts(tree):
+    work, root, ref, rc = tree
+    s = C.Setup(work, "several", root)
+    t0 = time.time()
+    suspend(s, 0.3)
+    suspend(s, 0.3, "resume", threads=1)
+    suspend(s, 0.3, "resume", threads=5)
+    finish(s, ref, rc, 4, t0, "suspended three times (threads 2, 1, 5, 3):", threads=3)
+
+
+def test_suspend_at_once(tree):
+    # the signal as soon as the handler is in place: nothing read yet, or
+    # next to nothing
+    work, root, ref, rc = tree
+    s = C.Setup(work, "atonce", root)
+    t0 = time.time()
+    suspend(s, 0.0)
+    suspend(s, 0.0, "resume")
+    finish(s, ref, rc, 3, t0, "suspended at once, twice:")
+
+
+def test_time_limit_suspends_each_session(tree):
+    work, root, ref, rc = tree
+    s = C.Setup(work, "limit", root)
+    t0 = time.time()
+    mode, rcs = "checkpoint", []
+    while len(rcs) < 30:
+        r = C.run(C.argv(s, mode, max_ops=PACE, time_limit="800ms"))
+        rcs.append(r.rc)
+        if r.rc != C.EXIT_SUSPENDED:
+            break
+        assert s.published() == [], s.published()
+        assert os.path.isfile(s.journal)
+        mode = "resume"
+    assert rcs[0] == C.EXIT_SUSPENDED, "a %.1f s scan under --time-limit 800ms: %r" % (
+        ENTRIES / PACE, rcs)
+    assert rcs[-1] == rc, rcs
+    assert not os.path.lexists(s.journal) and s.temporaries() == []
+    got = C.read_outputs(s)
+    C.compare(got, ref, "--time-limit 800ms:")
+    C.check_sessions(got, len(rcs), t0, time.time(), "--time-limit 800ms:")
+
+
+def test_sigkill_after_periodic_checkpoints(tree):
+    work, root, ref, rc = tree
+    s = C.Setup(work, "killed", root)
+    t0 = time.time()
+    p = subprocess.Popen(C.argv(s, "checkpoint", every="200ms", max_ops=PACE),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert C.wait_for(lambda: os.path.exists(s.journal), p), \
+        "no journal after a checkpoint_every of 200 ms: %r" % (p.communicate(),)
+    time.sleep(0.5)  # a few more checkpoints, and rows written after the last
+    assert p.poll() is None, "the paced scan ended early: %r" % (p.communicate(),)
+    p.kill()
+    p.communicate()
+    assert s.published() == [] and os.path.isfile(s.journal)
+    # the parts hold rows written after the last checkpoint: the resume
+    # cuts them off and reads those directories again
+    finish(s, ref, rc, None, t0, "killed after periodic checkpoints:")
+
+
+def test_usr1_without_a_journal_stops(tree):
+    work, root, ref, rc = tree
+    s = C.Setup(work, "nojournal", root)
+    r, sent = C.run_signalled(C.argv(s, None, max_ops=PACE), signal.SIGUSR1, 0.3,
+                              wait_handler=True)
+    assert sent and r.rc == 128 + signal.SIGUSR1, r
+    assert s.published() == [] and s.temporaries() == [], (s.published(), s.temporaries())
+
+
+def test_sigterm_and_sigint_abandon_and_remove_parts_and_journal(tree):
+    work, root, ref, rc = tree
+    # a fresh scan with a journal: SIGTERM once it has checkpointed
+    s = C.Setup(work, "term", root)
+    p = subprocess.Popen(C.argv(s, "checkpoint", every="200ms", max_ops=PACE),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert C.wait_for(lambda: os.path.exists(s.journal), p)
+    time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate()
+    assert p.returncode == 128 + signal.SIGTERM, err
+    assert not os.path.lexists(s.journal), "abandoned, journal kept"
+    assert s.temporaries() == [] and s.published() == [], (s.temporaries(), s.published())
+    # a resumed scan: SIGINT
+    s = C.Setup(work, "int", root)
+    suspend(s)
+    r, sent = C.run_signalled(C.argv(s, "resume", max_ops=PACE), signal.SIGINT, 0.3,
+                              wait_handler=True)
+    assert sent and r.rc == 128 + signal.SIGINT, r
+    assert not os.path.lexists(s.journal), "abandoned resume, journal kept"
+    assert s.temporaries() == [] and s.published() == [], (s.temporaries(), s.published())
+
+
+# ---- refusals -------------------------------------------------------------------
+
+
+def refused(s, args, expect, path, before):
+    """args exits 2 with one line naming path and containing every
+    string of expect, and nothing changed."""
+    r = C.run(args)
+    assert r.rc == 2, r
+    lines = r.lines()
+    assert len(lines) == 1, "want one line: %r" % r.stderr
+    assert "'%s'" % path in lines[0], "the line should name %s: %r" % (path, lines[0])
+    for e in ([expect] if isinstance(expect, str) else expect):
+        assert e in lines[0], "want %r in %r" % (e, lines[0])
+    after = s.snapshot()
+    assert after == before, "a refused run changed files: %r" % sorted(
+        p for p in set(before) | set(after) if before.get(p) != after.get(p))
+    return lines[0]
+
+
+def test_bad_journals_are_refused_and_leave_everything_untouched(tree):
+    work, root, ref, rc = tree
+    s = C.Setup(work, "bad", root)
+    t0 = time.time()
+    suspend(s)
+    with open(s.journal, "rb") as f:
+        good = f.read()
+    C.check_layout(good)
+    bad = os.path.join(work, "bad-journals")  # outside what snapshot() covers
+    os.mkdir(bad, 0o755)
+    before = s.snapshot()
+
+    def write(name, data):
+        p = os.path.join(bad, name)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.chmod(p, 0o600)
+        return p
+
+    missing = os.path.join(bad, "missing.ckpt")
+    refused(s, C.argv(s, missing), "No such file or directory", missing, before)
+    n = len(good)
+    for cut in sorted({0, 1, 7, 8, 12, 19, 20, 40, n // 3, n // 2, n - 5, n - 1}):
+        p = write("cut%d.ckpt" % cut, good[:cut])
+        line = refused(s, C.argv(s, p), [], p, before)
+        assert "truncated (%d of %d bytes)" % (cut, n) in line or \
+            "not a pwalk checkpoint journal" in line, line
+    for at in sorted({24, n // 3, n // 2, n - 6, n - 1}):
+        p = write("flip%d.ckpt" % at, good[:at] + bytes([good[at] ^ 0x20]) + good[at + 1:])
+        line = refused(s, C.argv(s, p), "corrupt", p, before)
+    p = write("format.ckpt", C.resealed(good[:8] + (2).to_bytes(4, "little") + good[12:]))
+    refused(s, C.argv(s, p), "journal format 2, this pwalk reads format 1", p, before)
+    version = C.engine_version()
+    assert good.count(version.encode()) >= 1, "version %r not in the journal" % version
+    other = ("9" * len(version)).encode()
+    p = write("version.ckpt", C.resealed(good.replace(version.encode(), other, 1)))
+    refused(s, C.argv(s, p), "was written by pwalk %s; this is pwalk %s" % (
+        other.decode(), version), p, before)
+    # other pipelines: a sink option, a root, a sink added, scan.errors
+    j = s.journal
+    cfg = s.write_pipeline(os.path.join(bad, "header.yaml"), csv_opts=", header: false")
+    refused(s, C.argv(s, "resume", cfg=cfg),
+            ["is of another pipeline", "'sink.report.header' was not set, now 'false'"], j, before)
+    sub = os.path.join(root, "extra")
+    refused(s, C.argv(s, "resume", root=sub),
+            ["is of another pipeline", "'scan.roots[0]' was '%s', now '%s'" % (root, sub)], j,
+            before)
+    cfg = s.write_pipeline(os.path.join(bad, "more.yaml"), extra_sink=(
+        "  - {name: more, plugin: csv, options: {path: %s}}"
+        % os.path.join(bad, "more.csv")))
+    refused(s, C.argv(s, "resume", cfg=cfg), ["is of another pipeline", "sink.more"], j, before)
+    assert not os.listdir(bad) or not any(C.TMP_MARK in x for x in os.listdir(bad))
+    # a fresh scan onto the journal of a suspended one would lose it
+    refused(s, C.argv(s, "checkpoint"), [], j, before)
+    # the journal and its parts, untouched by all of that, still resume
+    finish(s, ref, rc, 2, t0, "resumed after the refusals:")
