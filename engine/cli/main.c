@@ -11,8 +11,9 @@
  * Exit status: 0 complete (entries that vanished mid-scan are counted, not
  * errors); 1 complete, but some entries could not be read (or, --strict,
  * vanished); 2 bad usage, configuration or sink options (nothing written);
- * 3 the scan or an output failed (no output published); 128+N stopped by
- * signal N.
+ * 3 the scan or an output failed (no output published); 75 suspended at a
+ * checkpoint (SIGUSR1 or --time-limit: nothing published yet, resumable with
+ * --resume); 128+N stopped by signal N.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,6 +59,15 @@ static const char usage_text[] =
     "      --errors FILE       write entries that could not be read to FILE (CSV)\n"
     "      --strict            entries that vanished during the scan make the exit\n"
     "                          status 1, like entries that could not be read\n"
+    "      --checkpoint FILE   keep a journal in FILE so that the scan can be\n"
+    "                          resumed (scan.checkpoint); SIGUSR1 then suspends it\n"
+    "      --checkpoint-every DURATION\n"
+    "                          checkpoint this often (default 5m; scan.checkpoint_every)\n"
+    "      --time-limit DURATION\n"
+    "                          suspend at a checkpoint after DURATION, e.g. 3h50m or\n"
+    "                          03:50:00 (scan.time_limit)\n"
+    "      --resume FILE       continue the scan FILE's journal describes (same\n"
+    "                          pipeline and PATHs), checkpointing into FILE again\n"
     "  -q, --quiet             no progress line; no summary unless something failed\n"
     "      --describe PLUGIN   print a plugin's description and options\n"
     "  -h, --help              this text\n"
@@ -66,7 +76,8 @@ static const char usage_text[] =
     "Exit status: 0 complete (entries that vanished during the scan are counted,\n"
     "not errors); 1 complete but some entries could not be read (or, with\n"
     "--strict, vanished); 2 bad usage or configuration, nothing written; 3 the\n"
-    "scan or an output failed, no output published; 128+N stopped by signal N\n"
+    "scan or an output failed, no output published; 75 suspended at a checkpoint,\n"
+    "nothing published yet (continue with --resume); 128+N stopped by signal N\n"
     "(outputs not published).\n";
 
 enum {
@@ -78,6 +89,10 @@ enum {
     OPT_DESCRIBE,
     OPT_STRICT,
     OPT_MAX_OPS,
+    OPT_CHECKPOINT,
+    OPT_CHECKPOINT_EVERY,
+    OPT_TIME_LIMIT,
+    OPT_RESUME,
 };
 
 static const struct option long_options[] = {
@@ -95,6 +110,10 @@ static const struct option long_options[] = {
     {"describe", required_argument, NULL, OPT_DESCRIBE},
     {"strict", no_argument, NULL, OPT_STRICT},
     {"max-ops", required_argument, NULL, OPT_MAX_OPS},
+    {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+    {"checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY},
+    {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
+    {"resume", required_argument, NULL, OPT_RESUME},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -115,6 +134,10 @@ typedef struct cli {
     int quiet;
     const char *describe;
     int strict;
+    const char *checkpoint;         /* NULL = not given */
+    const char *checkpoint_every;   /* checked by the library */
+    const char *time_limit;
+    const char *resume;
 } cli;
 
 /* The scan a signal stops, once there is one; a signal before that is
@@ -123,6 +146,7 @@ typedef struct cli {
  * library's: the handler is the only writer besides main(). */
 static pwalk_scan *volatile cli_scan;
 static volatile sig_atomic_t cli_pending;
+static volatile sig_atomic_t cli_pending_suspend;
 
 static void on_stop_signal(int sig)
 {
@@ -131,6 +155,18 @@ static void on_stop_signal(int sig)
         pwalk_scan_stop(s, sig);
     else
         cli_pending = sig;
+}
+
+/* SIGUSR1 (SLURM's --signal=B:USR1@120): checkpoint and exit 75; without
+ * a journal the library makes it a stop (128+10). */
+static void on_suspend_signal(int sig)
+{
+    (void)sig;
+    pwalk_scan *s = cli_scan;
+    if (s)
+        pwalk_scan_suspend(s);
+    else
+        cli_pending_suspend = 1;
 }
 
 /* Messages quote names from the command line and the pipeline, which may
@@ -278,6 +314,19 @@ static int parse_cli(int argc, char **argv, cli *c, int *exit_now)
         case OPT_MAX_OPS:
             c->max_ops = optarg;
             break;
+        case OPT_CHECKPOINT:
+        case OPT_RESUME:
+            if (!optarg[0])
+                return fail_usage("%s: empty file name",
+                                  opt == OPT_CHECKPOINT ? "--checkpoint" : "--resume");
+            *(opt == OPT_CHECKPOINT ? &c->checkpoint : &c->resume) = optarg;
+            break;
+        case OPT_CHECKPOINT_EVERY:
+            c->checkpoint_every = optarg;
+            break;
+        case OPT_TIME_LIMIT:
+            c->time_limit = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             *exit_now = 0;
@@ -301,6 +350,43 @@ static int set_scan(pwalk_scan *s, const char *key, const char *value, char *err
 {
     return pwalk_scan_set_value(s, "scan", 4, key, strlen(key), value, strlen(value), err,
                                 errlen);
+}
+
+/* A duration option: the library checks the value; the message names the
+ * option as it was given rather than the scan key behind it. */
+static int set_duration(pwalk_scan *s, const char *option, const char *key, const char *value,
+                        char *err, size_t errlen)
+{
+    if (set_scan(s, key, value, err, errlen) == 0)
+        return 0;
+    if (strcmp(err, "out of memory") != 0)
+        snprintf(err, errlen,
+                 "%s: '%.200s' is not a duration above zero, such as 90s, 5m, 3h50m, 1d12h, "
+                 "500ms or [D-]HH:MM:SS",
+                 option, value);
+    return -1;
+}
+
+/* --checkpoint, --checkpoint-every, --time-limit, --resume. */
+static int apply_checkpoint(pwalk_scan *s, const cli *c, char *err, size_t errlen)
+{
+    if (c->checkpoint && c->resume && strcmp(c->checkpoint, c->resume) != 0) {
+        /* a resumed scan checkpoints into the journal it continues */
+        snprintf(err, errlen,
+                 "--checkpoint '%.900s' and --resume '%.900s': a resumed scan keeps its "
+                 "journal; leave --checkpoint out",
+                 c->checkpoint, c->resume);
+        return -1;
+    }
+    if ((c->checkpoint && set_scan(s, "checkpoint", c->checkpoint, err, errlen) != 0) ||
+        (c->checkpoint_every && set_duration(s, "--checkpoint-every", "checkpoint_every",
+                                             c->checkpoint_every, err, errlen) != 0) ||
+        (c->time_limit &&
+         set_duration(s, "--time-limit", "time_limit", c->time_limit, err, errlen) != 0))
+        return -1;
+    if (c->resume && pwalk_scan_resume(s, &c->resume, 1, err, errlen) != 0)
+        return -1;
+    return 0;
 }
 
 /* Everything from the command line that changes the pipeline. */
@@ -329,7 +415,7 @@ static int apply_cli(pwalk_scan *s, const cli *c, char **roots, size_t root_coun
         return -1;
     if (c->exclude_file && read_exclude_file(s, c->exclude_file, err, errlen) != 0)
         return -1;
-    return 0;
+    return apply_checkpoint(s, c, err, errlen);
 }
 
 static int describe(const cli *c)
@@ -357,6 +443,8 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_suspend_signal;
+    sigaction(SIGUSR1, &sa, NULL);
     /* a closed stdout is a write error of the csv sink (exit 3), not a
      * silent death */
     signal(SIGPIPE, SIG_IGN);
@@ -459,6 +547,8 @@ int main(int argc, char **argv)
     cli_scan = s;
     if (cli_pending)
         pwalk_scan_stop(s, cli_pending);
+    if (cli_pending_suspend)
+        pwalk_scan_suspend(s);
     int status = run(s, &c);
     cli_scan = NULL;
     pwalk_scan_free(s);

@@ -871,6 +871,20 @@ TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
         {{"-c", good, "--set", "nosink.path=x", Tree::root}, "no sink named 'nosink'"},
         {{"--bogus", Tree::root}, "unknown option '--bogus'"},
         {{"-c", good, "--header", Tree::root}, "--header is pwalk's option (no -c)"},
+        // checkpoints (issue 19): bad durations name the option and the value
+        {{"-c", good, "--time-limit", "3h50", Tree::root},
+         "--time-limit: '3h50' is not a duration above zero, such as 90s, 5m, 3h50m"},
+        {{"-c", good, "--time-limit", "0", Tree::root}, "--time-limit: '0' is not a duration"},
+        {{"-c", good, "--checkpoint-every", "5 min", Tree::root},
+         "--checkpoint-every: '5 min' is not a duration"},
+        {{"-c", good, "--set", "scan.checkpoint_every=-1s", Tree::root},
+         "'scan.checkpoint_every' must be a duration above zero"},
+        {{"-c", good, "--checkpoint", "", Tree::root}, "--checkpoint: empty file name"},
+        {{"-c", good, "--resume", "", Tree::root}, "--resume: empty file name"},
+        {{"-c", good, "--checkpoint", work_ + "/a.ckp", "--resume", work_ + "/b.ckp", Tree::root},
+         "a resumed scan keeps its journal; leave --checkpoint out"},
+        {{"-c", good, "--resume", work_ + "/none.ckp", Tree::root},
+         "checkpoint '" + work_ + "/none.ckp': No such file or directory"},
         // pwalk's command line: nothing may reach stdout either
         {{"/nonexistent/root"}, "/nonexistent/root"},
         {{"--threads", "lots", Tree::root}, "--threads: 'lots'"},
@@ -906,6 +920,9 @@ TEST_F(E2E, HelpVersionDescribe) {
     auto h = RunChild({EnginePath(), "--help"});
     EXPECT_EQ(h.status, 0);
     EXPECT_NE(h.out.find("Usage: pwalk-engine -c PIPELINE.yaml"), std::string::npos);
+    for (auto opt : {"--checkpoint FILE", "--checkpoint-every DURATION", "--time-limit DURATION",
+                     "--resume FILE", "75 suspended at a checkpoint"})
+        EXPECT_NE(h.out.find(opt), std::string::npos) << opt;
     auto v = RunChild({EnginePath(), "--version"});
     EXPECT_EQ(v.status, 0);
     EXPECT_NE(v.out.find("plugin ABI 1."), std::string::npos);
@@ -961,9 +978,11 @@ TEST_F(E2E, SigkillLeavesNoFinalReportAndNextRunWorks) {
     EXPECT_TRUE(Exists(out));
 }
 
-TEST_F(E2E, SigintStopsPromptlyWithoutPublishing) {
-    std::string out = work_ + "/i.csv";
-    std::string cfg = Config(Pipeline("", CsvSink("inv", out)));
+// Runs the engine on the tree three times over and sends sig once it has
+// opened its output: the scan must stop within seconds with 128 + sig,
+// nothing published and no temporary left.
+void ExpectSignalStops(const std::string &work, const std::string &cfg, const std::string &out,
+                       const std::string &name, int sig) {
     pid_t pid = fork();
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
@@ -978,7 +997,7 @@ TEST_F(E2E, SigintStopsPromptlyWithoutPublishing) {
     bool saw_tmp = false;
     int st = 0;
     for (int i = 0; i < 10000 && !saw_tmp; i++) {
-        for (auto &n : ListDir(work_)) saw_tmp |= n.rfind(".i.csv.pwalk-tmp-", 0) == 0;
+        for (auto &n : ListDir(work)) saw_tmp |= n.rfind("." + name + ".pwalk-tmp-", 0) == 0;
         if (saw_tmp) break;
         // on a loaded machine the whole scan can fit between two polls:
         // then it must have finished normally, with its report published
@@ -990,7 +1009,7 @@ TEST_F(E2E, SigintStopsPromptlyWithoutPublishing) {
         usleep(1000);
     }
     EXPECT_TRUE(saw_tmp);
-    kill(pid, SIGINT);
+    kill(pid, sig);
     // tests/faults/signal_test holds the engine to one second; here, with
     // other targets sharing the CPUs, allow five before calling it stuck
     pid_t done = 0;
@@ -998,15 +1017,27 @@ TEST_F(E2E, SigintStopsPromptlyWithoutPublishing) {
     if (done == 0) {
         kill(pid, SIGKILL);
         waitpid(pid, &st, 0);
-        FAIL() << "still running 5 s after SIGINT";
+        FAIL() << "still running 5 s after signal " << sig;
     }
     ASSERT_TRUE(WIFEXITED(st)) << "killed by signal " << WTERMSIG(st);
     int code = WEXITSTATUS(st);
-    EXPECT_TRUE(code == 130 || code == 0) << code;  // 0: it finished first
-    if (code == 130) {
+    EXPECT_TRUE(code == 128 + sig || code == 0) << code;  // 0: it finished first
+    if (code == 128 + sig) {
         EXPECT_FALSE(Exists(out));
-        for (auto &n : ListDir(work_)) EXPECT_EQ(n.find("pwalk-tmp"), std::string::npos) << n;
+        for (auto &n : ListDir(work)) EXPECT_EQ(n.find("pwalk-tmp"), std::string::npos) << n;
     }
+}
+
+TEST_F(E2E, SigintStopsPromptlyWithoutPublishing) {
+    std::string out = work_ + "/i.csv";
+    ExpectSignalStops(work_, Config(Pipeline("", CsvSink("inv", out))), out, "i.csv", SIGINT);
+}
+
+// SIGUSR1 suspends a scan that keeps a journal (tests/checkpoint); without
+// scan.checkpoint there is nothing to resume from, so it is a stop.
+TEST_F(E2E, SigusrWithoutACheckpointStops) {
+    std::string out = work_ + "/u.csv";
+    ExpectSignalStops(work_, Config(Pipeline("", CsvSink("inv", out))), out, "u.csv", SIGUSR1);
 }
 
 TEST_F(E2E, DiskFullIsExitThreeAndNoFinalFile) {
