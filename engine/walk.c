@@ -1752,6 +1752,9 @@ static void walk_supervise(walk_run *run, double t0)
     int timed_cuts = opt->checkpoint && !remote;
     if (timed_cuts && tick_ns > 100000000L)
         tick_ns = 100000000L;
+    if (timed_cuts && opt->checkpoint_every_ms &&
+        (unsigned long long)tick_ns > opt->checkpoint_every_ms * 1000000ULL)
+        tick_ns = (long)(opt->checkpoint_every_ms * 1000000ULL);
     double next_cut = now_seconds() + (double)opt->checkpoint_every_ms / 1000.0;
     double next_progress = now_seconds() + 1.0;
     double next_pace = now_seconds() + PACE_PERIOD_MS / 2 / 1000.0;
