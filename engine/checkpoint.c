@@ -55,6 +55,9 @@ struct ckpt {
     /* the cut's inputs */
     sink_set *sinks;
     report *rep;
+    walk_file_id dir;           /* the journal's directory, its base name */
+    char *base;
+    int dir_known;
     char *pending;              /* the last cut's records (reused)        */
     size_t pending_len;
     uint64_t pending_count;
@@ -150,6 +153,24 @@ static int ckpt_sessions_init(ckpt *c, int64_t start_sec)
     return 0;
 }
 
+/* Where the journal lives, so that a walk of a tree holding it leaves its
+ * files out (walk.h own_name).  A directory that does not stat is the
+ * journal write's problem, reported there. */
+static void ckpt_locate(ckpt *c)
+{
+    const char *slash = strrchr(c->path, '/');
+    char *dir = slash ? strndup(c->path, slash == c->path ? 1 : (size_t)(slash - c->path))
+                      : strdup(".");
+    c->base = strdup(slash ? slash + 1 : c->path);
+    struct stat st;
+    if (dir && c->base && c->base[0] && stat(dir, &st) == 0) {
+        c->dir.dev = (uint64_t)st.st_dev;
+        c->dir.ino = (uint64_t)st.st_ino;
+        c->dir_known = 1;
+    }
+    free(dir);
+}
+
 int ckpt_open(ckpt **out, const ckpt_setup *su, char *err, size_t errlen)
 {
     *out = NULL;
@@ -177,6 +198,7 @@ int ckpt_open(ckpt **out, const ckpt_setup *su, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    ckpt_locate(c);
     return 0;
 }
 
@@ -372,6 +394,10 @@ void ckpt_walk_options(ckpt *c, sink_set *sinks, report *rep, const cfg_pipeline
     wo->checkpoint_ctx = c;
     wo->checkpoint_every_ms = (unsigned long long)p->scan.checkpoint_every_ms;
     wo->time_limit_ms = (unsigned long long)p->scan.time_limit_ms;
+    if (c->dir_known) {
+        wo->own_name = c->base;
+        wo->own_dir = c->dir;
+    }
     if (c->resumed) {
         wo->resume = ckpt_resume_walk;
         wo->resume_ctx = c;
@@ -400,6 +426,7 @@ void ckpt_free(ckpt *c)
     free(c->error_states);
     free(c->error_lens);
     free(c->pending);
+    free(c->base);
     free(c->path);
     free(c);
 }

@@ -517,6 +517,19 @@ static int walk_is_own(const walk_run *run, const struct stat *st)
 
 /* ---- directories ---------------------------------------------------------- */
 
+int walk_own_name(const char *base, const char *name)
+{
+    size_t bl = strlen(base);
+    if (strcmp(name, base) == 0)
+        return 1;
+    if (name[0] == '.' && strncmp(name + 1, base, bl) == 0 && strstr(name + 1 + bl, ".pwalk-tmp-"))
+        return 1;
+    if (strncmp(name, base, bl) == 0 && strncmp(name + bl, ".g", 2) == 0 &&
+        strstr(name + bl, ".rank-"))
+        return 1;
+    return 0;
+}
+
 /* The directory's own row, once all its names were handled.  The node's own
  * reference is dropped after the row was flushed. */
 static void node_finish(walk_worker *w, walk_node *n)
@@ -638,6 +651,10 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
     long long sum = 0;
     const char *name = names;
 
+    /* the journal's directory (a checkpoint kept inside the tree) */
+    int journal_dir = opt->own_name && (uint64_t)d->st.st_ino == opt->own_dir.ino &&
+                      (uint64_t)d->st.st_dev == opt->own_dir.dev;
+
     for (size_t i = 0; i < count; i++, name += strlen(name) + 1) {
         size_t name_len = strlen(name);
         struct stat st;
@@ -646,7 +663,8 @@ static void process_names(walk_worker *w, walk_node *d, const char *names, size_
             report_error(w, d->path, d->path_len, name, errno, "lstat");
             continue;
         }
-        if (w->run->own_count && !S_ISDIR(st.st_mode) && walk_is_own(w->run, &st)) {
+        if (!S_ISDIR(st.st_mode) && ((w->run->own_count && walk_is_own(w->run, &st)) ||
+                                     (journal_dir && walk_own_name(opt->own_name, name)))) {
             /* an output of this scan (a temporary report in the tree): no
              * row, and its size, our own unfinished writing, stays out of
              * pw_dirsum; its name still counts in pw_fcount */

@@ -75,6 +75,11 @@ typedef struct walk_options {
      * once before the workers start; non-zero fails the walk. */
     int (*resume)(void *ctx, struct walk_run *run, char *err, size_t errlen);
     void *resume_ctx;
+    /* The journal's files, left out like own outputs when the journal is
+     * inside the tree: in the directory own_dir, the name own_name and the
+     * names derived from it (walk_own_name()).  NULL: none. */
+    const char *own_name;
+    walk_file_id own_dir;
 } walk_options;
 
 /* Where the walk delivers its results.  Both are called on worker threads,
@@ -116,6 +121,11 @@ typedef struct walk_stats {
     /* io_idle: 0, or the errno of the first ioprio_set() that failed. */
     int ioprio_errno;
 } walk_stats;
+
+/* Is name one of the journal's files in its directory: BASE itself, its
+ * temporaries ".BASE.pwalk-tmp-*" and a pwalk-mpi job's per-rank journals
+ * "BASE.g<N>.rank-<R>" (and their temporaries)? */
+int walk_own_name(const char *base, const char *name);
 
 /* Check the roots before anything is written: each must lstat.  Returns 0
  * or -1 with "ROOT: strerror" in err. */

@@ -269,3 +269,18 @@ TEST_F(Cuts, ResumeRefusesRecordsOutsideTheRoots) {
 }
 
 }  // namespace
+
+namespace {
+
+// A journal kept inside the scanned tree is left out by name in its own
+// directory: the journal, its temporaries, pwalk-mpi's per-rank journals.
+TEST(JournalNames, TheJournalsFilesAndNothingElse) {
+    for (const char *own : {"scan.ckpt", ".scan.ckpt.pwalk-tmp-Ab12Cd", "scan.ckpt.g0.rank-3",
+                            "scan.ckpt.g1.rank-12", ".scan.ckpt.g1.rank-0.pwalk-tmp-xyz"})
+        EXPECT_TRUE(walk_own_name("scan.ckpt", own)) << own;
+    for (const char *other : {"scan.ckpt.old", "scan.ckp", "xscan.ckpt", ".scan.ckpt",
+                              "scan.ckpt.g0", ".scan.ckpt.swp", "scan.ckptg0.rank-1"})
+        EXPECT_FALSE(walk_own_name("scan.ckpt", other)) << other;
+}
+
+}  // namespace
