@@ -47,11 +47,18 @@
 
 #include "common/outfile.h"
 #include "common/outname.h"
+#include "engine/mpi/ckpt.h"
 #include "engine/mpi/shard.h"
 #include "pwalk/pwalk.h"
 #include "pwalk/sys/remote.h"
 
-enum mpi_tag { TAG_STATUS = 1, TAG_WORK, TAG_GIVE, TAG_NOWORK, TAG_DONE };
+enum mpi_tag {
+    TAG_STATUS = 1, TAG_WORK, TAG_GIVE, TAG_NOWORK, TAG_DONE,
+    /* checkpoints: rank 0 asks every rank to stop exporting (CKPT), each
+     * says so with its counts (FROZEN), rank 0 says go once no record is
+     * in flight (GO); a rank that got SIGUSR1 tells rank 0 (SUSPEND) */
+    TAG_CKPT, TAG_FROZEN, TAG_GO, TAG_SUSPEND,
+};
 
 /* Most directories one GIVE hands over: enough to keep a rank busy for a
  * while, few enough that a skewed tree is not moved wholesale. */
@@ -75,12 +82,20 @@ static const char usage_text[] =
     "      --max-ops N         at most N metadata operations per second, all ranks\n"
     "                          together (each rank N/ranks; scan.max_ops)\n"
     "      --manifest FILE     where the manifest goes\n"
+    "      --checkpoint FILE   keep a checkpoint (FILE, and one journal per rank\n"
+    "                          beside it) so that the scan can be resumed\n"
+    "      --checkpoint-every DUR  how often (default 5m; 90s, 3h50m, HH:MM:SS)\n"
+    "      --time-limit DUR    suspend at a checkpoint after DUR (also SIGUSR1 to\n"
+    "                          any rank); every rank exits 75\n"
+    "      --resume FILE       continue a suspended or killed scan, with any number\n"
+    "                          of ranks, checkpointing into FILE again\n"
     "  -q, --quiet             no summary line on success\n"
     "  -h, --help              this text\n"
     "\n"
     "Exit status: 0 complete; 1 complete but some entries could not be read;\n"
     "2 bad usage or configuration (nothing written); 3 or a rank's abort status:\n"
-    "the scan did not complete (no manifest); 128+N stopped by signal N.\n";
+    "the scan did not complete (no manifest); 75 suspended at a checkpoint\n"
+    "(resume it); 128+N stopped by signal N.\n";
 
 /* ---- the coordinator --------------------------------------------------------- */
 
@@ -89,8 +104,31 @@ typedef struct pending_send {
     void *buf;
 } pending_send;
 
+/* Checkpoints of the shared walk (--checkpoint / --resume), rank 0 deciding
+ * for all: the manifest at path names the last complete generation of the
+ * ranks' journals (engine/mpi/ckpt.h). */
+typedef struct ckpt_plan {
+    const char *path;           /* NULL: no checkpoints                   */
+    long long every_ms;         /* periodic checkpoints                   */
+    long long limit_ms;         /* suspend after this long (0: never)     */
+    int mode;                   /* the manifest's permission bits         */
+    int64_t started;            /* the scan's first start, every session  */
+    uint64_t generation;        /* the last complete one (0: none yet)    */
+    int old_ranks;              /* ranks of the resumed checkpoint (0)    */
+    char *const *outputs;       /* the sinks' unsharded outputs           */
+    size_t output_count;
+} ckpt_plan;
+
 typedef struct coord {
     int rank, size;
+    ckpt_plan *plan;
+    int frozen;                 /* a checkpoint is coming: export nothing */
+    int suspended;              /* the walk ended at a checkpoint         */
+    int suspend_relayed;        /* this rank's SIGUSR1 went to rank 0     */
+    /* rank 0 only: the checkpoint being coordinated */
+    int ckpt_active, ckpt_suspend, suspend_wanted;
+    int *frozen_by;
+    double next_ckpt, limit_at; /* MPI_Wtime() of the next one, the limit */
     const pwalk_scan *scan;     /* its roots, for exchange_own()          */
     pwalk_remote_walk *run;
     int done;
@@ -196,7 +234,8 @@ static void coord_give(coord *c, int target)
         max = COORD_GIVE_MAX;
     char *buf = NULL;
     size_t len = 0;
-    long n = pwalk_remote_export(c->run, max, &buf, &len);
+    /* frozen for a checkpoint: the records must stay where they are */
+    long n = c->frozen ? 0 : pwalk_remote_export(c->run, max, &buf, &len);
     if (n < 0)
         coord_fail("out of memory while handing work to rank %d", target);
     if (n > 0) {
@@ -258,6 +297,148 @@ static void manager_step(coord *c)
     }
 }
 
+/* ---- checkpoints ---------------------------------------------------------------- */
+
+/* SIGUSR1 arrived (SLURM's --signal=B:USR1@120 signals every rank; one is
+ * enough): the driver's second piece of process state, read by tick. */
+static volatile sig_atomic_t mpi_suspend_signal;
+
+/* TAG_CKPT (rank 0: its own decision): export nothing from now on and say
+ * how many WORK messages this rank sent and received, so that rank 0 can
+ * tell when every record in flight has been imported. */
+static void ckpt_freeze(coord *c)
+{
+    unsigned long long v[3] = {(unsigned long long)pwalk_remote_idle(c->run), c->sent,
+                               c->recvd};
+    c->frozen = 1;
+    if (c->rank != 0) {
+        coord_send_small(c, 0, TAG_FROZEN, v, sizeof v);
+        return;
+    }
+    manager_report(c, 0, (int)v[0], v[1], v[2]);
+    c->frozen_by[0] = 1;
+}
+
+/* Rank 0, every rank's journal of generation durable: the manifest names
+ * that generation (written last, atomically: until it is renamed into
+ * place it names the previous one, whose journals have the other parity
+ * and are intact). */
+static void ckpt_commit(coord *c, uint64_t generation)
+{
+    ckpt_plan *p = c->plan;
+    ckpt_manifest man = {.generation = generation, .ranks = c->size, .started = p->started};
+    snprintf(man.version, sizeof man.version, "%s", pwalk_version());
+    char err[2048];
+    if (ckpt_write_manifest(p->path, p->mode, &man, (const char *const *)p->outputs,
+                            p->output_count, err, sizeof err) != 0)
+        coord_fail("%s", err);
+    /* resumed with fewer ranks: the old ranks' journals are named no more */
+    if (p->old_ranks > c->size)
+        ckpt_remove_journals(p->path, c->size, p->old_ranks);
+    p->old_ranks = 0;
+    c->ckpt_active = 0;
+    c->next_ckpt = now_seconds() + (double)p->every_ms / 1000.0;
+}
+
+/* Every rank, on TAG_GO (rank 0: as it sends it).  No record is in flight
+ * and none will be exported, so this rank's part is a cut of the walk:
+ * the library pauses it, checkpoints the sinks and writes the journal;
+ * once every rank did, rank 0 commits the generation. */
+static void ckpt_run(coord *c, uint64_t generation, int suspend)
+{
+    ckpt_plan *p = c->plan;
+    char path[PATH_MAX + 64], err[2048];
+    if (ckpt_rank_path(p->path, generation, c->rank, path, sizeof path) != 0)
+        coord_fail("checkpoint '%s': path too long", p->path);
+    err[0] = '\0';
+    int rc = pwalk_remote_checkpoint(c->run, path, suspend, err, sizeof err);
+    if (rc < 0)
+        coord_fail("%s", err[0] ? err : "checkpoint failed");
+    if (rc > 0) { /* this walk is stopping (a signal): its rank aborts the job */
+        c->done = 1;
+        return;
+    }
+    /* a rank that failed aborted the job: past this, every journal is in */
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (c->rank == 0)
+        ckpt_commit(c, generation);
+    p->generation = generation;
+    c->frozen = 0;
+    if (suspend) {
+        c->suspended = 1;
+        c->done = 1;
+    }
+}
+
+/* Rank 0, every tick: start a checkpoint when one is due (the timer, a
+ * SIGUSR1 on any rank, the time limit); once every rank froze and every
+ * WORK message sent was received (and so imported), tell every rank to
+ * write it, suspending when a suspension was asked for meanwhile. */
+static void ckpt_manage(coord *c)
+{
+    double now = now_seconds();
+    int suspend = c->suspend_wanted || (c->limit_at > 0 && now >= c->limit_at);
+    if (!c->ckpt_active) {
+        if (!suspend && now < c->next_ckpt)
+            return;
+        c->ckpt_active = 1;
+        c->ckpt_suspend = 0;
+        memset(c->frozen_by, 0, (size_t)c->size * sizeof *c->frozen_by);
+        for (int r = 1; r < c->size; r++)
+            coord_send_small(c, r, TAG_CKPT, NULL, 0);
+        ckpt_freeze(c);
+    }
+    c->ckpt_suspend |= suspend;
+    unsigned long long sent = 0, recvd = 0;
+    for (int r = 0; r < c->size; r++) {
+        if (!c->frozen_by[r])
+            return;
+        sent += c->sent_by[r];
+        recvd += c->recvd_by[r];
+    }
+    if (sent != recvd)
+        return;
+    uint64_t go[2] = {c->plan->generation + 1, (uint64_t)c->ckpt_suspend};
+    for (int r = 1; r < c->size; r++)
+        coord_send_small(c, r, TAG_GO, go, sizeof go);
+    ckpt_run(c, go[0], (int)go[1]);
+}
+
+/* A SIGUSR1 seen here goes to rank 0, once. */
+static void ckpt_relay_signal(coord *c)
+{
+    if (!mpi_suspend_signal || c->suspend_relayed)
+        return;
+    c->suspend_relayed = 1;
+    if (c->rank == 0)
+        c->suspend_wanted = 1;
+    else
+        coord_send_small(c, 0, TAG_SUSPEND, NULL, 0);
+}
+
+/* The checkpoint messages (coord_receive()); 0 when tag is none of them. */
+static int ckpt_receive(coord *c, int from, int tag, const char *buf, int len)
+{
+    if (tag == TAG_CKPT && c->rank != 0) {
+        ckpt_freeze(c);
+    } else if (tag == TAG_FROZEN && c->rank == 0 &&
+               len == (int)(3 * sizeof(unsigned long long))) {
+        unsigned long long v[3];
+        memcpy(v, buf, sizeof v);
+        manager_report(c, from, (int)v[0], v[1], v[2]);
+        c->frozen_by[from] = 1;
+    } else if (tag == TAG_GO && c->rank != 0 && len == (int)(2 * sizeof(uint64_t))) {
+        uint64_t go[2];
+        memcpy(go, buf, sizeof go);
+        ckpt_run(c, go[0], go[1] != 0);
+    } else if (tag == TAG_SUSPEND && c->rank == 0) {
+        c->suspend_wanted = 1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 /* The next message addressed to this rank, if one has arrived (malloc'ed;
  * the caller frees it); NULL when there is none. */
 static char *coord_try_recv(int *from, int *tag, int *len)
@@ -304,6 +485,8 @@ static void coord_receive(coord *c)
             manager_report(c, from, (int)v[0], v[1], v[2]);
         } else if (tag == TAG_DONE) {
             coord_end(c);
+        } else if (!c->done) {
+            ckpt_receive(c, from, tag, buf, len);
         }
         free(buf);
         if (c->done)
@@ -322,6 +505,8 @@ static void coord_tick(void *ctx, pwalk_remote_walk *run)
     coord_receive(c);
     if (c->done)
         return;
+    if (c->plan->path)
+        ckpt_relay_signal(c);
     int idle = pwalk_remote_idle(run);
     if (idle != c->last_idle || c->sent != c->last_sent || c->recvd != c->last_recvd) {
         c->last_idle = idle;
@@ -334,8 +519,12 @@ static void coord_tick(void *ctx, pwalk_remote_walk *run)
             coord_send_small(c, 0, TAG_STATUS, v, sizeof v);
         }
     }
-    if (c->rank == 0)
+    if (c->rank != 0)
+        return;
+    if (!c->ckpt_active) /* no work moves while a checkpoint is coordinated */
         manager_step(c);
+    if (!c->done && c->plan->path)
+        ckpt_manage(c);
 }
 
 /* ---- every rank's outputs out of every rank's walk ------------------------------ */
@@ -445,7 +634,9 @@ static int coord_init(coord *c, int rank, int size)
     c->recvd_by = calloc((size_t)size, sizeof *c->recvd_by);
     c->donor_for = calloc((size_t)size, sizeof *c->donor_for);
     c->dry_until = calloc((size_t)size, sizeof *c->dry_until);
-    if (!c->idle || !c->sent_by || !c->recvd_by || !c->donor_for || !c->dry_until)
+    c->frozen_by = calloc((size_t)size, sizeof *c->frozen_by);
+    if (!c->idle || !c->sent_by || !c->recvd_by || !c->donor_for || !c->dry_until ||
+        !c->frozen_by)
         return -1;
     for (int r = 0; r < size; r++)
         c->donor_for[r] = -1;  /* every rank is busy until it says otherwise */
@@ -483,6 +674,7 @@ static void coord_free(coord *c)
     free(c->recvd_by);
     free(c->donor_for);
     free(c->dry_until);
+    free(c->frozen_by);
 }
 
 /* ---- set-up ------------------------------------------------------------------ */
@@ -495,12 +687,38 @@ typedef struct mpi_cli {
     const char *max_ops;        /* --max-ops, checked by the library      */
     const char *manifest;
     int quiet;
+    /* checkpoints: taken by the driver, not the library (rank 0 decides
+     * for every rank), so scan.checkpoint* given with --set land here */
+    const char *checkpoint;     /* --checkpoint, scan.checkpoint          */
+    const char *every;          /* --checkpoint-every                     */
+    const char *time_limit;     /* --time-limit                           */
+    const char *resume;         /* --resume                               */
 } mpi_cli;
 
-enum { OPT_SET = 256, OPT_MANIFEST, OPT_MAX_OPS };
+enum {
+    OPT_SET = 256, OPT_MANIFEST, OPT_MAX_OPS, OPT_CHECKPOINT, OPT_EVERY, OPT_TIME_LIMIT,
+    OPT_RESUME,
+};
+
+/* --set scan.checkpoint=..., scan.checkpoint_every=..., scan.time_limit=...:
+ * the driver's, as the flags.  1 when value is one of them. */
+static int cli_checkpoint_set(mpi_cli *c, const char *value)
+{
+    static const char *const keys[] = {"scan.checkpoint=", "scan.checkpoint_every=",
+                                       "scan.time_limit="};
+    const char **slots[] = {&c->checkpoint, &c->every, &c->time_limit};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        if (strncmp(value, keys[k], strlen(keys[k])) == 0) {
+            *slots[k] = value + strlen(keys[k]);
+            return 1;
+        }
+    return 0;
+}
 
 static int cli_add_set(mpi_cli *c, char *value, char *err, size_t errlen)
 {
+    if (cli_checkpoint_set(c, value))
+        return 0;
     char **grown = realloc(c->sets, (c->set_count + 1) * sizeof *grown);
     if (!grown) {
         snprintf(err, errlen, "out of memory");
@@ -535,6 +753,10 @@ static int parse_cli(int argc, char **argv, mpi_cli *c, char *err, size_t errlen
         {"threads", required_argument, NULL, 't'},
         {"manifest", required_argument, NULL, OPT_MANIFEST},
         {"max-ops", required_argument, NULL, OPT_MAX_OPS},
+        {"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+        {"checkpoint-every", required_argument, NULL, OPT_EVERY},
+        {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
+        {"resume", required_argument, NULL, OPT_RESUME},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -548,6 +770,10 @@ static int parse_cli(int argc, char **argv, mpi_cli *c, char *err, size_t errlen
         case 't': rc = cli_threads(c, optarg, err, errlen); break;
         case OPT_MANIFEST: c->manifest = optarg; break;
         case OPT_MAX_OPS: c->max_ops = optarg; break;
+        case OPT_CHECKPOINT: c->checkpoint = optarg; break;
+        case OPT_EVERY: c->every = optarg; break;
+        case OPT_TIME_LIMIT: c->time_limit = optarg; break;
+        case OPT_RESUME: c->resume = optarg; break;
         case 'q': c->quiet = 1; break;
         case 'h': return 1;
         case ':':
@@ -576,6 +802,9 @@ typedef struct mpi_setup {
     int ranks;
     char *errors_path;          /* scan.errors before sharding, or NULL   */
     char manifest[PATH_MAX];
+    ckpt_plan plan;             /* checkpoints (plan.path NULL: none)     */
+    char **journals;            /* this rank's old journals (--resume)    */
+    size_t journal_count;
 } mpi_setup;
 
 static int set_value(pwalk_scan *s, const char *target, const char *key, const char *value,
@@ -723,6 +952,120 @@ static int share_max_ops(mpi_setup *m, char *err, size_t errlen)
     return set_value(m->scan, "scan", "max_ops", num, err, errlen);
 }
 
+/* This rank's scan keeps a journal (the library checkpoints only a scan
+ * with scan.checkpoint set; each pwalk_remote_checkpoint() names the
+ * generation's file): its first one, cleared of a journal an abandoned or
+ * crashed job may have left under that rank's names (no manifest names
+ * them: the caller checked). */
+static int rank_journal(mpi_setup *m, int rank, uint64_t generation, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 64];
+    if (ckpt_rank_path(m->plan.path, generation, rank, path, sizeof path) != 0) {
+        snprintf(err, errlen, "checkpoint '%.1500s': path too long", m->plan.path);
+        return -1;
+    }
+    ckpt_remove_journals(m->plan.path, rank, rank + 1);
+    return set_value(m->scan, "scan", "checkpoint", path, err, errlen);
+}
+
+/* --resume: the manifest names the generation and the ranks that wrote
+ * it; this rank continues old ranks rank, rank + ranks, ... (none when the
+ * job grew: it starts empty and gets work from the others).  The journals
+ * themselves are checked by the library before anything is written. */
+static int resume_journals(mpi_setup *m, int rank, char *err, size_t errlen)
+{
+    ckpt_plan *p = &m->plan;
+    ckpt_manifest man;
+    if (ckpt_read_manifest(p->path, &man, err, errlen) != 0)
+        return -1;
+    if (strcmp(man.version, pwalk_version()) != 0) {
+        snprintf(err, errlen, "checkpoint '%s' was written by pwalk %s; this is pwalk %s",
+                 p->path, man.version, pwalk_version());
+        return -1;
+    }
+    p->generation = man.generation;
+    p->started = man.started;
+    p->old_ranks = man.ranks;
+    int *old = calloc((size_t)man.ranks, sizeof *old);
+    size_t n = old ? ckpt_rank_share(rank, m->ranks, man.ranks, old, (size_t)man.ranks) : 0;
+    m->journals = calloc(n ? n : 1, sizeof *m->journals);
+    int rc = old && m->journals ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        m->journals[i] = malloc(PATH_MAX + 64);
+        if (!m->journals[i])
+            rc = -1;
+        else
+            m->journal_count++;
+        if (rc == 0 && ckpt_rank_path(p->path, man.generation, old[i], m->journals[i],
+                                      PATH_MAX + 64) != 0)
+            rc = -1;
+    }
+    free(old);
+    if (rc != 0) {
+        snprintf(err, errlen, "checkpoint '%s': out of memory or path too long", p->path);
+        return -1;
+    }
+    if (n == 0) /* the job grew: this rank starts empty, journaling anew */
+        return rank_journal(m, rank, p->generation + 1, err, errlen);
+    return pwalk_scan_resume(m->scan, (const char *const *)m->journals, n, err, errlen) != 0
+               ? -1
+               : 0;
+}
+
+/* A duration flag's value (or the default), said with the flag on error. */
+static int checkpoint_duration(const char *flag, const char *text, long long *ms, char *err,
+                               size_t errlen)
+{
+    if (!text || ckpt_parse_duration(text, ms) == 0)
+        return 0;
+    snprintf(err, errlen,
+             "%s: '%s' is not a duration (e.g. 90s, 5m, 3h50m, 1d12h, 500ms, HH:MM:SS, "
+             "D-HH:MM:SS; more than 0)",
+             flag, text);
+    return -1;
+}
+
+/* The checkpoint flags: the durations, then either a fresh checkpoint
+ * (its file must not hold a suspended scan) or the manifest to resume. */
+static int prepare_checkpoint(const mpi_cli *c, mpi_setup *m, int rank, char *err,
+                              size_t errlen)
+{
+    ckpt_plan *p = &m->plan;
+    p->every_ms = 300000; /* pwalk-engine's scan.checkpoint_every default, 5m */
+    if (checkpoint_duration("--checkpoint-every", c->every, &p->every_ms, err, errlen) != 0 ||
+        checkpoint_duration("--time-limit", c->time_limit, &p->limit_ms, err, errlen) != 0)
+        return -1;
+    if (c->resume && c->checkpoint && strcmp(c->resume, c->checkpoint) != 0) {
+        snprintf(err, errlen, "--resume %.900s goes on checkpointing into that file; "
+                              "--checkpoint names another (%.900s)", c->resume, c->checkpoint);
+        return -1;
+    }
+    p->path = c->resume ? c->resume : c->checkpoint;
+    if (!p->path) {
+        if (!c->time_limit)
+            return 0;
+        snprintf(err, errlen, "--time-limit needs --checkpoint FILE: a suspended scan "
+                              "is resumed from it");
+        return -1;
+    }
+    if (!*p->path) {
+        snprintf(err, errlen, "--checkpoint: empty file name");
+        return -1;
+    }
+    p->mode = m->settings.mode;
+    p->outputs = m->sink_paths;
+    p->output_count = pwalk_scan_sink_count(m->scan);
+    struct stat st;
+    if (c->resume)
+        return resume_journals(m, rank, err, errlen);
+    if (lstat(p->path, &st) == 0) {
+        snprintf(err, errlen, "checkpoint '%.1500s' exists: a suspended scan waits in it; "
+                              "continue it with --resume, or remove it", p->path);
+        return -1;
+    }
+    return rank_journal(m, rank, 1, err, errlen);
+}
+
 /* Everything that can be wrong before the scan: the command line, the
  * config, the sinks (none may change the filesystem; each must write a
  * file), the shard and manifest names.  Each sink's path and scan.errors
@@ -738,7 +1081,8 @@ static int prepare(int argc, char **argv, int rank, mpi_cli *c, mpi_setup *m, ch
     for (size_t i = 0; i < pwalk_scan_sink_count(m->scan); i++)
         if (shard_sink(m, i, rank, err, errlen) != 0)
             return -1;
-    if (shard_errors(m, rank, err, errlen) != 0 || share_max_ops(m, err, errlen) != 0)
+    if (shard_errors(m, rank, err, errlen) != 0 || share_max_ops(m, err, errlen) != 0 ||
+        prepare_checkpoint(c, m, rank, err, errlen) != 0)
         return -1;
     if (c->manifest) {
         if (strlen(c->manifest) >= sizeof m->manifest) {
@@ -764,6 +1108,9 @@ static void setup_free(mpi_setup *m, mpi_cli *c)
     free(m->merges);
     free(m->outputs);
     free(m->errors_path);
+    for (size_t i = 0; i < m->journal_count; i++)
+        free(m->journals[i]);
+    free(m->journals);
     pwalk_scan_free(m->scan);
     free(c->sets);
 }
@@ -819,7 +1166,16 @@ static void on_signal(int sig)
         pwalk_scan_stop(mpi_signal_scan, sig);
 }
 
-static void install_signals(pwalk_scan *s)
+/* SIGUSR1 with checkpoints: a suspension, relayed to rank 0 by tick. */
+static void on_suspend(int sig)
+{
+    (void)sig;
+    mpi_suspend_signal = 1;
+}
+
+/* SIGINT/SIGTERM abandon the scan.  SIGUSR1 suspends it at a checkpoint;
+ * without --checkpoint it stops it like SIGTERM (pwalk-engine's rule). */
+static void install_signals(pwalk_scan *s, int checkpoints)
 {
     mpi_signal_scan = s;
     struct sigaction sa;
@@ -828,6 +1184,9 @@ static void install_signals(pwalk_scan *s)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (checkpoints)
+        sa.sa_handler = on_suspend;
+    sigaction(SIGUSR1, &sa, NULL);
 }
 
 /* A sink's log line (any thread): said on stderr, naming the rank. */
@@ -867,25 +1226,47 @@ static void rank_result(const pwalk_scan *s, int status, double seconds, shard_r
     rank_choices(pwalk_scan_summary(s), r->choices, sizeof r->choices);
 }
 
+/* SIGTERM/SIGINT abandon a checkpointed scan as they do any scan: every
+ * rank removes its journals (the library removed its parts), rank 0 the
+ * manifest first, so that no manifest names journals that are gone. */
+static void abandon_checkpoint(const ckpt_plan *p, int rank, int size)
+{
+    if (rank != 0) {
+        ckpt_remove_journals(p->path, rank, rank + 1);
+        return;
+    }
+    unlink(p->path);
+    ckpt_remove_journals(p->path, 0, p->old_ranks > size ? p->old_ranks : size);
+}
+
 /* Run this rank's walk as part of the shared one.  Returns the scan's
  * status; a rank that fails aborts the whole job (the others may be
- * waiting for its work), so only 0 and 1 return. */
+ * waiting for its work), so only 0, 1 and PWALK_INCOMPLETE (every rank
+ * suspended at a checkpoint) return. */
 static int run_rank(mpi_setup *m, coord *c, int rank, outfile *mf)
 {
     char err[1024];
-    pwalk_remote remote = {sizeof remote, c, 5, rank == 0, coord_tick, exchange_own};
+    /* a resumed job starts from the journals' pending directories */
+    int seed = rank == 0 && m->plan.generation == 0;
+    pwalk_remote remote = {sizeof remote, c, 5, seed, coord_tick, exchange_own};
     c->scan = m->scan;
     pwalk_callbacks cb = {.struct_size = sizeof cb, .ctx = &c->rank, .on_log = on_log};
     if (pwalk_scan_set_remote(m->scan, &remote, err, sizeof err) != 0 ||
         pwalk_scan_set_callbacks(m->scan, &cb) != 0 ||
         (mf && pwalk_scan_own_fd(m->scan, mf->fd, err, sizeof err) != 0))
         coord_fail("%s", err);  /* the manifest's temporary is not a row */
+    c->next_ckpt = now_seconds() + (double)m->plan.every_ms / 1000.0;
+    c->limit_at = m->plan.limit_ms ? now_seconds() + (double)m->plan.limit_ms / 1000.0 : 0;
     int status = pwalk_scan_run(m->scan);
+    if (status == PWALK_INCOMPLETE && c->suspended)
+        return status;
     if (status != PWALK_OK && status != PWALK_PARTIAL) {
         const char *why = pwalk_scan_message(m->scan);
         fprintf(stderr, "pwalk-mpi: rank %d: %s\n", rank, why[0] ? why : "scan failed");
         if (mf)
             outfile_abort(mf);
+        if (m->plan.path && status > PWALK_SIGNALED) /* abandoned: nothing to resume */
+            abandon_checkpoint(&m->plan, rank, c->size);
         MPI_Abort(MPI_COMM_WORLD, status);
         exit(status);
     }
@@ -988,6 +1369,28 @@ static void print_choices(const shard_rank_result *all, int size)
             fprintf(stderr, "%.*s (rank %d)", w, all[k].choices, k);
 }
 
+/* Rank 0, every rank suspended at the checkpoint the manifest names:
+ * nothing is published (no shards manifest); say how to go on. */
+static void suspended_job(const mpi_setup *m, int size, outfile *mf)
+{
+    outfile_abort(mf);
+    fprintf(stderr,
+            "pwalk-mpi: %d ranks: suspended at checkpoint %llu, incomplete; continue with "
+            "--resume %s (any number of ranks)\n",
+            size, (unsigned long long)m->plan.generation, m->plan.path);
+}
+
+/* Rank 0, the scan complete and its outputs published: the checkpoint
+ * has nothing left to resume (the manifest goes first: no manifest ever
+ * names journals that are gone). */
+static void complete_checkpoint(const ckpt_plan *p, int size)
+{
+    if (unlink(p->path) != 0 && errno != ENOENT)
+        fprintf(stderr, "pwalk-mpi: cannot remove checkpoint %s: %s\n", p->path,
+                strerror(errno));
+    ckpt_remove_journals(p->path, 0, p->old_ranks > size ? p->old_ranks : size);
+}
+
 /* Rank 0, every rank's result in: the manifest last, then the summary.
  * Returns the job's exit status. */
 static int finish_job(mpi_setup *m, coord *c, int size, const shard_rank_result *all,
@@ -1014,6 +1417,8 @@ static int finish_job(mpi_setup *m, coord *c, int size, const shard_rank_result 
                 err);
         return PWALK_FAILED;
     }
+    if (m->plan.path)
+        complete_checkpoint(&m->plan, size);
     /* stdout carries one line, the manifest's path, for scripts (and the
      * Python package) to find the report by */
     printf("%s\n", m->manifest);
@@ -1135,15 +1540,18 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return PWALK_FAILED;
     }
-    install_signals(m.scan);
+    install_signals(m.scan, m.plan.path != NULL);
 
     coord c;
     if (coord_init(&c, rank, size) != 0)
         coord_fail("out of memory");
+    c.plan = &m.plan;
     /* one start time for every rank: the summary's ages are measured from
-     * it, and the ranks' partials must agree on it to be merged */
-    int64_t started = (int64_t)time(NULL);
+     * it, and the ranks' partials must agree on it to be merged; a resumed
+     * scan keeps its first session's (the manifest's) */
+    int64_t started = m.plan.generation ? m.plan.started : (int64_t)time(NULL);
     MPI_Bcast(&started, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    m.plan.started = started;
     if (pwalk_scan_set_rank(m.scan, rank, size, started) != 0)
         coord_fail("rank %d of %d", rank, size);
     double t0 = now_seconds();
@@ -1156,7 +1564,9 @@ int main(int argc, char **argv)
     if (rank == 0 && !all)
         coord_fail("out of memory");
     MPI_Gather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, 0, MPI_COMM_WORLD);
-    if (rank == 0) /* releases the manifest's outfile either way */
+    if (rank == 0 && status == PWALK_INCOMPLETE)
+        suspended_job(&m, size, mfp);
+    else if (rank == 0) /* releases the manifest's outfile either way */
         status = finish_job(&m, &c, size, all, mfp, status, &cli, t0, started);
     free(all);
     coord_free(&c);
