@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 #include "journal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -707,8 +708,51 @@ void journal_free(journal *j)
     memset(j, 0, sizeof *j);
 }
 
+/* Whether name is one of base's temporaries: exactly what
+ * journal_create_tmp() makes (so "BASE.g0.rank-1"'s are not base's). */
+static int journal_is_tmp(const char *name, const char *base)
+{
+    size_t room = NAME_MAX - 1 - (sizeof JOURNAL_TMP_SUFFIX - 1);
+    size_t shown = strlen(base) < room ? strlen(base) : room;
+    size_t suffix = sizeof JOURNAL_TMP_SUFFIX - 1 - 6;
+    if (strlen(name) != 1 + shown + suffix + 6 || name[0] != '.' ||
+        memcmp(name + 1, base, shown) != 0 ||
+        memcmp(name + 1 + shown, JOURNAL_TMP_SUFFIX, suffix) != 0)
+        return 0;
+    for (const char *x = name + 1 + shown + suffix; *x; x++)
+        if (!((*x >= 'A' && *x <= 'Z') || (*x >= 'a' && *x <= 'z') || (*x >= '0' && *x <= '9')))
+            return 0;
+    return 1;
+}
+
+/* The temporaries a killed journal_write() left beside PATH: regular files
+ * of ours only (a name someone else planted is theirs).  Best effort. */
+static void journal_remove_tmps(const char *path)
+{
+    char *dir, *base;
+    if (journal_split(path, &dir, &base) != 0)
+        return;
+    int dfd = base[0] ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d && dfd >= 0)
+        close(dfd);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        struct stat st;
+        if (journal_is_tmp(e->d_name, base) &&
+            fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            st.st_uid == geteuid())
+            unlinkat(dfd, e->d_name, 0);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    free(base);
+}
+
 int journal_remove(const char *path, char *err, size_t errlen)
 {
+    journal_remove_tmps(path);
     if (unlink(path) == 0 || errno == ENOENT)
         return 0;
     journal_msg(err, errlen, "checkpoint '%s': cannot remove: %s", path, strerror(errno));

@@ -22,6 +22,10 @@
 
 #include "pwalk/plugin.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define JOURNAL_FORMAT 1
 
 typedef struct journal_sink {
@@ -81,8 +85,14 @@ int journal_check(const char *path, const journal *j, const char *version,
 /* Free everything journal_read() allocated and zero *j (NULL is fine). */
 void journal_free(journal *j);
 
-/* Remove PATH (completed or abandoned scan); ENOENT is fine.  0 or -1 +
+/* Remove PATH (completed or abandoned scan); ENOENT is fine.  Also removes
+ * the temporaries ".BASE.pwalk-tmp-XXXXXX" that a journal_write() killed
+ * mid-way left beside it (regular files of this user only).  0 or -1 +
  * message "checkpoint 'PATH': cannot remove: <strerror>". */
 int journal_remove(const char *path, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -454,6 +454,34 @@ TEST(JournalTest, RemoveToleratesAMissingJournal)
         << err;
 }
 
+// A writer killed mid-way leaves its temporary; the completed (or
+// abandoned) scan's journal_remove() takes it -- only it: not a rank file's,
+// not a symlink, not another user's file.
+TEST(JournalTest, RemoveTakesAKilledWritersTemporary)
+{
+    harness::TempDir dir("journal");
+    std::string path = dir / "j";
+    Built b;
+    WriteOk(path, b.j());
+    ASSERT_TRUE(harness::WriteFile(dir / ".j.pwalk-tmp-AbC123", "half a journal"));
+    std::vector<std::string> kept = {".j.pwalk-tmp-AbC12", ".j.g0.rank-1.pwalk-tmp-AbC123",
+                                     ".k.pwalk-tmp-AbC123", ".j.pwalk-tmp-Ab-123"};
+    for (const std::string &n : kept)
+        ASSERT_TRUE(harness::WriteFile(dir / n, "x"));
+    ASSERT_EQ(symlink("j", (dir / ".j.pwalk-tmp-Sym123").c_str()), 0);
+    kept.push_back(".j.pwalk-tmp-Sym123");
+    if (geteuid() == 0) {
+        ASSERT_TRUE(harness::WriteFile(dir / ".j.pwalk-tmp-Nob123", "theirs"));
+        ASSERT_EQ(chown((dir / ".j.pwalk-tmp-Nob123").c_str(), 65534, 65534), 0);
+        kept.push_back(".j.pwalk-tmp-Nob123");
+    }
+    char err[512] = "";
+    EXPECT_EQ(journal_remove(path.c_str(), err, sizeof err), 0) << err;
+    std::set<std::string> want(kept.begin(), kept.end());
+    std::vector<std::string> left = harness::ListDir(dir.path());
+    EXPECT_EQ(std::set<std::string>(left.begin(), left.end()), want);
+}
+
 // journal_check: the version first, then the pipeline's first difference.
 struct Check {
     std::vector<std::string> old_lines, new_lines;
