@@ -6,12 +6,16 @@
  * walk).  Frames are independent, so workers compress in parallel and the
  * only shared step is one write() per ~1 MiB of rows.
  */
+#define _GNU_SOURCE
 #include "csvsink.h"
 
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/ckstate.h"
 #include "common/outname.h"
 #include "common/csvrow.h"
 #include "common/outfile.h"
@@ -30,6 +34,9 @@ typedef struct csvsink {
     atomic_int wrote;       /* a frame is in the output (csvsink_end_stream) */
     char *path;             /* the name written (csvsink_name)          */
     size_t buffer_size;
+    unsigned long long header_len; /* bytes of the header (its frame)   */
+    struct csvsink_worker **workers; /* open tstates, for checkpoint()  */
+    size_t worker_count, worker_cap;
 } csvsink;
 
 typedef struct csvsink_worker {
@@ -173,6 +180,169 @@ static int csvsink_name(csvsink *s, const char **path)
     return PWALK_OK;
 }
 
+/* ---- checkpoints (ABI 1.4) ----------------------------------------------
+ *
+ * The state is the temporary's name and length at the checkpoint, the
+ * length of its header (what a part joined after another skips), the
+ * dropped-names count, and the parts it absorbed in earlier sessions
+ * (removed once the output is published).  Everything else comes from the
+ * options, which a resume must not change (the journal checks them). */
+
+#define CSVSINK_STATE_MAGIC 0x6b437363u /* "csCk" */
+#define CSVSINK_STATE_VERSION 1u
+
+typedef struct csvsink_state {
+    char *part;
+    uint64_t length, header_len, dropped;
+    uint32_t wrote;
+    char **absorbed;
+    uint32_t absorbed_count;
+} csvsink_state;
+
+static void csvsink_state_free(csvsink_state *st)
+{
+    free(st->part);
+    for (uint32_t i = 0; i < st->absorbed_count; i++)
+        free(st->absorbed[i]);
+    free(st->absorbed);
+    memset(st, 0, sizeof *st);
+}
+
+/* 0, or -1 when the bytes are no state of this version (or memory ran
+ * out: the journal is bad either way for this sink). */
+static int csvsink_state_decode(const void *bytes, size_t len, csvsink_state *st)
+{
+    ckstate_in in = {bytes, len, 0};
+    memset(st, 0, sizeof *st);
+    if (ckstate_get_u32(&in) != CSVSINK_STATE_MAGIC ||
+        ckstate_get_u32(&in) != CSVSINK_STATE_VERSION)
+        return -1;
+    st->wrote = ckstate_get_u32(&in);
+    st->length = ckstate_get_u64(&in);
+    st->header_len = ckstate_get_u64(&in);
+    st->dropped = ckstate_get_u64(&in);
+    st->part = ckstate_get_str(&in);
+    uint32_t n = ckstate_get_u32(&in);
+    if (!in.bad && n <= in.left / 4)
+        st->absorbed = calloc(n ? n : 1, sizeof *st->absorbed);
+    for (uint32_t i = 0; st->absorbed && i < n && !in.bad; i++) {
+        st->absorbed[i] = ckstate_get_str(&in);
+        st->absorbed_count = i + 1;
+    }
+    if (in.bad || in.left || !st->absorbed || st->header_len > st->length) {
+        csvsink_state_free(st);
+        return -1;
+    }
+    return 0;
+}
+
+static int csvsink_state_save(csvsink *s, unsigned long long length)
+{
+    ckstate_out o = {0};
+    ckstate_u32(&o, CSVSINK_STATE_MAGIC);
+    ckstate_u32(&o, CSVSINK_STATE_VERSION);
+    ckstate_u32(&o, (uint32_t)atomic_load(&s->wrote));
+    ckstate_u64(&o, length);
+    ckstate_u64(&o, s->header_len);
+    ckstate_u64(&o, atomic_load(&s->dropped));
+    ckstate_str(&o, s->out.tmp_name);
+    ckstate_u32(&o, (uint32_t)s->out.part_count);
+    for (size_t i = 0; i < s->out.part_count; i++)
+        ckstate_str(&o, s->out.parts[i]);
+    int rc = o.failed ? PWALK_ERR_NOMEM : s->host->checkpoint_save(s->ctx, o.buf, o.len);
+    free(o.buf);
+    if (rc != PWALK_OK)
+        s->host->set_error(s->ctx, "checkpoint of '%s': cannot save its state (code %d)",
+                           s->path, rc);
+    return rc;
+}
+
+/* Main thread, the walk paused: every worker's rows out as their frame,
+ * the file durable, its name and length saved. */
+int csvsink_checkpoint(void *instance)
+{
+    csvsink *s = instance;
+    if (!s || !s->opened) {
+        if (s)
+            s->host->set_error(s->ctx, "checkpoint: the output is not open");
+        return PWALK_ERR;
+    }
+    for (size_t i = 0; i < s->worker_count; i++) {
+        csvsink_worker *w = s->workers[i];
+        int rc = csvsink_emit(s, w, w->rows, w->used);
+        w->used = 0;
+        if (rc != PWALK_OK)
+            return rc;
+    }
+    unsigned long long length = 0;
+    char err[512];
+    if (outfile_sync(&s->out, &length, err, sizeof err) != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    return csvsink_state_save(s, length);
+}
+
+/* State i applied: the first continues its part, the others' bytes after
+ * their header are appended (a pwalk-mpi job resumed with fewer ranks). */
+static int csvsink_resume_one(csvsink *s, const char *path, size_t i, const csvsink_state *st)
+{
+    char err[512];
+    int rc = i == 0 ? outfile_resume(&s->out, path, st->part, st->length, err, sizeof err)
+                    : outfile_append_part(&s->out, st->part, st->header_len, st->length, err,
+                                          sizeof err);
+    if (rc != 0) {
+        s->host->set_error(s->ctx, "%s", err);
+        return PWALK_ERR_IO;
+    }
+    if (i == 0) {
+        s->opened = 1;
+        s->header_len = st->header_len;
+    }
+    for (uint32_t k = 0; k < st->absorbed_count; k++)
+        if (outfile_adopt_part(&s->out, st->absorbed[k]) != 0) {
+            s->host->set_error(s->ctx, "cannot resume '%s': bad part name in its state", path);
+            return PWALK_ERR_CONFIG;
+        }
+    atomic_fetch_add(&s->dropped, st->dropped);
+    if (st->wrote)
+        atomic_store(&s->wrote, 1);
+    return PWALK_OK;
+}
+
+/* create() of a resumed scan: no header written again, no new file. */
+static int csvsink_resume(csvsink *s, const char *path, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const void *bytes = NULL;
+        size_t len = 0;
+        csvsink_state st;
+        if (s->host->checkpoint_state(s->ctx, i, &bytes, &len) != PWALK_OK ||
+            csvsink_state_decode(bytes, len, &st) != 0) {
+            s->host->set_error(s->ctx,
+                               "cannot resume '%s': checkpoint state %zu of %zu is not one of "
+                               "this csv sink (version %u)",
+                               path, i + 1, count, CSVSINK_STATE_VERSION);
+            return PWALK_ERR_CONFIG;
+        }
+        int rc = csvsink_resume_one(s, path, i, &st);
+        csvsink_state_free(&st);
+        if (rc != PWALK_OK)
+            return rc;
+    }
+    if (PWALK_HOST_HAS(s->host, own_output) && s->host->own_output(s->ctx, s->out.fd) != PWALK_OK)
+        return PWALK_ERR;
+    /* parts absorbed but kept until the publish: not rows of the walk */
+    for (size_t k = 0; k < s->out.part_count && PWALK_HOST_HAS(s->host, own_output); k++) {
+        int fd = openat(s->out.dirfd, s->out.parts[k], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)s->host->own_output(s->ctx, fd);
+            close(fd);
+        }
+    }
+    return PWALK_OK;
+}
+
 int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_ctx *ctx,
                    const pwalk_options *opts, void **instance)
 {
@@ -224,6 +394,9 @@ int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_
         return PWALK_ERR_CONFIG;
     }
 
+    size_t resumed = PWALK_HOST_HAS(host, checkpoint_state) ? host->checkpoint_count(ctx) : 0;
+    if (resumed)
+        return csvsink_resume(s, path, resumed);
     char err[512];
     if (outfile_open_mode(&s->out, path, mode, err, sizeof err) != 0) {
         host->set_error(ctx, "%s", err);
@@ -245,6 +418,8 @@ int csvsink_create(const csvsink_kind *kind, const pwalk_host *host, pwalk_host_
         if (rc != PWALK_OK)
             return rc;
     }
+    /* what a joined part skips: its own header */
+    s->header_len = s->out.written;
     return PWALK_OK;
 }
 
@@ -252,11 +427,16 @@ int csvsink_thread_open(void *instance, uint32_t worker, void **tstate)
 {
     csvsink *s = instance;
     (void)worker;
-    *tstate = csvsink_worker_new(s);
-    if (!*tstate) {
+    csvsink_worker *w = csvsink_worker_new(s);
+    void *list = s->workers;
+    if (!w || grow_array(&list, &s->worker_cap, s->worker_count + 1, sizeof *s->workers) != 0) {
+        csvsink_worker_free(s, w);
         s->host->set_error(s->ctx, "out of memory");
         return PWALK_ERR_NOMEM;
     }
+    s->workers = list;
+    s->workers[s->worker_count++] = w;
+    *tstate = w;
     return PWALK_OK;
 }
 
@@ -318,8 +498,15 @@ int csvsink_thread_close(void *instance, void *tstate)
     csvsink *s = instance;
     csvsink_worker *w = tstate;
     int rc = PWALK_OK;
+    /* after the last checkpoint() before a suspension the walk consumed
+     * nothing more: used is 0 and nothing is written past the state */
     if (w && w->used)
         rc = csvsink_emit(s, w, w->rows, w->used);
+    for (size_t i = 0; i < s->worker_count; i++)
+        if (s->workers[i] == w) {
+            s->workers[i] = s->workers[--s->worker_count];
+            break;
+        }
     csvsink_worker_free(s, w);
     return rc;
 }
@@ -351,11 +538,18 @@ int csvsink_finish(void *instance, int32_t scan_status)
 {
     csvsink *s = instance;
     unsigned long long dropped = s ? atomic_load(&s->dropped) : 0;
-    if (dropped > CSVSINK_DROPPED_SHOWN)
+    if (dropped > CSVSINK_DROPPED_SHOWN && scan_status != PWALK_SUSPENDED)
         s->host->log(s->ctx, "control bytes removed from %llu names in all (the first %d shown)",
                      dropped, CSVSINK_DROPPED_SHOWN);
     if (!s || !s->opened)
         return PWALK_OK;
+    if (scan_status == PWALK_SUSPENDED) {
+        /* the part (and the parts it absorbed) as the last checkpoint
+         * described them: the journal's */
+        outfile_keep(&s->out);
+        s->opened = 0;
+        return PWALK_OK;
+    }
     if (scan_status != 0) {
         outfile_abort(&s->out);
         s->opened = 0;
@@ -387,6 +581,9 @@ void csvsink_destroy(void *instance)
         return;
     if (s->opened)
         outfile_abort(&s->out);
+    for (size_t i = 0; i < s->worker_count; i++) /* thread_close() never came */
+        csvsink_worker_free(s, s->workers[i]);
+    free(s->workers);
     free(s->path);
     free(s);
 }

@@ -59,7 +59,7 @@ typedef struct csvsink_kind {
         sizeof ident##_options / sizeof ident##_options[0], plugin_name, "1.0",          \
         plugin_description, ident##_options, ident##_create, csvsink_thread_open,       \
         csvsink_consume, NULL, csvsink_thread_close, csvsink_finish, csvsink_destroy,   \
-        csvsink_prepare, NULL};                                                         \
+        csvsink_prepare, NULL, csvsink_checkpoint};                                     \
     const pwalk_plugin *pwalk_plugin_entry_v1(void);                                    \
     PWALK_PLUGIN_EXPORT const pwalk_plugin *pwalk_plugin_entry_v1(void)                 \
     {                                                                                   \
@@ -72,6 +72,9 @@ int csvsink_thread_open(void *instance, uint32_t worker, void **tstate);
 int csvsink_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count);
 int csvsink_thread_close(void *instance, void *tstate);
 int csvsink_prepare(void *instance);
+/* ABI 1.4: flush every worker, sync, save the part's name and length.
+ * create() continues the saved part(s) when the host gives states. */
+int csvsink_checkpoint(void *instance);
 int csvsink_finish(void *instance, int32_t scan_status);
 void csvsink_destroy(void *instance);
 

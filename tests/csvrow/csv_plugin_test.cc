@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -696,5 +697,374 @@ INSTANTIATE_TEST_SUITE_P(Codecs, CompressedSinkTest,
                                            Codec{"csv-gzip", ".gz", "/usr/bin/gzip"},
                                            Codec{"csv-lz4", ".lz4", "/usr/bin/lz4"}),
                          CodecName);
+
+// ---- checkpoint and resume (ABI 1.4, issue 19) -------------------------------
+
+struct Kind {
+    const char *plugin;  // csv, csv-zstd, ...
+    const char *suffix;  // "" for plain CSV
+    const char *tool;    // decoder; nullptr: the file is the CSV
+};
+
+std::string KindName(const ::testing::TestParamInfo<Kind> &i) {
+    std::string n = i.param.plugin;
+    return n == "csv" ? "plain" : n.substr(4);
+}
+
+// Each csv* plugin: rows, checkpoint, more rows that a crash loses, resume
+// from the saved state in another instance (another process), more rows,
+// publish: exactly the rows before the checkpoint and after the resume.
+class CsvCheckpointTest : public ::testing::TestWithParam<Kind> {
+  protected:
+    void SetUp() override {
+        const char *srcdir = getenv("TEST_SRCDIR");
+        ASSERT_NE(srcdir, nullptr) << "run under bazel test";
+        const std::string name = GetParam().plugin;
+        std::string so = std::string(srcdir) + "/pwalk/plugins/" + name + "/" + name + ".so";
+        handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+        ASSERT_NE(handle_, nullptr) << dlerror();
+        auto entry = reinterpret_cast<pwalk_plugin_entry_fn>(
+            dlsym(handle_, PWALK_PLUGIN_ENTRY_SYMBOL));
+        ASSERT_NE(entry, nullptr) << dlerror();
+        plugin_ = entry();
+        ASSERT_TRUE(PWALK_STRUCT_HAS(plugin_, pwalk_plugin, checkpoint));
+        ASSERT_NE(plugin_->checkpoint, nullptr);
+        dir_ = harness::MakeTempDir("csvck", "/tmp", 0700);
+        path_ = dir_ + "/scan.csv" + GetParam().suffix;
+        opts_.strings["path"] = path_;
+        opts_.bools["header"] = 1;
+        opts_.strings["escape"] = "lossless";
+        opts_.ints["buffer_kib"] = GetParam().tool ? 64 : 4;  // many flushes
+        if (GetParam().tool) {
+            opts_.ints["level"] = 1;
+            opts_.ints["workers"] = 0;
+        }
+    }
+    void TearDown() override {
+        harness::RemoveTree(dir_);
+        if (handle_) dlclose(handle_);
+    }
+
+    // One session of a sink: create (resuming `states`), two workers,
+    // consume `rows` each; then `ckpt` checkpoints: 0 none; 1: checkpoint
+    // after the rows.  Leaves the instance open with its tstates.
+    struct Session {
+        pwalk_host_ctx ctx;
+        void *inst = nullptr;
+        void *ts[2] = {nullptr, nullptr};
+    };
+    int Open(Session *s, const std::vector<std::string> &states,
+             const harness::FakeOptions &opts) {
+        s->ctx.sink_name = "inventory";
+        s->ctx.resume_states = states;
+        int rc = plugin_->create(&host_, &s->ctx, opts.get(), &s->inst);
+        if (rc != PWALK_OK) return rc;
+        EXPECT_EQ(plugin_->thread_open(s->inst, 0, &s->ts[0]), PWALK_OK);
+        EXPECT_EQ(plugin_->thread_open(s->inst, 1, &s->ts[1]), PWALK_OK);
+        return PWALK_OK;
+    }
+    void Consume(Session *s, Batch *w0, Batch *w1) {
+        Batch *b[2] = {w0, w1};
+        for (int w = 0; w < 2; w++)
+            for (size_t first = 0; first < b[w]->size(); first += 50) {
+                size_t n = std::min<size_t>(50, b[w]->size() - first);
+                ASSERT_EQ(plugin_->consume(s->inst, s->ts[w], b[w]->Array(first), n), PWALK_OK);
+            }
+    }
+    std::string Checkpoint(Session *s) {
+        EXPECT_EQ(harness::Checkpoint(plugin_, s->inst, &s->ctx), PWALK_OK) << s->ctx.error();
+        EXPECT_EQ(s->ctx.saves_in_checkpoint, 1);
+        return s->ctx.saved.empty() ? "" : s->ctx.saved.back();
+    }
+    void CloseThreads(Session *s) {
+        for (void *t : s->ts) ASSERT_EQ(plugin_->thread_close(s->inst, t), PWALK_OK);
+    }
+    void Finish(Session *s, int status) {
+        if (status == 0) {
+            ASSERT_EQ(plugin_->prepare(s->inst), PWALK_OK) << s->ctx.error();
+        }
+        ASSERT_EQ(plugin_->finish(s->inst, status), PWALK_OK) << s->ctx.error();
+        plugin_->destroy(s->inst);
+        s->inst = nullptr;
+    }
+    // The decoded content of a published output.
+    std::string Decode(const std::string &file) {
+        if (!GetParam().tool) return ReadFile(file);
+        int status = -1;
+        std::string out = RunTool(std::string(GetParam().tool) + " -dc '" + file + "'", &status);
+        EXPECT_EQ(status, 0) << GetParam().tool << " refuses " << file;
+        return out;
+    }
+    // The header, then exactly the rows of these batches, in any order.
+    void ExpectExactly(const std::string &content, std::vector<const Batch *> batches) {
+        std::vector<std::string> got = Lines(content);
+        ASSERT_FALSE(got.empty());
+        EXPECT_EQ(got[0], std::string(csvrow_header, csvrow_header_len));
+        got.erase(got.begin());
+        std::vector<std::string> want;
+        for (const Batch *b : batches)
+            for (size_t i = 0; i < b->size(); i++) want.push_back(b->Row(i, CSVROW_ESCAPE_LOSSLESS));
+        std::sort(got.begin(), got.end());
+        std::sort(want.begin(), want.end());
+        ASSERT_EQ(got.size(), want.size());
+        EXPECT_TRUE(got == want) << "rows differ";
+    }
+    std::vector<std::string> Temporaries() {
+        std::vector<std::string> t;
+        for (const std::string &n : ListDir(dir_))
+            if (n.find(".pwalk-tmp-") != std::string::npos) t.push_back(n);
+        return t;
+    }
+    // The part named by a state: the one temporary in dir_.
+    std::string OnlyPart() {
+        std::vector<std::string> t = Temporaries();
+        EXPECT_EQ(t.size(), 1u) << harness::Join(ListDir(dir_));
+        return t.empty() ? "" : t[0];
+    }
+    off_t Size(const std::string &name) {
+        struct stat st;
+        return stat((dir_ + "/" + name).c_str(), &st) == 0 ? st.st_size : -1;
+    }
+
+    void *handle_ = nullptr;
+    const pwalk_plugin *plugin_ = nullptr;
+    std::string dir_, path_;
+    pwalk_host host_ = harness::FakeHostTable(2);
+    harness::FakeOptions opts_;
+};
+
+// The first session in a child process that dies (SIGKILL) after rows it
+// consumed past the checkpoint reached the file: the state comes back
+// through a file, the part stays as the crash left it.
+TEST_P(CsvCheckpointTest, ACrashAfterTheCheckpointLosesOnlyWhatCameAfterIt) {
+    Batch a0(0), a1(0), lost0(0), lost1(0), c0(0), c1(0);
+    Fill(&a0, 0, 2000);
+    Fill(&a1, 1, 1500);
+    Fill(&lost0, 2, 800);
+    Fill(&lost1, 3, 800);
+    Fill(&c0, 4, 900);
+    Fill(&c1, 5, 1);
+    std::string state_file = dir_ + "/state.bin";
+    fflush(nullptr);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        Session s;
+        if (Open(&s, {}, opts_) != PWALK_OK) _exit(10);
+        Consume(&s, &a0, &a1);
+        std::string st = Checkpoint(&s);
+        if (st.empty() || !harness::WriteFile(state_file, st)) _exit(11);
+        Consume(&s, &lost0, &lost1);
+        CloseThreads(&s);  // the lost rows are in the file now
+        kill(getpid(), SIGKILL);
+        _exit(12);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
+    std::string state;
+    ASSERT_TRUE(harness::ReadFile(state_file, &state));
+    unlink(state_file.c_str());
+    std::string part = OnlyPart();
+    off_t crashed = Size(part);
+
+    Session r;
+    ASSERT_EQ(Open(&r, {state}, opts_), PWALK_OK) << r.ctx.error();
+    EXPECT_LT(Size(part), crashed) << "cut back to the checkpoint";
+    EXPECT_EQ(r.ctx.own.size(), 1u) << "the reopened part is left out of the walk";
+    Consume(&r, &c0, &c1);
+    CloseThreads(&r);
+    Finish(&r, 0);
+    EXPECT_EQ(ListDir(dir_), std::vector<std::string>{"scan.csv" + std::string(GetParam().suffix)});
+    ExpectExactly(Decode(path_), {&a0, &a1, &c0, &c1});
+}
+
+// Suspended: checkpoint, thread_close writes nothing more, finish(75)
+// keeps the part exactly as described; resumed several times.
+TEST_P(CsvCheckpointTest, SuspendAndResumeSeveralTimes) {
+    std::deque<Batch> batches;
+    for (int i = 0; i < 16; i++) {
+        batches.emplace_back(0);
+        Fill(&batches.back(), 10 + i, 300 + 97 * i);
+    }
+    std::vector<std::string> states;
+    std::vector<const Batch *> all;
+    for (int session = 0; session < 4; session++) {
+        SCOPED_TRACE(session);
+        Batch *b[4];  // (a deque's elements are not contiguous)
+        for (int k = 0; k < 4; k++) b[k] = &batches[4 * session + k];
+        Session s;
+        ASSERT_EQ(Open(&s, states, opts_), PWALK_OK) << s.ctx.error();
+        Consume(&s, b[0], b[1]);
+        all.insert(all.end(), {b[0], b[1]});
+        if (session == 3) {
+            CloseThreads(&s);
+            Finish(&s, 0);
+            break;
+        }
+        Checkpoint(&s);  // a periodic one: the walk goes on
+        Consume(&s, b[2], b[3]);
+        all.insert(all.end(), {b[2], b[3]});
+        std::string st = Checkpoint(&s);  // the one before the suspension
+        std::string part = OnlyPart();
+        off_t at = Size(part);
+        CloseThreads(&s);
+        EXPECT_EQ(Size(part), at) << "thread_close() wrote after the last checkpoint";
+        Finish(&s, PWALK_SUSPENDED);
+        EXPECT_EQ(Temporaries(), std::vector<std::string>{part});
+        EXPECT_EQ(Size(part), at);
+        EXPECT_FALSE(harness::Exists(path_)) << "nothing published while suspended";
+        states = {st};
+    }
+    ExpectExactly(Decode(path_), all);
+}
+
+// A pwalk-mpi job resumed with fewer ranks: one sink continues two states;
+// the second part's rows follow (its header skipped), and the absorbed part
+// is removed once published -- also when the join itself was suspended and
+// resumed again (its name travels in the state).
+TEST_P(CsvCheckpointTest, TwoStatesAreJoined) {
+    for (bool suspend_between : {false, true}) {
+        SCOPED_TRACE(suspend_between ? "suspended after the join" : "published");
+        Batch r0(0), r1(0), more(0), none(0), last(0);
+        Fill(&r0, 20, 700);
+        Fill(&r1, 21, 650);
+        Fill(&more, 22, 333);
+        Fill(&last, 23, 50);
+        harness::FakeOptions other = opts_;
+        other.strings["path"] = dir_ + "/scan.part-0001.csv" + GetParam().suffix;
+        Session a, b;
+        ASSERT_EQ(Open(&a, {}, opts_), PWALK_OK);
+        ASSERT_EQ(Open(&b, {}, other), PWALK_OK);
+        Consume(&a, &r0, &none);
+        Consume(&b, &none, &r1);
+        std::string sa = Checkpoint(&a), sb = Checkpoint(&b);
+        CloseThreads(&a);
+        CloseThreads(&b);
+        Finish(&a, PWALK_SUSPENDED);
+        Finish(&b, PWALK_SUSPENDED);
+        ASSERT_EQ(Temporaries().size(), 2u);
+
+        Session j;
+        ASSERT_EQ(Open(&j, {sa, sb}, opts_), PWALK_OK) << j.ctx.error();
+        Consume(&j, &more, &none);
+        std::vector<const Batch *> want = {&r0, &r1, &more};
+        if (suspend_between) {
+            std::string sj = Checkpoint(&j);
+            CloseThreads(&j);
+            Finish(&j, PWALK_SUSPENDED);
+            ASSERT_EQ(Temporaries().size(), 2u) << "the absorbed part stays until published";
+            ASSERT_EQ(Open(&j, {sj}, opts_), PWALK_OK) << j.ctx.error();
+            Consume(&j, &last, &none);
+            want.push_back(&last);
+        }
+        CloseThreads(&j);
+        Finish(&j, 0);
+        EXPECT_EQ(ListDir(dir_), std::vector<std::string>{"scan.csv" + std::string(GetParam().suffix)});
+        ExpectExactly(Decode(path_), want);
+        unlink(path_.c_str());
+    }
+}
+
+// Abandoned after a join: the parts go too.
+TEST_P(CsvCheckpointTest, AbandonRemovesEveryPart) {
+    Batch r0(0), none(0);
+    Fill(&r0, 30, 100);
+    harness::FakeOptions other = opts_;
+    other.strings["path"] = dir_ + "/scan.part-0001.csv" + GetParam().suffix;
+    Session a, b, j;
+    ASSERT_EQ(Open(&a, {}, opts_), PWALK_OK);
+    ASSERT_EQ(Open(&b, {}, other), PWALK_OK);
+    Consume(&a, &r0, &none);
+    std::string sa = Checkpoint(&a), sb = Checkpoint(&b);
+    CloseThreads(&a);
+    CloseThreads(&b);
+    Finish(&a, PWALK_SUSPENDED);
+    Finish(&b, PWALK_SUSPENDED);
+    ASSERT_EQ(Open(&j, {sa, sb}, opts_), PWALK_OK) << j.ctx.error();
+    CloseThreads(&j);
+    Finish(&j, 143);
+    EXPECT_TRUE(ListDir(dir_).empty()) << harness::Join(ListDir(dir_));
+}
+
+// A part missing or shorter than the state says, or a state that is no
+// csv sink's: refused with one line naming the output and the part; the
+// part left as it was.
+TEST_P(CsvCheckpointTest, BadPartsAndStatesAreRefused) {
+    Batch r0(0), none(0);
+    Fill(&r0, 40, 400);
+    Session a;
+    ASSERT_EQ(Open(&a, {}, opts_), PWALK_OK);
+    Consume(&a, &r0, &none);
+    std::string st = Checkpoint(&a);
+    CloseThreads(&a);
+    Finish(&a, PWALK_SUSPENDED);
+    std::string part = OnlyPart();
+    std::string bytes = ReadFile(dir_ + "/" + part);
+
+    // shorter
+    ASSERT_EQ(truncate((dir_ + "/" + part).c_str(), (off_t)bytes.size() - 1), 0);
+    Session s1;
+    EXPECT_EQ(Open(&s1, {st}, opts_), PWALK_ERR_IO);
+    EXPECT_EQ(s1.ctx.error(), "cannot resume '" + path_ + "': part '" + part + "' is " +
+                                  std::to_string(bytes.size() - 1) + " bytes, the checkpoint has " +
+                                  std::to_string(bytes.size()));
+    EXPECT_EQ(s1.ctx.errors.size(), 1u);
+    Finish(&s1, PWALK_SUSPENDED);
+    EXPECT_EQ(ReadFile(dir_ + "/" + part), bytes.substr(0, bytes.size() - 1)) << "untouched";
+
+    // missing
+    ASSERT_EQ(unlink((dir_ + "/" + part).c_str()), 0);
+    Session s2;
+    EXPECT_EQ(Open(&s2, {st}, opts_), PWALK_ERR_IO);
+    EXPECT_EQ(s2.ctx.error(),
+              "cannot resume '" + path_ + "': part '" + part + "': No such file or directory");
+    Finish(&s2, PWALK_SUSPENDED);
+    EXPECT_TRUE(ListDir(dir_).empty());
+
+    // not a state of this sink: truncated, another magic
+    for (const std::string &bad : {st.substr(0, st.size() - 1), std::string("x") + st.substr(1),
+                                   st + "z", std::string()}) {
+        Session s3;
+        EXPECT_EQ(Open(&s3, {bad}, opts_), PWALK_ERR_CONFIG);
+        EXPECT_EQ(s3.ctx.error(), "cannot resume '" + path_ +
+                                      "': checkpoint state 1 of 1 is not one of this csv sink "
+                                      "(version 1)");
+        Finish(&s3, PWALK_SUSPENDED);
+    }
+    EXPECT_TRUE(ListDir(dir_).empty());
+}
+
+// Standard output cannot be continued by another process: the checkpoint
+// fails, naming it.
+TEST_P(CsvCheckpointTest, StdoutCannotBeCheckpointed) {
+    opts_.strings["path"] = "-";
+    std::string cap = dir_ + "/captured";
+    int fd = open(cap.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    ASSERT_EQ(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+    close(fd);
+    Session s;
+    ASSERT_EQ(Open(&s, {}, opts_), PWALK_OK);
+    int rc = harness::Checkpoint(plugin_, s.inst, &s.ctx);
+    CloseThreads(&s);
+    Finish(&s, 143);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    EXPECT_EQ(rc, PWALK_ERR_IO);
+    EXPECT_EQ(s.ctx.error(),
+              "cannot checkpoint '-': standard output cannot be continued by another process");
+    EXPECT_TRUE(s.ctx.saved.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Plugins, CsvCheckpointTest,
+                         ::testing::Values(Kind{"csv", "", nullptr},
+                                           Kind{"csv-zstd", ".zst", "/usr/bin/zstd"},
+                                           Kind{"csv-gzip", ".gz", "/usr/bin/gzip"},
+                                           Kind{"csv-lz4", ".lz4", "/usr/bin/lz4"}),
+                         KindName);
 
 }  // namespace
