@@ -60,6 +60,8 @@ typedef struct html_instance {
     outfile out;
     int out_open;
     int prepared;
+    summ_workers open_workers;  /* the open ones (checkpoint absorbs)  */
+    summ_leftovers left;        /* earlier sessions' temporaries       */
     summ_agg agg;               /* every worker's, merged             */
     summ_result res;
     int have_res;
@@ -133,6 +135,9 @@ static int html_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
         s->partial = HTML_MERGE && f.ranks > 1 && host->worker_count > 0;
     }
 #endif
+    /* a resumed scan: the saved states (and the first start) back first */
+    if ((rc = summ_sink_resume(host, ctx, &s->agg, &s->conf, &s->left)) != PWALK_OK)
+        return rc;
     char err[512];
     if (outfile_open_mode(&s->out, s->path, mode, err, sizeof err) != 0) {
         host->set_error(ctx, "%s", err);
@@ -141,6 +146,8 @@ static int html_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     s->out_open = 1;
     if (PWALK_HOST_HAS(host, own_output) && host->own_output(ctx, s->out.fd) != PWALK_OK)
         return PWALK_ERR;
+    if ((rc = summ_sink_adopt(host, ctx, &s->out, &s->left)) != PWALK_OK)
+        return rc;
     return PWALK_OK;
 }
 
@@ -148,7 +155,7 @@ static int html_thread_open(void *instance, uint32_t worker, void **tstate)
 {
     html_instance *s = instance;
     (void)worker;
-    return summ_sink_thread_open(s->host, s->ctx, &s->conf, tstate);
+    return summ_sink_thread_open(s->host, s->ctx, &s->conf, &s->open_workers, tstate);
 }
 
 static int html_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count)
@@ -160,7 +167,18 @@ static int html_consume(void *instance, void *tstate, const pwalk_entry *entries
 static int html_thread_close(void *instance, void *tstate)
 {
     html_instance *s = instance;
-    return summ_sink_thread_close(s->host, s->ctx, &s->agg, tstate);
+    return summ_sink_thread_close(s->host, s->ctx, &s->agg, &s->open_workers, tstate);
+}
+
+/* The summary's checkpoint (plugins/summary/sink.c): the aggregate as the
+ * state, in memory; the output's temporary holds nothing before prepare()
+ * and goes at finish(PWALK_SUSPENDED) like at any non-zero status. */
+static int html_checkpoint(void *instance)
+{
+    html_instance *s = instance;
+    outfile *outs[1] = {&s->out};
+    return summ_sink_checkpoint(s->host, s->ctx, &s->agg, &s->open_workers, &s->conf, outs,
+                                s->out_open ? 1 : 0);
 }
 
 #if HTML_MERGE
@@ -265,6 +283,7 @@ static void html_destroy(void *instance)
     if (s->have_res)
         summ_result_free(&s->res);
     summ_agg_free(&s->agg);
+    summ_leftovers_free(&s->left);
     free(s);
 }
 
@@ -290,6 +309,9 @@ static const pwalk_plugin html_plugin = {
     .prepare = html_prepare,
 #if HTML_MERGE
     .merge = html_merge,
+#endif
+#if PWALK_ABI_MINOR >= 4
+    .checkpoint = html_checkpoint,
 #endif
 };
 

@@ -36,6 +36,7 @@ typedef struct prom_scan {
     double duration;                        /* seconds */
     int have_counts;
     uint64_t entries, errors, filtered;
+    uint32_t sessions;                      /* 1 unless resumed (0: 1) */
 } prom_scan;
 
 /* Check prefix and "name=value" constant labels into c (names as the

@@ -60,6 +60,8 @@ typedef struct prom_instance {
     int merging;                /* the merge lifecycle (no walk)        */
     int prepared;
     struct timespec t0;         /* create(): before the walk            */
+    summ_workers open_workers;  /* the open ones (checkpoint absorbs)  */
+    summ_leftovers left;        /* earlier sessions' temporaries       */
     summ_agg agg;               /* every worker's, merged               */
     summ_result res;
     int have_res;
@@ -142,6 +144,9 @@ static int prom_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
         p->merging = f.ranks > 1 && host->worker_count == 0;
     }
 #endif
+    /* a resumed scan: the saved states (and the first start) back first */
+    if ((rc = summ_sink_resume(host, ctx, &p->agg, &p->conf, &p->left)) != PWALK_OK)
+        return rc;
     char err[512];
     if (outfile_open_mode(&p->out, path, p->partial ? OUTFILE_MODE_DEFAULT : mode, err,
                           sizeof err) != 0)
@@ -149,6 +154,8 @@ static int prom_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     p->open = 1;
     if (PWALK_HOST_HAS(host, own_output) && host->own_output(ctx, p->out.fd) != PWALK_OK)
         return PWALK_ERR;
+    if ((rc = summ_sink_adopt(host, ctx, &p->out, &p->left)) != PWALK_OK)
+        return rc;
     size_t len = strlen(path);
     if (!p->partial && strcmp(path, "-") != 0 &&
         (len < 5 || strcmp(path + len - 5, ".prom") != 0))
@@ -162,7 +169,7 @@ static int prom_thread_open(void *instance, uint32_t worker, void **tstate)
 {
     prom_instance *p = instance;
     (void)worker;
-    return summ_sink_thread_open(p->host, p->ctx, &p->conf, tstate);
+    return summ_sink_thread_open(p->host, p->ctx, &p->conf, &p->open_workers, tstate);
 }
 
 static int prom_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count)
@@ -174,7 +181,18 @@ static int prom_consume(void *instance, void *tstate, const pwalk_entry *entries
 static int prom_thread_close(void *instance, void *tstate)
 {
     prom_instance *p = instance;
-    return summ_sink_thread_close(p->host, p->ctx, &p->agg, tstate);
+    return summ_sink_thread_close(p->host, p->ctx, &p->agg, &p->open_workers, tstate);
+}
+
+/* The summary's checkpoint (plugins/summary/sink.c): the aggregate as the
+ * state, in memory; the output's temporary holds nothing before prepare()
+ * and goes at finish(PWALK_SUSPENDED) like at any non-zero status. */
+static int prom_checkpoint(void *instance)
+{
+    prom_instance *p = instance;
+    outfile *outs[1] = {&p->out};
+    return summ_sink_checkpoint(p->host, p->ctx, &p->agg, &p->open_workers, &p->conf, outs,
+                                p->open ? 1 : 0);
 }
 
 #if PROM_MERGE
@@ -196,6 +214,7 @@ static void prom_facts(const prom_instance *p, prom_scan *s)
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     memset(s, 0, sizeof *s);
+    s->sessions = 1;
     s->start_sec = p->conf.start_sec;
     s->end_sec = (int64_t)time(NULL);
     s->duration = (double)(t1.tv_sec - p->t0.tv_sec) + (t1.tv_nsec - p->t0.tv_nsec) / 1e9;
@@ -211,6 +230,15 @@ static void prom_facts(const prom_instance *p, prom_scan *s)
         s->filtered = f.filtered;
         if (p->merging) /* no walk here: the ranks' scan, whole seconds */
             s->duration = (double)(s->end_sec - s->start_sec);
+#if PWALK_ABI_MINOR >= 4
+        if (PWALK_STRUCT_HAS(&f, pwalk_scan_facts, sessions) && f.sessions &&
+            f.session_count > 1) {
+            /* resumed: the earlier sessions' time too, not the pauses */
+            s->sessions = f.session_count;
+            for (uint32_t i = 0; i + 1 < f.session_count; i++)
+                s->duration += (double)(f.sessions[i].end_sec - f.sessions[i].start_sec);
+        }
+#endif
     }
 #endif
 }
@@ -288,6 +316,7 @@ static void prom_destroy(void *instance)
     if (p->have_res)
         summ_result_free(&p->res);
     summ_agg_free(&p->agg);
+    summ_leftovers_free(&p->left);
     free(p);
 }
 
@@ -313,6 +342,9 @@ static const pwalk_plugin prom_plugin = {
     .prepare = prom_prepare,
 #if PROM_MERGE
     .merge = prom_merge,
+#endif
+#if PWALK_ABI_MINOR >= 4
+    .checkpoint = prom_checkpoint,
 #endif
 };
 

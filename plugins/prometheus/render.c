@@ -402,7 +402,11 @@ static void prom_scan_facts(FILE *o, const prom_conf *pc, const prom_scan *s)
                  "When the scan's walk ended (Unix time); the file is replaced only by a "
                  "complete scan, so alert when this gets old.", (uint64_t)s->end_sec);
     snprintf(num, sizeof num, "%.3f", s->duration);
-    prom_one(o, pc, "scan_duration_seconds", "How long the scan took.", num);
+    prom_one(o, pc, "scan_duration_seconds",
+             "How long the scan took (a resumed scan: its sessions' time summed).", num);
+    prom_one_u64(o, pc, "scan_sessions",
+                 "Sessions the scan ran in: more than 1 when it was suspended or died at a "
+                 "checkpoint and was resumed.", s->sessions ? s->sessions : 1);
     prom_one(o, pc, "scan_complete", "1: the scan completed (a scan that did not complete "
              "writes no file; the previous one stays).", "1");
     if (s->have_counts) {

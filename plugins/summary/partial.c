@@ -39,6 +39,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/grow.h"
+
 #define PART_MAGIC "PWSUMPRT"
 #define PART_END "PWSUMEND"
 #define PART_MAGIC_LEN 8
@@ -65,7 +67,9 @@ static uint64_t part_fnv(uint64_t h, const unsigned char *p, size_t n)
 /* ---- writing --------------------------------------------------------------- */
 
 typedef struct part_writer {
-    outfile *o;
+    outfile *o;                 /* NULL: into mem (a checkpoint's state) */
+    unsigned char *mem;
+    size_t mem_len, mem_cap;
     unsigned char *buf;
     size_t len;
     uint64_t hash;
@@ -79,8 +83,17 @@ static void pw_flush(part_writer *w)
     if (w->failed || w->len == 0)
         return;
     w->hash = part_fnv(w->hash, w->buf, w->len);
-    if (outfile_write(w->o, w->buf, w->len, w->err, w->errlen) != 0)
+    if (!w->o) {
+        if (grow_array((void **)&w->mem, &w->mem_cap, w->mem_len + w->len, 1) != 0) {
+            snprintf(w->err, w->errlen, "summary checkpoint state: out of memory");
+            w->failed = 1;
+        } else {
+            memcpy(w->mem + w->mem_len, w->buf, w->len);
+            w->mem_len += w->len;
+        }
+    } else if (outfile_write(w->o, w->buf, w->len, w->err, w->errlen) != 0) {
         w->failed = 1;
+    }
     w->len = 0;
 }
 
@@ -216,30 +229,57 @@ static void pw_links(part_writer *w, const summ_agg *a)
     }
 }
 
+/* Everything, header to trailer, into w. */
+static void pw_all(part_writer *w, const summ_agg *a, const summ_conf *c)
+{
+    pw_header(w, a, c);
+    pw_dirs(w, a);
+    for (size_t i = 0; i < a->user_count; i++)
+        pw_owner(w, &a->users[i]);
+    for (size_t i = 0; i < a->group_count; i++)
+        pw_owner(w, &a->groups[i]);
+    pw_cells(w, a);
+    pw_links(w, a);
+    pw_flush(w);
+    /* the trailer is not part of its own checksum */
+    uint64_t sum = w->hash;
+    pw_bytes(w, PART_END, PART_MAGIC_LEN);
+    pw_u64(w, sum);
+    pw_flush(w);
+}
+
 int summ_partial_write(outfile *o, const summ_agg *a, const summ_conf *c, char *err,
                        size_t errlen)
 {
-    part_writer w = {o, malloc(PART_BUF), 0, PART_FNV_INIT, 0, err, errlen};
+    part_writer w = {o, NULL, 0, 0, malloc(PART_BUF), 0, PART_FNV_INIT, 0, err, errlen};
     if (!w.buf) {
         snprintf(err, errlen, "summary partial '%s': out of memory", o->final_path);
         return -1;
     }
-    pw_header(&w, a, c);
-    pw_dirs(&w, a);
-    for (size_t i = 0; i < a->user_count; i++)
-        pw_owner(&w, &a->users[i]);
-    for (size_t i = 0; i < a->group_count; i++)
-        pw_owner(&w, &a->groups[i]);
-    pw_cells(&w, a);
-    pw_links(&w, a);
-    pw_flush(&w);
-    /* the trailer is not part of its own checksum */
-    uint64_t sum = w.hash;
-    pw_bytes(&w, PART_END, PART_MAGIC_LEN);
-    pw_u64(&w, sum);
-    pw_flush(&w);
+    pw_all(&w, a, c);
     free(w.buf);
     return w.failed ? -1 : 0;
+}
+
+int summ_partial_encode(const summ_agg *a, const summ_conf *c, unsigned char **out,
+                        size_t *len, char *err, size_t errlen)
+{
+    part_writer w = {NULL, NULL, 0, 0, malloc(PART_BUF), 0, PART_FNV_INIT, 0, err, errlen};
+    *out = NULL;
+    *len = 0;
+    if (!w.buf) {
+        snprintf(err, errlen, "summary checkpoint state: out of memory");
+        return -1;
+    }
+    pw_all(&w, a, c);
+    free(w.buf);
+    if (w.failed) {
+        free(w.mem);
+        return -1;
+    }
+    *out = w.mem;
+    *len = w.mem_len;
+    return 0;
 }
 
 /* ---- reading --------------------------------------------------------------- */
@@ -309,33 +349,35 @@ static int pr_count_ok(const part_reader *r, uint64_t count, size_t min)
     return count <= (r->len - r->at) / min;
 }
 
-static int pr_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
+/* what: "summary partial 'PATH'" or "summary checkpoint state N". */
+static int pr_fail(char *err, size_t errlen, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int pr_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
+static int pr_fail(char *err, size_t errlen, const char *what, const char *fmt, ...)
 {
     char why[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    snprintf(err, errlen, "summary partial '%s': %s", path, why);
+    snprintf(err, errlen, "%s: %s", what, why);
     return -1;
 }
 
 /* The whole file in memory (a partial grows with directories only). */
-static unsigned char *pr_slurp(const char *path, size_t *len, char *err, size_t errlen)
+static unsigned char *pr_slurp(const char *path, const char *what, size_t *len, char *err,
+                                size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        pr_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+        pr_fail(err, errlen, what, "cannot open: %s", strerror(errno));
         if (fd >= 0)
             close(fd);
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        pr_fail(err, errlen, path, "not a regular file");
+        pr_fail(err, errlen, what, "not a regular file");
         return NULL;
     }
     size_t n = (size_t)st.st_size, got = 0;
@@ -343,7 +385,7 @@ static unsigned char *pr_slurp(const char *path, size_t *len, char *err, size_t 
     while (buf && got < n) {
         ssize_t k = read(fd, buf + got, n - got);
         if (k <= 0) {
-            pr_fail(err, errlen, path, "read failed: %s", k < 0 ? strerror(errno) : "file shrank");
+            pr_fail(err, errlen, what, "read failed: %s", k < 0 ? strerror(errno) : "file shrank");
             free(buf);
             close(fd);
             return NULL;
@@ -352,67 +394,67 @@ static unsigned char *pr_slurp(const char *path, size_t *len, char *err, size_t 
     }
     close(fd);
     if (!buf)
-        pr_fail(err, errlen, path, "out of memory");
+        pr_fail(err, errlen, what, "out of memory");
     *len = n;
     return buf;
 }
 
 /* Magic, version and trailer checksum: is this a whole partial of ours? */
-static int pr_frame(part_reader *r, const char *path, char *err, size_t errlen)
+static int pr_frame(part_reader *r, const char *what, char *err, size_t errlen)
 {
     size_t min = PART_MAGIC_LEN + 4 + PART_TRAILER_LEN;
     if (r->len < PART_MAGIC_LEN || memcmp(r->p, PART_MAGIC, PART_MAGIC_LEN) != 0)
-        return pr_fail(err, errlen, path,
+        return pr_fail(err, errlen, what,
                        "not a pwalk summary partial (no '" PART_MAGIC "' at its start)");
     if (r->len < min)
-        return pr_fail(err, errlen, path, "truncated (%zu bytes)", r->len);
+        return pr_fail(err, errlen, what, "truncated (%zu bytes)", r->len);
     r->at = PART_MAGIC_LEN;
     uint32_t version = pr_u32(r);
     if (version != SUMM_PARTIAL_VERSION)
-        return pr_fail(err, errlen, path,
+        return pr_fail(err, errlen, what,
                        "format version %u, this pwalk reads version %u (ranks of another "
                        "pwalk build?)",
                        version, SUMM_PARTIAL_VERSION);
     const unsigned char *t = r->p + r->len - PART_TRAILER_LEN;
     if (memcmp(t, PART_END, PART_MAGIC_LEN) != 0)
-        return pr_fail(err, errlen, path, "truncated or corrupt (no end marker; %zu bytes)",
+        return pr_fail(err, errlen, what, "truncated or corrupt (no end marker; %zu bytes)",
                        r->len);
     uint64_t want = 0;
     for (int i = 0; i < 8; i++)
         want |= (uint64_t)t[PART_MAGIC_LEN + i] << (8 * i);
     uint64_t got = part_fnv(PART_FNV_INIT, r->p, r->len - PART_TRAILER_LEN);
     if (got != want)
-        return pr_fail(err, errlen, path, "corrupt (checksum %016llx, expected %016llx)",
+        return pr_fail(err, errlen, what, "corrupt (checksum %016llx, expected %016llx)",
                        (unsigned long long)got, (unsigned long long)want);
     r->len -= PART_TRAILER_LEN;
     return 0;
 }
 
 /* The header after the version: conf and counts, checked against c. */
-static int pr_head(part_reader *r, part_head *h, const summ_conf *c, const char *path,
+static int pr_head(part_reader *r, part_head *h, const summ_conf *c, const char *what,
                    char *err, size_t errlen)
 {
     (void)pr_u32(r); /* reserved */
     h->start_sec = pr_i64(r);
     h->age_count = pr_u32(r);
     if (h->age_count > SUMM_AGE_MAX)
-        return pr_fail(err, errlen, path, "corrupt (%u age_days values)", h->age_count);
+        return pr_fail(err, errlen, what, "corrupt (%u age_days values)", h->age_count);
     for (uint32_t i = 0; i < h->age_count; i++)
         h->ages[i] = pr_i32(r);
     uint64_t *counts[] = {&h->dirs, &h->users, &h->groups, &h->tops, &h->cells, &h->links};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
         *counts[i] = pr_u64(r);
     if (r->short_read)
-        return pr_fail(err, errlen, path, "truncated header");
+        return pr_fail(err, errlen, what, "truncated header");
     if (h->start_sec != c->start_sec)
-        return pr_fail(err, errlen, path,
+        return pr_fail(err, errlen, what,
                        "written for a scan started at %lld, this merge's started at %lld",
                        (long long)h->start_sec, (long long)c->start_sec);
     int same = h->age_count == c->age_count;
     for (uint32_t i = 0; same && i < h->age_count; i++)
         same = h->ages[i] == c->age_days[i];
     if (!same)
-        return pr_fail(err, errlen, path, "its age_days differ from this sink's age_days");
+        return pr_fail(err, errlen, what, "its age_days differ from this sink's age_days");
     return 0;
 }
 
@@ -573,33 +615,57 @@ static int pr_body(part_reader *r, const part_head *h, summ_agg *t)
     return r->short_read && rc != -2 ? -1 : rc;
 }
 
-int summ_partial_read(summ_agg *a, const summ_conf *c, const char *path, char *err,
-                      size_t errlen)
+int summ_partial_decode(summ_agg *a, const summ_conf *c, const unsigned char *buf,
+                        size_t len, const char *what, char *err, size_t errlen)
 {
-    size_t len = 0;
-    unsigned char *buf = pr_slurp(path, &len, err, errlen);
-    if (!buf)
-        return -1;
     part_reader r = {buf, len, 0, 0};
     part_head h;
     memset(&h, 0, sizeof h);
-    int rc = pr_frame(&r, path, err, errlen);
+    int rc = pr_frame(&r, what, err, errlen);
     if (rc == 0)
-        rc = pr_head(&r, &h, c, path, err, errlen);
+        rc = pr_head(&r, &h, c, what, err, errlen);
     summ_agg t;
     summ_agg_init(&t);
     if (rc == 0) {
         size_t at = r.at;
         int body = pr_body(&r, &h, &t);
         if (body == -1)
-            rc = pr_fail(err, errlen, path, "corrupt record (near byte %zu of %zu)",
+            rc = pr_fail(err, errlen, what, "corrupt record (near byte %zu of %zu)",
                          r.at > at ? r.at : at, len);
         else if (body == -2 || summ_agg_merge(a, &t) != 0)
-            rc = pr_fail(err, errlen, path, "out of memory");
+            rc = pr_fail(err, errlen, what, "out of memory");
     }
     summ_agg_free(&t);
-    free(buf);
     return rc;
+}
+
+int summ_partial_read(summ_agg *a, const summ_conf *c, const char *path, char *err,
+                      size_t errlen)
+{
+    size_t wlen = strlen(path) + sizeof "summary partial ''";
+    char *what = malloc(wlen);
+    if (!what) {
+        snprintf(err, errlen, "summary partial: out of memory");
+        return -1;
+    }
+    snprintf(what, wlen, "summary partial '%s'", path);
+    size_t len = 0;
+    unsigned char *buf = pr_slurp(path, what, &len, err, errlen);
+    int rc = buf ? summ_partial_decode(a, c, buf, len, what, err, errlen) : -1;
+    free(buf);
+    free(what);
+    return rc;
+}
+
+int summ_partial_start(const unsigned char *buf, size_t len, int64_t *start_sec)
+{
+    if (len < PART_MAGIC_LEN + 16 || memcmp(buf, PART_MAGIC, PART_MAGIC_LEN) != 0)
+        return -1;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)buf[PART_MAGIC_LEN + 8 + i] << (8 * i);
+    *start_sec = (int64_t)v;
+    return 0;
 }
 
 int summ_partial_merge(summ_agg *a, const summ_conf *c, const char *const *partials,

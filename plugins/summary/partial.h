@@ -46,6 +46,21 @@ int summ_partial_write(outfile *o, const summ_agg *a, const summ_conf *c, char *
 int summ_partial_read(summ_agg *a, const summ_conf *c, const char *path, char *err,
                       size_t errlen);
 
+/* The same bytes into a malloc'ed *out (*len bytes; the caller frees it):
+ * a checkpoint's state (plugin ABI 1.4) is a partial held in the journal.
+ * 0, or -1 with a message (out of memory). */
+int summ_partial_encode(const summ_agg *a, const summ_conf *c, unsigned char **out,
+                        size_t *len, char *err, size_t errlen);
+
+/* summ_partial_read() of len bytes at buf; messages start with what
+ * ("summary checkpoint state 2").  0, or -1 with a message. */
+int summ_partial_decode(summ_agg *a, const summ_conf *c, const unsigned char *buf,
+                        size_t len, const char *what, char *err, size_t errlen);
+
+/* The start_sec a partial's header holds (not checked further: decode
+ * does that).  0, or -1 when buf is no partial's start. */
+int summ_partial_start(const unsigned char *buf, size_t len, int64_t *start_sec);
+
 /* summ_partial_read() for each of partials[0..count-1], in order (the
  * merge callback's whole work). */
 int summ_partial_merge(summ_agg *a, const summ_conf *c, const char *const *partials,

@@ -64,8 +64,17 @@ typedef struct summ_worker {
     summ_dir *last_dir;         /* the parent of the previous file      */
     uint32_t last_top;          /* its files' top (UINT32_MAX: unknown) */
     summ_cache cache;
+    struct summ_worker *next, *prev; /* the instance's open workers   */
 } summ_worker;
 
+/* An instance's open workers (sink.c: thread_open links one in,
+ * thread_close unlinks it; main thread only): what a checkpoint absorbs
+ * while they are idle. */
+typedef struct summ_workers {
+    summ_worker *head;
+} summ_workers;
+
+/* An empty aggregate and cache on conf c (next/prev untouched). */
 void summ_worker_init(summ_worker *w, const summ_conf *c);
 /* Fold one entry in.  0, or -1 when out of memory. */
 int summ_fold(summ_worker *w, const pwalk_entry *e);
@@ -97,16 +106,50 @@ int summ_read_age_days(const pwalk_host *h, const pwalk_options *opts, summ_conf
 /* The engine's scan facts (ABI 1.3) into *facts, a pwalk_scan_facts: 1,
  * or 0 when the engine has none (facts then zeroed; before 1.3 untouched). */
 int summ_scan_facts(const pwalk_host *h, pwalk_host_ctx *ctx, void *facts);
-/* The bodies of thread_open (a summ_worker on conf c: keep c until the
- * worker is closed), consume (fold every entry) and thread_close (absorb
- * the worker's aggregate into `into`, free it): PWALK_OK, or an error code
- * after host->set_error. */
+/* The bodies of thread_open (a summ_worker on conf c, linked into ws:
+ * keep c until the worker is closed), consume (fold every entry) and
+ * thread_close (unlink it, absorb its aggregate into `into`, free it):
+ * PWALK_OK, or an error code after host->set_error. */
 int summ_sink_thread_open(const pwalk_host *h, pwalk_host_ctx *ctx, const summ_conf *c,
-                          void **tstate);
+                          summ_workers *ws, void **tstate);
 int summ_sink_consume(const pwalk_host *h, pwalk_host_ctx *ctx, void *tstate,
                       const pwalk_entry *entries, size_t count);
 int summ_sink_thread_close(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *into,
-                           void *tstate);
+                           summ_workers *ws, void *tstate);
+/* The body of checkpoint() (ABI 1.4; the walk paused, every worker idle):
+ * absorb every open worker's aggregate into `into` (the workers go on
+ * empty), then host->checkpoint_save() one state: the names of the
+ * temporaries of outs[0..n-1] (and the parts they adopted) followed by
+ * `into` and c as a partial (partial.h; FORMAT.md "Checkpoints").  The
+ * aggregate lives in the journal only: the temporaries hold nothing before
+ * prepare(), so a suspended scan needs no file of this sink; the names let
+ * the resumed scan remove those a crash left behind.  PWALK_OK, or an
+ * error code after host->set_error. */
+int summ_sink_checkpoint(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *into,
+                         summ_workers *ws, const summ_conf *c, outfile *const *outs,
+                         size_t n);
+
+/* The earlier sessions' temporaries a resumed create() found in its states. */
+typedef struct summ_leftovers {
+    char **names;
+    size_t count;
+} summ_leftovers;
+
+/* In create() of a walking instance (worker_count > 0), before any output
+ * is opened: merge every state the engine gives back
+ * (host->checkpoint_count(), 0 for a fresh scan) into `into`, c->start_sec
+ * becoming the states' (the scan's first start: the ages keep one origin
+ * across sessions), so the tables come out as an uninterrupted scan's; the
+ * temporaries they name into *left.  PWALK_OK, or PWALK_ERR_CONFIG after
+ * set_error for a state that does not decode. */
+int summ_sink_resume(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *into, summ_conf *c,
+                     summ_leftovers *left);
+/* Once the outputs are open: o removes left's temporaries with its own
+ * (outfile_adopt_part: at commit or abort; a name no longer there is
+ * fine).  left is emptied.  PWALK_OK or PWALK_ERR_NOMEM after set_error. */
+int summ_sink_adopt(const pwalk_host *h, pwalk_host_ctx *ctx, outfile *o,
+                    summ_leftovers *left);
+void summ_leftovers_free(summ_leftovers *left);
 
 /* ---- finalize.c ---- */
 
@@ -155,6 +198,10 @@ typedef struct summ_facts {
     int64_t threads, ranks;
     int64_t start_sec, end_sec;
     int64_t entries, errors, filtered;
+    /* the sessions the scan ran in (ABI 1.4; else one: own_session) */
+    size_t session_count;
+    const pwalk_session *sessions;
+    pwalk_session own_session;
 } summ_facts;
 
 /* (sink.c) The facts of a sink over the aggregate: the engine's (ABI 1.3),

@@ -16,6 +16,12 @@
  * writes the tables as if one process had walked.  The two are told apart
  * by host->worker_count: 0 in the merge lifecycle (no walk), >= 1 in a
  * rank's scan (plugin.h, "Merge lifecycle").
+ *
+ * Checkpoints (ABI 1.4): checkpoint() absorbs the idle workers' aggregates
+ * and saves the instance's as a partial in memory (the journal keeps it);
+ * a resumed create() merges the saved states back before the walk, so the
+ * tables are an uninterrupted scan's, byte for byte.  No file of this sink
+ * outlives a suspension: the temporaries hold nothing until prepare().
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -69,6 +75,8 @@ typedef struct summ_instance {
     int partial_open;
     int prepared;
     summ_agg agg;               /* every worker's, merged              */
+    summ_workers open_workers;  /* the open ones (checkpoint absorbs)  */
+    summ_leftovers left;        /* earlier sessions' temporaries       */
     summ_result res;
     int have_res;
     char hostname[256];
@@ -187,11 +195,21 @@ static int summ_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
         ranks = f.ranks;
     }
 #endif
+    /* a resumed scan: every saved state back into the aggregate (and the
+     * first session's start_sec) before the walk; nothing opened yet */
+    if ((rc = summ_sink_resume(host, ctx, &s->agg, &s->conf, &s->left)) != PWALK_OK)
+        return rc;
     /* a rank of several writes its partial at `dir` (its shard name); the
      * merge lifecycle (no workers) and a lone process write the tables */
     if (SUMM_MERGE && ranks > 1 && host->worker_count > 0)
-        return summ_open_partial(s);
-    return summ_open_tables(s);
+        rc = summ_open_partial(s);
+    else
+        rc = summ_open_tables(s);
+    /* what a crashed session left goes with this one's temporaries */
+    if (rc == PWALK_OK)
+        rc = summ_sink_adopt(host, ctx, s->partial_open ? &s->partial : &s->out.outs[0],
+                             &s->left);
+    return rc;
 }
 
 /* The workers: sink.c (the same for every sink over the aggregate). */
@@ -199,7 +217,7 @@ static int summ_thread_open(void *instance, uint32_t worker, void **tstate)
 {
     summ_instance *s = instance;
     (void)worker;
-    return summ_sink_thread_open(s->host, s->ctx, &s->conf, tstate);
+    return summ_sink_thread_open(s->host, s->ctx, &s->conf, &s->open_workers, tstate);
 }
 
 static int summ_consume(void *instance, void *tstate, const pwalk_entry *entries, size_t count)
@@ -211,7 +229,23 @@ static int summ_consume(void *instance, void *tstate, const pwalk_entry *entries
 static int summ_thread_close(void *instance, void *tstate)
 {
     summ_instance *s = instance;
-    return summ_sink_thread_close(s->host, s->ctx, &s->agg, tstate);
+    return summ_sink_thread_close(s->host, s->ctx, &s->agg, &s->open_workers, tstate);
+}
+
+/* Everything consumed so far as the state (sink.c); no file: the tables'
+ * temporaries hold nothing before prepare(), and a suspended scan's
+ * finish(PWALK_SUSPENDED) removes them like any non-zero status. */
+static int summ_checkpoint(void *instance)
+{
+    summ_instance *s = instance;
+    outfile *outs[SUMM_T_COUNT + 1];
+    size_t n = 0;
+    for (int t = 0; t < SUMM_T_COUNT; t++)
+        if (s->out.opened[t])
+            outs[n++] = &s->out.outs[t];
+    if (s->partial_open)
+        outs[n++] = &s->partial;
+    return summ_sink_checkpoint(s->host, s->ctx, &s->agg, &s->open_workers, &s->conf, outs, n);
 }
 
 #if SUMM_MERGE
@@ -354,6 +388,7 @@ static void summ_destroy(void *instance)
     if (s->have_res)
         summ_result_free(&s->res);
     summ_agg_free(&s->agg);
+    summ_leftovers_free(&s->left);
     free(s);
 }
 
@@ -379,6 +414,9 @@ static const pwalk_plugin summ_plugin = {
     .prepare = summ_prepare,
 #if SUMM_MERGE
     .merge = summ_merge,
+#endif
+#if PWALK_ABI_MINOR >= 4
+    .checkpoint = summ_checkpoint,
 #endif
 };
 

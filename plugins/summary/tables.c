@@ -332,7 +332,15 @@ static void summ_json_head(summ_w *w, const summ_facts *f)
     summ_json_count(w, "ranks", f->ranks, "\n");
     summ_json_count(w, "start_time", f->start_sec, "\n");
     summ_json_count(w, "end_time", f->end_sec, "\n");
-    summ_w_printf(w, "  \"sessions\": 1,\n");
+    /* more than one after a suspended or dead scan was resumed (ABI 1.4);
+     * a session still running at prepare() ends now (end_time) */
+    summ_w_printf(w, "  \"sessions\": %zu,\n  \"session_times\": [", f->session_count);
+    for (size_t i = 0; i < f->session_count; i++) {
+        int64_t end = f->sessions[i].end_sec ? f->sessions[i].end_sec : f->end_sec;
+        summ_w_printf(w, "%s{\"start\": %" PRId64 ", \"end\": %" PRId64 "}", i ? ", " : "",
+                      f->sessions[i].start_sec, end);
+    }
+    summ_w_printf(w, "],\n");
     summ_json_count(w, "entries", f->entries, "\n");
     summ_json_count(w, "errors", f->errors, "\n");
     summ_json_count(w, "filtered", f->filtered, "\n");

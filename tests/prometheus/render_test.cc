@@ -56,7 +56,7 @@ std::string TempPath(const char *name)
 // Renders into a file; returns its text.
 std::string Render(Fixture &f, const prom_conf &pc, const std::string &path)
 {
-    prom_scan s = {"1.0", 1700000000, 1700000100, 100.0, 1, 12, 0, 3};
+    prom_scan s = {"1.0", 1700000000, 1700000100, 100.0, 1, 12, 0, 3, 1};
     FILE *out = fopen(path.c_str(), "w");
     EXPECT_NE(out, nullptr);
     EXPECT_EQ(prom_render(out, &pc, &f.c, &f.r, &f.a, &s), 0);

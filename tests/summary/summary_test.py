@@ -22,10 +22,10 @@ import pytest
 
 import summary_tree as T
 
-VOLATILE = {"threads", "ranks", "start_time", "end_time", "hostname"}
+VOLATILE = {"threads", "ranks", "start_time", "end_time", "session_times", "hostname"}
 JSON_KEYS = ["format", "version", "complete", "pwalk_version", "hostname", "roots", "threads",
-             "ranks", "start_time", "end_time", "sessions", "entries", "errors", "filtered",
-             "totals", "age_days", "size_classes", "compress", "tables"]
+             "ranks", "start_time", "end_time", "sessions", "session_times", "entries", "errors",
+             "filtered", "totals", "age_days", "size_classes", "compress", "tables"]
 
 
 @pytest.fixture
@@ -92,6 +92,10 @@ def test_every_table_matches_the_tree(work):
     assert list(meta) == JSON_KEYS
     assert meta["format"] == "pwalk-summary" and meta["version"] == 1
     assert meta["complete"] is True and meta["sessions"] == 1
+    # one session (the scan ran in one go): its times are the scan's
+    [one] = meta["session_times"]
+    assert list(one) == ["start", "end"]
+    assert abs(one["start"] - meta["start_time"]) <= 2 and abs(one["end"] - meta["end_time"]) <= 2
     assert meta["roots"] == [facts["root"]]
     assert meta["threads"] == 2 and meta["ranks"] == 1
     assert meta["hostname"] == socket.gethostname()

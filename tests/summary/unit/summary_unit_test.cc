@@ -672,6 +672,227 @@ TEST_F(SummaryPlugin, RanksPartialsMergeIntoTheTablesOfOneProcessLinksOnceAtTheF
 }
 #endif
 
+#if PWALK_ABI_MINOR >= 4
+// ---- checkpoints (ABI 1.4): suspended, crashed and resumed scans ---------------
+
+// How a session of a checkpointed scan ends.
+enum class End { kSuspend, kCrash, kComplete };
+
+class SummaryCheckpoint : public SummaryPlugin {
+  protected:
+    // One session, in its own host context (the engine of a new process):
+    // create() resuming `states`; tree[from, to) over two workers with a
+    // checkpoint after every `every` entries and one at `to`; then
+    // kSuspend: thread_close, finish(PWALK_SUSPENDED), destroy; kCrash: two
+    // more entries (the process dies before its next checkpoint: a later
+    // session reads them again) and the temporaries left on disk as SIGKILL
+    // leaves them; kComplete: thread_close, prepare, finish(0).  Returns the
+    // last state saved ("" when create() failed: *error says why).
+    std::string Session(const std::vector<std::string> &states, size_t from, size_t to, End end,
+                        size_t every = 1000, std::string *error = nullptr)
+    {
+        const std::vector<Ent> tree = Tree();
+        pwalk_host_ctx ctx;
+        ctx.resume_states = states;
+        ctx.sessions = sessions_;
+        void *inst = nullptr;
+        if (plugin_->create(&host_, &ctx, opts_.get(), &inst) != PWALK_OK) {
+            if (error)
+                *error = ctx.error();
+            plugin_->finish(inst, PWALK_SUSPENDED);
+            plugin_->destroy(inst);
+            return "";
+        }
+        void *ts[2];
+        for (uint32_t w = 0; w < 2; w++)
+            EXPECT_EQ(plugin_->thread_open(inst, w, &ts[w]), PWALK_OK);
+        std::string last;
+        if (from == to) {  // a session that reads nothing still checkpoints
+            EXPECT_EQ(harness::Checkpoint(plugin_, inst, &ctx), PWALK_OK) << ctx.error();
+        }
+        for (size_t i = from; i < to + (end == End::kCrash ? 2 : 0) && i < tree.size(); i++) {
+            pwalk_entry e = ToEntry(tree[i], g_now);
+            EXPECT_EQ(plugin_->consume(inst, ts[i % 2], &e, 1), PWALK_OK);
+            if (i + 1 == to || (i < to && (i + 1 - from) % every == 0)) {
+                EXPECT_EQ(harness::Checkpoint(plugin_, inst, &ctx), PWALK_OK) << ctx.error();
+                EXPECT_EQ(ctx.saves_in_checkpoint, 1);
+            }
+        }
+        last = ctx.saved.empty() ? "" : ctx.saved.back();
+        for (uint32_t w = 0; w < 2; w++)
+            EXPECT_EQ(plugin_->thread_close(inst, ts[w]), PWALK_OK);
+        if (end == End::kComplete) {
+            EXPECT_EQ(plugin_->prepare(inst), PWALK_OK) << ctx.error();
+            EXPECT_EQ(plugin_->finish(inst, 0), PWALK_OK) << ctx.error();
+        } else if (end == End::kSuspend) {
+            EXPECT_EQ(plugin_->finish(inst, PWALK_SUSPENDED), PWALK_OK) << ctx.error();
+        }
+        std::vector<std::string> temps = harness::TempOutputs(dir_);
+        plugin_->destroy(inst);
+        if (end == End::kCrash) {  // destroy() removed what SIGKILL leaves behind
+            mkdir(dir_.c_str(), 0755);
+            for (const std::string &t : temps)
+                EXPECT_TRUE(harness::WriteFile(dir_ + "/" + t, ""));
+        }
+        return last;
+    }
+
+    // The tables as published, summary.json aside.
+    std::map<std::string, std::string> Tables()
+    {
+        std::map<std::string, std::string> files;
+        for (const std::string &name : harness::ListDir(dir_))
+            if (name != "summary.json")
+                files[name] = harness::ReadFile(dir_ + "/" + name);
+        return files;
+    }
+
+    std::map<std::string, std::string> Reference()
+    {
+        Publish(Tree(), Zeros(Tree().size()), 1);
+        std::map<std::string, std::string> ref = Tables();
+        EXPECT_EQ(ref.size(), 5u);
+        harness::RemoveTree(dir_);
+        return ref;
+    }
+
+    std::vector<pwalk_session> sessions_;
+};
+
+// The rule: interrupted anywhere (suspended, or killed after a
+// checkpoint with work lost after it), resumed, the tables are those of an
+// uninterrupted scan byte for byte -- the two links of h on either side of
+// a cut included -- and nothing of the sink is left but the tables.
+TEST_F(SummaryCheckpoint, ResumedAtEveryCutTheTablesAreTheUninterruptedOnes)
+{
+    const auto ref = Reference();
+    const size_t n = Tree().size();
+    for (End end : {End::kSuspend, End::kCrash}) {
+        for (size_t cut = 0; cut <= n; cut++) {
+            SCOPED_TRACE("cut " + std::to_string(cut) + (end == End::kCrash ? " crash" : " suspend"));
+            std::string state = Session({}, 0, cut, end);
+            ASSERT_FALSE(state.empty());
+            if (end == End::kSuspend) {  // nothing of the sink on disk while suspended
+                EXPECT_TRUE(!harness::Exists(dir_) || harness::ListDir(dir_).empty());
+            }
+            Session({state}, cut, n, End::kComplete);
+            EXPECT_EQ(Tables(), ref);
+            EXPECT_TRUE(harness::TempOutputs(dir_).empty());
+            EXPECT_TRUE(harness::Exists(dir_ + "/summary.json"));
+            harness::RemoveTree(dir_);
+        }
+    }
+}
+
+TEST_F(SummaryCheckpoint, SeveralInterruptionsInOneScanAndACheckpointAfterEveryEntry)
+{
+    const auto ref = Reference();
+    std::string s1 = Session({}, 0, 2, End::kSuspend, 1);
+    std::string s2 = Session({s1}, 2, 4, End::kCrash, 1);
+    std::string s3 = Session({s2}, 4, 4, End::kSuspend, 1);  // nothing read in between
+    std::string s4 = Session({s3}, 4, 7, End::kCrash, 1);
+    Session({s4}, 7, Tree().size(), End::kComplete, 1);
+    EXPECT_EQ(Tables(), ref);
+    EXPECT_TRUE(harness::TempOutputs(dir_).empty());
+}
+
+// ABI: a state always starts "PWSUMCKP"; the temporaries a killed session
+// left are named in it, and the completed scan removes them.
+TEST_F(SummaryCheckpoint, AKilledSessionsTemporariesGoWhenTheResumedScanPublishes)
+{
+    std::string s1 = Session({}, 0, 3, End::kCrash);
+    ASSERT_EQ(s1.compare(0, 8, "PWSUMCKP"), 0);
+    EXPECT_EQ(harness::TempOutputs(dir_).size(), 6u);
+    std::string s2 = Session({s1}, 3, 5, End::kCrash);  // the first one's still named
+    EXPECT_EQ(harness::TempOutputs(dir_).size(), 12u);
+    Session({s2}, 5, Tree().size(), End::kComplete);
+    EXPECT_TRUE(harness::TempOutputs(dir_).empty());
+    EXPECT_EQ(harness::ListDir(dir_).size(), 6u);
+}
+
+// pwalk-mpi resumed with fewer ranks: one instance continues two ranks'
+// states (disjoint parts of the tree, h's two links on different ones).
+TEST_F(SummaryCheckpoint, TwoRanksStatesMergeIntoOneInstance)
+{
+    const auto ref = Reference();
+    const size_t n = Tree().size();
+    std::string a = Session({}, 0, 4, End::kSuspend);
+    std::string b = Session({}, 4, n, End::kSuspend);
+    // b's own start: a later session of the same scan has the same start
+    Session({a, b}, n, n, End::kComplete);
+    EXPECT_EQ(Tables(), ref);
+}
+
+// The ages keep the scan's first start as their origin: the engine of a
+// resumed process may report a later start; the states' is used (an entry
+// an hour old at the start stays in bucket 0, not 7).
+TEST_F(SummaryCheckpoint, AgesAreMeasuredFromTheFirstSessionsStart)
+{
+    const auto ref = Reference();
+    std::string s1 = Session({}, 0, 4, End::kSuspend);
+    const int64_t first = g_now;
+    g_now += 8 * kDay;  // what FakeFacts reports to the resumed create()
+    pwalk_host_ctx ctx;
+    ctx.resume_states = {s1};
+    void *inst = nullptr;
+    ASSERT_EQ(plugin_->create(&host_, &ctx, opts_.get(), &inst), PWALK_OK) << ctx.error();
+    void *ts = nullptr;
+    ASSERT_EQ(plugin_->thread_open(inst, 0, &ts), PWALK_OK);
+    const std::vector<Ent> tree = Tree();
+    for (size_t i = 4; i < tree.size(); i++) {
+        pwalk_entry e = ToEntry(tree[i], first);
+        EXPECT_EQ(plugin_->consume(inst, ts, &e, 1), PWALK_OK);
+    }
+    EXPECT_EQ(plugin_->thread_close(inst, ts), PWALK_OK);
+    EXPECT_EQ(plugin_->prepare(inst), PWALK_OK) << ctx.error();
+    EXPECT_EQ(plugin_->finish(inst, 0), PWALK_OK) << ctx.error();
+    plugin_->destroy(inst);
+    EXPECT_EQ(Tables(), ref);
+    std::string json = harness::ReadFile(dir_ + "/summary.json");
+    EXPECT_NE(json.find("\"start_time\": " + std::to_string(first) + ","), std::string::npos)
+        << json;
+}
+
+TEST_F(SummaryCheckpoint, ABadStateFailsCreateWithOneLineAndNothingMade)
+{
+    std::string good = Session({}, 0, 4, End::kSuspend);
+    ASSERT_FALSE(harness::Exists(dir_));
+    std::string error;
+    EXPECT_EQ(Session({"garbage"}, 4, 9, End::kComplete, 1000, &error), "");
+    EXPECT_EQ(error, "summary checkpoint state 1 of 1: not a summary checkpoint state");
+    EXPECT_FALSE(harness::Exists(dir_));
+    std::string flipped = good;
+    flipped[flipped.size() - 20] ^= 0x40;  // inside the partial: its checksum
+    EXPECT_EQ(Session({good, flipped}, 4, 9, End::kComplete, 1000, &error), "");
+    EXPECT_EQ(error.rfind("summary checkpoint state 2 of 2: corrupt (checksum ", 0), 0u) << error;
+    EXPECT_FALSE(harness::Exists(dir_));
+    std::string cut = good.substr(0, 20);
+    EXPECT_EQ(Session({cut}, 4, 9, End::kComplete, 1000, &error), "");
+    EXPECT_NE(error.find("summary checkpoint state 1 of 1: "), std::string::npos) << error;
+}
+
+// summary.json: "sessions" and "session_times" from the engine's facts (a
+// running last session ends at end_time).
+TEST_F(SummaryCheckpoint, SummaryJsonListsTheSessions)
+{
+    host_.scan_facts = harness::FakeScanFacts;
+    sessions_ = {{1000, 2000}, {3000, 0}};
+    std::string s1 = Session({}, 0, 4, End::kSuspend);
+    Session({s1}, 4, Tree().size(), End::kComplete);
+    std::string json = harness::ReadFile(dir_ + "/summary.json");
+    EXPECT_NE(json.find("  \"sessions\": 2,\n  \"session_times\": [{\"start\": 1000, \"end\": "
+                        "2000}, {\"start\": 3000, \"end\": "),
+              std::string::npos)
+        << json;
+    sessions_.clear();
+    harness::RemoveTree(dir_);
+    Publish(Tree(), Zeros(Tree().size()), 1);  // one go: one session, start to end
+    json = harness::ReadFile(dir_ + "/summary.json");
+    EXPECT_NE(json.find("  \"sessions\": 1,\n  \"session_times\": [{\"start\": "), std::string::npos)
+        << json;
+}
+#endif
+
 TEST_F(SummaryPlugin, OutputsAreGivenToOwnOutputAndAMadeDirGoesWhenNothingIsPublished)
 {
     void *inst = nullptr;
