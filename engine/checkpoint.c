@@ -372,10 +372,15 @@ static int ckpt_resume_walk(void *ctx, walk_run *run, char *err, size_t errlen)
     ckpt *c = ctx;
     for (size_t k = 0; k < c->journal_count; k++) {
         const journal *j = &c->journals[k];
-        char why[512];
-        if (j->pending_len &&
-            remote_import(run, (const char *)j->pending, j->pending_len, why, sizeof why) < 0) {
-            snprintf(err, errlen, "checkpoint '%s': pending directories: %s",
+        char why[512] = "";
+        long n = j->pending_len ? remote_import(run, (const char *)j->pending, j->pending_len,
+                                                why, sizeof why)
+                                : 0;
+        if (n >= 0 && (uint64_t)n != j->pending_count)
+            snprintf(why, sizeof why, "%ld directory records, the journal counts %llu", n,
+                     (unsigned long long)j->pending_count);
+        if (why[0]) {
+            snprintf(err, errlen, "checkpoint '%s': corrupt pending directories: %s",
                      k == 0 ? c->path : "(one of the journals)", why);
             return -1;
         }

@@ -102,6 +102,7 @@ typedef struct pipeline_state {
     error_tee tee;
     char **excludes;            /* scan.exclude + the sinks' prunes */
     ckpt *ckpt;                 /* scan.checkpoint or a resume; else NULL */
+    uint64_t session_entries;   /* this session's part of the counts      */
 } pipeline_state;
 
 static int fail_at(pipeline_result *r, int failure, int status, const char *msg)
@@ -224,7 +225,9 @@ static int pipeline_open(pipeline_state *ps)
     size_t sessions;
     facts.sessions = ckpt_sessions(ps->ckpt, &sessions);
     facts.session_count = (uint32_t)sessions;
-    if (facts.sessions && !facts.start_sec)
+    /* one scan, one start: ages (summary's buckets) count from the first
+     * session's, whenever a later one runs */
+    if (facts.sessions && (sessions > 1 || !facts.start_sec))
         facts.start_sec = facts.sessions[0].start_sec;
     sinks_set_facts(ps->sinks, &facts);
     if (sinks_start(ps->sinks, ps->threads, &hook, err, sizeof err) != 0) {
@@ -385,7 +388,9 @@ static void pipeline_results(pipeline_state *ps, int status)
     r->sink_rows = calloc(r->sink_count ? r->sink_count : 1, sizeof *r->sink_rows);
     for (size_t i = 0; r->sink_rows && i < r->sink_count; i++)
         r->sink_rows[i] = sinks_rows(ps->sinks, i);
-    r->summary = summary_text(ps->rep, &r->stats, ps->sinks);
+    size_t sessions;
+    ckpt_sessions(ps->ckpt, &sessions);
+    r->summary = summary_text(ps->rep, &r->stats, ps->sinks, sessions, ps->session_entries);
 }
 
 /* The walk ended: host->scan_facts() reports its end and final counts
@@ -460,6 +465,7 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
         walk_sink ws = sinks_walk_sink(ps.sinks);
         char walk_err[256] = "";
         int wrc = walk_execute(&wo, &ws, &r->stats, walk_err, sizeof walk_err);
+        ps.session_entries = r->stats.entries;
         ckpt_add_counted(ps.ckpt, &r->stats);
         pipeline_final_facts(&ps);
         status = pipeline_commit(&ps, pipeline_walk_outcome(&ps, wrc, walk_err));

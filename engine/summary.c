@@ -89,7 +89,8 @@ static void summary_examples(report *r, FILE *out)
                 (unsigned long long)(errors - shown));
 }
 
-char *summary_text(report *r, const walk_stats *st, const sink_set *sinks)
+char *summary_text(report *r, const walk_stats *st, const sink_set *sinks, size_t sessions,
+                   uint64_t session_entries)
 {
     char *text = NULL;
     size_t len = 0;
@@ -97,10 +98,20 @@ char *summary_text(report *r, const walk_stats *st, const sink_set *sinks)
     if (!out)
         return NULL;
     char rate[32];
-    human_number(rate, sizeof rate, st->seconds > 0 ? (double)st->entries / st->seconds : 0);
-    fprintf(out, "pwalk: %llu entries in %.2f s (%s/s): %llu rows, %llu errors",
-            (unsigned long long)st->entries, st->seconds, rate, (unsigned long long)st->rows,
-            (unsigned long long)report_error_count(r));
+    if (sessions <= 1)
+        session_entries = st->entries;
+    human_number(rate, sizeof rate,
+                 st->seconds > 0 ? (double)session_entries / st->seconds : 0);
+    if (sessions > 1)
+        fprintf(out, "pwalk: %llu entries in %zu sessions (this one %llu in %.2f s, %s/s): "
+                     "%llu rows, %llu errors",
+                (unsigned long long)st->entries, sessions, (unsigned long long)session_entries,
+                st->seconds, rate, (unsigned long long)st->rows,
+                (unsigned long long)report_error_count(r));
+    else
+        fprintf(out, "pwalk: %llu entries in %.2f s (%s/s): %llu rows, %llu errors",
+                (unsigned long long)st->entries, st->seconds, rate,
+                (unsigned long long)st->rows, (unsigned long long)report_error_count(r));
     summary_errnos(r, out);
     uint64_t vanished = report_vanished_count(r), replaced = report_replaced_count(r);
     if (vanished) { /* only then: the usual line stays as it was */

@@ -12,6 +12,9 @@
 
 /* The summary of a finished scan, malloc'ed (NUL-terminated), or NULL when
  * out of memory. */
-char *summary_text(report *r, const walk_stats *st, const sink_set *sinks);
+/* sessions > 1 (a resumed scan): st counts every session, and the rate is
+ * this session's (session_entries in st->seconds). */
+char *summary_text(report *r, const walk_stats *st, const sink_set *sinks, size_t sessions,
+                   uint64_t session_entries);
 
 #endif
