@@ -3,10 +3,12 @@
 // engine's table (no scan_facts: the count families left out), nothing
 // published after finish(non-zero), and pwalk-mpi's path in-process -- two
 // "ranks" writing partials, a merge instance (worker_count 0) publishing one
-// file equal to a single process's.
+// file equal to a single process's; a scan suspended after a checkpoint and
+// resumed from its state (ABI 1.4) writes the file of one go.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -202,6 +204,79 @@ TEST_F(PrometheusSink, AFailedScanPublishesNothing)
     plugin_->destroy(inst);
     EXPECT_TRUE(harness::ListDir(tmp_.path()).empty());
 }
+
+#if PWALK_ABI_MINOR >= 4
+// Suspended after a checkpoint (with entries consumed after it, which the
+// resumed scan reads again) and resumed in a new process: the file is the
+// one of a scan in one go; nothing of the sink is on disk meanwhile.  The
+// engine's sessions give scan_sessions and the summed duration.
+TEST_F(PrometheusSink, ResumedFromACheckpointWritesTheFileOfOneGo)
+{
+    std::string one = Publish();
+    ASSERT_EQ(unlink(path_.c_str()), 0);
+    std::vector<Ent> tree = Tree();
+    std::string state;
+    {
+        pwalk_host_ctx ctx;
+        void *inst = nullptr;
+        ASSERT_EQ(plugin_->create(&host_, &ctx, opts_.get(), &inst), PWALK_OK) << ctx.error();
+        void *ts[2];
+        for (uint32_t w = 0; w < 2; w++)
+            ASSERT_EQ(plugin_->thread_open(inst, w, &ts[w]), PWALK_OK);
+        for (size_t i = 0; i < 5; i++) {
+            pwalk_entry e = ToEntry(tree[i], 100 + i);
+            EXPECT_EQ(plugin_->consume(inst, ts[i % 2], &e, 1), PWALK_OK);
+            if (i == 2)
+                ASSERT_EQ(harness::Checkpoint(plugin_, inst, &ctx), PWALK_OK) << ctx.error();
+        }
+        for (uint32_t w = 0; w < 2; w++)
+            EXPECT_EQ(plugin_->thread_close(inst, ts[w]), PWALK_OK);
+        EXPECT_EQ(plugin_->finish(inst, PWALK_SUSPENDED), PWALK_OK);
+        plugin_->destroy(inst);
+        ASSERT_EQ(ctx.saved.size(), 1u);
+        state = ctx.saved[0];
+    }
+    EXPECT_TRUE(harness::ListDir(tmp_.path()).empty());
+    host_.scan_facts = harness::FakeScanFacts;
+    pwalk_host_ctx ctx;
+    ctx.resume_states = {state};
+    ctx.start_sec = g_now;
+    ctx.end_sec = g_now + 5;
+    ctx.version = "9.9.9";
+    ctx.entries = 7, ctx.errors_count = 1, ctx.filtered = 2;
+    ctx.sessions = {{g_now, g_now + 30}, {g_now + 100, 0}};
+    void *inst = nullptr;
+    ASSERT_EQ(plugin_->create(&host_, &ctx, opts_.get(), &inst), PWALK_OK) << ctx.error();
+    void *ts = nullptr;
+    ASSERT_EQ(plugin_->thread_open(inst, 0, &ts), PWALK_OK);
+    for (size_t i = 3; i < tree.size(); i++) {
+        pwalk_entry e = ToEntry(tree[i], 100 + i);
+        EXPECT_EQ(plugin_->consume(inst, ts, &e, 1), PWALK_OK);
+    }
+    EXPECT_EQ(plugin_->thread_close(inst, ts), PWALK_OK);
+    EXPECT_EQ(plugin_->prepare(inst), PWALK_OK) << ctx.error();
+    EXPECT_EQ(plugin_->finish(inst, 0), PWALK_OK) << ctx.error();
+    plugin_->destroy(inst);
+    std::string text = harness::ReadFile(path_);
+    auto figures = [](const std::string &t) {  // the tree's, not the scan's
+        std::string out;
+        for (size_t at = 0; at < t.size();) {
+            size_t nl = t.find('\n', at);
+            std::string line = t.substr(at, nl - at + 1);
+            if (line.rfind("pwalk_scan_", 0) != 0 && line.find(" pwalk_scan_") == std::string::npos)
+                out += line;
+            at = nl + 1;
+        }
+        return out;
+    };
+    EXPECT_EQ(figures(text), figures(one));
+    EXPECT_TRUE(Has(text, "pwalk_bytes 19441")) << text;
+    EXPECT_TRUE(Has(text, "pwalk_scan_sessions 2")) << text;
+    EXPECT_TRUE(Has(one, "pwalk_scan_sessions 1")) << one;
+    EXPECT_NE(text.find("\npwalk_scan_duration_seconds 30."), std::string::npos) << text;
+    EXPECT_EQ(harness::ListDir(tmp_.path()), std::vector<std::string>{"disk.prom"});
+}
+#endif
 
 #if PWALK_ABI_MINOR >= 3
 TEST_F(PrometheusSink, RanksPartialsMergeIntoTheFileOfOneProcess)
