@@ -260,6 +260,24 @@ static int build_compat_scan(pwalk_scan **out, const cli *c, char *err, size_t e
     return 0;
 }
 
+/* --checkpoint, --resume, --checkpoint-every, --time-limit (durations are
+ * checked by the library, in apply_checkpoint). */
+static int parse_checkpoint_option(cli *c, int opt, const char *arg)
+{
+    if ((opt == OPT_CHECKPOINT || opt == OPT_RESUME) && !arg[0])
+        return fail_usage("%s: empty file name",
+                          opt == OPT_CHECKPOINT ? "--checkpoint" : "--resume");
+    if (opt == OPT_CHECKPOINT)
+        c->checkpoint = arg;
+    else if (opt == OPT_RESUME)
+        c->resume = arg;
+    else if (opt == OPT_CHECKPOINT_EVERY)
+        c->checkpoint_every = arg;
+    else
+        c->time_limit = arg;
+    return 0;
+}
+
 static int parse_cli(int argc, char **argv, cli *c, int *exit_now)
 {
     int opt;
@@ -316,16 +334,10 @@ static int parse_cli(int argc, char **argv, cli *c, int *exit_now)
             break;
         case OPT_CHECKPOINT:
         case OPT_RESUME:
-            if (!optarg[0])
-                return fail_usage("%s: empty file name",
-                                  opt == OPT_CHECKPOINT ? "--checkpoint" : "--resume");
-            *(opt == OPT_CHECKPOINT ? &c->checkpoint : &c->resume) = optarg;
-            break;
         case OPT_CHECKPOINT_EVERY:
-            c->checkpoint_every = optarg;
-            break;
         case OPT_TIME_LIMIT:
-            c->time_limit = optarg;
+            if (parse_checkpoint_option(c, opt, optarg) != 0)
+                return EXIT_USAGE;
             break;
         case 'h':
             fputs(usage_text, stdout);
