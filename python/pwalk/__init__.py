@@ -17,11 +17,13 @@
 report(), repair() and run() go through libpwalk (pwalk/pwalk.h), the
 library the pwalk-engine command line runs, with the same plugins; the GIL
 is released while the engine works, Ctrl-C stops it, and scans from several
-threads run at the same time.
+threads run at the same time.  report() and run() take checkpoint= (a
+journal), time_limit= and resume=: a scan suspended at its time limit
+raises Incomplete and continues when called again with resume=.
 """
 
-from ._types import (ConfigError, EntryError, Error, PluginError, Progress, RepairChange,
-                     RepairResult, RepairSkip, ScanError, Summary)
+from ._types import (ConfigError, EntryError, Error, Incomplete, PluginError, Progress,
+                     RepairChange, RepairResult, RepairSkip, ScanError, Summary)
 from ._walk import walk
 from ._scan import Entry, scan
 from ._api import PLUGIN_DIR, report, repair, run, unescape
@@ -38,7 +40,7 @@ __all__ = [
     "read_summary", "SummaryTables", "DirTotals", "UserTotals", "GroupTotals", "UsageCell",
     "TopDir", "SummaryFormatError",
     "diff", "find_diff", "DiffResult", "DiffError",
-    "Error", "ConfigError", "PluginError", "ScanError",
+    "Error", "ConfigError", "PluginError", "ScanError", "Incomplete",
     "EntryError", "Summary", "Progress", "RepairResult", "RepairChange", "RepairSkip",
     "PLUGIN_DIR", "__version__",
 ]

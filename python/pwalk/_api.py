@@ -10,7 +10,7 @@ import tempfile
 
 from . import _mpi, _pwalk, _yaml
 from ._text import unescape
-from ._types import (ConfigError, EntryError, PluginError, Progress, RepairChange,
+from ._types import (ConfigError, EntryError, Incomplete, PluginError, Progress, RepairChange,
                      RepairResult, RepairSkip, ScanError, Summary, fs_like)
 
 # The package's own plugins: pwalk/plugins/<name>/<name>.so, built by
@@ -84,7 +84,48 @@ def _set(sink, key, value):
     return os.fsencode(f"{sink}.{key}=") + os.fsencode(value)
 
 
-def _raise_for(res, like_str):
+def _duration(name, value):
+    """A duration argument: the engine's text ("5m", "3h50m", "03:50:00")
+    or a number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise TypeError(f"{name} must be a duration such as '5m' or a number of seconds, "
+                        f"not {value!r}")
+    if isinstance(value, str):
+        return value
+    return f"{round(value * 1000)}ms"
+
+
+class _Checkpoint:
+    """checkpoint=, resume=, checkpoint_every=, time_limit= as the engine's
+    scan settings (sets) and the journal to resume (pwalk_scan_resume)."""
+
+    def __init__(self, checkpoint=None, resume=None, checkpoint_every=None, time_limit=None):
+        self.sets, self.resume, self.journal = [], None, None
+        if checkpoint is not None and resume is not None and \
+                os.fspath(checkpoint) != os.fspath(resume):
+            # the CLI's rule: a resumed scan keeps checkpointing into its journal
+            raise ValueError(f"checkpoint={checkpoint!r} and resume={resume!r}: a resumed "
+                             f"scan keeps its journal; leave checkpoint out")
+        if resume is not None:
+            self.journal = os.fspath(resume)
+            self.resume = os.fsencode(self.journal)
+        elif checkpoint is not None:
+            self.journal = os.fspath(checkpoint)
+            self.sets.append(_set("scan", "checkpoint", self.journal))
+        if checkpoint_every is not None:
+            self.sets.append(_set("scan", "checkpoint_every",
+                                  _duration("checkpoint_every", checkpoint_every)))
+        if time_limit is not None:
+            self.sets.append(_set("scan", "time_limit", _duration("time_limit", time_limit)))
+
+    def given(self):
+        return bool(self.sets) or self.resume is not None
+
+
+_NO_CHECKPOINT = _Checkpoint()
+
+
+def _raise_for(res, like_str, journal=None):
     """Turn run_pipeline()'s answer into the package's exceptions."""
     stage = res["stage"]
     if stage == _pwalk.STAGE_CONFIG:
@@ -95,6 +136,11 @@ def _raise_for(res, like_str):
     status, message, summary = res["status"], res["message"], res["summary"]
     if status in (0, 1):
         return
+    if res["failure"] == _pwalk.FAIL_SUSPENDED:
+        raise Incomplete(message, status=status, summary=summary, checkpoint=journal)
+    if res["failure"] == _pwalk.FAIL_CHECKPOINT and status == 2:
+        # a journal refused (truncated, corrupt, another pipeline): nothing written
+        raise ConfigError(message, status=status)
     if res["failure"] == _pwalk.FAIL_SINK:
         # the library names the sink in a field: no need to read the message
         raise PluginError(message, status=status, summary=summary, sink=res["failed_sink"],
@@ -160,23 +206,27 @@ def _config_file(config):
     return path
 
 
-def _run(config, roots=None, like_str=True, threads=0, sets=(), callbacks=None):
+def _run(config, roots=None, like_str=True, threads=0, sets=(), callbacks=None,
+         ckpt=_NO_CHECKPOINT):
     """Run a pipeline: config is a dict, a YAML file path, or None (the
     engine's defaults; sinks then come from sets)."""
-    kw = dict(roots=roots, sets=list(sets), threads=threads, plugin_dirs=[
+    kw = dict(roots=roots, sets=list(sets) + ckpt.sets, threads=threads, plugin_dirs=[
         os.fsencode(PLUGIN_DIR)], **(callbacks or {}))
+    if ckpt.resume is not None:
+        kw["resume"] = ckpt.resume
     if isinstance(config, dict):
         kw["yaml"] = _yaml.dump(config).encode("utf-8")
         kw["name"] = "<dict>"
     elif config is not None:
         kw["file"] = os.fsencode(_config_file(config))
     res = _pwalk.run_pipeline(**kw)
-    _raise_for(res, like_str)
+    _raise_for(res, like_str, ckpt.journal)
     return _summary(res, like_str)
 
 
 def run(config, roots=None, *, max_threads=None, sets=(), ranks=None, launcher=None,
-        on_error=None, progress=None):
+        on_error=None, progress=None, checkpoint=None, resume=None, checkpoint_every=None,
+        time_limit=None):
     """Run any pipeline (a YAML file path, or a dict with the same shape)
     through the engine, exactly as `pwalk-engine -c FILE [ROOTS]` would.
 
@@ -205,7 +255,21 @@ def run(config, roots=None, *, max_threads=None, sets=(), ranks=None, launcher=N
 
     Scans from several Python threads run at the same time: each has its
     own engine state, and a sink failing or Ctrl-C stops only its own scan.
+
+    checkpoint: keep a journal at this path (scan.checkpoint) so that the
+    scan can be continued: brought up to date every checkpoint_every
+    (default '5m'), and the scan is suspended once it has run time_limit
+    (e.g. '3h50m', '03:50:00', or seconds as a number), raising Incomplete
+    (status 75, nothing published, e.checkpoint the journal).  resume:
+    continue the scan that journal describes -- the same pipeline and
+    roots, else ConfigError (as for a truncated or corrupt journal) --
+    checkpointing into it again; when the scan completes the outputs are
+    published and the journal removed.  Not with ranks.
     """
+    ckpt = _Checkpoint(checkpoint, resume, checkpoint_every, time_limit)
+    if ckpt.journal is None and isinstance(config, dict):
+        # the journal the pipeline names, for Incomplete.checkpoint
+        ckpt.journal = (config.get("scan") or {}).get("checkpoint")
     like_str = True
     root_list = None
     if roots is not None:
@@ -216,12 +280,15 @@ def run(config, roots=None, *, max_threads=None, sets=(), ranks=None, launcher=N
     if ranks is not None:
         if on_error is not None or progress is not None:
             raise ValueError("run(): on_error and progress cannot be given with ranks")
+        if ckpt.given():
+            raise ValueError("run(): checkpoint, resume, checkpoint_every and time_limit "
+                             "cannot be given with ranks (run pwalk-mpi --checkpoint)")
         if not isinstance(config, dict):
             config = _config_file(config)
         return _mpi.run_sharded(config, root_list, ranks, _threads(max_threads), encoded,
                                 launcher)
     return _run(config, root_list, like_str, _threads(max_threads), encoded,
-                _callbacks(on_error, progress, like_str))
+                _callbacks(on_error, progress, like_str), ckpt)
 
 
 def _codec(output, compress):
@@ -242,7 +309,8 @@ def _codec(output, compress):
 def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapshots=True,
            one_file_system=False, header=True, escape="lossless", config=None, ranks=None,
            launcher=None, summary=None, summary_compress="none", summary_top=None,
-           summary_age_days=None):
+           summary_age_days=None, checkpoint=None, resume=None, checkpoint_every=None,
+           time_limit=None):
     """Scan top and write John Dey's pwalk CSV report, as `pwalk-engine`
     does; return (output path, errors).
 
@@ -274,7 +342,12 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
     'zstd' (.csv.zst tables), summary_top (rows per ranking in top.csv,
     default 20), summary_age_days (increasing ages in days, default
     [7, 30, 90, 365, 730, 1095]) are the sink's compress, top and age_days.
+
+    checkpoint, resume, checkpoint_every, time_limit: as for run(); a scan
+    suspended at time_limit raises Incomplete, and report(...) called again
+    with the same arguments and resume=e.checkpoint continues it.
     """
+    ckpt = _Checkpoint(checkpoint, resume, checkpoint_every, time_limit)
     roots, like_str = _roots(top)
     threads = _threads(max_threads)
     if config is not None:
@@ -292,7 +365,7 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
                 if "ranks" in given else ""
             raise ValueError(f"report(): {', '.join(given)} cannot be given with config= "
                              f"(the pipeline decides its scan options and outputs){hint}")
-        s = _run(config, roots, like_str, threads)
+        s = _run(config, roots, like_str, threads, ckpt=ckpt)
         path = next(iter(s.outputs.values()), None)
         return path, s.errors
     if escape not in ("lossless", "dey"):
@@ -310,6 +383,9 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
     sets = [_set(_REPORT_SINK, "path", out)]
     sets += _summary_sink(pipeline, summary, summary_compress, summary_top, summary_age_days)
     if ranks is not None:
+        if ckpt.given():
+            raise ValueError("report(): checkpoint, resume, checkpoint_every and time_limit "
+                             "cannot be given with ranks (run pwalk-mpi --checkpoint)")
         # errors go to per-rank files beside the report
         pipeline["scan"]["errors"] = _mpi.manifest_path_for(out)[:-len(".manifest.json")] + \
             ".errors.csv"
@@ -318,7 +394,7 @@ def report(top, output=None, compress="auto", *, max_threads=None, ignore_snapsh
         if like_str is False:
             errors = [e._replace(path=os.fsencode(e.path)) for e in errors]
         return m.sinks[_REPORT_SINK].glob, errors
-    s = _run(pipeline, roots, like_str, threads, sets)
+    s = _run(pipeline, roots, like_str, threads, sets, ckpt=ckpt)
     return _written_name(out, plugin), s.errors
 
 

@@ -46,6 +46,19 @@ class ScanError(Error):
     could not be written).  Nothing was published."""
 
 
+class Incomplete(Error):
+    """The scan was suspended at a checkpoint (status 75): scan.time_limit
+    reached, or the engine was asked to suspend.  Nothing was published
+    yet; the journal and the outputs' temporary parts are kept.
+    ``checkpoint`` is the journal's path (as given to checkpoint= or
+    resume=; None when only the pipeline named it): call the same function
+    again with ``resume=`` that path to continue."""
+
+    def __init__(self, message, status=None, summary="", checkpoint=None):
+        super().__init__(message, status, summary)
+        self.checkpoint = checkpoint
+
+
 class EntryError(NamedTuple):
     """One entry the scan could not read (a row of the engine's error file)."""
 

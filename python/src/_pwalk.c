@@ -720,6 +720,7 @@ typedef struct pw_args {
     char **roots, **sets, **dirs;
     size_t nroots, nsets, ndirs;
     int threads;
+    char *resume;               /* resume=: a checkpoint journal, or NULL */
     char **attach_names;        /* attach=[(sink, capsule)]: the capsules */
     void **attach_ptrs;         /* live in the caller's list              */
     size_t nattach;
@@ -733,6 +734,7 @@ static void pw_args_free(pw_args *a)
     free(a->text);
     free(a->fpath);
     free(a->src_name);
+    free(a->resume);
     pw_strv_free(a->attach_names, a->nattach);
     free(a->attach_ptrs);
 }
@@ -797,6 +799,8 @@ static int pw_build(const pw_args *a, pwalk_scan **out, char *err, size_t errlen
     for (size_t i = 0; i < a->nattach; i++)
         if (pwalk_scan_attach(s, a->attach_names[i], a->attach_ptrs[i], err, errlen) != 0)
             return PW_STAGE_CONFIG;
+    if (a->resume && pwalk_scan_resume(s, (const char *const *)&a->resume, 1, err, errlen) != 0)
+        return PW_STAGE_CONFIG;
     if (pwalk_scan_root_count(s) == 0) {
         snprintf(err, errlen, "%s: no paths to scan: give roots or scan.roots",
                  a->text ? a->src_name : a->fpath ? a->fpath : "<defaults>");
@@ -980,10 +984,15 @@ static PyObject *pw_early_result(int stage, const char *err, const pwalk_scan *s
 }
 
 static int pw_args_from(PyObject *yaml, PyObject *file, const char *name, PyObject *roots,
-                        PyObject *sets, PyObject *dirs, pw_args *a)
+                        PyObject *sets, PyObject *dirs, PyObject *resume, pw_args *a)
 {
-    if ((yaml != Py_None && !PyBytes_Check(yaml)) || (file != Py_None && !PyBytes_Check(file))) {
-        PyErr_SetString(PyExc_TypeError, "yaml and file must be bytes");
+    if ((yaml != Py_None && !PyBytes_Check(yaml)) || (file != Py_None && !PyBytes_Check(file)) ||
+        (resume != Py_None && !PyBytes_Check(resume))) {
+        PyErr_SetString(PyExc_TypeError, "yaml, file and resume must be bytes");
+        return -1;
+    }
+    if (resume != Py_None && !(a->resume = strdup(PyBytes_AS_STRING(resume)))) {
+        PyErr_NoMemory();
         return -1;
     }
     if (pw_strv_from(roots, &a->roots, &a->nroots, "roots") ||
@@ -1057,7 +1066,7 @@ static PyObject *pw_job_result(pw_job *job, int interrupted, int ran, int stage,
 
 /* run_pipeline(yaml=None, file=None, name=None, roots=None, sets=None,
  *              threads=0, plugin_dirs=None, on_error=None,
- *              on_progress=None) -> dict
+ *              on_progress=None, attach=None, resume=None) -> dict
  *
  * yaml: the pipeline as YAML text (bytes); file: a pipeline file (bytes
  * path); neither: the built-in defaults.  roots replace scan.roots; sets
@@ -1067,6 +1076,8 @@ static PyObject *pw_job_result(pw_job *job, int interrupted, int ran, int stage,
  * walk thread holding the GIL; on_progress((entries, rows, dirs, errors,
  * vanished, queued, seconds)) about once a second.  An exception a
  * callback raises stops the scan (nothing published) and propagates.
+ * resume: a checkpoint journal (bytes path) the scan continues
+ * (pwalk_scan_resume; status 75 = suspended again, failure SUSPENDED).
  *
  * The dict's "stage" says how far it got: CONFIG (message: the library's,
  * naming file:line:column and key, or a plugin or option), ROOT (errno,
@@ -1079,15 +1090,15 @@ static PyObject *pw_run_pipeline(PyObject *mod, PyObject *args, PyObject *kw)
     (void)mod;
     static char *kwlist[] = {"yaml",        "file",     "name",        "roots", "sets",
                              "threads",     "plugin_dirs", "on_error", "on_progress",
-                             "attach",      NULL};
+                             "attach",      "resume",   NULL};
     PyObject *yaml = Py_None, *file = Py_None, *roots_o = Py_None, *sets_o = Py_None,
              *dirs_o = Py_None, *on_error = Py_None, *on_progress = Py_None,
-             *attach_o = Py_None;
+             *attach_o = Py_None, *resume_o = Py_None;
     const char *name = NULL;
     int threads = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOzOOiOOOO", kwlist, &yaml, &file, &name,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOzOOiOOOOO", kwlist, &yaml, &file, &name,
                                      &roots_o, &sets_o, &threads, &dirs_o, &on_error,
-                                     &on_progress, &attach_o))
+                                     &on_progress, &attach_o, &resume_o))
         return NULL;
     if (threads < 0) {
         PyErr_SetString(PyExc_ValueError, "threads must be >= 1 (0: automatic)");
@@ -1099,7 +1110,7 @@ static PyObject *pw_run_pipeline(PyObject *mod, PyObject *args, PyObject *kw)
     pw_args a;
     memset(&a, 0, sizeof a);
     a.threads = threads;
-    if (pw_args_from(yaml, file, name, roots_o, sets_o, dirs_o, &a) != 0 ||
+    if (pw_args_from(yaml, file, name, roots_o, sets_o, dirs_o, resume_o, &a) != 0 ||
         pw_attach_from(attach_o, &a) != 0) {
         pw_args_free(&a);
         return NULL;
@@ -1219,6 +1230,9 @@ PyMODINIT_FUNC PyInit__pwalk(void)
         PyModule_AddIntConstant(m, "ERROR_VANISHED", PWALK_RECORD_VANISHED) < 0 ||
         PyModule_AddIntConstant(m, "ERROR_REPLACED", PWALK_RECORD_REPLACED) < 0 ||
         PyModule_AddIntConstant(m, "FAIL_SINK", PWALK_FAIL_SINK) < 0 ||
+        PyModule_AddIntConstant(m, "FAIL_CHECKPOINT", PWALK_FAIL_CHECKPOINT) < 0 ||
+        PyModule_AddIntConstant(m, "FAIL_SUSPENDED", PWALK_FAIL_SUSPENDED) < 0 ||
+        PyModule_AddIntConstant(m, "INCOMPLETE", PWALK_INCOMPLETE) < 0 ||
         PyModule_AddStringConstant(m, "LIBRARY_VERSION", pwalk_version()) < 0) {
         Py_DECREF(m);
         return NULL;
