@@ -544,6 +544,13 @@ int main(int argc, char **argv)
         return fail_usage("--header is pwalk's option (no -c); with -c, set the sink's "
                           "option: --set SINK.header=true");
     }
+    if (!c.config && (c.checkpoint || c.resume)) {
+        /* found here, not at the first checkpoint minutes into the scan */
+        free(c.sets);
+        return fail_usage("%s needs -c PIPELINE with a file output: pwalk's CSV goes to "
+                          "standard output, which another run cannot continue",
+                          c.checkpoint ? "--checkpoint" : "--resume");
+    }
     if (c.config)
         rc = pwalk_scan_from_file(&s, c.config, err, sizeof err);
     else

@@ -885,6 +885,8 @@ TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
          "a resumed scan keeps its journal; leave --checkpoint out"},
         {{"-c", good, "--resume", work_ + "/none.ckp", Tree::root},
          "checkpoint '" + work_ + "/none.ckp': No such file or directory"},
+        {{"--checkpoint", work_ + "/c.ckp", Tree::root},
+         "--checkpoint needs -c PIPELINE with a file output"},
         // pwalk's command line: nothing may reach stdout either
         {{"/nonexistent/root"}, "/nonexistent/root"},
         {{"--threads", "lots", Tree::root}, "--threads: 'lots'"},
