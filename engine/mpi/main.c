@@ -803,6 +803,10 @@ typedef struct mpi_setup {
     char *errors_path;          /* scan.errors before sharding, or NULL   */
     char manifest[PATH_MAX];
     ckpt_plan plan;             /* checkpoints (plan.path NULL: none)     */
+    int partials;               /* merging sinks write partials even with
+                                   one rank: a checkpointed scan may be
+                                   resumed with another number of ranks,
+                                   and its sinks' options must not change */
     char **journals;            /* this rank's old journals (--resume)    */
     size_t journal_count;
 } mpi_setup;
@@ -916,7 +920,7 @@ static int shard_sink(mpi_setup *m, size_t i, int rank, char *err, size_t errlen
         snprintf(err, errlen, "%s: sink '%s': path too long", m->settings.source, name);
         return -1;
     }
-    if (m->merges[i] && m->ranks < 2)
+    if (m->merges[i] && m->ranks < 2 && !m->partials)
         return 0;
     return set_value(s, name, m->outputs[i], shard, err, errlen);
 }
@@ -1078,6 +1082,7 @@ static int prepare(int argc, char **argv, int rank, mpi_cli *c, mpi_setup *m, ch
         return rc;
     if (load_scan(argc, argv, c, m, err, errlen) != 0)
         return -1;
+    m->partials = c->checkpoint || c->resume;
     for (size_t i = 0; i < pwalk_scan_sink_count(m->scan); i++)
         if (shard_sink(m, i, rank, err, errlen) != 0)
             return -1;
@@ -1173,8 +1178,21 @@ static void on_suspend(int sig)
     mpi_suspend_signal = 1;
 }
 
+/* SIGUSR1 kept from the first instruction on: SLURM (or mpirun forwarding
+ * it) may signal a rank still setting up, whose default action would kill
+ * it. */
+static void catch_suspend_early(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_suspend;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
 /* SIGINT/SIGTERM abandon the scan.  SIGUSR1 suspends it at a checkpoint;
- * without --checkpoint it stops it like SIGTERM (pwalk-engine's rule). */
+ * without --checkpoint it stops it like SIGTERM (pwalk-engine's rule),
+ * also when it came during the set-up. */
 static void install_signals(pwalk_scan *s, int checkpoints)
 {
     mpi_signal_scan = s;
@@ -1185,8 +1203,10 @@ static void install_signals(pwalk_scan *s, int checkpoints)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if (checkpoints)
-        sa.sa_handler = on_suspend;
+        return; /* on_suspend stays */
     sigaction(SIGUSR1, &sa, NULL);
+    if (mpi_suspend_signal)
+        pwalk_scan_stop(s, SIGUSR1);
 }
 
 /* A sink's log line (any thread): said on stderr, naming the rank. */
@@ -1315,7 +1335,7 @@ static char **partial_paths(const mpi_setup *m, size_t i, int size)
  * the merge fails (the job then fails: no manifest).  0, or -1 (said). */
 static int merge_sinks(mpi_setup *m, int size, const shard_rank_result *all, int64_t started)
 {
-    if (size < 2)
+    if (size < 2 && !m->partials)
         return 0; /* one rank wrote the output itself */
     pwalk_scan_facts facts;
     merge_facts(m, size, all, started, &facts);
@@ -1496,6 +1516,7 @@ static int agree(int rc, int rank, int size, const char *err, mpi_setup *m, mpi_
 
 int main(int argc, char **argv)
 {
+    catch_suspend_early();
     int provided = 0;
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
         fprintf(stderr, "pwalk-mpi: MPI_Init_thread failed\n");
