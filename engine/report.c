@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ckstate.h"
 #include "common/csvrow.h"
 #include "common/outfile.h"
 
@@ -272,32 +273,246 @@ const char *report_example_at(report *r, size_t i, int *error_number, const char
     return r->examples[i].path;
 }
 
+/* ---- checkpoints ----------------------------------------------------------
+ *
+ * The state: whether there is an error file, its part's name and length
+ * (and header length: what a part joined after another skips), the parts
+ * it absorbed in earlier sessions, then every counter, so that the summary
+ * of a resumed scan counts every session's records. */
+
+#define REPORT_STATE_MAGIC 0x6b437265u /* "erCk" */
+#define REPORT_STATE_VERSION 1u
+
+typedef struct report_state {
+    uint32_t has_file;
+    uint64_t length, header_len;
+    char *part;
+    char **absorbed;
+    uint32_t absorbed_count;
+    report counts;      /* errors .. examples only */
+} report_state;
+
+static void report_state_free(report_state *st)
+{
+    free(st->part);
+    for (uint32_t i = 0; i < st->absorbed_count; i++)
+        free(st->absorbed[i]);
+    free(st->absorbed);
+    for (size_t i = 0; i < st->counts.example_count; i++)
+        free(st->counts.examples[i].path);
+    memset(st, 0, sizeof *st);
+}
+
+static void report_state_counters(ckstate_out *o, const report *r)
+{
+    ckstate_u64(o, r->errors);
+    ckstate_u64(o, r->vanished);
+    ckstate_u64(o, r->replaced);
+    ckstate_u32(o, (uint32_t)r->kind_count);
+    for (size_t k = 0; k < r->kind_count; k++) {
+        ckstate_u32(o, (uint32_t)r->kinds[k].error_number);
+        ckstate_u64(o, r->kinds[k].count);
+    }
+    ckstate_u32(o, (uint32_t)r->example_count);
+    for (size_t i = 0; i < r->example_count; i++) {
+        ckstate_str(o, r->examples[i].path);
+        ckstate_u32(o, (uint32_t)r->examples[i].error_number);
+        ckstate_str(o, r->examples[i].operation);
+    }
+}
+
 int report_checkpoint(report *r, unsigned char **state, size_t *len, char *err, size_t errlen)
 {
-    (void)r;
     *state = NULL;
     *len = 0;
-    snprintf(err, errlen, "error file checkpoint: not implemented");
-    return -1;
+    unsigned long long length = 0;
+    ckstate_out o = {0};
+    pthread_mutex_lock(&r->lock);
+    int failed = 0;
+    if (r->has_file) {
+        report_flush_locked(r);
+        failed = r->file_failed;
+        if (failed)
+            snprintf(err, errlen, "%s", r->file_error);
+        else if (outfile_sync(&r->file, &length, err, errlen) != 0)
+            failed = 1;
+    }
+    ckstate_u32(&o, REPORT_STATE_MAGIC);
+    ckstate_u32(&o, REPORT_STATE_VERSION);
+    ckstate_u32(&o, (uint32_t)r->has_file);
+    if (r->has_file) {
+        ckstate_u64(&o, length);
+        ckstate_u64(&o, sizeof report_errors_header - 1);
+        ckstate_str(&o, r->file.tmp_name ? r->file.tmp_name : "");
+        ckstate_u32(&o, (uint32_t)r->file.part_count);
+        for (size_t i = 0; i < r->file.part_count; i++)
+            ckstate_str(&o, r->file.parts[i]);
+    }
+    report_state_counters(&o, r);
+    pthread_mutex_unlock(&r->lock);
+    if (!failed && o.failed) {
+        snprintf(err, errlen, "error file checkpoint: out of memory");
+        failed = 1;
+    }
+    if (failed) {
+        free(o.buf);
+        return -1;
+    }
+    *state = o.buf;
+    *len = o.len;
+    return 0;
+}
+
+/* The file fields of a state (after has_file); 0 or -1. */
+static int report_state_file(ckstate_in *in, report_state *st)
+{
+    st->length = ckstate_get_u64(in);
+    st->header_len = ckstate_get_u64(in);
+    st->part = ckstate_get_str(in);
+    uint32_t n = ckstate_get_u32(in);
+    if (in->bad || n > in->left / 4 || st->header_len > st->length)
+        return -1;
+    st->absorbed = calloc(n ? n : 1, sizeof *st->absorbed);
+    for (uint32_t i = 0; st->absorbed && i < n && !in->bad; i++) {
+        st->absorbed[i] = ckstate_get_str(in);
+        st->absorbed_count = i + 1;
+    }
+    return st->absorbed && !in->bad ? 0 : -1;
+}
+
+/* The counters of a state; 0 or -1. */
+static int report_state_counts(ckstate_in *in, report *c)
+{
+    c->errors = ckstate_get_u64(in);
+    c->vanished = ckstate_get_u64(in);
+    c->replaced = ckstate_get_u64(in);
+    uint32_t kinds = ckstate_get_u32(in);
+    if (in->bad || kinds > REPORT_KINDS)
+        return -1;
+    for (uint32_t k = 0; k < kinds; k++) {
+        c->kinds[k].error_number = (int)ckstate_get_u32(in);
+        c->kinds[k].count = ckstate_get_u64(in);
+    }
+    c->kind_count = kinds;
+    uint32_t examples = ckstate_get_u32(in);
+    if (in->bad || examples > REPORT_EXAMPLES)
+        return -1;
+    for (uint32_t i = 0; i < examples && !in->bad; i++) {
+        report_example *ex = &c->examples[i];
+        ex->path = ckstate_get_str(in);
+        c->example_count = ex->path ? i + 1 : i;
+        ex->error_number = (int)ckstate_get_u32(in);
+        char *op = ckstate_get_str(in);
+        if (op)
+            snprintf(ex->operation, sizeof ex->operation, "%s", op);
+        free(op);
+    }
+    return in->bad || in->left ? -1 : 0;
+}
+
+static int report_state_decode(const unsigned char *bytes, size_t len, report_state *st)
+{
+    ckstate_in in = {bytes, len, 0};
+    memset(st, 0, sizeof *st);
+    if (ckstate_get_u32(&in) != REPORT_STATE_MAGIC ||
+        ckstate_get_u32(&in) != REPORT_STATE_VERSION)
+        return -1;
+    st->has_file = ckstate_get_u32(&in);
+    if (in.bad || st->has_file > 1 || (st->has_file && report_state_file(&in, st) != 0) ||
+        report_state_counts(&in, &st->counts) != 0) {
+        report_state_free(st);
+        return -1;
+    }
+    return 0;
+}
+
+/* Add a state's counters to r's (kinds merged by errno, examples up to
+ * the limit, in the order of the states). */
+static void report_add_counts(report *r, report *c)
+{
+    r->errors += c->errors;
+    r->vanished += c->vanished;
+    r->replaced += c->replaced;
+    for (size_t i = 0; i < c->kind_count; i++) {
+        size_t k = 0;
+        while (k < r->kind_count && r->kinds[k].error_number != c->kinds[i].error_number)
+            k++;
+        if (k == r->kind_count && k < REPORT_KINDS)
+            r->kinds[r->kind_count++].error_number = c->kinds[i].error_number;
+        if (k < REPORT_KINDS)
+            r->kinds[k].count += c->kinds[i].count;
+    }
+    for (size_t i = 0; i < c->example_count && r->example_count < REPORT_EXAMPLES; i++) {
+        r->examples[r->example_count++] = c->examples[i];
+        c->examples[i].path = NULL; /* moved */
+    }
+}
+
+/* State i's file: the first continues its part, the others' records after
+ * their header are appended.  0 or -1 + message. */
+static int report_resume_file(report *r, const char *errors_path, size_t i,
+                              const report_state *st, char *err, size_t errlen)
+{
+    if (!st->has_file) {
+        snprintf(err, errlen, "cannot resume '%s': the checkpoint has no error file",
+                 errors_path);
+        return -1;
+    }
+    int rc = i == 0 ? outfile_resume(&r->file, errors_path, st->part, st->length, err, errlen)
+                    : outfile_append_part(&r->file, st->part, st->header_len, st->length, err,
+                                          errlen);
+    if (rc != 0)
+        return -1;
+    r->has_file = 1;
+    for (uint32_t k = 0; k < st->absorbed_count; k++)
+        if (outfile_adopt_part(&r->file, st->absorbed[k]) != 0) {
+            snprintf(err, errlen, "cannot resume '%s': bad part name in its state", errors_path);
+            return -1;
+        }
+    return 0;
 }
 
 int report_open_resume(report **out, const char *errors_path, int mode,
                        const unsigned char *const *states, const size_t *lens, size_t n,
                        char *err, size_t errlen)
 {
-    (void)states;
-    (void)lens;
-    (void)n;
     if (report_open(out, NULL, mode, err, errlen) != 0)
         return -1;
-    snprintf(err, errlen, "cannot resume '%s': not implemented",
-             errors_path ? errors_path : "(no error file)");
-    return -1;
+    report *r = *out;
+    const char *shown = errors_path ? errors_path : "the error records";
+    if (errors_path && !(r->buf = malloc(REPORT_BUFFER))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        report_state st;
+        if (report_state_decode(states[i], lens[i], &st) != 0) {
+            snprintf(err, errlen,
+                     "cannot resume '%s': checkpoint state %zu of %zu is not one of this "
+                     "error file (version %u)",
+                     shown, i + 1, n, REPORT_STATE_VERSION);
+            return -1;
+        }
+        int rc = errors_path ? report_resume_file(r, errors_path, i, &st, err, errlen) : 0;
+        if (rc == 0)
+            report_add_counts(r, &st.counts);
+        report_state_free(&st);
+        if (rc != 0) {
+            report_keep(r); /* refused: report_free() must not remove the part */
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void report_keep(report *r)
 {
-    (void)r;
+    if (!r->has_file)
+        return;
+    /* nothing arrived after the last checkpoint: the part is as described */
+    r->has_file = 0;
+    r->buf_len = 0;
+    outfile_keep(&r->file);
 }
 
 void report_free(report *r)

@@ -13,6 +13,10 @@
 #include "sinks.h"
 #include "walk.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct report report;
 
 /* errors_path NULL: no error file; mode: scan.mode (-1: 0600 as root, else
@@ -79,5 +83,9 @@ int report_open_resume(report **out, const char *errors_path, int mode,
 void report_keep(report *r);
 
 void report_free(report *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
