@@ -138,8 +138,9 @@ def _raise_for(res, like_str, journal=None):
         return
     if res["failure"] == _pwalk.FAIL_SUSPENDED:
         raise Incomplete(message, status=status, summary=summary, checkpoint=journal)
-    if res["failure"] == _pwalk.FAIL_CHECKPOINT and status == 2:
-        # a journal refused (truncated, corrupt, another pipeline): nothing written
+    if status == 2 and res["failure"] in (_pwalk.FAIL_CHECKPOINT, _pwalk.FAIL_CONFIG):
+        # a journal refused (truncated, corrupt, another pipeline) or a setting
+        # found wrong when the run began: nothing written
         raise ConfigError(message, status=status)
     if res["failure"] == _pwalk.FAIL_SINK:
         # the library names the sink in a field: no need to read the message

@@ -1230,6 +1230,7 @@ PyMODINIT_FUNC PyInit__pwalk(void)
         PyModule_AddIntConstant(m, "ERROR_VANISHED", PWALK_RECORD_VANISHED) < 0 ||
         PyModule_AddIntConstant(m, "ERROR_REPLACED", PWALK_RECORD_REPLACED) < 0 ||
         PyModule_AddIntConstant(m, "FAIL_SINK", PWALK_FAIL_SINK) < 0 ||
+        PyModule_AddIntConstant(m, "FAIL_CONFIG", PWALK_FAIL_CONFIG) < 0 ||
         PyModule_AddIntConstant(m, "FAIL_CHECKPOINT", PWALK_FAIL_CHECKPOINT) < 0 ||
         PyModule_AddIntConstant(m, "FAIL_SUSPENDED", PWALK_FAIL_SUSPENDED) < 0 ||
         PyModule_AddIntConstant(m, "INCOMPLETE", PWALK_INCOMPLETE) < 0 ||

@@ -21,11 +21,12 @@ MAX_SESSIONS = 500
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     root = make_hostile_tree(os.fsencode(tmp_path_factory.mktemp("ckpt") / "tree"), big=2000)
-    # many directories: a cut has directories to leave pending
-    for i in range(150):
+    # many directories: a cut has directories to leave pending, and ~20k
+    # entries take far longer than the 1 ms time limits below
+    for i in range(400):
         d = os.path.join(root, b"many", b"d%03d" % i)
         os.makedirs(d)
-        for k in range(10):
+        for k in range(40):
             with open(os.path.join(d, b"f%d" % k), "wb") as f:
                 f.write(b"z" * k)
     return root
@@ -106,27 +107,28 @@ def test_report_resumed_until_done_has_the_uninterrupted_rows(tree, tmp_path, co
     journal = str(tmp_path / "scan.ckp")
 
     def call(**kw):
-        return pwalk.report(tree, str(out / "r.csv"), compress=compress, time_limit="2ms",
+        return pwalk.report(tree, str(out / "r.csv"), compress=compress, time_limit="1ms",
                             checkpoint_every="1ms", **kw)
     (path, errors), suspended = resume_until_done(call, journal, str(out),
                                                   str(out / "r.csv") + (
                                                       ".zst" if compress == "zstd" else ""))
+    assert suspended >= 1
     assert rows_of(path) == want  # no row twice, none lost
     assert errors == want_errors
     assert not os.path.exists(journal)  # removed once published
     assert temporaries(out) == []
-    print(f"{suspended} suspensions")
 
 
 def test_run_with_the_journal_in_the_pipeline(tree, tmp_path):
     journal = str(tmp_path / "p.ckp")
     out = str(tmp_path / "p.csv")
-    pipeline = {"version": 1, "scan": {"checkpoint": journal, "time_limit": "2ms"},
+    pipeline = {"version": 1, "scan": {"checkpoint": journal, "time_limit": "1ms",
+                                       "checkpoint_every": "1ms"},
                 "sinks": [{"name": "inv", "plugin": "csv", "options": {"path": out}}]}
     ref = pwalk.run({"version": 1, "sinks": [{"name": "inv", "plugin": "csv",
                                                "options": {"path": out + ".ref"}}]}, tree)
     resumed = None
-    for _ in range(MAX_SESSIONS):
+    for suspended in range(MAX_SESSIONS):
         try:
             s = pwalk.run(pipeline, tree, resume=resumed)
             break
@@ -136,7 +138,14 @@ def test_run_with_the_journal_in_the_pipeline(tree, tmp_path):
             resumed = e.checkpoint
     else:
         pytest.fail("no end to the sessions")
+    assert suspended >= 1
     assert rows_of(out) == rows_of(out + ".ref")
     assert s.sink_rows["inv"] == ref.sink_rows["inv"]
     assert s.entries == ref.entries  # the counters add up over the sessions
     assert not os.path.exists(journal)
+
+
+def test_time_limit_without_a_journal_is_refused(tree, tmp_path):
+    with pytest.raises(pwalk.ConfigError, match="scan.time_limit needs scan.checkpoint"):
+        pwalk.report(tree, str(tmp_path / "r.csv"), time_limit="1h")
+    assert os.listdir(tmp_path) == []
