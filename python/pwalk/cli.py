@@ -2,7 +2,8 @@
 
 Exit statuses follow pwalk-engine's: 0 complete, 1 complete but some entries
 could not be read, 2 bad usage/configuration or a missing root, 3 the scan
-or an output failed, 130 interrupted (Ctrl-C; nothing published).
+or an output failed, 75 suspended at a checkpoint (--time-limit; continue
+with --resume), 130 interrupted (Ctrl-C; nothing published).
 """
 
 import argparse
@@ -67,7 +68,8 @@ def _cmd_report(a):
     path, errors = report(roots, a.output, a.compress, max_threads=a.threads,
                           ignore_snapshots=not a.snapshots, one_file_system=a.one_file_system,
                           header=not a.no_header, escape=a.escape, config=a.config,
-                          summary=a.summary, summary_compress=a.summary_compress)
+                          summary=a.summary, summary_compress=a.summary_compress,
+                          **_checkpoint_args(a))
     _print_errors(errors)
     print(path if path is not None else "(no output path)")
     if a.summary is not None:
@@ -93,7 +95,8 @@ def _cmd_repair(a):
 
 
 def _cmd_run(a):
-    s = run(a.config, a.paths or None, max_threads=a.threads, sets=a.set)
+    s = run(a.config, a.paths or None, max_threads=a.threads, sets=a.set,
+            **_checkpoint_args(a))
     if s.summary and s.status != 0:  # like pwalk-engine -q: quiet when all went well
         sys.stderr.write(s.summary)
     for name, path in s.outputs.items():
@@ -102,6 +105,23 @@ def _cmd_run(a):
     print(f"{s.entries} entries, {s.dirs} directories, {s.error_count} errors, "
           f"{s.seconds:.2f} s")
     return s.status
+
+
+def _checkpoint_args(a):
+    return {"checkpoint": a.checkpoint, "resume": a.resume,
+            "checkpoint_every": a.checkpoint_every, "time_limit": a.time_limit}
+
+
+def _add_checkpoint_options(p):
+    """pwalk-engine's checkpoint options (README "Checkpoints and resume")."""
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="keep a journal in FILE so that the scan can be resumed")
+    p.add_argument("--checkpoint-every", metavar="DURATION",
+                   help="bring the journal up to date this often (default 5m)")
+    p.add_argument("--time-limit", metavar="DURATION",
+                   help="suspend at a checkpoint after DURATION (exit 75)")
+    p.add_argument("--resume", metavar="FILE",
+                   help="continue the scan FILE describes (same arguments otherwise)")
 
 
 def _parser():
@@ -135,6 +155,7 @@ def _parser():
     r.add_argument("--summary", metavar="DIR",
                    help="also write the summary tables into DIR in the same walk")
     r.add_argument("--summary-compress", default="none", choices=["none", "zstd"])
+    _add_checkpoint_options(r)
     r.set_defaults(func=_cmd_report)
 
     rp = sub.add_parser("repair", help="fix group ownership and permissions (dry run default)")
@@ -156,6 +177,7 @@ def _parser():
     ru.add_argument("paths", nargs="*", metavar="PATH", help="replace scan.roots")
     ru.add_argument("--set", action="append", default=[], metavar="SINK.KEY=VALUE")
     ru.add_argument("-t", "--threads", type=int)
+    _add_checkpoint_options(ru)
     ru.set_defaults(func=_cmd_run)
     return p
 

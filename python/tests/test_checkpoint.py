@@ -10,6 +10,7 @@ import os
 import pytest
 
 import pwalk
+import pwalk.cli
 import reportcheck
 from conftest import make_hostile_tree
 
@@ -149,3 +150,23 @@ def test_time_limit_without_a_journal_is_refused(tree, tmp_path):
     with pytest.raises(pwalk.ConfigError, match="scan.time_limit needs scan.checkpoint"):
         pwalk.report(tree, str(tmp_path / "r.csv"), time_limit="1h")
     assert os.listdir(tmp_path) == []
+
+
+def test_pwalk_command_exits_75_and_resumes(tree, tmp_path):
+    # the `pwalk` command: Incomplete is exit status 75 with the engine's
+    # line, and `--resume FILE` with the same arguments goes on
+    journal = str(tmp_path / "c.ckp")
+    out = str(tmp_path / "c.csv")
+    args = ["report", os.fsdecode(tree), "-o", out, "-z", "none", "--time-limit", "1ms",
+            "--checkpoint-every", "1ms"]
+    status = pwalk.cli.main(args + ["--checkpoint", journal])
+    sessions = 1
+    while status == 75:
+        assert os.path.exists(journal) and not os.path.exists(out)
+        assert sessions < MAX_SESSIONS, "no end to the sessions"
+        status = pwalk.cli.main(args + ["--resume", journal])
+        sessions += 1
+    assert status == 0
+    assert sessions > 1
+    assert rows_of(out) == rows_of(pwalk.report(tree, str(tmp_path / "ref.csv"))[0])
+    assert not os.path.exists(journal)
