@@ -1,7 +1,7 @@
 // DuckDB reads csv, csv-zstd and csv-gzip reports of a hostile tree:
 // header detected, numeric columns typed, count(*) equal to the entries,
 // every filename round-trips to the bytes on disk, and the README's
-// queries run.  Writes JUnit XML to $XML_OUTPUT_FILE (one case per check).
+// queries run; and the reports of a scan suspended and resumed.  Writes JUnit XML to $XML_OUTPUT_FILE (one case per check).
 import { DuckDBInstance } from '@duckdb/node-api';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -197,6 +197,57 @@ sinks:
       header = false, union_by_name = true)`);
     assert(Number(r.n) === 2, `count ${r.n} != 2`);
   });
+}
+
+// ---- a scan suspended at checkpoints and resumed (issue 19) ------------------
+// Each resumed output is the first session's part continued, one frame or
+// gzip member after another: DuckDB reads it as one file, every entry once.
+{
+  const tree = path.join(work, 'resumed-tree');
+  let count = 1;
+  fs.mkdirSync(tree);
+  for (let d = 0; d < 60; d++) {
+    fs.mkdirSync(path.join(tree, `d${d}`));
+    count++;
+    for (let f = 0; f < 200; f++, count++) fs.closeSync(fs.openSync(path.join(tree, `d${d}`, `f${f}`), 'w'));
+  }
+  const out3 = path.join(work, 'resumed');
+  fs.mkdirSync(out3);
+  const rcfg = path.join(work, 'resumed.yaml');
+  fs.writeFileSync(rcfg, `version: 1
+scan: {threads: 2}
+sinks:
+  - {name: plain, plugin: csv, options: {path: '${out3}/scan.csv'}}
+  - {name: zstd, plugin: csv-zstd, options: {path: '${out3}/scan.csv.zst'}}
+  - {name: gzip, plugin: csv-gzip, options: {path: '${out3}/scan.csv.gz'}}
+`);
+  const journal = path.join(work, 'resumed.journal');
+  // the first session suspends at its first checkpoint (1 ms), the others
+  // after 10 ms each, until the walk completes
+  const statuses = [];
+  let args = ['--checkpoint', journal, '--time-limit', '1ms', '--checkpoint-every', '1ms'];
+  for (let i = 0; i < 200; i++) {
+    const r = spawnSync(engine, ['-q', '-c', rcfg, ...args, tree], { encoding: 'utf8' });
+    statuses.push(r.status);
+    if (r.status !== 75) break;
+    args = ['--resume', journal, '--time-limit', '10ms', '--checkpoint-every', '5ms'];
+  }
+  await check('resumed scan: suspended (75) then completed (0)', () => {
+    assert(statuses.length > 1 && statuses.at(-1) === 0 &&
+           statuses.slice(0, -1).every(s => s === 75), `statuses ${J(statuses)}`);
+    assert(!fs.existsSync(journal), 'journal left behind');
+    const left = fs.readdirSync(out3).sort();
+    assert(J(left) === J(['scan.csv', 'scan.csv.gz', 'scan.csv.zst']), J(left));
+  });
+  for (const file of ['scan.csv', 'scan.csv.zst', 'scan.csv.gz']) {
+    await check(`resumed ${file}: header, every entry once`, async () => {
+      const f = `${out3}/${file}`;
+      const d = await rows(`DESCRIBE SELECT * FROM read_csv('${f}')`);
+      assert(J(d.map(r => r.column_name)) === J(header), `columns ${d.map(r => r.column_name)}`);
+      const [r] = await rows(`SELECT count(*) AS n, count(DISTINCT inode) AS i FROM read_csv('${f}')`);
+      assert(Number(r.n) === count && Number(r.i) === count, `${J(r)} for ${count} entries`);
+    });
+  }
 }
 
 // ---- JUnit XML for the test runner -----------------------------------------
