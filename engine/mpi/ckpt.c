@@ -154,8 +154,13 @@ static void manifest_body(FILE *f, const char *path, const ckpt_manifest *m,
             CKPT_FORMAT);
     json_bytes(f, m->version);
     fprintf(f, ",\n  \"generation\": %" PRIu64 ",\n  \"parity\": %u,\n  \"ranks\": %d,\n"
-               "  \"started\": %" PRId64 ",\n  \"journals\": [",
+               "  \"started\": %" PRId64 ",\n",
             m->generation, (unsigned)(m->generation % 2), m->ranks, m->started);
+    fputs("  \"sessions\": [", f);
+    for (size_t i = 0; i < m->session_count; i++)
+        fprintf(f, "%s[%" PRId64 ", %" PRId64 "]", i ? ", " : "", m->sessions[2 * i],
+                m->sessions[2 * i + 1]);
+    fputs("],\n  \"journals\": [", f);
     char name[PATH_MAX + 64];
     for (int r = 0; r < m->ranks; r++) {
         fputs(r ? ", " : "", f);
@@ -232,6 +237,43 @@ static int manifest_version(const char *text, char *out, size_t outlen)
     return 0;
 }
 
+/* "sessions": [[S, E], ...]: at least one, each S <= E (E 0: none yet). */
+static int manifest_sessions(const char *text, ckpt_manifest *m)
+{
+    const char *p = strstr(text, "\n  \"sessions\": [");
+    if (!p)
+        return -1;
+    p += strlen("\n  \"sessions\": [");
+    size_t cap = 0;
+    while (*p == '[' || (*p == ',' && p[1] == ' ' && p[2] == '[')) {
+        p += *p == ',' ? 3 : 1;
+        long long s, e;
+        int used = 0;
+        if (sscanf(p, "%lld, %lld]%n", &s, &e, &used) != 2 || used == 0 || s < 0 ||
+            (e != 0 && e < s) || m->session_count >= CKPT_MAX_SESSIONS)
+            return -1;
+        p += used;
+        if (m->session_count == cap) {
+            cap = cap ? cap * 2 : 8;
+            int64_t *grown = realloc(m->sessions, cap * 2 * sizeof *grown);
+            if (!grown)
+                return -1;
+            m->sessions = grown;
+        }
+        m->sessions[2 * m->session_count] = s;
+        m->sessions[2 * m->session_count + 1] = e;
+        m->session_count++;
+    }
+    return strncmp(p, "],\n", 3) == 0 && m->session_count > 0 ? 0 : -1;
+}
+
+void ckpt_manifest_free(ckpt_manifest *m)
+{
+    free(m->sessions);
+    m->sessions = NULL;
+    m->session_count = 0;
+}
+
 static int manifest_parse(const char *text, ckpt_manifest *m)
 {
     long long fv, gen, parity, ranks, started;
@@ -245,7 +287,8 @@ static int manifest_parse(const char *text, ckpt_manifest *m)
         manifest_number(text, "parity", &parity) != 0 || parity != gen % 2 ||
         manifest_number(text, "ranks", &ranks) != 0 || ranks < 1 || ranks > 1 << 20 ||
         manifest_number(text, "started", &started) != 0 ||
-        manifest_version(text, m->version, sizeof m->version) != 0)
+        manifest_version(text, m->version, sizeof m->version) != 0 ||
+        manifest_sessions(text, m) != 0)
         return -1;
     m->generation = (uint64_t)gen;
     m->ranks = (int)ranks;
@@ -276,6 +319,7 @@ int ckpt_read_manifest(const char *path, ckpt_manifest *m, char *err, size_t err
     int rc = len <= cap && strlen(text) == len ? manifest_parse(text, m) : -1;
     free(text);
     if (rc != 0) {
+        ckpt_manifest_free(m);
         memset(m, 0, sizeof *m);
         snprintf(err, errlen, "checkpoint '%s': not a pwalk-mpi checkpoint manifest", path);
     }

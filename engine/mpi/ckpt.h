@@ -23,7 +23,15 @@ typedef struct ckpt_manifest {
     int ranks;                  /* ranks that wrote that generation        */
     int64_t started;            /* the scan's first start (epoch seconds)  */
     char version[64];           /* the writer's pwalk_version()            */
+    /* the sessions so far, (start, end) epoch seconds each, oldest first:
+     * the running one ends at the checkpoint (summary.json's session
+     * times when rank 0 merges the ranks' partials) */
+    int64_t *sessions;          /* 2 * session_count; malloc'ed by read    */
+    size_t session_count;
 } ckpt_manifest;
+
+/* The most sessions a manifest holds (a scan resumed that often is not). */
+#define CKPT_MAX_SESSIONS 100000
 
 /* A duration as pwalk-engine takes it: "90" (seconds), "90s", "5m",
  * "3h50m", "1d12h", "1h30m15s", "500ms"; SLURM's "MM:SS", "HH:MM:SS",
@@ -49,8 +57,10 @@ int ckpt_write_manifest(const char *path, int mode, const ckpt_manifest *m,
 
 /* Read and check a manifest: "checkpoint 'PATH': <strerror>", "checkpoint
  * 'PATH': not a pwalk-mpi checkpoint manifest" (also for a pwalk-engine
- * journal, or values out of range).  Returns 0 (*m filled) or -1. */
+ * journal, or values out of range).  Returns 0 (*m filled; free it with
+ * ckpt_manifest_free()) or -1 (*m empty). */
 int ckpt_read_manifest(const char *path, ckpt_manifest *m, char *err, size_t errlen);
+void ckpt_manifest_free(ckpt_manifest *m);
 
 /* Remove both parities' journals of ranks from..to-1 (missing is fine). */
 void ckpt_remove_journals(const char *path, int from, int to);

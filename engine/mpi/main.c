@@ -117,6 +117,8 @@ typedef struct ckpt_plan {
     int old_ranks;              /* ranks of the resumed checkpoint (0)    */
     char *const *outputs;       /* the sinks' unsharded outputs           */
     size_t output_count;
+    pwalk_session *sessions;    /* the earlier ones, then this one        */
+    size_t session_count;
 } ckpt_plan;
 
 typedef struct coord {
@@ -328,9 +330,21 @@ static void ckpt_commit(coord *c, uint64_t generation)
     ckpt_plan *p = c->plan;
     ckpt_manifest man = {.generation = generation, .ranks = c->size, .started = p->started};
     snprintf(man.version, sizeof man.version, "%s", pwalk_version());
+    /* this session ends here if the job dies before the next checkpoint */
+    p->sessions[p->session_count - 1].end_sec = (int64_t)time(NULL);
+    man.sessions = malloc(p->session_count * 2 * sizeof *man.sessions);
+    if (!man.sessions)
+        coord_fail("out of memory");
+    for (size_t i = 0; i < p->session_count; i++) {
+        man.sessions[2 * i] = p->sessions[i].start_sec;
+        man.sessions[2 * i + 1] = p->sessions[i].end_sec;
+    }
+    man.session_count = p->session_count;
     char err[2048];
-    if (ckpt_write_manifest(p->path, p->mode, &man, (const char *const *)p->outputs,
-                            p->output_count, err, sizeof err) != 0)
+    int rc = ckpt_write_manifest(p->path, p->mode, &man, (const char *const *)p->outputs,
+                                 p->output_count, err, sizeof err);
+    free(man.sessions);
+    if (rc != 0)
         coord_fail("%s", err);
     /* resumed with fewer ranks: the old ranks' journals are named no more */
     if (p->old_ranks > c->size)
@@ -990,17 +1004,26 @@ static int resume_journals(mpi_setup *m, int rank, char *err, size_t errlen)
     p->generation = man.generation;
     p->started = man.started;
     p->old_ranks = man.ranks;
-    int *old = calloc((size_t)man.ranks, sizeof *old);
-    size_t n = old ? ckpt_rank_share(rank, m->ranks, man.ranks, old, (size_t)man.ranks) : 0;
+    /* the earlier sessions, and room for this one */
+    p->sessions = calloc(man.session_count + 1, sizeof *p->sessions);
+    for (size_t i = 0; p->sessions && i < man.session_count; i++) {
+        p->sessions[i].start_sec = man.sessions[2 * i];
+        p->sessions[i].end_sec = man.sessions[2 * i + 1];
+    }
+    p->session_count = p->sessions ? man.session_count : 0;
+    ckpt_manifest_free(&man);
+    int *old = calloc((size_t)p->old_ranks, sizeof *old);
+    size_t n = old ? ckpt_rank_share(rank, m->ranks, p->old_ranks, old, (size_t)p->old_ranks)
+                   : 0;
     m->journals = calloc(n ? n : 1, sizeof *m->journals);
-    int rc = old && m->journals ? 0 : -1;
+    int rc = old && m->journals && p->sessions ? 0 : -1;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         m->journals[i] = malloc(PATH_MAX + 64);
         if (!m->journals[i])
             rc = -1;
         else
             m->journal_count++;
-        if (rc == 0 && ckpt_rank_path(p->path, man.generation, old[i], m->journals[i],
+        if (rc == 0 && ckpt_rank_path(p->path, p->generation, old[i], m->journals[i],
                                       PATH_MAX + 64) != 0)
             rc = -1;
     }
@@ -1116,6 +1139,7 @@ static void setup_free(mpi_setup *m, mpi_cli *c)
     for (size_t i = 0; i < m->journal_count; i++)
         free(m->journals[i]);
     free(m->journals);
+    free(m->plan.sessions);
     pwalk_scan_free(m->scan);
     free(c->sets);
 }
@@ -1176,6 +1200,19 @@ static void on_suspend(int sig)
 {
     (void)sig;
     mpi_suspend_signal = 1;
+}
+
+/* This session, after the manifest's earlier ones (rank 0 records them in
+ * every manifest and gives them to the merged summary). */
+static int start_session(ckpt_plan *p, int64_t started, int64_t now)
+{
+    p->started = started;
+    if (!p->sessions && !(p->sessions = calloc(1, sizeof *p->sessions)))
+        return -1;
+    p->sessions[p->session_count].start_sec = now;
+    p->sessions[p->session_count].end_sec = 0;
+    p->session_count++;
+    return 0;
 }
 
 /* SIGUSR1 kept from the first instruction on: SLURM (or mpirun forwarding
@@ -1295,7 +1332,7 @@ static int run_rank(mpi_setup *m, coord *c, int rank, outfile *mf)
 
 /* The facts of the whole scan for a merge lifecycle (rank 0, every rank's
  * counts added). */
-static void merge_facts(const mpi_setup *m, int size, const shard_rank_result *all,
+static void merge_facts(mpi_setup *m, int size, const shard_rank_result *all,
                         int64_t started, pwalk_scan_facts *f)
 {
     memset(f, 0, sizeof *f);
@@ -1312,6 +1349,11 @@ static void merge_facts(const mpi_setup *m, int size, const shard_rank_result *a
         f->entries += all[k].entries;
         f->errors += all[k].errors;
         f->filtered += all[k].filtered;
+    }
+    if (m->plan.session_count) { /* a checkpointed scan: every session's times */
+        m->plan.sessions[m->plan.session_count - 1].end_sec = f->end_sec;
+        f->session_count = (uint32_t)m->plan.session_count;
+        f->sessions = m->plan.sessions;
     }
 }
 
@@ -1570,10 +1612,16 @@ int main(int argc, char **argv)
     /* one start time for every rank: the summary's ages are measured from
      * it, and the ranks' partials must agree on it to be merged; a resumed
      * scan keeps its first session's (the manifest's) */
-    int64_t started = m.plan.generation ? m.plan.started : (int64_t)time(NULL);
-    MPI_Bcast(&started, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
-    m.plan.started = started;
-    if (pwalk_scan_set_rank(m.scan, rank, size, started) != 0)
+    int64_t session_start = (int64_t)time(NULL);
+    MPI_Bcast(&session_start, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    int64_t started = m.plan.generation ? m.plan.started : session_start;
+    if (m.plan.path && start_session(&m.plan, started, session_start) != 0)
+        coord_fail("out of memory");
+    /* a rank continuing journals starts a new session (the library takes
+     * the ages' origin from the journals' first); one starting empty has
+     * no earlier session and takes the scan's first start directly */
+    int64_t start_here = m.journal_count ? session_start : started;
+    if (pwalk_scan_set_rank(m.scan, rank, size, start_here) != 0)
         coord_fail("rank %d of %d", rank, size);
     double t0 = now_seconds();
     status = run_rank(&m, &c, rank, mfp);

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -122,6 +124,9 @@ TEST(CkptManifest, RoundTripAtomicNoTemporaryLeft) {
     m.ranks = 4;
     m.started = 1733370000;
     snprintf(m.version, sizeof m.version, "0.1.0");
+    int64_t sessions[] = {1733370000, 1733370100, 1733379000, 1733379050};
+    m.sessions = sessions;
+    m.session_count = 2;
     char err[1024];
     ASSERT_EQ(ckpt_write_manifest(path.c_str(), 0640, &m, outputs, 2, err, sizeof err), 0)
         << err;
@@ -141,6 +146,10 @@ TEST(CkptManifest, RoundTripAtomicNoTemporaryLeft) {
     EXPECT_EQ(back.ranks, 4);
     EXPECT_EQ(back.started, 1733370000);
     EXPECT_STREQ(back.version, "0.1.0");
+    ASSERT_EQ(back.session_count, 2u);
+    EXPECT_EQ(std::vector<int64_t>(back.sessions, back.sessions + 4),
+              std::vector<int64_t>(sessions, sessions + 4));
+    ckpt_manifest_free(&back);
 
     // the next generation replaces it whole
     m.generation = 8;
@@ -149,6 +158,7 @@ TEST(CkptManifest, RoundTripAtomicNoTemporaryLeft) {
     ASSERT_EQ(ckpt_read_manifest(path.c_str(), &back, err, sizeof err), 0) << err;
     EXPECT_EQ(back.generation, 8u);
     EXPECT_EQ(back.ranks, 2);
+    ckpt_manifest_free(&back);
     EXPECT_EQ(Entries(dir), std::vector<std::string>{"scan.ckpt"});
 }
 
@@ -169,6 +179,9 @@ TEST(CkptManifest, RefusedWhenNotOne) {
     m.generation = 3;
     m.ranks = 2;
     snprintf(m.version, sizeof m.version, "0.1.0");
+    int64_t sessions[] = {100, 200};
+    m.sessions = sessions;
+    m.session_count = 1;
     char err[1024];
     ASSERT_EQ(ckpt_write_manifest(path.c_str(), -1, &m, nullptr, 0, err, sizeof err), 0);
     std::string good = Slurp(path);
@@ -188,6 +201,16 @@ TEST(CkptManifest, RefusedWhenNotOne) {
     bad.push_back(swap("\"ranks\": 2", "\"ranks\": 0"));
     bad.push_back(swap("\"format_version\": 1", "\"format_version\": 2"));
     bad.push_back(swap("pwalk-mpi-checkpoint", "pwalk-shards"));
+    bad.push_back(swap("[[100, 200]]", "[]"));          // no session
+    bad.push_back(swap("[[100, 200]]", "[[300, 200]]"));  // ends before it starts
+    bad.push_back(swap("[[100, 200]]", "[[100 200]]"));
+    {
+        std::ifstream probe(path);  // the good one reads back
+        ckpt_manifest back;
+        ASSERT_EQ(ckpt_read_manifest(path.c_str(), &back, err, sizeof err), 0) << err;
+        EXPECT_EQ(back.session_count, 1u);
+        ckpt_manifest_free(&back);
+    }
     for (const std::string &text : bad) {
         Spit(path, text);
         ckpt_manifest back;
