@@ -395,3 +395,26 @@ def test_sigterm_abandons_and_removes_the_checkpoint(tree, tmp):
     assert not os.path.exists(ck), text(r)
     assert glob.glob(ck + ".g*") == [], glob.glob(ck + ".g*")
     assert published(out) == [], published(out)
+
+
+def test_resume_of_another_pipeline_is_refused_and_touches_nothing(tree, tmp):
+    cfg = pipeline(tmp, "p.yaml")
+    out = os.path.join(tmp, "out")
+    ck = os.path.join(tmp, "scan.ckpt")
+    r = interrupted(2, ["-q", "-c", cfg, "--checkpoint", ck] + SLOW + [tree], out, ck)
+    assert_suspended(r, out, ck, 2)
+    before = {n: read_bytes(os.path.join(out, n)) for n in os.listdir(out)}
+    kept = {n: read_bytes(os.path.join(tmp, n)) for n in os.listdir(tmp) if n.startswith("scan")}
+    r = mpirun(2, "-q", "-c", cfg, "--set", "scan.max_depth=3", "--resume", ck, tree)
+    assert r.returncode == 2, text(r)
+    lines = [l for l in text(r).splitlines() if l.startswith("pwalk-mpi")]
+    assert lines, text(r)
+    for l in lines:  # each rank that got to it names its journal and the key
+        assert "is of another pipeline: 'scan.max_depth' was not set, now '3'" in l or \
+            "'scan.max_depth' was '0', now '3'" in l, l
+    assert {n: read_bytes(os.path.join(out, n)) for n in os.listdir(out)} == before
+    assert {n: read_bytes(os.path.join(tmp, n)) for n in os.listdir(tmp)
+            if n.startswith("scan")} == kept
+    # and the scan still resumes with its own pipeline
+    r = mpirun(2, "-q", "-c", cfg, "--resume", ck, tree)
+    assert r.returncode == 0, text(r)
