@@ -492,9 +492,14 @@ static int outfile_open_part(const outfile *f, const char *path, const char *nam
             close(fd);
         return -1;
     }
-    if (!S_ISREG(st->st_mode) || st->st_uid != geteuid()) {
+    /* a part is a file this module created: one name, ours (a hard link
+     * planted under a part's name would make the cut or the removal hit
+     * another file) */
+    if (!S_ISREG(st->st_mode) || st->st_uid != geteuid() || st->st_nlink != 1) {
         snprintf(err, errlen, "cannot resume '%s': part '%s' %s", path, name,
-                 S_ISREG(st->st_mode) ? "belongs to another user" : "is not a regular file");
+                 !S_ISREG(st->st_mode)       ? "is not a regular file"
+                 : st->st_uid != geteuid() ? "belongs to another user"
+                                           : "has other hard links");
         close(fd);
         return -1;
     }

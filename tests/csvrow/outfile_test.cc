@@ -568,6 +568,15 @@ TEST_F(OutfileTest, ResumeRefusesAMissingShortOrForeignPart) {
     ASSERT_EQ(mkdir((dir_ + "/" + sub).c_str(), 0700), 0);
     EXPECT_EQ(outfile_resume(&g, path.c_str(), sub.c_str(), 0, err, sizeof err), -1);
     EXPECT_NE(std::string(err).find("part '" + sub + "'"), std::string::npos) << err;
+    // nor a file with another name elsewhere
+    std::string other = dir_ + "/other";
+    std::string linked = ".scan.csv.pwalk-tmp-HLINKD";
+    ASSERT_TRUE(harness::WriteFile(other, "precious"));
+    ASSERT_EQ(::link(other.c_str(), (dir_ + "/" + linked).c_str()), 0);
+    EXPECT_EQ(outfile_resume(&g, path.c_str(), linked.c_str(), 0, err, sizeof err), -1);
+    EXPECT_EQ(std::string(err),
+              "cannot resume '" + path + "': part '" + linked + "' has other hard links");
+    EXPECT_EQ(harness::ReadFile(other), "precious");
     std::string gone = dir_ + "/gone/scan.csv";
     EXPECT_EQ(outfile_resume(&g, gone.c_str(), tmp.c_str(), 0, err, sizeof err), -1);
     EXPECT_EQ(std::string(err), "cannot resume '" + gone + "': No such file or directory");
