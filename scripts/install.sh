@@ -200,7 +200,7 @@ Description: pwalk filesystem scanner: libpwalk (pwalk/pwalk.h) for embedders, t
 Version: ${version:-0}
 Cflags: -I\${includedir}
 Libs: -L\${libdir} -lpwalk
-Libs.private: -lyaml -pthread -ldl
+Libs.private: -lyaml -lz -pthread -ldl
 EOF
 chmod 0644 "$pc"
 mv -f "$pc" "$root/lib/pkgconfig/pwalk.pc"
