@@ -1215,6 +1215,25 @@ static int start_session(ckpt_plan *p, int64_t started, int64_t now)
     return 0;
 }
 
+/* One start time for every rank: the summary's ages are measured from it,
+ * and the ranks' partials must agree on it to be merged; a resumed scan
+ * keeps its first session's (the manifest's).  Returns it. */
+static int64_t start_times(mpi_setup *m, int rank, int size)
+{
+    int64_t session_start = (int64_t)time(NULL);
+    MPI_Bcast(&session_start, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    int64_t started = m->plan.generation ? m->plan.started : session_start;
+    if (m->plan.path && start_session(&m->plan, started, session_start) != 0)
+        coord_fail("out of memory");
+    /* a rank continuing journals starts a new session (the library takes
+     * the ages' origin from the journals' first); one starting empty has
+     * no earlier session and takes the scan's first start directly */
+    int64_t start_here = m->journal_count ? session_start : started;
+    if (pwalk_scan_set_rank(m->scan, rank, size, start_here) != 0)
+        coord_fail("rank %d of %d", rank, size);
+    return started;
+}
+
 /* SIGUSR1 kept from the first instruction on: SLURM (or mpirun forwarding
  * it) may signal a rank still setting up, whose default action would kill
  * it. */
@@ -1609,20 +1628,7 @@ int main(int argc, char **argv)
     if (coord_init(&c, rank, size) != 0)
         coord_fail("out of memory");
     c.plan = &m.plan;
-    /* one start time for every rank: the summary's ages are measured from
-     * it, and the ranks' partials must agree on it to be merged; a resumed
-     * scan keeps its first session's (the manifest's) */
-    int64_t session_start = (int64_t)time(NULL);
-    MPI_Bcast(&session_start, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
-    int64_t started = m.plan.generation ? m.plan.started : session_start;
-    if (m.plan.path && start_session(&m.plan, started, session_start) != 0)
-        coord_fail("out of memory");
-    /* a rank continuing journals starts a new session (the library takes
-     * the ages' origin from the journals' first); one starting empty has
-     * no earlier session and takes the scan's first start directly */
-    int64_t start_here = m.journal_count ? session_start : started;
-    if (pwalk_scan_set_rank(m.scan, rank, size, start_here) != 0)
-        coord_fail("rank %d of %d", rank, size);
+    int64_t started = start_times(&m, rank, size);
     double t0 = now_seconds();
     status = run_rank(&m, &c, rank, mfp);
     coord_drain(&c);
