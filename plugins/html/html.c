@@ -139,7 +139,7 @@ static int html_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     if ((rc = summ_sink_resume(host, ctx, &s->agg, &s->conf, &s->left)) != PWALK_OK)
         return rc;
     char err[512];
-    if (outfile_open_mode(&s->out, s->path, mode, err, sizeof err) != 0) {
+    if (summ_sink_open(&s->out, s->path, mode, &s->left, err, sizeof err) != 0) {
         host->set_error(ctx, "%s", err);
         return PWALK_ERR_IO;
     }
@@ -177,6 +177,7 @@ static int html_checkpoint(void *instance)
 {
     html_instance *s = instance;
     outfile *outs[1] = {&s->out};
+    s->left.journaled = 1;
     return summ_sink_checkpoint(s->host, s->ctx, &s->agg, &s->open_workers, &s->conf, outs,
                                 s->out_open ? 1 : 0);
 }
@@ -260,7 +261,10 @@ static int html_finish(void *instance, int32_t scan_status)
     if (!s || !s->out_open)
         return PWALK_OK;
     if (scan_status != 0 || !s->prepared) {
-        outfile_abort(&s->out);
+        if (scan_status == PWALK_SUSPENDED && s->left.journaled)
+            outfile_keep(&s->out); /* empty: the next session continues it */
+        else
+            outfile_abort(&s->out);
         s->out_open = 0;
         return PWALK_OK;
     }

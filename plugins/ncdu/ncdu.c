@@ -15,9 +15,14 @@
  * records, merged in key order, as a partial at its shard name
  * (partial.c); rank 0's merge lifecycle (no workers) merges every rank's
  * partial the same way and writes the one export at the unsharded path.
+ *
+ * Checkpoints (ABI 1.4, ckpt.c): the runs so far are kept in the export's
+ * temporary, which the resumed scan continues; prepare() then writes the
+ * export into a second temporary of the same path.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ckpt.h"
 #include "common/outfile.h"
 #include "emit.h"
 #include "partial.h"
@@ -76,6 +82,11 @@ typedef struct ncdu_instance {
     size_t part_count;
     char *part_root;      /* the root name a partial carried          */
     char *part_version;
+    ncdu_ckpt ck;         /* runs saved at checkpoints, in out's file */
+    outfile final;        /* the export (out holds the saved runs)    */
+    int final_open;
+    int saved_fd;         /* out's temporary, read back (-1: closed)  */
+    int ck_active;        /* resumed, or checkpointed: out is a part  */
 } ncdu_instance;
 
 static int ncdu_fail(ncdu_instance *s, int rc, const char *msg)
@@ -162,6 +173,65 @@ static int ncdu_facts_read(ncdu_instance *s)
     return PWALK_OK;
 }
 
+/* A resumed scan (ABI 1.4): out continues the first state's temporary
+ * with the saved runs (and the other states' appended); nothing when the
+ * engine gives no state.  A bad state or part: PWALK_ERR_CONFIG (the
+ * engine keeps the journal and the parts). */
+static int ncdu_resume(ncdu_instance *s)
+{
+#if PWALK_ABI_MINOR >= 4
+    const pwalk_host *h = s->host;
+    size_t n = h->worker_count && PWALK_HOST_HAS(h, checkpoint_state) && h->checkpoint_count
+                   ? h->checkpoint_count(s->ctx)
+                   : 0;
+    const void **states = n ? calloc(n, sizeof *states) : NULL;
+    size_t *lens = n ? calloc(n, sizeof *lens) : NULL;
+    if (n && (!states || !lens)) {
+        free(states);
+        free(lens);
+        return ncdu_fail(s, PWALK_ERR_NOMEM, "out of memory");
+    }
+    char err[1024] = "";
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (h->checkpoint_state(s->ctx, i, &states[i], &lens[i]) != PWALK_OK) {
+            snprintf(err, sizeof err, "ncdu checkpoint state %zu of %zu: not given", i + 1, n);
+            rc = -1;
+        }
+    s->ck_active = n > 0;
+    if (n && rc == 0)
+        rc = ncdu_ckpt_resume(&s->ck, &s->out, &s->out_open, s->path, states, lens, n, err,
+                              sizeof err);
+    free(states);
+    free(lens);
+    if (rc != 0)
+        return ncdu_fail(s, PWALK_ERR_CONFIG, err);
+#else
+    (void)s;
+#endif
+    return PWALK_OK;
+}
+
+/* The export's own temporary, beside out (which holds the runs saved at
+ * checkpoints): made now so the walk leaves it out and every state names
+ * it; a resumed scan continues the one the first state named. */
+static int ncdu_open_final(ncdu_instance *s)
+{
+    char err[512];
+    if (s->mode == NCDU_MERGED || s->out.is_stdout)
+        return PWALK_OK; /* no checkpoint: prepare() writes into out */
+    if (!s->ck.final_name ||
+        outfile_resume(&s->final, s->path, s->ck.final_name, 0, err, sizeof err) != 0) {
+        if (outfile_open(&s->final, s->path, err, sizeof err) != 0)
+            return ncdu_fail(s, PWALK_ERR_IO, err);
+    }
+    s->final_open = 1;
+    if (PWALK_HOST_HAS(s->host, own_output) &&
+        s->host->own_output(s->ctx, s->final.fd) != PWALK_OK)
+        return ncdu_fail(s, PWALK_ERR, "cannot leave the export out of the walk");
+    return PWALK_OK;
+}
+
 static int ncdu_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_options *opts,
                        void **instance)
 {
@@ -173,6 +243,7 @@ static int ncdu_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     *instance = s;
     s->host = host;
     s->ctx = ctx;
+    s->saved_fd = -1;
     int rc = ncdu_options_read(s, opts);
     if (rc == PWALK_OK)
         rc = ncdu_facts_read(s);
@@ -182,13 +253,15 @@ static int ncdu_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     s->workers = calloc(host->worker_count ? host->worker_count : 1, sizeof *s->workers);
     if (!s->workers)
         return ncdu_fail(s, PWALK_ERR_NOMEM, "out of memory");
+    if ((rc = ncdu_resume(s)) != PWALK_OK)
+        return rc;
     char err[512];
-    if (outfile_open(&s->out, s->path, err, sizeof err) != 0)
+    if (!s->out_open && outfile_open(&s->out, s->path, err, sizeof err) != 0)
         return ncdu_fail(s, PWALK_ERR_IO, err);
     s->out_open = 1;
     if (PWALK_HOST_HAS(host, own_output) && host->own_output(ctx, s->out.fd) != PWALK_OK)
         return ncdu_fail(s, PWALK_ERR, "cannot leave the export out of the walk");
-    return PWALK_OK;
+    return ncdu_open_final(s);
 }
 
 static int ncdu_thread_open(void *instance, uint32_t worker, void **tstate)
@@ -329,14 +402,45 @@ static int ncdu_thread_close(void *instance, void *tstate)
     return PWALK_OK;
 }
 
-/* The root entry's path, when a worker of this process listed it. */
+/* The root entry's path, when a worker of this process (or of a session
+ * this one continues) listed it. */
 static const char *ncdu_root_seen(const ncdu_instance *s)
 {
     for (size_t i = 0; i < s->worker_count; i++)
         if (s->workers[i] && s->workers[i]->root)
             return s->workers[i]->root;
-    return NULL;
+    return s->ck.root;
 }
+
+#if PWALK_ABI_MINOR >= 4
+/* Every worker's runs into out's temporary, synced, and the state saved. */
+static int ncdu_checkpoint(void *instance)
+{
+    ncdu_instance *s = instance;
+    if (s->mode == NCDU_MERGED || !s->out_open)
+        return ncdu_fail(s, PWALK_ERR, "checkpoint without a walk");
+    if (s->out.is_stdout)
+        return ncdu_fail(s, PWALK_ERR_CONFIG, "path: '-' (standard output) cannot be "
+                                              "checkpointed; give a file");
+    ncdu_spill **spills = calloc(s->worker_count ? s->worker_count : 1, sizeof *spills);
+    if (!spills)
+        return ncdu_fail(s, PWALK_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < s->worker_count; i++)
+        spills[i] = s->workers[i] ? &s->workers[i]->spill : NULL;
+    unsigned char *state = NULL;
+    size_t len = 0;
+    char err[1024];
+    int rc = ncdu_ckpt_save(&s->ck, &s->out, s->final_open ? &s->final : NULL, spills,
+                            s->worker_count, ncdu_root_seen(s), &state, &len, err, sizeof err);
+    free(spills);
+    if (rc != 0)
+        return ncdu_fail(s, PWALK_ERR_IO, err);
+    s->ck_active = 1;
+    rc = s->host->checkpoint_save(s->ctx, state, len);
+    free(state);
+    return rc == PWALK_OK ? PWALK_OK : ncdu_fail(s, rc, "cannot save the checkpoint state");
+}
+#endif
 
 /* The root's name in the export: an absolute path (ncdu shows it as the
  * top directory), without trailing slashes. */
@@ -360,6 +464,39 @@ static char *ncdu_root_name(const ncdu_instance *s, const char *root)
     return name;
 }
 
+/* The workers' runs and those saved at checkpoints (read back from out's
+ * temporary), merged. */
+static ncdu_merge *ncdu_merge_saved(ncdu_instance *s, char *err, size_t errlen)
+{
+    size_t count = 0;
+    ncdu_run *runs = NULL;
+    for (size_t i = 0; i < s->worker_count; i++) {
+        const ncdu_spill *sp = s->workers[i] ? &s->workers[i]->spill : NULL;
+        for (size_t j = 0; sp && j < sp->run_count; j++) {
+            ncdu_run *grown = realloc(runs, (count + 1) * sizeof *runs);
+            if (!grown) {
+                free(runs);
+                snprintf(err, errlen, "out of memory");
+                return NULL;
+            }
+            runs = grown;
+            runs[count++] = (ncdu_run){sp->fd, sp->runs[2 * j], sp->runs[2 * j + 1]};
+        }
+    }
+    if (s->saved_fd < 0)
+        s->saved_fd = openat(s->out.dirfd, s->out.tmp_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ncdu_merge *m = NULL;
+    if (s->saved_fd < 0)
+        snprintf(err, errlen, "cannot read back '%s' in '%s': %s", s->out.tmp_name,
+                 s->out.dir_path, strerror(errno));
+    else if (ncdu_ckpt_runs(&s->ck, s->saved_fd, &runs, &count) != 0)
+        snprintf(err, errlen, "out of memory");
+    else
+        m = ncdu_merge_open_runs(runs, count, s->memory, s->tmpdir, err, errlen);
+    free(runs);
+    return m;
+}
+
 /* Every record in key order: this process's runs, or every rank's. */
 static ncdu_merge *ncdu_merge_all(ncdu_instance *s, char *err, size_t errlen)
 {
@@ -370,6 +507,8 @@ static ncdu_merge *ncdu_merge_all(ncdu_instance *s, char *err, size_t errlen)
     if (s->mode == NCDU_MERGED && (runs = malloc((n ? n : 1) * sizeof *runs))) {
         memcpy(runs, s->parts, n * sizeof *runs); /* the merge reuses the array */
         m = ncdu_merge_open_runs(runs, n, s->memory, s->tmpdir, err, errlen);
+    } else if (s->mode != NCDU_MERGED && s->ck.run_count) {
+        m = ncdu_merge_saved(s, err, errlen); /* the runs of earlier checkpoints too */
     } else if (s->mode != NCDU_MERGED && (spills = calloc(n ? n : 1, sizeof *spills))) {
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
@@ -463,14 +602,18 @@ static int ncdu_prepare(void *instance)
     if (!s || !s->out_open)
         return PWALK_OK;
     char err[1024] = "";
+    /* the export goes to final; out holds the runs of checkpoints (and
+     * is the export itself without final: stdout, the merge) */
+    outfile *target = s->final_open ? &s->final : &s->out;
+    int *target_open = s->final_open ? &s->final_open : &s->out_open;
     ncdu_out o;
     /* a partial is read back by the merge: never compressed */
-    int rc = ncdu_out_init(&o, &s->out, s->zstd && s->mode != NCDU_PARTIAL, err, sizeof err);
+    int rc = ncdu_out_init(&o, target, s->zstd && s->mode != NCDU_PARTIAL, err, sizeof err);
     if (rc == 0)
         rc = ncdu_write(s, &o, err, sizeof err);
     ncdu_out_free(&o);
-    if (rc == 0 && outfile_prepare(&s->out, err, sizeof err) != 0) {
-        s->out_open = 0; /* released by outfile_prepare */
+    if (rc == 0 && outfile_prepare(target, err, sizeof err) != 0) {
+        *target_open = 0; /* released by outfile_prepare */
         rc = -1;
     }
     return rc == 0 ? PWALK_OK : ncdu_fail(s, PWALK_ERR_IO, err);
@@ -479,17 +622,30 @@ static int ncdu_prepare(void *instance)
 static int ncdu_finish(void *instance, int32_t scan_status)
 {
     ncdu_instance *s = instance;
-    if (!s || !s->out_open)
+    if (!s)
         return PWALK_OK;
-    s->out_open = 0;
-    if (scan_status != 0) {
-        outfile_abort(&s->out);
-        return PWALK_OK;
+    if (s->saved_fd >= 0)
+        close(s->saved_fd);
+    s->saved_fd = -1;
+    int used_final = s->final_open, rc = PWALK_OK;
+    if (scan_status == 0 && (s->final_open || s->out_open)) {
+        char err[512];
+        if (outfile_commit(used_final ? &s->final : &s->out, err, sizeof err) != 0)
+            rc = ncdu_fail(s, PWALK_ERR_IO, err);
+        *(used_final ? &s->final_open : &s->out_open) = 0;
     }
-    char err[512];
-    if (outfile_commit(&s->out, err, sizeof err) != 0)
-        return ncdu_fail(s, PWALK_ERR_IO, err);
-    return PWALK_OK;
+    int keep = 0;
+#if PWALK_ABI_MINOR >= 4
+    /* suspended: the saved runs (and final, empty) stay for the resumed scan */
+    keep = scan_status == PWALK_SUSPENDED && s->ck_active;
+#endif
+    if (s->final_open)
+        (keep ? outfile_keep : outfile_abort)(&s->final);
+    s->final_open = 0;
+    if (s->out_open)
+        (keep ? outfile_keep : outfile_abort)(&s->out); /* else published, or abandoned */
+    s->out_open = 0;
+    return rc;
 }
 
 static void ncdu_destroy(void *instance)
@@ -499,6 +655,11 @@ static void ncdu_destroy(void *instance)
         return;
     if (s->out_open)
         outfile_abort(&s->out);
+    if (s->final_open)
+        outfile_abort(&s->final);
+    if (s->saved_fd >= 0)
+        close(s->saved_fd);
+    ncdu_ckpt_free(&s->ck);
     for (size_t i = 0; s->workers && i < s->worker_count; i++) {
         ncdu_worker *w = s->workers[i];
         if (!w)
@@ -541,6 +702,9 @@ static const pwalk_plugin ncdu_plugin = {
     .destroy = ncdu_destroy,
 #if PWALK_ABI_MINOR >= 3
     .merge = ncdu_merge_cb,
+#endif
+#if PWALK_ABI_MINOR >= 4
+    .checkpoint = ncdu_checkpoint,
 #endif
 };
 

@@ -148,7 +148,7 @@ static int prom_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     if ((rc = summ_sink_resume(host, ctx, &p->agg, &p->conf, &p->left)) != PWALK_OK)
         return rc;
     char err[512];
-    if (outfile_open_mode(&p->out, path, p->partial ? OUTFILE_MODE_DEFAULT : mode, err,
+    if (summ_sink_open(&p->out, path, p->partial ? OUTFILE_MODE_DEFAULT : mode, &p->left, err,
                           sizeof err) != 0)
         return prom_fail(p, PWALK_ERR_IO, err);
     p->open = 1;
@@ -191,6 +191,7 @@ static int prom_checkpoint(void *instance)
 {
     prom_instance *p = instance;
     outfile *outs[1] = {&p->out};
+    p->left.journaled = 1;
     return summ_sink_checkpoint(p->host, p->ctx, &p->agg, &p->open_workers, &p->conf, outs,
                                 p->open ? 1 : 0);
 }
@@ -294,6 +295,10 @@ static int prom_finish(void *instance, int32_t scan_status)
     if (!p || !p->open)
         return PWALK_OK;
     p->open = 0;
+    if (scan_status == PWALK_SUSPENDED && p->left.journaled) {
+        outfile_keep(&p->out); /* empty: the next session continues it */
+        return PWALK_OK;
+    }
     if (scan_status != 0 || !p->prepared) {
         outfile_abort(&p->out); /* the previous file, if any, stays */
         return PWALK_OK;

@@ -8,6 +8,7 @@
  * one walk cannot drift apart in how they read an option or fold an entry.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,7 +212,7 @@ void summ_leftovers_free(summ_leftovers *left)
         free(left->names[i]);
     free(left->names);
     left->names = NULL;
-    left->count = 0;
+    left->count = 0; /* journaled stays */
 }
 
 /* The names of a state into left, *part its partial.  0, or a message. */
@@ -258,6 +259,7 @@ int summ_sink_resume(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *into, s
         !h->checkpoint_state)
         return PWALK_OK;
     size_t n = h->checkpoint_count(ctx);
+    left->journaled |= n > 0;
     for (size_t i = 0; i < n; i++) {
         const void *state = NULL;
         const unsigned char *part = NULL;
@@ -282,6 +284,34 @@ int summ_sink_resume(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *into, s
     (void)h, (void)ctx, (void)into, (void)c, (void)left;
 #endif
     return PWALK_OK;
+}
+
+/* Is name a temporary outfile made for path (".BASE.pwalk-tmp-XXXXXX", the
+ * base cut as outfile.c cuts a long one)? */
+static int summ_temp_of(const char *name, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t n = strlen(name), blen = strlen(base), suffix = sizeof ".pwalk-tmp-XXXXXX" - 1;
+    if (n < suffix + 2 || name[0] != '.' || strncmp(name + n - suffix, ".pwalk-tmp-", 11) != 0)
+        return 0;
+    size_t stem = n - suffix - 1;
+    return stem <= blen && memcmp(name + 1, base, stem) == 0 &&
+           (stem == blen || n >= NAME_MAX - 1);
+}
+
+int summ_sink_open(outfile *o, const char *path, int mode, summ_leftovers *left, char *err,
+                   size_t errlen)
+{
+    for (size_t i = 0; strcmp(path, "-") != 0 && i < left->count; i++) {
+        if (!summ_temp_of(left->names[i], path) ||
+            outfile_resume(o, path, left->names[i], 0, err, errlen) != 0)
+            continue; /* gone (removed by hand): a new one below */
+        free(left->names[i]);
+        left->names[i] = left->names[--left->count];
+        return 0;
+    }
+    return outfile_open_mode(o, path, mode, err, errlen);
 }
 
 int summ_sink_adopt(const pwalk_host *h, pwalk_host_ctx *ctx, outfile *o, summ_leftovers *left)

@@ -133,6 +133,9 @@ int summ_sink_checkpoint(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *int
 typedef struct summ_leftovers {
     char **names;
     size_t count;
+    int journaled;  /* resumed or checkpointed: the instance's temporaries
+                       are named in a journal, finish(PWALK_SUSPENDED)
+                       keeps them for the next session to continue */
 } summ_leftovers;
 
 /* In create() of a walking instance (worker_count > 0), before any output
@@ -144,6 +147,13 @@ typedef struct summ_leftovers {
  * set_error for a state that does not decode. */
 int summ_sink_resume(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *into, summ_conf *c,
                      summ_leftovers *left);
+/* Open o on path with mode (outfile_open_mode): continuing the temporary
+ * of path an earlier session left (named in left, taken out of it; cut
+ * back to nothing), so a resumed session makes no new name that a kill
+ * before its first checkpoint would leave behind; else a new temporary.
+ * 0, or -1 with outfile's message. */
+int summ_sink_open(outfile *o, const char *path, int mode, summ_leftovers *left, char *err,
+                   size_t errlen);
 /* Once the outputs are open: o removes left's temporaries with its own
  * (outfile_adopt_part: at commit or abort; a name no longer there is
  * fine).  left is emptied.  PWALK_OK or PWALK_ERR_NOMEM after set_error. */

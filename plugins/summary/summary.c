@@ -136,7 +136,8 @@ static int summ_open_tables(summ_instance *s)
             return PWALK_ERR_NOMEM;
         }
         snprintf(path, len, "%s/%s", s->dir, name);
-        int bad = outfile_open(&s->out.outs[t], path, err, sizeof err);
+        int bad = summ_sink_open(&s->out.outs[t], path, OUTFILE_MODE_DEFAULT, &s->left, err,
+                                 sizeof err);
         free(path);
         if (bad) {
             s->host->set_error(s->ctx, "%s", err);
@@ -154,7 +155,8 @@ static int summ_open_tables(summ_instance *s)
 static int summ_open_partial(summ_instance *s)
 {
     char err[512];
-    if (outfile_open(&s->partial, s->dir, err, sizeof err) != 0) {
+    if (summ_sink_open(&s->partial, s->dir, OUTFILE_MODE_DEFAULT, &s->left, err, sizeof err) !=
+        0) {
         s->host->set_error(s->ctx, "%s", err);
         return PWALK_ERR_IO;
     }
@@ -238,6 +240,7 @@ static int summ_thread_close(void *instance, void *tstate)
 static int summ_checkpoint(void *instance)
 {
     summ_instance *s = instance;
+    s->left.journaled = 1;
     outfile *outs[SUMM_T_COUNT + 1];
     size_t n = 0;
     for (int t = 0; t < SUMM_T_COUNT; t++)
@@ -332,6 +335,19 @@ static void summ_abort_all(summ_instance *s)
     }
 }
 
+static void summ_keep_all(summ_instance *s)
+{
+    for (int t = 0; t < SUMM_T_COUNT; t++)
+        if (s->out.opened[t]) {
+            outfile_keep(&s->out.outs[t]);
+            s->out.opened[t] = 0;
+        }
+    if (s->partial_open) {
+        outfile_keep(&s->partial);
+        s->partial_open = 0;
+    }
+}
+
 static int summ_commit(summ_instance *s, outfile *f, int *opened)
 {
     char err[512];
@@ -350,6 +366,10 @@ static int summ_finish(void *instance, int32_t scan_status)
     summ_instance *s = instance;
     if (!s)
         return PWALK_OK;
+    if (scan_status == PWALK_SUSPENDED && s->left.journaled) {
+        summ_keep_all(s); /* empty: the next session continues them */
+        return PWALK_OK;
+    }
     if (scan_status != 0 || !s->prepared) {
         summ_abort_all(s);
         return PWALK_OK;

@@ -772,9 +772,9 @@ TEST_F(SummaryCheckpoint, ResumedAtEveryCutTheTablesAreTheUninterruptedOnes)
             SCOPED_TRACE("cut " + std::to_string(cut) + (end == End::kCrash ? " crash" : " suspend"));
             std::string state = Session({}, 0, cut, end);
             ASSERT_FALSE(state.empty());
-            if (end == End::kSuspend) {  // nothing of the sink on disk while suspended
-                EXPECT_TRUE(!harness::Exists(dir_) || harness::ListDir(dir_).empty());
-            }
+            // suspended or killed: the six (empty) temporaries, nothing under a final name
+            EXPECT_EQ(harness::ListDir(dir_), harness::TempOutputs(dir_));
+            EXPECT_EQ(harness::TempOutputs(dir_).size(), 6u);
             Session({state}, cut, n, End::kComplete);
             EXPECT_EQ(Tables(), ref);
             EXPECT_TRUE(harness::TempOutputs(dir_).empty());
@@ -796,18 +796,28 @@ TEST_F(SummaryCheckpoint, SeveralInterruptionsInOneScanAndACheckpointAfterEveryE
     EXPECT_TRUE(harness::TempOutputs(dir_).empty());
 }
 
-// ABI: a state always starts "PWSUMCKP"; the temporaries a killed session
-// left are named in it, and the completed scan removes them.
-TEST_F(SummaryCheckpoint, AKilledSessionsTemporariesGoWhenTheResumedScanPublishes)
+// ABI: a state always starts "PWSUMCKP" and names the temporaries; a
+// resumed session continues them (no new names: a kill before its first
+// checkpoint leaves nothing the journal does not name), a name that is gone
+// gets a new temporary, a stray named one is removed at publishing.
+TEST_F(SummaryCheckpoint, ResumedSessionsContinueTheNamedTemporaries)
 {
     std::string s1 = Session({}, 0, 3, End::kCrash);
     ASSERT_EQ(s1.compare(0, 8, "PWSUMCKP"), 0);
-    EXPECT_EQ(harness::TempOutputs(dir_).size(), 6u);
-    std::string s2 = Session({s1}, 3, 5, End::kCrash);  // the first one's still named
-    EXPECT_EQ(harness::TempOutputs(dir_).size(), 12u);
-    Session({s2}, 5, Tree().size(), End::kComplete);
-    EXPECT_TRUE(harness::TempOutputs(dir_).empty());
-    EXPECT_EQ(harness::ListDir(dir_).size(), 6u);
+    const std::vector<std::string> first = harness::TempOutputs(dir_);
+    EXPECT_EQ(first.size(), 6u);
+    for (const std::string &t : first)
+        EXPECT_NE(s1.find(t), std::string::npos) << t;
+    std::string s2 = Session({s1}, 3, 5, End::kSuspend);
+    EXPECT_EQ(harness::TempOutputs(dir_), first);
+    ASSERT_EQ(unlink((dir_ + "/" + first[0]).c_str()), 0);  // removed by hand: made anew
+    ASSERT_TRUE(harness::WriteFile(dir_ + "/.dirs.csv.pwalk-tmp-stray0", "x"));
+    std::string s3 = Session({s2}, 5, 7, End::kCrash);
+    EXPECT_EQ(harness::TempOutputs(dir_).size(), 7u);
+    // a name the state did not give stays: not this scan's
+    Session({s3}, 7, Tree().size(), End::kComplete);
+    EXPECT_EQ(harness::TempOutputs(dir_), std::vector<std::string>{".dirs.csv.pwalk-tmp-stray0"});
+    EXPECT_EQ(harness::ListDir(dir_).size(), 7u);
 }
 
 // pwalk-mpi resumed with fewer ranks: one instance continues two ranks'
@@ -855,20 +865,24 @@ TEST_F(SummaryCheckpoint, AgesAreMeasuredFromTheFirstSessionsStart)
 
 TEST_F(SummaryCheckpoint, ABadStateFailsCreateWithOneLineAndNothingMade)
 {
+    const auto ref = Reference();
     std::string good = Session({}, 0, 4, End::kSuspend);
-    ASSERT_FALSE(harness::Exists(dir_));
+    const std::vector<std::string> kept = harness::TempOutputs(dir_);
+    ASSERT_EQ(kept.size(), 6u);
     std::string error;
     EXPECT_EQ(Session({"garbage"}, 4, 9, End::kComplete, 1000, &error), "");
     EXPECT_EQ(error, "summary checkpoint state 1 of 1: not a summary checkpoint state");
-    EXPECT_FALSE(harness::Exists(dir_));
     std::string flipped = good;
     flipped[flipped.size() - 20] ^= 0x40;  // inside the partial: its checksum
     EXPECT_EQ(Session({good, flipped}, 4, 9, End::kComplete, 1000, &error), "");
     EXPECT_EQ(error.rfind("summary checkpoint state 2 of 2: corrupt (checksum ", 0), 0u) << error;
-    EXPECT_FALSE(harness::Exists(dir_));
     std::string cut = good.substr(0, 20);
     EXPECT_EQ(Session({cut}, 4, 9, End::kComplete, 1000, &error), "");
     EXPECT_NE(error.find("summary checkpoint state 1 of 1: "), std::string::npos) << error;
+    // nothing made, the kept temporaries untouched: the journal stays usable
+    EXPECT_EQ(harness::ListDir(dir_), kept);
+    Session({good}, 4, Tree().size(), End::kComplete);
+    EXPECT_EQ(Tables(), ref);
 }
 
 // summary.json: "sessions" and "session_times" from the engine's facts (a
