@@ -8,13 +8,18 @@ filtered) with the sessions in summary.json; several suspensions with other
 thread counts; --time-limit; SIGKILL after a periodic checkpoint; journals
 that are missing, truncated, corrupt, of another format, version or
 pipeline, and --checkpoint onto an existing journal, each refused with one
-line and exit 2 with every file left as it was; SIGTERM/SIGINT abandon
-(parts and journal removed); SIGUSR1 without a journal stops (128+10).
+line and exit 2 with every file left as it was; a sink whose plugin has no
+checkpoint refused; SIGTERM/SIGINT abandon (parts and journal removed);
+SIGUSR1 without a journal stops (128+10); entries changed between two
+sessions reported as they were when read (a file changed or removed in a
+directory already done keeps its first-session row; a file added to or
+removed from a directory still to do shows as it is in the second).
 The scans are paced with --max-ops (pacing may change between sessions) so
 that a signal lands mid-walk.  The 30+30 random interruptions of the
 100k-entry tree are interrupt_test.py.
 """
 
+import csv
 import os
 import signal
 import subprocess
@@ -251,3 +256,83 @@ def test_bad_journals_are_refused_and_leave_everything_untouched(tree):
     refused(s, C.argv(s, "checkpoint"), [], j, before)
     # the journal and its parts, untouched by all of that, still resume
     finish(s, ref, rc, 2, t0, "resumed after the refusals:")
+
+
+def test_a_sink_without_checkpoints_is_refused(tree):
+    work, root, ref, rc = tree
+    s = C.Setup(work, "nockpt", root, extra_sink=(
+        "  - {name: tmpl, plugin: template, options: {path: %s}}"
+        % C.T.yaml_str(os.path.join(work, "nockpt", "t.txt"))))
+    r = C.run(C.argv(s, "checkpoint"))
+    assert r.rc == 2, r
+    assert len(r.lines()) == 1 and "'tmpl'" in r.lines()[0], r
+    assert not os.path.lexists(s.journal)
+    assert os.listdir(s.out) == [], os.listdir(s.out)
+
+
+def rows_by_path(data):
+    """{path bytes: [row fields]} of a lossless csv (header skipped); a
+    path seen twice fails."""
+    out = {}
+    for line in data.split(b"\n")[1:]:
+        if not line:
+            continue
+        f = next(csv.reader([line.decode("utf-8")]))
+        p = C.T.unescape(f[3])
+        assert p not in out, "%r has two rows" % p
+        out[p] = f
+    return out
+
+
+def test_entries_changed_between_sessions_are_reported_as_read(tree):
+    # its own small tree: this test changes it between the sessions
+    work = tree[0]
+    root = os.path.join(work, "changing")
+    C.build(root, entries=6000, huge=0, seed=7)
+    C.warm(root)
+    s = C.Setup(work, "changed", root)
+    r, sent = C.run_signalled(C.argv(s, "checkpoint", max_ops=3000), signal.SIGUSR1, 0.6,
+                              wait_handler=True)
+    assert sent and r.rc == C.EXIT_SUSPENDED, r
+    part = [p for p in s.temporaries() if os.path.basename(p).startswith(".scan.csv" + C.TMP_MARK)]
+    assert len(part) == 1, s.temporaries()
+    with open(part[0], "rb") as f:
+        done = rows_by_path(f.read())  # the rows of the directories done so far
+    R = os.fsencode(root)
+    dirs, files = [], []
+    for dirpath, dirnames, filenames in os.walk(R):
+        dirs += [os.path.join(dirpath, d) for d in dirnames]
+        files += [os.path.join(dirpath, f) for f in filenames
+                  if not os.path.islink(os.path.join(dirpath, f))]
+    pending = [d for d in dirs if d not in done and os.access(d, os.R_OK)
+               and not any(p.startswith(d + b"/") for p in done)
+               and os.path.isdir(d) and not os.path.islink(d)]
+    read = [f for f in files if f in done and os.lstat(f).st_nlink == 1]
+    assert len(pending) >= 2 and len(read) >= 2, \
+        "suspended too early or too late: %d rows done" % len(done)
+    changed, gone = read[0], read[1]
+    with open(changed, "ab") as f:
+        f.write(b"z" * 12345)
+    os.unlink(gone)
+    newdir = sorted(pending)[0]
+    new = newdir + b"/new-between-sessions"
+    with open(new, "wb") as f:
+        f.write(b"n" * 777)
+    lost = [f for f in files if f.startswith(newdir + b"/") and f.count(b"/") ==
+            newdir.count(b"/") + 1]
+    if lost:
+        os.unlink(lost[0])
+    r = C.run(C.argv(s, "resume"))
+    assert r.rc == 1, r
+    with open(os.path.join(s.out, "scan.csv"), "rb") as f:
+        final = rows_by_path(f.read())
+    # read in the first session: the rows as they were then
+    assert final[changed] == done[changed], (final[changed], done[changed])
+    assert final[gone] == done[gone]
+    # read in the second: as they are now
+    assert final[new][7] == "777", final[new]
+    if lost:
+        assert lost[0] not in final
+    for p in done:
+        assert p in final, p
+    C.check_accounting(C.read_outputs(s), "changed between sessions:")

@@ -16,7 +16,6 @@ import csv
 import json
 import os
 import random
-import shutil
 import signal
 import stat
 import subprocess
