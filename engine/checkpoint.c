@@ -109,6 +109,56 @@ static int ckpt_fresh(ckpt *c, char *err, size_t errlen)
     return 0;
 }
 
+/* Lines a pwalk-mpi driver makes per rank: the error file and the sinks'
+ * options (their output paths are renamed per rank); a sink's plugin is
+ * the same in every rank. */
+static int ckpt_rank_line(const char *line)
+{
+    if (strncmp(line, "scan.errors=", 12) == 0)
+        return 1;
+    if (strncmp(line, "sink.", 5) != 0)
+        return 0;
+    const char *eq = strchr(line, '=');
+    size_t klen = eq ? (size_t)(eq - line) : strlen(line);
+    return !(klen >= 7 && memcmp(line + klen - 7, ".plugin", 7) == 0);
+}
+
+static size_t ckpt_shared_lines(char *const *in, size_t n, char **out)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!ckpt_rank_line(in[i]))
+            out[m++] = in[i];
+    return m;
+}
+
+/* The first journal is this rank's own: the whole pipeline must match.
+ * The others (a job resumed with fewer ranks absorbs other ranks'
+ * journals) match but for the per-rank lines. */
+static int ckpt_check(const ckpt *c, size_t k, const char *path, const journal *j, char *err,
+                      size_t errlen)
+{
+    if (k == 0)
+        return journal_check(path, j, PWALK_VERSION_STRING, c->pipeline, c->pipeline_count,
+                             err, errlen);
+    char **mine = calloc(c->pipeline_count + 1, sizeof *mine);
+    char **theirs = calloc(j->pipeline_count + 1, sizeof *theirs);
+    int rc = -1;
+    if (!mine || !theirs) {
+        snprintf(err, errlen, "out of memory");
+    } else {
+        journal shared = *j;
+        shared.pipeline = theirs;
+        shared.pipeline_count = ckpt_shared_lines(j->pipeline, j->pipeline_count, theirs);
+        rc = journal_check(path, &shared, PWALK_VERSION_STRING, mine,
+                           ckpt_shared_lines(c->pipeline, c->pipeline_count, mine), err,
+                           errlen);
+    }
+    free(mine);
+    free(theirs);
+    return rc;
+}
+
 /* Read and check every journal; sum what they counted. */
 static int ckpt_read_all(ckpt *c, const ckpt_setup *su, char *err, size_t errlen)
 {
@@ -123,8 +173,7 @@ static int ckpt_read_all(ckpt *c, const ckpt_setup *su, char *err, size_t errlen
         if (journal_read(path, j, err, errlen) != 0)
             return -1;
         c->journal_count = k + 1;
-        if (journal_check(path, j, PWALK_VERSION_STRING, c->pipeline, c->pipeline_count, err,
-                          errlen) != 0)
+        if (ckpt_check(c, k, path, j, err, errlen) != 0)
             return -1;
         if (j->counter_count != CKPT_COUNTERS) {
             snprintf(err, errlen, "checkpoint '%s': corrupt (%zu counters, expected %d)", path,
