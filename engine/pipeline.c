@@ -217,6 +217,7 @@ static int pipeline_open(pipeline_state *ps)
         .thread_count = (uint32_t)ps->threads,
         .rank = o->rank,
         .ranks = o->ranks,
+        .flags = o->partial ? PWALK_FACTS_PARTIAL : 0u,
         .start_sec = o->start_sec,
         .version = PWALK_VERSION_STRING,
         .roots = (const char *const *)ps->p->scan.roots,

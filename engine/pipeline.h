@@ -72,6 +72,7 @@ typedef struct pipeline_run_options {
     const int *suspend;
     const char *const *resume;
     size_t resume_count;
+    int partial;                /* pwalk_scan_set_partial(): facts flag    */
 } pipeline_run_options;
 
 typedef struct pipeline_result {

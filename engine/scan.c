@@ -295,6 +295,7 @@ void scan_run_options(pwalk_scan *s, pipeline_run_options *o)
     o->own_ids = s->own;
     o->own_id_count = s->own_count;
     o->suspend = &s->suspend;
+    o->partial = s->partial;
     o->resume = (const char *const *)s->resume;
     o->resume_count = s->resume_count;
 }

@@ -37,6 +37,7 @@ struct pwalk_scan {
     int (*remote_own)(void *ctx, struct pwalk_remote_own *own, char *err, size_t errlen);
     void *remote_ctx;
     int rank, ranks;                    /* pwalk_scan_set_rank() (0,0: alone) */
+    int partial;                        /* pwalk_scan_set_partial()          */
     int64_t start_sec;
     /* results */
     int ran;

@@ -180,6 +180,12 @@ int pwalk_scan_set_rank(pwalk_scan *s, int rank, int ranks, int64_t start_sec)
     return 0;
 }
 
+int pwalk_scan_set_partial(pwalk_scan *s, int on)
+{
+    s->partial = on != 0;
+    return 0;
+}
+
 int pwalk_scan_sink_merge_probe(const pwalk_scan *s, size_t i, int *merges, char **output,
                                 char *err, size_t errlen)
 {

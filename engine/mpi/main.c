@@ -1231,6 +1231,7 @@ static int64_t start_times(mpi_setup *m, int rank, int size)
     int64_t start_here = m->journal_count ? session_start : started;
     if (pwalk_scan_set_rank(m->scan, rank, size, start_here) != 0)
         coord_fail("rank %d of %d", rank, size);
+    pwalk_scan_set_partial(m->scan, m->partials);
     return started;
 }
 

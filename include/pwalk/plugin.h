@@ -326,6 +326,12 @@ typedef struct pwalk_options pwalk_options;
 
 /* ---- Facts about the scan (1.3) ------------------------------------------ */
 
+/* pwalk_scan_facts.flags (1.4; an engine of 1.3 passes 0 there).
+ * PARTIAL: this process's merging sinks write a partial even though ranks
+ * is 1 -- a pwalk-mpi job that keeps a journal, whose resumed sessions may
+ * run with more ranks and then merge this one's work as a partial. */
+#define PWALK_FACTS_PARTIAL 0x1u
+
 /* One process's part of a scan's time (1.4): epoch seconds. */
 typedef struct pwalk_session {
     int64_t start_sec;
@@ -354,7 +360,7 @@ typedef struct pwalk_scan_facts {
     const char *version;        /* pwalk's version string                 */
     const char *const *roots;   /* the roots as given, root_count of them */
     uint32_t root_count;
-    uint32_t reserved0;
+    uint32_t flags;             /* PWALK_FACTS_* (1.4; was reserved0)     */
     uint64_t entries, errors, filtered;  /* this process's counts (merge:
                                    every rank's summed); 0 during the walk,
                                    final from prepare() on                */

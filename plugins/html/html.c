@@ -132,7 +132,8 @@ static int html_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
         s->conf.start_sec = f.start_sec; /* the ages of summary.json's */
         /* the merge lifecycle (no workers) writes the page; a rank of
          * several its partial, at the shard name `path` now holds */
-        s->partial = HTML_MERGE && f.ranks > 1 && host->worker_count > 0;
+        s->partial = HTML_MERGE && (f.ranks > 1 || (f.flags & PWALK_FACTS_PARTIAL)) &&
+                     host->worker_count > 0;
     }
 #endif
     /* a resumed scan: the saved states (and the first start) back first */

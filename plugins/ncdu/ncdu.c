@@ -160,7 +160,7 @@ static int ncdu_facts_read(ncdu_instance *s)
     s->start_sec = f.start_sec;
     s->version = f.version;
     /* several ranks: each writes a partial; the merge (no workers) the export */
-    if (f.ranks > 1)
+    if (f.ranks > 1 || (f.flags & PWALK_FACTS_PARTIAL))
         s->mode = s->host->worker_count > 0 ? NCDU_PARTIAL : NCDU_MERGED;
     if (f.root_count > 1) {
         s->host->set_error(s->ctx, "ncdu's export holds one tree: %u roots given, give one "

@@ -140,8 +140,9 @@ static int prom_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
         p->conf.start_sec = f.start_sec;
         /* a rank of several writes its partial at `path` (its shard name);
          * the merge lifecycle (no workers) and a lone process the metrics */
-        p->partial = f.ranks > 1 && host->worker_count > 0;
-        p->merging = f.ranks > 1 && host->worker_count == 0;
+        int split = f.ranks > 1 || (f.flags & PWALK_FACTS_PARTIAL);
+        p->partial = split && host->worker_count > 0;
+        p->merging = split && host->worker_count == 0;
     }
 #endif
     /* a resumed scan: the saved states (and the first start) back first */

@@ -189,12 +189,12 @@ static int summ_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
     s->conf.start_sec = (int64_t)now.tv_sec;
     if (gethostname(s->hostname, sizeof s->hostname - 1) != 0)
         s->hostname[0] = '\0';
-    int ranks = 1;
+    int split = 0; /* a rank of pwalk-mpi: a partial, merged later */
 #if PWALK_ABI_MINOR >= 3
     pwalk_scan_facts f;
     if (summ_scan_facts(s->host, s->ctx, &f)) {
         s->conf.start_sec = f.start_sec;
-        ranks = f.ranks;
+        split = f.ranks > 1 || (f.flags & PWALK_FACTS_PARTIAL);
     }
 #endif
     /* a resumed scan: every saved state back into the aggregate (and the
@@ -203,7 +203,7 @@ static int summ_create(const pwalk_host *host, pwalk_host_ctx *ctx, const pwalk_
         return rc;
     /* a rank of several writes its partial at `dir` (its shard name); the
      * merge lifecycle (no workers) and a lone process write the tables */
-    if (SUMM_MERGE && ranks > 1 && host->worker_count > 0)
+    if (SUMM_MERGE && split && host->worker_count > 0)
         rc = summ_open_partial(s);
     else
         rc = summ_open_tables(s);

@@ -39,7 +39,7 @@ HDR_ASSERT(host_set_error, offsetof(pwalk_host, set_error) == 56);
 HDR_ASSERT(host_sink_name, offsetof(pwalk_host, sink_name) == 88);
 HDR_ASSERT(plugin_size, sizeof(pwalk_plugin) == 136); /* 1.1 appended prepare, 1.3 merge, 1.4 checkpoint */
 HDR_ASSERT(plugin_merge, offsetof(pwalk_plugin, merge) == 120);
-HDR_ASSERT(facts_size, sizeof(pwalk_scan_facts) == 104); /* 1.3, 1.4 sessions */
+HDR_ASSERT(facts_size, sizeof(pwalk_scan_facts) == 104); /* 1.3, 1.4 sessions, flags (was reserved0) */
 HDR_ASSERT(session_size, sizeof(pwalk_session) == 16); /* 1.4 */
 HDR_ASSERT(facts_rank, offsetof(pwalk_scan_facts, rank) == 8);
 HDR_ASSERT(facts_start, offsetof(pwalk_scan_facts, start_sec) == 16);

@@ -223,6 +223,12 @@ int pwalk_scan_get_settings(const pwalk_scan *s, pwalk_scan_settings *out);
  * thread, before pwalk_scan_run(). */
 int pwalk_scan_set_rank(pwalk_scan *s, int rank, int ranks, int64_t start_sec);
 
+/* Merging sinks write partials (host->scan_facts() flags
+ * PWALK_FACTS_PARTIAL) even when ranks is 1: a job keeping a journal may
+ * resume with more ranks, so its outputs are always merged.  Owner
+ * thread, before pwalk_scan_run().  Returns 0. */
+int pwalk_scan_set_partial(pwalk_scan *s, int on);
+
 /* Sink i's plugin, found and released again like pwalk_scan_sink_probe():
  * *merges is non-zero when it has a merge callback; *output is the name of
  * its first output option (declared PWALK_OPTION_OUTPUT; "path" or "log"
