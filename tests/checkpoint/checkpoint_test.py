@@ -336,3 +336,61 @@ def test_entries_changed_between_sessions_are_reported_as_read(tree):
     for p in done:
         assert p in final, p
     C.check_accounting(C.read_outputs(s), "changed between sessions:")
+
+
+def test_missing_or_short_part_refused_and_no_other_part_cut(tree):
+    # killed, so that the parts hold rows past the last checkpoint (small
+    # csv buffers: written as they come): a refused resume must not have
+    # cut any of them back
+    work, root, ref, rc = tree
+    s = C.Setup(work, "parts", root, csv_opts=", buffer_kib: 4")
+    t0 = time.time()
+    p = subprocess.Popen(C.argv(s, "checkpoint", every="200ms", max_ops=PACE),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert C.wait_for(lambda: os.path.exists(s.journal), p)
+    time.sleep(0.5)
+    assert p.poll() is None, p.communicate()
+    p.kill()
+    p.communicate()
+    parts = {os.path.basename(x).split(C.TMP_MARK)[0]: x for x in s.temporaries()
+             if os.path.dirname(x) == s.out}
+    assert {".scan.csv", ".scan.csv.zst", ".errors.csv"} <= set(parts), parts
+    aside = os.path.join(work, "parts-aside")
+    os.mkdir(aside, 0o755)
+    # the zstd part missing
+    zpart = parts[".scan.csv.zst"]
+    os.rename(zpart, os.path.join(aside, "z"))
+    before = s.snapshot()
+    r = C.run(C.argv(s, "resume"))
+    assert r.rc == 2, r
+    assert len(r.lines()) == 1 and "cannot resume" in r.stderr and \
+        os.path.basename(zpart) in r.stderr, r
+    after = s.snapshot()
+    changed = sorted(x for x in set(before) | set(after) if before.get(x) != after.get(x))
+    # README: "refused the same way" (nothing written, parts untouched).
+    # Known (reported to the lead): the sinks created before the one whose
+    # part is missing have already cut their parts back to the checkpoint;
+    # harmless for the journal (those bytes would be cut anyway), but not
+    # "untouched".  Anything else changed is a failure here.
+    cut = [x for x in changed if x in before and x in after and after[x][0] < before[x][0]]
+    assert changed == cut, "a refused resume changed %r" % changed
+    os.rename(os.path.join(aside, "z"), zpart)
+    # the csv part shorter than the checkpoint says
+    cpart = parts[".scan.csv"]
+    with open(cpart, "rb") as f:
+        keep = f.read()
+    os.truncate(cpart, 10)
+    before = s.snapshot()
+    r = C.run(C.argv(s, "resume"))
+    assert r.rc == 2, r
+    assert len(r.lines()) == 1 and "cannot resume" in r.stderr and \
+        "is 10 bytes, the checkpoint has" in r.stderr, r
+    after = s.snapshot()
+    assert after == before, "a refused resume changed %r" % sorted(
+        x for x in set(before) | set(after) if before.get(x) != after.get(x))
+    with open(cpart, "r+b") as f:
+        f.write(keep)
+    finish(s, ref, rc, None, t0, "resumed after refused parts:")
+    if cut:
+        pytest.xfail("a resume refused for a missing part cut other sinks' parts back first: "
+                     "%s" % ", ".join(os.path.basename(x) for x in cut))

@@ -138,13 +138,13 @@ class Setup:
     OUT/sum/ (the summary), the journal WORK/NAME.ckpt, the pipeline
     WORK/NAME.yaml."""
 
-    def __init__(self, work, name, root, threads=2, extra_sink=""):
+    def __init__(self, work, name, root, threads=2, extra_sink="", csv_opts=""):
         self.work, self.name, self.root = work, name, root
         self.out = os.path.join(work, name)
         os.mkdir(self.out, 0o755)
         self.journal = os.path.join(work, name + ".ckpt")
         self.cfg = os.path.join(work, name + ".yaml")
-        self.write_pipeline(self.cfg, threads, extra_sink)
+        self.write_pipeline(self.cfg, threads, extra_sink, csv_opts)
 
     def write_pipeline(self, path, threads=2, extra_sink="", csv_opts=""):
         y = T.yaml_str
