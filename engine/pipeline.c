@@ -415,6 +415,10 @@ static int pipeline_open_checkpoint(pipeline_state *ps)
         return fail_at(ps->r, PWALK_FAIL_CONFIG, PIPELINE_USAGE,
                        "scan.time_limit needs scan.checkpoint (--checkpoint FILE): a scan "
                        "stopped at its limit is continued from its journal");
+    if ((ps->p->scan.checkpoint || o->resume_count) && ps->p->scan.errors_path &&
+        strcmp(ps->p->scan.errors_path, "-") == 0)
+        return fail_at(ps->r, PWALK_FAIL_CHECKPOINT, PIPELINE_USAGE,
+                       "scan.errors '-' (stdout) cannot be checkpointed; write it to a file");
     ckpt_setup su = {ps->p, o->resume, o->resume_count, o->rank, o->ranks, o->start_sec};
     if (ckpt_open(&ps->ckpt, &su, err, sizeof err) != 0)
         return fail_at(ps->r, PWALK_FAIL_CHECKPOINT, PIPELINE_USAGE, err);

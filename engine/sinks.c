@@ -342,15 +342,38 @@ static int host_checkpoint_state(pwalk_host_ctx *ctx, size_t i, const void **sta
     return PWALK_OK;
 }
 
+/* An output on stdout cannot be cut back and continued by another process. */
+static int sink_output_on_stdout(const sink *s, const char **option)
+{
+    const pwalk_plugin *pl = s->loaded.plugin;
+    for (uint32_t k = 0; pl->options && k < pl->option_count; k++) {
+        const char *path = NULL;
+        if (options_is_output(pl, &pl->options[k]) &&
+            options_get_string(s->options, pl->options[k].name, &path) == 0 && path &&
+            strcmp(path, "-") == 0) {
+            *option = pl->options[k].name;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int sinks_can_checkpoint(const sink_set *set, char *err, size_t errlen)
 {
     for (size_t i = 0; i < set->count; i++) {
         const pwalk_plugin *pl = set->sinks[i].loaded.plugin;
+        const char *option;
         if (!PWALK_STRUCT_HAS(pl, pwalk_plugin, checkpoint) || !pl->checkpoint) {
             snprintf(err, errlen,
                      "sink '%s': plugin '%s' cannot checkpoint; remove scan.checkpoint or "
                      "this sink",
                      set->sinks[i].name, pl->name);
+            return -1;
+        }
+        if (sink_output_on_stdout(&set->sinks[i], &option)) {
+            snprintf(err, errlen,
+                     "sink '%s': %s '-' (stdout) cannot be checkpointed; write it to a file",
+                     set->sinks[i].name, option);
             return -1;
         }
     }

@@ -887,6 +887,13 @@ TEST_F(E2E, BadInputIsExitTwoAndWritesNothing) {
          "checkpoint '" + work_ + "/none.ckp': No such file or directory"},
         {{"--checkpoint", work_ + "/c.ckp", Tree::root},
          "--checkpoint needs -c PIPELINE with a file output"},
+        // stdout cannot be cut back and continued: refused before anything
+        {{"-c", good, "--set", "inv.path=-", "--checkpoint", work_ + "/d.ckp", Tree::root},
+         "sink 'inv': path '-' (stdout) cannot be checkpointed; write it to a file"},
+        {{"-c", good, "--set", "scan.errors=-", "--checkpoint", work_ + "/e.ckp", Tree::root},
+         "scan.errors '-' (stdout) cannot be checkpointed; write it to a file"},
+        {{"-c", good, "--set", "scan.time_limit=1h", Tree::root},
+         "scan.time_limit needs scan.checkpoint (--checkpoint FILE)"},
         // pwalk's command line: nothing may reach stdout either
         {{"/nonexistent/root"}, "/nonexistent/root"},
         {{"--threads", "lots", Tree::root}, "--threads: 'lots'"},
