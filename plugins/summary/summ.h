@@ -122,9 +122,9 @@ int summ_sink_thread_close(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *i
  * temporaries of outs[0..n-1] (and the parts they adopted) followed by
  * `into` and c as a partial (partial.h; FORMAT.md "Checkpoints").  The
  * aggregate lives in the journal only: the temporaries hold nothing before
- * prepare(), so a suspended scan needs no file of this sink; the names let
- * the resumed scan remove those a crash left behind.  PWALK_OK, or an
- * error code after host->set_error. */
+ * prepare(); the names let the resumed scan continue them (summ_sink_open)
+ * and remove the others at the end.  PWALK_OK, or an error code after
+ * host->set_error. */
 int summ_sink_checkpoint(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *into,
                          summ_workers *ws, const summ_conf *c, outfile *const *outs,
                          size_t n);

@@ -234,9 +234,9 @@ static int summ_thread_close(void *instance, void *tstate)
     return summ_sink_thread_close(s->host, s->ctx, &s->agg, &s->open_workers, tstate);
 }
 
-/* Everything consumed so far as the state (sink.c); no file: the tables'
- * temporaries hold nothing before prepare(), and a suspended scan's
- * finish(PWALK_SUSPENDED) removes them like any non-zero status. */
+/* Everything consumed so far as the state (sink.c), in the journal: the
+ * tables' temporaries hold nothing before prepare(); a suspended scan's
+ * finish(PWALK_SUSPENDED) keeps them, empty, for the next session. */
 static int summ_checkpoint(void *instance)
 {
     summ_instance *s = instance;
