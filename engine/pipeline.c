@@ -442,12 +442,18 @@ int pipeline_check(cfg_pipeline *p, const pipeline_run_options *o, pipeline_resu
     pipeline_state ps = {.p = p, .o = o, .r = r};
     int status = pipeline_check_scan(&ps);
     char err[2048];
+    /* the journals too: a driver of many processes refuses a bad one once */
+    if (status == 0)
+        status = pipeline_open_checkpoint(&ps);
     if (status == 0 && sinks_load_with(p, o->builtin_plugins, o->builtin_plugin_count,
                                        &ps.sinks, err, sizeof err) != 0) {
         note_sink_failure(&ps, PWALK_FAIL_PLUGIN);
         status = result_fail(r, PIPELINE_USAGE, "%s", err);
     }
+    if (status == 0 && ps.ckpt && sinks_can_checkpoint(ps.sinks, err, sizeof err) != 0)
+        status = fail_at(r, PWALK_FAIL_CHECKPOINT, PIPELINE_USAGE, err);
     sinks_free(ps.sinks);
+    ckpt_free(ps.ckpt);
     return status;
 }
 
