@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -113,7 +114,7 @@ def published(out):
     prom = [ln for ln in read("m.prom").split(b"\n") if b"pwalk_scan_" not in ln]
     sessions = [ln for ln in read("m.prom").split(b"\n") if ln.startswith(b"pwalk_scan_sessions ")]
     ncdu = re.sub(rb'"timestamp":\d+', b"", read("n.json"))
-    page = re.sub(rb'"(start_time|end_time)":\d+', b"", read("p.html"))
+    page = re.sub(rb'"(start_time|end_time|threads|ranks)":\d+', b"", read("p.html"))
     return tables, meta, prom, sessions, ncdu, page
 
 
@@ -197,3 +198,42 @@ def test_interrupted_at_random_moments_then_resumed_publish_the_uninterrupted_ou
             assert journal not in temps
             assert all(".n.json." in t or ".m.prom." in t or ".p.html." in t or "/sum/" in t
                        for t in temps), temps
+
+
+def test_pwalk_mpi_suspended_and_resumed_with_other_rank_counts(work, tree):
+    """np=3 suspended, np=2 suspended (one rank continues two ranks'
+    states), np=3 to the end: the same outputs as one process's."""
+    mpi = T.built("pwalk-mpi")
+    if not mpi or not shutil.which("mpirun"):
+        pytest.skip("pwalk-mpi is built only with Open MPI installed")
+    ref = reference(work, tree)
+    out, cfg = pipeline(work, "mpi", tree)
+    journal = os.path.join(work, "mpi.journal")
+    common = ["-q", "--max-ops", "10000", "-c", cfg, "--checkpoint-every", "50ms"]
+    args = common + ["--checkpoint", journal, tree["root"]]
+    sessions = 0
+    for np, after in ((3, 0.4), (2, 0.4), (3, None)):
+        argv = ["mpirun", "--oversubscribe", "--allow-run-as-root", "-np", str(np), mpi] + args
+        p = subprocess.Popen(T.UNPRIVILEGED + argv, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=T.mpi_env())
+        if after:
+            time.sleep(after)
+            if p.poll() is None:
+                p.send_signal(signal.SIGUSR1)  # mpirun forwards it to every rank
+        err = p.communicate(timeout=300)[1].decode(errors="replace")
+        sessions += 1
+        if p.returncode != 75:
+            break
+        for name in FINALS:
+            assert not os.path.exists(os.path.join(out, name)), name
+        args = common + ["--resume", journal, tree["root"]]
+    assert p.returncode == 1, err  # complete (the tree's unreadable directory)
+    assert sessions > 1, "never suspended"
+    tables, meta, prom, _, ncdu, page = published(out)
+    rtables, rmeta, rprom, _, rncdu, rpage = ref
+    assert tables == rtables
+    assert meta["sessions"] >= sessions  # a session per rank count, at least
+    for k in ("entries", "errors", "filtered", "totals"):
+        assert meta[k] == rmeta[k], k
+    assert prom == rprom and ncdu == rncdu and page == rpage
+    assert [t for t in left_behind(out, journal) if ".pwalk-tmp-" in t or t == journal] == []
