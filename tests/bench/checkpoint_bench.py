@@ -80,6 +80,12 @@ def main():
     ap.add_argument("--dir", default="/var/tmp/pwalk-bench", help="run.py's tree directory")
     ap.add_argument("--tree", help="scan this tree instead of DIR/tree1m")
     args = ap.parse_args()
+    # after a sanitizer build, bazel-bin points at instrumented binaries
+    # (NOTES.md "A pitfall"): their numbers would mean nothing
+    real_bin = os.path.realpath(BIN)
+    if any(tag in real_bin for tag in ("fastbuildasan", "fastbuildtsan")):
+        sys.exit("checkpoint_bench: %s is a sanitizer build (%s): bazel build the plain "
+                 "targets first, or set PWALK_BIN" % (BIN, real_bin))
     for exe in (ENGINE, GENTREE):
         if not os.access(exe, os.X_OK):
             sys.exit("%s missing: bazel build //:pwalk-engine //tests/bench:gentree //plugins/..."
