@@ -226,8 +226,9 @@ TEST_F(PrometheusSink, ResumedFromACheckpointWritesTheFileOfOneGo)
         for (size_t i = 0; i < 5; i++) {
             pwalk_entry e = ToEntry(tree[i], 100 + i);
             EXPECT_EQ(plugin_->consume(inst, ts[i % 2], &e, 1), PWALK_OK);
-            if (i == 2)
+            if (i == 2) {
                 ASSERT_EQ(harness::Checkpoint(plugin_, inst, &ctx), PWALK_OK) << ctx.error();
+            }
         }
         for (uint32_t w = 0; w < 2; w++)
             EXPECT_EQ(plugin_->thread_close(inst, ts[w]), PWALK_OK);
