@@ -13,14 +13,19 @@ checkpoint refused; SIGTERM/SIGINT abandon (parts and journal removed);
 SIGUSR1 without a journal stops (128+10); entries changed between two
 sessions reported as they were when read (a file changed or removed in a
 directory already done keeps its first-session row; a file added to or
-removed from a directory still to do shows as it is in the second).
+removed from a directory still to do shows as it is in the second); a
+directory still to do that was replaced by a symlink, removed, or whose
+parent became a symlink to a look-alike is reported replaced/vanished and
+nothing behind the symlinks is read.
 The scans are paced with --max-ops (pacing may change between sessions) so
 that a signal lands mid-walk.  The 30+30 random interruptions of the
 100k-entry tree are interrupt_test.py.
 """
 
+import collections
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -404,3 +409,68 @@ def test_missing_or_short_part_refused_and_no_other_part_cut(tree):
     if cut:
         pytest.xfail("a resume refused for a missing part cut other sinks' parts back first: "
                      "%s" % ", ".join(os.path.basename(x) for x in cut))
+
+
+def test_pending_directories_swapped_between_sessions_are_not_followed(tree):
+    # a directory still to do is reopened from the root one component at
+    # a time, never through a symlink: one replaced by a symlink, one whose
+    # parent (already read) was replaced by a symlink to a look-alike, and
+    # one removed: none of the look-alikes' entries may appear
+    work = tree[0]
+    root = os.path.join(work, "swapped")
+    C.build(root, entries=6000, huge=0, seed=11, per_dir=20, dir_every=4)  # 3 levels
+    C.warm(root)
+    canary = os.fsencode(os.path.join(work, "canary"))
+    s = C.Setup(work, "swap", root)
+    r, sent = C.run_signalled(C.argv(s, "checkpoint", max_ops=3000), signal.SIGUSR1, 0.6,
+                              wait_handler=True)
+    assert sent and r.rc == C.EXIT_SUSPENDED, r
+    part = [p for p in s.temporaries() if os.path.basename(p).startswith(".scan.csv" + C.TMP_MARK)]
+    with open(part[0], "rb") as f:
+        done = rows_by_path(f.read())
+    R = os.fsencode(root)
+    dirs = [os.path.join(dp, d) for dp, dn, _ in os.walk(R) for d in dn
+            if not os.path.islink(os.path.join(dp, d))]
+    pending = sorted(d for d in dirs if d not in done and os.access(d, os.R_OK)
+                     and not any(p.startswith(d + b"/") for p in done)
+                     and os.path.dirname(d) != R and b"/extra" not in d)
+    # pending directories whose parent was read (its row is done): their
+    # names are in the journal (one whose parent is still to do is simply
+    # listed as it is then)
+    under_done = [d for d in pending if os.path.dirname(d) in done]
+    count = collections.Counter(os.path.dirname(d) for d in under_done)
+    # c: under the parent with the fewest such children (the others are
+    # a's and b's: not below the parent that becomes a symlink)
+    c = min(under_done, key=lambda d: (count[os.path.dirname(d)], d)) if under_done else b""
+    parent = os.path.dirname(c)
+    others = [d for d in under_done if os.path.dirname(d) != parent]
+    assert len(others) >= 2, "%d rows done, %d pending, %d of them under a done " \
+        "directory" % (len(done), len(pending), len(under_done))
+    a, b = others[0], others[1]
+    os.makedirs(canary + b"/look/" + os.path.basename(c), 0o755)
+    for d in (canary, canary + b"/look", canary + b"/look/" + os.path.basename(c)):
+        with open(d + b"/CANARY", "wb") as f:
+            f.write(b"c")
+    os.rename(parent, parent + b"-moved")
+    os.symlink(canary + b"/look", parent)          # c's parent: a symlink to a look-alike
+    os.rename(a, a + b"-moved")
+    os.symlink(canary, a)                          # a: a symlink
+    shutil.rmtree(b)                               # b: gone
+    r = C.run(C.argv(s, "resume"))
+    assert r.rc == 1, r
+    with open(os.path.join(s.out, "scan.csv"), "rb") as f:
+        final = rows_by_path(f.read())
+    leaked = [p for p in final if b"CANARY" in p]
+    assert not leaked, "entries read through a symlink swapped in between sessions: %r" % leaked
+    assert not any(p.startswith(b + b"/") for p in final), "rows under a removed directory"
+    with open(os.path.join(s.out, "errors.csv"), "rb") as f:
+        errs = {C.T.unescape(rec[0]): rec for rec in
+                csv.reader(f.read().decode("utf-8").splitlines()[1:])}
+    for what, d in (("a symlink", a), ("removed", b), ("its parent a symlink", c)):
+        assert d in errs and errs[d][4] in ("replaced", "vanished"), \
+            "pending %s (%s): error record %r, row %r; errors: %r" % (
+                d, what, errs.get(d), final.get(d), list(errs.values()))
+    # the rows of the pending directories are the ones read in the first
+    # session (their lstat): directories, not the symlink now there
+    assert final[a][11].startswith("004"), final[a]
+    C.check_accounting(C.read_outputs(s), "swapped between sessions:")

@@ -71,7 +71,7 @@ ODD = [b"nl\nname", b"bad\xff\xfe", b'comma,quote"', b"back\\slash", b" lead spa
        b"caf\xc3\xa9", b"tab\tname", b"-dash", b"x" * 200]
 
 
-def build(root, entries=100000, huge=6000, seed=19):
+def build(root, entries=100000, huge=6000, seed=19, per_dir=None, dir_every=None):
     """gentree's tree of ENTRIES entries (hostile names, a directory of
     HUGE files, sparse files of random sizes) plus what gentree does not
     make: hard links inside one directory and across directories, symlinks
@@ -80,7 +80,10 @@ def build(root, entries=100000, huge=6000, seed=19):
     with entries (its opendir fails: one error row).  Returns facts."""
     gentree = T.built("tests/bench/gentree")
     assert gentree, "gentree not built (//tests/bench:gentree)"
-    args = [gentree, root, str(entries), "--hostile", "--seed", str(seed)]
+    args = [gentree, root, str(entries)] + ([str(per_dir)] if per_dir else []) + \
+        ["--hostile", "--seed", str(seed)]
+    if dir_every:
+        args += ["--dir-every", str(dir_every)]
     if huge:
         args += ["--huge", str(huge)]
     subprocess.run(args, check=True, capture_output=True)
