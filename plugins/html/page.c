@@ -157,6 +157,8 @@ static void html_facts(html_w *w, const summ_facts *f, const summ_result *r)
     html_num(w, f->errors, f->errors >= 0);
     HTML_LIT(w, ",\"filtered\":");
     html_num(w, f->filtered, f->filtered >= 0);
+    HTML_LIT(w, ",\"sessions\":"); /* > 1: suspended or killed, and resumed */
+    html_num(w, (int64_t)f->session_count, 1);
     html_printf(w,
                 "},\n\"totals\":{\"files\":%" PRIu64 ",\"dirs\":%" PRIu64 ",\"bytes\":%" PRIu64
                 ",\"allocated\":%" PRIu64 "},\n",

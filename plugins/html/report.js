@@ -59,7 +59,8 @@
       ["end_time", f.end_time, "time"],
       ["duration", f.end_time !== null && f.start_time !== null ?
         (f.end_time - f.start_time) + " s" : null, "text"],
-      ["threads", f.threads], ["ranks", f.ranks], ["entries", f.entries],
+      ["threads", f.threads], ["ranks", f.ranks], ["sessions", f.sessions],
+      ["entries", f.entries],
       ["errors", f.errors], ["filtered", f.filtered], ["files", data.totals.files],
       ["dirs", data.totals.dirs], ["bytes", data.totals.bytes, "bytes"],
       ["allocated", data.totals.allocated, "bytes"]];

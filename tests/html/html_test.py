@@ -174,7 +174,8 @@ def scanned(work):
 
 def test_facts_and_totals_equal_summary_json(scanned):
     meta, shown = scanned["meta"], scanned["dom"]["facts"]
-    for k in ("entries", "errors", "filtered", "threads", "ranks", "start_time", "end_time"):
+    for k in ("entries", "errors", "filtered", "threads", "ranks", "start_time", "end_time",
+              "sessions"):
         assert shown[k] == str(meta[k]), k
     for k in ("files", "dirs", "bytes", "allocated"):
         assert shown[k] == str(meta["totals"][k]), k

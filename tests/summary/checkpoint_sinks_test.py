@@ -114,7 +114,7 @@ def published(out):
     prom = [ln for ln in read("m.prom").split(b"\n") if b"pwalk_scan_" not in ln]
     sessions = [ln for ln in read("m.prom").split(b"\n") if ln.startswith(b"pwalk_scan_sessions ")]
     ncdu = re.sub(rb'"timestamp":\d+', b"", read("n.json"))
-    page = re.sub(rb'"(start_time|end_time|threads|ranks)":\d+', b"", read("p.html"))
+    page = re.sub(rb'"(start_time|end_time|threads|ranks|sessions)":\d+', b"", read("p.html"))
     return tables, meta, prom, sessions, ncdu, page
 
 
