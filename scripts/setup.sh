@@ -24,6 +24,7 @@ packages=(
     chromium fonts-dejavu-core  # tests/html: headless Chromium loads the page offline (+ a font for its screenshot)
     prometheus  # tests/prometheus: `promtool check metrics` on the prometheus sink's files (only promtool is used)
     prometheus-node-exporter  # tests/prometheus: a real node_exporter's textfile collector reads the sink's files
+    strace  # tests/checkpoint: a SIGKILL at one exact syscall (fault injection)
 )
 
 missing=()
