@@ -6,7 +6,8 @@ resume) and at 30 random moments by SIGKILL after periodic checkpoints
 (--checkpoint-every 200ms, resume from the last one), several
 interruptions in one scan too.  After the last resume the published
 outputs must equal an uninterrupted scan's: the row multisets of csv, of
-csv-zstd (decoded) and of the error file, the summary tables byte for byte,
+csv-zstd (decoded; and in the SIGKILL half of csv-gzip and csv-lz4) and
+of the error file, the summary tables byte for byte,
 summary.json's counts (entries = rows + errors + filtered) and the
 sessions it lists.
 
@@ -17,6 +18,7 @@ failure); PWALK_CKPT_SEED=N reproduces it.  The scans are paced with
 
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -25,6 +27,10 @@ import ckpt as C
 
 ENTRIES = 100000
 PACE = 60000  # metadata operations per second: ~1.7 s for the tree
+# the SIGKILL half also checks the other compressed sinks' parts cut back
+# and continued (gzip members and lz4 frames concatenate)
+CODECS = ("  - {name: gz, plugin: csv-gzip, options: {path: '%s/g.csv'}}\n"
+          "  - {name: lz, plugin: csv-lz4, options: {path: '%s/l.csv'}}")
 # 30 interruptions, as scans of 1 to 5 interruptions each
 PLAN = [1] * 6 + [2, 2, 3, 3, 4, 5, 5]
 
@@ -98,7 +104,8 @@ def test_sigkill_at_30_random_moments(tree):
     rnd.shuffle(plan)
     resumed, orphans = 0, 0
     for i, k in enumerate(plan):
-        s = C.Setup(work, "kill-%02d" % i, root)
+        s = C.Setup(work, "kill-%02d" % i, root, extra_sink=CODECS % (
+            (os.path.join(work, "kill-%02d" % i),) * 2))
         t0, mode, log, killed_once = time.time(), "checkpoint", [], False
         done = False
         for _ in range(k):
@@ -142,6 +149,11 @@ def test_sigkill_at_30_random_moments(tree):
         C.compare(got, ref, what)
         if killed_once and mode == "resume":
             C.check_sessions(got, None, t0, time.time(), what)
+        for name, tool in (("g.csv.gz", "gzip"), ("l.csv.lz4", "lz4")):
+            z = subprocess.run([tool, "-dc", os.path.join(s.out, name)], capture_output=True)
+            assert z.returncode == 0, "%s %s does not decode: %r" % (what, name, z.stderr)
+            d = C.multiset_diff(C.lines_of(z.stdout), ref["csv"])
+            assert not d, "%s %s: %s" % (what, name, d)
         C.remove(s.out)
     print("SIGKILL: %d of 30 kills resumed from a periodic checkpoint; temporaries of scans "
           "killed before their first checkpoint: %d" % (resumed, orphans))
