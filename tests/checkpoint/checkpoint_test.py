@@ -3,9 +3,9 @@ tree (gentree's hostile names and a 6000-name directory, hard links,
 symlinks, odd names, an unreadable directory): SIGUSR1 suspends (exit 75,
 nothing under a final name, the journal and the parts kept) and the resumed
 scan publishes exactly an uninterrupted scan's outputs (csv, csv-zstd, the
-error file, the summary tables byte for byte, entries = rows + errors +
-filtered) with the sessions in summary.json; several suspensions with other
-thread counts; --time-limit; SIGKILL after a periodic checkpoint; journals
+error file, the summary tables byte for byte, entries = rows + lstat
+records + filtered) with the sessions in summary.json; several
+suspensions with other thread counts; --time-limit; SIGKILL after a periodic checkpoint; journals
 that are missing, truncated, corrupt, of another format, version or
 pipeline, and --checkpoint onto an existing journal, each refused with one
 line and exit 2 with every file left as it was; a sink whose plugin has no

@@ -7,9 +7,9 @@ resume) and at 30 random moments by SIGKILL after periodic checkpoints
 interruptions in one scan too.  After the last resume the published
 outputs must equal an uninterrupted scan's: the row multisets of csv, of
 csv-zstd (decoded; and in the SIGKILL half of csv-gzip and csv-lz4) and
-of the error file, the summary tables byte for byte,
-summary.json's counts (entries = rows + errors + filtered) and the
-sessions it lists.
+of the error file, the summary tables byte for byte, summary.json's
+counts (the README's accounting: entries = rows + lstat records +
+filtered) and the sessions it lists.
 
 The moments come from a seeded RNG whose seed is printed (shown with a
 failure); PWALK_CKPT_SEED=N reproduces it.  The scans are paced with
