@@ -84,6 +84,8 @@ typedef struct ck_buf {
 
 static void cb_bytes(ck_buf *b, const void *d, size_t n)
 {
+    if (n == 0) /* d may be NULL then (an empty name): memcpy must not see it */
+        return;
     if (b->failed || grow_array((void **)&b->p, &b->cap, b->len + n, 1) != 0) {
         b->failed = 1;
         return;
