@@ -305,6 +305,17 @@ int outfile_check(const outfile *f, char *err, size_t errlen)
     return 0;
 }
 
+/* A resumed part's old tail past what was written since (outfile_resume). */
+static int outfile_cut_tail(outfile *f)
+{
+    if (!f->cut_pending)
+        return 0;
+    if (ftruncate(f->fd, (off_t)f->written) != 0)
+        return -1;
+    f->cut_pending = 0;
+    return 0;
+}
+
 int outfile_prepare(outfile *f, char *err, size_t errlen)
 {
     if (f->prepared)
@@ -329,7 +340,7 @@ int outfile_prepare(outfile *f, char *err, size_t errlen)
         return -1;
     }
     /* the data must be on disk before the name says the report exists */
-    if (fdatasync(f->fd) != 0 && errno != EINVAL) {
+    if (outfile_cut_tail(f) != 0 || (fdatasync(f->fd) != 0 && errno != EINVAL)) {
         snprintf(err, errlen, "cannot sync '%s': %s", f->final_path, strerror(errno));
         outfile_abort(f);
         return -1;
@@ -453,7 +464,7 @@ int outfile_sync(outfile *f, unsigned long long *length, char *err, size_t errle
     if (f->failed) {
         outfile_failed_msg(f, err, errlen);
         rc = -1;
-    } else if (fdatasync(f->fd) != 0 && errno != EINVAL) {
+    } else if (outfile_cut_tail(f) != 0 || (fdatasync(f->fd) != 0 && errno != EINVAL)) {
         snprintf(err, errlen, "cannot sync '%s': %s", f->final_path, strerror(errno));
         rc = -1;
     } else {
@@ -538,9 +549,10 @@ int outfile_resume(outfile *f, const char *path, const char *tmp_name,
     f->final_path = strdup(path);
     int bad = !f->tmp_name || !f->final_path ? ENOMEM : 0;
     /* bytes past the checkpoint are rows of directories that will be read
-     * again; a part of the right length is not even touched (its mtime) */
-    if (!bad && (unsigned long long)st.st_size > length && ftruncate(f->fd, (off_t)length) != 0)
-        bad = errno;
+     * again: overwritten from `length` on, and what is left of them cut at
+     * the next sync -- not now, so that a resume refused later (another
+     * sink's part missing) leaves this part as it was */
+    f->cut_pending = (unsigned long long)st.st_size > length;
     if (!bad && lseek(f->fd, (off_t)length, SEEK_SET) < 0)
         bad = errno;
     if (!bad && pthread_mutex_init(&f->lock, NULL) != 0)

@@ -46,6 +46,8 @@ typedef struct outfile {
     unsigned long long written;   /* bytes appended so far              */
     unsigned long long flushed;   /* write-back started up to here      */
     int prepared;           /* synced and closed: only the rename is left */
+    int cut_pending;        /* resumed: bytes past `written` are cut at the
+                               next sync, not at the resume itself       */
     char **parts;           /* other temporaries whose bytes this one holds
                                (outfile_append_part): removed with it by
                                commit or abort, kept by outfile_keep   */

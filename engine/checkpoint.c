@@ -37,6 +37,7 @@ enum {
 struct ckpt {
     char *path;                 /* the journal the cuts write             */
     int resumed;
+    int complete;               /* a journal of a scan that was publishing */
     journal *journals;          /* the ones continued                     */
     size_t journal_count;
     char **pipeline;            /* cfg_canonical() of this run            */
@@ -47,6 +48,7 @@ struct ckpt {
     uint64_t generation;
     int rank, ranks;
     uint64_t counted[CKPT_COUNTERS]; /* by the earlier sessions          */
+    uint64_t final[CKPT_COUNTERS];   /* the whole scan's (ckpt_set_final) */
     /* what a resumed sink i continues: journals' states [i * jc, +jc) */
     const void **sink_states;
     size_t *sink_lens;
@@ -184,6 +186,8 @@ static int ckpt_read_all(ckpt *c, const ckpt_setup *su, char *err, size_t errlen
             c->counted[i] += j->counters[i];
         if (j->generation > c->generation)
             c->generation = j->generation;
+        if (j->flags & JOURNAL_COMPLETE)
+            c->complete = 1;
     }
     return 0;
 }
@@ -263,6 +267,17 @@ void ckpt_set_path(ckpt *c, const char *path)
 }
 
 int ckpt_resumed(const ckpt *c) { return c && c->resumed; }
+
+int ckpt_completed(const ckpt *c) { return c && c->complete; }
+
+void ckpt_set_final(ckpt *c, const walk_stats *st, uint64_t errors, uint64_t vanished)
+{
+    if (!c)
+        return;
+    ckpt_counters_of(st, c->final);
+    c->final[CKPT_ERRORS] = errors;
+    c->final[CKPT_VANISHED] = vanished;
+}
 
 uint64_t ckpt_pending(const ckpt *c) { return c ? c->pending_count : 0; }
 
@@ -415,6 +430,29 @@ static int ckpt_cut(void *ctx, walk_run *run, int suspend, char *err, size_t err
     return rc;
 }
 
+/* Every output is whole and durable, none published yet: mark the journal
+ * complete, so that a crash between the renames and its removal leaves a
+ * journal a resume recognises as done instead of one whose parts are
+ * gone. */
+static int ckpt_publishing(void *ctx, char *err, size_t errlen)
+{
+    ckpt *c = ctx;
+    size_t n = sinks_count(c->sinks);
+    journal_sink *js = calloc(n ? n : 1, sizeof *js);
+    if (!js) {
+        snprintf(err, errlen, "checkpoint '%s': out of memory", c->path);
+        return -1;
+    }
+    c->pending_len = 0;
+    c->pending_count = 0;
+    journal j;
+    ckpt_fill(c, &j, js, c->final, NULL, 0);
+    j.flags = JOURNAL_COMPLETE;
+    int rc = journal_write(c->path, &j, err, errlen);
+    free(js);
+    return rc;
+}
+
 /* A resumed walk starts from the journals' pending directories. */
 static int ckpt_resume_walk(void *ctx, walk_run *run, char *err, size_t errlen)
 {
@@ -444,6 +482,7 @@ void ckpt_walk_options(ckpt *c, sink_set *sinks, report *rep, const cfg_pipeline
         return;
     c->sinks = sinks;
     c->rep = rep;
+    sinks_set_publish_hook(sinks, ckpt_publishing, c);
     wo->checkpoint = ckpt_cut;
     wo->checkpoint_ctx = c;
     wo->checkpoint_every_ms = (unsigned long long)p->scan.checkpoint_every_ms;

@@ -48,6 +48,16 @@ void ckpt_set_path(ckpt *c, const char *path);
  * its walk, so that the journal stays usable). */
 int ckpt_resumed(const ckpt *c);
 
+/* The journal (a resume) is of a scan that completed: its walk ended,
+ * every output was whole and being published when the process stopped.
+ * Nothing is left to do. */
+int ckpt_completed(const ckpt *c);
+
+/* The whole scan's counts, for the journal marked complete before the
+ * outputs are published (errors and vanished: the error file's, sinks'
+ * records included), which a resume of it reports (ckpt_add_counted). */
+void ckpt_set_final(ckpt *c, const walk_stats *st, uint64_t errors, uint64_t vanished);
+
 /* After the sinks are loaded, before they start: every sink can
  * checkpoint, the journals name the same sinks, and each sink is given its
  * saved states and rows.  0 or -1 + message. */

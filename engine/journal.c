@@ -2,7 +2,8 @@
  * journal.c -- a scan's checkpoint journal (journal.h).
  *
  * Layout, every integer little endian:
- *   header   "PWALKCKP"  u32 format  u32 reserved (0)  u64 total length
+ *   header   "PWALKCKP"  u32 format  u32 flags  u64 total length
+ *            (flags: JOURNAL_COMPLETE; any other bit is refused as corrupt)
  *   str      version                     (str/blob = u64 length + bytes)
  *   u64      generation
  *   u32 u32  rank, ranks (two's complement)
@@ -218,7 +219,7 @@ static int journal_put_all(journal_out *o, const journal *j, uint64_t total)
 {
     journal_put(o, JOURNAL_MAGIC, 8);
     journal_put_u(o, JOURNAL_FORMAT, 4);
-    journal_put_u(o, 0, 4);
+    journal_put_u(o, j->flags, 4);
     journal_put_u(o, total, 8);
     journal_put_str(o, j->version);
     journal_put_u(o, j->generation, 8);
@@ -585,7 +586,7 @@ static int journal_decode(const unsigned char *b, size_t n, journal *out, char *
     }
     snprintf(why, whylen, "corrupt (checksum mismatch)");
     if (total != n || n < JOURNAL_HEADER + JOURNAL_TRAILER ||
-        journal_from_le(b + 12, 4) != 0)
+        (journal_from_le(b + 12, 4) & ~(uint64_t)JOURNAL_COMPLETE) != 0)
         return -1;
     uLong crc = journal_crc(crc32(0L, Z_NULL, 0), b, n - JOURNAL_TRAILER);
     if (journal_from_le(b + n - JOURNAL_TRAILER, 4) != (crc & 0xffffffffu))
@@ -594,6 +595,7 @@ static int journal_decode(const unsigned char *b, size_t n, journal *out, char *
         journal_free(out);
         return -1;
     }
+    out->flags = (uint32_t)journal_from_le(b + 12, 4);
     return 0;
 }
 

@@ -28,6 +28,11 @@ extern "C" {
 
 #define JOURNAL_FORMAT 1
 
+/* journal.flags: the walk completed and every sink prepared its output;
+ * publishing began.  A resume has nothing left to do (the journal only
+ * outlived a crash between the outputs' renames and its own removal). */
+#define JOURNAL_COMPLETE 0x1u
+
 typedef struct journal_sink {
     char *name;
     char *plugin;
@@ -40,6 +45,7 @@ typedef struct journal {
     char *version;                  /* writer's PWALK_VERSION_STRING                */
     uint64_t generation;            /* checkpoints written by the scan so far, 1..  */
     int32_t rank, ranks;            /* 0,0: not pwalk-mpi                           */
+    uint32_t flags;                 /* JOURNAL_COMPLETE                             */
     char **pipeline;                /* cfg_canonical() lines "key=value"            */
     size_t pipeline_count;
     pwalk_session *sessions;        /* plugin.h's pwalk_session                     */

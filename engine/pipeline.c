@@ -328,8 +328,8 @@ static int pipeline_walk_outcome(pipeline_state *ps, int wrc, const char *walk_e
     if (wrc == 2) {
         r->failure = PWALK_FAIL_SUSPENDED;
         snprintf(r->message, sizeof r->message,
-                 "suspended at checkpoint '%.1500s' (%llu directories to go); no output "
-                 "published yet: continue with --resume %.1500s",
+                 "suspended at checkpoint '%.900s' (%llu directories to go); no output "
+                 "published yet: continue with --resume %.900s",
                  ckpt_path(ps->ckpt), (unsigned long long)ckpt_pending(ps->ckpt),
                  ckpt_path(ps->ckpt));
         return PIPELINE_INCOMPLETE;
@@ -425,6 +425,29 @@ static int pipeline_open_checkpoint(pipeline_state *ps)
     return 0;
 }
 
+/* The journal is of a scan killed while it published: its outputs are
+ * out, the journal only outlived it.  Nothing to walk; it is removed. */
+static int pipeline_already_done(pipeline_state *ps)
+{
+    if (asprintf(&ps->r->summary,
+                 "pwalk: checkpoint '%s': its scan completed and was publishing its outputs "
+                 "when it stopped; nothing to resume, the journal is removed\n",
+                 ckpt_path(ps->ckpt)) < 0) {
+        ps->r->summary = NULL;
+        return fail_at(ps->r, PWALK_FAIL_WALK, PIPELINE_FAILED, "out of memory");
+    }
+    pipeline_result *r = ps->r;
+    r->sink_count = ps->p->sink_count;
+    r->sink_rows = calloc(r->sink_count ? r->sink_count : 1, sizeof *r->sink_rows);
+    /* the status that scan earned, from the counts it marked final */
+    ckpt_add_counted(ps->ckpt, &r->stats);
+    r->errors = r->stats.errors;
+    r->vanished = r->stats.vanished;
+    r->status = r->errors > 0 || (ps->p->scan.strict && r->vanished > 0) ? PIPELINE_PARTIAL
+                                                                           : PIPELINE_OK;
+    return r->status;
+}
+
 static int pipeline_fail_started(pipeline_state *ps, int status)
 {
     char ignored[256];
@@ -467,17 +490,22 @@ int pipeline_run(cfg_pipeline *p, const pipeline_run_options *o, pipeline_result
     int status = pipeline_check_scan(&ps);
     if (status == 0)
         status = pipeline_open_checkpoint(&ps);
-    if (status == 0)
+    if (status == 0 && ckpt_completed(ps.ckpt))
+        status = pipeline_already_done(&ps); /* 0 or 1, r->summary set */
+    else if (status == 0)
         status = pipeline_open(&ps);
     walk_options wo;
-    if (status == 0 && pipeline_walk_options(&ps, &wo) != 0)
+    int walk = status == 0 && !ckpt_completed(ps.ckpt);
+    if (walk && pipeline_walk_options(&ps, &wo) != 0)
         status = pipeline_fail_started(&ps, PIPELINE_FAILED);
-    if (status == 0) {
+    if (walk && status == 0) {
         walk_sink ws = sinks_walk_sink(ps.sinks);
         char walk_err[256] = "";
         int wrc = walk_execute(&wo, &ws, &r->stats, walk_err, sizeof walk_err);
         ps.session_entries = r->stats.entries;
         ckpt_add_counted(ps.ckpt, &r->stats);
+        ckpt_set_final(ps.ckpt, &r->stats, report_error_count(ps.rep),
+                       report_vanished_count(ps.rep));
         pipeline_final_facts(&ps);
         status = pipeline_commit(&ps, pipeline_walk_outcome(&ps, wrc, walk_err));
         pipeline_results(&ps, status);

@@ -81,6 +81,10 @@ struct sink_set {
     pwalk_scan_facts facts; /* host->scan_facts() (ABI 1.3): sinks_set_facts() */
     char hostname[256];
     pwalk_session *sessions; /* facts.sessions (1.4): the set's own copy    */
+    /* between every prepare() and the first finish(0) (checkpoint.c marks
+     * its journal complete there) */
+    int (*publish_hook)(void *ctx, char *err, size_t errlen);
+    void *publish_ctx;
 };
 
 /* Remember the first failure of sink i; message is "...sink 'NAME': TEXT"
@@ -411,6 +415,13 @@ int sinks_checkpoint(sink_set *set, char *err, size_t errlen)
         }
     }
     return 0;
+}
+
+void sinks_set_publish_hook(sink_set *set, int (*hook)(void *ctx, char *err, size_t errlen),
+                            void *ctx)
+{
+    set->publish_hook = hook;
+    set->publish_ctx = ctx;
 }
 
 void sinks_saved_state(const sink_set *set, size_t i, const unsigned char **state, size_t *len)
@@ -857,6 +868,11 @@ int sinks_finish(sink_set *set, int scan_status, char *err, size_t errlen)
             result = -1;
             status = 3;
         }
+    }
+    if (status == 0 && set->publish_hook &&
+        set->publish_hook(set->publish_ctx, err, errlen) != 0) {
+        result = -1;
+        status = 3;
     }
     for (size_t i = 0; i < set->count; i++) {
         sink *s = &set->sinks[i];

@@ -18,6 +18,7 @@
 
 struct walk_stats;
 struct walk_remote;
+struct walk_run;
 
 /* A file by identity (st_dev, st_ino), as fstat reports it. */
 typedef struct walk_file_id {

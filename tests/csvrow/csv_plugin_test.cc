@@ -870,7 +870,10 @@ TEST_P(CsvCheckpointTest, ACrashAfterTheCheckpointLosesOnlyWhatCameAfterIt) {
 
     Session r;
     ASSERT_EQ(Open(&r, {state}, opts_), PWALK_OK) << r.ctx.error();
-    EXPECT_LT(Size(part), crashed) << "cut back to the checkpoint";
+    // the tail past the checkpoint is overwritten and cut at the next sync,
+    // not by the resume itself: a resume refused later (another sink's part
+    // missing) leaves the part as it was
+    EXPECT_EQ(Size(part), crashed) << "untouched until the walk writes";
     EXPECT_EQ(r.ctx.own.size(), 1u) << "the reopened part is left out of the walk";
     Consume(&r, &c0, &c1);
     CloseThreads(&r);

@@ -530,3 +530,30 @@ TEST(JournalTest, CheckNamesThePipelineDifference)
 }
 
 }  // namespace
+
+// The complete mark (the scan was publishing) round-trips; any other flag
+// bit is refused as corrupt even with a correct checksum.
+TEST(JournalTest, CompleteFlagRoundTripsOtherBitsAreCorrupt)
+{
+    harness::TempDir dir("journal");
+    std::string path = dir / "j";
+    Built b = Full();
+    journal *j = b.j();
+    j->flags = JOURNAL_COMPLETE;
+    WriteOk(path, j);
+    journal out;
+    char err[512] = "";
+    ASSERT_EQ(journal_read(path.c_str(), &out, err, sizeof err), 0) << err;
+    EXPECT_EQ(out.flags, JOURNAL_COMPLETE);
+    journal_free(&out);
+    j->flags = 0;
+    WriteOk(path, j);
+    ASSERT_EQ(journal_read(path.c_str(), &out, err, sizeof err), 0) << err;
+    EXPECT_EQ(out.flags, 0u);
+    journal_free(&out);
+    std::string data = harness::ReadFile(path);
+    PutLe(&data, 12, 0x2, 4);
+    FixCrc(&data);
+    ASSERT_TRUE(harness::WriteFile(path, data));
+    EXPECT_EQ(ReadError(path), "checkpoint '" + path + "': corrupt (checksum mismatch)");
+}
