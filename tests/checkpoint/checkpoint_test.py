@@ -18,7 +18,8 @@ directory still to do that was replaced by a symlink, removed, or whose
 parent became a symlink to a look-alike is reported replaced/vanished and
 nothing behind the symlinks is read; a scan SIGKILLed after publishing,
 just before its journal's removal (strace fault injection), leaves a
-journal the next --resume must not fail on.
+journal the next --resume must not fail on; one SIGKILLed between the
+renames of its publication is published whole by the next --resume.
 The scans are paced with --max-ops (pacing may change between sessions) so
 that a signal lands mid-walk.  The 30+30 random interruptions of the
 100k-entry tree are interrupt_test.py.
@@ -383,14 +384,11 @@ def test_missing_or_short_part_refused_and_no_other_part_cut(tree):
     assert len(r.lines()) == 1 and "cannot resume" in r.stderr and \
         os.path.basename(zpart) in r.stderr, r
     after = s.snapshot()
-    changed = sorted(x for x in set(before) | set(after) if before.get(x) != after.get(x))
-    # README: "refused the same way" (nothing written, parts untouched).
-    # Known (reported to the lead): the sinks created before the one whose
-    # part is missing have already cut their parts back to the checkpoint;
-    # harmless for the journal (those bytes would be cut anyway), but not
-    # "untouched".  Anything else changed is a failure here.
-    cut = [x for x in changed if x in before and x in after and after[x][0] < before[x][0]]
-    assert changed == cut, "a refused resume changed %r" % changed
+    # README: "refused the same way" (nothing written, parts untouched):
+    # the sinks created before the one whose part is missing have not cut
+    # theirs back either
+    assert after == before, "a refused resume changed %r" % sorted(
+        x for x in set(before) | set(after) if before.get(x) != after.get(x))
     os.rename(os.path.join(aside, "z"), zpart)
     # the csv part shorter than the checkpoint says
     cpart = parts[".scan.csv"]
@@ -408,9 +406,6 @@ def test_missing_or_short_part_refused_and_no_other_part_cut(tree):
     with open(cpart, "r+b") as f:
         f.write(keep)
     finish(s, ref, rc, None, t0, "resumed after refused parts:")
-    if cut:
-        pytest.xfail("a resume refused for a missing part cut other sinks' parts back first: "
-                     "%s" % ", ".join(os.path.basename(x) for x in cut))
 
 
 def test_pending_directories_swapped_between_sessions_are_not_followed(tree):
@@ -496,10 +491,39 @@ def test_killed_after_publishing_before_the_journal_is_removed(tree):
     C.compare(C.read_outputs(s), ref, "killed after publishing:")
     if not os.path.exists(s.journal):
         return  # the journal went first: nothing to resume, nothing to trip on
+    # marked complete before the first rename: --resume exits with the
+    # scan's status and removes it
     r = C.run(C.argv(s, "resume"))
-    if r.rc == 2 and "cannot resume" in r.stderr:
-        pytest.xfail("a journal left by a scan killed after publishing is refused by --resume "
-                     "(exit 2): %s" % r.stderr.strip())
     assert r.rc == rc, r
     assert not os.path.lexists(s.journal)
     C.compare(C.read_outputs(s), ref, "resumed after being killed after publishing:")
+
+
+@pytest.mark.parametrize("at", [2, 4])
+def test_killed_between_the_renames_of_the_publication(tree, at):
+    # no periodic checkpoint (unpaced, the default 5m): the renames at the
+    # end are the journal marked complete, then the outputs one by one;
+    # SIGKILL at rename AT (2: before the first output, 4: after two).
+    # The next --resume must leave every output published, as the
+    # uninterrupted scan would have, and no journal
+    strace = shutil.which("strace")
+    if not strace:
+        pytest.skip("strace not installed (scripts/setup.sh installs it)")
+    work, root, ref, rc = tree
+    s = C.Setup(work, "renames%d" % at, root)
+    r = C.run([strace, "-f", "-o", "/dev/null", "-e", "trace=rename,renameat,renameat2",
+               "-e", "inject=rename,renameat,renameat2:signal=KILL:when=%d" % at] +
+              C.argv(s, "checkpoint"))
+    assert r.rc in (-signal.SIGKILL, 128 + signal.SIGKILL), r
+    assert len(s.published()) == at - 2, s.published()
+    r = C.run(C.argv(s, "resume"))
+    assert r.rc == rc, r
+    assert not os.path.lexists(s.journal)
+    if sorted(s.published()) != sorted(s.finals()):
+        # known at 0dc7b86 (reported): the complete journal's resume exits
+        # with the scan's status and removes the journal, the parts not yet
+        # renamed stay temporaries
+        pytest.xfail("killed at rename %d of the publication: --resume exited %d and removed "
+                     "the journal, published only %r" % (
+                         at, r.rc, [os.path.basename(p) for p in s.published()]))
+    C.compare(C.read_outputs(s), ref, "killed at rename %d of the publication:" % at)
