@@ -37,7 +37,8 @@ enum {
 struct ckpt {
     char *path;                 /* the journal the cuts write             */
     int resumed;
-    int complete;               /* a journal of a scan that was publishing */
+    int publishing;             /* a journal of a scan that was publishing */
+    size_t published;           /* ... and how far it got (sinks, errors) */
     journal *journals;          /* the ones continued                     */
     size_t journal_count;
     char **pipeline;            /* cfg_canonical() of this run            */
@@ -186,8 +187,10 @@ static int ckpt_read_all(ckpt *c, const ckpt_setup *su, char *err, size_t errlen
             c->counted[i] += j->counters[i];
         if (j->generation > c->generation)
             c->generation = j->generation;
-        if (j->flags & JOURNAL_COMPLETE)
-            c->complete = 1;
+        if (k == 0 && (j->flags & JOURNAL_PUBLISHING)) {
+            c->publishing = 1;
+            c->published = JOURNAL_PUBLISHED(j->flags);
+        }
     }
     return 0;
 }
@@ -268,7 +271,9 @@ void ckpt_set_path(ckpt *c, const char *path)
 
 int ckpt_resumed(const ckpt *c) { return c && c->resumed; }
 
-int ckpt_completed(const ckpt *c) { return c && c->complete; }
+int ckpt_completed(const ckpt *c) { return c && c->publishing; }
+
+size_t ckpt_published(const ckpt *c) { return c ? c->published : 0; }
 
 void ckpt_set_final(ckpt *c, const walk_stats *st, uint64_t errors, uint64_t vanished)
 {
@@ -430,11 +435,12 @@ static int ckpt_cut(void *ctx, walk_run *run, int suspend, char *err, size_t err
     return rc;
 }
 
-/* Every output is whole and durable, none published yet: mark the journal
- * complete, so that a crash between the renames and its removal leaves a
- * journal a resume recognises as done instead of one whose parts are
- * gone. */
-static int ckpt_publishing(void *ctx, char *err, size_t errlen)
+/* Publication's progress in the journal (sinks.h's publish hook): 0 once
+ * every output is whole and durable, then one more per output published,
+ * so that a crash during the renames or before the journal's removal
+ * leaves a journal the resume can tell about, instead of one whose parts
+ * are gone. */
+static int ckpt_publishing(void *ctx, size_t published, char *err, size_t errlen)
 {
     ckpt *c = ctx;
     size_t n = sinks_count(c->sinks);
@@ -447,7 +453,7 @@ static int ckpt_publishing(void *ctx, char *err, size_t errlen)
     c->pending_count = 0;
     journal j;
     ckpt_fill(c, &j, js, c->final, NULL, 0);
-    j.flags = JOURNAL_COMPLETE;
+    j.flags = JOURNAL_PUBLISHING | (uint32_t)(published << JOURNAL_PUBLISHED_SHIFT);
     int rc = journal_write(c->path, &j, err, errlen);
     free(js);
     return rc;
@@ -495,6 +501,13 @@ void ckpt_walk_options(ckpt *c, sink_set *sinks, report *rep, const cfg_pipeline
         wo->resume = ckpt_resume_walk;
         wo->resume_ctx = c;
     }
+}
+
+void ckpt_errors_published(ckpt *c)
+{
+    char ignored[512];
+    if (c && c->sinks)
+        ckpt_publishing(c, sinks_count(c->sinks) + 1, ignored, sizeof ignored);
 }
 
 void ckpt_end(ckpt *c, int status)

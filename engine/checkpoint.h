@@ -49,9 +49,15 @@ void ckpt_set_path(ckpt *c, const char *path);
 int ckpt_resumed(const ckpt *c);
 
 /* The journal (a resume) is of a scan that completed: its walk ended,
- * every output was whole and being published when the process stopped.
- * Nothing is left to do. */
+ * every output was whole and being published when the process stopped;
+ * ckpt_published() of them were (the sinks in order, then the error
+ * file).  Nothing is left to walk. */
 int ckpt_completed(const ckpt *c);
+size_t ckpt_published(const ckpt *c);
+
+/* The error file was published (after every sink): the journal says all
+ * is out, only its own removal is left. */
+void ckpt_errors_published(ckpt *c);
 
 /* The whole scan's counts, for the journal marked complete before the
  * outputs are published (errors and vanished: the error file's, sinks'

@@ -3,7 +3,8 @@
  *
  * Layout, every integer little endian:
  *   header   "PWALKCKP"  u32 format  u32 flags  u64 total length
- *            (flags: JOURNAL_COMPLETE; any other bit is refused as corrupt)
+ *            (flags: JOURNAL_PUBLISHING, published << 8; bits 1-7 are
+ *            refused as corrupt)
  *   str      version                     (str/blob = u64 length + bytes)
  *   u64      generation
  *   u32 u32  rank, ranks (two's complement)
@@ -586,7 +587,7 @@ static int journal_decode(const unsigned char *b, size_t n, journal *out, char *
     }
     snprintf(why, whylen, "corrupt (checksum mismatch)");
     if (total != n || n < JOURNAL_HEADER + JOURNAL_TRAILER ||
-        (journal_from_le(b + 12, 4) & ~(uint64_t)JOURNAL_COMPLETE) != 0)
+        (journal_from_le(b + 12, 4) & ~(uint64_t)JOURNAL_FLAGS_KNOWN) != 0)
         return -1;
     uLong crc = journal_crc(crc32(0L, Z_NULL, 0), b, n - JOURNAL_TRAILER);
     if (journal_from_le(b + n - JOURNAL_TRAILER, 4) != (crc & 0xffffffffu))

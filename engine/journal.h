@@ -29,9 +29,14 @@ extern "C" {
 #define JOURNAL_FORMAT 1
 
 /* journal.flags: the walk completed and every sink prepared its output;
- * publishing began.  A resume has nothing left to do (the journal only
- * outlived a crash between the outputs' renames and its own removal). */
-#define JOURNAL_COMPLETE 0x1u
+ * publishing began, and JOURNAL_PUBLISHED(flags) outputs are published:
+ * the sinks in order, then the error file.  The journal outlived a crash
+ * during the renames or before its own removal; the resume says which
+ * (nothing is left to walk). */
+#define JOURNAL_PUBLISHING 0x1u
+#define JOURNAL_PUBLISHED(flags) ((flags) >> 8)
+#define JOURNAL_PUBLISHED_SHIFT 8
+#define JOURNAL_FLAGS_KNOWN 0xffffff01u
 
 typedef struct journal_sink {
     char *name;
@@ -45,7 +50,7 @@ typedef struct journal {
     char *version;                  /* writer's PWALK_VERSION_STRING                */
     uint64_t generation;            /* checkpoints written by the scan so far, 1..  */
     int32_t rank, ranks;            /* 0,0: not pwalk-mpi                           */
-    uint32_t flags;                 /* JOURNAL_COMPLETE                             */
+    uint32_t flags;                 /* JOURNAL_PUBLISHING | published << 8          */
     char **pipeline;                /* cfg_canonical() lines "key=value"            */
     size_t pipeline_count;
     pwalk_session *sessions;        /* plugin.h's pwalk_session                     */

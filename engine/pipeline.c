@@ -368,6 +368,8 @@ static int pipeline_commit(pipeline_state *ps, int status)
         status = PIPELINE_FAILED;
         r->failure = PWALK_FAIL_ERRORS_FILE;
         snprintf(r->message, sizeof r->message, "errors file: %.1900s", err);
+    } else if (status == PIPELINE_OK) {
+        ckpt_errors_published(ps->ckpt);
     }
     return status;
 }
@@ -425,13 +427,39 @@ static int pipeline_open_checkpoint(pipeline_state *ps)
     return 0;
 }
 
-/* The journal is of a scan killed while it published: its outputs are
- * out, the journal only outlived it.  Nothing to walk; it is removed. */
+/* What a publication that stopped after `published` outputs left out:
+ * the first such output, for the refusal. */
+static void pipeline_unpublished(pipeline_state *ps, size_t published, char *out, size_t len)
+{
+    if (published < ps->p->sink_count)
+        snprintf(out, len, "sink '%s' and %zu more output(s)", ps->p->sinks[published].name,
+                 ps->p->sink_count - published);
+    else
+        snprintf(out, len, "the error file");
+}
+
+/* The journal is of a scan that stopped while it published its outputs
+ * (its walk was complete).  All of them out: the journal only outlived
+ * it, and goes.  Some not: they are whole but under their temporary
+ * names, which only their sinks know -- refused, saying so. */
 static int pipeline_already_done(pipeline_state *ps)
 {
+    size_t done = ckpt_published(ps->ckpt);
+    if (done < ps->p->sink_count + (ps->p->scan.errors_path ? 1 : 0)) {
+        char left[512];
+        pipeline_unpublished(ps, done, left, sizeof left);
+        snprintf(ps->r->message, sizeof ps->r->message,
+                 "checkpoint '%.900s': its scan completed but stopped while publishing: %s "
+                 "not published (left as .NAME.pwalk-tmp-* temporaries); remove the journal "
+                 "and those, and scan again",
+                 ckpt_path(ps->ckpt), left);
+        ps->r->failure = PWALK_FAIL_CHECKPOINT;
+        ps->r->status = PIPELINE_USAGE;
+        return PIPELINE_USAGE;
+    }
     if (asprintf(&ps->r->summary,
-                 "pwalk: checkpoint '%s': its scan completed and was publishing its outputs "
-                 "when it stopped; nothing to resume, the journal is removed\n",
+                 "pwalk: checkpoint '%s': its scan completed and published its outputs; "
+                 "nothing to resume, the journal is removed\n",
                  ckpt_path(ps->ckpt)) < 0) {
         ps->r->summary = NULL;
         return fail_at(ps->r, PWALK_FAIL_WALK, PIPELINE_FAILED, "out of memory");

@@ -81,9 +81,10 @@ struct sink_set {
     pwalk_scan_facts facts; /* host->scan_facts() (ABI 1.3): sinks_set_facts() */
     char hostname[256];
     pwalk_session *sessions; /* facts.sessions (1.4): the set's own copy    */
-    /* between every prepare() and the first finish(0) (checkpoint.c marks
-     * its journal complete there) */
-    int (*publish_hook)(void *ctx, char *err, size_t errlen);
+    /* publication's progress (checkpoint.c keeps it in its journal):
+     * (0) once every sink prepared, before the first finish(0); (i + 1)
+     * after sink i published */
+    int (*publish_hook)(void *ctx, size_t published, char *err, size_t errlen);
     void *publish_ctx;
 };
 
@@ -417,7 +418,8 @@ int sinks_checkpoint(sink_set *set, char *err, size_t errlen)
     return 0;
 }
 
-void sinks_set_publish_hook(sink_set *set, int (*hook)(void *ctx, char *err, size_t errlen),
+void sinks_set_publish_hook(sink_set *set,
+                            int (*hook)(void *ctx, size_t published, char *err, size_t errlen),
                             void *ctx)
 {
     set->publish_hook = hook;
@@ -870,7 +872,7 @@ int sinks_finish(sink_set *set, int scan_status, char *err, size_t errlen)
         }
     }
     if (status == 0 && set->publish_hook &&
-        set->publish_hook(set->publish_ctx, err, errlen) != 0) {
+        set->publish_hook(set->publish_ctx, 0, err, errlen) != 0) {
         result = -1;
         status = 3;
     }
@@ -886,6 +888,10 @@ int sinks_finish(sink_set *set, int scan_status, char *err, size_t errlen)
             result = -1;
             status = 3; /* the sinks after this one publish nothing */
         }
+        char ignored[256]; /* published is published: a journal not updated
+                              only makes a resume refuse, naming this sink */
+        if (status == 0 && set->publish_hook)
+            set->publish_hook(set->publish_ctx, i + 1, ignored, sizeof ignored);
     }
     return result;
 }

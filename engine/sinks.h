@@ -119,9 +119,11 @@ void sinks_set_resume(sink_set *s, size_t i, const void *const *states, const si
 /* At a cut (no consume() running): every sink's checkpoint(), each saving
  * exactly one state.  0, or -1 with "sink 'NAME': ..." (the sink failed). */
 int sinks_checkpoint(sink_set *s, char *err, size_t errlen);
-/* Called by sinks_finish(0) once every sink prepared, before the first
- * publishes; non-zero abandons them all (status 3, err). */
-void sinks_set_publish_hook(sink_set *s, int (*hook)(void *ctx, char *err, size_t errlen),
+/* Called by sinks_finish(0) with published 0 once every sink prepared,
+ * before the first publishes (non-zero abandons them all: status 3, err),
+ * then with i + 1 after sink i published (its result ignored). */
+void sinks_set_publish_hook(sink_set *s,
+                            int (*hook)(void *ctx, size_t published, char *err, size_t errlen),
                             void *ctx);
 /* The state sink i saved at the last sinks_checkpoint() (the set's). */
 void sinks_saved_state(const sink_set *s, size_t i, const unsigned char **state, size_t *len);

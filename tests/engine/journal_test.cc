@@ -531,20 +531,21 @@ TEST(JournalTest, CheckNamesThePipelineDifference)
 
 }  // namespace
 
-// The complete mark (the scan was publishing) round-trips; any other flag
-// bit is refused as corrupt even with a correct checksum.
-TEST(JournalTest, CompleteFlagRoundTripsOtherBitsAreCorrupt)
+// The publishing mark and its count round-trip; any other flag bit is
+// refused as corrupt even with a correct checksum.
+TEST(JournalTest, PublishingFlagRoundTripsOtherBitsAreCorrupt)
 {
     harness::TempDir dir("journal");
     std::string path = dir / "j";
     Built b = Full();
     journal *j = b.j();
-    j->flags = JOURNAL_COMPLETE;
+    j->flags = JOURNAL_PUBLISHING | (3u << JOURNAL_PUBLISHED_SHIFT);
     WriteOk(path, j);
     journal out;
     char err[512] = "";
     ASSERT_EQ(journal_read(path.c_str(), &out, err, sizeof err), 0) << err;
-    EXPECT_EQ(out.flags, JOURNAL_COMPLETE);
+    EXPECT_EQ(out.flags & JOURNAL_PUBLISHING, JOURNAL_PUBLISHING);
+    EXPECT_EQ(JOURNAL_PUBLISHED(out.flags), 3u);
     journal_free(&out);
     j->flags = 0;
     WriteOk(path, j);
