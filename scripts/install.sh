@@ -130,6 +130,9 @@ own_dir "$root/share/pwalk"
 for f in "$from"/configs/*; do
     [ -f "$f" ] && put "$f" 0644 "$root/share/pwalk/$(basename "$f")"
 done
+# the SLURM batch script that requeues a checkpointed scan until it is done
+own_dir "$root/share/pwalk/slurm"
+put "$from/configs/slurm/pwalk-resume.sbatch" 0755 "$root/share/pwalk/slurm/pwalk-resume.sbatch"
 own_dir "$root/share/pwalk/template"
 for f in template.c README.md; do
     put "$from/plugins/template/$f" 0644 "$root/share/pwalk/template/$f"

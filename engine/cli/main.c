@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/human.h"
+#include "common/signals.h"
 #include "pwalk/plugin.h"
 #include "pwalk/pwalk.h"
 
@@ -448,15 +449,9 @@ static int describe(const cli *c)
 
 static void install_signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sa.sa_handler = on_suspend_signal;
-    sigaction(SIGUSR1, &sa, NULL);
+    static const int stops[] = {SIGINT, SIGTERM, SIGHUP}, suspends[] = {SIGUSR1};
+    signals_handle(on_stop_signal, stops, 3);
+    signals_handle(on_suspend_signal, suspends, 1);
     /* a closed stdout is a write error of the csv sink (exit 3), not a
      * silent death */
     signal(SIGPIPE, SIG_IGN);

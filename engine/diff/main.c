@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/signals.h"
 #include "pwalk/pwalk.h" /* PWALK_VERSION_STRING */
 
 #include "agg.h"
@@ -502,13 +503,8 @@ static int diff_main(diff_run *r)
 
 static void diff_signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = diff_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    static const int stops[] = {SIGINT, SIGTERM, SIGHUP};
+    signals_handle(diff_on_signal, stops, 3);
     signal(SIGPIPE, SIG_IGN);
 }
 

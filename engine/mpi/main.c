@@ -47,6 +47,7 @@
 
 #include "common/outfile.h"
 #include "common/outname.h"
+#include "common/signals.h"
 #include "engine/mpi/ckpt.h"
 #include "engine/mpi/shard.h"
 #include "pwalk/pwalk.h"
@@ -1240,11 +1241,8 @@ static int64_t start_times(mpi_setup *m, int rank, int size)
  * it. */
 static void catch_suspend_early(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_suspend;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, NULL);
+    static const int suspends[] = {SIGUSR1};
+    signals_handle(on_suspend, suspends, 1);
 }
 
 /* SIGINT/SIGTERM abandon the scan.  SIGUSR1 suspends it at a checkpoint;
@@ -1252,16 +1250,12 @@ static void catch_suspend_early(void)
  * also when it came during the set-up. */
 static void install_signals(pwalk_scan *s, int checkpoints)
 {
+    static const int stops[] = {SIGINT, SIGTERM}, suspends[] = {SIGUSR1};
     mpi_signal_scan = s;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    signals_handle(on_signal, stops, 2);
     if (checkpoints)
         return; /* on_suspend stays */
-    sigaction(SIGUSR1, &sa, NULL);
+    signals_handle(on_signal, suspends, 1);
     if (mpi_suspend_signal)
         pwalk_scan_stop(s, SIGUSR1);
 }

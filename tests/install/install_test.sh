@@ -57,7 +57,8 @@ mode_is() { # mode_is OCTAL FILE...
         [ "$(stat -c '%u' "$f")" = "$(id -u)" ] || fail "${f#$prefix/}: not owned by the installer"
     done
 }
-mode_is 755 "$prefix"/bin/pwalk-engine "$prefix"/bin/pwalk-diff "$prefix"/lib/pwalk/plugins/{csv,csv-zstd,csv-gzip,csv-lz4,html,ncdu,prometheus,repair-action,summary,template}.so
+mode_is 755 "$prefix"/bin/pwalk-engine "$prefix"/bin/pwalk-diff "$prefix"/lib/pwalk/plugins/{csv,csv-zstd,csv-gzip,csv-lz4,html,ncdu,prometheus,repair-action,summary,template}.so \
+    "$prefix"/share/pwalk/slurm/pwalk-resume.sbatch
 mode_is 644 "$prefix"/include/pwalk/plugin.h "$prefix"/lib/pkgconfig/pwalk.pc \
     "$prefix"/lib/pwalk/plugin.lds "$prefix"/share/pwalk/{audit,compat,repair,mpi,summary,nightly}.yaml \
     "$prefix"/share/pwalk/template/{template.c,README.md} \
