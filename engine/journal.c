@@ -39,6 +39,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/outfile.h"
+
 #define JOURNAL_MAGIC "PWALKCKP"
 #define JOURNAL_HEADER 24u          /* magic, format, reserved, total */
 #define JOURNAL_TRAILER 4u          /* crc32 */
@@ -146,34 +148,23 @@ static int journal_size(const journal *j, uint64_t *total)
 /* ---- writing ------------------------------------------------------------ */
 
 typedef struct journal_out {
-    int fd;
-    int failed;                 /* errno of the first failed write, sticky */
+    outfile *f;                 /* the one atomic writer (common/outfile) */
+    int failed;                 /* the first write failed: sticky         */
+    char err[1024];             /* ... and why                            */
     uLong crc;
     size_t used;
     unsigned char buf[JOURNAL_WBUF];
 } journal_out;
 
-static int journal_write_all(int fd, const unsigned char *p, size_t n)
+static void journal_write_out(journal_out *o, const unsigned char *p, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = EIO;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    if (!o->failed && n > 0 && outfile_write(o->f, p, n, o->err, sizeof o->err) != 0)
+        o->failed = 1;
 }
 
 static void journal_flush(journal_out *o)
 {
-    if (!o->failed && o->used > 0 && journal_write_all(o->fd, o->buf, o->used) != 0)
-        o->failed = errno;
+    journal_write_out(o, o->buf, o->used);
     o->used = 0;
 }
 
@@ -188,8 +179,7 @@ static void journal_put(journal_out *o, const void *data, size_t n)
     if (n > sizeof o->buf - o->used) {
         journal_flush(o);
         if (n >= sizeof o->buf) {
-            if (!o->failed && journal_write_all(o->fd, p, n) != 0)
-                o->failed = errno;
+            journal_write_out(o, p, n);
             return;
         }
     }
@@ -215,7 +205,7 @@ static void journal_put_str(journal_out *o, const char *s)
     journal_put_blob(o, s ? s : "", journal_strlen(s));
 }
 
-/* Everything after the header, then the checksum; 0 or -1 (errno). */
+/* Everything after the header, then the checksum; 0 or -1 (o->err). */
 static int journal_put_all(journal_out *o, const journal *j, uint64_t total)
 {
     journal_put(o, JOURNAL_MAGIC, 8);
@@ -250,11 +240,41 @@ static int journal_put_all(journal_out *o, const journal *j, uint64_t total)
     uLong crc = o->crc;
     journal_put_u(o, crc, 4);
     journal_flush(o);
-    if (o->failed) {
-        errno = o->failed;
+    return o->failed ? -1 : 0;
+}
+
+/* Why through common/outfile: it is the project's one atomic writer --
+ * ".BASE.pwalk-tmp-XXXXXX" made with O_EXCL | O_NOFOLLOW beside the final
+ * name in a directory opened once, written, fdatasync'ed, closed (a
+ * failed write-back shows there), renamed over BASE, the directory
+ * synced; removed on any failure.  A crash at any instant leaves the old
+ * journal or the new one. */
+int journal_write(const char *path, const journal *j, char *err, size_t errlen)
+{
+    uint64_t total;
+    if (journal_size(j, &total) != 0) {
+        journal_msg(err, errlen, "checkpoint '%s': cannot write: %s", path, strerror(EINVAL));
         return -1;
     }
-    return 0;
+    outfile f;
+    journal_out *o = calloc(1, sizeof *o);
+    if (!o) {
+        journal_msg(err, errlen, "checkpoint '%s': %s", path, strerror(ENOMEM));
+        return -1;
+    }
+    int rc = -1;
+    if (outfile_open_mode(&f, path, 0600, o->err, sizeof o->err) == 0) {
+        o->f = &f;
+        o->crc = crc32(0L, Z_NULL, 0);
+        if (journal_put_all(o, j, total) != 0) /* o->err says why */
+            outfile_abort(&f);
+        else
+            rc = outfile_commit(&f, o->err, sizeof o->err);
+    }
+    if (rc != 0)
+        journal_msg(err, errlen, "checkpoint journal: %s", o->err);
+    free(o);
+    return rc;
 }
 
 /* PATH's directory as given ("." when none) and the name in it. */
@@ -270,126 +290,6 @@ static int journal_split(const char *path, char **dir, char **base)
         return -1;
     }
     return 0;
-}
-
-/* ".BASE.pwalk-tmp-XXXXXX" created with O_EXCL | O_NOFOLLOW in dfd (a name
- * planted by someone else is never opened); the base is shortened so that a
- * name near NAME_MAX still gets a temporary.  fd or -1 (errno). */
-static int journal_create_tmp(int dfd, const char *base, char **tmp)
-{
-    static const char chars[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    size_t room = NAME_MAX - 1 - (sizeof JOURNAL_TMP_SUFFIX - 1);
-    size_t base_len = strlen(base);
-    int shown = (int)(base_len < room ? base_len : room);
-    if (asprintf(tmp, ".%.*s" JOURNAL_TMP_SUFFIX, shown, base) < 0) {
-        *tmp = NULL;
-        errno = ENOMEM;
-        return -1;
-    }
-    char *x = *tmp + strlen(*tmp) - 6;
-    int fd = -1;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        unsigned char rnd[6];
-        if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            unsigned long v = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 16) ^
-                              (unsigned long)attempt * 2654435761u;
-            for (size_t i = 0; i < sizeof rnd; i++, v >>= 5)
-                rnd[i] = (unsigned char)v;
-        }
-        for (int i = 0; i < 6; i++)
-            x[i] = chars[rnd[i] % (sizeof chars - 1)];
-        fd = openat(dfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd >= 0 || errno != EEXIST)
-            break;
-    }
-    if (fd < 0) {
-        int saved = errno;
-        free(*tmp);
-        *tmp = NULL;
-        errno = saved;
-    }
-    return fd;
-}
-
-/* Write the temporary, make it durable, rename it over base, make the
- * rename durable.  0, or -1 with *what set (errno says why); the temporary
- * is gone on failure. */
-static int journal_commit(int dfd, const char *base, const journal *j, uint64_t total,
-                          const char **what)
-{
-    char *tmp = NULL;
-    *what = "cannot create its temporary";
-    int fd = journal_create_tmp(dfd, base, &tmp);
-    if (fd < 0)
-        return -1;
-    journal_out *o = malloc(sizeof *o);
-    int rc = -1;
-    if (!o) {
-        errno = ENOMEM;
-        *what = "cannot write";
-    } else {
-        memset(o, 0, offsetof(journal_out, buf));
-        o->fd = fd;
-        o->crc = crc32(0L, Z_NULL, 0);
-        *what = "cannot write";
-        if (journal_put_all(o, j, total) == 0) {
-            *what = "cannot sync";
-            rc = fsync(fd);
-        }
-    }
-    free(o);
-    int saved = errno;
-    if (close(fd) != 0 && rc == 0) {
-        saved = errno;
-        *what = "cannot write";
-        rc = -1;
-    }
-    if (rc == 0 && renameat(dfd, tmp, dfd, base) != 0) {
-        saved = errno;
-        *what = "cannot rename its temporary into place";
-        rc = -1;
-    }
-    if (rc != 0)
-        unlinkat(dfd, tmp, 0);
-    free(tmp);
-    errno = saved;
-    return rc;
-}
-
-int journal_write(const char *path, const journal *j, char *err, size_t errlen)
-{
-    uint64_t total;
-    if (journal_size(j, &total) != 0) {
-        journal_msg(err, errlen, "checkpoint '%s': cannot write: %s", path, strerror(EINVAL));
-        return -1;
-    }
-    char *dir, *base;
-    if (journal_split(path, &dir, &base) != 0) {
-        journal_msg(err, errlen, "checkpoint '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    int rc = -1;
-    const char *what = "not a file name";
-    int dfd = -1;
-    errno = EISDIR;
-    if (base[0] && strcmp(base, ".") != 0 && strcmp(base, "..") != 0) {
-        what = "cannot open its directory";
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    }
-    if (dfd >= 0 && journal_commit(dfd, base, j, total, &what) == 0) {
-        what = "cannot sync its directory";
-        rc = fsync(dfd);
-    }
-    if (rc != 0)
-        journal_msg(err, errlen, "checkpoint '%s': %s: %s", path, what, strerror(errno));
-    if (dfd >= 0)
-        close(dfd);
-    free(dir);
-    free(base);
-    return rc;
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -712,7 +612,7 @@ void journal_free(journal *j)
 }
 
 /* Whether name is one of base's temporaries: exactly what
- * journal_create_tmp() makes (so "BASE.g0.rank-1"'s are not base's). */
+ * outfile (journal_write) makes (so "BASE.g0.rank-1"'s are not base's). */
 static int journal_is_tmp(const char *name, const char *base)
 {
     size_t room = NAME_MAX - 1 - (sizeof JOURNAL_TMP_SUFFIX - 1);

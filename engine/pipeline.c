@@ -335,7 +335,7 @@ static int pipeline_walk_outcome(pipeline_state *ps, int wrc, const char *walk_e
         return PIPELINE_INCOMPLETE;
     }
     if (wrc != 0) {
-        r->failure = strncmp(walk_err, "checkpoint '", 12) == 0 ? PWALK_FAIL_CHECKPOINT
+        r->failure = strncmp(walk_err, "checkpoint", 10) == 0 ? PWALK_FAIL_CHECKPOINT
                                                                 : PWALK_FAIL_WALK;
         snprintf(r->message, sizeof r->message, "scan %s; no output published", walk_err);
         return PIPELINE_FAILED;

@@ -408,6 +408,27 @@ def test_missing_or_short_part_refused_and_no_other_part_cut(tree):
     finish(s, ref, rc, None, t0, "resumed after refused parts:")
 
 
+def swap_candidates(s, root):
+    """From a suspended scan's csv part: the rows done, the directories
+    pending, those whose parent is done (their names are in the journal),
+    c (under the parent with the fewest such) and the others (not under
+    c's parent)."""
+    part = [p for p in s.temporaries() if os.path.basename(p).startswith(".scan.csv" + C.TMP_MARK)]
+    with open(part[0], "rb") as f:
+        done = rows_by_path(f.read())
+    R = os.fsencode(root)
+    dirs = [os.path.join(dp, d) for dp, dn, _ in os.walk(R) for d in dn
+            if not os.path.islink(os.path.join(dp, d))]
+    pending = sorted(d for d in dirs if d not in done and os.access(d, os.R_OK)
+                     and not any(p.startswith(d + b"/") for p in done)
+                     and os.path.dirname(d) != R and b"/extra" not in d)
+    under_done = [d for d in pending if os.path.dirname(d) in done]
+    count = collections.Counter(os.path.dirname(d) for d in under_done)
+    c = min(under_done, key=lambda d: (count[os.path.dirname(d)], d)) if under_done else b""
+    others = [d for d in under_done if os.path.dirname(d) != os.path.dirname(c)]
+    return done, pending, under_done, c, others
+
+
 def test_pending_directories_swapped_between_sessions_are_not_followed(tree):
     # a directory still to do is reopened from the root one component at
     # a time, never through a symlink: one replaced by a symlink, one whose
@@ -421,26 +442,17 @@ def test_pending_directories_swapped_between_sessions_are_not_followed(tree):
     s = C.Setup(work, "swap", root)
     r, sent = C.run_signalled(C.argv(s, "checkpoint", max_ops=3000), signal.SIGUSR1, 0.6,
                               wait_handler=True)
-    assert sent and r.rc == C.EXIT_SUSPENDED, r
-    part = [p for p in s.temporaries() if os.path.basename(p).startswith(".scan.csv" + C.TMP_MARK)]
-    with open(part[0], "rb") as f:
-        done = rows_by_path(f.read())
-    R = os.fsencode(root)
-    dirs = [os.path.join(dp, d) for dp, dn, _ in os.walk(R) for d in dn
-            if not os.path.islink(os.path.join(dp, d))]
-    pending = sorted(d for d in dirs if d not in done and os.access(d, os.R_OK)
-                     and not any(p.startswith(d + b"/") for p in done)
-                     and os.path.dirname(d) != R and b"/extra" not in d)
-    # pending directories whose parent was read (its row is done): their
-    # names are in the journal (one whose parent is still to do is simply
-    # listed as it is then)
-    under_done = [d for d in pending if os.path.dirname(d) in done]
-    count = collections.Counter(os.path.dirname(d) for d in under_done)
-    # c: under the parent with the fewest such children (the others are
-    # a's and b's: not below the parent that becomes a symlink)
-    c = min(under_done, key=lambda d: (count[os.path.dirname(d)], d)) if under_done else b""
+    # where the walk stood decides whether three pending directories under
+    # done ones exist yet (the walk goes depth first): if not, go on a
+    # little and suspend again
+    for attempt in range(6):
+        assert sent and r.rc == C.EXIT_SUSPENDED, r
+        done, pending, under_done, c, others = swap_candidates(s, root)
+        if len(others) >= 2:
+            break
+        r, sent = C.run_signalled(C.argv(s, "resume", max_ops=3000), signal.SIGUSR1, 0.3,
+                                  wait_handler=True)
     parent = os.path.dirname(c)
-    others = [d for d in under_done if os.path.dirname(d) != parent]
     assert len(others) >= 2, "%d rows done, %d pending, %d of them under a done " \
         "directory" % (len(done), len(pending), len(under_done))
     a, b = others[0], others[1]
