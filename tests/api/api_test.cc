@@ -505,3 +505,74 @@ TEST_F(ApiTest, BuiltByHandWithAnOwnFile) {
 }
 
 }  // namespace
+
+namespace {
+
+// A scan with a journal that cuts every millisecond (scan.checkpoint_every)
+// while two workers write the report.
+pwalk_scan *CheckpointedScan(const std::string &yaml, const std::string &journal) {
+    pwalk_scan *s = NewScan(yaml);
+    char err[512] = "";
+    if (s) {
+        EXPECT_EQ(pwalk_scan_set(s, ("scan.checkpoint=" + journal).c_str(), err, sizeof err), 0)
+            << err;
+        EXPECT_EQ(pwalk_scan_set(s, "scan.checkpoint_every=1ms", err, sizeof err), 0) << err;
+    }
+    return s;
+}
+
+// Checkpoints through the API (issue 19): a suspension asked before the
+// run, then resumes suspended from another thread at growing moments until
+// the scan completes, give the exact report and the whole scan's counts;
+// under the sanitizers this is the cut's threading (workers parking,
+// sinks' checkpoint(), the journal) with a real sink.
+TEST_F(ApiTest, SuspendedAndResumedScanGivesTheExactReport) {
+    std::string a = dir_ / "a", journal = dir_ / "scan.ckpt", out = dir_ / "a.csv";
+    MakeTree(a, 300, 20);
+    std::string yaml = Pipeline(a, 2, Report(out));
+    pwalk_scan *s = CheckpointedScan(yaml, journal);
+    ASSERT_TRUE(s);
+    pwalk_scan_suspend(s); /* kept until the run: it suspends at its first cut */
+    EXPECT_EQ(pwalk_scan_run(s), PWALK_INCOMPLETE) << pwalk_scan_message(s);
+    EXPECT_EQ(pwalk_scan_failure(s), PWALK_FAIL_SUSPENDED);
+    EXPECT_NE(std::string(pwalk_scan_message(s)).find("continue with --resume " + journal),
+              std::string::npos)
+        << pwalk_scan_message(s);
+    EXPECT_FALSE(harness::Exists(out));
+    EXPECT_TRUE(harness::Exists(journal));
+    pwalk_scan_free(s);
+
+    int rc = -1, sessions = 1;
+    while (rc != PWALK_OK && sessions < 60) {
+        s = CheckpointedScan(yaml, journal);
+        ASSERT_TRUE(s);
+        const char *j[] = {journal.c_str()};
+        char err[512] = "";
+        ASSERT_EQ(pwalk_scan_resume(s, j, 1, err, sizeof err), 0) << err;
+        std::thread suspender([s, sessions] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(3 * sessions));
+            pwalk_scan_suspend(s);
+        });
+        rc = pwalk_scan_run(s);
+        suspender.join();
+        sessions++;
+        ASSERT_TRUE(rc == PWALK_OK || rc == PWALK_INCOMPLETE) << pwalk_scan_message(s);
+        if (rc == PWALK_OK) {
+            uint64_t entries = pwalk_scan_counter(s, PWALK_COUNT_ENTRIES);
+            EXPECT_EQ(entries, pwalk_scan_counter(s, PWALK_COUNT_ROWS) +
+                                   pwalk_scan_counter(s, PWALK_COUNT_STAT_ERRORS) +
+                                   pwalk_scan_counter(s, PWALK_COUNT_FILTERED));
+            EXPECT_EQ(entries, 1u + 1u + 300u * 21u); /* root, victim, dirs and files */
+            EXPECT_EQ(pwalk_scan_sink_rows(s, 0), entries);
+        }
+        pwalk_scan_free(s);
+    }
+    ASSERT_EQ(rc, PWALK_OK) << "not complete after " << sessions << " sessions";
+    RecordProperty("sessions", sessions); /* how many depends on the machine */
+    size_t rows = 0;
+    ExpectExactReport(out, a, &rows);
+    EXPECT_FALSE(harness::Exists(journal));
+    EXPECT_TRUE(harness::TempOutputs(dir_.path()).empty());
+}
+
+}  // namespace
