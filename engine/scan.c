@@ -334,6 +334,11 @@ void pwalk_scan_stop(pwalk_scan *s, int sig)
     walk_request_stop(&s->stop);
 }
 
+int pwalk_parse_duration(const char *text, long long *ms)
+{
+    return text && ms && cfg_parse_duration(text, ms) == 0 ? 0 : -1;
+}
+
 void pwalk_scan_suspend(pwalk_scan *s)
 {
     /* without a journal there is nothing to resume from: a stop */

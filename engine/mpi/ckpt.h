@@ -33,11 +33,6 @@ typedef struct ckpt_manifest {
 /* The most sessions a manifest holds (a scan resumed that often is not). */
 #define CKPT_MAX_SESSIONS 100000
 
-/* A duration as pwalk-engine takes it: "90" (seconds), "90s", "5m",
- * "3h50m", "1d12h", "1h30m15s", "500ms"; SLURM's "MM:SS", "HH:MM:SS",
- * "D-HH:MM:SS".  Must be > 0.  Returns 0 (*ms set) or -1. */
-int ckpt_parse_duration(const char *text, long long *ms);
-
 /* The journal of rank `rank` for generation `generation`:
  * "PATH.g<generation % 2>.rank-<rank, 4 digits>".  0, or -1 (too long). */
 int ckpt_rank_path(const char *path, uint64_t generation, int rank, char *out, size_t outlen);

@@ -1044,7 +1044,7 @@ static int resume_journals(mpi_setup *m, int rank, char *err, size_t errlen)
 static int checkpoint_duration(const char *flag, const char *text, long long *ms, char *err,
                                size_t errlen)
 {
-    if (!text || ckpt_parse_duration(text, ms) == 0)
+    if (!text || pwalk_parse_duration(text, ms) == 0)
         return 0;
     snprintf(err, errlen,
              "%s: '%s' is not a duration (e.g. 90s, 5m, 3h50m, 1d12h, 500ms, HH:MM:SS, "

@@ -249,6 +249,13 @@ void pwalk_scan_stop(pwalk_scan *s, int sig);
  * is removed; when it is abandoned (pwalk_scan_stop(), a failure), the
  * journal and the parts are removed too. */
 
+/* A duration as scan.checkpoint_every and scan.time_limit take it: "90"
+ * (seconds), "90s", "5m", "3h50m", "1d12h", "1h30m15s", "500ms", or SLURM's
+ * "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS"; above zero.  For a
+ * driver's own options (pwalk-mpi's).  Returns 0 with *ms set, or -1.  Any
+ * thread. */
+int pwalk_parse_duration(const char *text, long long *ms);
+
 /* Stop taking directories, let the ones being read finish, checkpoint and
  * return PWALK_INCOMPLETE from pwalk_scan_run() (outputs not published,
  * parts and journal kept).  Without scan.checkpoint it is

@@ -576,3 +576,31 @@ TEST_F(ApiTest, SuspendedAndResumedScanGivesTheExactReport) {
 }
 
 }  // namespace
+
+namespace {
+
+// pwalk_parse_duration(): the one parser of scan.checkpoint_every and
+// scan.time_limit, for drivers' own options (pwalk-mpi's).
+TEST(ApiDuration, UnitsAndSlurmFormsAboveZero) {
+    auto ms = [](const char *text) {
+        long long v = -7;
+        return pwalk_parse_duration(text, &v) == 0 ? v : -1;
+    };
+    EXPECT_EQ(ms("90"), 90000);
+    EXPECT_EQ(ms("5m"), 300000);
+    EXPECT_EQ(ms("3h50m"), (3 * 3600 + 50 * 60) * 1000LL);
+    EXPECT_EQ(ms("1d12h"), 36 * 3600 * 1000LL);
+    EXPECT_EQ(ms("500ms"), 500);
+    EXPECT_EQ(ms("05:30"), 330000);
+    EXPECT_EQ(ms("01:02:03"), 3723000);
+    EXPECT_EQ(ms("2-01:00:00"), (2 * 86400 + 3600) * 1000LL);
+    for (const char *bad : {"", "0", "0s", "-5m", "5x", "m", "5m3h", "1.5h", "5 m", ":", "5:"}) {
+        long long v = 42;
+        EXPECT_EQ(pwalk_parse_duration(bad, &v), -1) << bad;
+        EXPECT_EQ(v, 42) << bad;
+    }
+    long long v = 0;
+    EXPECT_EQ(pwalk_parse_duration(nullptr, &v), -1);
+}
+
+}  // namespace

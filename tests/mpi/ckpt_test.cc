@@ -53,34 +53,6 @@ std::vector<std::string> Entries(const std::string &dir) {
     return out;
 }
 
-long long Ms(const char *text) {
-    long long ms = -7;
-    return ckpt_parse_duration(text, &ms) == 0 ? ms : -1;
-}
-
-TEST(CkptDuration, UnitsAndSlurmForms) {
-    EXPECT_EQ(Ms("90"), 90000);
-    EXPECT_EQ(Ms("90s"), 90000);
-    EXPECT_EQ(Ms("5m"), 300000);
-    EXPECT_EQ(Ms("3h50m"), (3 * 3600 + 50 * 60) * 1000LL);
-    EXPECT_EQ(Ms("1d12h"), 36 * 3600 * 1000LL);
-    EXPECT_EQ(Ms("1h30m15s"), (3600 + 1800 + 15) * 1000LL);
-    EXPECT_EQ(Ms("500ms"), 500);
-    EXPECT_EQ(Ms("1s500ms"), 1500);
-    EXPECT_EQ(Ms("05:30"), 330000);
-    EXPECT_EQ(Ms("01:02:03"), 3723000);
-    EXPECT_EQ(Ms("2-01:00:00"), (2 * 86400 + 3600) * 1000LL);
-}
-
-TEST(CkptDuration, Refused) {
-    for (const char *bad : {"", "0", "0s", "-5m", "5x", "m", "5m3h", "5m5m", "1.5h", "5 m",
-                            "1:2:3:4", "1-02:03", "00:60", "99999999999999", ":", "5:"}) {
-        long long ms = 42;
-        EXPECT_EQ(ckpt_parse_duration(bad, &ms), -1) << bad;
-        EXPECT_EQ(ms, 42) << bad;
-    }
-}
-
 TEST(CkptNames, ParityAlternatesByGeneration) {
     char out[256];
     ASSERT_EQ(ckpt_rank_path("/j/scan.ckpt", 1, 3, out, sizeof out), 0);
