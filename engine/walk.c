@@ -738,10 +738,32 @@ static int open_root(const char *root)
 
 static int open_imported(walk_run *run, walk_node *n, int *replaced);
 
+/* An imported directory (another rank's, or a resumed scan's pending one)
+ * is reopened from its root one component at a time: a lookup and an open
+ * each, charged to scan.max_ops like every other request (uncharged, a
+ * shared walk ran over its budget), not sampled for latency (several
+ * round trips in one). */
+static void charge_import(walk_worker *w, const walk_node *n)
+{
+    walk_run *run = w->run;
+    const char *p = n->path + walk_root_display_len(run->opt->roots[n->root_index]);
+    unsigned ops = 2; /* the root */
+    for (; *p; p++)
+        if (p[0] != '/' && (p == n->path || p[-1] == '/'))
+            ops += 2;
+    if (run->bucket_on)
+        pace_bucket_take(&run->bucket, ops, run->opt->stop);
+    if (run->measure) {
+        w->ops += ops;
+        atomic_store_explicit(&w->ctr->ops, w->ops, memory_order_relaxed);
+    }
+}
+
 static int open_dir(walk_worker *w, walk_node *n)
 {
     int fd, replaced = 0;
     if (n->imported) {
+        charge_import(w, n);
         fd = open_imported(w->run, n, &replaced);
     } else {
         /* A root is opened as the user spelled it ("link/", "link"), not by
