@@ -66,8 +66,8 @@ engine_all=(engine/*.c)  # everything the exclude/cli targets link: the library 
 
 sources_of() {
     case "$1" in
-        config)  echo engine/config.c common/outfile.c ;;
-        options) echo engine/options.c engine/config.c common/outfile.c ;;
+        config)  echo engine/config.c common/outfile.c common/lossless.c ;;
+        options) echo engine/options.c engine/config.c common/outfile.c common/lossless.c ;;
         csv)     echo common/csvrow.c common/lossless.c ;;
         slurm)   echo engine/threads.c ;;
         remote)  echo engine/remote.c engine/walk.c engine/pace.c engine/queue.c engine/filter.c engine/threads.c ;;
@@ -78,7 +78,7 @@ sources_of() {
 libs_of() {
     case "$1" in
         config|options) echo -lyaml ;;
-        exclude|cli) echo -lyaml -ldl -lpthread ;;
+        exclude|cli) echo -lyaml -lz -ldl -lpthread ;;
         remote) echo -lpthread ;;
     esac
 }
