@@ -367,7 +367,7 @@ static int ckpt_add_dir(void *ctx, const walk_dir *d)
 }
 
 /* The journal of this cut (its arrays borrowed from c, the sinks, rs). */
-static int ckpt_fill(ckpt *c, journal *j, journal_sink *js, uint64_t *counters,
+static void ckpt_fill(ckpt *c, journal *j, journal_sink *js, uint64_t *counters,
                      unsigned char *es, size_t el)
 {
     memset(j, 0, sizeof *j);
@@ -398,7 +398,6 @@ static int ckpt_fill(ckpt *c, journal *j, journal_sink *js, uint64_t *counters,
     j->pending = (unsigned char *)c->pending;
     j->pending_len = c->pending_len;
     j->pending_count = c->pending_count;
-    return 0;
 }
 
 /* The walk is at a cut (walk.h): make every output durable and write the
