@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/human.h"
+#include "common/oneline.h"
 #include "common/signals.h"
 #include "pwalk/plugin.h"
 #include "pwalk/pwalk.h"
@@ -171,19 +172,10 @@ static void on_suspend_signal(int sig)
 }
 
 /* Messages quote names from the command line and the pipeline, which may
- * hold any byte: control bytes are shown as \xHH so a message stays one
- * line and cannot drive the terminal. */
-static void print_message(const char *msg)
-{
-    fputs("pwalk-engine: ", stderr);
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            fprintf(stderr, "\\x%02x", *p);
-        else
-            fputc(*p, stderr);
-    }
-    fputc('\n', stderr);
-}
+ * hold any byte.  Those built here quote arguments with oneline_show(), as
+ * the library does, because embedders (the fuzz target among them) read
+ * them from err; this printing is the last guard. */
+static void print_message(const char *msg) { oneline_print(stderr, "pwalk-engine", msg); }
 
 static int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int fail_usage(const char *fmt, ...)
@@ -213,9 +205,10 @@ static int parse_number(const char *s, long lo, long hi, long *out)
  * starting with '#' are ignored. */
 static int read_exclude_file(pwalk_scan *s, const char *path, char *err, size_t errlen)
 {
+    char shown[1024];
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s", oneline_show(shown, sizeof shown, path), strerror(errno));
         return -1;
     }
     char *line = NULL;
@@ -234,7 +227,7 @@ static int read_exclude_file(pwalk_scan *s, const char *path, char *err, size_t 
         }
     }
     if (rc == 0 && ferror(f)) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: %s", oneline_show(shown, sizeof shown, path), strerror(errno));
         rc = -1;
     }
     free(line);
@@ -370,13 +363,14 @@ static int set_scan(pwalk_scan *s, const char *key, const char *value, char *err
 static int set_duration(pwalk_scan *s, const char *option, const char *key, const char *value,
                         char *err, size_t errlen)
 {
+    char shown[256];
     if (set_scan(s, key, value, err, errlen) == 0)
         return 0;
     if (strcmp(err, "out of memory") != 0)
         snprintf(err, errlen,
-                 "%s: '%.200s' is not a duration above zero, such as 90s, 5m, 3h50m, 1d12h, "
+                 "%s: '%s' is not a duration above zero, such as 90s, 5m, 3h50m, 1d12h, "
                  "500ms or [D-]HH:MM:SS",
-                 option, value);
+                 option, oneline_show(shown, sizeof shown, value));
     return -1;
 }
 
@@ -385,10 +379,12 @@ static int apply_checkpoint(pwalk_scan *s, const cli *c, char *err, size_t errle
 {
     if (c->checkpoint && c->resume && strcmp(c->checkpoint, c->resume) != 0) {
         /* a resumed scan checkpoints into the journal it continues */
+        char ckpt[900], resume[900];
         snprintf(err, errlen,
-                 "--checkpoint '%.900s' and --resume '%.900s': a resumed scan keeps its "
+                 "--checkpoint '%s' and --resume '%s': a resumed scan keeps its "
                  "journal; leave --checkpoint out",
-                 c->checkpoint, c->resume);
+                 oneline_show(ckpt, sizeof ckpt, c->checkpoint),
+                 oneline_show(resume, sizeof resume, c->resume));
         return -1;
     }
     if ((c->checkpoint && set_scan(s, "checkpoint", c->checkpoint, err, errlen) != 0) ||

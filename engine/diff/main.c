@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/oneline.h"
 #include "common/signals.h"
 #include "pwalk/pwalk.h" /* PWALK_VERSION_STRING */
 
@@ -130,14 +131,7 @@ static int diff_fail(int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputs("pwalk-diff: ", stderr);
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            fprintf(stderr, "\\x%02x", *p);
-        else
-            fputc(*p, stderr);
-    }
-    fputc('\n', stderr);
+    oneline_print(stderr, "pwalk-diff", msg);
     return status;
 }
 

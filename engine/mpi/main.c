@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/oneline.h"
 #include "common/outfile.h"
 #include "common/outname.h"
 #include "common/signals.h"
@@ -1562,7 +1563,7 @@ static int agree(int rc, int rank, int size, const char *err, mpi_setup *m, mpi_
     if (rc == 1 && rank == 0)
         fputs(usage_text, stdout);
     else if (rank == first_bad && rc != 0)
-        fprintf(stderr, "pwalk-mpi: %s\n", err);
+        oneline_print(stderr, "pwalk-mpi", err); /* it quotes arguments as given */
     if (mf)
         outfile_abort(mf);
     setup_free(m, cli);
