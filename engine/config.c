@@ -25,6 +25,7 @@
 #include <yaml.h>
 
 #include "common/lossless.h"
+#include "common/oneline.h"
 #include "common/outfile.h"
 
 #define CFG_THREADS_MAX 4096
@@ -155,39 +156,6 @@ static void cfg_sink_clear(cfg_sink *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Write s as shown in a message: control bytes and DEL as \xHH (so the
- * message stays one line), cut after max bytes with "...". */
-static void cfg_escape(char *dst, size_t cap, const char *s, size_t n, size_t max)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    if (cap == 0)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (i == max) {
-            if (o + 3 < cap) {
-                memcpy(dst + o, "...", 3);
-                o += 3;
-            }
-            break;
-        }
-        if (ch < 0x20 || ch == 0x7f) {
-            if (o + 4 >= cap)
-                break;
-            dst[o++] = '\\';
-            dst[o++] = 'x';
-            dst[o++] = hex[ch >> 4];
-            dst[o++] = hex[ch & 15];
-        } else {
-            if (o + 1 >= cap)
-                break;
-            dst[o++] = (char)ch;
-        }
-    }
-    dst[o] = '\0';
-}
-
 /* Room for CFG_SHOW_MAX bytes escaped plus the ellipsis (CFG_ESC_CAP), and
  * that within quotes (CFG_SHOW_CAP). */
 #define CFG_ESC_CAP (CFG_SHOW_MAX * 4 + 4)
@@ -209,11 +177,11 @@ static int cfg_fail(cfg_ctx *c, const yaml_mark_t *at, const char *fmt, ...)
     char who[1024];
     int n;
     if (c->set_arg) {
-        cfg_escape(who, sizeof who, c->set_arg, strlen(c->set_arg), 200);
+        oneline_show_n(who, sizeof who, c->set_arg, strlen(c->set_arg), 200);
         n = snprintf(c->err, c->errlen, "--set '%s': ", who);
     } else {
         const char *src = c->source ? c->source : "<string>";
-        cfg_escape(who, sizeof who, src, strlen(src), sizeof who);
+        oneline_show_n(who, sizeof who, src, strlen(src), sizeof who);
         if (at)
             n = snprintf(c->err, c->errlen, "%s:%lu:%lu: ", who, (unsigned long)at->line + 1,
                          (unsigned long)at->column + 1);
@@ -277,7 +245,7 @@ static void cfg_show(char *dst, size_t cap, const yaml_node_t *n, const char *v,
     }
     if (v) {
         char esc[CFG_ESC_CAP];
-        cfg_escape(esc, sizeof esc, v, len, CFG_SHOW_MAX);
+        oneline_show_n(esc, sizeof esc, v, len, CFG_SHOW_MAX);
         snprintf(dst, cap, "'%s'", esc);
     }
 }
@@ -538,7 +506,7 @@ static int cfg_check_keys(cfg_ctx *c, const yaml_node_t *map, const char *pre, c
             return cfg_fail(c, CFG_AT(k), "%skeys must be plain names, not %s%s", pre,
                             cfg_kind(k), post);
         char shown[CFG_SHOW_CAP];
-        cfg_escape(shown, sizeof shown, cfg_sval(k), cfg_slen(k), CFG_SHOW_MAX);
+        oneline_show_n(shown, sizeof shown, cfg_sval(k), cfg_slen(k), CFG_SHOW_MAX);
         if (known) {
             size_t i = 0;
             while (i < known_count && !cfg_eq(cfg_sval(k), cfg_slen(k), known[i]))
@@ -809,7 +777,7 @@ static int cfg_load_option(cfg_ctx *c, const char *sink, const yaml_node_t *k,
                            const yaml_node_t *v, cfg_option *o)
 {
     char key[CFG_SHOW_CAP];
-    cfg_escape(key, sizeof key, cfg_sval(k), cfg_slen(k), CFG_SHOW_MAX);
+    oneline_show_n(key, sizeof key, cfg_sval(k), cfg_slen(k), CFG_SHOW_MAX);
     char label[2 * CFG_SHOW_CAP + 64];
     snprintf(label, sizeof label, "sink '%s': option '%s'", sink, key);
     if (cfg_check_nul(c, k, label, cfg_sval(k), cfg_slen(k)))
@@ -863,7 +831,7 @@ static int cfg_load_option(cfg_ctx *c, const char *sink, const yaml_node_t *k,
 static int cfg_load_options(cfg_ctx *c, const yaml_node_t *n, cfg_sink *s)
 {
     char sink[CFG_SHOW_CAP];
-    cfg_escape(sink, sizeof sink, s->name, strlen(s->name), CFG_SHOW_MAX);
+    oneline_show_n(sink, sizeof sink, s->name, strlen(s->name), CFG_SHOW_MAX);
     if (cfg_is_null(n))
         return 0;
     if (n->type != YAML_MAPPING_NODE) {
@@ -934,7 +902,7 @@ static int cfg_load_sink(cfg_ctx *c, size_t index, const yaml_node_t *n, cfg_pip
 
     const yaml_node_t *name_at = name ? name : plugin;
     char shown[CFG_SHOW_CAP];
-    cfg_escape(shown, sizeof shown, s->name, strlen(s->name), CFG_SHOW_MAX);
+    oneline_show_n(shown, sizeof shown, s->name, strlen(s->name), CFG_SHOW_MAX);
     /* "scan.KEY=VALUE" must stay unambiguous for --set */
     if (strcmp(s->name, "scan") == 0)
         return cfg_fail(c, CFG_AT(name_at),
@@ -1352,7 +1320,7 @@ static int cfg_set_scan(cfg_ctx *c, cfg_scan *s, const char *key, size_t klen, c
     int k = cfg_scan_key(key, klen);
     if (k < 0) {
         char shown[CFG_SHOW_CAP], list[512];
-        cfg_escape(shown, sizeof shown, key, klen, CFG_SHOW_MAX);
+        oneline_show_n(shown, sizeof shown, key, klen, CFG_SHOW_MAX);
         cfg_join(list, sizeof list, cfg_scan_keys, CFG_COUNT(cfg_scan_keys));
         return cfg_fail(c, NULL, "unknown key '%s' in 'scan' (known: %s)", shown, list);
     }
@@ -1397,11 +1365,11 @@ int cfg_apply_set(cfg_pipeline *p, const char *assignment, char *err, size_t err
     if (!s) {
         char shown[CFG_SHOW_CAP], names[512];
         size_t o = 0;
-        cfg_escape(shown, sizeof shown, assignment, (size_t)(dot - assignment), CFG_SHOW_MAX);
+        oneline_show_n(shown, sizeof shown, assignment, (size_t)(dot - assignment), CFG_SHOW_MAX);
         names[0] = '\0';
         for (size_t i = 0; i < p->sink_count && o < sizeof names; i++) {
             char one[CFG_SHOW_CAP];
-            cfg_escape(one, sizeof one, p->sinks[i].name, strlen(p->sinks[i].name),
+            oneline_show_n(one, sizeof one, p->sinks[i].name, strlen(p->sinks[i].name),
                        CFG_SHOW_MAX);
             int n = snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", one);
             if (n < 0)

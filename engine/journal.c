@@ -29,7 +29,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +38,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/oneline.h"
 #include "common/outfile.h"
 
 #define JOURNAL_MAGIC "PWALKCKP"
@@ -46,23 +46,6 @@
 #define JOURNAL_TRAILER 4u          /* crc32 */
 #define JOURNAL_TMP_SUFFIX ".pwalk-tmp-XXXXXX"
 #define JOURNAL_WBUF 65536u
-
-/* ---- messages ----------------------------------------------------------- */
-
-/* Every message is one line, whatever bytes a path or a pipeline value
- * holds: control bytes become '?'. */
-static void journal_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    for (char *c = err; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
-}
 
 /* ---- little endian ------------------------------------------------------ */
 
@@ -253,13 +236,13 @@ int journal_write(const char *path, const journal *j, char *err, size_t errlen)
 {
     uint64_t total;
     if (journal_size(j, &total) != 0) {
-        journal_msg(err, errlen, "checkpoint '%s': cannot write: %s", path, strerror(EINVAL));
+        oneline_format(err, errlen, "checkpoint '%s': cannot write: %s", path, strerror(EINVAL));
         return -1;
     }
     outfile f;
     journal_out *o = calloc(1, sizeof *o);
     if (!o) {
-        journal_msg(err, errlen, "checkpoint '%s': %s", path, strerror(ENOMEM));
+        oneline_format(err, errlen, "checkpoint '%s': %s", path, strerror(ENOMEM));
         return -1;
     }
     int rc = -1;
@@ -272,7 +255,7 @@ int journal_write(const char *path, const journal *j, char *err, size_t errlen)
             rc = outfile_commit(&f, o->err, sizeof o->err);
     }
     if (rc != 0)
-        journal_msg(err, errlen, "checkpoint journal: %s", o->err);
+        oneline_format(err, errlen, "checkpoint journal: %s", o->err);
     free(o);
     return rc;
 }
@@ -511,9 +494,9 @@ int journal_read(const char *path, journal *out, char *err, size_t errlen)
         if (fd >= 0)
             close(fd);
         if (saved == EINVAL)
-            journal_msg(err, errlen, "checkpoint '%s': not a pwalk checkpoint journal", path);
+            oneline_format(err, errlen, "checkpoint '%s': not a pwalk checkpoint journal", path);
         else
-            journal_msg(err, errlen, "checkpoint '%s': %s", path, strerror(saved));
+            oneline_format(err, errlen, "checkpoint '%s': %s", path, strerror(saved));
         return -1;
     }
     close(fd);
@@ -521,7 +504,7 @@ int journal_read(const char *path, journal *out, char *err, size_t errlen)
     int rc = journal_decode(buf, len, out, why, sizeof why);
     free(buf);
     if (rc != 0)
-        journal_msg(err, errlen, "checkpoint '%s': %s", path, why);
+        oneline_format(err, errlen, "checkpoint '%s': %s", path, why);
     return rc;
 }
 
@@ -559,15 +542,15 @@ static void journal_pipeline_diff(const char *path, char *const *old, size_t on,
     const char *o = i < on ? old[i] : NULL, *n = i < nn ? now[i] : NULL;
     if (o && n && journal_key_len(o) == journal_key_len(n) &&
         memcmp(o, n, journal_key_len(o)) == 0)
-        journal_msg(err, errlen,
+        oneline_format(err, errlen,
                     "checkpoint '%s' is of another pipeline: '%.*s' was '%s', now '%s'", path,
                     (int)journal_key_len(o), o, journal_value(o), journal_value(n));
     else if (n && (!o || journal_has_key(o, now, i + 1, nn)))
-        journal_msg(err, errlen,
+        oneline_format(err, errlen,
                     "checkpoint '%s' is of another pipeline: '%.*s' was not set, now '%s'",
                     path, (int)journal_key_len(n), n, journal_value(n));
     else
-        journal_msg(err, errlen,
+        oneline_format(err, errlen,
                     "checkpoint '%s' is of another pipeline: '%.*s' was '%s', now not set",
                     path, (int)journal_key_len(o), o, journal_value(o));
 }
@@ -577,7 +560,7 @@ int journal_check(const char *path, const journal *j, const char *version,
 {
     const char *was = j->version ? j->version : "";
     if (strcmp(was, version ? version : "") != 0) {
-        journal_msg(err, errlen, "checkpoint '%s' was written by pwalk %s; this is pwalk %s",
+        oneline_format(err, errlen, "checkpoint '%s' was written by pwalk %s; this is pwalk %s",
                     path, was, version ? version : "");
         return -1;
     }
@@ -658,6 +641,6 @@ int journal_remove(const char *path, char *err, size_t errlen)
     journal_remove_tmps(path);
     if (unlink(path) == 0 || errno == ENOENT)
         return 0;
-    journal_msg(err, errlen, "checkpoint '%s': cannot remove: %s", path, strerror(errno));
+    oneline_format(err, errlen, "checkpoint '%s': cannot remove: %s", path, strerror(errno));
     return -1;
 }

@@ -19,12 +19,13 @@
 #include <errno.h>
 #include <limits.h>
 #include <link.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "common/oneline.h"
 
 /* ABI 1.0's pwalk_plugin ends with destroy: a plugin claiming fewer bytes
  * cannot hold the callbacks the engine is about to read. */
@@ -36,24 +37,6 @@
 #define LOADER_PROBE_MAJOR_MAX 9
 
 #define LOADER_KNOWN_FLAGS PWALK_PLUGIN_MUTATES_FS
-
-static void loader_msg(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void loader_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    /* Messages are one line by contract; a dlerror() or a hostile file
-     * name could carry a newline into a log parser. */
-    for (char *p = err; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-}
 
 static char *loader_strdup(const char *s)
 {
@@ -272,24 +255,24 @@ int loader_find(const char *name, char *const *dirs, size_t ndirs, char **path,
 {
     *path = NULL;
     if (!name || !*name) {
-        loader_msg(err, errlen, "plugin name is empty");
+        oneline_format(err, errlen, "plugin name is empty");
         return -1;
     }
     if (loader_is_path(name)) {
         struct stat st;
         if (stat(name, &st) != 0) {
-            loader_msg(err, errlen, "%s: plugin file not found: %s", name, strerror(errno));
+            oneline_format(err, errlen, "%s: plugin file not found: %s", name, strerror(errno));
             return -1;
         }
         if (S_ISDIR(st.st_mode)) {
-            loader_msg(err, errlen, "%s: is a directory, not a plugin file", name);
+            oneline_format(err, errlen, "%s: is a directory, not a plugin file", name);
             return -1;
         }
         /* dlopen() searches the library path for a name without a slash;
          * "x.so" in a pipeline means the file in the current directory. */
         *path = strchr(name, '/') ? loader_strdup(name) : loader_join3("./", name, "");
         if (!*path) {
-            loader_msg(err, errlen, "%s: out of memory", name);
+            oneline_format(err, errlen, "%s: out of memory", name);
             return -1;
         }
         return 0;
@@ -334,9 +317,9 @@ int loader_find(const char *name, char *const *dirs, size_t ndirs, char **path,
         return 0;
     }
     if (r < 0 || searched.failed)
-        loader_msg(err, errlen, "plugin '%s': out of memory while searching", name);
+        oneline_format(err, errlen, "plugin '%s': out of memory while searching", name);
     else
-        loader_msg(err, errlen, "plugin '%s' not found (searched: %s)", name,
+        oneline_format(err, errlen, "plugin '%s' not found (searched: %s)", name,
                    searched.len ? searched.text : "no directories");
     free(searched.text);
     return -1;
@@ -568,7 +551,7 @@ static int loader_check_root_safe(const char *name, const char *path, char **can
         v.done = NULL;
     } else {
         char *want = loader_expected_name(name);
-        loader_msg(err, errlen, "plugin '%s': refusing to load %s as root: %s",
+        oneline_format(err, errlen, "plugin '%s': refusing to load %s as root: %s",
                    want ? want : name, path, why);
         free(want);
     }
@@ -624,12 +607,12 @@ static int loader_check_option_flags(const char *shown, const pwalk_plugin *p,
     if (p->abi_minor < 2)
         return 0;
     if (o->flags & ~(uint32_t)PWALK_OPTION_OUTPUT) {
-        loader_msg(err, errlen, "%s: plugin '%s': option '%s' declares unknown flags 0x%x",
+        oneline_format(err, errlen, "%s: plugin '%s': option '%s' declares unknown flags 0x%x",
                    shown, p->name, o->name, o->flags & ~(uint32_t)PWALK_OPTION_OUTPUT);
         return -1;
     }
     if ((o->flags & PWALK_OPTION_OUTPUT) && o->type != PWALK_OPT_STRING) {
-        loader_msg(err, errlen,
+        oneline_format(err, errlen,
                    "%s: plugin '%s': option '%s' is declared an output (a file name) but is "
                    "not a string",
                    shown, p->name, o->name);
@@ -643,30 +626,30 @@ static int loader_check_identity(const char *shown, const char *want, const pwal
                                  char *err, size_t errlen)
 {
     if (p->struct_size < LOADER_PLUGIN_SIZE_1_0) {
-        loader_msg(err, errlen,
+        oneline_format(err, errlen,
                    "%s: pwalk_plugin.struct_size is %u bytes, smaller than ABI %d.0's "
                    "%zu: not built against a pwalk/plugin.h of this major",
                    shown, p->struct_size, PWALK_ABI_MAJOR, (size_t)LOADER_PLUGIN_SIZE_1_0);
         return -1;
     }
     if (p->abi_major != PWALK_ABI_MAJOR) {
-        loader_msg(err, errlen,
+        oneline_format(err, errlen,
                    "%s: pwalk_plugin.abi_major is %u but its entry is %s; this engine "
                    "supports major %d",
                    shown, p->abi_major, PWALK_PLUGIN_ENTRY_SYMBOL, PWALK_ABI_MAJOR);
         return -1;
     }
     if (p->abi_minor > PWALK_ABI_MINOR) {
-        loader_msg(err, errlen, "%s: built for ABI %u.%u, newer than this engine's %d.%d",
+        oneline_format(err, errlen, "%s: built for ABI %u.%u, newer than this engine's %d.%d",
                    shown, p->abi_major, p->abi_minor, PWALK_ABI_MAJOR, PWALK_ABI_MINOR);
         return -1;
     }
     if (!p->name || !*p->name) {
-        loader_msg(err, errlen, "%s: the plugin declares no name", shown);
+        oneline_format(err, errlen, "%s: the plugin declares no name", shown);
         return -1;
     }
     if (strcmp(p->name, want) != 0) {
-        loader_msg(err, errlen, "%s: declares name '%s' but the pipeline asked for '%s'",
+        oneline_format(err, errlen, "%s: declares name '%s' but the pipeline asked for '%s'",
                    shown, p->name, want);
         return -1;
     }
@@ -678,17 +661,17 @@ static int loader_check_callbacks(const char *shown, const pwalk_plugin *p, char
                                   size_t errlen)
 {
     if (!p->create) {
-        loader_msg(err, errlen, "%s: plugin '%s' has no create callback (required)", shown,
+        oneline_format(err, errlen, "%s: plugin '%s' has no create callback (required)", shown,
                    p->name);
         return -1;
     }
     if (!p->consume) {
-        loader_msg(err, errlen, "%s: plugin '%s' has no consume callback (required)", shown,
+        oneline_format(err, errlen, "%s: plugin '%s' has no consume callback (required)", shown,
                    p->name);
         return -1;
     }
     if (p->threading != PWALK_THREADING_PER_WORKER && p->threading != PWALK_THREADING_SERIAL) {
-        loader_msg(err, errlen,
+        oneline_format(err, errlen,
                    "%s: plugin '%s' declares unknown threading mode %u (known: %u "
                    "per-worker, %u serial)",
                    shown, p->name, p->threading, PWALK_THREADING_PER_WORKER,
@@ -698,7 +681,7 @@ static int loader_check_callbacks(const char *shown, const pwalk_plugin *p, char
     /* A flag from a newer minor would have been refused above, so an unknown
      * bit is a mistake; guessing what it asked for could be unsafe. */
     if (p->flags & ~(uint32_t)LOADER_KNOWN_FLAGS) {
-        loader_msg(err, errlen, "%s: plugin '%s' declares unknown flags 0x%x", shown, p->name,
+        oneline_format(err, errlen, "%s: plugin '%s' declares unknown flags 0x%x", shown, p->name,
                    p->flags & ~(uint32_t)LOADER_KNOWN_FLAGS);
         return -1;
     }
@@ -710,19 +693,19 @@ static int loader_check_options(const char *shown, const pwalk_plugin *p, char *
                                 size_t errlen)
 {
     if (p->option_count && !p->options) {
-        loader_msg(err, errlen, "%s: plugin '%s' declares %u options but no option table",
+        oneline_format(err, errlen, "%s: plugin '%s' declares %u options but no option table",
                    shown, p->name, p->option_count);
         return -1;
     }
     for (uint32_t i = 0; i < p->option_count; i++) {
         const pwalk_option_spec *o = &p->options[i];
         if (!o->name || !*o->name) {
-            loader_msg(err, errlen, "%s: plugin '%s': option #%u has no name", shown, p->name,
+            oneline_format(err, errlen, "%s: plugin '%s': option #%u has no name", shown, p->name,
                        i + 1);
             return -1;
         }
         if (!loader_type_ok(o->type)) {
-            loader_msg(err, errlen,
+            oneline_format(err, errlen,
                        "%s: plugin '%s': option '%s' has unknown type %u (known: 1 string, "
                        "2 bool, 3 int, 4 enum, 5 string list)",
                        shown, p->name, o->name, o->type);
@@ -731,13 +714,13 @@ static int loader_check_options(const char *shown, const pwalk_plugin *p, char *
         if (loader_check_option_flags(shown, p, o, err, errlen) != 0)
             return -1;
         if (o->type == PWALK_OPT_ENUM && (!o->choices || !*o->choices)) {
-            loader_msg(err, errlen, "%s: plugin '%s': enum option '%s' declares no choices",
+            oneline_format(err, errlen, "%s: plugin '%s': enum option '%s' declares no choices",
                        shown, p->name, o->name);
             return -1;
         }
         for (uint32_t j = 0; j < i; j++) {
             if (strcmp(p->options[j].name, o->name) == 0) {
-                loader_msg(err, errlen, "%s: plugin '%s': option '%s' is declared twice",
+                oneline_format(err, errlen, "%s: plugin '%s': option '%s' is declared twice",
                            shown, p->name, o->name);
                 return -1;
             }
@@ -790,7 +773,7 @@ int loader_open(const char *name, char *const *dirs, size_t ndirs, loader_plugin
     dlerror();
     void *handle = dlopen(to_open, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-        loader_msg(err, errlen, "%s: cannot load as a shared object: %s", path,
+        oneline_format(err, errlen, "%s: cannot load as a shared object: %s", path,
                    loader_dlerror_tail(dlerror(), to_open));
         free(resolved);
         free(path);
@@ -803,24 +786,24 @@ int loader_open(const char *name, char *const *dirs, size_t ndirs, loader_plugin
     if (!entry) {
         int major = loader_probe_major(handle);
         if (major >= 0)
-            loader_msg(err, errlen,
+            oneline_format(err, errlen,
                        "%s: built for plugin ABI major %d; this engine supports major %d "
                        "(it exports pwalk_plugin_entry_v%d, not %s)",
                        path, major, PWALK_ABI_MAJOR, major, PWALK_PLUGIN_ENTRY_SYMBOL);
         else
-            loader_msg(err, errlen, "%s: not a pwalk plugin: it does not export %s()", path,
+            oneline_format(err, errlen, "%s: not a pwalk plugin: it does not export %s()", path,
                        PWALK_PLUGIN_ENTRY_SYMBOL);
         goto fail;
     }
 
     const pwalk_plugin *plugin = entry();
     if (!plugin) {
-        loader_msg(err, errlen, "%s: %s() returned NULL", path, PWALK_PLUGIN_ENTRY_SYMBOL);
+        oneline_format(err, errlen, "%s: %s() returned NULL", path, PWALK_PLUGIN_ENTRY_SYMBOL);
         goto fail;
     }
     want = loader_expected_name(name);
     if (!want) {
-        loader_msg(err, errlen, "%s: out of memory", path);
+        oneline_format(err, errlen, "%s: out of memory", path);
         goto fail;
     }
     if (loader_check_plugin(path, want, plugin, err, errlen) != 0)

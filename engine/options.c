@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/oneline.h"
+
 typedef struct options_value {
     char *name;
     uint32_t type;
@@ -67,26 +69,6 @@ static char *options_strndup(const char *s, size_t n)
         d[n] = '\0';
     }
     return d;
-}
-
-/* A value quoted in a message must not break the one-line rule or carry
- * terminal escapes, whatever the YAML contained. */
-static const char *options_quote(char *dst, size_t cap, const char *s)
-{
-    size_t o = 0;
-    for (; *s && o + 8 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c < 0x20 || c == 0x7f)
-            o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
-        else
-            dst[o++] = (char)c;
-    }
-    if (*s) {
-        memcpy(dst + o, "...", 3);
-        o += 3;
-    }
-    dst[o] = '\0';
-    return dst;
 }
 
 static void options_fail(char *err, size_t errlen, const options_where *w, const char *fmt,
@@ -267,12 +249,12 @@ static int options_set_int(const pwalk_option_spec *spec, const char *s, const o
     int rc = options_parse_int(s, strlen(s), &v->integer);
     if (rc == -1) {
         options_fail(err, errlen, w, "option '%s' must be a decimal integer, got '%s'", k,
-                     options_quote(q, sizeof q, s));
+                     oneline_show(q, sizeof q, s));
         return -1;
     }
     if (rc == -2) {
         options_fail(err, errlen, w, "option '%s' is outside the 64-bit integer range, got '%s'",
-                     k, options_quote(q, sizeof q, s));
+                     k, oneline_show(q, sizeof q, s));
         return -1;
     }
     if (!spec->choices || !*spec->choices)
@@ -282,7 +264,7 @@ static int options_set_int(const pwalk_option_spec *spec, const char *s, const o
     if (options_parse_range(spec->choices, &has_min, &min, &has_max, &max) != 0) {
         options_where pw = options_schema_where(w);
         options_fail(err, errlen, &pw, "option '%s' declares range '%s', not min..max", k,
-                     options_quote(q, sizeof q, spec->choices));
+                     oneline_show(q, sizeof q, spec->choices));
         return -1;
     }
     if ((has_min && v->integer < min) || (has_max && v->integer > max)) {
@@ -318,7 +300,7 @@ static int options_set(const pwalk_option_spec *spec, const options_raw *raw,
         if (options_parse_bool(s, &v->boolean) != 0) {
             options_fail(err, errlen, w,
                          "option '%s' must be true or false (or yes/no, on/off), got '%s'", k,
-                         options_quote(q, sizeof q, s));
+                         oneline_show(q, sizeof q, s));
             return -1;
         }
         break;
@@ -330,7 +312,7 @@ static int options_set(const pwalk_option_spec *spec, const options_raw *raw,
         if (!spec->choices || !options_enum_has(spec->choices, s)) {
             options_fail(err, errlen, w, "option '%s' must be one of %s, got '%s'", k,
                          spec->choices ? spec->choices : "(none declared)",
-                         options_quote(q, sizeof q, s));
+                         oneline_show(q, sizeof q, s));
             return -1;
         }
         v->string = options_strdup(s);
@@ -485,13 +467,13 @@ int options_bind(const pwalk_plugin *plugin, const cfg_sink *sink, const char *s
             if (o->count == 0) {
                 options_fail(err, errlen, &w,
                              "unknown option '%s' for plugin '%s' (it takes no options)",
-                             options_quote(q, sizeof q, key), plugin_name);
+                             oneline_show(q, sizeof q, key), plugin_name);
             } else {
                 char known[512];
                 options_known_list(plugin, known, sizeof known);
                 options_fail(err, errlen, &w,
                              "unknown option '%s' for plugin '%s' (known: %s)",
-                             options_quote(q, sizeof q, key), plugin_name, known);
+                             oneline_show(q, sizeof q, key), plugin_name, known);
             }
             goto fail;
         }

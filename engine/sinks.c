@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/oneline.h"
 #include "common/outname.h"
 #include "loader.h"
 #include "options.h"
@@ -110,14 +111,10 @@ static void host_set_error(pwalk_host_ctx *ctx, const char *fmt, ...)
     sink *s = &ctx->set->sinks[ctx->index];
     pthread_mutex_lock(&s->message_lock);
     if (s->message[0] == '\0') { /* the first failure is the cause */
-        va_list ap;
+        va_list ap; /* one line, whatever the plugin wrote */
         va_start(ap, fmt);
-        vsnprintf(s->message, sizeof s->message, fmt, ap);
+        oneline_vformat(s->message, sizeof s->message, fmt, ap);
         va_end(ap);
-        /* one line, whatever the plugin wrote */
-        for (char *p = s->message; *p; p++)
-            if (*p == '\n' || *p == '\r')
-                *p = ' ';
     }
     pthread_mutex_unlock(&s->message_lock);
 }

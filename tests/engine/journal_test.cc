@@ -434,7 +434,7 @@ TEST(JournalTest, MessagesAreOneLine)
     harness::TempDir dir("journal");
     std::string path = dir / "a\nb";
     EXPECT_EQ(ReadError(path),
-              "checkpoint '" + dir.path() + "/a?b': No such file or directory");
+              "checkpoint '" + dir.path() + "/a\\x0ab': No such file or directory");
 }
 
 TEST(JournalTest, RemoveToleratesAMissingJournal)
