@@ -64,6 +64,8 @@ struct ckpt {
     char *pending;              /* the last cut's records (reused)        */
     size_t pending_len;
     uint64_t pending_count;
+    int on_disk;                /* a journal of this scan is there        */
+    int cut_failed, kept;       /* ckpt_cut_failed(), ckpt_keep()         */
 };
 
 static void ckpt_counters_of(const walk_stats *s, uint64_t *c)
@@ -244,6 +246,7 @@ int ckpt_open(ckpt **out, const ckpt_setup *su, char *err, size_t errlen)
     c->rank = su->rank;
     c->ranks = su->ranks;
     c->resumed = su->resume_count > 0;
+    c->on_disk = c->resumed;
     if (cfg_canonical(su->p, &c->pipeline, &c->pipeline_count) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -406,6 +409,7 @@ static int ckpt_cut(void *ctx, walk_run *run, int suspend, char *err, size_t err
 {
     ckpt *c = ctx;
     (void)suspend; /* the same journal either way: only the walk's end differs */
+    c->cut_failed = 1; /* until the journal is written */
     if (sinks_checkpoint(c->sinks, err, errlen) != 0)
         return -1;
     unsigned char *es = NULL;
@@ -431,6 +435,10 @@ static int ckpt_cut(void *ctx, walk_run *run, int suspend, char *err, size_t err
     }
     free(js);
     free(es);
+    if (rc == 0) {
+        c->on_disk = 1;
+        c->cut_failed = 0;
+    }
     return rc;
 }
 
@@ -509,10 +517,20 @@ void ckpt_errors_published(ckpt *c)
         ckpt_publishing(c, sinks_count(c->sinks) + 1, ignored, sizeof ignored);
 }
 
+int ckpt_cut_failed(const ckpt *c) { return c && c->cut_failed; }
+
+int ckpt_keep(ckpt *c)
+{
+    if (!c || !c->on_disk)
+        return 0;
+    c->kept = 1;
+    return 1;
+}
+
 void ckpt_end(ckpt *c, int status)
 {
-    if (!c || status == PWALK_INCOMPLETE || status == PWALK_USAGE)
-        return; /* suspended, or refused before anything changed: keep it */
+    if (!c || c->kept || status == PWALK_INCOMPLETE || status == PWALK_USAGE)
+        return; /* suspended, kept, or refused before anything changed */
     char ignored[512];
     journal_remove(c->path, ignored, sizeof ignored);
 }

@@ -87,8 +87,22 @@ void ckpt_walk_options(ckpt *c, sink_set *sinks, report *rep, const cfg_pipeline
 /* Directories the last cut left pending (for the suspension's message). */
 uint64_t ckpt_pending(const ckpt *c);
 
+/* A cut failed (a sink's checkpoint(), the error file's sync or the
+ * journal's write: a full disk, most often). */
+int ckpt_cut_failed(const ckpt *c);
+
+/* The scan is failing (a sink, or a cut): keep the journal an earlier cut
+ * or session wrote, and with it every part it names, for --resume.  That
+ * journal describes a consistent state -- the one a SIGKILL right after it
+ * would leave -- so a failure that is the disk's, not the scan's, does not
+ * cost the scan its hours.  Returns 1 when there is such a journal (the
+ * caller then finishes the sinks as suspended), 0 when none was written
+ * yet (the scan is abandoned as without checkpoints). */
+int ckpt_keep(ckpt *c);
+
 /* The scan ended with status: completed (0, 1) or abandoned (2, 3, 128+N)
- * -- the journal is removed; suspended (PWALK_INCOMPLETE) -- it stays. */
+ * -- the journal is removed; suspended (PWALK_INCOMPLETE) or kept
+ * (ckpt_keep) -- it stays. */
 void ckpt_end(ckpt *c, int status);
 
 void ckpt_free(ckpt *c);

@@ -102,6 +102,7 @@ typedef struct pipeline_state {
     error_tee tee;
     char **excludes;            /* scan.exclude + the sinks' prunes */
     ckpt *ckpt;                 /* scan.checkpoint or a resume; else NULL */
+    int ckpt_kept;              /* failed, the journal kept (ckpt_keep)    */
     uint64_t session_entries;   /* this session's part of the counts      */
 } pipeline_state;
 
@@ -308,6 +309,21 @@ static int pipeline_walk_options(pipeline_state *ps, walk_options *wo)
     return 0;
 }
 
+/* A sink or a cut failed: the scan's message, and whether the journal an
+ * earlier cut or session wrote is kept for --resume (ckpt_keep). */
+static void pipeline_failed_message(pipeline_state *ps, const char *why)
+{
+    pipeline_result *r = ps->r;
+    ps->ckpt_kept = ckpt_keep(ps->ckpt);
+    if (!ps->ckpt_kept)
+        snprintf(r->message, sizeof r->message, "%.1900s; no output published", why);
+    else
+        snprintf(r->message, sizeof r->message,
+                 "%.1200s; no output published; the last checkpoint and its parts are kept: "
+                 "once the cause is mended, continue with --resume %.600s",
+                 why, ckpt_path(ps->ckpt));
+}
+
 /* Why the walk ended: a stop, a sink, the walk itself, or it completed. */
 static int pipeline_walk_outcome(pipeline_state *ps, int wrc, const char *walk_err)
 {
@@ -322,7 +338,7 @@ static int pipeline_walk_outcome(pipeline_state *ps, int wrc, const char *walk_e
     }
     if (sinks_failed(ps->sinks, err, sizeof err)) {
         note_sink_failure(ps, PWALK_FAIL_SINK);
-        snprintf(r->message, sizeof r->message, "%.1900s; no output published", err);
+        pipeline_failed_message(ps, err);
         return PIPELINE_FAILED;
     }
     if (wrc == 2) {
@@ -334,9 +350,14 @@ static int pipeline_walk_outcome(pipeline_state *ps, int wrc, const char *walk_e
                  ckpt_path(ps->ckpt));
         return PIPELINE_INCOMPLETE;
     }
+    if (wrc != 0 && ckpt_cut_failed(ps->ckpt)) {
+        r->failure = PWALK_FAIL_CHECKPOINT;
+        snprintf(err, sizeof err, "scan %s", walk_err);
+        pipeline_failed_message(ps, err);
+        return PIPELINE_FAILED;
+    }
     if (wrc != 0) {
-        r->failure = strncmp(walk_err, "checkpoint", 10) == 0 ? PWALK_FAIL_CHECKPOINT
-                                                                : PWALK_FAIL_WALK;
+        r->failure = PWALK_FAIL_WALK;
         snprintf(r->message, sizeof r->message, "scan %s; no output published", walk_err);
         return PIPELINE_FAILED;
     }
@@ -348,6 +369,11 @@ static int pipeline_commit(pipeline_state *ps, int status)
 {
     pipeline_result *r = ps->r;
     char err[2048];
+    if (ps->ckpt_kept) { /* as if suspended at that checkpoint */
+        sinks_finish(ps->sinks, PWALK_SUSPENDED, err, sizeof err);
+        report_keep(ps->rep);
+        return status;
+    }
     if (status == PIPELINE_OK && report_prepare(ps->rep, err, sizeof err) != 0) {
         status = PIPELINE_FAILED;
         r->failure = PWALK_FAIL_ERRORS_FILE;

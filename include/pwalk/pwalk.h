@@ -246,8 +246,12 @@ void pwalk_scan_stop(pwalk_scan *s, int sig);
  * SIGKILL or a crash loses at most that interval and writes no entry twice.
  * Every sink's plugin must support checkpoints (ABI 1.4), else the scan is
  * refused (status 2).  When the scan completes and publishes, the journal
- * is removed; when it is abandoned (pwalk_scan_stop(), a failure), the
- * journal and the parts are removed too. */
+ * is removed; when it is abandoned (pwalk_scan_stop(), a failure of the
+ * walk), the journal and the parts are removed too.  When a sink or a
+ * checkpoint fails (status 3, PWALK_FAIL_SINK or _CHECKPOINT: a full disk,
+ * most often) after a journal was written, that journal and the parts it
+ * names are kept, and the message ends "continue with --resume FILE": the
+ * scan resumes from that checkpoint once the cause is mended. */
 
 /* A duration as scan.checkpoint_every and scan.time_limit take it: "90"
  * (seconds), "90s", "5m", "3h50m", "1d12h", "1h30m15s", "500ms", or SLURM's

@@ -539,3 +539,56 @@ def test_killed_between_the_renames_of_the_publication(tree, at):
     assert r.stderr.count("\n") == 1, r
     assert s.snapshot() == before, "the refused resume changed files"
     assert s.published() == out
+
+
+def journal_renames_fail(s, when):
+    """strace: the journal's rename number WHEN fails with ENOSPC (the
+    journal is alone in its directory's renames during the walk: outputs
+    are renamed into s.out only when they are published)."""
+    strace = shutil.which("strace")
+    if not strace:
+        pytest.skip("strace not installed (scripts/setup.sh installs it)")
+    return [strace, "-f", "-o", "/dev/null", "-P", s.work, "-P", s.journal,
+            "-e", "trace=rename,renameat,renameat2",
+            "-e", "inject=rename,renameat,renameat2:error=ENOSPC:when=%d" % when]
+
+
+def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_one(tree):
+    # the second periodic checkpoint fails (a full disk): status 3, nothing
+    # published, but the first checkpoint and its parts stay, the message
+    # says how to go on, and the resume from it gives the exact outputs
+    work, root, ref, rc = tree
+    s = C.Setup(work, "diskfull", root)
+    r = C.run(journal_renames_fail(s, 2) + C.argv(s, "checkpoint", every="100ms",
+                                                   max_ops=PACE))
+    assert r.rc == 3, r
+    assert r.stderr.splitlines()[-1].endswith(
+        "No space left on device; no output published; the last checkpoint and its parts "
+        "are kept: once the cause is mended, continue with --resume %s" % s.journal), r
+    assert len(r.stderr.splitlines()) == 2, r  # the summary, then the message
+    assert os.path.exists(s.journal), "the previous checkpoint went with the failed one"
+    assert s.published() == [], s.published()
+    assert s.temporaries(), "the parts the kept checkpoint names were removed"
+    r = C.run(C.argv(s, "resume", max_ops=PACE))
+    assert r.rc == rc, r
+    assert not os.path.lexists(s.journal)
+    assert s.temporaries() == []
+    got = C.read_outputs(s)
+    C.compare(got, ref, "resumed from the checkpoint before the failed one:")
+    C.check_accounting(got, "resumed from the checkpoint before the failed one:")
+
+
+def test_a_first_checkpoint_that_cannot_be_written_abandons_the_scan(tree):
+    # nothing to continue from: abandoned as without checkpoints, every
+    # temporary removed, no journal
+    work, root, ref, rc = tree
+    s = C.Setup(work, "diskfull1", root)
+    r = C.run(journal_renames_fail(s, 1) + C.argv(s, "checkpoint", every="100ms",
+                                                   max_ops=PACE))
+    assert r.rc == 3, r
+    assert r.stderr.splitlines()[-1].endswith(
+        "No space left on device; no output published"), r
+    assert "kept" not in r.stderr and "--resume" not in r.stderr, r
+    assert len(r.stderr.splitlines()) == 2, r  # the summary, then the message
+    assert not os.path.lexists(s.journal)
+    assert s.published() == [] and s.temporaries() == [], s.temporaries()
