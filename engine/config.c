@@ -1370,7 +1370,7 @@ int cfg_apply_set(cfg_pipeline *p, const char *assignment, char *err, size_t err
         for (size_t i = 0; i < p->sink_count && o < sizeof names; i++) {
             char one[CFG_SHOW_CAP];
             oneline_show_n(one, sizeof one, p->sinks[i].name, strlen(p->sinks[i].name),
-                       CFG_SHOW_MAX);
+                           CFG_SHOW_MAX);
             int n = snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", one);
             if (n < 0)
                 break;

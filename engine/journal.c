@@ -543,16 +543,16 @@ static void journal_pipeline_diff(const char *path, char *const *old, size_t on,
     if (o && n && journal_key_len(o) == journal_key_len(n) &&
         memcmp(o, n, journal_key_len(o)) == 0)
         oneline_format(err, errlen,
-                    "checkpoint '%s' is of another pipeline: '%.*s' was '%s', now '%s'", path,
-                    (int)journal_key_len(o), o, journal_value(o), journal_value(n));
+                       "checkpoint '%s' is of another pipeline: '%.*s' was '%s', now '%s'", path,
+                       (int)journal_key_len(o), o, journal_value(o), journal_value(n));
     else if (n && (!o || journal_has_key(o, now, i + 1, nn)))
         oneline_format(err, errlen,
-                    "checkpoint '%s' is of another pipeline: '%.*s' was not set, now '%s'",
-                    path, (int)journal_key_len(n), n, journal_value(n));
+                       "checkpoint '%s' is of another pipeline: '%.*s' was not set, now '%s'",
+                       path, (int)journal_key_len(n), n, journal_value(n));
     else
         oneline_format(err, errlen,
-                    "checkpoint '%s' is of another pipeline: '%.*s' was '%s', now not set",
-                    path, (int)journal_key_len(o), o, journal_value(o));
+                       "checkpoint '%s' is of another pipeline: '%.*s' was '%s', now not set",
+                       path, (int)journal_key_len(o), o, journal_value(o));
 }
 
 int journal_check(const char *path, const journal *j, const char *version,
@@ -561,7 +561,7 @@ int journal_check(const char *path, const journal *j, const char *version,
     const char *was = j->version ? j->version : "";
     if (strcmp(was, version ? version : "") != 0) {
         oneline_format(err, errlen, "checkpoint '%s' was written by pwalk %s; this is pwalk %s",
-                    path, was, version ? version : "");
+                       path, was, version ? version : "");
         return -1;
     }
     size_t i = 0;

@@ -320,7 +320,7 @@ int loader_find(const char *name, char *const *dirs, size_t ndirs, char **path,
         oneline_format(err, errlen, "plugin '%s': out of memory while searching", name);
     else
         oneline_format(err, errlen, "plugin '%s' not found (searched: %s)", name,
-                   searched.len ? searched.text : "no directories");
+                       searched.len ? searched.text : "no directories");
     free(searched.text);
     return -1;
 }
@@ -552,7 +552,7 @@ static int loader_check_root_safe(const char *name, const char *path, char **can
     } else {
         char *want = loader_expected_name(name);
         oneline_format(err, errlen, "plugin '%s': refusing to load %s as root: %s",
-                   want ? want : name, path, why);
+                       want ? want : name, path, why);
         free(want);
     }
     free(v.done);
@@ -608,14 +608,14 @@ static int loader_check_option_flags(const char *shown, const pwalk_plugin *p,
         return 0;
     if (o->flags & ~(uint32_t)PWALK_OPTION_OUTPUT) {
         oneline_format(err, errlen, "%s: plugin '%s': option '%s' declares unknown flags 0x%x",
-                   shown, p->name, o->name, o->flags & ~(uint32_t)PWALK_OPTION_OUTPUT);
+                       shown, p->name, o->name, o->flags & ~(uint32_t)PWALK_OPTION_OUTPUT);
         return -1;
     }
     if ((o->flags & PWALK_OPTION_OUTPUT) && o->type != PWALK_OPT_STRING) {
         oneline_format(err, errlen,
-                   "%s: plugin '%s': option '%s' is declared an output (a file name) but is "
-                   "not a string",
-                   shown, p->name, o->name);
+                       "%s: plugin '%s': option '%s' is declared an output (a file name) but is "
+                       "not a string",
+                       shown, p->name, o->name);
         return -1;
     }
     return 0;
@@ -627,21 +627,21 @@ static int loader_check_identity(const char *shown, const char *want, const pwal
 {
     if (p->struct_size < LOADER_PLUGIN_SIZE_1_0) {
         oneline_format(err, errlen,
-                   "%s: pwalk_plugin.struct_size is %u bytes, smaller than ABI %d.0's "
-                   "%zu: not built against a pwalk/plugin.h of this major",
-                   shown, p->struct_size, PWALK_ABI_MAJOR, (size_t)LOADER_PLUGIN_SIZE_1_0);
+                       "%s: pwalk_plugin.struct_size is %u bytes, smaller than ABI %d.0's "
+                       "%zu: not built against a pwalk/plugin.h of this major",
+                       shown, p->struct_size, PWALK_ABI_MAJOR, (size_t)LOADER_PLUGIN_SIZE_1_0);
         return -1;
     }
     if (p->abi_major != PWALK_ABI_MAJOR) {
         oneline_format(err, errlen,
-                   "%s: pwalk_plugin.abi_major is %u but its entry is %s; this engine "
-                   "supports major %d",
-                   shown, p->abi_major, PWALK_PLUGIN_ENTRY_SYMBOL, PWALK_ABI_MAJOR);
+                       "%s: pwalk_plugin.abi_major is %u but its entry is %s; this engine "
+                       "supports major %d",
+                       shown, p->abi_major, PWALK_PLUGIN_ENTRY_SYMBOL, PWALK_ABI_MAJOR);
         return -1;
     }
     if (p->abi_minor > PWALK_ABI_MINOR) {
         oneline_format(err, errlen, "%s: built for ABI %u.%u, newer than this engine's %d.%d",
-                   shown, p->abi_major, p->abi_minor, PWALK_ABI_MAJOR, PWALK_ABI_MINOR);
+                       shown, p->abi_major, p->abi_minor, PWALK_ABI_MAJOR, PWALK_ABI_MINOR);
         return -1;
     }
     if (!p->name || !*p->name) {
@@ -650,7 +650,7 @@ static int loader_check_identity(const char *shown, const char *want, const pwal
     }
     if (strcmp(p->name, want) != 0) {
         oneline_format(err, errlen, "%s: declares name '%s' but the pipeline asked for '%s'",
-                   shown, p->name, want);
+                       shown, p->name, want);
         return -1;
     }
     return 0;
@@ -662,27 +662,27 @@ static int loader_check_callbacks(const char *shown, const pwalk_plugin *p, char
 {
     if (!p->create) {
         oneline_format(err, errlen, "%s: plugin '%s' has no create callback (required)", shown,
-                   p->name);
+                       p->name);
         return -1;
     }
     if (!p->consume) {
         oneline_format(err, errlen, "%s: plugin '%s' has no consume callback (required)", shown,
-                   p->name);
+                       p->name);
         return -1;
     }
     if (p->threading != PWALK_THREADING_PER_WORKER && p->threading != PWALK_THREADING_SERIAL) {
         oneline_format(err, errlen,
-                   "%s: plugin '%s' declares unknown threading mode %u (known: %u "
-                   "per-worker, %u serial)",
-                   shown, p->name, p->threading, PWALK_THREADING_PER_WORKER,
-                   PWALK_THREADING_SERIAL);
+                       "%s: plugin '%s' declares unknown threading mode %u (known: %u "
+                       "per-worker, %u serial)",
+                       shown, p->name, p->threading, PWALK_THREADING_PER_WORKER,
+                       PWALK_THREADING_SERIAL);
         return -1;
     }
     /* A flag from a newer minor would have been refused above, so an unknown
      * bit is a mistake; guessing what it asked for could be unsafe. */
     if (p->flags & ~(uint32_t)LOADER_KNOWN_FLAGS) {
         oneline_format(err, errlen, "%s: plugin '%s' declares unknown flags 0x%x", shown, p->name,
-                   p->flags & ~(uint32_t)LOADER_KNOWN_FLAGS);
+                       p->flags & ~(uint32_t)LOADER_KNOWN_FLAGS);
         return -1;
     }
     return 0;
@@ -694,34 +694,34 @@ static int loader_check_options(const char *shown, const pwalk_plugin *p, char *
 {
     if (p->option_count && !p->options) {
         oneline_format(err, errlen, "%s: plugin '%s' declares %u options but no option table",
-                   shown, p->name, p->option_count);
+                       shown, p->name, p->option_count);
         return -1;
     }
     for (uint32_t i = 0; i < p->option_count; i++) {
         const pwalk_option_spec *o = &p->options[i];
         if (!o->name || !*o->name) {
             oneline_format(err, errlen, "%s: plugin '%s': option #%u has no name", shown, p->name,
-                       i + 1);
+                           i + 1);
             return -1;
         }
         if (!loader_type_ok(o->type)) {
             oneline_format(err, errlen,
-                       "%s: plugin '%s': option '%s' has unknown type %u (known: 1 string, "
-                       "2 bool, 3 int, 4 enum, 5 string list)",
-                       shown, p->name, o->name, o->type);
+                           "%s: plugin '%s': option '%s' has unknown type %u (known: 1 string, "
+                           "2 bool, 3 int, 4 enum, 5 string list)",
+                           shown, p->name, o->name, o->type);
             return -1;
         }
         if (loader_check_option_flags(shown, p, o, err, errlen) != 0)
             return -1;
         if (o->type == PWALK_OPT_ENUM && (!o->choices || !*o->choices)) {
             oneline_format(err, errlen, "%s: plugin '%s': enum option '%s' declares no choices",
-                       shown, p->name, o->name);
+                           shown, p->name, o->name);
             return -1;
         }
         for (uint32_t j = 0; j < i; j++) {
             if (strcmp(p->options[j].name, o->name) == 0) {
                 oneline_format(err, errlen, "%s: plugin '%s': option '%s' is declared twice",
-                           shown, p->name, o->name);
+                               shown, p->name, o->name);
                 return -1;
             }
         }
@@ -774,7 +774,7 @@ int loader_open(const char *name, char *const *dirs, size_t ndirs, loader_plugin
     void *handle = dlopen(to_open, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         oneline_format(err, errlen, "%s: cannot load as a shared object: %s", path,
-                   loader_dlerror_tail(dlerror(), to_open));
+                       loader_dlerror_tail(dlerror(), to_open));
         free(resolved);
         free(path);
         return -1;
@@ -787,12 +787,12 @@ int loader_open(const char *name, char *const *dirs, size_t ndirs, loader_plugin
         int major = loader_probe_major(handle);
         if (major >= 0)
             oneline_format(err, errlen,
-                       "%s: built for plugin ABI major %d; this engine supports major %d "
-                       "(it exports pwalk_plugin_entry_v%d, not %s)",
-                       path, major, PWALK_ABI_MAJOR, major, PWALK_PLUGIN_ENTRY_SYMBOL);
+                           "%s: built for plugin ABI major %d; this engine supports major %d "
+                           "(it exports pwalk_plugin_entry_v%d, not %s)",
+                           path, major, PWALK_ABI_MAJOR, major, PWALK_PLUGIN_ENTRY_SYMBOL);
         else
             oneline_format(err, errlen, "%s: not a pwalk plugin: it does not export %s()", path,
-                       PWALK_PLUGIN_ENTRY_SYMBOL);
+                           PWALK_PLUGIN_ENTRY_SYMBOL);
         goto fail;
     }
 
