@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "journal.h"
 #include "pwalk/pwalk.h"
@@ -247,7 +248,10 @@ int ckpt_open(ckpt **out, const ckpt_setup *su, char *err, size_t errlen)
     c->ranks = su->ranks;
     c->resumed = su->resume_count > 0;
     c->on_disk = c->resumed;
-    if (cfg_canonical(su->p, &c->pipeline, &c->pipeline_count) != 0) {
+    char *cwd = getcwd(NULL, 0); /* NULL (removed, too long): not recorded */
+    int rc = cfg_canonical(su->p, cwd, &c->pipeline, &c->pipeline_count);
+    free(cwd);
+    if (rc != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

@@ -1651,12 +1651,43 @@ static void cfg_canon_sink(cfg_canon *c, const cfg_sink *s)
     free(sorted);
 }
 
-int cfg_canonical(const cfg_pipeline *p, char ***lines, size_t *count)
+static int cfg_relative(const char *path)
+{
+    return path && path[0] && path[0] != '/' && strcmp(path, "-") != 0;
+}
+
+/* A root, scan.errors, a plugin's .so or a sink's path/dir option (the
+ * output options of pwalk's plugins) given relative to the working
+ * directory. */
+static int cfg_names_relative_paths(const cfg_pipeline *p)
+{
+    for (size_t i = 0; i < p->scan.root_count; i++)
+        if (cfg_relative(p->scan.roots[i]))
+            return 1;
+    if (cfg_relative(p->scan.errors_path))
+        return 1;
+    for (size_t i = 0; i < p->sink_count; i++) {
+        const cfg_sink *s = &p->sinks[i];
+        if (strchr(s->plugin, '/') && cfg_relative(s->plugin))
+            return 1;
+        for (size_t k = 0; k < s->option_count; k++) {
+            const cfg_option *o = &s->options[k];
+            if (!o->is_list && (strcmp(o->key, "path") == 0 || strcmp(o->key, "dir") == 0) &&
+                cfg_relative(o->scalar))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+int cfg_canonical(const cfg_pipeline *p, const char *cwd, char ***lines, size_t *count)
 {
     cfg_canon c = {0};
     cfg_canon_scan(&c, p);
     for (size_t i = 0; i < p->sink_count && !c.oom; i++)
         cfg_canon_sink(&c, &p->sinks[i]);
+    if (cwd && cfg_names_relative_paths(p))
+        cfg_canon_line(&c, "working_directory", NULL, "", cwd, 1);
     free(c.buf);
     if (c.oom) {
         cfg_strv_free(c.lines, c.count);

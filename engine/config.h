@@ -113,10 +113,13 @@ int cfg_parse_duration(const char *text, long long *ms);
  * that decides what the scan writes (version, allow_mutation, the scan
  * settings that select and report entries, every sink's plugin and
  * options), not the pacing (threads, max_ops, ...) nor where the journal
- * lives.  Values are escaped (common/lossless) so each line is one line.
- * *lines is a malloc'ed array of malloc'ed strings (cfg_canonical_free).
- * Returns 0, or -1 (out of memory; *lines NULL, *count 0). */
-int cfg_canonical(const cfg_pipeline *p, char ***lines, size_t *count);
+ * lives.  When a root, scan.errors, a plugin's .so or a sink's path/dir
+ * option is a relative path, a last line "working_directory=CWD" (cwd not
+ * NULL): the same words from another directory are another scan.  Values
+ * are escaped (common/lossless) so each line is one line.  *lines is a
+ * malloc'ed array of malloc'ed strings (cfg_canonical_free).  Returns 0,
+ * or -1 (out of memory; *lines NULL, *count 0). */
+int cfg_canonical(const cfg_pipeline *p, const char *cwd, char ***lines, size_t *count);
 void cfg_canonical_free(char **lines, size_t count);
 
 #endif

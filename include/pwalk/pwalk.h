@@ -272,7 +272,8 @@ void pwalk_scan_suspend(pwalk_scan *s);
  * rank several journals when the job resumes with fewer ranks).  Checked
  * by pwalk_scan_run() before anything is written: a journal that is
  * missing, truncated, corrupt, of another format or pwalk version, or of
- * another pipeline (a changed sink, option, root or scan setting; threads
+ * another pipeline (a changed sink, option, root or scan setting, or the
+ * working directory when a root or an output path is relative; threads
  * and pacing may change) fails the run with PWALK_USAGE, failure
  * PWALK_FAIL_CHECKPOINT, and a one-line message naming the journal and
  * what differs; nothing is written and the parts are left untouched.

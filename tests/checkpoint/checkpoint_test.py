@@ -592,3 +592,35 @@ def test_a_first_checkpoint_that_cannot_be_written_abandons_the_scan(tree):
     assert len(r.stderr.splitlines()) == 2, r  # the summary, then the message
     assert not os.path.lexists(s.journal)
     assert s.published() == [] and s.temporaries() == [], s.temporaries()
+
+
+def test_relative_roots_resume_only_from_the_same_directory(tree):
+    # the same relative PATH from another directory names another tree: the
+    # journal records the working directory when a path is relative, and a
+    # resume elsewhere is refused (exit 2, nothing touched) instead of
+    # reading the wrong tree; from the right directory it completes
+    work, root, ref, rc = tree
+    s = C.Setup(work, "relative", root)
+    here, rel = os.path.split(root)
+    r = C.run(C.argv(s, "checkpoint", time_limit="300ms", max_ops=PACE, root=rel), cwd=here)
+    assert r.rc == 75, r
+    before = s.snapshot()
+    elsewhere = os.path.join(work, "elsewhere")
+    os.mkdir(elsewhere, 0o755)
+    os.symlink(root, os.path.join(elsewhere, rel))  # a look-alike by that name
+    r = C.run(C.argv(s, "resume", root=rel), cwd=elsewhere)
+    assert r.rc == 2, r
+    assert r.lines() == ["pwalk-engine: checkpoint '%s' is of another pipeline: "
+                         "'working_directory' was '%s', now '%s'" % (s.journal, here, elsewhere)], r
+    assert s.snapshot() == before
+    r = C.run(C.argv(s, "resume", root=rel), cwd=here)
+    assert r.rc == rc, r
+    assert not os.path.lexists(s.journal) and s.temporaries() == []
+    got = C.read_outputs(s)
+    C.check_accounting(got, "relative root:")
+    # rows name the relative root, so they are counted against the
+    # reference rather than compared
+    assert got["csv"] == got["zst"]
+    assert sum(got["csv"].values()) == sum(ref["csv"].values())
+    for t in ("users", "groups", "usage"):  # the tables without paths
+        assert got["tables"][t] == ref["tables"][t], t

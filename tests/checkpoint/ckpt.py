@@ -241,9 +241,9 @@ class Result:
         return "exit %s after %.2f s, stderr %r" % (self.rc, self.seconds, self.stderr[-2000:])
 
 
-def run(args, timeout=600):
+def run(args, timeout=600, cwd=None):
     t0 = time.monotonic()
-    r = subprocess.run(args, capture_output=True, timeout=timeout)
+    r = subprocess.run(args, capture_output=True, timeout=timeout, cwd=cwd)
     return Result(r.returncode, r.stdout, r.stderr, time.monotonic() - t0)
 
 

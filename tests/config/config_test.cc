@@ -1246,7 +1246,7 @@ TEST(ConfigCheckpoint, BadValuesNameKeyAndValue) {
 Strings Canonical(const cfg_pipeline &p) {
     char **lines = nullptr;
     size_t n = 0;
-    EXPECT_EQ(cfg_canonical(&p, &lines, &n), 0);
+    EXPECT_EQ(cfg_canonical(&p, "/work dir", &lines, &n), 0);
     Strings out = List(lines, n);
     cfg_canonical_free(lines, n);
     return out;
@@ -1285,6 +1285,7 @@ TEST(ConfigCanonical, EveryLineInOrder) {
                                 "sink.inventory.level=3",
                                 "sink.inventory.path=out.csv.zst",
                                 "sink.tally.plugin=summary",
+                                "working_directory=/work dir",  // relative paths
                             }));
     cfg_free(&p);
 }
@@ -1311,7 +1312,7 @@ TEST(ConfigCanonical, PacingAndCheckpointKeysAreLeftOut) {
                               "scan.one_file_system=false", "scan.strict=false",
                               "scan.skip_snapshots=true", "scan.snapshot_names[0]=.snapshot",
                               "scan.max_depth=0", "sink.csv.plugin=csv", "sink.csv.mode=0600",
-                              "sink.csv.path=x.csv"}));
+                              "sink.csv.path=x.csv", "working_directory=/work dir"}));
     char err[512];
     for (const char *edit : {"scan.roots=/e", "scan.roots=/d,/e", "scan.max_depth=1",
                              "scan.exclude=a", "scan.errors=e.csv", "scan.mode=0600",
@@ -1348,6 +1349,43 @@ TEST(ConfigCanonical, ValuesAndNamesAreEscapedToOneLine) {
     EXPECT_EQ(lines[9], "sink.a\\x3db\\x09c.k\\x3d1=v=2\\x0a");
     for (const std::string &l : lines)
         EXPECT_EQ(l.find('\n'), std::string::npos) << l;
+}
+
+// The same relative words from another directory are another scan: the
+// working directory is a line exactly when a root, scan.errors, a plugin's
+// .so or a sink's path/dir option is relative ('-', stdout, is not a path).
+TEST(ConfigCanonical, RelativePathsRecordTheWorkingDirectory) {
+    const std::string absolute = "version: 1\nscan: {roots: [/d], errors: /o/e.csv}\nsinks:\n"
+                                 "  - {name: a, plugin: csv, options: {path: /o/x.csv}}\n"
+                                 "  - {name: b, plugin: summary, options: {dir: /o/s}}\n"
+                                 "  - {name: c, plugin: /opt/p/mine.so, options: {path: '-'}}\n"
+                                 "  - {name: d, plugin: csv, options: {columns: [a/b], other: "
+                                 "rel/x}}\n";
+    cfg_pipeline p;
+    ASSERT_EQ(Load(absolute, &p), 0);
+    Strings lines = Canonical(p);
+    for (const std::string &l : lines)
+        EXPECT_EQ(l.rfind("working_directory", 0), std::string::npos) << l;
+    cfg_free(&p);
+    for (const char *edit :
+         {"scan.roots=d", "scan.roots=/d,./e", "scan.errors=e.csv", "a.path=x.csv",
+          "b.dir=s", "c.path=../x.csv"}) {
+        ASSERT_EQ(Load(absolute, &p), 0);
+        char err[512];
+        ASSERT_EQ(cfg_apply_set(&p, edit, err, sizeof err), 0) << err;
+        Strings rel = Canonical(p);
+        ASSERT_FALSE(rel.empty());
+        EXPECT_EQ(rel.back(), "working_directory=/work dir") << edit;
+        char **raw = nullptr;
+        size_t n = 0;
+        ASSERT_EQ(cfg_canonical(&p, nullptr, &raw, &n), 0);  // no cwd: no line
+        EXPECT_EQ(n, rel.size() - 1) << edit;
+        cfg_canonical_free(raw, n);
+        cfg_free(&p);
+    }
+    Pipeline q;  // a plugin's .so named relative
+    ASSERT_NE(cfg_add_sink(&q.p, "s", "plugins/mine.so"), nullptr);
+    EXPECT_EQ(Canonical(q.p).back(), "working_directory=/work dir");
 }
 
 TEST(ConfigCanonical, ListOptionsEmptyListAndSinkOrder) {
