@@ -504,6 +504,7 @@ void ckpt_walk_options(ckpt *c, sink_set *sinks, report *rep, const cfg_pipeline
     wo->checkpoint_ctx = c;
     wo->checkpoint_every_ms = (unsigned long long)p->scan.checkpoint_every_ms;
     wo->time_limit_ms = (unsigned long long)p->scan.time_limit_ms;
+    wo->checkpoint_at_start = !c->resumed; /* a resumed scan's journal exists */
     if (c->dir_known) {
         wo->own_name = c->base;
         wo->own_dir = c->dir;

@@ -1795,12 +1795,16 @@ static void walk_supervise(walk_run *run, double t0)
     if (timed_cuts && opt->checkpoint_every_ms &&
         (unsigned long long)tick_ns > opt->checkpoint_every_ms * 1000000ULL)
         tick_ns = (long)(opt->checkpoint_every_ms * 1000000ULL);
-    double next_cut = now_seconds() + (double)opt->checkpoint_every_ms / 1000.0;
+    double next_cut = opt->checkpoint_at_start
+                          ? 0
+                          : now_seconds() + (double)opt->checkpoint_every_ms / 1000.0;
     double next_progress = now_seconds() + 1.0;
     double next_pace = now_seconds() + PACE_PERIOD_MS / 2 / 1000.0;
     walk_pacer pacer;
     if (run->measure)
         walk_pacer_init(run, &pacer);
+    if (timed_cuts && opt->checkpoint_at_start)
+        walk_timed_cut(run, t0, &next_cut);
     pthread_mutex_lock(&run->done_lock);
     while (atomic_load(&run->running) > 0) {
         struct timespec deadline;

@@ -70,6 +70,10 @@ typedef struct walk_options {
     void *checkpoint_ctx;
     unsigned long long checkpoint_every_ms; /* 0: only when suspending     */
     unsigned long long time_limit_ms;       /* suspend after this; 0: none */
+    /* A fresh scan's first cut as soon as the roots are read, not one
+     * interval later: from then on a journal names the outputs' parts, so
+     * a session killed early leaves nothing that no resume would take. */
+    int checkpoint_at_start;
     const int *suspend;         /* set: cut, checkpoint, end suspended     */
     /* A resumed walk: instead of the roots, queue what resume() queues
      * (the journal's pending directories, remote.c's records).  Called

@@ -242,8 +242,9 @@ void pwalk_scan_stop(pwalk_scan *s, int sig);
  * With scan.checkpoint set (a file), the scan keeps a journal of what is
  * done: the directories still to read, the counters, and each sink's state
  * (how far its output's part is durable).  The journal is replaced
- * atomically and fsync'ed every scan.checkpoint_every (default 5m), so a
- * SIGKILL or a crash loses at most that interval and writes no entry twice.
+ * atomically and fsync'ed once the roots are read, then every
+ * scan.checkpoint_every (default 5m), so a SIGKILL or a crash loses at
+ * most that interval and writes no entry twice.
  * Every sink's plugin must support checkpoints (ABI 1.4), else the scan is
  * refused (status 2).  When the scan completes and publishes, the journal
  * is removed; when it is abandoned (pwalk_scan_stop(), a failure of the

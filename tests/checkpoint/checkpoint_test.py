@@ -511,12 +511,13 @@ def test_killed_after_publishing_before_the_journal_is_removed(tree):
     C.compare(C.read_outputs(s), ref, "resumed after being killed after publishing:")
 
 
-@pytest.mark.parametrize("at", [2, 4, 6])
+@pytest.mark.parametrize("at", [3, 5, 7])
 def test_killed_between_the_renames_of_the_publication(tree, at):
-    # no periodic checkpoint (unpaced, the default 5m): the renames at the
-    # end are the journal marked "publishing, 0 out", then each output
-    # followed by the journal's count of outputs out.  SIGKILL at rename AT
-    # (2: before the first output; 4: after one; 6: after two).  Outputs
+    # no periodic checkpoint (unpaced, the default 5m): the renames are the
+    # first journal, written once the root is read, then at the end the
+    # journal marked "publishing, 0 out", then each output followed by the
+    # journal's count of outputs out.  SIGKILL at rename AT (3: before the
+    # first output; 5: after one; 7: after two).  Outputs
     # left under temporary names only their sinks know cannot be published
     # by a resume: it must say so, exit 2 and change nothing -- never
     # report success with outputs missing
@@ -624,3 +625,21 @@ def test_relative_roots_resume_only_from_the_same_directory(tree):
     assert sum(got["csv"].values()) == sum(ref["csv"].values())
     for t in ("users", "groups", "usage"):  # the tables without paths
         assert got["tables"][t] == ref["tables"][t], t
+
+
+def test_killed_long_before_the_first_interval_resumes(tree):
+    # checkpoint_every is the default 5m, the scan is SIGKILLed after 0.5 s:
+    # the first checkpoint, written once the root was read, names its
+    # parts, so the next session resumes and no temporary is left behind
+    work, root, ref, rc = tree
+    s = C.Setup(work, "early", root)
+    t0 = time.time()
+    p = subprocess.Popen(C.argv(s, "checkpoint", max_ops=PACE), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    assert C.wait_for(lambda: os.path.exists(s.journal), p), "no journal once the root is read"
+    time.sleep(0.5)
+    assert p.poll() is None, p.communicate()
+    p.kill()
+    p.communicate()
+    assert s.temporaries(), "killed mid-walk, yet no part"
+    finish(s, ref, rc, 2, t0, "killed before the first interval:")

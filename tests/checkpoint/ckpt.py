@@ -181,7 +181,8 @@ class Setup:
         found = []
         for d in (self.out, os.path.join(self.out, "sum"), self.work):
             if os.path.isdir(d):
-                found += [os.path.join(d, n) for n in os.listdir(d) if TMP_MARK in n]
+                found += [os.path.join(d, n) for n in os.listdir(d) if TMP_MARK in n and (
+                    d != self.work or n.startswith("." + os.path.basename(self.journal)))]
         return sorted(found)
 
     def snapshot(self):
