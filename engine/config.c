@@ -304,6 +304,23 @@ static int cfg_parse_bool(const char *s, size_t n, int *out)
     return -1;
 }
 
+/* A scan setting's value refused at its place: "WHY, not VALUE" (the value
+ * as cfg_show() shows it). */
+static int cfg_refuse(cfg_ctx *c, const yaml_node_t *at, const char *v, size_t n,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int cfg_refuse(cfg_ctx *c, const yaml_node_t *at, const char *v, size_t n,
+                      const char *fmt, ...)
+{
+    char why[512], shown[CFG_SHOW_CAP];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    cfg_show(shown, sizeof shown, at, v, n);
+    return cfg_fail(c, at ? CFG_AT(at) : NULL, "%s, not %s", why, shown);
+}
+
 /* In the helpers below, v == NULL means the YAML value was not a scalar;
  * `at` gives the mark (NULL under --set) and the kind for the message. */
 
@@ -312,10 +329,7 @@ static int cfg_get_bool(cfg_ctx *c, const yaml_node_t *at, const char *key, cons
 {
     if (v && cfg_parse_bool(v, n, out) == 0)
         return 0;
-    char shown[CFG_SHOW_CAP];
-    cfg_show(shown, sizeof shown, at, v, n);
-    return cfg_fail(c, at ? CFG_AT(at) : NULL,
-                    "'%s' must be true or false (or yes/no, on/off), not %s", key, shown);
+    return cfg_refuse(c, at, v, n, "'%s' must be true or false (or yes/no, on/off)", key);
 }
 
 static int cfg_get_threads(cfg_ctx *c, const yaml_node_t *at, const char *v, size_t n, int *out)
@@ -329,11 +343,8 @@ static int cfg_get_threads(cfg_ctx *c, const yaml_node_t *at, const char *v, siz
         *out = (int)t;
         return 0;
     }
-    char shown[CFG_SHOW_CAP];
-    cfg_show(shown, sizeof shown, at, v, n);
-    return cfg_fail(c, at ? CFG_AT(at) : NULL,
-                    "'scan.threads' must be 'auto' or an integer 1..%d, not %s", CFG_THREADS_MAX,
-                    shown);
+    return cfg_refuse(c, at, v, n, "'scan.threads' must be 'auto' or an integer 1..%d",
+                      CFG_THREADS_MAX);
 }
 
 /* scan.max_threads: the most workers threads: auto (and scan.adaptive)
@@ -346,11 +357,8 @@ static int cfg_get_max_threads(cfg_ctx *c, const yaml_node_t *at, const char *v,
         *out = (int)t;
         return 0;
     }
-    char shown[CFG_SHOW_CAP];
-    cfg_show(shown, sizeof shown, at, v, n);
-    return cfg_fail(c, at ? CFG_AT(at) : NULL,
-                    "'scan.max_threads' must be an integer 1..%d, not %s", CFG_THREADS_MAX,
-                    shown);
+    return cfg_refuse(c, at, v, n, "'scan.max_threads' must be an integer 1..%d",
+                      CFG_THREADS_MAX);
 }
 
 /* scan.max_ops: metadata operations per second, 0 for no limit. */
@@ -359,12 +367,10 @@ static int cfg_get_max_ops(cfg_ctx *c, const yaml_node_t *at, const char *v, siz
 {
     if (v && cfg_parse_int(v, n, 0, CFG_MAX_OPS, out) == 0)
         return 0;
-    char shown[CFG_SHOW_CAP];
-    cfg_show(shown, sizeof shown, at, v, n);
-    return cfg_fail(c, at ? CFG_AT(at) : NULL,
-                    "'scan.max_ops' must be an integer 0..%d (operations per second, 0 = no "
-                    "limit), not %s",
-                    CFG_MAX_OPS, shown);
+    return cfg_refuse(c, at, v, n,
+                      "'scan.max_ops' must be an integer 0..%d (operations per second, 0 = no "
+                      "limit)",
+                      CFG_MAX_OPS);
 }
 
 /* scan.io_priority: normal, or idle (the idle I/O class). */
@@ -375,10 +381,7 @@ static int cfg_get_io_priority(cfg_ctx *c, const yaml_node_t *at, const char *v,
         *out = cfg_ieq(v, n, "idle");
         return 0;
     }
-    char shown[CFG_SHOW_CAP];
-    cfg_show(shown, sizeof shown, at, v, n);
-    return cfg_fail(c, at ? CFG_AT(at) : NULL,
-                    "'scan.io_priority' must be normal or idle, not %s", shown);
+    return cfg_refuse(c, at, v, n, "'scan.io_priority' must be normal or idle");
 }
 
 static int cfg_get_depth(cfg_ctx *c, const yaml_node_t *at, const char *v, size_t n, int *out)
@@ -388,10 +391,8 @@ static int cfg_get_depth(cfg_ctx *c, const yaml_node_t *at, const char *v, size_
         *out = (int)d;
         return 0;
     }
-    char shown[CFG_SHOW_CAP];
-    cfg_show(shown, sizeof shown, at, v, n);
-    return cfg_fail(c, at ? CFG_AT(at) : NULL,
-                    "'scan.max_depth' must be an integer >= 0 (0 = unlimited), not %s", shown);
+    return cfg_refuse(c, at, v, n,
+                      "'scan.max_depth' must be an integer >= 0 (0 = unlimited)");
 }
 
 /* scan.mode: octal permission bits of the error file and the MPI manifest,
@@ -411,10 +412,8 @@ static int cfg_get_mode(cfg_ctx *c, const yaml_node_t *at, const char *v, size_t
         if (outfile_parse_mode(text, out) == 0)
             return 0;
     }
-    char shown[CFG_SHOW_CAP];
-    cfg_show(shown, sizeof shown, at, v, n);
-    return cfg_fail(c, at ? CFG_AT(at) : NULL,
-                    "'scan.mode' must be octal permission bits such as \"0640\", not %s", shown);
+    return cfg_refuse(c, at, v, n,
+                      "'scan.mode' must be octal permission bits such as \"0640\"");
 }
 
 static int cfg_check_nul(cfg_ctx *c, const yaml_node_t *at, const char *what, const char *v,
@@ -441,12 +440,10 @@ static int cfg_get_duration(cfg_ctx *c, const yaml_node_t *at, const char *key, 
         if (cfg_parse_duration(text, out) == 0)
             return 0;
     }
-    char shown[CFG_SHOW_CAP];
-    cfg_show(shown, sizeof shown, at, v, n);
-    return cfg_fail(c, at ? CFG_AT(at) : NULL,
-                    "'%s' must be a duration above zero such as 90s, 5m, 3h50m, 1d12h, 500ms or "
-                    "[D-]HH:MM:SS, not %s",
-                    key, shown);
+    return cfg_refuse(c, at, v, n,
+                      "'%s' must be a duration above zero such as 90s, 5m, 3h50m, 1d12h, "
+                      "500ms or [D-]HH:MM:SS",
+                      key);
 }
 
 /* scan.checkpoint, scan.errors: a file name, null (or an empty --set
