@@ -542,33 +542,37 @@ def test_killed_between_the_renames_of_the_publication(tree, at):
     assert s.published() == out
 
 
-def journal_renames_fail(s, when):
-    """strace: the journal's rename number WHEN fails with ENOSPC (the
-    journal is alone in its directory's renames during the walk: outputs
-    are renamed into s.out only when they are published)."""
+def failed_at_journal_rename(s, when):
+    """Runs a paced scan whose journal rename number WHEN fails with ENOSPC
+    (strace; the journal is alone in its directory's renames during the
+    walk: outputs are renamed into s.out only when published).  It must
+    exit 3, publish nothing, and end with the summary and one message line,
+    which is returned."""
     strace = shutil.which("strace")
     if not strace:
         pytest.skip("strace not installed (scripts/setup.sh installs it)")
-    return [strace, "-f", "-o", "/dev/null", "-P", s.work, "-P", s.journal,
-            "-e", "trace=rename,renameat,renameat2",
-            "-e", "inject=rename,renameat,renameat2:error=ENOSPC:when=%d" % when]
+    r = C.run([strace, "-f", "-o", "/dev/null", "-P", s.work, "-P", s.journal,
+               "-e", "trace=rename,renameat,renameat2",
+               "-e", "inject=rename,renameat,renameat2:error=ENOSPC:when=%d" % when] +
+              C.argv(s, "checkpoint", every="100ms", max_ops=PACE))
+    assert r.rc == 3, r
+    assert len(r.stderr.splitlines()) == 2, r  # the summary, then the message
+    assert s.published() == [], s.published()
+    return r.stderr.splitlines()[-1]
 
 
 def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_one(tree):
-    # the second periodic checkpoint fails (a full disk): status 3, nothing
-    # published, but the first checkpoint and its parts stay, the message
-    # says how to go on, and the resume from it gives the exact outputs
+    # the second checkpoint (the first periodic one) fails, a full disk:
+    # status 3, nothing published, but the first checkpoint and its parts
+    # stay, the message says how to go on, and the resume from it gives the
+    # exact outputs
     work, root, ref, rc = tree
     s = C.Setup(work, "diskfull", root)
-    r = C.run(journal_renames_fail(s, 2) + C.argv(s, "checkpoint", every="100ms",
-                                                   max_ops=PACE))
-    assert r.rc == 3, r
-    assert r.stderr.splitlines()[-1].endswith(
+    line = failed_at_journal_rename(s, 2)
+    assert line.endswith(
         "No space left on device; no output published; the last checkpoint and its parts "
-        "are kept: once the cause is mended, continue with --resume %s" % s.journal), r
-    assert len(r.stderr.splitlines()) == 2, r  # the summary, then the message
+        "are kept: once the cause is mended, continue with --resume %s" % s.journal), line
     assert os.path.exists(s.journal), "the previous checkpoint went with the failed one"
-    assert s.published() == [], s.published()
     assert s.temporaries(), "the parts the kept checkpoint names were removed"
     r = C.run(C.argv(s, "resume", max_ops=PACE))
     assert r.rc == rc, r
@@ -584,15 +588,11 @@ def test_a_first_checkpoint_that_cannot_be_written_abandons_the_scan(tree):
     # temporary removed, no journal
     work, root, ref, rc = tree
     s = C.Setup(work, "diskfull1", root)
-    r = C.run(journal_renames_fail(s, 1) + C.argv(s, "checkpoint", every="100ms",
-                                                   max_ops=PACE))
-    assert r.rc == 3, r
-    assert r.stderr.splitlines()[-1].endswith(
-        "No space left on device; no output published"), r
-    assert "kept" not in r.stderr and "--resume" not in r.stderr, r
-    assert len(r.stderr.splitlines()) == 2, r  # the summary, then the message
+    line = failed_at_journal_rename(s, 1)
+    assert line.endswith("No space left on device; no output published"), line
+    assert "kept" not in line and "--resume" not in line, line
     assert not os.path.lexists(s.journal)
-    assert s.published() == [] and s.temporaries() == [], s.temporaries()
+    assert s.temporaries() == [], s.temporaries()
 
 
 def test_relative_roots_resume_only_from_the_same_directory(tree):
