@@ -2,7 +2,7 @@
 fake scontrol on PATH that records its calls: --checkpoint on the first
 run, --resume once the journal exists, `scontrol requeue $SLURM_JOB_ID`
 after exit 75 (and after a SIGKILL that left a journal, a bounded number
-of times), never after 0/1/2/3, SIGUSR1 sent to the batch shell forwarded
+of times), never after 0/1/2/3 (3 with a kept journal says to resubmit), SIGUSR1 sent to the batch shell forwarded
 to the engine once; with a fake engine that records its argv and exits
 as told.  Then with the real pwalk-engine: a scan under --time-limit
 requeued (the test plays SLURM: it reruns the script after each recorded
@@ -136,6 +136,21 @@ def test_other_statuses_end_the_job_without_requeue(fake, status):
     r = sbatch(fake, "/data/x", FAKE_DO=status)
     assert r.returncode == status, r.stderr
     assert read(fake, "scontrol") == []
+
+
+def test_a_failure_with_a_kept_journal_says_how_to_resume(fake):
+    # exit 3 after a checkpoint (a full disk): the journal stays, the job is
+    # not requeued (it would fail again), the log says to resubmit once mended
+    j = os.path.join(fake, "scan.ckpt")
+    open(j, "w").close()
+    r = sbatch(fake, "/data/x", FAKE_DO=3)
+    assert r.returncode == 3, r.stderr
+    assert read(fake, "scontrol") == []
+    assert "journal %s kept: not requeued; once the cause is mended, submit this script " \
+        "again to resume" % j in r.stderr, r.stderr
+    os.unlink(j)
+    r = sbatch(fake, "/data/x", FAKE_DO=3)
+    assert r.returncode == 3 and "kept" not in r.stderr, r.stderr
 
 
 def test_usr1_to_the_batch_shell_reaches_the_engine_once(fake):
