@@ -2,9 +2,9 @@
 fake scontrol on PATH that records its calls: --checkpoint on the first
 run, --resume once the journal exists, `scontrol requeue $SLURM_JOB_ID`
 after exit 75 (and after a SIGKILL that left a journal, a bounded number
-of times), never after 0/1/2/3 (3 with a kept journal says to resubmit), SIGUSR1 sent to the batch shell forwarded
-to the engine once; with a fake engine that records its argv and exits
-as told.  Then with the real pwalk-engine: a scan under --time-limit
+of times), never after 0/1/2/3 (3 with a kept journal says to resubmit),
+SIGUSR1 sent to the batch shell forwarded to the engine once; with a fake
+engine that records its argv and exits as told.  Then with the real pwalk-engine: a scan under --time-limit
 requeued (the test plays SLURM: it reruns the script after each recorded
 requeue) until it completes, its rows those of an uninterrupted scan.
 """
