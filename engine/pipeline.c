@@ -357,7 +357,8 @@ static int pipeline_walk_outcome(pipeline_state *ps, int wrc, const char *walk_e
         return PIPELINE_FAILED;
     }
     if (wrc != 0) {
-        r->failure = PWALK_FAIL_WALK;
+        r->failure = strncmp(walk_err, "checkpoint", 10) == 0 ? PWALK_FAIL_CHECKPOINT
+                                                                : PWALK_FAIL_WALK;
         snprintf(r->message, sizeof r->message, "scan %s; no output published", walk_err);
         return PIPELINE_FAILED;
     }
