@@ -14,7 +14,8 @@ the issue's target is >= 0.95 at 5s), the same for CPU time (steadier
 when the machine is shared) and how many checkpoints a scan
 wrote (journal replacements seen by a 20 ms poller).  A
 warm 1M scan on 2 cores takes ~2 s: at 5s it writes no periodic checkpoint
-(its cost is then the journal's setup and the final removal); the shorter
+(its cost is then the first checkpoint, written once the root is read, the
+journal's setup and the final removal); the shorter
 intervals show what each checkpoint costs (a pause of the walk, every
 sink's fsync, the journal's write + fsync + rename).  The tree is run.py's
 (DIR/tree1m, built with gentree when missing).  Not a pass/fail test.
