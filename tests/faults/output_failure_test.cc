@@ -3,7 +3,9 @@
 // The contract (README, "Exit status"): exit 3 (2 when it is found before
 // the scan starts), a message naming the file or the sink, and no output
 // under its final name -- not from the failing sink, not from any other
-// sink of the pipeline, not the error file -- and no temporary left behind.
+// sink of the pipeline, not the error file -- and no temporary left behind
+// (with a checkpoint journal: the last checkpoint and its parts, for --resume).
+#include <algorithm>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -86,6 +88,43 @@ TEST_F(OutputFailure, DiskFullWhileWritingTheReport)
         ExpectNothingPublished(full);
         ExpectNothingPublished(out);  // the other sink and the error file
     }
+}
+
+// With a checkpoint journal, a full disk after the first checkpoint keeps
+// that checkpoint and the parts it names (exit 3 all the same, nothing
+// published); once there is room, --resume finishes the scan with exactly
+// the rows of a scan that never failed.
+TEST_F(OutputFailure, DiskFullAfterACheckpointKeepsItForResume)
+{
+    ASSERT_EQ(dir_.MountTmpfs("full", "size=256k"), 0) << "mount tmpfs (needs root)";
+    std::string full = dir_ / "full", out = dir_ / "out", journal = out + "/scan.ckpt";
+    mkdir(out.c_str(), 0755);
+    std::string p = Pipeline("sinks:\n" +
+                             CsvSink("inventory", full + "/report.csv", ", buffer_kib: 16"));
+    Result r = RunEngine({"-c", p, "-t", "2", "--checkpoint", journal, tree_});
+    ASSERT_FALSE(r.signaled) << r.Describe();
+    EXPECT_EQ(r.status, 3) << r.Describe();
+    EXPECT_MENTIONS(r.err, "sink 'inventory'");
+    EXPECT_MENTIONS(r.err, "No space left on device; no output published; the last "
+                           "checkpoint and its parts are kept: once the cause is mended, "
+                           "continue with --resume " + journal);
+    EXPECT_TRUE(Exists(journal)) << r.Describe();
+    EXPECT_FALSE(Exists(full + "/report.csv"));
+    ASSERT_EQ(ListDir(full).size(), 1u) << "the kept part: " << Join(ListDir(full));
+    // mended: the same tmpfs, room enough
+    ASSERT_EQ(mount(nullptr, full.c_str(), nullptr, MS_REMOUNT, "size=16m"), 0);
+    r = RunEngine({"-c", p, "-t", "2", "--resume", journal, tree_});
+    ASSERT_EQ(r.status, 0) << r.Describe();
+    EXPECT_FALSE(Exists(journal));
+    std::string want_cfg = dir_ / "want.yaml", want = out + "/want.csv";
+    WriteFile(want_cfg, "version: 1\nsinks:\n" + CsvSink("inventory", want));
+    ASSERT_EQ(RunEngine({"-c", want_cfg, tree_}).status, 0);
+    std::vector<std::string> got_rows = Lines(ReadFile(full + "/report.csv")),
+                             want_rows = Lines(ReadFile(want));
+    std::sort(got_rows.begin(), got_rows.end());
+    std::sort(want_rows.begin(), want_rows.end());
+    EXPECT_EQ(got_rows.size(), want_rows.size());
+    EXPECT_TRUE(got_rows == want_rows) << "the resumed report's rows differ";
 }
 
 TEST_F(OutputFailure, DiskFullForTheErrorFile)
