@@ -1298,15 +1298,12 @@ static void rank_result(const pwalk_scan *s, int status, double seconds, shard_r
     rank_choices(pwalk_scan_summary(s), r->choices, sizeof r->choices);
 }
 
-/* SIGTERM/SIGINT abandon a checkpointed scan as they do any scan: every
- * rank removes its journals (the library removed its parts), rank 0 the
- * manifest first, so that no manifest names journals that are gone. */
-static void abandon_checkpoint(const ckpt_plan *p, int rank, int size)
+/* SIGTERM/SIGINT abandon a checkpointed scan as they do any scan.  The
+ * first rank to stop aborts the job, which may kill the others before
+ * they clean up, so each removes it all: the manifest first (no manifest
+ * names journals that are gone), then every rank's journals. */
+static void abandon_checkpoint(const ckpt_plan *p, int size)
 {
-    if (rank != 0) {
-        ckpt_remove_journals(p->path, rank, rank + 1);
-        return;
-    }
     unlink(p->path);
     ckpt_remove_journals(p->path, 0, p->old_ranks > size ? p->old_ranks : size);
 }
@@ -1327,7 +1324,10 @@ static int run_rank(mpi_setup *m, coord *c, int rank, outfile *mf)
         pwalk_scan_set_callbacks(m->scan, &cb) != 0 ||
         (mf && pwalk_scan_own_fd(m->scan, mf->fd, err, sizeof err) != 0))
         coord_fail("%s", err);  /* the manifest's temporary is not a row */
-    c->next_ckpt = now_seconds() + (double)m->plan.every_ms / 1000.0;
+    /* a fresh job's first checkpoint at once (after its roots are read):
+     * from then on a manifest names every rank's parts */
+    c->next_ckpt =
+        now_seconds() + (m->plan.generation == 0 ? 0.0 : (double)m->plan.every_ms / 1000.0);
     c->limit_at = m->plan.limit_ms ? now_seconds() + (double)m->plan.limit_ms / 1000.0 : 0;
     int status = pwalk_scan_run(m->scan);
     if (status == PWALK_INCOMPLETE && c->suspended)
@@ -1338,7 +1338,7 @@ static int run_rank(mpi_setup *m, coord *c, int rank, outfile *mf)
         if (mf)
             outfile_abort(mf);
         if (m->plan.path && status > PWALK_SIGNALED) /* abandoned: nothing to resume */
-            abandon_checkpoint(&m->plan, rank, c->size);
+            abandon_checkpoint(&m->plan, c->size);
         MPI_Abort(MPI_COMM_WORLD, status);
         exit(status);
     }
