@@ -475,6 +475,21 @@ int outfile_sync(outfile *f, unsigned long long *length, char *err, size_t errle
     return rc;
 }
 
+int outfile_is_tmp_of(const char *name, const char *base)
+{
+    size_t room = NAME_MAX - 1 - (sizeof OUTFILE_TMP_SUFFIX - 1);
+    size_t shown = strlen(base) < room ? strlen(base) : room;
+    size_t suffix = sizeof OUTFILE_TMP_SUFFIX - 1 - 6;
+    if (strlen(name) != 1 + shown + suffix + 6 || name[0] != '.' ||
+        memcmp(name + 1, base, shown) != 0 ||
+        memcmp(name + 1 + shown, OUTFILE_TMP_SUFFIX, suffix) != 0)
+        return 0;
+    for (const char *x = name + 1 + shown + suffix; *x; x++)
+        if (!((*x >= 'A' && *x <= 'Z') || (*x >= 'a' && *x <= 'z') || (*x >= '0' && *x <= '9')))
+            return 0;
+    return 1;
+}
+
 int outfile_is_part_name(const char *name)
 {
     size_t n = strlen(name), suffix = sizeof OUTFILE_TMP_SUFFIX - 1;

@@ -152,6 +152,11 @@ int outfile_adopt_part(outfile *f, const char *tmp_name);
 /* Is name one of this module's temporaries (".NAME.pwalk-tmp-XXXXXX")? */
 int outfile_is_part_name(const char *name);
 
+/* Is name exactly a temporary this module makes for the final name base
+ * (".BASE.pwalk-tmp-XXXXXX", a long BASE cut as outfile_open cuts it)?
+ * Another name's are not: "BASE.g0.rank-0001"'s temporaries are not BASE's. */
+int outfile_is_tmp_of(const char *name, const char *base);
+
 /* Suspended: close everything, remove nothing (the temporary and the
  * parts stay for the resume).  f is released as by outfile_abort. */
 void outfile_keep(outfile *f);

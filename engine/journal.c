@@ -28,13 +28,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -44,7 +41,6 @@
 #define JOURNAL_MAGIC "PWALKCKP"
 #define JOURNAL_HEADER 24u          /* magic, format, reserved, total */
 #define JOURNAL_TRAILER 4u          /* crc32 */
-#define JOURNAL_TMP_SUFFIX ".pwalk-tmp-XXXXXX"
 #define JOURNAL_WBUF 65536u
 
 /* ---- little endian ------------------------------------------------------ */
@@ -594,23 +590,6 @@ void journal_free(journal *j)
     memset(j, 0, sizeof *j);
 }
 
-/* Whether name is one of base's temporaries: exactly what
- * outfile (journal_write) makes (so "BASE.g0.rank-1"'s are not base's). */
-static int journal_is_tmp(const char *name, const char *base)
-{
-    size_t room = NAME_MAX - 1 - (sizeof JOURNAL_TMP_SUFFIX - 1);
-    size_t shown = strlen(base) < room ? strlen(base) : room;
-    size_t suffix = sizeof JOURNAL_TMP_SUFFIX - 1 - 6;
-    if (strlen(name) != 1 + shown + suffix + 6 || name[0] != '.' ||
-        memcmp(name + 1, base, shown) != 0 ||
-        memcmp(name + 1 + shown, JOURNAL_TMP_SUFFIX, suffix) != 0)
-        return 0;
-    for (const char *x = name + 1 + shown + suffix; *x; x++)
-        if (!((*x >= 'A' && *x <= 'Z') || (*x >= 'a' && *x <= 'z') || (*x >= '0' && *x <= '9')))
-            return 0;
-    return 1;
-}
-
 /* The temporaries a killed journal_write() left beside PATH: regular files
  * of ours only (a name someone else planted is theirs).  Best effort. */
 static void journal_remove_tmps(const char *path)
@@ -625,7 +604,7 @@ static void journal_remove_tmps(const char *path)
     struct dirent *e;
     while (d && (e = readdir(d)) != NULL) {
         struct stat st;
-        if (journal_is_tmp(e->d_name, base) &&
+        if (outfile_is_tmp_of(e->d_name, base) &&
             fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
             st.st_uid == geteuid())
             unlinkat(dfd, e->d_name, 0);

@@ -8,7 +8,6 @@
  * one walk cannot drift apart in how they read an option or fold an entry.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,18 +285,11 @@ int summ_sink_resume(const pwalk_host *h, pwalk_host_ctx *ctx, summ_agg *into, s
     return PWALK_OK;
 }
 
-/* Is name a temporary outfile made for path (".BASE.pwalk-tmp-XXXXXX", the
- * base cut as outfile.c cuts a long one)? */
+/* Is name a temporary outfile made for path? */
 static int summ_temp_of(const char *name, const char *path)
 {
     const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    size_t n = strlen(name), blen = strlen(base), suffix = sizeof ".pwalk-tmp-XXXXXX" - 1;
-    if (n < suffix + 2 || name[0] != '.' || strncmp(name + n - suffix, ".pwalk-tmp-", 11) != 0)
-        return 0;
-    size_t stem = n - suffix - 1;
-    return stem <= blen && memcmp(name + 1, base, stem) == 0 &&
-           (stem == blen || n >= NAME_MAX - 1);
+    return outfile_is_tmp_of(name, slash ? slash + 1 : path);
 }
 
 int summ_sink_open(outfile *o, const char *path, int mode, summ_leftovers *left, char *err,

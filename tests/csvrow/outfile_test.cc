@@ -134,6 +134,29 @@ TEST_F(OutfileTest, AbortLeavesNothing) {
     EXPECT_TRUE(ListDir(dir_).empty());
 }
 
+// outfile_is_tmp_of() knows the temporaries outfile_open makes for a name,
+// a long one cut as it is cut, and not another (short) name's.
+TEST_F(OutfileTest, TheTemporaryOfANameIsKnownAndNoOtherNames) {
+    char err[512];
+    for (const std::string &base : {std::string("x.csv"), std::string(250, 'n')}) {
+        outfile f;
+        ASSERT_EQ(outfile_open(&f, (dir_ + "/" + base).c_str(), err, sizeof err), 0) << err;
+        std::string tmp = f.tmp_name;
+        EXPECT_TRUE(outfile_is_tmp_of(tmp.c_str(), base.c_str())) << tmp;
+        EXPECT_TRUE(outfile_is_part_name(tmp.c_str())) << tmp;
+        if (base.size() < 200)  // a cut name cannot tell longer names apart
+            EXPECT_FALSE(outfile_is_tmp_of(tmp.c_str(), (base + ".g0.rank-0001").c_str()))
+                << tmp;
+        EXPECT_FALSE(outfile_is_tmp_of(tmp.substr(1).c_str(), base.c_str()));
+        EXPECT_FALSE(outfile_is_tmp_of((tmp + "x").c_str(), base.c_str()));
+        std::string odd = tmp;
+        odd.back() = '-';
+        EXPECT_FALSE(outfile_is_tmp_of(odd.c_str(), base.c_str())) << odd;
+        outfile_abort(&f);
+    }
+    EXPECT_FALSE(outfile_is_tmp_of(".x.csv.pwalk-tmp-AbC123", "y.csv"));
+}
+
 TEST_F(OutfileTest, MissingDirectoryNamesThePath) {
     outfile f;
     char err[256];
