@@ -407,6 +407,26 @@ static void ckpt_fill(ckpt *c, journal *j, journal_sink *js, uint64_t *counters,
     j->pending_count = c->pending_count;
 }
 
+/* Write the journal of c's state with these counters, the error file's
+ * state (es, el) and flags: the one assembly of a cut's journal and of
+ * publication's marks. */
+static int ckpt_write(ckpt *c, uint64_t *counters, unsigned char *es, size_t el, uint32_t flags,
+                      char *err, size_t errlen)
+{
+    size_t n = sinks_count(c->sinks);
+    journal_sink *js = calloc(n ? n : 1, sizeof *js);
+    if (!js) {
+        snprintf(err, errlen, "checkpoint '%s': out of memory", c->path);
+        return -1;
+    }
+    journal j;
+    ckpt_fill(c, &j, js, counters, es, el);
+    j.flags = flags;
+    int rc = journal_write(c->path, &j, err, errlen);
+    free(js);
+    return rc;
+}
+
 /* The walk is at a cut (walk.h): make every output durable and write the
  * journal that continues from here. */
 static int ckpt_cut(void *ctx, walk_run *run, int suspend, char *err, size_t errlen)
@@ -422,9 +442,7 @@ static int ckpt_cut(void *ctx, walk_run *run, int suspend, char *err, size_t err
         return -1;
     c->pending_len = 0;
     c->pending_count = 0;
-    size_t n = sinks_count(c->sinks);
-    journal_sink *js = calloc(n ? n : 1, sizeof *js);
-    int rc = js ? walk_cut_dirs(run, ckpt_add_dir, c) : -1;
+    int rc = walk_cut_dirs(run, ckpt_add_dir, c);
     if (rc != 0) {
         snprintf(err, errlen, "checkpoint '%s': out of memory", c->path);
     } else {
@@ -433,11 +451,8 @@ static int ckpt_cut(void *ctx, walk_run *run, int suspend, char *err, size_t err
         walk_cut_stats(run, &now);
         ckpt_add_counted(c, &now);
         ckpt_counters_of(&now, counters);
-        journal j;
-        ckpt_fill(c, &j, js, counters, es, el);
-        rc = journal_write(c->path, &j, err, errlen);
+        rc = ckpt_write(c, counters, es, el, 0, err, errlen);
     }
-    free(js);
     free(es);
     if (rc == 0) {
         c->on_disk = 1;
@@ -454,20 +469,11 @@ static int ckpt_cut(void *ctx, walk_run *run, int suspend, char *err, size_t err
 static int ckpt_publishing(void *ctx, size_t published, char *err, size_t errlen)
 {
     ckpt *c = ctx;
-    size_t n = sinks_count(c->sinks);
-    journal_sink *js = calloc(n ? n : 1, sizeof *js);
-    if (!js) {
-        snprintf(err, errlen, "checkpoint '%s': out of memory", c->path);
-        return -1;
-    }
     c->pending_len = 0;
     c->pending_count = 0;
-    journal j;
-    ckpt_fill(c, &j, js, c->final, NULL, 0);
-    j.flags = JOURNAL_PUBLISHING | (uint32_t)(published << JOURNAL_PUBLISHED_SHIFT);
-    int rc = journal_write(c->path, &j, err, errlen);
-    free(js);
-    return rc;
+    return ckpt_write(c, c->final, NULL, 0,
+                      JOURNAL_PUBLISHING | (uint32_t)(published << JOURNAL_PUBLISHED_SHIFT), err,
+                      errlen);
 }
 
 /* A resumed walk starts from the journals' pending directories. */
