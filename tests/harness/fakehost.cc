@@ -3,9 +3,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
-#include <string.h>
+#include "gtest/gtest.h"
 
 namespace harness {
 namespace {
@@ -226,6 +227,41 @@ int Checkpoint(const pwalk_plugin *plugin, void *instance, pwalk_host_ctx *ctx)
     std::lock_guard<std::mutex> g(ctx->mu);
     ctx->in_checkpoint = false;
     return rc;
+}
+
+pwalk_entry SyntheticEntry(const std::string &path, int depth, bool dir)
+{
+    pwalk_entry p = {};
+    p.struct_size = sizeof p;
+    p.flags = depth < 0 ? PWALK_ENTRY_ROOT : 0;
+    p.path = path.c_str();
+    p.path_len = (uint32_t)path.size();
+    p.name_offset = depth < 0 ? 0 : (uint32_t)(path.rfind('/') + 1);
+    p.name = p.path + p.name_offset;
+    p.parent_fd = p.self_fd = -1;
+    p.depth = depth;
+    p.mode = dir ? (S_IFDIR | 0755) : (S_IFREG | 0644);
+    p.gid = 100;
+    p.dev = 64768;
+    p.nlink = 1;
+    p.fcount = dir ? 0 : -1;
+    return p;
+}
+
+void *StartSession(const pwalk_plugin *plugin, const pwalk_host *host, pwalk_host_ctx *ctx,
+                   const pwalk_options *opts, void **ts, uint32_t workers, std::string *error)
+{
+    void *inst = nullptr;
+    if (plugin->create(host, ctx, opts, &inst) != PWALK_OK) {
+        if (error)
+            *error = ctx->error();
+        plugin->finish(inst, PWALK_SUSPENDED);
+        plugin->destroy(inst);
+        return nullptr;
+    }
+    for (uint32_t w = 0; w < workers; w++)
+        EXPECT_EQ(plugin->thread_open(inst, w, &ts[w]), PWALK_OK);
+    return inst;
 }
 
 void EndTableAt(pwalk_host *h, uint32_t minor)

@@ -122,6 +122,21 @@ int FakeScanFacts(pwalk_host_ctx *ctx, pwalk_scan_facts *f);
 // plugin returned.
 int Checkpoint(const pwalk_plugin *plugin, void *instance, pwalk_host_ctx *ctx);
 
+// A made-up entry at path (which must outlive it) of this depth (-1: the
+// root, flagged PWALK_ENTRY_ROOT), a directory (0755, fcount 0) or a file
+// (0644, fcount -1): name and fds as the engine hands them over, gid 100,
+// dev 64768, nlink 1.  The caller sets what its test is about: ino, uid,
+// size, blocks, times.
+pwalk_entry SyntheticEntry(const std::string &path, int depth, bool dir);
+
+// One session's start as the engine makes it: create() (with ctx's resume
+// states), then thread_open() for workers 0..workers-1 into ts.  When
+// create() fails: *error (if given) gets the host's message, the instance
+// is finished as suspended (its parts stay for the journal) and destroyed,
+// and NULL is returned.
+void *StartSession(const pwalk_plugin *plugin, const pwalk_host *host, pwalk_host_ctx *ctx,
+                   const pwalk_options *opts, void **ts, uint32_t workers, std::string *error);
+
 // Make *h the table an engine of ABI 1.minor passes: struct_size ends at
 // that minor's last field, the later fields are NULL.
 void EndTableAt(pwalk_host *h, uint32_t minor);

@@ -46,25 +46,12 @@ std::vector<Ent> Tree()
 
 pwalk_entry ToEntry(const Ent &e, uint64_t ino)
 {
-    pwalk_entry p = {};
-    p.struct_size = sizeof p;
-    p.flags = e.depth < 0 ? PWALK_ENTRY_ROOT : 0;
-    p.path = e.path.c_str();
-    p.path_len = (uint32_t)e.path.size();
-    p.name_offset = e.depth < 0 ? 0 : (uint32_t)(e.path.rfind('/') + 1);
-    p.name = p.path + p.name_offset;
-    p.parent_fd = p.self_fd = -1;
-    p.depth = e.depth;
-    p.mode = e.dir ? (S_IFDIR | 0755) : (S_IFREG | 0644);
+    pwalk_entry p = harness::SyntheticEntry(e.path, e.depth, e.dir);
     p.uid = 1000;
-    p.gid = 100;
     p.ino = ino;
-    p.dev = 64768;
-    p.nlink = 1;
     p.size = e.dir ? 4096 : (int64_t)(ino * 10);
     p.blocks = 8;
     p.mtime_sec = p.atime_sec = p.ctime_sec = 1700000000;
-    p.fcount = e.dir ? 0 : -1;
     return p;
 }
 
@@ -115,17 +102,10 @@ class NcduCheckpoint : public ::testing::Test {
         const std::vector<Ent> tree = Tree();
         pwalk_host_ctx ctx;
         Context(&ctx, states);
-        void *inst = nullptr;
-        if (plugin_->create(&host_, &ctx, opts_.get(), &inst) != PWALK_OK) {
-            if (error)
-                *error = ctx.error();
-            plugin_->finish(inst, PWALK_SUSPENDED);
-            plugin_->destroy(inst);
-            return "";
-        }
         void *ts[2];
-        for (uint32_t w = 0; w < 2; w++)
-            EXPECT_EQ(plugin_->thread_open(inst, w, &ts[w]), PWALK_OK);
+        void *inst = harness::StartSession(plugin_, &host_, &ctx, opts_.get(), ts, 2, error);
+        if (!inst)
+            return "";
         std::string state;
         for (size_t i = from; i < to + lost && i < tree.size(); i++) {
             if (i == to) {

@@ -50,25 +50,12 @@ std::vector<Ent> Tree()
 
 pwalk_entry ToEntry(const Ent &e, uint64_t ino)
 {
-    pwalk_entry p = {};
-    p.struct_size = sizeof p;
-    p.flags = e.depth < 0 ? PWALK_ENTRY_ROOT : 0;
-    p.path = e.path.c_str();
-    p.path_len = (uint32_t)e.path.size();
-    p.name_offset = e.depth < 0 ? 0 : (uint32_t)(e.path.rfind('/') + 1);
-    p.name = p.path + p.name_offset;
-    p.parent_fd = p.self_fd = -1;
-    p.depth = e.depth;
-    p.mode = e.dir ? (S_IFDIR | 0755) : (S_IFREG | 0644);
+    pwalk_entry p = harness::SyntheticEntry(e.path, e.depth, e.dir);
     p.uid = e.uid;
-    p.gid = 100;
     p.ino = ino;
-    p.dev = 64768;
-    p.nlink = 1;
     p.size = e.size;
     p.blocks = (e.size + 511) / 512;
     p.atime_sec = p.mtime_sec = p.ctime_sec = g_now - e.age;
-    p.fcount = e.dir ? 0 : -1;
     return p;
 }
 

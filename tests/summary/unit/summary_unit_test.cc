@@ -251,25 +251,15 @@ std::vector<Ent> Tree()
 
 pwalk_entry ToEntry(const Ent &e, int64_t now)
 {
-    pwalk_entry p = {};
-    p.struct_size = sizeof p;
+    pwalk_entry p = harness::SyntheticEntry(e.path, e.depth, e.dir);
     p.flags = e.flags;
-    p.path = e.path.c_str();
-    p.path_len = (uint32_t)e.path.size();
-    p.name_offset = e.depth < 0 ? 0 : (uint32_t)(e.path.rfind('/') + 1);
-    p.name = p.path + p.name_offset;
-    p.parent_fd = p.self_fd = -1;
-    p.depth = e.depth;
-    p.mode = e.dir ? (S_IFDIR | 0755) : (S_IFREG | 0644);
     p.uid = e.uid;
     p.gid = e.gid;
     p.ino = e.ino;
-    p.dev = 64768;
     p.nlink = e.nlink;
     p.size = e.size;
     p.blocks = e.blocks;
     p.atime_sec = p.mtime_sec = p.ctime_sec = now - e.age_s;
-    p.fcount = e.dir ? 0 : -1;
     return p;
 }
 
@@ -695,17 +685,10 @@ class SummaryCheckpoint : public SummaryPlugin {
         pwalk_host_ctx ctx;
         ctx.resume_states = states;
         ctx.sessions = sessions_;
-        void *inst = nullptr;
-        if (plugin_->create(&host_, &ctx, opts_.get(), &inst) != PWALK_OK) {
-            if (error)
-                *error = ctx.error();
-            plugin_->finish(inst, PWALK_SUSPENDED);
-            plugin_->destroy(inst);
-            return "";
-        }
         void *ts[2];
-        for (uint32_t w = 0; w < 2; w++)
-            EXPECT_EQ(plugin_->thread_open(inst, w, &ts[w]), PWALK_OK);
+        void *inst = harness::StartSession(plugin_, &host_, &ctx, opts_.get(), ts, 2, error);
+        if (!inst)
+            return "";
         std::string last;
         if (from == to) {  // a session that reads nothing still checkpoints
             EXPECT_EQ(harness::Checkpoint(plugin_, inst, &ctx), PWALK_OK) << ctx.error();
